@@ -1,0 +1,149 @@
+namespace RunCommand.Contracts.Agents;
+
+// The agent protocol (docs/agent-protocol.md): the agent enrolls once, then long-polls its goal state and
+// reports each execution's progress. Every call after enrollment carries the agent's own bearer token.
+
+/// <summary>Body of <c>POST /agent/v1/enroll</c>, authorized by an enrollment token.</summary>
+public sealed record EnrollRequest
+{
+    /// <summary>Subscription GUID; null means the server's default subscription.</summary>
+    public string? SubscriptionId { get; init; }
+
+    /// <summary>Resource group the VM belongs to; created implicitly.</summary>
+    public required string ResourceGroup { get; init; }
+
+    /// <summary>VM name; the VM resource is created if it does not exist.</summary>
+    public required string VmName { get; init; }
+
+    /// <summary>Location name; null means the server's default location.</summary>
+    public string? Location { get; init; }
+
+    /// <summary>The machine's host name, for display.</summary>
+    public string? Hostname { get; init; }
+
+    /// <summary>The agent's version string, for display.</summary>
+    public string? AgentVersion { get; init; }
+}
+
+/// <summary>Answer to an enrollment: the agent's own credential, to be kept 0600 in its state dir.</summary>
+public sealed record EnrollResponse
+{
+    /// <summary>Bearer token for every later agent call; shown only here, stored hashed by the server.</summary>
+    public required string AgentToken { get; init; }
+
+    /// <summary>ARM id of the VM this agent serves.</summary>
+    public required string VmResourceId { get; init; }
+}
+
+/// <summary>
+/// What the server wants the agent to be doing: every execution of this VM that the server does not yet
+/// know as finished. Returned by <c>GET /agent/v1/goalstate?version=N&amp;waitSeconds=S</c>, which answers at
+/// once when the server's version differs from N and otherwise waits up to S seconds for a change.
+/// </summary>
+public sealed record GoalState
+{
+    /// <summary>Opaque, increasing version of this VM's goal state; send it back on the next poll.</summary>
+    public required long Version { get; init; }
+
+    public IReadOnlyList<ExecutionAssignment> Executions { get; init; } = [];
+}
+
+/// <summary>One execution the server expects the agent to run (or to stop).</summary>
+public sealed record ExecutionAssignment
+{
+    /// <summary>Unique id of this execution; each PUT that (re)runs a command makes a new one.</summary>
+    public required string ExecutionId { get; init; }
+
+    /// <summary>Name of the run command resource, for logs and display.</summary>
+    public required string RunCommandName { get; init; }
+
+    /// <summary>True when the execution must be stopped (delete, or a changed PUT): kill its group, report Canceled.</summary>
+    public bool Cancel { get; init; }
+
+    /// <summary>Inline script text; null when <see cref="ScriptUri"/> is set.</summary>
+    public string? Script { get; init; }
+
+    /// <summary>URL to download the script from (may carry a SAS: a secret).</summary>
+    public string? ScriptUri { get; init; }
+
+    /// <summary>Public parameters, in order.</summary>
+    public IReadOnlyList<AgentParameter> Parameters { get; init; } = [];
+
+    /// <summary>Protected parameters, after the public ones; keep in memory only.</summary>
+    public IReadOnlyList<AgentParameter> ProtectedParameters { get; init; } = [];
+
+    /// <summary>0 means no limit.</summary>
+    public int TimeoutInSeconds { get; init; }
+
+    public string? RunAsUser { get; init; }
+
+    /// <summary>Secret; keep in memory only.</summary>
+    public string? RunAsPassword { get; init; }
+
+    public string? OutputBlobUri { get; init; }
+
+    public string? ErrorBlobUri { get; init; }
+
+    /// <summary>Bytes of stdout the server already holds; the agent resumes uploading from here.</summary>
+    public long StdoutLength { get; init; }
+
+    /// <summary>Bytes of stderr the server already holds.</summary>
+    public long StderrLength { get; init; }
+}
+
+public sealed record AgentParameter
+{
+    /// <summary>Environment variable name; empty for a positional argument.</summary>
+    public string Name { get; init; } = "";
+
+    public string Value { get; init; } = "";
+}
+
+/// <summary>
+/// Body of <c>POST /agent/v1/executions/{executionId}/report</c>: the execution's state plus any new
+/// output. Reports are idempotent: output chunks carry their byte offset and the server keeps each byte once.
+/// </summary>
+public sealed record ExecutionReport
+{
+    /// <summary>Pending, Running, Succeeded, Failed, TimedOut or Canceled.</summary>
+    public required string State { get; init; }
+
+    /// <summary>Script exit code once it has ended on its own; null otherwise.</summary>
+    public int? ExitCode { get; init; }
+
+    /// <summary>Why the state is what it is (e.g. "Timed out after 5 s", "Script download failed: HTTP 404").</summary>
+    public string? Message { get; init; }
+
+    public DateTimeOffset? StartTime { get; init; }
+
+    public DateTimeOffset? EndTime { get; init; }
+
+    /// <summary>New stdout bytes, or null when there are none.</summary>
+    public OutputChunk? Stdout { get; init; }
+
+    /// <summary>New stderr bytes, or null when there are none.</summary>
+    public OutputChunk? Stderr { get; init; }
+}
+
+/// <summary>A run of output bytes starting at <see cref="Offset"/> of the stream (serialized as base64).</summary>
+public sealed record OutputChunk
+{
+    public required long Offset { get; init; }
+
+    public required byte[] Data { get; init; }
+}
+
+/// <summary>The server's answer to a report: where to continue each stream, and whether to stop.</summary>
+public sealed record ReportAck
+{
+    /// <summary>Bytes of stdout the server holds; the next chunk starts here.</summary>
+    public required long StdoutLength { get; init; }
+
+    public required long StderrLength { get; init; }
+
+    /// <summary>True when the execution must be stopped.</summary>
+    public bool Cancel { get; init; }
+
+    /// <summary>True when the server holds a terminal state for this execution (no more reports needed once output is complete).</summary>
+    public bool Finished { get; init; }
+}

@@ -1,0 +1,66 @@
+namespace RunCommand.Contracts.Arm;
+
+/// <summary>A machine known to RunCommand; created when its agent enrolls.</summary>
+public sealed record VirtualMachineResource
+{
+    public required string Id { get; init; }
+
+    public required string Name { get; init; }
+
+    public string Type { get; init; } = ResourceTypes.VirtualMachine;
+
+    public required string Location { get; init; }
+
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    public required VirtualMachineProperties Properties { get; init; }
+}
+
+public sealed record VirtualMachineProperties
+{
+    public string ProvisioningState { get; init; } = "Succeeded";
+
+    /// <summary>Stable id of the machine, a GUID.</summary>
+    public required string VmId { get; init; }
+
+    public required VirtualMachineAgentView AgentInstanceView { get; init; }
+}
+
+/// <summary>How RunCommand sees the machine's agent.</summary>
+public sealed record VirtualMachineAgentView
+{
+    /// <summary>Connected (polling now or within the presence window), Disconnected, or NeverConnected.</summary>
+    public required string Status { get; init; }
+
+    /// <summary>When the agent last talked to the server; null if never.</summary>
+    public DateTimeOffset? LastContact { get; init; }
+
+    /// <summary>Version string the agent reported at enrollment.</summary>
+    public string? AgentVersion { get; init; }
+
+    /// <summary>Host name the agent reported at enrollment.</summary>
+    public string? Hostname { get; init; }
+}
+
+public static class ResourceTypes
+{
+    public const string VirtualMachine = "Microsoft.Compute/virtualMachines";
+    public const string VmRunCommand = "Microsoft.Compute/virtualMachines/runCommands";
+    public const string VmssVmRunCommand = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands";
+}
+
+/// <summary>Values of <see cref="RunCommandInstanceView.ExecutionState"/>.</summary>
+public static class ExecutionStates
+{
+    public const string Unknown = "Unknown";
+    public const string Pending = "Pending";
+    public const string Running = "Running";
+    public const string Failed = "Failed";
+    public const string Succeeded = "Succeeded";
+    public const string TimedOut = "TimedOut";
+    public const string Canceled = "Canceled";
+
+    /// <summary>True for states an execution never leaves.</summary>
+    public static bool IsTerminal(string? state) =>
+        state is Failed or Succeeded or TimedOut or Canceled;
+}
