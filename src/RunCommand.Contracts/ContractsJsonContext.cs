@@ -18,6 +18,7 @@ namespace RunCommand.Contracts;
 [JsonSerializable(typeof(AsyncOperation))]
 [JsonSerializable(typeof(RunCommandResult))]
 [JsonSerializable(typeof(RunCommandLogs))]
+[JsonSerializable(typeof(ResourceList<SubscriptionResource>))]
 [JsonSerializable(typeof(EnrollRequest))]
 [JsonSerializable(typeof(EnrollResponse))]
 [JsonSerializable(typeof(GoalState))]

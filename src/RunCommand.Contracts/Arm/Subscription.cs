@@ -1,0 +1,17 @@
+namespace RunCommand.Contracts.Arm;
+
+/// <summary>An entry of <c>GET /subscriptions</c>; RunCommand hosts exactly one.</summary>
+public sealed record SubscriptionResource
+{
+    /// <summary><c>/subscriptions/{guid}</c>.</summary>
+    public required string Id { get; init; }
+
+    public required string SubscriptionId { get; init; }
+
+    public string DisplayName { get; init; } = "default";
+
+    public string State { get; init; } = "Enabled";
+
+    /// <summary>RunCommand extension: the location name of every resource in it.</summary>
+    public string? Location { get; init; }
+}

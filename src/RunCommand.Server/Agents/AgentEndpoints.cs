@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using RunCommand.Contracts;
+using RunCommand.Contracts.Agents;
+using RunCommand.Contracts.Arm;
+using RunCommand.Server.Arm;
+using RunCommand.Server.Auth;
+using RunCommand.Server.Hosting;
+using RunCommand.Server.Secrets;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Agents;
+
+/// <summary>The agent protocol (docs/agent-protocol.md): enroll, long-poll the goal state, report executions.</summary>
+public static class AgentEndpoints
+{
+    public static void MapAgentProtocol(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/agent/v1/enroll", EnrollAsync);
+        app.MapGet("/agent/v1/goalstate", GoalStateAsync);
+        app.MapPost("/agent/v1/executions/{executionId}/report", ReportAsync);
+    }
+
+    private static async Task<IResult> EnrollAsync(HttpContext http, IRunCommandStore store, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
+    {
+        var request = await ReadAsync(http, ContractsJsonContext.Default.EnrollRequest, cancellationToken);
+        var errors = ArmNames.CheckResourceGroup(request.ResourceGroup ?? "").Concat(ArmNames.CheckVmName(request.VmName ?? "")).ToList();
+        if (request.SubscriptionId is { } subscription && !string.Equals(subscription, identity.SubscriptionId, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(ArmNames.Invalid("SubscriptionNotFound", "subscriptionId", $"This server hosts subscription '{identity.SubscriptionId}', not '{subscription}'."));
+        }
+
+        if (request.Location is { } location && !string.Equals(location, identity.Location, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "location", $"This server hosts location '{identity.Location}', not '{location}'."));
+        }
+
+        if (errors.Count > 0)
+        {
+            return ArmResults.Validation(errors);
+        }
+
+        var token = TokenService.NewToken("rcg_");
+        var vm = new VmKey(identity.SubscriptionId, request.ResourceGroup!, request.VmName!);
+        var existing = await store.GetVmAsync(vm, cancellationToken);
+        var record = await store.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, TokenService.Hash(token), request.Hostname, request.AgentVersion, time.GetUtcNow(), cancellationToken);
+        Log.AgentEnrolled(logger, record.Vm.ResourceId, request.Hostname);
+        return Results.Json(new EnrollResponse { AgentToken = token, VmResourceId = record.Vm.ResourceId }, ContractsJsonContext.Default.EnrollResponse);
+    }
+
+    private static async Task<IResult> GoalStateAsync(HttpContext http, IRunCommandStore store, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    {
+        var vm = http.Caller().Vm!.Vm;
+        var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
+        var waitSeconds = int.TryParse(http.Request.Query["waitSeconds"], out var w) ? Math.Max(0, w) : 0;
+        var wait = TimeSpan.FromSeconds(waitSeconds);
+        if (wait > options.Value.MaxLongPoll)
+        {
+            wait = options.Value.MaxLongPoll;
+        }
+
+        using var poll = await presence.BeginPollAsync(vm, cancellationToken);
+        var deadline = time.GetUtcNow() + wait;
+        while (true)
+        {
+            // Subscribe first, then read: a command created in between wakes this poll.
+            var changed = changes.NextChangeAsync(Topics.Vm(vm));
+            var version = await store.GetGoalStateVersionAsync(vm, cancellationToken);
+            var remaining = deadline - time.GetUtcNow();
+            if (version != known || remaining <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await Task.WhenAny(changed, Task.Delay(remaining, time, timeout.Token));
+            await timeout.CancelAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        var (current, work) = await store.LeaseGoalStateAsync(vm, cancellationToken);
+        var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
+        return Results.Json(new GoalState { Version = current, Executions = assignments }, ContractsJsonContext.Default.GoalState);
+    }
+
+    private static ExecutionAssignment ToAssignment(PendingWork item, SecretProtector protector)
+    {
+        var spec = item.Spec;
+        var secrets = item.Execution.CancelRequested ? new SecretBundle() : protector.Unseal(item.SealedSecrets);
+        return new ExecutionAssignment
+        {
+            ExecutionId = item.Execution.ExecutionId,
+            RunCommandName = item.Command.Name,
+            Cancel = item.Execution.CancelRequested,
+            Script = spec.Script,
+            ScriptUri = spec.ScriptUri,
+            Parameters = spec.Parameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
+            ProtectedParameters = secrets.ProtectedParameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
+            TimeoutInSeconds = spec.TimeoutInSeconds,
+            RunAsUser = spec.RunAsUser,
+            RunAsPassword = secrets.RunAsPassword,
+            OutputBlobUri = spec.OutputBlobUri,
+            ErrorBlobUri = spec.ErrorBlobUri,
+            StdoutLength = item.Execution.StdoutLength,
+            StderrLength = item.Execution.StderrLength,
+        };
+    }
+
+    private static async Task<IResult> ReportAsync(HttpContext http, string executionId, IRunCommandStore store, AgentPresence presence, TimeProvider time, ILogger<AgentPresence> logger, CancellationToken cancellationToken)
+    {
+        var vm = http.Caller().Vm!.Vm;
+        var report = await ReadAsync(http, ContractsJsonContext.Default.ExecutionReport, cancellationToken);
+        if (report.State is not (ExecutionStates.Pending or ExecutionStates.Running) && !ExecutionStates.IsTerminal(report.State))
+        {
+            return ArmResults.Error(StatusCodes.Status400BadRequest, "InvalidParameter", $"'{report.State}' is not an execution state.", "state");
+        }
+
+        await presence.TouchAsync(vm, cancellationToken);
+        var outcome = await store.RecordReportAsync(vm, new ReportWrite
+        {
+            ExecutionId = executionId,
+            State = report.State,
+            ExitCode = report.ExitCode,
+            Message = report.Message,
+            StartTime = report.StartTime,
+            EndTime = report.EndTime,
+            StdoutOffset = report.Stdout?.Offset,
+            StdoutData = report.Stdout?.Data,
+            StderrOffset = report.Stderr?.Offset,
+            StderrData = report.Stderr?.Data,
+        }, time.GetUtcNow(), cancellationToken);
+        if (outcome is null)
+        {
+            return ArmResults.NotFound($"Execution '{executionId}' is not an execution of this VM.");
+        }
+
+        if (ExecutionStates.IsTerminal(report.State))
+        {
+            Log.ExecutionState(logger, executionId, vm.ResourceId, report.State);
+        }
+
+        return Results.Json(new ReportAck
+        {
+            StdoutLength = outcome.StdoutLength,
+            StderrLength = outcome.StderrLength,
+            Cancel = outcome.CancelRequested,
+            Finished = outcome.Finished,
+        }, ContractsJsonContext.Default.ReportAck);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpContext http, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync(http.Request.Body, typeInfo, cancellationToken)
+                ?? throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", "The request body is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", $"The request content could not be read: {e.Message.Split(" Path:")[0]}", e.Path);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using RunCommand.Server.Hosting;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Agents;
+
+/// <summary>
+/// Whether a VM's agent is there. An agent holding a long poll on this node is connected; otherwise the last
+/// contact recorded in the store decides (so a VM polling another node also shows connected). Contacts are
+/// written to the store at most every few seconds per VM, keeping polls cheap at fleet scale.
+/// </summary>
+public sealed class AgentPresence
+{
+    private static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(10);
+    private readonly ConcurrentDictionary<string, int> _activePolls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastTouch = new(StringComparer.Ordinal);
+    private readonly IRunCommandStore _store;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _window;
+
+    public AgentPresence(IRunCommandStore store, TimeProvider time, IOptions<ServerOptions> options)
+    {
+        _store = store;
+        _time = time;
+        _window = options.Value.AgentPresenceWindow;
+    }
+
+    /// <summary>Marks a poll as open until the returned handle is disposed.</summary>
+    public async Task<IDisposable> BeginPollAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        _activePolls.AddOrUpdate(vm.Key, 1, (_, n) => n + 1);
+        await TouchAsync(vm, cancellationToken);
+        return new PollHandle(this, vm);
+    }
+
+    public async Task TouchAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (_lastTouch.TryGetValue(vm.Key, out var last) && now - last < TouchInterval)
+        {
+            return;
+        }
+
+        _lastTouch[vm.Key] = now;
+        await _store.TouchAgentAsync(vm, now, cancellationToken);
+    }
+
+    /// <summary>Connected, Disconnected or NeverConnected.</summary>
+    public string StatusOf(VmRecord vm)
+    {
+        if (_activePolls.TryGetValue(vm.Vm.Key, out var polls) && polls > 0)
+        {
+            return "Connected";
+        }
+
+        var last = LastContact(vm);
+        if (last is null)
+        {
+            return "NeverConnected";
+        }
+
+        return _time.GetUtcNow() - last.Value <= _window ? "Connected" : "Disconnected";
+    }
+
+    public DateTimeOffset? LastContact(VmRecord vm)
+    {
+        var stored = vm.LastContact;
+        if (_lastTouch.TryGetValue(vm.Vm.Key, out var local) && (stored is null || local > stored))
+        {
+            return local;
+        }
+
+        return stored;
+    }
+
+    private void EndPoll(VmKey vm)
+    {
+        _activePolls.AddOrUpdate(vm.Key, 0, (_, n) => Math.Max(0, n - 1));
+        _lastTouch[vm.Key] = _time.GetUtcNow();
+    }
+
+    private sealed class PollHandle(AgentPresence owner, VmKey vm) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                owner.EndPoll(vm);
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using Microsoft.Extensions.Options;
+using RunCommand.Contracts;
+using RunCommand.Contracts.Arm;
+using RunCommand.Server.Hosting;
+using RunCommand.Server.Secrets;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Arm;
+
+/// <summary>The ARM REST API of VM run commands (CONTRACT.md sections 1 and 2).</summary>
+public static class RunCommandEndpoints
+{
+    private const string VmPath = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
+
+    public static void MapRunCommands(this IEndpointRouteBuilder app)
+    {
+        app.MapPut(VmPath + "/runCommands/{runCommandName}", PutAsync);
+        app.MapPatch(VmPath + "/runCommands/{runCommandName}", PatchAsync);
+        app.MapGet(VmPath + "/runCommands/{runCommandName}", GetAsync);
+        app.MapGet(VmPath + "/runCommands", ListAsync);
+        app.MapDelete(VmPath + "/runCommands/{runCommandName}", DeleteAsync);
+        app.MapGet(VmPath + "/runCommands/{runCommandName}/logs", LogsAsync);
+        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}", OperationAsync);
+    }
+
+    private static async Task<IResult> PutAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var request = await RunCommandRequest.ReadAsync(http.Request, isPatch: false, cancellationToken);
+        return await service.WriteAsync(http, key, request, isPatch: false, cancellationToken);
+    }
+
+    private static async Task<IResult> PatchAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var request = await RunCommandRequest.ReadAsync(http.Request, isPatch: true, cancellationToken);
+        return await service.WriteAsync(http, key, request, isPatch: true, cancellationToken);
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var record = await service.RequireAsync(key, cancellationToken);
+        var resource = await service.Views.ToResourceAsync(record, ExpandsInstanceView(http.Request), cancellationToken);
+        return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource);
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    {
+        var vm = service.ResolveVm(http.Request, subscriptionId, resourceGroupName, vmName);
+        await service.RequireVmAsync(vm, cancellationToken);
+        var top = options.Value.DefaultPageSize;
+        if (http.Request.Query["$top"] is { Count: > 0 } topValues)
+        {
+            if (!int.TryParse(topValues[0], out top) || top is < 1 or > 1000)
+            {
+                throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidParameter", "'$top' must be a number from 1 to 1000.", "$top");
+            }
+        }
+
+        var after = http.Request.Query["$skiptoken"].FirstOrDefault();
+        var page = await service.Store.ListRunCommandsAsync(vm, after, top + 1, cancellationToken);
+        var expand = ExpandsInstanceView(http.Request);
+        var items = new List<RunCommandResource>();
+        foreach (var record in page.Take(top))
+        {
+            items.Add(await service.Views.ToResourceAsync(record, expand, cancellationToken));
+        }
+
+        string? nextLink = null;
+        if (page.Count > top)
+        {
+            var query = new Dictionary<string, string?>
+            {
+                ["api-version"] = http.Request.Query["api-version"].ToString(),
+                ["$top"] = top.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["$skiptoken"] = items[^1].Name,
+            };
+            if (expand)
+            {
+                query["$expand"] = "instanceView";
+            }
+
+            nextLink = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(BaseUrl(http.Request) + http.Request.Path, query);
+        }
+
+        return Results.Json(new ResourceList<RunCommandResource> { Value = items, NextLink = nextLink }, ContractsJsonContext.Default.ResourceListRunCommandResource);
+    }
+
+    private static async Task<IResult> DeleteAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        return await service.DeleteAsync(http, key, cancellationToken);
+    }
+
+    private static async Task<IResult> LogsAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var stdoutOffset = ReadLong(http.Request, "stdoutOffset");
+        var stderrOffset = ReadLong(http.Request, "stderrOffset");
+        var wait = service.ReadWait(http.Request);
+        var logs = await service.ReadLogsAsync(key, stdoutOffset, stderrOffset, wait, cancellationToken);
+        return Results.Json(logs, ContractsJsonContext.Default.RunCommandLogs);
+    }
+
+    private static async Task<IResult> OperationAsync(HttpContext http, string subscriptionId, string location, string operationId, RunCommandService service, CancellationToken cancellationToken)
+    {
+        ArmNames.RequireApiVersion(http.Request);
+        ArmNames.RequireSubscription(subscriptionId, service.SubscriptionId);
+        var wait = service.ReadWait(http.Request);
+        var operation = await service.GetOperationStatusAsync(operationId, wait, cancellationToken);
+        if (operation is null)
+        {
+            return ArmResults.NotFound($"The operation '{operationId}' was not found.");
+        }
+
+        if (operation.Status == OperationStatus.InProgress)
+        {
+            http.Response.Headers.RetryAfter = "1";
+        }
+
+        var monitor = string.Equals(http.Request.Query["monitor"], "true", StringComparison.OrdinalIgnoreCase);
+        if (monitor)
+        {
+            // The Location-header form: 202 while running, then the final result.
+            if (operation.Status == OperationStatus.InProgress)
+            {
+                http.Response.Headers.Location = http.Request.GetEncodedUrlWithoutWait();
+                return Results.StatusCode(StatusCodes.Status202Accepted);
+            }
+
+            return operation.Properties?.Output is { } output
+                ? Results.Json(output, ContractsJsonContext.Default.RunCommandResult)
+                : Results.NoContent();
+        }
+
+        return Results.Json(operation, ContractsJsonContext.Default.AsyncOperation);
+    }
+
+    public static bool ExpandsInstanceView(HttpRequest request) =>
+        request.Query["$expand"].Any(v => string.Equals(v, "instanceView", StringComparison.OrdinalIgnoreCase));
+
+    public static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}";
+
+    private static string GetEncodedUrlWithoutWait(this HttpRequest request) =>
+        BaseUrl(request) + request.Path + Microsoft.AspNetCore.Http.QueryString.Create(
+            request.Query.Where(q => q.Key != "waitSeconds").SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string?>(q.Key, v))));
+
+    private static long ReadLong(HttpRequest request, string name)
+    {
+        var raw = request.Query[name].FirstOrDefault();
+        if (raw is null)
+        {
+            return 0;
+        }
+
+        if (!long.TryParse(raw, out var value) || value < 0)
+        {
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidParameter", $"'{name}' must be a non-negative number.", name);
+        }
+
+        return value;
+    }
+}

@@ -1,0 +1,296 @@
+using Microsoft.Extensions.Options;
+using RunCommand.Contracts;
+using RunCommand.Contracts.Arm;
+using RunCommand.Server.Hosting;
+using RunCommand.Server.Secrets;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Arm;
+
+/// <summary>The run command operations behind the ARM endpoints: validation, writes, deletes, waits.</summary>
+public sealed class RunCommandService
+{
+    /// <summary>Largest slice of output one logs call returns per stream.</summary>
+    public const int MaxLogChunkBytes = 1 << 20;
+
+    private readonly IChangeFeed _changes;
+    private readonly SecretProtector _protector;
+    private readonly TimeProvider _time;
+    private readonly ServerOptions _options;
+    private readonly ILogger<RunCommandService> _logger;
+
+    public RunCommandService(IRunCommandStore store, IChangeFeed changes, SecretProtector protector, RunCommandViews views, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, ILogger<RunCommandService> logger)
+    {
+        Store = store;
+        Views = views;
+        _changes = changes;
+        _protector = protector;
+        _time = time;
+        _options = options.Value;
+        SubscriptionId = identity.SubscriptionId;
+        _logger = logger;
+    }
+
+    public IRunCommandStore Store { get; }
+
+    public RunCommandViews Views { get; }
+
+    public string SubscriptionId { get; }
+
+    public VmKey ResolveVm(HttpRequest request, string subscriptionId, string resourceGroup, string vmName)
+    {
+        ArmNames.RequireComputeApiVersion(request);
+        ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
+        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(vmName)).ToList();
+        if (errors.Count > 0)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        return new VmKey(SubscriptionId, resourceGroup, vmName);
+    }
+
+    public RunCommandKey ResolveCommand(HttpRequest request, string subscriptionId, string resourceGroup, string vmName, string runCommandName)
+    {
+        ArmNames.RequireComputeApiVersion(request);
+        ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
+        var errors = ArmNames.CheckResourceGroup(resourceGroup)
+            .Concat(ArmNames.CheckVmName(vmName))
+            .Concat(ArmNames.CheckRunCommandName(runCommandName))
+            .ToList();
+        if (errors.Count > 0)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        return new RunCommandKey(new VmKey(SubscriptionId, resourceGroup, vmName), runCommandName);
+    }
+
+    public async Task<VmRecord> RequireVmAsync(VmKey vm, CancellationToken cancellationToken) =>
+        await Store.GetVmAsync(vm, cancellationToken) ?? throw VmNotFound(vm);
+
+    public async Task<RunCommandRecord> RequireAsync(RunCommandKey key, CancellationToken cancellationToken)
+    {
+        var record = await Store.GetRunCommandAsync(key, cancellationToken);
+        if (record is not null)
+        {
+            return record;
+        }
+
+        await RequireVmAsync(key.Vm, cancellationToken);
+        throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
+            $"The Resource 'Microsoft.Compute/virtualMachines/{key.Vm.VmName}/runCommands/{key.Name}' under resource group '{key.Vm.ResourceGroup}' was not found.");
+    }
+
+    private static ArmRequestException VmNotFound(VmKey vm) =>
+        new(StatusCodes.Status404NotFound, "ResourceNotFound",
+            $"The Resource 'Microsoft.Compute/virtualMachines/{vm.VmName}' under resource group '{vm.ResourceGroup}' was not found. A VM exists once its agent has enrolled (./runcmd agent --vm-name {vm.VmName} --resource-group {vm.ResourceGroup}).",
+            "vmName");
+
+    /// <summary>PUT or PATCH: validates everything at once, then records the write and answers as ARM does.</summary>
+    public async Task<IResult> WriteAsync(HttpContext http, RunCommandKey key, RunCommandRequest request, bool isPatch, CancellationToken cancellationToken)
+    {
+        var vm = await RequireVmAsync(key.Vm, cancellationToken);
+        var errors = request.Errors.ToList();
+        if (request.Location is { } location && !SameLocation(location, vm.Location))
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "location",
+                $"The location '{location}' does not match the location of virtual machine '{vm.Vm.VmName}' ('{vm.Location}')."));
+        }
+
+        RunCommandRecord? existing = null;
+        if (isPatch)
+        {
+            existing = await RequireAsync(key, cancellationToken);
+        }
+
+        if (errors.Count > 0)
+        {
+            return ArmResults.Validation(errors);
+        }
+
+        var currentSecrets = existing is null ? null : _protector.Unseal(existing.SealedSecrets);
+        var (spec, secrets) = request.Apply(existing?.Spec, currentSecrets);
+        var write = new RunCommandWrite
+        {
+            Command = key,
+            Location = vm.Location,
+            Tags = request.Tags ?? existing?.Tags,
+            Spec = spec,
+            SealedSecrets = _protector.Seal(secrets),
+            Fingerprint = _protector.Fingerprint(StorageFormat.Serialize(spec with { ProtectedParameterCount = 0 }), secrets),
+            MaxRunCommandsPerVm = _options.MaxRunCommandsPerVm,
+        };
+        var outcome = await Store.PutRunCommandAsync(write, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), _time.GetUtcNow(), cancellationToken);
+        switch (outcome.Kind)
+        {
+            case WriteOutcomeKind.VmNotFound:
+                throw VmNotFound(key.Vm);
+            case WriteOutcomeKind.LimitReached:
+                return ArmResults.Conflict("OperationNotAllowed",
+                    $"VM '{key.Vm.VmName}' already has the maximum of {_options.MaxRunCommandsPerVm} run commands. Delete one first.", "runCommandName");
+            case WriteOutcomeKind.Deleting:
+                return ArmResults.Conflict("Conflict", $"Run command '{key.Name}' is being deleted; retry when the delete has finished.", "runCommandName");
+        }
+
+        var record = outcome.Record!;
+        Log.RunCommandWritten(_logger, record.Command.ResourceId, outcome.Kind.ToString(), record.Execution.ExecutionId);
+        SetOperationHeaders(http, record.OperationId, location: false);
+        var resource = await Views.ToResourceAsync(record, expandInstanceView: false, cancellationToken);
+        var status = outcome.Kind == WriteOutcomeKind.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
+        return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource, statusCode: status);
+    }
+
+    public async Task<IResult> DeleteAsync(HttpContext http, RunCommandKey key, CancellationToken cancellationToken)
+    {
+        var outcome = await Store.DeleteRunCommandAsync(key, Guid.NewGuid().ToString(), _time.GetUtcNow(), cancellationToken);
+        if (outcome.Kind == DeleteOutcomeKind.NotFound)
+        {
+            return Results.NoContent();
+        }
+
+        Log.RunCommandDeleteAccepted(_logger, key.ResourceId, outcome.OperationId!);
+        SetOperationHeaders(http, outcome.OperationId!, location: true);
+        return Results.StatusCode(StatusCodes.Status202Accepted);
+    }
+
+    private void SetOperationHeaders(HttpContext http, string operationId, bool location)
+    {
+        var url = $"{RunCommandEndpoints.BaseUrl(http.Request)}/subscriptions/{SubscriptionId}/providers/Microsoft.Compute/locations/{_options.Location}/operations/{operationId}?api-version={Uri.EscapeDataString(http.Request.Query["api-version"].ToString())}";
+        http.Response.Headers["Azure-AsyncOperation"] = url;
+        if (location)
+        {
+            http.Response.Headers.Location = url + "&monitor=true";
+        }
+
+        http.Response.Headers.RetryAfter = "1";
+    }
+
+    /// <summary>Reads <c>waitSeconds</c> (RunCommand's long-poll extension): 0 when absent, capped at the server's maximum.</summary>
+    public TimeSpan ReadWait(HttpRequest request)
+    {
+        var raw = request.Query["waitSeconds"].FirstOrDefault();
+        if (raw is null)
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (!int.TryParse(raw, out var seconds) || seconds < 0)
+        {
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidParameter", "'waitSeconds' must be a non-negative whole number.", "waitSeconds");
+        }
+
+        var wait = TimeSpan.FromSeconds(seconds);
+        return wait > _options.MaxLongPoll ? _options.MaxLongPoll : wait;
+    }
+
+    /// <summary>The status of an operation; with a wait, holds the call until it is terminal or the wait ends.</summary>
+    public async Task<AsyncOperation?> GetOperationStatusAsync(string operationId, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var operation = await Store.GetOperationAsync(operationId, cancellationToken);
+        if (operation is null)
+        {
+            return null;
+        }
+
+        var deadline = _time.GetUtcNow() + wait;
+        while (true)
+        {
+            // Subscribe before reading, so a change between the read and the wait is not missed.
+            var changed = operation.ExecutionId is { } executionId ? _changes.NextChangeAsync(Topics.Execution(executionId)) : null;
+            var status = await ComputeStatusAsync(operation, cancellationToken);
+            var remaining = deadline - _time.GetUtcNow();
+            if (status.Status != OperationStatus.InProgress || remaining <= TimeSpan.Zero)
+            {
+                return status;
+            }
+
+            if (changed is null)
+            {
+                // A delete completes when its execution ends; watch that execution.
+                var record = await Store.GetRunCommandAsync(StorageFormat.ParseRunCommandId(operation.ResourceId), cancellationToken);
+                changed = record is null ? Task.CompletedTask : _changes.NextChangeAsync(Topics.Execution(record.Execution.ExecutionId));
+                status = await ComputeStatusAsync(operation, cancellationToken);
+                if (status.Status != OperationStatus.InProgress)
+                {
+                    return status;
+                }
+            }
+
+            await WaitAsync(changed, remaining, cancellationToken);
+            operation = await Store.GetOperationAsync(operationId, cancellationToken) ?? operation;
+        }
+    }
+
+    private async Task<AsyncOperation> ComputeStatusAsync(OperationRecord operation, CancellationToken cancellationToken)
+    {
+        if (operation.Kind == "delete")
+        {
+            return new AsyncOperation
+            {
+                Name = operation.OperationId,
+                Status = operation.Completed is null ? OperationStatus.InProgress : OperationStatus.Succeeded,
+                StartTime = operation.Created,
+                EndTime = operation.Completed,
+            };
+        }
+
+        var execution = await Store.GetExecutionAsync(operation.ExecutionId!, cancellationToken);
+        var record = await Store.GetRunCommandAsync(StorageFormat.ParseRunCommandId(operation.ResourceId), cancellationToken);
+        if (execution is null)
+        {
+            return new AsyncOperation { Name = operation.OperationId, Status = OperationStatus.Canceled, StartTime = operation.Created };
+        }
+
+        // The spec that matters is the one the execution ran with; when the resource moved on, it is no longer current.
+        var spec = record is not null && record.Execution.ExecutionId == execution.ExecutionId ? record.Spec : new RunCommandSpec();
+        var (status, end, error) = RunCommandViews.PutStatus(execution, spec);
+        return new AsyncOperation { Name = operation.OperationId, Status = status, StartTime = operation.Created, EndTime = end, Error = error };
+    }
+
+    /// <summary>Output of the latest execution from the given offsets; waits for new bytes unless it has ended.</summary>
+    public async Task<RunCommandLogs> ReadLogsAsync(RunCommandKey key, long stdoutOffset, long stderrOffset, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + wait;
+        while (true)
+        {
+            var record = await RequireAsync(key, cancellationToken);
+            var execution = record.Execution;
+            var changed = _changes.NextChangeAsync(Topics.Execution(execution.ExecutionId));
+            execution = await Store.GetExecutionAsync(execution.ExecutionId, cancellationToken) ?? execution;
+            var hasNew = execution.StdoutLength > stdoutOffset || execution.StderrLength > stderrOffset;
+            var remaining = deadline - _time.GetUtcNow();
+            if (hasNew || execution.IsTerminal || remaining <= TimeSpan.Zero)
+            {
+                var stdout = await Store.ReadOutputAsync(execution.ExecutionId, OutputStream.Stdout, stdoutOffset, MaxLogChunkBytes, cancellationToken);
+                var stderr = await Store.ReadOutputAsync(execution.ExecutionId, OutputStream.Stderr, stderrOffset, MaxLogChunkBytes, cancellationToken);
+                var finished = execution.IsTerminal
+                    && stdoutOffset + stdout.Length >= execution.StdoutLength
+                    && stderrOffset + stderr.Length >= execution.StderrLength;
+                return new RunCommandLogs
+                {
+                    ExecutionId = execution.ExecutionId,
+                    ExecutionState = execution.State,
+                    Finished = finished,
+                    ExitCode = execution.ExitCode,
+                    Stdout = new LogChunk { Offset = stdoutOffset, Data = stdout, NextOffset = stdoutOffset + stdout.Length },
+                    Stderr = new LogChunk { Offset = stderrOffset, Data = stderr, NextOffset = stderrOffset + stderr.Length },
+                };
+            }
+
+            await WaitAsync(changed, remaining, cancellationToken);
+        }
+    }
+
+    private async Task WaitAsync(Task changed, TimeSpan remaining, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(remaining, _time, timeout.Token);
+        await Task.WhenAny(changed, delay);
+        await timeout.CancelAsync();
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private static bool SameLocation(string a, string b) =>
+        string.Equals(a.Replace(" ", "", StringComparison.Ordinal), b.Replace(" ", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,72 @@
+using RunCommand.Contracts;
+using RunCommand.Contracts.Arm;
+using RunCommand.Server.Agents;
+using RunCommand.Server.Hosting;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Arm;
+
+/// <summary>Read-only views of subscriptions and VMs (VMs are created by their agents' enrollment).</summary>
+public static class VirtualMachineEndpoints
+{
+    public static void MapVirtualMachines(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/subscriptions", ListSubscriptions);
+        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines", ListAsync);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines", ListAsync);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", GetAsync);
+        app.MapGet("/healthz", () => Results.Text("ok"));
+    }
+
+    private static IResult ListSubscriptions(HttpRequest request, ServerIdentity identity)
+    {
+        ArmNames.RequireApiVersion(request);
+        var subscription = new SubscriptionResource
+        {
+            Id = "/subscriptions/" + identity.SubscriptionId,
+            SubscriptionId = identity.SubscriptionId,
+            Location = identity.Location,
+        };
+        return Results.Json(new ResourceList<SubscriptionResource> { Value = [subscription] }, ContractsJsonContext.Default.ResourceListSubscriptionResource);
+    }
+
+    private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, string? resourceGroupName, IRunCommandStore store, AgentPresence presence, ServerIdentity identity, CancellationToken cancellationToken)
+    {
+        ArmNames.RequireComputeApiVersion(request);
+        ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);
+        if (resourceGroupName is not null && ArmNames.CheckResourceGroup(resourceGroupName).ToList() is { Count: > 0 } errors)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        var vms = await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
+        return Results.Json(new ResourceList<VirtualMachineResource> { Value = vms.Select(vm => ToResource(vm, presence)).ToList() },
+            ContractsJsonContext.Default.ResourceListVirtualMachineResource);
+    }
+
+    private static async Task<IResult> GetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
+    {
+        var vm = service.ResolveVm(request, subscriptionId, resourceGroupName, vmName);
+        var record = await service.RequireVmAsync(vm, cancellationToken);
+        return Results.Json(ToResource(record, presence), ContractsJsonContext.Default.VirtualMachineResource);
+    }
+
+    private static VirtualMachineResource ToResource(VmRecord vm, AgentPresence presence) => new()
+    {
+        Id = vm.Vm.ResourceId,
+        Name = vm.Vm.VmName,
+        Location = vm.Location,
+        Tags = vm.Tags,
+        Properties = new VirtualMachineProperties
+        {
+            VmId = vm.VmId,
+            AgentInstanceView = new VirtualMachineAgentView
+            {
+                Status = presence.StatusOf(vm),
+                LastContact = presence.LastContact(vm),
+                AgentVersion = vm.AgentVersion,
+                Hostname = vm.Hostname,
+            },
+        },
+    };
+}

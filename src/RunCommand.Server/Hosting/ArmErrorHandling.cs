@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Http.Features;
+using RunCommand.Server.Arm;
+
+namespace RunCommand.Server.Hosting;
+
+/// <summary>
+/// Turns every failure into an ARM error body: request errors keep their 4xx, a body over the size limit is 413,
+/// anything unexpected is a 500 whose message carries no internals (the log has them).
+/// </summary>
+public sealed class ArmErrorHandling
+{
+    private readonly RequestDelegate _next;
+
+    public ArmErrorHandling(RequestDelegate next)
+    {
+        _next = next;
+    }
+
+    public async Task InvokeAsync(HttpContext http, ILogger<ArmErrorHandling> logger)
+    {
+        http.Response.Headers.XContentTypeOptions = "nosniff";
+        http.Response.Headers["x-ms-request-id"] = http.TraceIdentifier;
+        try
+        {
+            await _next(http);
+        }
+        catch (ArmRequestException e) when (!http.Response.HasStarted)
+        {
+            await e.ToResult().ExecuteAsync(http);
+        }
+        catch (BadHttpRequestException e) when (!http.Response.HasStarted)
+        {
+            var status = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? e.StatusCode : StatusCodes.Status400BadRequest;
+            var code = status == StatusCodes.Status413PayloadTooLarge ? "RequestEntityTooLarge" : "InvalidRequestContent";
+            await ArmResults.Error(status, code, e.Message).ExecuteAsync(http);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception e) when (!http.Response.HasStarted)
+        {
+            Log.Unhandled(logger, e, http.Request.Method, http.Request.Path);
+            await ArmResults.Error(StatusCodes.Status500InternalServerError, "InternalServerError",
+                $"The server failed to process the request (request id {http.TraceIdentifier}).").ExecuteAsync(http);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RunCommand.Server.Hosting;
+
+/// <summary>Server settings; bound from the "RunCommand" configuration section and the command line.</summary>
+public sealed class ServerOptions
+{
+    public const string Section = "RunCommand";
+
+    /// <summary>Directory holding the database, tokens, TLS files and the secrets key. Created 0700.</summary>
+    [Required]
+    public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".runcmd");
+
+    /// <summary>Location name of every resource this server hosts.</summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9-]{1,40}$")]
+    public string Location { get; set; } = "local";
+
+    /// <summary>The subscription GUID; null means one generated at first start and kept in the data dir.</summary>
+    public string? SubscriptionId { get; set; }
+
+    /// <summary>At most this many run commands per VM (Azure's limit is 25).</summary>
+    [Range(1, 10_000)]
+    public int MaxRunCommandsPerVm { get; set; } = 25;
+
+    /// <summary>PEM certificate for https URLs; null generates a self-signed one into the data dir.</summary>
+    public string? TlsCertFile { get; set; }
+
+    /// <summary>PEM private key matching <see cref="TlsCertFile"/>.</summary>
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>File with the 32-byte key sealing secrets; null keeps it at <c>secrets.key</c> in the data dir.</summary>
+    public string? SecretsKeyFile { get; set; }
+
+    /// <summary>How long after its last call an agent still counts as connected.</summary>
+    [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
+    public TimeSpan AgentPresenceWindow { get; set; } = TimeSpan.FromSeconds(75);
+
+    /// <summary>Longest an agent's goal-state poll or a client's wait is held open.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan MaxLongPoll { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Page size of list operations when the client gives no <c>$top</c>.</summary>
+    [Range(1, 1000)]
+    public int DefaultPageSize { get; set; } = 50;
+}

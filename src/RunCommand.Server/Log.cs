@@ -1,0 +1,29 @@
+namespace RunCommand.Server;
+
+/// <summary>Every log line of the server, with stable event ids. No secret is ever a parameter here.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "RunCommand server listening on {Urls}; data in {DataDir}; subscription {SubscriptionId}, location {Location}")]
+    public static partial void Started(ILogger logger, string urls, string dataDir, string subscriptionId, string location);
+
+    [LoggerMessage(2, LogLevel.Information, "Run command {ResourceId}: {Outcome}, execution {ExecutionId}")]
+    public static partial void RunCommandWritten(ILogger logger, string resourceId, string outcome, string executionId);
+
+    [LoggerMessage(3, LogLevel.Information, "Run command {ResourceId}: delete accepted (operation {OperationId})")]
+    public static partial void RunCommandDeleteAccepted(ILogger logger, string resourceId, string operationId);
+
+    [LoggerMessage(4, LogLevel.Information, "Agent enrolled for {VmResourceId} from host {Hostname}")]
+    public static partial void AgentEnrolled(ILogger logger, string vmResourceId, string? hostname);
+
+    [LoggerMessage(5, LogLevel.Information, "Execution {ExecutionId} on {VmResourceId} is {State}")]
+    public static partial void ExecutionState(ILogger logger, string executionId, string vmResourceId, string state);
+
+    [LoggerMessage(6, LogLevel.Warning, "Refused a request to {Path}: {Reason}")]
+    public static partial void Unauthorized(ILogger logger, string path, string reason);
+
+    [LoggerMessage(7, LogLevel.Error, "Unhandled error serving {Method} {Path}")]
+    public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(8, LogLevel.Information, "TLS: using certificate {Subject} (thumbprint {Thumbprint}); clients trust it with --ca-cert {CertFile}")]
+    public static partial void Tls(ILogger logger, string subject, string thumbprint, string certFile);
+}

@@ -1,0 +1,133 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using RunCommand.Server;
+using RunCommand.Server.Agents;
+using RunCommand.Server.Arm;
+using RunCommand.Server.Auth;
+using RunCommand.Server.Hosting;
+using RunCommand.Server.Secrets;
+using RunCommand.Storage;
+using RunCommand.Storage.Sqlite;
+
+if (args.Any(a => a is "--help" or "-h" or "-?"))
+{
+    Console.WriteLine("""
+        Usage: runcmd server [options]
+
+        Runs the RunCommand control plane: the ARM run command API and the agent protocol.
+
+        Options:
+          --urls URL                     Where to listen (default http://127.0.0.1:5080). https:// URLs use
+                                         --tls-cert/--tls-key, or a self-signed certificate made in the data dir.
+          --data-dir DIR                 Database, tokens, TLS files and the secrets key (default ~/.runcmd).
+          --tls-cert FILE --tls-key FILE PEM certificate and key for https.
+          --location NAME                Location of every resource (default local).
+          --subscription GUID            Subscription id (default: generated once, kept in the data dir).
+          --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
+          --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
+
+        On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
+        """);
+    return 0;
+}
+
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+{
+    ["--urls"] = "urls",
+    ["--data-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DataDir)}",
+    ["--tls-cert"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsCertFile)}",
+    ["--tls-key"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsKeyFile)}",
+    ["--location"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Location)}",
+    ["--subscription"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SubscriptionId)}",
+    ["--max-run-commands-per-vm"] = $"{ServerOptions.Section}:{nameof(ServerOptions.MaxRunCommandsPerVm)}",
+    ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
+});
+
+var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
+builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o =>
+{
+    o.SingleLine = true;
+    o.TimestampFormat = "HH:mm:ss.fff ";
+});
+builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+
+builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+if (options.SubscriptionId is { } configured && !Guid.TryParse(configured, out _))
+{
+    Console.Error.WriteLine($"error: --subscription must be a GUID; got '{configured}'.");
+    return 2;
+}
+
+var dataDir = new DataDirectory(options.DataDir);
+dataDir.EnsureExists();
+var identity = new ServerIdentity(dataDir.ResolveSubscription(options.SubscriptionId), options.Location);
+
+if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
+{
+    var certificate = dataDir.LoadOrCreateCertificate(options.TlsCertFile, options.TlsKeyFile);
+    builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
+}
+
+builder.WebHost.ConfigureKestrel(k =>
+{
+    // Agent reports carry up to 1 MiB per stream, base64-encoded.
+    k.Limits.MaxRequestBodySize = 8 * 1024 * 1024;
+    k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+    k.AddServerHeader = false;
+});
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(dataDir);
+builder.Services.AddSingleton(identity);
+builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
+builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>()));
+builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
+builder.Services.AddSingleton<TokenService>();
+builder.Services.AddSingleton<AgentPresence>();
+builder.Services.AddSingleton<RunCommandViews>();
+builder.Services.AddSingleton<RunCommandService>();
+
+var app = builder.Build();
+
+var store = app.Services.GetRequiredService<IRunCommandStore>();
+await store.InitializeAsync(CancellationToken.None);
+await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
+_ = app.Services.GetRequiredService<SecretProtector>();
+
+app.UseMiddleware<ArmErrorHandling>();
+app.UseMiddleware<BearerAuthentication>();
+app.MapRunCommands();
+app.MapVirtualMachines();
+app.MapAgentProtocol();
+app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
+    $"No API is served at '{http.Request.Method} {http.Request.Path}'."));
+
+var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);
+    if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertFile is null)
+    {
+        Log.Tls(logger, "self-signed", "", dataDir.TlsCertFile);
+    }
+});
+
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+{
+    Console.Error.WriteLine($"error: cannot listen on {urls}: {e.Message}");
+    return 1;
+}
+catch (OptionsValidationException e)
+{
+    Console.Error.WriteLine("error: invalid settings: " + string.Join("; ", e.Failures));
+    return 2;
+}

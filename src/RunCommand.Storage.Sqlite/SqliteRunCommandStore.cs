@@ -1,0 +1,703 @@
+using Microsoft.Data.Sqlite;
+using RunCommand.Contracts.Arm;
+
+namespace RunCommand.Storage.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode with <c>synchronous=FULL</c>, so a transaction that has
+/// committed survives a kill -9 of the server and a power loss. Writers are serialized in process (SQLite
+/// allows one writer at a time); readers run in parallel on their own connections.
+/// </summary>
+public sealed class SqliteRunCommandStore : IRunCommandStore
+{
+    private readonly string _connectionString;
+    private readonly IChangeFeed _changes;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    public SqliteRunCommandStore(string databasePath, IChangeFeed changes)
+    {
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _changes = changes;
+    }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
+        await ExecuteAsync(connection, null, Schema, cancellationToken);
+    }
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS tokens(
+            purpose TEXT PRIMARY KEY,
+            hash BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS vms(
+            key TEXT PRIMARY KEY,
+            subscription TEXT NOT NULL,
+            resource_group TEXT NOT NULL,
+            name TEXT NOT NULL,
+            location TEXT NOT NULL,
+            vm_id TEXT NOT NULL,
+            tags TEXT,
+            agent_token_hash BLOB UNIQUE,
+            last_contact TEXT,
+            hostname TEXT,
+            agent_version TEXT,
+            created TEXT NOT NULL,
+            goal_version INTEGER NOT NULL DEFAULT 1);
+        CREATE TABLE IF NOT EXISTS run_commands(
+            key TEXT PRIMARY KEY,
+            vm_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sort_name TEXT NOT NULL,
+            location TEXT NOT NULL,
+            tags TEXT,
+            spec TEXT NOT NULL,
+            secrets BLOB,
+            fingerprint TEXT NOT NULL,
+            execution_id TEXT NOT NULL,
+            operation_id TEXT NOT NULL,
+            first_execution INTEGER NOT NULL,
+            deleting INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_run_commands_vm ON run_commands(vm_key, sort_name);
+        CREATE TABLE IF NOT EXISTS executions(
+            id TEXT PRIMARY KEY,
+            vm_key TEXT NOT NULL,
+            command_resource_id TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            secrets BLOB,
+            state TEXT NOT NULL,
+            exit_code INTEGER,
+            message TEXT,
+            start_time TEXT,
+            end_time TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            stdout_len INTEGER NOT NULL DEFAULT 0,
+            stderr_len INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_executions_active ON executions(vm_key, created) WHERE state IN ('Pending', 'Running');
+        CREATE TABLE IF NOT EXISTS output(
+            execution_id TEXT NOT NULL,
+            stream INTEGER NOT NULL,
+            start_offset INTEGER NOT NULL,
+            end_offset INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY(execution_id, stream, start_offset));
+        CREATE TABLE IF NOT EXISTS operations(
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            execution_id TEXT,
+            created TEXT NOT NULL,
+            completed TEXT);
+        """;
+
+    // ---------------------------------------------------------------- credentials
+
+    public async Task SetTokenHashAsync(string purpose, byte[] tokenHash, CancellationToken cancellationToken)
+    {
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction,
+                "INSERT INTO tokens(purpose, hash) VALUES($p, $h) ON CONFLICT(purpose) DO UPDATE SET hash = excluded.hash",
+                cancellationToken, ("$p", purpose), ("$h", tokenHash));
+            return true;
+        }, cancellationToken);
+    }
+
+    public async Task<byte[]?> GetTokenHashAsync(string purpose, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ScalarAsync(connection, null, "SELECT hash FROM tokens WHERE purpose = $p", cancellationToken, ("$p", purpose)) as byte[];
+    }
+
+    public async Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var record = await WriteAsync(async (connection, transaction) =>
+        {
+            var existing = await ReadVmAsync(connection, transaction, vm.Key, cancellationToken);
+            if (existing is null)
+            {
+                await ExecuteAsync(connection, transaction, """
+                    INSERT INTO vms(key, subscription, resource_group, name, location, vm_id, agent_token_hash, last_contact, hostname, agent_version, created)
+                    VALUES($key, $sub, $rg, $name, $loc, $vmid, $hash, $now, $host, $ver, $now)
+                    """, cancellationToken,
+                    ("$key", vm.Key), ("$sub", vm.SubscriptionId), ("$rg", vm.ResourceGroup), ("$name", vm.VmName), ("$loc", location),
+                    ("$vmid", Guid.NewGuid().ToString()), ("$hash", agentTokenHash), ("$now", StorageFormat.Timestamp(now)),
+                    ("$host", hostname), ("$ver", agentVersion));
+            }
+            else
+            {
+                await ExecuteAsync(connection, transaction,
+                    "UPDATE vms SET agent_token_hash = $hash, last_contact = $now, hostname = $host, agent_version = $ver WHERE key = $key",
+                    cancellationToken, ("$key", vm.Key), ("$hash", agentTokenHash), ("$now", StorageFormat.Timestamp(now)), ("$host", hostname), ("$ver", agentVersion));
+            }
+
+            return (await ReadVmAsync(connection, transaction, vm.Key, cancellationToken))!;
+        }, cancellationToken);
+        return record;
+    }
+
+    public async Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, VmSelect + " WHERE agent_token_hash = $h", ("$h", agentTokenHash));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadVm(reader) : null;
+    }
+
+    public async Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction, "UPDATE vms SET last_contact = $now WHERE key = $key", cancellationToken,
+                ("$key", vm.Key), ("$now", StorageFormat.Timestamp(now)));
+            return true;
+        }, cancellationToken);
+    }
+
+    // ---------------------------------------------------------------- VMs
+
+    public async Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadVmAsync(connection, null, vm.Key, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<VmRecord>> ListVmsAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var sql = VmSelect + " WHERE lower(subscription) = lower($sub)" +
+            (resourceGroup is null ? "" : " AND lower(resource_group) = lower($rg)") +
+            " ORDER BY lower(resource_group), lower(name)";
+        await using var command = Command(connection, null, sql, ("$sub", subscriptionId), ("$rg", resourceGroup));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var result = new List<VmRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(ReadVm(reader));
+        }
+
+        return result;
+    }
+
+    private const string VmSelect =
+        "SELECT subscription, resource_group, name, location, vm_id, tags, last_contact, hostname, agent_version, created FROM vms";
+
+    private static async Task<VmRecord?> ReadVmAsync(SqliteConnection connection, SqliteTransaction? transaction, string key, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, VmSelect + " WHERE key = $key", ("$key", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadVm(reader) : null;
+    }
+
+    private static VmRecord ReadVm(SqliteDataReader reader) => new()
+    {
+        Vm = new VmKey(reader.GetString(0), reader.GetString(1), reader.GetString(2)),
+        Location = reader.GetString(3),
+        VmId = reader.GetString(4),
+        Tags = StorageFormat.DeserializeTags(reader.IsDBNull(5) ? null : reader.GetString(5)),
+        LastContact = reader.IsDBNull(6) ? null : StorageFormat.ParseTimestamp(reader.GetString(6)),
+        Hostname = reader.IsDBNull(7) ? null : reader.GetString(7),
+        AgentVersion = reader.IsDBNull(8) ? null : reader.GetString(8),
+        Created = StorageFormat.ParseTimestamp(reader.GetString(9)),
+    };
+
+    // ---------------------------------------------------------------- run commands
+
+    public async Task<WriteOutcome> PutRunCommandAsync(RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var vmKey = write.Command.Vm.Key;
+        var topics = new List<string>();
+        var outcome = await WriteAsync(async (connection, transaction) =>
+        {
+            if (await ReadVmAsync(connection, transaction, vmKey, cancellationToken) is null)
+            {
+                return new WriteOutcome(WriteOutcomeKind.VmNotFound, null);
+            }
+
+            var existing = await ReadRunCommandAsync(connection, transaction, write.Command.Key, cancellationToken);
+            if (existing is { Deleting: true })
+            {
+                return new WriteOutcome(WriteOutcomeKind.Deleting, existing);
+            }
+
+            if (existing is not null && existing.Fingerprint == write.Fingerprint)
+            {
+                // Same body again: ARM semantics say nothing changes and nothing re-runs. Tags may differ.
+                await ExecuteAsync(connection, transaction, "UPDATE run_commands SET tags = $tags WHERE key = $key", cancellationToken,
+                    ("$key", write.Command.Key), ("$tags", StorageFormat.Serialize(write.Tags)));
+                return new WriteOutcome(WriteOutcomeKind.Unchanged, existing with { Tags = write.Tags });
+            }
+
+            if (existing is null)
+            {
+                var count = (long)(await ScalarAsync(connection, transaction, "SELECT count(*) FROM run_commands WHERE vm_key = $vm", cancellationToken, ("$vm", vmKey)))!;
+                if (count >= write.MaxRunCommandsPerVm)
+                {
+                    return new WriteOutcome(WriteOutcomeKind.LimitReached, null);
+                }
+            }
+            else
+            {
+                await StopExecutionAsync(connection, transaction, existing.Execution, "Canceled: the run command was updated", now, topics, cancellationToken);
+            }
+
+            var specJson = StorageFormat.Serialize(write.Spec);
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO executions(id, vm_key, command_resource_id, spec, secrets, state, created)
+                VALUES($id, $vm, $rid, $spec, $secrets, 'Pending', $now)
+                """, cancellationToken,
+                ("$id", newExecutionId), ("$vm", vmKey), ("$rid", write.Command.ResourceId), ("$spec", specJson),
+                ("$secrets", write.SealedSecrets), ("$now", StorageFormat.Timestamp(now)));
+            await ExecuteAsync(connection, transaction,
+                "INSERT INTO operations(id, kind, resource_id, execution_id, created) VALUES($id, 'put', $rid, $exec, $now)",
+                cancellationToken, ("$id", newOperationId), ("$rid", write.Command.ResourceId), ("$exec", newExecutionId), ("$now", StorageFormat.Timestamp(now)));
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO run_commands(key, vm_key, name, sort_name, location, tags, spec, secrets, fingerprint, execution_id, operation_id, first_execution, created)
+                VALUES($key, $vm, $name, $sort, $loc, $tags, $spec, $secrets, $fp, $exec, $op, 1, $now)
+                ON CONFLICT(key) DO UPDATE SET location = excluded.location, tags = excluded.tags, spec = excluded.spec,
+                    secrets = excluded.secrets, fingerprint = excluded.fingerprint, execution_id = excluded.execution_id,
+                    operation_id = excluded.operation_id, first_execution = 0
+                """, cancellationToken,
+                ("$key", write.Command.Key), ("$vm", vmKey), ("$name", write.Command.Name), ("$sort", write.Command.Name.ToLowerInvariant()),
+                ("$loc", write.Location), ("$tags", StorageFormat.Serialize(write.Tags)), ("$spec", specJson), ("$secrets", write.SealedSecrets),
+                ("$fp", write.Fingerprint), ("$exec", newExecutionId), ("$op", newOperationId), ("$now", StorageFormat.Timestamp(now)));
+            await BumpGoalStateAsync(connection, transaction, vmKey, cancellationToken);
+            topics.Add(Topics.Vm(write.Command.Vm));
+
+            var record = await ReadRunCommandAsync(connection, transaction, write.Command.Key, cancellationToken);
+            return new WriteOutcome(existing is null ? WriteOutcomeKind.Created : WriteOutcomeKind.Updated, record);
+        }, cancellationToken);
+
+        // Durable from here: the agent is woken only after the commit, so it never sees work that could vanish.
+        Publish(topics);
+        return outcome;
+    }
+
+    public async Task<RunCommandRecord?> GetRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadRunCommandAsync(connection, null, command.Key, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<RunCommandRecord>> ListRunCommandsAsync(VmKey vm, string? afterName, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            RunCommandSelect + " WHERE r.vm_key = $vm AND ($after IS NULL OR r.sort_name > $after) ORDER BY r.sort_name LIMIT $take",
+            ("$vm", vm.Key), ("$after", afterName?.ToLowerInvariant()), ("$take", pageSize));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var result = new List<RunCommandRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(ReadRunCommand(reader));
+        }
+
+        return result;
+    }
+
+    public async Task<DeleteOutcome> DeleteRunCommandAsync(RunCommandKey command, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var topics = new List<string>();
+        var outcome = await WriteAsync(async (connection, transaction) =>
+        {
+            var existing = await ReadRunCommandAsync(connection, transaction, command.Key, cancellationToken);
+            if (existing is null)
+            {
+                return new DeleteOutcome(DeleteOutcomeKind.NotFound, null);
+            }
+
+            if (existing.Deleting)
+            {
+                // A second delete while the first waits for the agent joins the first.
+                return new DeleteOutcome(DeleteOutcomeKind.Accepted, existing.OperationId);
+            }
+
+            await ExecuteAsync(connection, transaction,
+                "INSERT INTO operations(id, kind, resource_id, created) VALUES($id, 'delete', $rid, $now)",
+                cancellationToken, ("$id", newOperationId), ("$rid", existing.Command.ResourceId), ("$now", StorageFormat.Timestamp(now)));
+            await ExecuteAsync(connection, transaction,
+                "UPDATE run_commands SET deleting = 1, operation_id = $op WHERE key = $key",
+                cancellationToken, ("$key", command.Key), ("$op", newOperationId));
+            var stopped = await StopExecutionAsync(connection, transaction, existing.Execution, "Canceled: the run command was deleted", now, topics, cancellationToken);
+            if (stopped)
+            {
+                await RemoveRunCommandAsync(connection, transaction, command.Key, newOperationId, now, cancellationToken);
+            }
+
+            topics.Add(Topics.Vm(command.Vm));
+            return new DeleteOutcome(DeleteOutcomeKind.Accepted, newOperationId);
+        }, cancellationToken);
+        Publish(topics);
+        return outcome;
+    }
+
+    /// <summary>
+    /// Stops an execution: one that never reached the agent is canceled here; one the agent has is flagged and the
+    /// agent reports the end. Returns true when the execution is over now.
+    /// </summary>
+    private static async Task<bool> StopExecutionAsync(SqliteConnection connection, SqliteTransaction transaction, ExecutionRecord execution, string message, DateTimeOffset now, List<string> topics, CancellationToken cancellationToken)
+    {
+        if (execution.IsTerminal)
+        {
+            return true;
+        }
+
+        topics.Add(Topics.Execution(execution.ExecutionId));
+        if (!execution.Delivered)
+        {
+            await ExecuteAsync(connection, transaction,
+                "UPDATE executions SET state = 'Canceled', message = $msg, end_time = $now, secrets = NULL, cancel_requested = 1 WHERE id = $id",
+                cancellationToken, ("$id", execution.ExecutionId), ("$msg", message + " before it reached the agent."), ("$now", StorageFormat.Timestamp(now)));
+            return true;
+        }
+
+        await ExecuteAsync(connection, transaction,
+            "UPDATE executions SET cancel_requested = 1, message = $msg WHERE id = $id",
+            cancellationToken, ("$id", execution.ExecutionId), ("$msg", message + "; waiting for the agent to stop it."));
+        return false;
+    }
+
+    private static async Task RemoveRunCommandAsync(SqliteConnection connection, SqliteTransaction transaction, string key, string operationId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, "DELETE FROM run_commands WHERE key = $key", cancellationToken, ("$key", key));
+        await ExecuteAsync(connection, transaction, "UPDATE operations SET completed = $now WHERE id = $id", cancellationToken,
+            ("$id", operationId), ("$now", StorageFormat.Timestamp(now)));
+    }
+
+    private const string RunCommandSelect = """
+        SELECT r.name, r.location, r.tags, r.spec, r.secrets, r.fingerprint, r.operation_id, r.first_execution, r.deleting, r.created,
+               e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created,
+               v.subscription, v.resource_group, v.name
+        FROM run_commands r JOIN executions e ON e.id = r.execution_id JOIN vms v ON v.key = r.vm_key
+        """;
+
+    private static async Task<RunCommandRecord?> ReadRunCommandAsync(SqliteConnection connection, SqliteTransaction? transaction, string key, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, RunCommandSelect + " WHERE r.key = $key", ("$key", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadRunCommand(reader) : null;
+    }
+
+    private static RunCommandRecord ReadRunCommand(SqliteDataReader reader) => new()
+    {
+        Command = new RunCommandKey(new VmKey(reader.GetString(21), reader.GetString(22), reader.GetString(23)), reader.GetString(0)),
+        Location = reader.GetString(1),
+        Tags = StorageFormat.DeserializeTags(reader.IsDBNull(2) ? null : reader.GetString(2)),
+        Spec = StorageFormat.DeserializeSpec(reader.GetString(3)),
+        SealedSecrets = reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4),
+        Fingerprint = reader.GetString(5),
+        OperationId = reader.GetString(6),
+        IsFirstExecution = reader.GetInt64(7) != 0,
+        Deleting = reader.GetInt64(8) != 0,
+        Created = StorageFormat.ParseTimestamp(reader.GetString(9)),
+        Execution = ReadExecution(reader, 10),
+    };
+
+    private const string ExecutionColumns =
+        "e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created";
+
+    private static ExecutionRecord ReadExecution(SqliteDataReader reader, int first) => new()
+    {
+        ExecutionId = reader.GetString(first),
+        State = reader.GetString(first + 1),
+        ExitCode = reader.IsDBNull(first + 2) ? null : reader.GetInt32(first + 2),
+        Message = reader.IsDBNull(first + 3) ? null : reader.GetString(first + 3),
+        StartTime = reader.IsDBNull(first + 4) ? null : StorageFormat.ParseTimestamp(reader.GetString(first + 4)),
+        EndTime = reader.IsDBNull(first + 5) ? null : StorageFormat.ParseTimestamp(reader.GetString(first + 5)),
+        CancelRequested = reader.GetInt64(first + 6) != 0,
+        Delivered = reader.GetInt64(first + 7) != 0,
+        StdoutLength = reader.GetInt64(first + 8),
+        StderrLength = reader.GetInt64(first + 9),
+        Created = StorageFormat.ParseTimestamp(reader.GetString(first + 10)),
+    };
+
+    public async Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            "SELECT id, kind, resource_id, execution_id, created, completed FROM operations WHERE id = $id", ("$id", operationId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new OperationRecord
+        {
+            OperationId = reader.GetString(0),
+            Kind = reader.GetString(1),
+            ResourceId = reader.GetString(2),
+            ExecutionId = reader.IsDBNull(3) ? null : reader.GetString(3),
+            Created = StorageFormat.ParseTimestamp(reader.GetString(4)),
+            Completed = reader.IsDBNull(5) ? null : StorageFormat.ParseTimestamp(reader.GetString(5)),
+        };
+    }
+
+    public async Task<ExecutionRecord?> GetExecutionAsync(string executionId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadExecutionAsync(connection, null, executionId, cancellationToken);
+    }
+
+    private static async Task<ExecutionRecord?> ReadExecutionAsync(SqliteConnection connection, SqliteTransaction? transaction, string executionId, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, $"SELECT {ExecutionColumns} FROM executions e WHERE e.id = $id", ("$id", executionId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadExecution(reader, 0) : null;
+    }
+
+    // ---------------------------------------------------------------- agent protocol
+
+    public async Task<long> GetGoalStateVersionAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return (long)(await ScalarAsync(connection, null, "SELECT goal_version FROM vms WHERE key = $key", cancellationToken, ("$key", vm.Key)) ?? 0L);
+    }
+
+    public async Task<(long Version, IReadOnlyList<PendingWork> Work)> LeaseGoalStateAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        var (version, work) = await ReadGoalStateAsync(vm, cancellationToken);
+        if (work.Any(w => !w.Execution.Delivered))
+        {
+            // Checkpoint: from here a delete can no longer cancel these on the server alone; it must ask the agent.
+            await WriteAsync(async (connection, transaction) =>
+            {
+                foreach (var item in work.Where(w => !w.Execution.Delivered))
+                {
+                    await ExecuteAsync(connection, transaction, "UPDATE executions SET delivered = 1 WHERE id = $id AND state = 'Pending'",
+                        cancellationToken, ("$id", item.Execution.ExecutionId));
+                }
+
+                return true;
+            }, cancellationToken);
+
+            // A delete may have canceled one between the read and the mark; read again so the answer is current.
+            (version, work) = await ReadGoalStateAsync(vm, cancellationToken);
+        }
+
+        return (version, work);
+    }
+
+    private async Task<(long Version, IReadOnlyList<PendingWork> Work)> ReadGoalStateAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        var version = (long)(await ScalarAsync(connection, transaction, "SELECT goal_version FROM vms WHERE key = $key", cancellationToken, ("$key", vm.Key)) ?? 0L);
+        await using var command = Command(connection, transaction,
+            $"SELECT {ExecutionColumns}, e.command_resource_id, e.spec, e.secrets FROM executions e WHERE e.vm_key = $vm AND e.state IN ('Pending', 'Running') ORDER BY e.created",
+            ("$vm", vm.Key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var work = new List<PendingWork>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            work.Add(new PendingWork
+            {
+                Execution = ReadExecution(reader, 0),
+                Command = StorageFormat.ParseRunCommandId(reader.GetString(11)),
+                Spec = StorageFormat.DeserializeSpec(reader.GetString(12)),
+                SealedSecrets = reader.IsDBNull(13) ? null : (byte[])reader.GetValue(13),
+            });
+        }
+
+        return (version, work);
+    }
+
+    public async Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var topics = new List<string>();
+        var outcome = await WriteAsync(async (connection, transaction) =>
+        {
+            var owner = await ScalarAsync(connection, transaction, "SELECT vm_key FROM executions WHERE id = $id", cancellationToken, ("$id", report.ExecutionId)) as string;
+            if (owner != vm.Key)
+            {
+                return null;
+            }
+
+            var execution = (await ReadExecutionAsync(connection, transaction, report.ExecutionId, cancellationToken))!;
+            var stdoutLength = await AppendAsync(connection, transaction, execution.ExecutionId, OutputStream.Stdout, execution.StdoutLength, report.StdoutOffset, report.StdoutData, cancellationToken);
+            var stderrLength = await AppendAsync(connection, transaction, execution.ExecutionId, OutputStream.Stderr, execution.StderrLength, report.StderrOffset, report.StderrData, cancellationToken);
+            var changed = stdoutLength != execution.StdoutLength || stderrLength != execution.StderrLength;
+
+            if (!execution.IsTerminal && report.State != execution.State && IsForward(execution.State, report.State))
+            {
+                var terminal = ExecutionStates.IsTerminal(report.State);
+                await ExecuteAsync(connection, transaction, """
+                    UPDATE executions SET state = $state, exit_code = $code, message = $msg,
+                        start_time = coalesce(start_time, $start), end_time = $end, delivered = 1,
+                        secrets = CASE WHEN $terminal THEN NULL ELSE secrets END
+                    WHERE id = $id
+                    """, cancellationToken,
+                    ("$id", execution.ExecutionId), ("$state", report.State), ("$code", report.ExitCode), ("$msg", report.Message),
+                    ("$start", report.StartTime is { } s ? StorageFormat.Timestamp(s) : terminal ? StorageFormat.Timestamp(now) : null),
+                    ("$end", terminal ? StorageFormat.Timestamp(report.EndTime ?? now) : null), ("$terminal", terminal));
+                changed = true;
+                if (terminal)
+                {
+                    // The agent stops listing it; the goal state changed.
+                    await BumpGoalStateAsync(connection, transaction, vm.Key, cancellationToken);
+                    await CompleteDeleteAsync(connection, transaction, execution.ExecutionId, now, cancellationToken);
+                }
+            }
+
+            if (changed)
+            {
+                await ExecuteAsync(connection, transaction, "UPDATE executions SET stdout_len = $o, stderr_len = $e WHERE id = $id", cancellationToken,
+                    ("$id", execution.ExecutionId), ("$o", stdoutLength), ("$e", stderrLength));
+                topics.Add(Topics.Execution(execution.ExecutionId));
+            }
+
+            var after = (await ReadExecutionAsync(connection, transaction, execution.ExecutionId, cancellationToken))!;
+            return new ReportOutcome(after.StdoutLength, after.StderrLength, after.CancelRequested && !after.IsTerminal, after.IsTerminal);
+        }, cancellationToken);
+        Publish(topics);
+        return outcome;
+    }
+
+    private static bool IsForward(string from, string to) =>
+        (from, to) switch
+        {
+            (ExecutionStates.Pending, _) => to != ExecutionStates.Pending,
+            (ExecutionStates.Running, _) => ExecutionStates.IsTerminal(to),
+            _ => false,
+        };
+
+    /// <summary>When the execution of a run command being deleted has ended, the resource goes away.</summary>
+    private static async Task CompleteDeleteAsync(SqliteConnection connection, SqliteTransaction transaction, string executionId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction,
+            "SELECT key, operation_id FROM run_commands WHERE execution_id = $id AND deleting = 1", ("$id", executionId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (await reader.ReadAsync(cancellationToken))
+        {
+            var key = reader.GetString(0);
+            var operationId = reader.GetString(1);
+            await reader.DisposeAsync();
+            await RemoveRunCommandAsync(connection, transaction, key, operationId, now, cancellationToken);
+        }
+    }
+
+    /// <summary>Appends the part of a chunk past what is held; a chunk starting beyond the end is refused (the ack tells where to resume).</summary>
+    private static async Task<long> AppendAsync(SqliteConnection connection, SqliteTransaction transaction, string executionId, OutputStream stream, long held, long? offset, byte[]? data, CancellationToken cancellationToken)
+    {
+        if (offset is not { } start || data is not { Length: > 0 } || start > held || start + data.Length <= held)
+        {
+            return held;
+        }
+
+        var skip = (int)(held - start);
+        var fresh = skip == 0 ? data : data.AsSpan(skip).ToArray();
+        await ExecuteAsync(connection, transaction,
+            "INSERT INTO output(execution_id, stream, start_offset, end_offset, data) VALUES($id, $s, $start, $end, $data)",
+            cancellationToken, ("$id", executionId), ("$s", (int)stream), ("$start", held), ("$end", held + fresh.Length), ("$data", fresh));
+        return held + fresh.Length;
+    }
+
+    public async Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, """
+            SELECT start_offset, data FROM output
+            WHERE execution_id = $id AND stream = $s AND end_offset > $from AND start_offset < $to
+            ORDER BY start_offset
+            """, ("$id", executionId), ("$s", (int)stream), ("$from", offset), ("$to", offset + maxBytes));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var start = reader.GetInt64(0);
+            var data = (byte[])reader.GetValue(1);
+            var from = (int)Math.Max(0, offset - start);
+            var take = (int)Math.Min(data.Length - from, offset + maxBytes - (start + from));
+            buffer.Write(data, from, take);
+        }
+
+        return buffer.ToArray();
+    }
+
+    public async Task<byte[]> ReadOutputTailAsync(string executionId, OutputStream stream, int maxBytes, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var column = stream == OutputStream.Stdout ? "stdout_len" : "stderr_len";
+        var length = (long)(await ScalarAsync(connection, null, $"SELECT {column} FROM executions WHERE id = $id", cancellationToken, ("$id", executionId)) ?? 0L);
+        var from = Math.Max(0, length - maxBytes);
+        await connection.CloseAsync();
+        return await ReadOutputAsync(executionId, stream, from, (int)(length - from), cancellationToken);
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private static async Task BumpGoalStateAsync(SqliteConnection connection, SqliteTransaction transaction, string vmKey, CancellationToken cancellationToken) =>
+        await ExecuteAsync(connection, transaction, "UPDATE vms SET goal_version = goal_version + 1 WHERE key = $key", cancellationToken, ("$key", vmKey));
+
+    private void Publish(List<string> topics)
+    {
+        foreach (var topic in topics.Distinct(StringComparer.Ordinal))
+        {
+            _changes.Publish(topic);
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one IMMEDIATE transaction; commits when it returns, rolls back when it throws.</summary>
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            var result = await work(connection, transaction);
+            await transaction.CommitAsync(CancellationToken.None);
+            return result;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<object?> ScalarAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        var value = await command.ExecuteScalarAsync(cancellationToken);
+        return value is DBNull ? null : value;
+    }
+}

@@ -1,0 +1,87 @@
+namespace RunCommand.Storage;
+
+/// <summary>
+/// Everything the server persists, in the server's own verbs. Each backend (SQLite embedded, PostgreSQL for
+/// several nodes) writes its own SQL. Every method is atomic: when it returns, what it did is durable; when
+/// it throws, it did nothing. Secrets reach the store sealed and are never inspected here.
+/// </summary>
+public interface IRunCommandStore
+{
+    /// <summary>Creates or migrates the schema. Called once at start-up.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    // ---- credentials ----
+
+    /// <summary>Stores the SHA-256 of a well-known token ("admin", "enroll"), replacing the previous one.</summary>
+    Task SetTokenHashAsync(string purpose, byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>The stored hash for a purpose, or null.</summary>
+    Task<byte[]?> GetTokenHashAsync(string purpose, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Enrolls an agent for a VM: creates the VM if it does not exist, and replaces the VM's agent credential
+    /// with <paramref name="agentTokenHash"/> (a previous agent of that VM is refused from then on).
+    /// </summary>
+    Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The VM whose agent holds this credential, or null.</summary>
+    Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken);
+
+    /// <summary>Records that the VM's agent called now.</summary>
+    Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
+
+    // ---- VMs ----
+
+    Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>VMs of a subscription, optionally of one resource group, ordered by resource group then name.</summary>
+    Task<IReadOnlyList<VmRecord>> ListVmsAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken);
+
+    // ---- run commands ----
+
+    /// <summary>
+    /// Creates or updates a run command. When the fingerprint is unchanged nothing happens (no re-run). Otherwise
+    /// a new execution (Pending) is recorded for the agent, a still-running previous execution is asked to stop,
+    /// and a new operation is started; its id is the record's <see cref="RunCommandRecord.OperationId"/>.
+    /// </summary>
+    Task<WriteOutcome> PutRunCommandAsync(RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<RunCommandRecord?> GetRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken);
+
+    /// <summary>A page of a VM's run commands ordered by name (case-insensitive), starting after <paramref name="afterName"/>.</summary>
+    Task<IReadOnlyList<RunCommandRecord>> ListRunCommandsAsync(VmKey vm, string? afterName, int pageSize, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Accepts a delete: an execution that never reached the agent is canceled at once, a running one is asked to
+    /// stop, and the resource disappears as soon as its execution has ended.
+    /// </summary>
+    Task<DeleteOutcome> DeleteRunCommandAsync(RunCommandKey command, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken);
+
+    Task<ExecutionRecord?> GetExecutionAsync(string executionId, CancellationToken cancellationToken);
+
+    // ---- agent protocol ----
+
+    /// <summary>
+    /// The VM's goal-state version and every execution the server does not hold as finished, oldest first;
+    /// marks them delivered.
+    /// </summary>
+    Task<(long Version, IReadOnlyList<PendingWork> Work)> LeaseGoalStateAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>The VM's current goal-state version (cheap; used to decide whether a poll must wait).</summary>
+    Task<long> GetGoalStateVersionAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records an agent's report: appends output past what is held (idempotent), moves the state forward (never
+    /// back out of a terminal state) and, when the execution has ended, completes a pending delete.
+    /// Returns null when the execution does not exist or is not this VM's.
+    /// </summary>
+    Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="maxBytes"/> bytes of an execution's stream from <paramref name="offset"/>.</summary>
+    Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>The last <paramref name="maxBytes"/> bytes (or fewer) of an execution's stream.</summary>
+    Task<byte[]> ReadOutputTailAsync(string executionId, OutputStream stream, int maxBytes, CancellationToken cancellationToken);
+}

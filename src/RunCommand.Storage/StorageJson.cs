@@ -1,0 +1,42 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace RunCommand.Storage;
+
+/// <summary>Source-generated JSON for the document columns every backend stores (spec, tags).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(RunCommandSpec))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+public sealed partial class StorageJson : JsonSerializerContext;
+
+/// <summary>Helpers every backend shares to turn documents and ids into columns and back.</summary>
+public static class StorageFormat
+{
+    public static string Serialize(RunCommandSpec spec) => JsonSerializer.Serialize(spec, StorageJson.Default.RunCommandSpec);
+
+    public static RunCommandSpec DeserializeSpec(string json) =>
+        JsonSerializer.Deserialize(json, StorageJson.Default.RunCommandSpec) ?? throw new InvalidDataException("Stored run command spec is empty.");
+
+    public static string? Serialize(IReadOnlyDictionary<string, string>? tags) =>
+        tags is null ? null : JsonSerializer.Serialize(new Dictionary<string, string>(tags), StorageJson.Default.DictionaryStringString);
+
+    public static IReadOnlyDictionary<string, string>? DeserializeTags(string? json) =>
+        json is null ? null : JsonSerializer.Deserialize(json, StorageJson.Default.DictionaryStringString);
+
+    /// <summary>Parses a run command resource id produced by <see cref="RunCommandKey.ResourceId"/>.</summary>
+    public static RunCommandKey ParseRunCommandId(string resourceId)
+    {
+        var parts = resourceId.Split('/');
+        if (parts.Length != 11)
+        {
+            throw new InvalidDataException($"Not a run command resource id: '{resourceId}'.");
+        }
+
+        return new RunCommandKey(new VmKey(parts[2], parts[4], parts[8]), parts[10]);
+    }
+
+    public static string Timestamp(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static DateTimeOffset ParseTimestamp(string value) =>
+        DateTimeOffset.Parse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal);
+}
