@@ -1,0 +1,93 @@
+using System.Text.Json;
+using RunCommand.Server.Arm;
+
+namespace RunCommand.Server.Tests;
+
+public sealed class RunCommandRequestTests
+{
+    private static RunCommandRequest Parse(string json, bool isPatch = false)
+    {
+        using var document = JsonDocument.Parse(json);
+        return RunCommandRequest.Parse(document.RootElement, isPatch);
+    }
+
+    private static string[] Targets(RunCommandRequest request) => request.Errors.Select(e => e.Target ?? "").ToArray();
+
+    [Fact]
+    public void Parse_ValidBody_HasNoErrorsAndKeepsEveryField()
+    {
+        var request = Parse("""
+            {"location":"local","tags":{"team":"db"},"properties":{"source":{"script":"echo hi"},
+             "parameters":[{"name":"A","value":"1"},{"name":"","value":"pos"}],
+             "protectedParameters":[{"name":"S","value":"secret"}],
+             "asyncExecution":true,"runAsUser":"alice","runAsPassword":"pw","timeoutInSeconds":30,
+             "outputBlobUri":"https://acct.blob.core.windows.net/c/out?sig=x","treatFailureAsDeploymentFailure":true}}
+            """);
+
+        Assert.Empty(request.Errors);
+        var (spec, secrets) = request.Apply(null, null);
+        Assert.Equal("echo hi", spec.Script);
+        Assert.Equal(["A", ""], spec.Parameters.Select(p => p.Name));
+        Assert.True(spec.AsyncExecution);
+        Assert.Equal(30, spec.TimeoutInSeconds);
+        Assert.Equal("alice", spec.RunAsUser);
+        Assert.Equal("pw", secrets.RunAsPassword);
+        Assert.Equal("secret", Assert.Single(secrets.ProtectedParameters).Value);
+        Assert.Equal(1, spec.ProtectedParameterCount);
+    }
+
+    [Fact]
+    public void Parse_ManyProblems_ReturnsEveryErrorWithItsTarget()
+    {
+        var request = Parse("""
+            {"properties":{"source":{"script":"a","commandId":"b"},"timeoutInSeconds":-1,
+             "parameters":[{"name":"1a","value":"x"},{"name":"ok","value":3}],"asyncExecution":"yes",
+             "outputBlobUri":"not a url"}}
+            """);
+
+        Assert.Equal(
+            ["location", "properties.source", "properties.parameters[0].name", "properties.parameters[1].value", "properties.asyncExecution", "properties.timeoutInSeconds", "properties.outputBlobUri"],
+            Targets(request));
+    }
+
+    [Theory]
+    [InlineData("""{"location":"local","properties":{"source":{}}}""", "properties.source")]
+    [InlineData("""{"location":"local","properties":{}}""", "properties.source")]
+    [InlineData("""{"location":"local"}""", "properties.source")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"timeoutInSeconds":1.5}}""", "properties.timeoutInSeconds")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"timeoutInSeconds":"10"}}""", "properties.timeoutInSeconds")]
+    [InlineData("""{"location":"local","properties":{"source":{"scriptUri":"ftp://x/y"}}}""", "properties.source.scriptUri")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"runAsUser":"bad user"}}""", "properties.runAsUser")]
+    [InlineData("""{"location":5,"properties":{"source":{"script":"x"}}}""", "location")]
+    [InlineData("""{"location":"local","tags":{"a":1},"properties":{"source":{"script":"x"}}}""", "tags.a")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"protectedParameters":{"name":"a"}}}""", "properties.protectedParameters")]
+    public void Parse_InvalidField_NamesTheField(string json, string target)
+    {
+        Assert.Contains(target, Targets(Parse(json)));
+    }
+
+    [Fact]
+    public void Parse_WrongTypeOfSecret_DoesNotEchoTheValue()
+    {
+        var request = Parse("""{"location":"l","properties":{"source":{"script":"x"},"runAsPassword":12345678}}""");
+
+        var error = Assert.Single(request.Errors);
+        Assert.DoesNotContain("12345678", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_PatchWithTimeoutOnly_KeepsTheRest()
+    {
+        var put = Parse("""{"location":"l","properties":{"source":{"script":"x"},"parameters":[{"name":"A","value":"1"}],"runAsPassword":"pw"}}""");
+        var (spec, secrets) = put.Apply(null, null);
+
+        var patch = Parse("""{"properties":{"timeoutInSeconds":9}}""", isPatch: true);
+        var (patched, patchedSecrets) = patch.Apply(spec, secrets);
+
+        Assert.Empty(patch.Errors);
+        Assert.Equal("x", patched.Script);
+        Assert.Equal(9, patched.TimeoutInSeconds);
+        Assert.Equal("A", Assert.Single(patched.Parameters).Name);
+        Assert.Equal("pw", patchedSecrets.RunAsPassword);
+    }
+}

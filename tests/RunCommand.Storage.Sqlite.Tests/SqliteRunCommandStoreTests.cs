@@ -1,0 +1,200 @@
+using System.Text;
+using RunCommand.Contracts.Arm;
+
+namespace RunCommand.Storage.Sqlite.Tests;
+
+public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 26, 4, 0, 0, TimeSpan.Zero);
+    private readonly string _dir = Directory.CreateTempSubdirectory("rc-store-").FullName;
+    private readonly InProcessChangeFeed _changes = new();
+    private readonly VmKey _vm = new("00000000-0000-0000-0000-000000000001", "Group", "Vm1");
+    private SqliteRunCommandStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        _store = new SqliteRunCommandStore(Path.Combine(_dir, "db.sqlite"), _changes);
+        await _store.InitializeAsync(default);
+        await _store.EnrollAgentAsync(_vm, "local", [1, 2, 3], "host", "1.0", Now, default);
+    }
+
+    public Task DisposeAsync()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    private RunCommandWrite Write(string name, string script, string fingerprint, int max = 25) => new()
+    {
+        Command = new RunCommandKey(_vm, name),
+        Location = "local",
+        Spec = new RunCommandSpec { Script = script },
+        Fingerprint = fingerprint,
+        MaxRunCommandsPerVm = max,
+    };
+
+    private Task<WriteOutcome> PutAsync(RunCommandWrite write) =>
+        _store.PutRunCommandAsync(write, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Now, default);
+
+    [Fact]
+    public async Task PutRunCommand_SameFingerprint_ChangesNothing()
+    {
+        var first = await PutAsync(Write("a", "echo 1", "f1"));
+        var again = await PutAsync(Write("a", "echo 1", "f1"));
+
+        Assert.Equal(WriteOutcomeKind.Created, first.Kind);
+        Assert.Equal(WriteOutcomeKind.Unchanged, again.Kind);
+        Assert.Equal(first.Record!.Execution.ExecutionId, again.Record!.Execution.ExecutionId);
+        var (_, work) = await _store.LeaseGoalStateAsync(_vm, default);
+        Assert.Single(work);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_ChangedWhileRunning_AsksTheAgentToCancelTheOldExecution()
+    {
+        var first = await PutAsync(Write("a", "sleep 100", "f1"));
+        await _store.LeaseGoalStateAsync(_vm, default);
+        await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = first.Record!.Execution.ExecutionId, State = ExecutionStates.Running, StartTime = Now }, Now, default);
+
+        var second = await PutAsync(Write("a", "echo 2", "f2"));
+
+        Assert.Equal(WriteOutcomeKind.Updated, second.Kind);
+        Assert.False(second.Record!.IsFirstExecution);
+        var (_, work) = await _store.LeaseGoalStateAsync(_vm, default);
+        Assert.Equal(2, work.Count);
+        Assert.True(work.Single(w => w.Execution.ExecutionId == first.Record.Execution.ExecutionId).Execution.CancelRequested);
+        Assert.False(work.Single(w => w.Execution.ExecutionId == second.Record.Execution.ExecutionId).Execution.CancelRequested);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_OverTheLimit_IsRefused()
+    {
+        await PutAsync(Write("a", "x", "1", max: 2));
+        await PutAsync(Write("b", "x", "2", max: 2));
+
+        var third = await PutAsync(Write("c", "x", "3", max: 2));
+
+        Assert.Equal(WriteOutcomeKind.LimitReached, third.Kind);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_UnknownVm_ReportsVmNotFound()
+    {
+        var write = Write("a", "x", "1") with { Command = new RunCommandKey(_vm with { VmName = "other" }, "a") };
+
+        Assert.Equal(WriteOutcomeKind.VmNotFound, (await PutAsync(write)).Kind);
+    }
+
+    [Fact]
+    public async Task DeleteRunCommand_NeverDelivered_IsGoneAtOnce()
+    {
+        await PutAsync(Write("a", "x", "1"));
+
+        var outcome = await _store.DeleteRunCommandAsync(new RunCommandKey(_vm, "A"), "op", Now, default);
+
+        Assert.Equal(DeleteOutcomeKind.Accepted, outcome.Kind);
+        Assert.Null(await _store.GetRunCommandAsync(new RunCommandKey(_vm, "a"), default));
+        Assert.NotNull((await _store.GetOperationAsync("op", default))!.Completed);
+        var (_, work) = await _store.LeaseGoalStateAsync(_vm, default);
+        Assert.Empty(work);
+    }
+
+    [Fact]
+    public async Task DeleteRunCommand_Running_WaitsForTheAgentToReportTheEnd()
+    {
+        var put = await PutAsync(Write("a", "sleep 100", "1"));
+        var executionId = put.Record!.Execution.ExecutionId;
+        await _store.LeaseGoalStateAsync(_vm, default);
+
+        await _store.DeleteRunCommandAsync(put.Record.Command, "op", Now, default);
+        var deleting = await _store.GetRunCommandAsync(put.Record.Command, default);
+        var ack = await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = executionId, State = ExecutionStates.Running }, Now, default);
+        Assert.True(deleting!.Deleting);
+        Assert.True(ack!.CancelRequested);
+
+        await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = executionId, State = ExecutionStates.Canceled }, Now, default);
+
+        Assert.Null(await _store.GetRunCommandAsync(put.Record.Command, default));
+        Assert.NotNull((await _store.GetOperationAsync("op", default))!.Completed);
+    }
+
+    [Fact]
+    public async Task RecordReport_RepeatedAndOverlappingChunks_KeepsEachByteOnce()
+    {
+        var put = await PutAsync(Write("a", "x", "1"));
+        var id = put.Record!.Execution.ExecutionId;
+        var data = Encoding.UTF8.GetBytes("hello world");
+
+        await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionStates.Running, StdoutOffset = 0, StdoutData = data[..5] }, Now, default);
+        await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionStates.Running, StdoutOffset = 0, StdoutData = data[..5] }, Now, default);
+        await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionStates.Running, StdoutOffset = 3, StdoutData = data[3..] }, Now, default);
+        var gap = await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionStates.Running, StdoutOffset = 50, StdoutData = data }, Now, default);
+
+        Assert.Equal(11, gap!.StdoutLength);
+        Assert.Equal("hello world", Encoding.UTF8.GetString(await _store.ReadOutputAsync(id, OutputStream.Stdout, 0, 1000, default)));
+        Assert.Equal("world", Encoding.UTF8.GetString(await _store.ReadOutputTailAsync(id, OutputStream.Stdout, 5, default)));
+        Assert.Equal("lo w", Encoding.UTF8.GetString(await _store.ReadOutputAsync(id, OutputStream.Stdout, 3, 4, default)));
+    }
+
+    [Fact]
+    public async Task RecordReport_AfterTerminal_NeverMovesTheStateBack()
+    {
+        var put = await PutAsync(Write("a", "x", "1"));
+        var id = put.Record!.Execution.ExecutionId;
+
+        await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionStates.Failed, ExitCode = 3 }, Now, default);
+        await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionStates.Running }, Now, default);
+
+        var execution = await _store.GetExecutionAsync(id, default);
+        Assert.Equal(ExecutionStates.Failed, execution!.State);
+        Assert.Equal(3, execution.ExitCode);
+    }
+
+    [Fact]
+    public async Task RecordReport_AnotherVmsExecution_IsNotFound()
+    {
+        var other = new VmKey(_vm.SubscriptionId, "group", "vm2");
+        await _store.EnrollAgentAsync(other, "local", [9], null, null, Now, default);
+        var put = await PutAsync(Write("a", "x", "1"));
+
+        var outcome = await _store.RecordReportAsync(other, new ReportWrite { ExecutionId = put.Record!.Execution.ExecutionId, State = ExecutionStates.Succeeded }, Now, default);
+
+        Assert.Null(outcome);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_WakesAWaiterOfTheVm()
+    {
+        var waiter = _changes.NextChangeAsync(Topics.Vm(_vm));
+        var before = await _store.GetGoalStateVersionAsync(_vm, default);
+
+        await PutAsync(Write("a", "x", "1"));
+
+        Assert.True(waiter.IsCompleted);
+        Assert.True(await _store.GetGoalStateVersionAsync(_vm, default) > before);
+    }
+
+    [Fact]
+    public async Task EnrollAgent_Again_RevokesThePreviousCredential()
+    {
+        await _store.EnrollAgentAsync(_vm, "local", [4, 5, 6], "host", "1.0", Now, default);
+
+        Assert.Null(await _store.FindVmByAgentTokenAsync([1, 2, 3], default));
+        Assert.Equal("Vm1", (await _store.FindVmByAgentTokenAsync([4, 5, 6], default))!.Vm.VmName);
+    }
+
+    [Fact]
+    public async Task ListRunCommands_Paged_ReturnsEachOnceInNameOrder()
+    {
+        foreach (var name in new[] { "c", "A", "b", "D" })
+        {
+            await PutAsync(Write(name, "x", name));
+        }
+
+        var first = await _store.ListRunCommandsAsync(_vm, null, 2, default);
+        var second = await _store.ListRunCommandsAsync(_vm, first[^1].Command.Name, 2, default);
+
+        Assert.Equal(["A", "b", "c", "D"], first.Concat(second).Select(r => r.Command.Name));
+    }
+}
