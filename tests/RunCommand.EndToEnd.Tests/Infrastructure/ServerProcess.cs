@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+
+namespace RunCommand.EndToEnd.Tests.Infrastructure;
+
+/// <summary>A real RunCommand server process on a free 127.0.0.1 port with its own data dir.</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private ServerProcess(ChildProcess process, string url, string dataDir)
+    {
+        Process = process;
+        Url = url;
+        DataDir = dataDir;
+    }
+
+    public ChildProcess Process { get; }
+
+    public string Url { get; }
+
+    public string DataDir { get; }
+
+    public string AdminToken => File.ReadAllText(Path.Combine(DataDir, "admin.token")).Trim();
+
+    public string EnrollTokenFile => Path.Combine(DataDir, "enroll.token");
+
+    public string SubscriptionId => File.ReadAllText(Path.Combine(DataDir, "subscription.id")).Trim();
+
+    public string CaCertFile => Path.Combine(DataDir, "tls.crt");
+
+    public bool IsHttps => Url.StartsWith("https://", StringComparison.Ordinal);
+
+    public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null)
+    {
+        var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
+        var args = new List<string> { "--urls", url, "--data-dir", dataDir };
+        args.AddRange(extraArgs ?? []);
+        var process = ChildProcess.StartDotnet("server", Repo.ServerDll, args);
+        var server = new ServerProcess(process, url, dataDir);
+        using var probe = server.CreateHttpClient(token: null);
+        await Wait.UntilAsync(async () =>
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException("The server exited at start:\n" + process.Output);
+            }
+
+            return (await probe.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(60), "the server to answer /healthz");
+        return server;
+    }
+
+    /// <summary>An HttpClient for this server trusting its certificate, with the given bearer token (admin by default).</summary>
+    public HttpClient CreateHttpClient(string? token = "admin")
+    {
+        var handler = new SocketsHttpHandler();
+        if (IsHttps)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && File.Exists(CaCertFile) &&
+                X509CertificateLoader.LoadCertificateFromFile(CaCertFile).Thumbprint == new X509Certificate2(certificate).Thumbprint;
+        }
+
+        var client = new HttpClient(handler) { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(100) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token == "admin" ? AdminToken : token);
+        }
+
+        return client;
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync() => await Process.DisposeAsync();
+}
