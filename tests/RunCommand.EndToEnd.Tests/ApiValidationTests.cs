@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using RunCommand.Contracts.Agents;
-using RunCommand.EndToEnd.Tests.Infrastructure;
+using RunCommand.Testing;
 
 namespace RunCommand.EndToEnd.Tests;
 

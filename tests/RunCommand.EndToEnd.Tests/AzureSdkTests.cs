@@ -5,7 +5,7 @@ using Azure.Core.Pipeline;
 using Azure.ResourceManager;
 using Azure.ResourceManager.Compute;
 using Azure.ResourceManager.Compute.Models;
-using RunCommand.EndToEnd.Tests.Infrastructure;
+using RunCommand.Testing;
 
 namespace RunCommand.EndToEnd.Tests;
 

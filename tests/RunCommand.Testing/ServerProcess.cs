@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 
-namespace RunCommand.EndToEnd.Tests.Infrastructure;
+namespace RunCommand.Testing;
 
 /// <summary>A real RunCommand server process on a free 127.0.0.1 port with its own data dir.</summary>
 public sealed class ServerProcess : IAsyncDisposable

@@ -1,4 +1,4 @@
-namespace RunCommand.EndToEnd.Tests.Infrastructure;
+namespace RunCommand.Testing;
 
 /// <summary>Waits for a condition (never a fixed sleep as synchronization); fails with a description on timeout.</summary>
 public static class Wait

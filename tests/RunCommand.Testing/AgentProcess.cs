@@ -1,4 +1,4 @@
-namespace RunCommand.EndToEnd.Tests.Infrastructure;
+namespace RunCommand.Testing;
 
 /// <summary>A real agent process serving one VM, with its own state dir.</summary>
 public sealed class AgentProcess : IAsyncDisposable

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace RunCommand.EndToEnd.Tests.Infrastructure;
+namespace RunCommand.Testing;
 
 /// <summary>
 /// A program the test started: output captured (for assertions and for the test log), stopped by its own PID

@@ -1,4 +1,4 @@
-namespace RunCommand.EndToEnd.Tests.Infrastructure;
+namespace RunCommand.Testing;
 
 /// <summary>Where the programs under test were built: beside this test assembly in the artifacts tree.</summary>
 public static class Repo
