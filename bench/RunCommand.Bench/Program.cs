@@ -20,7 +20,7 @@ try
 
     async Task<double> RunCommandOnceAsync(int i)
     {
-        var body = $$$"""{"location":"local","properties":{"source":{"script":"true # {{{i}}}"}}}""";
+        var body = """{"location":"local","properties":{"source":{"script":"true # N"}}}""".Replace("N", i.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         var started = Stopwatch.GetTimestamp();
         using var put = await http.PutAsync(url, new StringContent(body, Encoding.UTF8, "application/json"));
         put.EnsureSuccessStatusCode();
