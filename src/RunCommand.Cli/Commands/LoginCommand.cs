@@ -39,7 +39,7 @@ internal static class LoginCommand
 
             var caPath = result.GetValue(caCert) is { } ca ? Path.GetFullPath(ca) : null;
             var config = await LoginAsync(result.GetValue(server)!.TrimEnd('/'), token, caPath, cancellationToken);
-            Console.Error.WriteLine($"Logged in to {config.Server}; default subscription {config.DefaultSubscription}.");
+            result.InvocationConfiguration.Error.WriteLine($"Logged in to {config.Server}; default subscription {config.DefaultSubscription}.");
             return ExitCodes.Success;
         });
         return command;

@@ -171,13 +171,13 @@ internal static class RunCommandCommands
             {
                 if (response.Body is not null)
                 {
-                    Renderer.RunCommand(Console.Out, response.Body, format);
+                    Renderer.RunCommand(result.InvocationConfiguration.Output, response.Body, format);
                 }
 
                 return ExitCodes.Success;
             }
 
-            return await WaitAndShowAsync(session.Client, target, response.OperationUrl, format, cancellationToken);
+            return await WaitAndShowAsync(session.Client, target, response.OperationUrl, format, result.InvocationConfiguration, cancellationToken);
         });
         return command;
     }
@@ -188,7 +188,8 @@ internal static class RunCommandCommands
     /// execution) is not a failure.
     /// </summary>
     private static async Task<int> WaitAndShowAsync(
-        RunCommandClient client, RunCommandRef target, Uri? operationUrl, OutputFormat format, CancellationToken cancellationToken)
+        RunCommandClient client, RunCommandRef target, Uri? operationUrl, OutputFormat format, InvocationConfiguration console,
+        CancellationToken cancellationToken)
     {
         AsyncOperation? operation = null;
         if (operationUrl is not null)
@@ -197,19 +198,19 @@ internal static class RunCommandCommands
         }
 
         var resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
-        Renderer.RunCommand(Console.Out, resource, format);
+        Renderer.RunCommand(console.Output, resource, format);
 
         if (operation is { Status: not OperationStatus.Succeeded })
         {
             var why = operation.Error is { } error ? ArmRequestException.Describe(error) : $"the operation ended {operation.Status}";
-            Console.Error.WriteLine($"ERROR: {why}");
+            console.Error.WriteLine($"ERROR: {why}");
             return ExitCodes.Failure;
         }
 
         var view = resource.Properties?.InstanceView;
         if (view is not null && ExecutionStates.IsTerminal(view.ExecutionState) && view.ExecutionState != ExecutionStates.Succeeded)
         {
-            Console.Error.WriteLine(
+            console.Error.WriteLine(
                 $"ERROR: the script ended {view.ExecutionState}"
                 + (view.ExitCode is { } code ? $" with exit code {code}" : "")
                 + (string.IsNullOrEmpty(view.ExecutionMessage) ? "" : $": {view.ExecutionMessage}"));
@@ -257,7 +258,7 @@ internal static class RunCommandCommands
                 await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
                 result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
             var resource = await session.Client.GetAsync(target, result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken);
-            Renderer.RunCommand(Console.Out, resource, Options.Format(result, output));
+            Renderer.RunCommand(result.InvocationConfiguration.Output, resource, Options.Format(result, output));
             return ExitCodes.Success;
         });
         return command;
@@ -274,7 +275,7 @@ internal static class RunCommandCommands
             using var session = Session.Open();
             var vm = new VmRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(vmName)!);
             var items = await session.Client.ListAsync(vm, result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken);
-            Renderer.RunCommands(Console.Out, items, Options.Format(result, output));
+            Renderer.RunCommands(result.InvocationConfiguration.Output, items, Options.Format(result, output));
             return ExitCodes.Success;
         });
         return command;
@@ -307,7 +308,7 @@ internal static class RunCommandCommands
             if (operation.Status != OperationStatus.Succeeded)
             {
                 var why = operation.Error is { } error ? ArmRequestException.Describe(error) : $"the delete ended {operation.Status}";
-                Console.Error.WriteLine($"ERROR: {why}");
+                result.InvocationConfiguration.Error.WriteLine($"ERROR: {why}");
                 return ExitCodes.Failure;
             }
 

@@ -25,7 +25,7 @@ internal static class VmCommands
             using var session = Session.Open();
             var vms = await session.Client.ListVmsAsync(
                 await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group), cancellationToken);
-            Renderer.Vms(Console.Out, vms, Options.Format(result, output));
+            Renderer.Vms(result.InvocationConfiguration.Output, vms, Options.Format(result, output));
             return ExitCodes.Success;
         });
         return command;
@@ -42,7 +42,7 @@ internal static class VmCommands
             var vm = await session.Client.GetVmAsync(
                 new VmRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!),
                 cancellationToken);
-            Renderer.Vm(Console.Out, vm, Options.Format(result, output));
+            Renderer.Vm(result.InvocationConfiguration.Output, vm, Options.Format(result, output));
             return ExitCodes.Success;
         });
         return command;

@@ -124,9 +124,9 @@ internal static class Renderer
         time(vm.Properties.AgentInstanceView.LastContact),
     ];
 
-    /// <summary>Readable to the second in tables.</summary>
+    /// <summary>Readable to the second in tables, always in UTC.</summary>
     private static string Table(DateTimeOffset? time) =>
-        time?.ToString("yyyy-MM-dd'T'HH:mm:ssK", CultureInfo.InvariantCulture) ?? "";
+        time?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "";
 
     /// <summary>Round-trip precision for scripts.</summary>
     private static string Tsv(DateTimeOffset? time) =>
