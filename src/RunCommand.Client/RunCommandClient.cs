@@ -63,7 +63,8 @@ public sealed class RunCommandClient : IDisposable
         while (url is not null)
         {
             var page = await SendAsync(HttpMethod.Get, url, null, ClientJsonContext.Default.ResourceListSubscription, cancellationToken);
-            items.AddRange(page.Body!.Value);
+            // The source-generated reader leaves Value null when a page has no "value" member.
+            items.AddRange(page.Body!.Value ?? []);
             url = page.Body.NextLink;
         }
 
@@ -205,7 +206,7 @@ public sealed class RunCommandClient : IDisposable
         while (url is not null)
         {
             var page = await SendAsync(HttpMethod.Get, url, null, typeInfo, cancellationToken);
-            foreach (var item in page.Body!.Value)
+            foreach (var item in page.Body!.Value ?? [])
             {
                 yield return item;
             }

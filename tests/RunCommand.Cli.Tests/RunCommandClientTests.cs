@@ -111,6 +111,15 @@ public sealed class RunCommandClientTests
     }
 
     [Fact]
+    public async Task List_PageWithoutValue_ReturnsEmpty()
+    {
+        await using var server = await FakeArmServer.StartAsync((context, _) => FakeArmServer.WriteJsonAsync(context, 200, "{}"));
+        using var client = NewClient(server.Url);
+
+        Assert.Empty(await client.ListVmsAsync(Sub));
+    }
+
+    [Fact]
     public async Task Delete_ServerAnswers204_ReturnsNoOperation()
     {
         await using var server = await FakeArmServer.StartAsync((context, _) =>
