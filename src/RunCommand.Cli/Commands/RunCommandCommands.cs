@@ -78,7 +78,7 @@ internal static class RunCommandCommands
 
         var command = isUpdate
             ? new Command("update", "Update the given properties of a run command (PATCH); a changed script runs again.")
-            : new Command("create", "Create or replace a run command and run it; waits for it to finish unless --no-wait or --async-execution.");
+            : new Command("create", "Create or replace a run command and run it; waits until the script ends (with --async-execution: until it starts) unless --no-wait. Exit code 1 when the script did not succeed.");
         foreach (var option in new Option[]
         {
             name, vmName, group, script, scriptUri, commandId, parameters, protectedParameters, timeout, asyncExecution,
