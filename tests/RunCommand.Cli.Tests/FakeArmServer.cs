@@ -1,4 +1,9 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -22,10 +27,19 @@ internal sealed class FakeArmServer : IAsyncDisposable
     /// <summary>"METHOD path?query" and the Authorization header of each request, in order.</summary>
     public ConcurrentQueue<(string Request, string? Authorization, string Body)> Requests { get; } = new();
 
-    public static async Task<FakeArmServer> StartAsync(Func<HttpContext, string, Task> handle)
+    public static async Task<FakeArmServer> StartAsync(Func<HttpContext, string, Task> handle, X509Certificate2? httpsCertificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (httpsCertificate is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(httpsCertificate)));
+        }
+
         builder.Logging.ClearProviders();
         var app = builder.Build();
         FakeArmServer? server = null;
@@ -37,7 +51,8 @@ internal sealed class FakeArmServer : IAsyncDisposable
             await handle(context, body);
         });
         await app.StartAsync();
-        server = new FakeArmServer(app, new Uri(app.Urls.First()));
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server = new FakeArmServer(app, new Uri(address));
         return server;
     }
 
