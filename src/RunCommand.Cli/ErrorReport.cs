@@ -14,7 +14,7 @@ internal static class ErrorReport
             ($"ERROR: {e.Message} (the saved token was refused: run ./runcmd login again)", ExitCodes.Failure),
         ArmRequestException e => ($"ERROR: {e.Message}", ExitCodes.Failure),
         ServerUnreachableException e => ($"ERROR: {e.Message}", ExitCodes.Failure),
-        OperationCanceledException => ("ERROR: interrupted", ExitCodes.Interrupted),
+        OperationCanceledException => ("ERROR: interrupted (what was already sent to the server goes on there)", ExitCodes.Interrupted),
         IOException or UnauthorizedAccessException => ($"ERROR: {exception.Message}", ExitCodes.Failure),
         _ => ($"ERROR: unexpected {exception.GetType().Name}: {exception.Message} (set RUNCMD_DEBUG=1 for details)", ExitCodes.Failure),
     };

@@ -73,6 +73,24 @@ public sealed class CliFlowTests : IDisposable
     }
 
     [Fact]
+    public async Task Create_RunAsPasswordFromFile_SendsFileContentWithoutNewline()
+    {
+        await using var server = await StartRunCommandServerAsync("Succeeded", 0);
+        await LoginAsync(server);
+        var passwordFile = Path.Combine(_directory, "pw");
+        await File.WriteAllTextAsync(passwordFile, "s3cret=x\n");
+
+        var (exitCode, output, _) = await RunAsync(
+            "vm", "run-command", "create", "-g", "rg1", "--vm-name", "vm1", "-n", "hello", "--script", "id",
+            "--run-as-user", "alice", "--run-as-password", "@" + passwordFile, "--no-wait", "-o", "none");
+
+        Assert.Equal(ExitCodes.Success, exitCode);
+        Assert.Equal("", output);
+        Assert.Contains("\"runAsPassword\":\"s3cret=x\"", server.Requests.Single(r => r.Request.StartsWith("PUT ", StringComparison.Ordinal)).Body);
+        Assert.DoesNotContain(server.Requests, r => r.Request.Contains("/operations/", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Update_NoProperties_IsUsageError()
     {
         await using var server = await StartRunCommandServerAsync("Succeeded", 0);

@@ -10,6 +10,9 @@ namespace RunCommand.Cli.Commands;
 /// <summary><c>runcmd vm run-command create|update|show|list|delete|wait|logs</c>, as in <c>az vm run-command</c>.</summary>
 internal static class RunCommandCommands
 {
+    /// <summary>Environment variable read when --run-as-password is not given.</summary>
+    public const string RunAsPasswordVariable = "RUNCMD_RUN_AS_PASSWORD";
+
     public static Command Create()
     {
         var group = new Command("run-command", "Manage run commands on a virtual machine (like az vm run-command).");
@@ -57,7 +60,11 @@ internal static class RunCommandCommands
             HelpName = "true|false",
         };
         var runAsUser = new Option<string>("--run-as-user") { Description = "Run the script as this user." };
-        var runAsPassword = new Option<string>("--run-as-password") { Description = "Password of --run-as-user (never shown by the API)." };
+        var runAsPassword = new Option<string>("--run-as-password")
+        {
+            Description = "Password of --run-as-user (never shown by the API). '@FILE' reads it from FILE, which keeps it out of "
+                + $"the process list; so does setting {RunAsPasswordVariable} instead.",
+        };
         var outputBlobUri = new Option<string>("--output-blob-uri") { Description = "Append blob (with SAS) receiving stdout." };
         var errorBlobUri = new Option<string>("--error-blob-uri") { Description = "Append blob (with SAS) receiving stderr." };
         var treatFailure = new Option<bool>("--treat-failure-as-deployment-failure")
@@ -133,7 +140,7 @@ internal static class RunCommandCommands
                 TimeoutInSeconds = Options.IfGiven(result, timeout),
                 AsyncExecution = Options.IfGiven(result, asyncExecution),
                 RunAsUser = Options.IfGiven(result, runAsUser),
-                RunAsPassword = Options.IfGiven(result, runAsPassword),
+                RunAsPassword = RunAsPassword(Options.IfGiven(result, runAsPassword), Options.IfGiven(result, runAsUser) is not null),
                 OutputBlobUri = Options.IfGiven(result, outputBlobUri),
                 ErrorBlobUri = Options.IfGiven(result, errorBlobUri),
                 TreatFailureAsDeploymentFailure = Options.IfGiven(result, treatFailure),
@@ -192,12 +199,27 @@ internal static class RunCommandCommands
         CancellationToken cancellationToken)
     {
         AsyncOperation? operation = null;
+        RunCommandResource resource;
         if (operationUrl is not null)
         {
             operation = await client.WaitForOperationAsync(operationUrl, cancellationToken);
+            resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
+        }
+        else
+        {
+            // A server that gives no operation to long-poll: watch the resource itself until it settles.
+            while (true)
+            {
+                resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
+                if (resource.Properties?.ProvisioningState is not ("Creating" or "Updating" or "Deleting" or null))
+                {
+                    break;
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
         }
 
-        var resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
         Renderer.RunCommand(console.Output, resource, format);
 
         if (operation is { Status: not OperationStatus.Succeeded })
@@ -230,6 +252,25 @@ internal static class RunCommandCommands
         {
             return session.Config.DefaultLocation ?? "local";
         }
+    }
+
+    /// <summary>--run-as-password as given, read from '@FILE', or from the environment when only --run-as-user is given.</summary>
+    private static string? RunAsPassword(string? given, bool userGiven)
+    {
+        if (given is null)
+        {
+            return !userGiven ? null : Environment.GetEnvironmentVariable(RunAsPasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+        }
+
+        if (!given.StartsWith('@') || given.Length == 1)
+        {
+            return given;
+        }
+
+        var path = given[1..];
+        return File.Exists(path)
+            ? File.ReadAllText(path).TrimEnd('\r', '\n')
+            : throw CliException.Usage($"--run-as-password: the file {path} does not exist");
     }
 
     private static string? ReadScript(string? script)
