@@ -1,0 +1,465 @@
+using System.CommandLine;
+using System.Net;
+using RunCommand.Cli.Input;
+using RunCommand.Cli.Output;
+using RunCommand.Client;
+using RunCommand.Contracts.Arm;
+
+namespace RunCommand.Cli.Commands;
+
+/// <summary><c>runcmd vm run-command create|update|show|list|delete|wait|logs</c>, as in <c>az vm run-command</c>.</summary>
+internal static class RunCommandCommands
+{
+    /// <summary>Environment variable read when --run-as-password is not given.</summary>
+    public const string RunAsPasswordVariable = "RUNCMD_RUN_AS_PASSWORD";
+
+    public static Command Create()
+    {
+        var group = new Command("run-command", "Manage run commands on a virtual machine (like az vm run-command).");
+        group.Subcommands.Add(CreateOrUpdate(isUpdate: false));
+        group.Subcommands.Add(CreateOrUpdate(isUpdate: true));
+        group.Subcommands.Add(Show());
+        group.Subcommands.Add(List());
+        group.Subcommands.Add(Delete());
+        group.Subcommands.Add(Wait());
+        group.Subcommands.Add(Logs());
+        return group;
+    }
+
+    private static Command CreateOrUpdate(bool isUpdate)
+    {
+        var name = Options.RunCommandName();
+        var vmName = Options.VmName();
+        var group = Options.ResourceGroup();
+        var subscription = Options.Subscription();
+        var output = Options.Output();
+        var noWait = Options.NoWait();
+        var script = new Option<string>("--script")
+        {
+            Description = "Inline script to run (bash unless it starts with a shebang). '@FILE' reads it from FILE.",
+        };
+        var scriptUri = new Option<string>("--script-uri") { Description = "URL the agent downloads the script from." };
+        var commandId = new Option<string>("--command-id") { Description = "Built-in command to run, e.g. RunShellScript." };
+        var parameters = new Option<string[]>("--parameters")
+        {
+            Description = "Script parameters, space-separated: name=value becomes an environment variable (split at the first '='), "
+                + "a bare value is a positional argument; '=value' is a positional value that may contain '='.",
+            AllowMultipleArgumentsPerToken = true,
+            HelpName = "name=value|value",
+        };
+        var protectedParameters = new Option<string[]>("--protected-parameters")
+        {
+            Description = "Like --parameters, but stored encrypted and never shown by the API.",
+            AllowMultipleArgumentsPerToken = true,
+            HelpName = "name=value|value",
+        };
+        var timeout = new Option<int>("--timeout-in-seconds") { Description = "Stop the script after this many seconds (0: no limit)." };
+        var asyncExecution = new Option<bool>("--async-execution")
+        {
+            Description = "Complete the operation as soon as the script starts instead of when it ends.",
+            HelpName = "true|false",
+        };
+        var runAsUser = new Option<string>("--run-as-user") { Description = "Run the script as this user." };
+        var runAsPassword = new Option<string>("--run-as-password")
+        {
+            Description = "Password of --run-as-user (never shown by the API). '@FILE' reads it from FILE, which keeps it out of "
+                + $"the process list; so does setting {RunAsPasswordVariable} instead.",
+        };
+        var outputBlobUri = new Option<string>("--output-blob-uri") { Description = "Append blob (with SAS) receiving stdout." };
+        var errorBlobUri = new Option<string>("--error-blob-uri") { Description = "Append blob (with SAS) receiving stderr." };
+        var treatFailure = new Option<bool>("--treat-failure-as-deployment-failure")
+        {
+            Description = "Make provisioningState Failed when the script fails.",
+            HelpName = "true|false",
+        };
+        var location = new Option<string>("--location", "-l")
+        {
+            Description = "Location. Default: the VM's location, else the subscription's, else 'local'.",
+        };
+        var tags = new Option<string[]>("--tags")
+        {
+            Description = "Space-separated tags: key[=value].",
+            AllowMultipleArgumentsPerToken = true,
+            HelpName = "key=value",
+        };
+
+        var command = isUpdate
+            ? new Command("update", "Update the given properties of a run command (PATCH); a changed script runs again.")
+            : new Command("create", "Create or replace a run command and run it; waits until the script ends (with --async-execution: until it starts) unless --no-wait. Exit code 1 when the script did not succeed.");
+        foreach (var option in new Option[]
+        {
+            name, vmName, group, script, scriptUri, commandId, parameters, protectedParameters, timeout, asyncExecution,
+            runAsUser, runAsPassword, outputBlobUri, errorBlobUri, treatFailure, location, tags, noWait, subscription, output,
+        })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var sources = new[] { Options.IfGiven(result, script), Options.IfGiven(result, scriptUri), Options.IfGiven(result, commandId) }
+                .Count(s => s is not null);
+            if (sources > 1)
+            {
+                throw CliException.Usage("give only one of --script, --script-uri and --command-id");
+            }
+
+            if (!isUpdate && sources == 0)
+            {
+                throw CliException.Usage("give the script to run with --script, --script-uri or --command-id");
+            }
+
+            if (Options.IfGiven(result, timeout) is < 0)
+            {
+                throw CliException.Usage("--timeout-in-seconds must be 0 (no limit) or more");
+            }
+
+            using var session = Session.Open();
+            var target = new RunCommandRef(
+                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
+                result.GetValue(group)!,
+                result.GetValue(vmName)!,
+                result.GetValue(name)!);
+
+            var source = sources == 0
+                ? null
+                : new RunCommandSource
+                {
+                    Script = ReadScript(Options.IfGiven(result, script)),
+                    ScriptUri = Options.IfGiven(result, scriptUri),
+                    CommandId = Options.IfGiven(result, commandId),
+                };
+            var givenParameters = Options.IfGiven(result, parameters);
+            var givenProtected = Options.IfGiven(result, protectedParameters);
+            var givenTags = Options.IfGiven(result, tags);
+            var properties = new RunCommandProperties
+            {
+                Source = source,
+                Parameters = givenParameters is null ? null : ParameterParser.Parse(givenParameters),
+                ProtectedParameters = givenProtected is null ? null : ParameterParser.Parse(givenProtected),
+                TimeoutInSeconds = Options.IfGiven(result, timeout),
+                AsyncExecution = Options.IfGiven(result, asyncExecution),
+                RunAsUser = Options.IfGiven(result, runAsUser),
+                RunAsPassword = RunAsPassword(Options.IfGiven(result, runAsPassword), Options.IfGiven(result, runAsUser) is not null),
+                OutputBlobUri = Options.IfGiven(result, outputBlobUri),
+                ErrorBlobUri = Options.IfGiven(result, errorBlobUri),
+                TreatFailureAsDeploymentFailure = Options.IfGiven(result, treatFailure),
+            };
+
+            ArmResponse<RunCommandResource> response;
+            if (isUpdate)
+            {
+                var patch = new RunCommandResource
+                {
+                    Location = Options.IfGiven(result, location),
+                    Tags = givenTags is null ? null : ParameterParser.ParseTags(givenTags),
+                    Properties = properties,
+                };
+                if (patch == new RunCommandResource { Properties = new RunCommandProperties() })
+                {
+                    throw CliException.Usage("nothing to update: give at least one property, e.g. --script or --parameters");
+                }
+
+                response = await session.Client.PatchAsync(target, patch, cancellationToken);
+            }
+            else
+            {
+                var resource = new RunCommandResource
+                {
+                    Location = Options.IfGiven(result, location) ?? await DefaultLocationAsync(session, target, cancellationToken),
+                    Tags = givenTags is null ? null : ParameterParser.ParseTags(givenTags),
+                    Properties = properties,
+                };
+                response = await session.Client.CreateOrUpdateAsync(target, resource, cancellationToken);
+            }
+
+            var format = Options.Format(result, output);
+            if (result.GetValue(noWait))
+            {
+                if (response.Body is not null)
+                {
+                    Renderer.RunCommand(result.InvocationConfiguration.Output, response.Body, format);
+                }
+
+                return ExitCodes.Success;
+            }
+
+            return await WaitAndShowAsync(session.Client, target, response.OperationUrl, format, result.InvocationConfiguration, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Waits for the operation, prints the run command with its instance view, and turns the outcome into the exit code:
+    /// 1 when the operation failed or the script ended in any state but Succeeded; a script still running (async
+    /// execution) is not a failure.
+    /// </summary>
+    private static async Task<int> WaitAndShowAsync(
+        RunCommandClient client, RunCommandRef target, Uri? operationUrl, OutputFormat format, InvocationConfiguration console,
+        CancellationToken cancellationToken)
+    {
+        AsyncOperation? operation = null;
+        RunCommandResource resource;
+        if (operationUrl is not null)
+        {
+            operation = await client.WaitForOperationAsync(operationUrl, cancellationToken);
+            resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
+        }
+        else
+        {
+            // A server that gives no operation to long-poll: watch the resource itself until it settles.
+            while (true)
+            {
+                resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
+                if (resource.Properties?.ProvisioningState is not ("Creating" or "Updating" or "Deleting" or null))
+                {
+                    break;
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+
+        Renderer.RunCommand(console.Output, resource, format);
+
+        if (operation is { Status: not OperationStatus.Succeeded })
+        {
+            var why = operation.Error is { } error ? ArmRequestException.Describe(error) : $"the operation ended {operation.Status}";
+            console.Error.WriteLine($"ERROR: {why}");
+            return ExitCodes.Failure;
+        }
+
+        var view = resource.Properties?.InstanceView;
+        if (view is not null && ExecutionStates.IsTerminal(view.ExecutionState) && view.ExecutionState != ExecutionStates.Succeeded)
+        {
+            console.Error.WriteLine(
+                $"ERROR: the script ended {view.ExecutionState}"
+                + (view.ExitCode is { } code ? $" with exit code {code}" : "")
+                + (string.IsNullOrEmpty(view.ExecutionMessage) ? "" : $": {view.ExecutionMessage}"));
+            return ExitCodes.Failure;
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static async Task<string> DefaultLocationAsync(Session session, RunCommandRef target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await session.Client.GetVmAsync(target.Vm, cancellationToken)).Location;
+        }
+        catch (ArmRequestException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return session.Config.DefaultLocation ?? "local";
+        }
+    }
+
+    /// <summary>--run-as-password as given, read from '@FILE', or from the environment when only --run-as-user is given.</summary>
+    private static string? RunAsPassword(string? given, bool userGiven)
+    {
+        if (given is null)
+        {
+            return !userGiven ? null : Environment.GetEnvironmentVariable(RunAsPasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+        }
+
+        if (!given.StartsWith('@') || given.Length == 1)
+        {
+            return given;
+        }
+
+        var path = given[1..];
+        return File.Exists(path)
+            ? File.ReadAllText(path).TrimEnd('\r', '\n')
+            : throw CliException.Usage($"--run-as-password: the file {path} does not exist");
+    }
+
+    private static string? ReadScript(string? script)
+    {
+        if (script is null || !script.StartsWith('@') || script.Length == 1)
+        {
+            return script;
+        }
+
+        var path = script[1..];
+        return File.Exists(path)
+            ? File.ReadAllText(path)
+            : throw CliException.Usage($"--script: the file {path} does not exist (to run a script starting with '@', put a space before it)");
+    }
+
+    private static Command Show()
+    {
+        var (name, vmName, group, subscription, output) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription(), Options.Output());
+        var instanceView = new Option<bool>("--instance-view") { Description = "Include the instance view (state, exit code, output tail)." };
+        var expand = Expand();
+        var command = new Command("show", "Show a run command.") { name, vmName, group, instanceView, expand, subscription, output };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var session = Session.Open();
+            var target = new RunCommandRef(
+                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
+                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            var resource = await session.Client.GetAsync(target, result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken);
+            Renderer.RunCommand(result.InvocationConfiguration.Output, resource, Options.Format(result, output));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command List()
+    {
+        var (vmName, group, subscription, output) = (Options.VmName(), Options.ResourceGroup(), Options.Subscription(), Options.Output());
+        var expand = Expand();
+        var instanceView = new Option<bool>("--instance-view") { Description = "Include each run command's instance view." };
+        var command = new Command("list", "List the run commands of a virtual machine.") { vmName, group, instanceView, expand, subscription, output };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var session = Session.Open();
+            var vm = new VmRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(vmName)!);
+            var items = await session.Client.ListAsync(vm, result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken);
+            Renderer.RunCommands(result.InvocationConfiguration.Output, items, Options.Format(result, output));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Option<string> Expand() => new Option<string>("--expand")
+    {
+        Description = "Expand the response: instanceView.",
+        HelpName = "instanceView",
+    }.AcceptOnlyFromAmong("instanceView");
+
+    private static Command Delete()
+    {
+        var (name, vmName, group, subscription, noWait) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription(), Options.NoWait());
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not prompt for confirmation (runcmd never prompts)." };
+        var command = new Command("delete", "Delete a run command; a running script is stopped.") { name, vmName, group, yes, noWait, subscription };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var session = Session.Open();
+            var target = new RunCommandRef(
+                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
+                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            var operationUrl = await session.Client.DeleteAsync(target, cancellationToken);
+            if (operationUrl is null || result.GetValue(noWait))
+            {
+                return ExitCodes.Success;
+            }
+
+            var operation = await session.Client.WaitForOperationAsync(operationUrl, cancellationToken);
+            if (operation.Status != OperationStatus.Succeeded)
+            {
+                var why = operation.Error is { } error ? ArmRequestException.Describe(error) : $"the delete ended {operation.Status}";
+                result.InvocationConfiguration.Error.WriteLine($"ERROR: {why}");
+                return ExitCodes.Failure;
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Wait()
+    {
+        var (name, vmName, group, subscription) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription());
+        var created = new Option<bool>("--created") { Description = "Wait until created with provisioningState Succeeded." };
+        var updated = new Option<bool>("--updated") { Description = "Wait until updated with provisioningState Succeeded." };
+        var deleted = new Option<bool>("--deleted") { Description = "Wait until deleted." };
+        var exists = new Option<bool>("--exists") { Description = "Wait until the run command exists." };
+        var interval = new Option<int>("--interval") { Description = "Polling interval in seconds.", DefaultValueFactory = _ => 1 };
+        var timeout = new Option<int>("--timeout") { Description = "Maximum wait in seconds.", DefaultValueFactory = _ => 3600 };
+        var command = new Command("wait", "Place the CLI in a waiting state until a condition of the run command is met.")
+        {
+            name, vmName, group, created, updated, deleted, exists, interval, timeout, subscription,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var conditions = new[] { created, updated, deleted, exists }.Where(o => result.GetValue(o)).ToArray();
+            if (conditions.Length != 1)
+            {
+                throw CliException.Usage("give exactly one of --created, --updated, --deleted and --exists");
+            }
+
+            if (result.GetValue(interval) < 1 || result.GetValue(timeout) < 0)
+            {
+                throw CliException.Usage("--interval must be at least 1 and --timeout at least 0");
+            }
+
+            using var session = Session.Open();
+            var target = new RunCommandRef(
+                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
+                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            var condition = conditions[0];
+            var deadline = DateTimeOffset.UtcNow.AddSeconds(result.GetValue(timeout));
+            while (true)
+            {
+                if (await IsMetAsync(session.Client, target, condition == deleted, condition == exists, cancellationToken))
+                {
+                    return ExitCodes.Success;
+                }
+
+                if (DateTimeOffset.UtcNow >= deadline)
+                {
+                    throw new CliException($"timed out after {result.GetValue(timeout)} seconds waiting for {condition.Name}", ExitCodes.Failure);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(result.GetValue(interval)), cancellationToken);
+            }
+        });
+        return command;
+    }
+
+    private static async Task<bool> IsMetAsync(RunCommandClient client, RunCommandRef target, bool deleted, bool exists, CancellationToken cancellationToken)
+    {
+        RunCommandResource resource;
+        try
+        {
+            resource = await client.GetAsync(target, cancellationToken: cancellationToken);
+        }
+        catch (ArmRequestException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return deleted;
+        }
+
+        if (deleted)
+        {
+            return false;
+        }
+
+        if (exists)
+        {
+            return true;
+        }
+
+        return resource.Properties?.ProvisioningState switch
+        {
+            "Succeeded" => true,
+            "Failed" or "Canceled" => throw new CliException(
+                $"the run command's provisioningState is {resource.Properties.ProvisioningState}", ExitCodes.Failure),
+            _ => false,
+        };
+    }
+
+    private static Command Logs()
+    {
+        var (name, vmName, group, subscription) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription());
+        var follow = new Option<bool>("--follow", "-f")
+        {
+            Description = "Keep printing output as it arrives until the script ends; the exit code is then the script's.",
+        };
+        var command = new Command("logs", "Print the full stdout (and stderr, to stderr) of the latest execution of a run command.")
+        {
+            name, vmName, group, follow, subscription,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var session = Session.Open();
+            var target = new RunCommandRef(
+                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
+                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            using var stdout = Console.OpenStandardOutput();
+            using var stderr = Console.OpenStandardError();
+            return await LogFollower.RunAsync(session.Client, target, result.GetValue(follow), stdout, stderr, cancellationToken);
+        });
+        return command;
+    }
+}

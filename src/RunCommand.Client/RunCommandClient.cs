@@ -1,0 +1,360 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Security.Authentication;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using RunCommand.Contracts;
+using RunCommand.Contracts.Arm;
+
+namespace RunCommand.Client;
+
+/// <summary>
+/// Typed client of RunCommand's ARM-shaped REST API, shared by the <c>runcmd</c> CLI and the end-to-end tests.
+/// Every call carries the bearer token; a non-2xx answer throws <see cref="ArmRequestException"/> and no answer at
+/// all throws <see cref="ServerUnreachableException"/>.
+/// </summary>
+public sealed class RunCommandClient : IDisposable
+{
+    /// <summary>api-version sent on resource calls.</summary>
+    public const string ApiVersion = "2023-07-01";
+
+    /// <summary>api-version sent on <c>GET /subscriptions</c>, as ARM's own clients do.</summary>
+    public const string SubscriptionsApiVersion = "2022-12-01";
+
+    /// <summary>How long the server may hold a long-poll (operation wait, log follow) open.</summary>
+    public const int LongPollSeconds = 30;
+
+    private static readonly MediaTypeHeaderValue JsonMediaType = new("application/json") { CharSet = "utf-8" };
+
+    private readonly HttpClient _http;
+    private readonly Uri _server;
+
+    public RunCommandClient(RunCommandClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _server = options.Server;
+        var handler = new SocketsHttpHandler { ConnectTimeout = options.ConnectTimeout };
+        if (options.CaCertificatePath is not null)
+        {
+            var trusted = CertificateTrust.Load(options.CaCertificatePath);
+            handler.SslOptions.RemoteCertificateValidationCallback = CertificateTrust.CreateValidator(trusted);
+        }
+
+        _http = new HttpClient(handler)
+        {
+            BaseAddress = options.Server,
+            // Long-polls hold a request open for LongPollSeconds; leave room for the answer on top.
+            Timeout = options.RequestTimeout,
+        };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("runcmd", "1.0"));
+    }
+
+    public Uri Server => _server;
+
+    public async Task<IReadOnlyList<Subscription>> ListSubscriptionsAsync(CancellationToken cancellationToken = default)
+    {
+        var items = new List<Subscription>();
+        var url = $"/subscriptions?api-version={SubscriptionsApiVersion}";
+        while (url is not null)
+        {
+            var page = await SendAsync(HttpMethod.Get, url, null, ClientJsonContext.Default.ResourceListSubscription, cancellationToken);
+            // The source-generated reader leaves Value null when a page has no "value" member.
+            items.AddRange(page.Body!.Value ?? []);
+            url = page.Body.NextLink;
+        }
+
+        return items;
+    }
+
+    /// <summary>The first subscription the server lists.</summary>
+    public async Task<Subscription> GetDefaultSubscriptionAsync(CancellationToken cancellationToken = default)
+    {
+        var subscriptions = await ListSubscriptionsAsync(cancellationToken);
+        return subscriptions.Count > 0
+            ? subscriptions[0]
+            : throw new ArmRequestException(HttpStatusCode.NotFound, new ArmError
+            {
+                Code = "SubscriptionNotFound",
+                Message = "The server lists no subscription.",
+            });
+    }
+
+    /// <summary>PUT: 201 creates, 200 replaces; the answer carries the operation to wait for.</summary>
+    public Task<ArmResponse<RunCommandResource>> CreateOrUpdateAsync(
+        RunCommandRef target, RunCommandResource resource, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, RunCommandPath(target), resource, ContractsJsonContext.Default.RunCommandResource, cancellationToken);
+
+    /// <summary>PATCH: only the members set in <paramref name="patch"/> change.</summary>
+    public Task<ArmResponse<RunCommandResource>> PatchAsync(
+        RunCommandRef target, RunCommandResource patch, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Patch, RunCommandPath(target), patch, ContractsJsonContext.Default.RunCommandResource, cancellationToken);
+
+    public async Task<RunCommandResource> GetAsync(
+        RunCommandRef target, bool expandInstanceView = false, CancellationToken cancellationToken = default)
+    {
+        var url = RunCommandPath(target) + (expandInstanceView ? "&$expand=instanceView" : "");
+        var response = await SendAsync<RunCommandResource>(HttpMethod.Get, url, null, ContractsJsonContext.Default.RunCommandResource, cancellationToken);
+        return response.Body!;
+    }
+
+    /// <summary>Every run command of a VM, following <c>nextLink</c> across pages.</summary>
+    public async Task<IReadOnlyList<RunCommandResource>> ListAsync(
+        VmRef vm, bool expandInstanceView = false, CancellationToken cancellationToken = default)
+    {
+        var items = new List<RunCommandResource>();
+        await foreach (var item in ListPagesAsync(
+            VmPath(vm, "/runCommands") + (expandInstanceView ? "&$expand=instanceView" : ""),
+            ContractsJsonContext.Default.ResourceListRunCommandResource,
+            cancellationToken))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
+    /// <summary>
+    /// DELETE: answers the operation to wait for, or null when the server said 204 (there was nothing to delete).
+    /// </summary>
+    public async Task<Uri?> DeleteAsync(RunCommandRef target, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync<RunCommandResource>(HttpMethod.Delete, RunCommandPath(target), null, null, cancellationToken);
+        return response.StatusCode == HttpStatusCode.NoContent ? null : response.OperationUrl;
+    }
+
+    /// <summary>
+    /// Long-polls an <c>Azure-AsyncOperation</c> URL until the operation is no longer InProgress. The server holds
+    /// each GET up to <c>waitSeconds</c> until the operation ends, so there is no client-side sleep.
+    /// </summary>
+    public async Task<AsyncOperation> WaitForOperationAsync(Uri operationUrl, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(operationUrl);
+        var url = AppendQuery(operationUrl.ToString(), $"waitSeconds={LongPollSeconds}");
+        while (true)
+        {
+            var response = await SendAsync(HttpMethod.Get, url, null, ContractsJsonContext.Default.AsyncOperation, cancellationToken);
+            var operation = response.Body!;
+            if (!string.Equals(operation.Status, OperationStatus.InProgress, StringComparison.OrdinalIgnoreCase))
+            {
+                return operation;
+            }
+        }
+    }
+
+    /// <summary>
+    /// RunCommand extension: output of the latest execution from the given byte offsets; the server waits up to
+    /// <paramref name="waitSeconds"/> for new bytes unless the execution has ended.
+    /// </summary>
+    public async Task<RunCommandLogs> GetLogsAsync(
+        RunCommandRef target, long stdoutOffset, long stderrOffset, int waitSeconds, CancellationToken cancellationToken = default)
+    {
+        var url = RunCommandPath(target, "/logs")
+            + $"&stdoutOffset={stdoutOffset}&stderrOffset={stderrOffset}&waitSeconds={waitSeconds}";
+        var response = await SendAsync(HttpMethod.Get, url, null, ContractsJsonContext.Default.RunCommandLogs, cancellationToken);
+        return response.Body!;
+    }
+
+    /// <summary>VMs of a subscription, or of one resource group when <paramref name="resourceGroup"/> is set.</summary>
+    public async Task<IReadOnlyList<VirtualMachineResource>> ListVmsAsync(
+        string subscription, string? resourceGroup = null, CancellationToken cancellationToken = default)
+    {
+        var url = resourceGroup is null
+            ? $"/subscriptions/{Escape(subscription)}/providers/Microsoft.Compute/virtualMachines?api-version={ApiVersion}"
+            : $"/subscriptions/{Escape(subscription)}/resourceGroups/{Escape(resourceGroup)}/providers/Microsoft.Compute/virtualMachines?api-version={ApiVersion}";
+        var items = new List<VirtualMachineResource>();
+        await foreach (var item in ListPagesAsync(url, ContractsJsonContext.Default.ResourceListVirtualMachineResource, cancellationToken))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
+    public async Task<VirtualMachineResource> GetVmAsync(VmRef vm, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(HttpMethod.Get, VmPath(vm, ""), null, ContractsJsonContext.Default.VirtualMachineResource, cancellationToken);
+        return response.Body!;
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    /// <summary>Path and api-version of a run command (or of a sub-resource of it).</summary>
+    public static string RunCommandPath(RunCommandRef target, string suffix = "")
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        return VmPath(target.Vm, $"/runCommands/{Escape(target.Name)}{suffix}");
+    }
+
+    private static string VmPath(VmRef vm, string suffix) =>
+        $"/subscriptions/{Escape(vm.Subscription)}/resourceGroups/{Escape(vm.ResourceGroup)}"
+        + $"/providers/Microsoft.Compute/virtualMachines/{Escape(vm.VmName)}{suffix}?api-version={ApiVersion}";
+
+    private static string Escape(string segment) => Uri.EscapeDataString(segment);
+
+    private static string AppendQuery(string url, string query) =>
+        url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query;
+
+    private async IAsyncEnumerable<T> ListPagesAsync<T>(
+        string firstPage, JsonTypeInfo<ResourceList<T>> typeInfo, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? url = firstPage;
+        while (url is not null)
+        {
+            var page = await SendAsync(HttpMethod.Get, url, null, typeInfo, cancellationToken);
+            foreach (var item in page.Body!.Value ?? [])
+            {
+                yield return item;
+            }
+
+            url = page.Body.NextLink;
+        }
+    }
+
+    private async Task<ArmResponse<T>> SendAsync<T>(
+        HttpMethod method, string url, RunCommandResource? body, JsonTypeInfo<T>? responseType, CancellationToken cancellationToken)
+        where T : class
+    {
+        using var request = new HttpRequestMessage(method, url);
+        if (body is not null)
+        {
+            var json = JsonSerializer.SerializeToUtf8Bytes(body, ContractsJsonContext.Default.RunCommandResource);
+            request.Content = new ByteArrayContent(json);
+            request.Content.Headers.ContentType = JsonMediaType;
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ServerUnreachableException(_server, DescribeFailure(e), e);
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ServerUnreachableException(_server, $"no answer within {_http.Timeout.TotalSeconds:0} seconds", e);
+        }
+
+        using (response)
+        {
+            var content = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new ArmRequestException(response.StatusCode, ParseError(response, content));
+            }
+
+            var operationUrl = response.Headers.TryGetValues("Azure-AsyncOperation", out var values)
+                ? new Uri(_server, values.First())
+                : null;
+            T? parsed = null;
+            if (responseType is not null && content.Length > 0)
+            {
+                try
+                {
+                    parsed = JsonSerializer.Deserialize(content, responseType);
+                }
+                catch (JsonException e)
+                {
+                    throw new ArmRequestException(response.StatusCode, new ArmError
+                    {
+                        Code = "InvalidResponse",
+                        Message = $"The server's answer to {method} {new Uri(_server, url).AbsolutePath} is not valid JSON: {e.Message}",
+                    });
+                }
+            }
+
+            if (responseType is not null && parsed is null && response.StatusCode != HttpStatusCode.NoContent)
+            {
+                throw new ArmRequestException(response.StatusCode, new ArmError
+                {
+                    Code = "InvalidResponse",
+                    Message = $"The server's answer to {method} {new Uri(_server, url).AbsolutePath} has no body.",
+                });
+            }
+
+            return new ArmResponse<T>(response.StatusCode, parsed, operationUrl, response.Headers.Location);
+        }
+    }
+
+    private static ArmError ParseError(HttpResponseMessage response, byte[] content)
+    {
+        if (content.Length > 0)
+        {
+            try
+            {
+                var body = JsonSerializer.Deserialize(content, ContractsJsonContext.Default.ArmErrorResponse);
+                if (body?.Error is { Code: not null, Message: not null })
+                {
+                    return body.Error;
+                }
+            }
+            catch (JsonException)
+            {
+                // Not ARM-shaped: fall through and show the raw text.
+            }
+        }
+
+        var text = Encoding.UTF8.GetString(content).Trim();
+        if (text.Length > 300)
+        {
+            text = text[..300] + "...";
+        }
+
+        var code = response.StatusCode.ToString();
+        return new ArmError
+        {
+            Code = code,
+            Message = text.Length > 0
+                ? $"HTTP {(int)response.StatusCode}: {text}"
+                : $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}".TrimEnd(),
+        };
+    }
+
+    private static string DescribeFailure(HttpRequestException e)
+    {
+        if (e.InnerException is AuthenticationException tls)
+        {
+            return $"TLS handshake failed ({tls.Message}); pass --ca-cert with the server's certificate";
+        }
+
+        if (e.InnerException is SocketException socket)
+        {
+            return socket.SocketErrorCode switch
+            {
+                SocketError.ConnectionRefused => "connection refused (is the server running? start one with ./runcmd up)",
+                SocketError.HostNotFound or SocketError.TryAgain => $"host not found ({socket.Message})",
+                _ => socket.Message,
+            };
+        }
+
+        return e.Message;
+    }
+}
+
+/// <summary>A successful answer: status, parsed body (null for 202/204 without one) and the long-running operation headers.</summary>
+public sealed record ArmResponse<T>(HttpStatusCode StatusCode, T? Body, Uri? OperationUrl, Uri? Location)
+    where T : class;
+
+/// <summary>Where the server is and how to authenticate to it.</summary>
+public sealed record RunCommandClientOptions
+{
+    /// <summary>Base URL, e.g. <c>http://127.0.0.1:5080</c>.</summary>
+    public required Uri Server { get; init; }
+
+    /// <summary>Bearer token (the admin token the server writes to <c>admin.token</c>).</summary>
+    public required string Token { get; init; }
+
+    /// <summary>PEM/DER file of the server's self-signed certificate or of its CA; null trusts the system store only.</summary>
+    public string? CaCertificatePath { get; init; }
+
+    /// <summary>Longer than <see cref="RunCommandClient.LongPollSeconds"/> so long-polls are not cut short.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
