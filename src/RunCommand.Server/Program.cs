@@ -66,9 +66,11 @@ var dataDir = new DataDirectory(options.DataDir);
 dataDir.EnsureExists();
 var identity = new ServerIdentity(dataDir.ResolveSubscription(options.SubscriptionId), options.Location);
 
+System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null;
 if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 {
-    var certificate = dataDir.LoadOrCreateCertificate(options.TlsCertFile, options.TlsKeyFile);
+    certificate = dataDir.LoadOrCreateCertificate(options.TlsCertFile, options.TlsKeyFile);
+    builder.WebHost.UseKestrelHttpsConfiguration();
     builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
 }
 
@@ -110,9 +112,9 @@ var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);
-    if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertFile is null)
+    if (certificate is not null)
     {
-        Log.Tls(logger, "self-signed", "", dataDir.TlsCertFile);
+        Log.Tls(logger, certificate.Subject, certificate.Thumbprint, options.TlsCertFile ?? dataDir.TlsCertFile);
     }
 });
 
@@ -130,4 +132,9 @@ catch (OptionsValidationException e)
 {
     Console.Error.WriteLine("error: invalid settings: " + string.Join("; ", e.Failures));
     return 2;
+}
+catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or FormatException)
+{
+    Console.Error.WriteLine("error: the server could not start: " + e.Message);
+    return 1;
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of RunCommand: unit tests and end-to-end tests with real server and agent processes.
+# Ends with one line "tests: N passed, N failed" (dotnet test's own summary is per assembly).
+set -uo pipefail
+root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+cd "$root"
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+if ! dotnet build RunCommand.slnx -c Debug -nologo -v q >"$log" 2>&1; then
+    cat "$log"
+    echo "the build failed"
+    echo "tests: 0 passed, 1 failed"
+    exit 1
+fi
+
+dotnet test RunCommand.slnx -c Debug --no-build -nologo "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+
+passed=0
+failed=0
+while read -r f p; do
+    passed=$((passed + p))
+    failed=$((failed + f))
+done < <(sed -nE 's/.*Failed:[[:space:]]+([0-9]+), Passed:[[:space:]]+([0-9]+).*/\1 \2/p' "$log")
+
+if [[ $rc -ne 0 && $failed -eq 0 ]]; then
+    # A test host that crashed reports no counts; never let that read as a clean run.
+    echo "dotnet test exited with $rc without a failed test count: a test run was aborted"
+    failed=1
+fi
+
+echo "tests: $passed passed, $failed failed"
+exit $rc
