@@ -211,7 +211,9 @@ public sealed class ExecutionManagerTests : IDisposable
         var bgPidFile = Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "bgpid");
         await AgentFixture.WaitUntilAsync(() => File.Exists(bgPidFile) && File.ReadAllText(bgPidFile).EndsWith('\n'), "the background child started");
         var bgPid = int.Parse(File.ReadAllText(bgPidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        var pgid = new FileExecutionStateStore(_fixture.ExecutionsRoot).Get(assignment.ExecutionId)!.Pid!.Value;
+        var store = new FileExecutionStateStore(_fixture.ExecutionsRoot);
+        await AgentFixture.WaitUntilAsync(() => store.Get(assignment.ExecutionId)?.Pid is not null, "the pid is recorded");
+        var pgid = store.Get(assignment.ExecutionId)!.Pid!.Value;
 
         manager.Reconcile(AgentFixture.Goal(assignment with { Cancel = true }));
         var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
@@ -246,6 +248,7 @@ public sealed class ExecutionManagerTests : IDisposable
         Assert.Equal(LocalState.TimedOut, final.State);
         Assert.Null(final.ExitCode);
         Assert.Equal("Timed out after 1 s", final.Message);
+        await manager.WhenAllAsync();
         var record = new FileExecutionStateStore(_fixture.ExecutionsRoot).Get(assignment.ExecutionId)!;
         var bgPid = int.Parse(File.ReadAllText(Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "bgpid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         AssertGroupGone(record.Pid!.Value, bgPid);
