@@ -5,7 +5,7 @@ using RunCommand.Contracts.Agents;
 
 namespace RunCommand.Agent.Tests;
 
-public sealed class ExecutionManagerTests : IDisposable
+public sealed class ExecutionManagerTests(ITestOutputHelper output) : IDisposable
 {
     private readonly AgentFixture _fixture = new();
 
@@ -27,6 +27,26 @@ public sealed class ExecutionManagerTests : IDisposable
         Assert.Equal("out\n", _fixture.Server[assignment.ExecutionId].StdoutText);
         Assert.Equal("err\n", _fixture.Server[assignment.ExecutionId].StderrText);
         Assert.Equal(LocalState.Running, _fixture.Server[assignment.ExecutionId].ReportsSnapshot[0].State);
+    }
+
+    [Fact]
+    public async Task Reconcile_TrivialScript_CompletesWithinAFewMilliseconds()
+    {
+        var (manager, _) = _fixture.NewManager();
+        // Warm up (JIT, first process start), then measure.
+        var warmup = AgentFixture.Assignment("true");
+        manager.Reconcile(AgentFixture.Goal(warmup));
+        await _fixture.Server[warmup.ExecutionId].WaitForTerminalAsync();
+        var assignment = AgentFixture.Assignment("true");
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+        watch.Stop();
+
+        // Generous bound for loaded CI machines; typically well under 50 ms (fsyncs plus bash start-up).
+        Assert.True(watch.ElapsedMilliseconds < 2000, $"took {watch.ElapsedMilliseconds} ms");
+        output.WriteLine($"Trivial script end to end (fake server): {watch.Elapsed.TotalMilliseconds:F1} ms");
     }
 
     [Fact]

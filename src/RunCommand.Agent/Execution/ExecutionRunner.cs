@@ -333,14 +333,16 @@ internal sealed class ExecutionRunner
         private static async Task RunAsync(ExecutionRunner runner, CancellationToken cancellationToken)
         {
             // Yield first so the caller continues (the pid checkpoint) while the first report is in flight.
+            // Stopping only ends the waits between reports: a report in flight completes (cancelling it would
+            // drop the HTTP connection the final report is about to reuse); only shutdown aborts it.
             await Task.Yield();
-            var sentRunning = await runner._shipper.SendProgressAsync(runner._record.StartTime, cancellationToken);
+            var sentRunning = await runner._shipper.SendProgressAsync(runner._record.StartTime, runner._shutdown);
             using var timer = new PeriodicTimer(runner._settings.ProgressInterval, runner._time);
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
                 if (!sentRunning || runner._shipper.HasNewOutput)
                 {
-                    sentRunning = await runner._shipper.SendProgressAsync(runner._record.StartTime, cancellationToken) || sentRunning;
+                    sentRunning = await runner._shipper.SendProgressAsync(runner._record.StartTime, runner._shutdown) || sentRunning;
                 }
             }
         }

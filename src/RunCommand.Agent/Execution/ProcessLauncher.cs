@@ -96,7 +96,7 @@ internal static class ProcessLauncher
             UnixCreateMode = mode,
         });
         File.SetUnixFileMode(stream.SafeFileHandle, mode);
+        // No fsync: these files matter only if the script starts, and the pid checkpoint comes after them.
         stream.Write(content);
-        stream.Flush(flushToDisk: true);
     }
 }
