@@ -2,6 +2,7 @@ using System.Text;
 using RunCommand.Agent.Execution;
 using RunCommand.Agent.State;
 using RunCommand.Contracts.Agents;
+using Xunit.Abstractions;
 
 namespace RunCommand.Agent.Tests;
 
