@@ -76,8 +76,24 @@ internal static class ProcessLauncher
         }
 
         var process = Process.Start(psi) ?? throw new InvalidOperationException("The script process did not start.");
+        WaitUntilGroupLeader(process);
         var startTicks = ProcStat.TryRead(process.Id)?.StartTicks ?? 0;
         return new LaunchedProcess(process, process.Id, startTicks);
+    }
+
+    /// <summary>
+    /// Process.Start returns once setsid(1) is exec'd, not once it has called setsid(2): for a few microseconds
+    /// the child is still in the agent's group. A cancel in that window would signal a group that does not
+    /// exist yet and miss the script, so wait (briefly spinning, no sleep) until pid == pgid.
+    /// </summary>
+    private static void WaitUntilGroupLeader(Process process)
+    {
+        var spin = new SpinWait();
+        var giveUpAt = Environment.TickCount64 + 5000;
+        while (Posix.GetPgid(process.Id) != process.Id && !process.HasExited && Environment.TickCount64 < giveUpAt)
+        {
+            spin.SpinOnce();
+        }
     }
 
     private static bool StartsWithShebang(string scriptPath)
