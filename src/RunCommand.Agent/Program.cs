@@ -56,8 +56,14 @@ if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.Help
     return 2;
 }
 
-root.SetAction((result, cancellationToken) => RunAsync(result));
-return await parsed.InvokeAsync();
+if (parsed.Action is not null)
+{
+    // --help or --version. The agent itself is not run through System.CommandLine's invocation: that
+    // installs its own SIGTERM handling (exit 143 after a timeout), while the agent exits 0 on SIGTERM.
+    return await parsed.InvokeAsync();
+}
+
+return await RunAsync(parsed);
 
 async Task<int> RunAsync(ParseResult result)
 {
