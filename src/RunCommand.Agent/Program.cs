@@ -103,16 +103,21 @@ async Task<int> RunAsync(ParseResult result)
     using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
     using var client = new AgentClient(options.Server, trusted);
     Log.AgentStarting(logger, AgentService.Version, options.VmName, options.ResourceGroup, options.Server.GetLeftPart(UriPartial.Authority));
-    return await new AgentService(options, client, time, logger).RunAsync(shutdown.Token);
+    try
+    {
+        return await new AgentService(options, client, time, logger).RunAsync(shutdown.Token);
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        // Typically an unusable --state-dir: one clear line, no stack trace.
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
 }
 
 AgentOptions? Validate(ParseResult result)
 {
-    string? Fail(string message)
-    {
-        Console.Error.WriteLine($"error: {message}");
-        return null;
-    }
+    static void Fail(string message) => Console.Error.WriteLine($"error: {message}");
 
     var url = result.GetValue(server)!;
     if (!Uri.TryCreate(url, UriKind.Absolute, out var serverUri) || serverUri.Scheme is not ("http" or "https") || serverUri.Query.Length > 0)

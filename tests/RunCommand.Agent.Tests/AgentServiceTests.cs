@@ -76,6 +76,29 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_TokenRevokedWhileScriptRuns_ExitsPromptlyLeavingScriptRunning()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        var options = Options(server.BaseAddress);
+        using var client = new AgentClient(server.BaseAddress, null);
+        var run = Service(options, client).RunAsync(CancellationToken.None);
+        await AgentFixture.WaitUntilAsync(() => server.Enrollments.Count == 1, "the agent enrolls");
+        var assignment = AgentFixture.Assignment("echo started\nsleep 600\n", "long1");
+        server.SetAssignments(assignment);
+        await AgentFixture.WaitUntilAsync(() => server.Reports["long1"].StdoutText == "started\n", "the script runs");
+
+        server.AcceptedAgentToken = "someone-else";
+        server.SetAssignments(assignment);
+        var exitCode = await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(AgentService.ExitUnauthorized, exitCode);
+        var record = new FileExecutionStateStore(Path.Combine(options.StateDirectory, "executions")).Get("long1")!;
+        Assert.Equal(LocalState.Running, record.State);
+        Assert.True(Execution.Posix.IsGroupAlive(record.Pid!.Value));
+        Assert.Equal(0, Execution.Posix.Kill(-record.Pid.Value, Execution.Posix.SigKill));
+    }
+
+    [Fact]
     public async Task RunAsync_WrongEnrollmentToken_ExitsWithUnauthorized()
     {
         await using var server = await KestrelFakeServer.StartAsync();

@@ -142,7 +142,8 @@ internal sealed class ExecutionRunner
             return;
         }
 
-        if (first == exited && exited.IsCompletedSuccessfully && _record.StopIntent is null)
+        // Ended on its own, even if a cancel or the deadline fired in the same instant: the true outcome wins.
+        if (exited.IsCompletedSuccessfully && _record.StopIntent is null && (first == exited || File.Exists(Paths.ExitCode)))
         {
             await FinishFromExitCodeAsync(progress);
             return;

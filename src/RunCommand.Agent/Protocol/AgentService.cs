@@ -39,9 +39,13 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
             var executionsRoot = Path.Combine(options.StateDirectory, "executions");
             var store = new FileExecutionStateStore(executionsRoot);
-            var manager = new ExecutionManager(executionsRoot, store, client, new ExecutionSettings(), time, logger, shutdown);
+            // Runners stop when polling stops for any reason (shutdown, or a revoked token): they must not keep
+            // the agent alive waiting for long scripts or retrying reports that can no longer succeed.
+            using var stopRunners = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+            var manager = new ExecutionManager(executionsRoot, store, client, new ExecutionSettings(), time, logger, stopRunners.Token);
             manager.Recover();
             var result = await PollAsync(manager, shutdown);
+            await stopRunners.CancelAsync();
             await manager.WhenAllAsync();
             return result;
         }
