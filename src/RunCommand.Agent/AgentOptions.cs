@@ -1,0 +1,28 @@
+namespace RunCommand.Agent;
+
+/// <summary>What the command line configured; validated by Program before the agent starts.</summary>
+public sealed record AgentOptions
+{
+    /// <summary>Server base URL (http or https), ending with '/'.</summary>
+    public required Uri Server { get; init; }
+
+    public required string VmName { get; init; }
+
+    public string ResourceGroup { get; init; } = "default";
+
+    /// <summary>Null: the server's default subscription.</summary>
+    public string? SubscriptionId { get; init; }
+
+    /// <summary>Null: the server's default location.</summary>
+    public string? Location { get; init; }
+
+    /// <summary>Holds agent.token and executions/; created 0700.</summary>
+    public required string StateDirectory { get; init; }
+
+    public required string EnrollTokenFile { get; init; }
+
+    /// <summary>PEM or DER certificate to trust exclusively for https; null: the system trust store.</summary>
+    public string? CaCertificateFile { get; init; }
+
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+}

@@ -1,0 +1,24 @@
+namespace RunCommand.Agent.Execution;
+
+/// <summary>Internal tuning of the executor; the defaults are the production values, tests shorten some.</summary>
+public sealed record ExecutionSettings
+{
+    /// <summary>Time between SIGTERM and SIGKILL of a process group on timeout or cancel.</summary>
+    public TimeSpan TerminationGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a running execution checks whether its output grew.</summary>
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often a re-attached execution (not our child any more) checks whether it ended.</summary>
+    public TimeSpan ReattachPollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How often a signalled process group is checked for being gone.</summary>
+    public TimeSpan GroupPollInterval { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Largest output chunk per stream in one report.</summary>
+    public int MaxChunkBytes { get; init; } = 1024 * 1024;
+
+    public TimeSpan RetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+}

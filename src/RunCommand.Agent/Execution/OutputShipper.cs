@@ -1,0 +1,170 @@
+using Microsoft.Extensions.Logging;
+using RunCommand.Agent.State;
+using RunCommand.Contracts.Agents;
+
+namespace RunCommand.Agent.Execution;
+
+/// <summary>
+/// Uploads one execution's stdout/stderr files from the offsets the server acknowledged. Not thread-safe:
+/// the runner uses it from one flow at a time (progress loop, then the final report).
+/// </summary>
+internal sealed class OutputShipper(
+    string executionId,
+    ExecutionPaths paths,
+    IExecutionReporter reporter,
+    ExecutionSettings settings,
+    ILogger logger,
+    long stdoutAcked,
+    long stderrAcked,
+    Action onCancelRequested)
+{
+    private readonly FailureKindFilter _failures = new();
+    private long _stdoutAcked = stdoutAcked;
+    private long _stderrAcked = stderrAcked;
+
+    /// <summary>The server answered 404: stop reporting this execution.</summary>
+    public bool UnknownToServer { get; private set; }
+
+    public bool HasNewOutput => Length(paths.Stdout) > _stdoutAcked || Length(paths.Stderr) > _stderrAcked;
+
+    /// <summary>
+    /// Sends a Running report with the next output chunks. Returns false when it failed (the next tick
+    /// tries again); never throws except on cancellation.
+    /// </summary>
+    public async Task<bool> SendProgressAsync(DateTimeOffset? startTime, CancellationToken cancellationToken)
+    {
+        if (UnknownToServer)
+        {
+            return false;
+        }
+
+        try
+        {
+            var (stdout, stderr) = ReadChunks();
+            await SendAsync(new ExecutionReport { State = LocalState.Running, StartTime = startTime, Stdout = stdout, Stderr = stderr }, cancellationToken);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            NoteFailure(e);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Sends all remaining output and then the terminal state (the last chunk carries it, so a client that
+    /// sees a terminal state sees all output). Retries with backoff until it succeeds or
+    /// <paramref name="cancellationToken"/> fires. Returns true once the server holds everything.
+    /// </summary>
+    public async Task<bool> SendFinalAsync(ExecutionReport terminal, CancellationToken cancellationToken)
+    {
+        var backoff = new Backoff(settings.RetryInitialDelay, settings.RetryMaxDelay);
+        var stalled = 0;
+        while (!UnknownToServer)
+        {
+            try
+            {
+                var before = (_stdoutAcked, _stderrAcked);
+                var (stdout, stderr) = ReadChunks();
+                var complete = (_stdoutAcked + (stdout?.Data.Length ?? 0)) >= Length(paths.Stdout)
+                    && (_stderrAcked + (stderr?.Data.Length ?? 0)) >= Length(paths.Stderr);
+                var report = complete
+                    ? terminal with { Stdout = stdout, Stderr = stderr }
+                    : new ExecutionReport { State = LocalState.Running, StartTime = terminal.StartTime, Stdout = stdout, Stderr = stderr };
+                await SendAsync(report, cancellationToken);
+                backoff.Reset();
+                if (complete && _stdoutAcked >= Length(paths.Stdout) && _stderrAcked >= Length(paths.Stderr))
+                {
+                    return true;
+                }
+
+                // The server took less than we sent and did not move on: do not spin forever.
+                stalled = (_stdoutAcked, _stderrAcked) == before ? stalled + 1 : 0;
+                if (stalled >= 3)
+                {
+                    Log.OutputStalled(logger, executionId, _stdoutAcked, _stderrAcked);
+                    return complete;
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                NoteFailure(e);
+                if (UnknownToServer)
+                {
+                    break;
+                }
+
+                await Task.Delay(backoff.Next(), cancellationToken);
+            }
+        }
+
+        // Not ours (404): nothing more will ever be accepted; count it as done so it is not resent forever.
+        return true;
+    }
+
+    private async Task SendAsync(ExecutionReport report, CancellationToken cancellationToken)
+    {
+        var ack = await reporter.ReportAsync(executionId, report, cancellationToken);
+        _failures.Reset();
+        // The ack is the truth: resume where the server is, even if it is behind what we sent.
+        _stdoutAcked = ack.StdoutLength;
+        _stderrAcked = ack.StderrLength;
+        if (ack.Cancel)
+        {
+            onCancelRequested();
+        }
+    }
+
+    private (OutputChunk? Stdout, OutputChunk? Stderr) ReadChunks() =>
+        (ReadChunk(paths.Stdout, _stdoutAcked), ReadChunk(paths.Stderr, _stderrAcked));
+
+    private OutputChunk? ReadChunk(string path, long offset)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var available = stream.Length - offset;
+            if (available <= 0)
+            {
+                return null;
+            }
+
+            var buffer = new byte[Math.Min(available, settings.MaxChunkBytes)];
+            stream.Position = offset;
+            var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+            return read == 0 ? null : new OutputChunk { Offset = offset, Data = read == buffer.Length ? buffer : buffer[..read] };
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private void NoteFailure(Exception e)
+    {
+        if (e is ExecutionNotFoundException)
+        {
+            UnknownToServer = true;
+            Log.ExecutionUnknownToServer(logger, executionId);
+            return;
+        }
+
+        var kind = FailureKindFilter.KindOf(e);
+        if (_failures.ShouldLog(kind))
+        {
+            Log.ReportFailed(logger, executionId, kind, e.Message);
+        }
+    }
+
+    private static long Length(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace RunCommand.Agent.Execution;
+
+/// <summary>What to run: everything here may hold secrets (protected values) and stays in memory.</summary>
+internal sealed record LaunchSpec(
+    ExecutionPaths Paths,
+    IReadOnlyList<string> PositionalArguments,
+    IReadOnlyList<KeyValuePair<string, string>> Environment);
+
+/// <summary>A spawned wrapper: its pid is also its session and process group id.</summary>
+internal sealed record LaunchedProcess(Process Process, int Pid, ulong StartTicks);
+
+/// <summary>
+/// Starts a script in its own session and process group, with its output going straight to files, so it
+/// keeps running (and writing) while the agent is down.
+/// </summary>
+internal static class ProcessLauncher
+{
+    /// <summary>
+    /// The wrapper shell. Constant text: no user data is ever part of it; the execution dir, interpreter,
+    /// script path and arguments reach it as "$@" only. It redirects its own stdio first, so even an exec
+    /// failure of the script ("bad interpreter") lands in the stderr file; then it records the exit code via a
+    /// rename so a reader never sees a half-written file.
+    /// </summary>
+    public const string WrapperScript =
+        """
+        d=$1; shift
+        exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
+        "$@"
+        c=$?
+        printf '%s\n' "$c" >"$d/exitcode.tmp" && mv -f -- "$d/exitcode.tmp" "$d/exitcode"
+        """;
+
+    private const UnixFileMode ScriptMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode OutputMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Writes the script (0700) and empty stdout/stderr files (0600).</summary>
+    public static void PrepareFiles(ExecutionPaths paths, string script)
+    {
+        WriteNew(paths.Script, new UTF8Encoding(false).GetBytes(script), ScriptMode);
+        WriteNew(paths.Stdout, [], OutputMode);
+        WriteNew(paths.Stderr, [], OutputMode);
+    }
+
+    public static LaunchedProcess Start(LaunchSpec spec)
+    {
+        var psi = new ProcessStartInfo("/usr/bin/setsid")
+        {
+            UseShellExecute = false,
+            WorkingDirectory = spec.Paths.Directory,
+        };
+        // setsid(1) only forks when it is already a process group leader; Process' child never is, so
+        // setsid execs bash in place and the pid we get is the session, group and wrapper shell at once.
+        psi.ArgumentList.Add("/bin/bash");
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(WrapperScript);
+        psi.ArgumentList.Add("runcmd-wrapper");
+        psi.ArgumentList.Add(spec.Paths.Directory);
+        if (!StartsWithShebang(spec.Paths.Script))
+        {
+            psi.ArgumentList.Add("/bin/bash");
+        }
+
+        psi.ArgumentList.Add(spec.Paths.Script);
+        foreach (var argument in spec.PositionalArguments)
+        {
+            psi.ArgumentList.Add(argument);
+        }
+
+        // Named parameters exist only in the child's environment, never in the agent's or on disk.
+        foreach (var (name, value) in spec.Environment)
+        {
+            psi.Environment[name] = value;
+        }
+
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("The script process did not start.");
+        WaitUntilGroupLeader(process);
+        var startTicks = ProcStat.TryRead(process.Id)?.StartTicks ?? 0;
+        return new LaunchedProcess(process, process.Id, startTicks);
+    }
+
+    /// <summary>
+    /// Process.Start returns once setsid(1) is exec'd, not once it has called setsid(2): for a few microseconds
+    /// the child is still in the agent's group. A cancel in that window would signal a group that does not
+    /// exist yet and miss the script, so wait (briefly spinning, no sleep) until pid == pgid.
+    /// </summary>
+    private static void WaitUntilGroupLeader(Process process)
+    {
+        var spin = new SpinWait();
+        var giveUpAt = Environment.TickCount64 + 5000;
+        while (Posix.GetPgid(process.Id) != process.Id && !process.HasExited && Environment.TickCount64 < giveUpAt)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    private static bool StartsWithShebang(string scriptPath)
+    {
+        Span<byte> head = stackalloc byte[2];
+        using var stream = File.OpenRead(scriptPath);
+        return stream.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && head[0] == (byte)'#' && head[1] == (byte)'!';
+    }
+
+    private static void WriteNew(string path, ReadOnlySpan<byte> content, UnixFileMode mode)
+    {
+        using var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = mode,
+        });
+        File.SetUnixFileMode(stream.SafeFileHandle, mode);
+        // No fsync: these files matter only if the script starts, and the pid checkpoint comes after them.
+        stream.Write(content);
+    }
+}

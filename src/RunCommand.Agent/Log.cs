@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Logging;
+
+namespace RunCommand.Agent;
+
+/// <summary>
+/// Every log line of the agent, with stable event ids: 1xxx connection and enrollment, 2xxx executions.
+/// No message takes a secret: tokens, protected values, passwords and script URIs never reach a log.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(1000, LogLevel.Information, "Agent {Version} starting for VM {VmName} (resource group {ResourceGroup}), server {Server}")]
+    public static partial void AgentStarting(ILogger logger, string version, string vmName, string resourceGroup, string server);
+
+    [LoggerMessage(1001, LogLevel.Information, "Enrolled as {VmResourceId}; agent token saved to {TokenPath}")]
+    public static partial void Enrolled(ILogger logger, string vmResourceId, string tokenPath);
+
+    [LoggerMessage(1002, LogLevel.Information, "Using the saved agent token {TokenPath}")]
+    public static partial void UsingSavedToken(ILogger logger, string tokenPath);
+
+    [LoggerMessage(1003, LogLevel.Critical, "The server refused the enrollment token from {TokenFile} (HTTP {StatusCode}); get a fresh one from the server's data dir")]
+    public static partial void EnrollmentRejected(ILogger logger, string tokenFile, int statusCode);
+
+    [LoggerMessage(1004, LogLevel.Critical, "The server refused this agent's token (HTTP 401): it was revoked or the VM enrolled elsewhere. Delete {TokenPath} and restart to enroll again")]
+    public static partial void AgentTokenRejected(ILogger logger, string tokenPath);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Cannot reach the server ({Kind}: {Detail}); retrying with backoff, next in {DelayMs} ms (further failures of this kind are not logged)")]
+    public static partial void ServerUnreachable(ILogger logger, string kind, string detail, long delayMs);
+
+    [LoggerMessage(1006, LogLevel.Information, "Connected to the server again")]
+    public static partial void ServerReachableAgain(ILogger logger);
+
+    [LoggerMessage(1007, LogLevel.Information, "Shutting down: polling stopped, running scripts keep running and are picked up at the next start")]
+    public static partial void ShuttingDown(ILogger logger);
+
+    [LoggerMessage(1008, LogLevel.Information, "Tags {Tags} are accepted but not sent: the enrollment contract has no tags yet")]
+    public static partial void TagsNotSent(ILogger logger, string tags);
+
+    [LoggerMessage(1009, LogLevel.Critical, "Cannot read the enrollment token file {TokenFile}: {Detail}")]
+    public static partial void EnrollTokenUnreadable(ILogger logger, string tokenFile, string detail);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Goal state lists execution id {ExecutionId} that is not a safe directory name; ignored")]
+    public static partial void UnsafeExecutionId(ILogger logger, string executionId);
+
+    [LoggerMessage(1011, LogLevel.Critical, "The server answered HTTP {StatusCode} to {Operation}; giving up")]
+    public static partial void ServerRefused(ILogger logger, int statusCode, string operation);
+
+    [LoggerMessage(2000, LogLevel.Information, "Execution {ExecutionId} of run command {RunCommandName} accepted")]
+    public static partial void ExecutionAccepted(ILogger logger, string executionId, string runCommandName);
+
+    [LoggerMessage(2001, LogLevel.Information, "Execution {ExecutionId} started as process group {Pgid}")]
+    public static partial void ExecutionStarted(ILogger logger, string executionId, int pgid);
+
+    [LoggerMessage(2002, LogLevel.Information, "Execution {ExecutionId} ended: {State} (exit code {ExitCode}) {Message}")]
+    public static partial void ExecutionEnded(ILogger logger, string executionId, string state, int? exitCode, string? message);
+
+    [LoggerMessage(2003, LogLevel.Information, "Execution {ExecutionId} re-attached to its running process group {Pgid}")]
+    public static partial void ExecutionReattached(ILogger logger, string executionId, int pgid);
+
+    [LoggerMessage(2004, LogLevel.Information, "Terminating execution {ExecutionId} (process group {Pgid}): {Reason}")]
+    public static partial void Terminating(ILogger logger, string executionId, int pgid, string reason);
+
+    [LoggerMessage(2005, LogLevel.Warning, "Execution {ExecutionId}: process group {Pgid} outlived the grace period; sent SIGKILL")]
+    public static partial void GroupKilled(ILogger logger, string executionId, int pgid);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Execution {ExecutionId}: report failed ({Kind}: {Detail}); will retry (further failures of this kind are not logged)")]
+    public static partial void ReportFailed(ILogger logger, string executionId, string kind, string detail);
+
+    [LoggerMessage(2007, LogLevel.Warning, "Execution {ExecutionId} is unknown to the server (HTTP 404); stopped reporting it")]
+    public static partial void ExecutionUnknownToServer(ILogger logger, string executionId);
+
+    [LoggerMessage(2008, LogLevel.Error, "Execution {ExecutionId}: unexpected agent error")]
+    public static partial void ExecutionCrashed(ILogger logger, string executionId, Exception exception);
+
+    [LoggerMessage(2009, LogLevel.Information, "Execution {ExecutionId}: resending its final report")]
+    public static partial void ResendingFinalReport(ILogger logger, string executionId);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Execution {ExecutionId}: the server stopped accepting output at stdout {StdoutLength}, stderr {StderrLength} bytes")]
+    public static partial void OutputStalled(ILogger logger, string executionId, long stdoutLength, long stderrLength);
+}

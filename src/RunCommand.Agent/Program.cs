@@ -1,0 +1,180 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using RunCommand.Agent;
+using RunCommand.Agent.Protocol;
+
+var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+
+var server = new Option<string>("--server") { Description = "Server base URL, http:// or https://", Required = true, HelpName = "URL" };
+var vmName = new Option<string>("--vm-name") { Description = "Name of the VM resource this machine is", Required = true, HelpName = "NAME" };
+var resourceGroup = new Option<string>("--resource-group")
+{
+    Description = "Resource group of the VM",
+    DefaultValueFactory = _ => "default",
+    HelpName = "RG",
+};
+var subscription = new Option<string?>("--subscription") { Description = "Subscription GUID (default: the server's default)", HelpName = "GUID" };
+var location = new Option<string?>("--location") { Description = "Location name (default: the server's default)", HelpName = "L" };
+var stateDir = new Option<string>("--state-dir")
+{
+    Description = "Directory for the agent token and executions (created 0700)",
+    DefaultValueFactory = _ => Path.Combine(home, ".runcmd", "agent"),
+    HelpName = "DIR",
+};
+var enrollTokenFile = new Option<string>("--enroll-token-file")
+{
+    Description = "File holding the server's enrollment token (used once, when there is no agent token yet)",
+    DefaultValueFactory = _ => Path.Combine(home, ".runcmd", "enroll.token"),
+    HelpName = "FILE",
+};
+var caCert = new Option<string?>("--ca-cert")
+{
+    Description = "Trust exactly this certificate (PEM or DER) for https: the server's own self-signed certificate or its root CA",
+    HelpName = "FILE",
+};
+var tags = new Option<string[]>("--tags")
+{
+    Description = "Tags as key=value pairs",
+    AllowMultipleArgumentsPerToken = true,
+    HelpName = "k=v",
+};
+
+var root = new RootCommand(
+    "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
+    + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
+{
+    server, vmName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, tags,
+};
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
+{
+    Console.Error.WriteLine($"error: {parsed.Errors[0].Message} (see --help)");
+    return 2;
+}
+
+if (parsed.Action is not null)
+{
+    // --help or --version. The agent itself is not run through System.CommandLine's invocation: that
+    // installs its own SIGTERM handling (exit 143 after a timeout), while the agent exits 0 on SIGTERM.
+    return await parsed.InvokeAsync();
+}
+
+return await RunAsync(parsed);
+
+async Task<int> RunAsync(ParseResult result)
+{
+    if (Validate(result) is not { } options)
+    {
+        return 2;
+    }
+
+    X509Certificate2? trusted = null;
+    if (options.CaCertificateFile is { } certFile)
+    {
+        try
+        {
+            var text = File.ReadAllText(certFile);
+            trusted = text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+                ? X509Certificate2.CreateFromPem(text)
+                : X509CertificateLoader.LoadCertificateFromFile(certFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            Console.Error.WriteLine($"error: cannot load --ca-cert {certFile}: {e.Message}");
+            return 2;
+        }
+    }
+
+    var time = TimeProvider.System;
+    var logger = new ConsoleLogger(time, LogLevel.Information);
+    using var shutdown = new CancellationTokenSource();
+    void OnSignal(PosixSignalContext context)
+    {
+        // Handled here: stop polling and exit 0; scripts are in their own sessions and keep running.
+        context.Cancel = true;
+        shutdown.Cancel();
+    }
+
+    using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+    using var client = new AgentClient(options.Server, trusted);
+    Log.AgentStarting(logger, AgentService.Version, options.VmName, options.ResourceGroup, options.Server.GetLeftPart(UriPartial.Authority));
+    try
+    {
+        return await new AgentService(options, client, time, logger).RunAsync(shutdown.Token);
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        // Typically an unusable --state-dir: one clear line, no stack trace.
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+}
+
+AgentOptions? Validate(ParseResult result)
+{
+    static void Fail(string message) => Console.Error.WriteLine($"error: {message}");
+
+    var url = result.GetValue(server)!;
+    if (!Uri.TryCreate(url, UriKind.Absolute, out var serverUri) || serverUri.Scheme is not ("http" or "https") || serverUri.Query.Length > 0)
+    {
+        Fail($"--server must be an http:// or https:// URL without a query, not '{url}'");
+        return null;
+    }
+
+    if (!serverUri.AbsolutePath.EndsWith('/'))
+    {
+        serverUri = new Uri(serverUri + "/");
+    }
+
+    var name = result.GetValue(vmName)!;
+    if (name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+    {
+        Fail("--vm-name must be 1-64 characters of letters, digits, '-', '_' or '.'");
+        return null;
+    }
+
+    var group = result.GetValue(resourceGroup)!;
+    if (group.Length is 0 or > 90 || !group.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '(' or ')'))
+    {
+        Fail("--resource-group must be 1-90 characters of letters, digits, '-', '_', '.', '(' or ')'");
+        return null;
+    }
+
+    var sub = result.GetValue(subscription);
+    if (sub is not null && !Guid.TryParse(sub, out _))
+    {
+        Fail($"--subscription must be a GUID, not '{sub}'");
+        return null;
+    }
+
+    var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
+    foreach (var tag in result.GetValue(tags) ?? [])
+    {
+        var eq = tag.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            Fail($"--tags takes key=value pairs, not '{tag}'");
+            return null;
+        }
+
+        tagMap[tag[..eq]] = tag[(eq + 1)..];
+    }
+
+    return new AgentOptions
+    {
+        Server = serverUri,
+        VmName = name,
+        ResourceGroup = group,
+        SubscriptionId = sub,
+        Location = result.GetValue(location),
+        StateDirectory = Path.GetFullPath(result.GetValue(stateDir)!),
+        EnrollTokenFile = Path.GetFullPath(result.GetValue(enrollTokenFile)!),
+        CaCertificateFile = result.GetValue(caCert),
+        Tags = tagMap,
+    };
+}

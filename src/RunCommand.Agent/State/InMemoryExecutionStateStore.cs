@@ -1,0 +1,25 @@
+using System.Collections.Concurrent;
+
+namespace RunCommand.Agent.State;
+
+/// <summary>The in-memory twin of <see cref="FileExecutionStateStore"/>, for tests.</summary>
+public sealed class InMemoryExecutionStateStore : IExecutionStateStore
+{
+    private readonly ConcurrentDictionary<string, ExecutionRecord> _records = new(StringComparer.Ordinal);
+
+    public bool TryAccept(ExecutionRecord record) => _records.TryAdd(record.ExecutionId, record);
+
+    public void Save(ExecutionRecord record)
+    {
+        if (!_records.ContainsKey(record.ExecutionId))
+        {
+            throw new InvalidOperationException($"Execution {record.ExecutionId} was never accepted.");
+        }
+
+        _records[record.ExecutionId] = record;
+    }
+
+    public ExecutionRecord? Get(string executionId) => _records.GetValueOrDefault(executionId);
+
+    public IReadOnlyList<string> ListIds() => [.. _records.Keys];
+}

@@ -1,0 +1,173 @@
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using RunCommand.Agent.Protocol;
+using RunCommand.Agent.State;
+using RunCommand.Contracts.Agents;
+
+namespace RunCommand.Agent.Tests;
+
+/// <summary>The agent against a real HTTP server (Kestrel on 127.0.0.1): enrollment, long poll, reports.</summary>
+public sealed class AgentServiceTests : IDisposable
+{
+    private readonly AgentFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private AgentOptions Options(Uri server)
+    {
+        var tokenFile = Path.Combine(_fixture.Root, "enroll.token");
+        File.WriteAllText(tokenFile, KestrelFakeServer.EnrollmentToken + "\n");
+        return new AgentOptions
+        {
+            Server = server,
+            VmName = "vm1",
+            ResourceGroup = "rg1",
+            StateDirectory = Path.Combine(_fixture.Root, "state"),
+            EnrollTokenFile = tokenFile,
+        };
+    }
+
+    private static AgentService Service(AgentOptions options, AgentClient client) =>
+        new(options, client, TimeProvider.System, new ConsoleLogger(TimeProvider.System, LogLevel.Debug, TextWriter.Null));
+
+    [Fact]
+    public async Task RunAsync_FreshStateDir_EnrollsThenRunsAssignmentsFromTheLongPoll()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        var options = Options(server.BaseAddress);
+        using var client = new AgentClient(server.BaseAddress, null);
+        using var shutdown = new CancellationTokenSource();
+        var run = Service(options, client).RunAsync(shutdown.Token);
+
+        // Assigned after enrollment, so it most likely reaches the agent through a waiting long poll.
+        await AgentFixture.WaitUntilAsync(() => server.Enrollments.Count == 1, "the agent enrolls");
+        var assignment = AgentFixture.Assignment("echo \"hi $1\"", "exec1") with { Parameters = [new AgentParameter { Value = "there" }] };
+        server.SetAssignments(assignment);
+        var final = await server.Reports["exec1"].WaitForTerminalAsync();
+        await shutdown.CancelAsync();
+        var exitCode = await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal("hi there\n", server.Reports["exec1"].StdoutText);
+        Assert.Equal("vm1", server.Enrollments[0].VmName);
+        Assert.Equal("rg1", server.Enrollments[0].ResourceGroup);
+        var tokenPath = Path.Combine(options.StateDirectory, "agent.token");
+        Assert.Equal(KestrelFakeServer.IssuedToken, await File.ReadAllTextAsync(tokenPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(options.StateDirectory));
+    }
+
+    [Fact]
+    public async Task RunAsync_SavedTokenRejected_ExitsWithUnauthorized()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        var options = Options(server.BaseAddress);
+        Directory.CreateDirectory(options.StateDirectory);
+        await File.WriteAllTextAsync(Path.Combine(options.StateDirectory, "agent.token"), "revoked-token");
+        using var client = new AgentClient(server.BaseAddress, null);
+
+        var exitCode = await Service(options, client).RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(AgentService.ExitUnauthorized, exitCode);
+        Assert.Empty(server.Enrollments);
+    }
+
+    [Fact]
+    public async Task RunAsync_TokenRevokedWhileScriptRuns_ExitsPromptlyLeavingScriptRunning()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        var options = Options(server.BaseAddress);
+        using var client = new AgentClient(server.BaseAddress, null);
+        var run = Service(options, client).RunAsync(CancellationToken.None);
+        await AgentFixture.WaitUntilAsync(() => server.Enrollments.Count == 1, "the agent enrolls");
+        var assignment = AgentFixture.Assignment("echo started\nsleep 600\n", "long1");
+        server.SetAssignments(assignment);
+        await AgentFixture.WaitUntilAsync(() => server.Reports["long1"].StdoutText == "started\n", "the script runs");
+
+        server.AcceptedAgentToken = "someone-else";
+        server.SetAssignments(assignment);
+        var exitCode = await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(AgentService.ExitUnauthorized, exitCode);
+        var record = new FileExecutionStateStore(Path.Combine(options.StateDirectory, "executions")).Get("long1")!;
+        Assert.Equal(LocalState.Running, record.State);
+        Assert.True(Execution.Posix.IsGroupAlive(record.Pid!.Value));
+        Assert.Equal(0, Execution.Posix.Kill(-record.Pid.Value, Execution.Posix.SigKill));
+    }
+
+    [Fact]
+    public async Task RunAsync_WrongEnrollmentToken_ExitsWithUnauthorized()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        var options = Options(server.BaseAddress);
+        await File.WriteAllTextAsync(options.EnrollTokenFile, "wrong");
+        using var client = new AgentClient(server.BaseAddress, null);
+
+        var exitCode = await Service(options, client).RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(AgentService.ExitUnauthorized, exitCode);
+        Assert.False(File.Exists(Path.Combine(options.StateDirectory, "agent.token")));
+    }
+
+    [Fact]
+    public async Task EnrollAsync_HttpsWithPinnedSelfSignedCert_Succeeds()
+    {
+        using var certificate = SelfSigned("CN=localhost");
+        await using var server = await KestrelFakeServer.StartAsync(certificate);
+        var https = new UriBuilder(server.BaseAddress) { Scheme = "https" }.Uri;
+        using var trusted = X509CertificateLoader.LoadCertificate(certificate.RawData);
+        using var client = new AgentClient(https, trusted);
+
+        var response = await client.EnrollAsync(KestrelFakeServer.EnrollmentToken, new EnrollRequest { ResourceGroup = "rg", VmName = "vm" }, CancellationToken.None);
+
+        Assert.Equal(KestrelFakeServer.IssuedToken, response.AgentToken);
+    }
+
+    [Fact]
+    public async Task EnrollAsync_HttpsWithOtherCert_IsRefused()
+    {
+        using var certificate = SelfSigned("CN=localhost");
+        using var other = SelfSigned("CN=localhost");
+        await using var server = await KestrelFakeServer.StartAsync(certificate);
+        var https = new UriBuilder(server.BaseAddress) { Scheme = "https" }.Uri;
+        using var trusted = X509CertificateLoader.LoadCertificate(other.RawData);
+        using var client = new AgentClient(https, trusted);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() =>
+            client.EnrollAsync(KestrelFakeServer.EnrollmentToken, new EnrollRequest { ResourceGroup = "rg", VmName = "vm" }, CancellationToken.None));
+    }
+
+    [Fact]
+    public void IsTrusted_LeafIssuedByGivenRoot_IsTrusted()
+    {
+        using var rootKey = RSA.Create(2048);
+        var rootRequest = new CertificateRequest("CN=Test Root", rootKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        using var root = rootRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using var leafKey = RSA.Create(2048);
+        var leafRequest = new CertificateRequest("CN=server", leafKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var leaf = leafRequest.Create(root, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+        using var unrelated = SelfSigned("CN=Other Root");
+
+        Assert.True(AgentClient.IsTrusted(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, root));
+        Assert.False(AgentClient.IsTrusted(leaf, null, SslPolicyErrors.RemoteCertificateChainErrors, unrelated));
+        Assert.False(AgentClient.IsTrusted(leaf, null, SslPolicyErrors.RemoteCertificateNameMismatch, root));
+    }
+
+    private static X509Certificate2 SelfSigned(string subject)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        san.AddDnsName("localhost");
+        request.CertificateExtensions.Add(san.Build());
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        // Round-trip through PKCS#12 so Kestrel's SslStream can use the private key on every platform.
+        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pfx), null);
+    }
+}

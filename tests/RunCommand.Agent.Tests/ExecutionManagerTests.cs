@@ -1,0 +1,362 @@
+using System.Text;
+using RunCommand.Agent.Execution;
+using RunCommand.Agent.State;
+using RunCommand.Contracts.Agents;
+using Xunit.Abstractions;
+
+namespace RunCommand.Agent.Tests;
+
+public sealed class ExecutionManagerTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly AgentFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    [Fact]
+    public async Task Reconcile_InlineScript_CapturesStdoutStderrAndExitCode()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("echo out\necho err >&2\n");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal(0, final.ExitCode);
+        Assert.NotNull(final.StartTime);
+        Assert.NotNull(final.EndTime);
+        Assert.Equal("out\n", _fixture.Server[assignment.ExecutionId].StdoutText);
+        Assert.Equal("err\n", _fixture.Server[assignment.ExecutionId].StderrText);
+        Assert.Equal(LocalState.Running, _fixture.Server[assignment.ExecutionId].ReportsSnapshot[0].State);
+    }
+
+    [Fact]
+    public async Task Reconcile_TrivialScript_CompletesWithinAFewMilliseconds()
+    {
+        var (manager, _) = _fixture.NewManager();
+        // Warm up (JIT, first process start), then measure.
+        var warmup = AgentFixture.Assignment("true");
+        manager.Reconcile(AgentFixture.Goal(warmup));
+        await _fixture.Server[warmup.ExecutionId].WaitForTerminalAsync();
+        var assignment = AgentFixture.Assignment("true");
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+        watch.Stop();
+
+        // Generous bound for loaded CI machines; typically well under 50 ms (fsyncs plus bash start-up).
+        Assert.True(watch.ElapsedMilliseconds < 2000, $"took {watch.ElapsedMilliseconds} ms");
+        output.WriteLine($"Trivial script end to end (fake server): {watch.Elapsed.TotalMilliseconds:F1} ms");
+    }
+
+    [Fact]
+    public async Task Reconcile_ScriptExits3_ReportsFailedWithCode3()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("exit 3");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Failed, final.State);
+        Assert.Equal(3, final.ExitCode);
+        Assert.Equal("Script exited with code 3", final.Message);
+    }
+
+    [Fact]
+    public async Task Reconcile_Shebang_RunsScriptWithItsInterpreter()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("#!/bin/sh\necho \"$0\"\n");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal(Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "script") + "\n", _fixture.Server[assignment.ExecutionId].StdoutText);
+    }
+
+    [Fact]
+    public async Task Reconcile_HostileParameterValues_ArriveByteForByteAndNothingRuns()
+    {
+        var marker = Path.Combine(_fixture.Root, "pwned");
+        string[] values =
+        [
+            $"$(touch {marker})",
+            $"`touch {marker}`",
+            "it's \"quoted\" ; | & > <",
+            "  spaces  around  ",
+            "line1\nline2\n",
+            "ünïcødé ✓ 日本",
+            "",
+            "$HOME ${PATH} * ?",
+        ];
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("printf '%s\\0' \"$@\"\nprintf 'ENV\\0%s\\0%s\\0' \"$P_PUBLIC\" \"$P_SECRET\"\n") with
+        {
+            Parameters = [.. values.Select(v => new AgentParameter { Value = v }), new AgentParameter { Name = "P_PUBLIC", Value = values[0] }],
+            ProtectedParameters = [new AgentParameter { Name = "P_SECRET", Value = values[4] + values[1] }],
+        };
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        var expected = string.Concat(values.Select(v => v + "\0")) + "ENV\0" + values[0] + "\0" + values[4] + values[1] + "\0";
+        Assert.Equal(expected, _fixture.Server[assignment.ExecutionId].StdoutText);
+        Assert.False(File.Exists(marker));
+        // Secrets never reach the disk.
+        var stateJson = await File.ReadAllTextAsync(Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "state.json"));
+        Assert.DoesNotContain("touch", stateJson, StringComparison.Ordinal);
+        Assert.Null(Environment.GetEnvironmentVariable("P_SECRET"));
+    }
+
+    [Fact]
+    public async Task Reconcile_InvalidParameterName_FailsWithoutRunning()
+    {
+        var marker = Path.Combine(_fixture.Root, "ran");
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment($"touch {marker}") with
+        {
+            Parameters = [new AgentParameter { Name = "BAD-NAME", Value = "x" }],
+        };
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Failed, final.State);
+        Assert.Contains("BAD-NAME", final.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(marker));
+    }
+
+    [Theory]
+    [InlineData("runAsUser", "runAsUser is not supported by this agent yet")]
+    [InlineData("scriptUri", "scriptUri is not supported by this agent yet")]
+    public async Task Reconcile_UnsupportedSetting_FailsWithClearMessage(string setting, string message)
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = setting == "runAsUser"
+            ? AgentFixture.Assignment("true") with { RunAsUser = "nobody", RunAsPassword = "hunter2" }
+            : AgentFixture.Assignment("true") with { Script = null, ScriptUri = "https://example.invalid/s.sh?sig=secret" };
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Failed, final.State);
+        Assert.Equal(message, final.Message);
+        var stateJson = await File.ReadAllTextAsync(Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "state.json"));
+        Assert.DoesNotContain("hunter2", stateJson, StringComparison.Ordinal);
+        Assert.DoesNotContain("sig=secret", stateJson, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reconcile_SameAssignmentAgain_RunsOnlyOnce()
+    {
+        var counter = Path.Combine(_fixture.Root, "counter");
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment($"echo run >> {counter}");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+        await manager.WhenAllAsync();
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        await manager.WhenAllAsync();
+
+        Assert.Equal(["run"], await File.ReadAllLinesAsync(counter));
+    }
+
+    [Fact]
+    public async Task Reconcile_SpawnedScript_IsItsOwnProcessGroupLeader()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var go = Path.Combine(_fixture.Root, "go");
+        var assignment = AgentFixture.Assignment($"echo $$\nwhile [ ! -e {go} ]; do sleep 0.02; done\n");
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var store = new FileExecutionStateStore(_fixture.ExecutionsRoot);
+        await AgentFixture.WaitUntilAsync(() => store.Get(assignment.ExecutionId)?.Pid is not null, "the pid is recorded");
+        var record = store.Get(assignment.ExecutionId)!;
+
+        var pgid = Posix.GetPgid(record.Pid!.Value);
+        await File.WriteAllTextAsync(go, "");
+        await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        // setsid did not fork: the wrapper shell is session and group leader, and the pid we monitor.
+        Assert.Equal(record.Pid, pgid);
+        Assert.NotEqual(0UL, record.ProcessStartTicks);
+    }
+
+    [Fact]
+    public async Task Reconcile_OutputWhileRunning_IsShippedBeforeTheEnd()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var go = Path.Combine(_fixture.Root, "go");
+        var assignment = AgentFixture.Assignment($"echo first\nwhile [ ! -e {go} ]; do sleep 0.02; done\necho second\n");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var server = _fixture.Server[assignment.ExecutionId];
+        await AgentFixture.WaitUntilAsync(() => server.StdoutText == "first\n", "the first line reaches the server");
+        Assert.False(server.Terminal.Task.IsCompleted);
+        await File.WriteAllTextAsync(go, "");
+        var final = await server.WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal("first\nsecond\n", server.StdoutText);
+    }
+
+    [Fact]
+    public async Task Reconcile_OutputLargerThanOneChunk_TerminalStateComesWithTheLastByte()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("head -c 3000000 /dev/zero | tr '\\0' 'a'\necho -n e >&2\n");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var server = _fixture.Server[assignment.ExecutionId];
+        var final = await server.WaitForTerminalAsync();
+
+        Assert.Equal(3_000_000, server.Stdout.Length);
+        Assert.Equal("e", server.StderrText);
+        var reports = server.ReportsSnapshot;
+        Assert.Single(reports, r => LocalState.IsTerminal(r.State));
+        Assert.Same(final, reports[^1]);
+        Assert.All(reports, r => Assert.True((r.Stdout?.Data.Length ?? 0) <= 1024 * 1024));
+    }
+
+    [Fact]
+    public async Task Reconcile_CancelWhileRunning_KillsWholeGroupIncludingBackgroundChild()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("sleep 600 &\necho $! > bgpid\nsleep 600\n");
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var bgPidFile = Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "bgpid");
+        await AgentFixture.WaitUntilAsync(() => File.Exists(bgPidFile) && File.ReadAllText(bgPidFile).EndsWith('\n'), "the background child started");
+        var bgPid = int.Parse(File.ReadAllText(bgPidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var store = new FileExecutionStateStore(_fixture.ExecutionsRoot);
+        await AgentFixture.WaitUntilAsync(() => store.Get(assignment.ExecutionId)?.Pid is not null, "the pid is recorded");
+        var pgid = store.Get(assignment.ExecutionId)!.Pid!.Value;
+
+        manager.Reconcile(AgentFixture.Goal(assignment with { Cancel = true }));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Canceled, final.State);
+        Assert.Null(final.ExitCode);
+        AssertGroupGone(pgid, bgPid);
+    }
+
+    [Fact]
+    public async Task Reconcile_AckSaysCancel_KillsGroup()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("echo started\nsleep 600\n");
+        _fixture.Server[assignment.ExecutionId].Cancel = true;
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Canceled, final.State);
+    }
+
+    [Fact]
+    public async Task Reconcile_Timeout_ReportsTimedOutAndGroupIsGone()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment("sleep 600 &\necho $! > bgpid\nsleep 600\n") with { TimeoutInSeconds = 1 };
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.TimedOut, final.State);
+        Assert.Null(final.ExitCode);
+        Assert.Equal("Timed out after 1 s", final.Message);
+        await manager.WhenAllAsync();
+        var record = new FileExecutionStateStore(_fixture.ExecutionsRoot).Get(assignment.ExecutionId)!;
+        var bgPid = int.Parse(File.ReadAllText(Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "bgpid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        AssertGroupGone(record.Pid!.Value, bgPid);
+        Assert.True(record.Reported);
+    }
+
+    [Fact]
+    public async Task Reconcile_TimeoutWithScriptIgnoringSigterm_KillsGroupAfterGrace()
+    {
+        var settings = AgentFixture.FastSettings with { TerminationGracePeriod = TimeSpan.FromMilliseconds(300) };
+        var (manager, _) = _fixture.NewManager(settings: settings);
+        var assignment = AgentFixture.Assignment("trap '' TERM\nsleep 600 &\necho $! > bgpid\nwait\n") with { TimeoutInSeconds = 1 };
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.TimedOut, final.State);
+        var record = new FileExecutionStateStore(_fixture.ExecutionsRoot).Get(assignment.ExecutionId)!;
+        var bgPid = int.Parse(File.ReadAllText(Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "bgpid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        AssertGroupGone(record.Pid!.Value, bgPid);
+    }
+
+    [Fact]
+    public async Task Reconcile_CancelOfUnknownExecution_ReportsCanceledAndNeverStartsIt()
+    {
+        var marker = Path.Combine(_fixture.Root, "ran");
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment($"touch {marker}") with { Cancel = true };
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+        await manager.WhenAllAsync();
+        manager.Reconcile(AgentFixture.Goal(assignment with { Cancel = false }));
+        await manager.WhenAllAsync();
+
+        Assert.Equal(LocalState.Canceled, final.State);
+        Assert.True(Directory.Exists(_fixture.ExecutionDir(assignment.ExecutionId)));
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task Reconcile_ParallelExecutions_RunAtTheSameTime()
+    {
+        var (manager, _) = _fixture.NewManager();
+        var a = Path.Combine(_fixture.Root, "a");
+        var b = Path.Combine(_fixture.Root, "b");
+        // Each waits for the other's file: only finishes if both run concurrently.
+        var first = AgentFixture.Assignment($"touch {a}\nwhile [ ! -e {b} ]; do sleep 0.02; done\n");
+        var second = AgentFixture.Assignment($"touch {b}\nwhile [ ! -e {a} ]; do sleep 0.02; done\n");
+
+        manager.Reconcile(AgentFixture.Goal(first, second));
+
+        Assert.Equal(LocalState.Succeeded, (await _fixture.Server[first.ExecutionId].WaitForTerminalAsync()).State);
+        Assert.Equal(LocalState.Succeeded, (await _fixture.Server[second.ExecutionId].WaitForTerminalAsync()).State);
+    }
+
+    [Fact]
+    public async Task Reconcile_InMemoryStore_RunsScript()
+    {
+        var (manager, _) = _fixture.NewManager(store: new InMemoryExecutionStateStore());
+        Directory.CreateDirectory(_fixture.ExecutionsRoot);
+        var assignment = AgentFixture.Assignment("echo hi");
+        Directory.CreateDirectory(_fixture.ExecutionDir(assignment.ExecutionId));
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal("hi\n", _fixture.Server[assignment.ExecutionId].StdoutText);
+    }
+
+    /// <summary>
+    /// The group has no live member. kill(-pgid, 0) is ESRCH on a normal system; where pid 1 does not reap
+    /// orphans (some containers) only zombies may remain, which run nothing.
+    /// </summary>
+    internal static void AssertGroupGone(int pgid, int backgroundPid)
+    {
+        Assert.False(Posix.IsGroupAlive(pgid));
+        var killResult = Posix.Kill(-pgid, 0);
+        Assert.True(killResult == Posix.ESrch || OnlyZombiesIn(pgid), $"kill(-{pgid}, 0) returned {killResult}");
+        var stat = ProcStat.TryRead(backgroundPid);
+        Assert.True(stat is null || stat.Value.State == 'Z' || stat.Value.ProcessGroup != pgid, "the background child survived");
+    }
+
+    private static bool OnlyZombiesIn(int pgid) =>
+        Directory.EnumerateDirectories("/proc")
+            .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? ProcStat.TryRead(pid) : null)
+            .Where(s => s?.ProcessGroup == pgid)
+            .All(s => s!.Value.State == 'Z');
+}

@@ -1,0 +1,150 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using RunCommand.Contracts;
+using RunCommand.Contracts.Agents;
+
+namespace RunCommand.Agent.Tests;
+
+/// <summary>The agent protocol's server side, just enough for protocol tests; bound to 127.0.0.1 only.</summary>
+internal sealed class KestrelFakeServer : IAsyncDisposable
+{
+    public const string EnrollmentToken = "enroll-secret";
+    public const string IssuedToken = "agent-token-1";
+
+    private readonly WebApplication _app;
+    private readonly Lock _lock = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _version;
+    private List<ExecutionAssignment> _assignments = [];
+
+    private KestrelFakeServer(WebApplication app) => _app = app;
+
+    public FakeServer Reports { get; } = new();
+
+    public List<EnrollRequest> Enrollments { get; } = [];
+
+    /// <summary>Token the goal state and report endpoints accept; anything else gets 401.</summary>
+    public string AcceptedAgentToken { get; set; } = IssuedToken;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public static async Task<KestrelFakeServer> StartAsync(X509Certificate2? certificate = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
+        var app = builder.Build();
+        var server = new KestrelFakeServer(app);
+        server.Map(app);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
+        return server;
+    }
+
+    /// <summary>Replaces the goal state and wakes waiting polls.</summary>
+    public void SetAssignments(params ExecutionAssignment[] assignments)
+    {
+        lock (_lock)
+        {
+            _assignments = [.. assignments];
+            _version++;
+            _changed.TrySetResult();
+            _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private void Map(WebApplication app)
+    {
+        app.MapPost("/agent/v1/enroll", async context =>
+        {
+            if (context.Request.Headers.Authorization.ToString() != $"Bearer {EnrollmentToken}")
+            {
+                context.Response.StatusCode = 401;
+                return;
+            }
+
+            var request = await JsonSerializer.DeserializeAsync(context.Request.Body, ContractsJsonContext.Default.EnrollRequest);
+            lock (_lock)
+            {
+                Enrollments.Add(request!);
+            }
+
+            await context.Response.WriteAsJsonAsync(
+                new EnrollResponse { AgentToken = IssuedToken, VmResourceId = $"/subscriptions/s/resourceGroups/{request!.ResourceGroup}/providers/Microsoft.Compute/virtualMachines/{request.VmName}" },
+                ContractsJsonContext.Default.EnrollResponse);
+        });
+
+        app.MapGet("/agent/v1/goalstate", async context =>
+        {
+            if (!Authorized(context))
+            {
+                context.Response.StatusCode = 401;
+                return;
+            }
+
+            var version = long.Parse(context.Request.Query["version"]!, System.Globalization.CultureInfo.InvariantCulture);
+            var wait = int.Parse(context.Request.Query["waitSeconds"]!, System.Globalization.CultureInfo.InvariantCulture);
+            Task changed;
+            lock (_lock)
+            {
+                // Same version: wait for a change (or the wait to expire); otherwise answer at once.
+                changed = version == _version ? _changed.Task : Task.CompletedTask;
+            }
+
+            try
+            {
+                await changed.WaitAsync(TimeSpan.FromSeconds(wait), context.RequestAborted);
+            }
+            catch (TimeoutException)
+            {
+                // Long poll expired: answer with the same version.
+            }
+
+            GoalState goal;
+            lock (_lock)
+            {
+                goal = new GoalState { Version = _version, Executions = [.. _assignments] };
+            }
+
+            await context.Response.WriteAsJsonAsync(goal, ContractsJsonContext.Default.GoalState);
+        });
+
+        app.MapPost("/agent/v1/executions/{id}/report", async context =>
+        {
+            if (!Authorized(context))
+            {
+                context.Response.StatusCode = 401;
+                return;
+            }
+
+            var id = (string)context.Request.RouteValues["id"]!;
+            var report = await JsonSerializer.DeserializeAsync(context.Request.Body, ContractsJsonContext.Default.ExecutionReport);
+            var ack = await Reports.ReportAsync(id, report!, context.RequestAborted);
+            await context.Response.WriteAsJsonAsync(ack, ContractsJsonContext.Default.ReportAck);
+        });
+    }
+
+    private bool Authorized(HttpContext context) =>
+        context.Request.Headers.Authorization.ToString() == $"Bearer {AcceptedAgentToken}";
+}
