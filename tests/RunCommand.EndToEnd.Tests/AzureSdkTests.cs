@@ -47,7 +47,8 @@ public sealed class AzureSdkTests : IAsyncLifetime
         const string secret = "sdk-secret-6f1e2d";
         var data = new VirtualMachineRunCommandData(new AzureLocation("local"))
         {
-            Source = new VirtualMachineRunCommandScriptSource { Script = "echo \"hello $1 from $NAME\"; test \"$SECRET\" = " + "sdk-secret-6f1e2d" + " && echo secret-ok" },
+            // The script proves it got the secret by printing its hash; the secret itself appears nowhere but in the request.
+            Source = new VirtualMachineRunCommandScriptSource { Script = "echo \"hello $1 from $NAME\"; printf %s \"$SECRET\" | sha256sum | cut -c1-16" },
             TimeoutInSeconds = 60,
         };
         data.Parameters.Add(new RunCommandInputParameter("NAME", "sdk"));
@@ -61,7 +62,8 @@ public sealed class AzureSdkTests : IAsyncLifetime
         var view = shown.Value.Data.InstanceView;
         Assert.Equal(ExecutionState.Succeeded, view.ExecutionState);
         Assert.Equal(0, view.ExitCode);
-        Assert.Equal("hello world from sdk\nsecret-ok\n", view.Output);
+        var secretHash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret)))[..16];
+        Assert.Equal($"hello world from sdk\n{secretHash}\n", view.Output);
         Assert.Empty(shown.Value.Data.ProtectedParameters);
 
         var listed = new List<VirtualMachineRunCommandResource>();
