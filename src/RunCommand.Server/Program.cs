@@ -25,6 +25,7 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --subscription GUID            Subscription id (default: generated once, kept in the data dir).
           --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
+          --durable-commits true         fsync every database commit: survives power cuts, costs latency.
 
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
@@ -41,6 +42,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--location"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Location)}",
     ["--subscription"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SubscriptionId)}",
     ["--max-run-commands-per-vm"] = $"{ServerOptions.Section}:{nameof(ServerOptions.MaxRunCommandsPerVm)}",
+    ["--durable-commits"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DurableCommits)}",
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
 });
 
@@ -86,7 +88,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(identity);
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
-builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>()));
+builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<AgentPresence>();

@@ -4,8 +4,9 @@ using RunCommand.Contracts.Arm;
 namespace RunCommand.Storage.Sqlite;
 
 /// <summary>
-/// The embedded store: one SQLite file in WAL mode with <c>synchronous=FULL</c>, so a transaction that has
-/// committed survives a kill -9 of the server and a power loss. Writers are serialized in process (SQLite
+/// The embedded store: one SQLite file in WAL mode. A committed transaction survives a kill -9 of the server
+/// (the WAL is written before the commit returns); with <c>fullSync</c> each commit is also fsynced, so it
+/// survives a power cut, at the price of one disk flush per write. Writers are serialized in process (SQLite
 /// allows one writer at a time); readers run in parallel on their own connections.
 /// </summary>
 public sealed class SqliteRunCommandStore : IRunCommandStore
@@ -13,9 +14,11 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
     private readonly string _connectionString;
     private readonly IChangeFeed _changes;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly string _pragmas;
 
-    public SqliteRunCommandStore(string databasePath, IChangeFeed changes)
+    public SqliteRunCommandStore(string databasePath, IChangeFeed changes, bool fullSync = false)
     {
+        _pragmas = $"PRAGMA synchronous={(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=10000;";
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = databasePath,
@@ -652,7 +655,7 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+        pragma.CommandText = _pragmas;
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
