@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Text;
+using RunCommand.Contracts.Arm;
+using RunCommand.Testing;
+
+namespace RunCommand.EndToEnd.Tests;
+
+/// <summary>Scripts run by a real agent: outcomes, parameters, process groups, timeouts, parallelism, output.</summary>
+public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFixture>
+{
+    private readonly Stack _stack = fixture.Stack;
+
+    private static int ReadPid(string output, string label) =>
+        int.Parse(output.Split('\n').Single(l => l.StartsWith(label + " ", StringComparison.Ordinal))[(label.Length + 1)..]);
+
+    [Fact]
+    public async Task Run_ExitThree_IsFailedWithExitCodeThree()
+    {
+        await _stack.StartAgentAsync("exit3");
+
+        var result = await _stack.RunAsync(_stack.Command("exit3", "fail"), Stack.Script("echo before; echo oops >&2; exit 3"));
+
+        var view = result.Properties!.InstanceView!;
+        Assert.Equal(ExecutionStates.Failed, view.ExecutionState);
+        Assert.Equal(3, view.ExitCode);
+        Assert.Equal("before\n", view.Output);
+        Assert.Equal("oops\n", view.Error);
+        Assert.Equal("Succeeded", result.Properties.ProvisioningState);
+        Assert.NotNull(view.StartTime);
+        Assert.NotNull(view.EndTime);
+    }
+
+    [Fact]
+    public async Task Run_ParametersWithShellSyntax_ArriveByteForByteAndNothingIsExecuted()
+    {
+        await _stack.StartAgentAsync("params");
+        var marker = Path.Combine(_stack.Dir, "pwned-" + Guid.NewGuid().ToString("N"));
+        string[] values =
+        [
+            $"$(touch {marker})",
+            $"`touch {marker}`; rm -rf /nonexistent",
+            "it's \"quoted\" \\ back\\slash",
+            "  spaces  and\ttabs  ",
+            "line one\nline two\n",
+            "ünïcödé ✓ 日本語 😀",
+            "",
+        ];
+        var parameters = new List<RunCommandParameter> { new() { Name = "NAMED", Value = values[0] } };
+        parameters.AddRange(values.Select(v => new RunCommandParameter { Name = "", Value = v }));
+        const string script = """
+            printf '%s' "$NAMED" | base64 -w0; echo
+            for arg in "$@"; do printf '%s' "$arg" | base64 -w0; echo; done
+            echo "count $#"
+            """;
+
+        var result = await _stack.RunAsync(_stack.Command("params", "p"), Stack.Script(script, parameters: parameters));
+
+        var view = result.Properties!.InstanceView!;
+        Assert.Equal(ExecutionStates.Succeeded, view.ExecutionState);
+        var expected = string.Concat(new[] { values[0] }.Concat(values).Select(v => Convert.ToBase64String(Encoding.UTF8.GetBytes(v)) + "\n")) + $"count {values.Length}\n";
+        Assert.Equal(expected, view.Output);
+        Assert.False(File.Exists(marker), "a parameter value was executed by a shell");
+    }
+
+    [Fact]
+    public async Task Delete_RunningScriptWithBackgroundChild_LeavesNoProcess()
+    {
+        await _stack.StartAgentAsync("deleter");
+        var target = _stack.Command("deleter", "sleeper");
+        await _stack.StartAsync(target, Stack.Script("sleep 600 & echo child $!; echo self $$; sleep 600"));
+        var view = await _stack.WaitForStateAsync(target, v => v.Output?.Contains("self ", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(20), "the script to print its pids");
+        var pids = new[] { ReadPid(view.Output!, "child"), ReadPid(view.Output!, "self") };
+        Assert.All(pids, pid => Assert.True(Processes.IsAlive(pid)));
+
+        var operation = await _stack.Client.DeleteAsync(target);
+        var done = await _stack.Client.WaitForOperationAsync(operation!);
+
+        Assert.Equal(OperationStatus.Succeeded, done.Status);
+        await Wait.UntilAsync(() => pids.All(pid => !Processes.IsAlive(pid)), TimeSpan.FromSeconds(15), "every process of the script to be gone");
+        var missing = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.GetAsync(target));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task Run_Timeout_IsTimedOutAndKillsTheWholeGroup()
+    {
+        await _stack.StartAgentAsync("timeout");
+        var target = _stack.Command("timeout", "slow");
+
+        var result = await _stack.RunAsync(target, Stack.Script("sleep 600 & echo child $!; echo self $$; sleep 600", timeoutInSeconds: 2));
+
+        var view = result.Properties!.InstanceView!;
+        Assert.Equal(ExecutionStates.TimedOut, view.ExecutionState);
+        Assert.Null(view.ExitCode);
+        Assert.Contains("Timed out", view.ExecutionMessage, StringComparison.Ordinal);
+        var pids = new[] { ReadPid(view.Output!, "child"), ReadPid(view.Output!, "self") };
+        await Wait.UntilAsync(() => pids.All(pid => !Processes.IsAlive(pid)), TimeSpan.FromSeconds(15), "every process of the script to be gone");
+        Assert.True(view.EndTime - view.StartTime < TimeSpan.FromSeconds(10), $"timeout took {view.EndTime - view.StartTime}");
+    }
+
+    [Fact]
+    public async Task Run_TenTwoSecondScripts_RunInParallel()
+    {
+        await _stack.StartAgentAsync("parallel");
+        var targets = Enumerable.Range(0, 10).Select(i => _stack.Command("parallel", $"p{i}")).ToList();
+        var clock = Stopwatch.StartNew();
+
+        var operations = await Task.WhenAll(targets.Select(t => _stack.StartAsync(t, Stack.Script("sleep 2; echo done"))));
+        await Task.WhenAll(operations.Select(o => _stack.Client.WaitForOperationAsync(o)));
+        clock.Stop();
+
+        var views = await Task.WhenAll(targets.Select(async t => (await _stack.Client.GetAsync(t, expandInstanceView: true)).Properties!.InstanceView!));
+        Assert.All(views, v => Assert.Equal(ExecutionStates.Succeeded, v.ExecutionState));
+        // All ten overlapped: the last to start began before the first to end had finished.
+        Assert.True(views.Max(v => v.StartTime) < views.Min(v => v.EndTime), "the scripts did not all run at the same time");
+        // Generous bound for a shared machine; sequential would take 20 s.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"ten 2-second scripts took {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Run_LargeOutput_KeepsEveryByteAndTailsTheLast4KiB()
+    {
+        await _stack.StartAgentAsync("bigout");
+        var target = _stack.Command("bigout", "big");
+
+        var result = await _stack.RunAsync(target, Stack.Script("for i in $(seq 1 20000); do echo \"line $i ünï\"; done"));
+
+        var expected = string.Concat(Enumerable.Range(1, 20000).Select(i => $"line {i} ünï\n"));
+        var all = await _stack.ReadAllStdoutAsync(target);
+        Assert.Equal(expected, Encoding.UTF8.GetString(all));
+        var tail = result.Properties!.InstanceView!.Output!;
+        Assert.True(Encoding.UTF8.GetByteCount(tail) <= 4096);
+        Assert.True(Encoding.UTF8.GetByteCount(tail) > 4090);
+        Assert.EndsWith("line 20000 ünï\n", tail, StringComparison.Ordinal);
+        Assert.DoesNotContain('\uFFFD', tail);
+    }
+
+    [Fact]
+    public async Task Run_WhileRunning_ShowsStateAndOutputWithinASecond()
+    {
+        await _stack.StartAgentAsync("live");
+        var target = _stack.Command("live", "progress");
+        var operation = await _stack.StartAsync(target, Stack.Script("echo first; sleep 4; echo second"));
+
+        var view = await _stack.WaitForStateAsync(target, v => v.Output == "first\n", TimeSpan.FromSeconds(3), "the first line while running");
+
+        Assert.Equal(ExecutionStates.Running, view.ExecutionState);
+        Assert.Null(view.EndTime);
+        var done = await _stack.Client.WaitForOperationAsync(operation);
+        Assert.Equal(OperationStatus.Succeeded, done.Status);
+        var final = (await _stack.Client.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
+        Assert.Equal("first\nsecond\n", final.Output);
+    }
+
+    [Fact]
+    public async Task Put_SameBodyAgain_DoesNotRunAgain_ChangedBodyCancelsAndRunsAgain()
+    {
+        await _stack.StartAgentAsync("idem");
+        var target = _stack.Command("idem", "counter");
+        var counter = Path.Combine(_stack.Dir, "count-" + Guid.NewGuid().ToString("N"));
+        var first = Stack.Script($"echo run >> {counter}; echo one");
+
+        await _stack.RunAsync(target, first);
+        var again = await _stack.Client.CreateOrUpdateAsync(target, first);
+        await _stack.Client.WaitForOperationAsync(again.OperationUrl!);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, again.StatusCode);
+        Assert.Single(File.ReadAllLines(counter));
+
+        await _stack.StartAsync(target, Stack.Script($"echo slow >> {counter}; sleep 600"));
+        await _stack.WaitForStateAsync(target, v => v.ExecutionState == ExecutionStates.Running, TimeSpan.FromSeconds(20), "the slow script to run");
+        var replaced = await _stack.RunAsync(target, Stack.Script("echo replaced"));
+
+        Assert.Equal("replaced\n", replaced.Properties!.InstanceView!.Output);
+        Assert.Equal(["run", "slow"], File.ReadAllLines(counter));
+    }
+
+    [Fact]
+    public async Task Run_AsyncExecution_OperationEndsWhenTheScriptStarts()
+    {
+        await _stack.StartAgentAsync("async");
+        var target = _stack.Command("async", "bg");
+
+        var operation = await _stack.StartAsync(target, Stack.Script("sleep 600", asyncExecution: true));
+        var done = await _stack.Client.WaitForOperationAsync(operation);
+
+        Assert.Equal(OperationStatus.Succeeded, done.Status);
+        var view = (await _stack.Client.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
+        Assert.Equal(ExecutionStates.Running, view.ExecutionState);
+        await _stack.Client.WaitForOperationAsync((await _stack.Client.DeleteAsync(target))!);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace RunCommand.Testing;
+
+/// <summary>Runs the real <c>runcmd</c> CLI as a process with its own config dir.</summary>
+public sealed class CliRunner
+{
+    private readonly string _configDir;
+
+    public CliRunner(string configDir)
+    {
+        _configDir = configDir;
+    }
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public async Task<Result> RunAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Repo.CliDll);
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        psi.Environment["RUNCMD_CONFIG_DIR"] = _configDir;
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(psi)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Logs the CLI in to a test server with its admin token.</summary>
+    public async Task LoginAsync(ServerProcess server)
+    {
+        var args = new List<string> { "login", "--server", server.Url, "--token-file", Path.Combine(server.DataDir, "admin.token") };
+        if (server.IsHttps)
+        {
+            args.AddRange(["--ca-cert", server.CaCertFile]);
+        }
+
+        var result = await RunAsync([.. args]);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"runcmd login failed ({result.ExitCode}): {result.Stdout}{result.Stderr}");
+        }
+    }
+}

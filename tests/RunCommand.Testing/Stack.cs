@@ -1,0 +1,127 @@
+using RunCommand.Client;
+using RunCommand.Contracts.Arm;
+
+namespace RunCommand.Testing;
+
+/// <summary>
+/// One real server shared by the tests of a class; each test enrolls its own agent (its own VM), so no test
+/// depends on another's data.
+/// </summary>
+public sealed class Stack : IAsyncDisposable
+{
+    private readonly List<AgentProcess> _agents = [];
+
+    private Stack(string dir, ServerProcess server)
+    {
+        Dir = dir;
+        Server = server;
+        Client = new RunCommandClient(new RunCommandClientOptions
+        {
+            Server = new Uri(server.Url),
+            Token = server.AdminToken,
+            CaCertificatePath = server.IsHttps ? server.CaCertFile : null,
+        });
+    }
+
+    public string Dir { get; }
+
+    public ServerProcess Server { get; }
+
+    public RunCommandClient Client { get; }
+
+    public static async Task<Stack> StartAsync(string name, bool https = false)
+    {
+        var dir = Directory.CreateTempSubdirectory($"rc-{name}-").FullName;
+        var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https);
+        return new Stack(dir, server);
+    }
+
+    /// <summary>Starts an agent for a new VM named after the test, in resource group "e2e".</summary>
+    public async Task<AgentProcess> StartAgentAsync(string vmName, string? stateDir = null)
+    {
+        var agent = await AgentProcess.StartAsync(Server, vmName, "e2e", stateDir ?? Path.Combine(Dir, "agents", vmName));
+        lock (_agents)
+        {
+            _agents.Add(agent);
+        }
+
+        await Wait.UntilAsync(async () =>
+            (await Client.GetVmAsync(Vm(vmName))).Properties.AgentInstanceView.Status == "Connected",
+            TimeSpan.FromSeconds(30), $"VM {vmName} to show its agent connected");
+        return agent;
+    }
+
+    public VmRef Vm(string vmName) => new(Server.SubscriptionId, "e2e", vmName);
+
+    public RunCommandRef Command(string vmName, string name) => new(Server.SubscriptionId, "e2e", vmName, name);
+
+    public static RunCommandResource Script(string script, int timeoutInSeconds = 0, IReadOnlyList<RunCommandParameter>? parameters = null, bool asyncExecution = false) => new()
+    {
+        Location = "local",
+        Properties = new RunCommandProperties
+        {
+            Source = new RunCommandSource { Script = script },
+            TimeoutInSeconds = timeoutInSeconds,
+            Parameters = parameters,
+            AsyncExecution = asyncExecution,
+        },
+    };
+
+    /// <summary>PUTs a run command and returns without waiting for it.</summary>
+    public async Task<Uri> StartAsync(RunCommandRef target, RunCommandResource resource)
+    {
+        var response = await Client.CreateOrUpdateAsync(target, resource);
+        return response.OperationUrl ?? throw new InvalidOperationException("The PUT answered no Azure-AsyncOperation header.");
+    }
+
+    /// <summary>PUTs a run command, waits for its operation and returns it with its instance view.</summary>
+    public async Task<RunCommandResource> RunAsync(RunCommandRef target, RunCommandResource resource)
+    {
+        await Client.WaitForOperationAsync(await StartAsync(target, resource));
+        return await Client.GetAsync(target, expandInstanceView: true);
+    }
+
+    /// <summary>Waits until the latest execution of a run command reaches a state accepted by <paramref name="accept"/>.</summary>
+    public async Task<RunCommandInstanceView> WaitForStateAsync(RunCommandRef target, Func<RunCommandInstanceView, bool> accept, TimeSpan timeout, string what) =>
+        await Wait.UntilAsync(async () =>
+        {
+            var view = (await Client.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
+            return accept(view) ? view : null;
+        }, timeout, what);
+
+    /// <summary>The full stdout of the latest execution, read through the logs API.</summary>
+    public async Task<byte[]> ReadAllStdoutAsync(RunCommandRef target)
+    {
+        using var buffer = new MemoryStream();
+        long offset = 0;
+        while (true)
+        {
+            var logs = await Client.GetLogsAsync(target, offset, 0, 0);
+            buffer.Write(logs.Stdout.Data);
+            offset = logs.Stdout.NextOffset;
+            if (logs.Stdout.Data.Length == 0)
+            {
+                return buffer.ToArray();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var agent in _agents)
+        {
+            await agent.DisposeAsync();
+        }
+
+        Client.Dispose();
+        await Server.DisposeAsync();
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A script of a test may still hold a file; the temp dir is cleaned by the OS.
+        }
+    }
+}
