@@ -9,6 +9,7 @@ namespace RunCommand.Agent.Tests;
 internal sealed class AgentFixture : IDisposable
 {
     private readonly List<CancellationTokenSource> _shutdowns = [];
+    private readonly List<ExecutionManager> _managers = [];
 
     public AgentFixture()
     {
@@ -44,6 +45,7 @@ internal sealed class AgentFixture : IDisposable
             TimeProvider.System,
             new ConsoleLogger(TimeProvider.System, LogLevel.Debug, TextWriter.Null),
             shutdown.Token);
+        _managers.Add(manager);
         return (manager, shutdown);
     }
 
@@ -86,6 +88,12 @@ internal sealed class AgentFixture : IDisposable
         foreach (var shutdown in _shutdowns)
         {
             shutdown.Cancel();
+        }
+
+        // Runners may still be saving state (e.g. Reported); let them stop before the directory goes.
+        _ = Task.WhenAll(_managers.Select(m => m.WhenAllAsync())).Wait(TimeSpan.FromSeconds(10));
+        foreach (var shutdown in _shutdowns)
+        {
             shutdown.Dispose();
         }
 

@@ -131,13 +131,13 @@ public sealed class ExecutionManagerTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Theory]
-    [InlineData("runAsUser", "runAsUser is not supported by this agent yet")]
+    [InlineData("runAsUser", "runAsUser 'no-such-user-xyz' does not exist on this machine")]
     [InlineData("scriptUri", "scriptUri is not supported by this agent yet")]
-    public async Task Reconcile_UnsupportedSetting_FailsWithClearMessage(string setting, string message)
+    public async Task Reconcile_UnusableSetting_FailsWithClearMessage(string setting, string message)
     {
         var (manager, _) = _fixture.NewManager();
         var assignment = setting == "runAsUser"
-            ? AgentFixture.Assignment("true") with { RunAsUser = "nobody", RunAsPassword = "hunter2" }
+            ? AgentFixture.Assignment("true") with { RunAsUser = "no-such-user-xyz", RunAsPassword = "hunter2" }
             : AgentFixture.Assignment("true") with { Script = null, ScriptUri = "https://example.invalid/s.sh?sig=secret" };
 
         manager.Reconcile(AgentFixture.Goal(assignment));
@@ -148,6 +148,29 @@ public sealed class ExecutionManagerTests(ITestOutputHelper output) : IDisposabl
         var stateJson = await File.ReadAllTextAsync(Path.Combine(_fixture.ExecutionDir(assignment.ExecutionId), "state.json"));
         Assert.DoesNotContain("hunter2", stateJson, StringComparison.Ordinal);
         Assert.DoesNotContain("sig=secret", stateJson, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("id -u\nid -g\necho \"$HOME $USER\"\npwd\necho \"$1\"\n")]
+    [InlineData("#!/bin/sh\nid -u\nid -g\necho \"$HOME $USER\"\npwd\necho \"$1\"\n")]
+    public async Task Reconcile_RunAsUser_RunsWithThatUsersIdentity(string script)
+    {
+        var nobody = await UserAccount.LookupAsync("nobody", CancellationToken.None);
+        Assert.NotNull(nobody);
+        var (manager, _) = _fixture.NewManager();
+        var assignment = AgentFixture.Assignment(script) with
+        {
+            RunAsUser = "nobody",
+            RunAsPassword = "hunter2",
+            Parameters = [new AgentParameter { Value = "a b" }],
+        };
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.True(LocalState.Succeeded == final.State, _fixture.Server[assignment.ExecutionId].StderrText);
+        var home = Directory.Exists(nobody.Home) ? nobody.Home : "/";
+        Assert.Equal($"{nobody.Uid}\n{nobody.Gid}\n{nobody.Home} nobody\n{home}\na b\n", _fixture.Server[assignment.ExecutionId].StdoutText);
     }
 
     [Fact]

@@ -73,6 +73,45 @@ public sealed class RecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task Recover_EndedButNeverReported_SendsFinalReportWithFullOutput()
+    {
+        var unreachable = new FlakyReporter(_fixture.Server, int.MaxValue);
+        var (first, shutdown) = _fixture.NewManager(unreachable);
+        var assignment = AgentFixture.Assignment("echo out\nexit 2");
+        first.Reconcile(AgentFixture.Goal(assignment));
+        var store = new FileExecutionStateStore(_fixture.ExecutionsRoot);
+        await AgentFixture.WaitUntilAsync(() => store.Get(assignment.ExecutionId)?.IsTerminal == true, "the outcome is saved");
+        await shutdown.CancelAsync();
+        await first.WhenAllAsync();
+        Assert.False(store.Get(assignment.ExecutionId)!.Reported);
+        var (second, _) = _fixture.NewManager();
+
+        second.Recover();
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+        await second.WhenAllAsync();
+
+        Assert.Equal(LocalState.Failed, final.State);
+        Assert.Equal(2, final.ExitCode);
+        Assert.Equal("out\n", _fixture.Server[assignment.ExecutionId].StdoutText);
+        Assert.True(store.Get(assignment.ExecutionId)!.Reported);
+    }
+
+    [Fact]
+    public async Task Reconcile_ServerUnreachableForAWhile_FinalReportArrivesAfterRetries()
+    {
+        var flaky = new FlakyReporter(_fixture.Server, 4);
+        var (manager, _) = _fixture.NewManager(flaky);
+        var assignment = AgentFixture.Assignment("echo out");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal("out\n", _fixture.Server[assignment.ExecutionId].StdoutText);
+        Assert.True(flaky.Calls > 4);
+    }
+
+    [Fact]
     public async Task Recover_ReportedExecution_IsNotReportedAgain()
     {
         var (first, _) = _fixture.NewManager();

@@ -51,9 +51,6 @@ public sealed class ExecutionManager
     /// <summary>Completes when every runner started so far has finished (or stopped for shutdown).</summary>
     public Task WhenAllAsync() => Task.WhenAll(_active.Values.Select(v => v.Task));
 
-    /// <summary>The runner task of an execution, or null when none is in progress.</summary>
-    public Task? GetRunnerTask(string executionId) => _active.TryGetValue(executionId, out var entry) ? entry.Task : null;
-
     /// <summary>
     /// Picks up what a previous agent left: reports executions that ended while it was down, re-attaches to
     /// live process groups, and fails the ones whose fate cannot be known (never re-running them).

@@ -57,9 +57,26 @@ internal sealed class ExecutionRunner
             return;
         }
 
+        UserAccount? runAs = null;
+        if (!string.IsNullOrEmpty(assignment.RunAsUser))
+        {
+            runAs = await UserAccount.LookupAsync(assignment.RunAsUser, _shutdown);
+            if (runAs is null)
+            {
+                await FinishAsync(LocalState.Failed, null, $"runAsUser '{assignment.RunAsUser}' does not exist on this machine");
+                return;
+            }
+
+            if (!File.Exists(ProcessLauncher.SetprivPath))
+            {
+                await FinishAsync(LocalState.Failed, null, $"runAsUser needs {ProcessLauncher.SetprivPath} (util-linux), which is missing");
+                return;
+            }
+        }
+
         try
         {
-            ProcessLauncher.PrepareFiles(Paths, assignment.Script!);
+            ProcessLauncher.PrepareFiles(Paths, assignment.Script!, runAs);
         }
         catch (IOException e)
         {
@@ -76,7 +93,7 @@ internal sealed class ExecutionRunner
         LaunchedProcess launched;
         try
         {
-            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment));
+            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment) with { RunAs = runAs });
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
@@ -258,11 +275,6 @@ internal sealed class ExecutionRunner
 
     private static string? Validate(ExecutionAssignment assignment)
     {
-        if (!string.IsNullOrEmpty(assignment.RunAsUser))
-        {
-            return "runAsUser is not supported by this agent yet";
-        }
-
         if (assignment.Script is null)
         {
             return assignment.ScriptUri is not null

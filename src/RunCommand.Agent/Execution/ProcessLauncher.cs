@@ -4,10 +4,12 @@ using System.Text;
 namespace RunCommand.Agent.Execution;
 
 /// <summary>What to run: everything here may hold secrets (protected values) and stays in memory.</summary>
+/// <param name="RunAs">The user to run the script as; null: the agent's own user.</param>
 internal sealed record LaunchSpec(
     ExecutionPaths Paths,
     IReadOnlyList<string> PositionalArguments,
-    IReadOnlyList<KeyValuePair<string, string>> Environment);
+    IReadOnlyList<KeyValuePair<string, string>> Environment,
+    UserAccount? RunAs = null);
 
 /// <summary>A spawned wrapper: its pid is also its session and process group id.</summary>
 internal sealed record LaunchedProcess(Process Process, int Pid, ulong StartTicks);
@@ -22,24 +24,33 @@ internal static class ProcessLauncher
     /// The wrapper shell. Constant text: no user data is ever part of it; the execution dir, interpreter,
     /// script path and arguments reach it as "$@" only. It redirects its own stdio first, so even an exec
     /// failure of the script ("bad interpreter") lands in the stderr file; then it records the exit code via a
-    /// rename so a reader never sees a half-written file.
+    /// rename so a reader never sees a half-written file. The script is also open on fd 3: a script run as
+    /// another user is started as /dev/fd/3, which reaches the file without searching the agent's private
+    /// (0700) directories.
     /// </summary>
     public const string WrapperScript =
         """
         d=$1; shift
         exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
-        "$@"
+        "$@" 3<"$d/script"
         c=$?
         printf '%s\n' "$c" >"$d/exitcode.tmp" && mv -f -- "$d/exitcode.tmp" "$d/exitcode"
         """;
+
+    public const string SetprivPath = "/usr/bin/setpriv";
 
     private const UnixFileMode ScriptMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OutputMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>Writes the script (0700) and empty stdout/stderr files (0600).</summary>
-    public static void PrepareFiles(ExecutionPaths paths, string script)
+    public static void PrepareFiles(ExecutionPaths paths, string script, UserAccount? runAs = null)
     {
         WriteNew(paths.Script, new UTF8Encoding(false).GetBytes(script), ScriptMode);
+        if (runAs is not null && Posix.Chown(paths.Script, runAs.Uid, runAs.Gid) != 0)
+        {
+            throw new IOException($"Cannot give the script to user {runAs.Name} (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
+        }
+
         WriteNew(paths.Stdout, [], OutputMode);
         WriteNew(paths.Stderr, [], OutputMode);
     }
@@ -58,12 +69,28 @@ internal static class ProcessLauncher
         psi.ArgumentList.Add(WrapperScript);
         psi.ArgumentList.Add("runcmd-wrapper");
         psi.ArgumentList.Add(spec.Paths.Directory);
+        if (spec.RunAs is { } user)
+        {
+            // setpriv execs (no fork): the script stays in the wrapper's group. Only numbers reach the command
+            // line; a run-as password is never needed (the agent is root) and never used.
+            psi.ArgumentList.Add(SetprivPath);
+            psi.ArgumentList.Add($"--reuid={user.Uid}");
+            psi.ArgumentList.Add($"--regid={user.Gid}");
+            psi.ArgumentList.Add("--init-groups");
+            psi.ArgumentList.Add("--");
+            psi.Environment["HOME"] = user.Home;
+            psi.Environment["SHELL"] = user.Shell;
+            psi.Environment["USER"] = user.Name;
+            psi.Environment["LOGNAME"] = user.Name;
+            psi.WorkingDirectory = Directory.Exists(user.Home) ? user.Home : "/";
+        }
+
         if (!StartsWithShebang(spec.Paths.Script))
         {
             psi.ArgumentList.Add("/bin/bash");
         }
 
-        psi.ArgumentList.Add(spec.Paths.Script);
+        psi.ArgumentList.Add(spec.RunAs is null ? spec.Paths.Script : "/dev/fd/3");
         foreach (var argument in spec.PositionalArguments)
         {
             psi.ArgumentList.Add(argument);

@@ -25,7 +25,6 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
 
     private readonly HttpClient _http;
-    private string? _agentToken;
 
     public AgentClient(Uri server, X509Certificate2? caCertificate)
     {
@@ -51,11 +50,8 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
         };
     }
 
-    public string? AgentToken
-    {
-        get => _agentToken;
-        set => _agentToken = value;
-    }
+    /// <summary>The agent's own bearer token (set after loading or enrolling); secret, never logged.</summary>
+    public string? AgentToken { get; set; }
 
     /// <summary>
     /// Trusts exactly the given certificate: the server's certificate equals it (pinned self-signed cert), or
@@ -140,7 +136,7 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
     private HttpRequestMessage Authorized(HttpMethod method, string uri)
     {
         var message = new HttpRequestMessage(method, uri);
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _agentToken);
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AgentToken);
         return message;
     }
 

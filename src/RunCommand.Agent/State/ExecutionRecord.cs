@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace RunCommand.Agent.State;
 
 /// <summary>
@@ -48,6 +50,7 @@ public sealed record ExecutionRecord
     /// <summary>True once the server acknowledged the terminal state with all of the output.</summary>
     public bool Reported { get; init; }
 
+    [JsonIgnore]
     public bool IsTerminal => LocalState.IsTerminal(State);
 }
 
