@@ -469,50 +469,31 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
 
     public async Task<(long Version, IReadOnlyList<PendingWork> Work)> LeaseGoalStateAsync(VmKey vm, CancellationToken cancellationToken)
     {
-        var (version, work) = await ReadGoalStateAsync(vm, cancellationToken);
-        if (work.Any(w => !w.Execution.Delivered))
+        return await WriteAsync(async (connection, transaction) =>
         {
-            // Checkpoint: from here a delete can no longer cancel these on the server alone; it must ask the agent.
-            await WriteAsync(async (connection, transaction) =>
+            // Checkpoint: once delivered, a delete can no longer cancel an execution on the server alone; it must
+            // ask the agent. Marked in the same transaction as the read, so the answer and the mark agree.
+            await ExecuteAsync(connection, transaction, "UPDATE executions SET delivered = 1 WHERE vm_key = $vm AND state = 'Pending' AND delivered = 0",
+                cancellationToken, ("$vm", vm.Key));
+            var version = (long)(await ScalarAsync(connection, transaction, "SELECT goal_version FROM vms WHERE key = $key", cancellationToken, ("$key", vm.Key)) ?? 0L);
+            await using var command = Command(connection, transaction,
+                $"SELECT {ExecutionColumns}, e.command_resource_id, e.spec, e.secrets FROM executions e WHERE e.vm_key = $vm AND e.state IN ('Pending', 'Running') ORDER BY e.created",
+                ("$vm", vm.Key));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var work = new List<PendingWork>();
+            while (await reader.ReadAsync(cancellationToken))
             {
-                foreach (var item in work.Where(w => !w.Execution.Delivered))
+                work.Add(new PendingWork
                 {
-                    await ExecuteAsync(connection, transaction, "UPDATE executions SET delivered = 1 WHERE id = $id AND state = 'Pending'",
-                        cancellationToken, ("$id", item.Execution.ExecutionId));
-                }
+                    Execution = ReadExecution(reader, 0),
+                    Command = StorageFormat.ParseRunCommandId(reader.GetString(11)),
+                    Spec = StorageFormat.DeserializeSpec(reader.GetString(12)),
+                    SealedSecrets = reader.IsDBNull(13) ? null : (byte[])reader.GetValue(13),
+                });
+            }
 
-                return true;
-            }, cancellationToken);
-
-            // A delete may have canceled one between the read and the mark; read again so the answer is current.
-            (version, work) = await ReadGoalStateAsync(vm, cancellationToken);
-        }
-
-        return (version, work);
-    }
-
-    private async Task<(long Version, IReadOnlyList<PendingWork> Work)> ReadGoalStateAsync(VmKey vm, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: true);
-        var version = (long)(await ScalarAsync(connection, transaction, "SELECT goal_version FROM vms WHERE key = $key", cancellationToken, ("$key", vm.Key)) ?? 0L);
-        await using var command = Command(connection, transaction,
-            $"SELECT {ExecutionColumns}, e.command_resource_id, e.spec, e.secrets FROM executions e WHERE e.vm_key = $vm AND e.state IN ('Pending', 'Running') ORDER BY e.created",
-            ("$vm", vm.Key));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var work = new List<PendingWork>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            work.Add(new PendingWork
-            {
-                Execution = ReadExecution(reader, 0),
-                Command = StorageFormat.ParseRunCommandId(reader.GetString(11)),
-                Spec = StorageFormat.DeserializeSpec(reader.GetString(12)),
-                SealedSecrets = reader.IsDBNull(13) ? null : (byte[])reader.GetValue(13),
-            });
-        }
-
-        return (version, work);
+            return (version, (IReadOnlyList<PendingWork>)work);
+        }, cancellationToken);
     }
 
     public async Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken)

@@ -137,7 +137,13 @@ public sealed class ExecutionManager
             }
 
             var record = _store.Get(id);
-            if (record is null)
+            if (record is null && assignment.Started)
+            {
+                // The server saw it start but this agent has no record: its state was lost (power cut before the
+                // disk caught up, or a wiped state dir). Running it again could run it twice; report it instead.
+                StartNew(assignment, lostMessage: LostStateMessage);
+            }
+            else if (record is null)
             {
                 StartNew(assignment);
             }
@@ -150,18 +156,22 @@ public sealed class ExecutionManager
         }
     }
 
-    private void StartNew(ExecutionAssignment assignment)
+    /// <summary>Message of an execution the server saw start but this agent has no record of.</summary>
+    public const string LostStateMessage = "The agent has no record of this execution although it had started (its state was lost, e.g. by a power cut); it is not run again so it never runs twice.";
+
+    private void StartNew(ExecutionAssignment assignment, string? lostMessage = null)
     {
         var now = _time.GetUtcNow();
+        var endsNow = assignment.Cancel || lostMessage is not null;
         var record = new ExecutionRecord
         {
             ExecutionId = assignment.ExecutionId,
             RunCommandName = assignment.RunCommandName,
-            State = assignment.Cancel ? LocalState.Canceled : LocalState.Accepted,
+            State = lostMessage is not null ? LocalState.Failed : assignment.Cancel ? LocalState.Canceled : LocalState.Accepted,
             AcceptedAt = now,
             TimeoutInSeconds = Math.Max(0, assignment.TimeoutInSeconds),
-            Message = assignment.Cancel ? "Canceled before it started" : null,
-            EndTime = assignment.Cancel ? now : null,
+            Message = lostMessage ?? (assignment.Cancel ? "Canceled before it started" : null),
+            EndTime = endsNow ? now : null,
         };
 
         // Checkpoint: from here on this execution id is known on disk and is never started again, whatever
@@ -173,7 +183,7 @@ public sealed class ExecutionManager
 
         Log.ExecutionAccepted(_logger, assignment.ExecutionId, assignment.RunCommandName);
         var runner = CreateRunner(record, assignment.StdoutLength, assignment.StderrLength);
-        Track(runner, assignment.Cancel ? runner.ResendFinalAsync : () => runner.RunNewAsync(assignment));
+        Track(runner, endsNow ? runner.ResendFinalAsync : () => runner.RunNewAsync(assignment));
     }
 
     private ExecutionRunner CreateRunner(ExecutionRecord record, long stdoutAcked, long stderrAcked) =>

@@ -13,11 +13,16 @@ public sealed record ExecutionPaths(string Directory)
     public string ExitCode => Path.Combine(Directory, "exitcode");
 
     /// <summary>The exit code written by the wrapper, or null when the script has not ended on its own.</summary>
+    /// <summary>
+    /// The exit code the wrapper wrote, or null while there is none. The wrapper writes "N\n" in one write(2);
+    /// only a line ending in a newline is complete, so a file caught mid-write reads as "not yet".
+    /// </summary>
     public int? TryReadExitCode()
     {
         try
         {
-            return int.TryParse(File.ReadAllText(ExitCode).Trim(), out var code) ? code : null;
+            var text = File.ReadAllText(ExitCode);
+            return text.EndsWith('\n') && int.TryParse(text.AsSpan().Trim(), out var code) ? code : null;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

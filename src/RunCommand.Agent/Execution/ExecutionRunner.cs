@@ -160,7 +160,7 @@ internal sealed class ExecutionRunner
         }
 
         // Ended on its own, even if a cancel or the deadline fired in the same instant: the true outcome wins.
-        if (exited.IsCompletedSuccessfully && _record.StopIntent is null && (first == exited || File.Exists(Paths.ExitCode)))
+        if (exited.IsCompletedSuccessfully && _record.StopIntent is null && (first == exited || Paths.TryReadExitCode() is not null))
         {
             await FinishFromExitCodeAsync(progress);
             return;
@@ -225,7 +225,7 @@ internal sealed class ExecutionRunner
     private async Task PollUntilEndedAsync(int pid, ulong startTicks)
     {
         using var timer = new PeriodicTimer(_settings.ReattachPollInterval, _time);
-        while (File.Exists(Paths.ExitCode) is false && ProcStat.IsSameLiveProcess(pid, startTicks))
+        while (Paths.TryReadExitCode() is null && ProcStat.IsSameLiveProcess(pid, startTicks))
         {
             _ = await timer.WaitForNextTickAsync(_shutdown);
             _shutdown.ThrowIfCancellationRequested();
@@ -345,10 +345,19 @@ internal sealed class ExecutionRunner
 
         private static async Task RunAsync(ExecutionRunner runner, CancellationToken cancellationToken)
         {
-            // Yield first so the caller continues (the pid checkpoint) while the first report is in flight.
-            // Stopping only ends the waits between reports: a report in flight completes (cancelling it would
-            // drop the HTTP connection the final report is about to reuse); only shutdown aborts it.
-            await Task.Yield();
+            // The first report waits a moment: a script that ends within it is reported once, by the final
+            // report, instead of paying a Running round trip on its latency path. Stopping only ends the waits
+            // between reports: a report in flight completes (cancelling it would drop the HTTP connection the
+            // final report is about to reuse); only shutdown aborts it.
+            try
+            {
+                await Task.Delay(runner._settings.FirstReportDelay, runner._time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
             var sentRunning = await runner._shipper.SendProgressAsync(runner._record.StartTime, runner._shutdown);
             using var timer = new PeriodicTimer(runner._settings.ProgressInterval, runner._time);
             while (await timer.WaitForNextTickAsync(cancellationToken))

@@ -6,6 +6,9 @@ public sealed record ExecutionSettings
     /// <summary>Time between SIGTERM and SIGKILL of a process group on timeout or cancel.</summary>
     public TimeSpan TerminationGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Delay before the first Running report; a script that ends sooner is reported once, when it ends.</summary>
+    public TimeSpan FirstReportDelay { get; init; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>How often a running execution checks whether its output grew.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 

@@ -21,20 +21,20 @@ internal sealed record LaunchedProcess(Process Process, int Pid, ulong StartTick
 internal static class ProcessLauncher
 {
     /// <summary>
-    /// The wrapper shell. Constant text: no user data is ever part of it; the execution dir, interpreter,
-    /// script path and arguments reach it as "$@" only. It redirects its own stdio first, so even an exec
-    /// failure of the script ("bad interpreter") lands in the stderr file; then it records the exit code via a
-    /// rename so a reader never sees a half-written file. The script is also open on fd 3: a script run as
-    /// another user is started as /dev/fd/3, which reaches the file without searching the agent's private
-    /// (0700) directories.
+    /// The wrapper shell (POSIX sh: it starts faster than bash and sits on every script's latency). Constant
+    /// text: no user data is ever part of it; the execution dir, interpreter, script path and arguments reach it
+    /// as "$@" only. It redirects its own stdio first, so even an exec failure of the script ("bad interpreter")
+    /// lands in the stderr file; then it records the exit code as "N\n" in one write, which a reader takes as
+    /// complete only with its newline (no rename: that would cost one more process on every run). The script is
+    /// also open on fd 3: a script run as another user is started as /dev/fd/3, which reaches the file without
+    /// searching the agent's private (0700) directories.
     /// </summary>
     public const string WrapperScript =
         """
         d=$1; shift
         exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
         "$@" 3<"$d/script"
-        c=$?
-        printf '%s\n' "$c" >"$d/exitcode.tmp" && mv -f -- "$d/exitcode.tmp" "$d/exitcode"
+        printf '%s\n' "$?" >"$d/exitcode"
         """;
 
     public const string SetprivPath = "/usr/bin/setpriv";
@@ -63,8 +63,8 @@ internal static class ProcessLauncher
             WorkingDirectory = spec.Paths.Directory,
         };
         // setsid(1) only forks when it is already a process group leader; Process' child never is, so
-        // setsid execs bash in place and the pid we get is the session, group and wrapper shell at once.
-        psi.ArgumentList.Add("/bin/bash");
+        // setsid execs the shell in place and the pid we get is the session, group and wrapper shell at once.
+        psi.ArgumentList.Add("/bin/sh");
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(WrapperScript);
         psi.ArgumentList.Add("runcmd-wrapper");

@@ -95,7 +95,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
                 var response = await client.EnrollAsync(enrollmentToken, request, shutdown);
                 // Checkpoint: the token is on disk (0600, atomically) before it is used; dying before this line
                 // means enrolling again, which replaces the credential the server just issued.
-                AtomicFile.Write(TokenPath, Encoding.UTF8.GetBytes(response.AgentToken), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                AtomicFile.Write(TokenPath, Encoding.UTF8.GetBytes(response.AgentToken), UnixFileMode.UserRead | UnixFileMode.UserWrite, durable: true);
                 client.AgentToken = response.AgentToken;
                 Log.Enrolled(logger, response.VmResourceId, TokenPath);
                 return null;

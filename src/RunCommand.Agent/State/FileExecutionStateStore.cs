@@ -38,10 +38,10 @@ public sealed class FileExecutionStateStore : IExecutionStateStore
                 return false;
             }
 
+            // The directory survives a kill -9 of the agent as soon as it exists; a power cut in the next seconds
+            // may lose it, which the server's record of a started execution covers (it is then never re-run).
             Directory.CreateDirectory(dir, DirectoryMode);
             File.SetUnixFileMode(dir, DirectoryMode);
-            // Make the new directory entry durable too, then the record inside it.
-            AtomicFile.SyncDirectory(_root);
             Save(record);
             return true;
         }

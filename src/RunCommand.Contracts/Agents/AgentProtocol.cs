@@ -60,6 +60,12 @@ public sealed record ExecutionAssignment
     /// <summary>True when the execution must be stopped (delete, or a changed PUT): kill its group, report Canceled.</summary>
     public bool Cancel { get; init; }
 
+    /// <summary>
+    /// True when the server already holds a report that this execution started. An agent with no record of such an
+    /// execution has lost its state (a power cut before the disk caught up) and must report it Failed, never run it.
+    /// </summary>
+    public bool Started { get; init; }
+
     /// <summary>Inline script text; null when <see cref="ScriptUri"/> is set.</summary>
     public string? Script { get; init; }
 

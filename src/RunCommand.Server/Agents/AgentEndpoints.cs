@@ -92,6 +92,7 @@ public static class AgentEndpoints
             ExecutionId = item.Execution.ExecutionId,
             RunCommandName = item.Command.Name,
             Cancel = item.Execution.CancelRequested,
+            Started = item.Execution.State == ExecutionStates.Running,
             Script = spec.Script,
             ScriptUri = spec.ScriptUri,
             Parameters = spec.Parameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
