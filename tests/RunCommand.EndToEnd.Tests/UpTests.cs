@@ -1,0 +1,52 @@
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using RunCommand.Testing;
+
+namespace RunCommand.EndToEnd.Tests;
+
+/// <summary>`runcmd up`: a server and a local agent on the defaults, one command away, stopped by Ctrl-C.</summary>
+public sealed partial class UpTests
+{
+    [GeneratedRegex(@"stopping the (server|agent) \(pid (\d+)\)")]
+    private static partial Regex StoppingLine();
+
+    [Fact]
+    public async Task Up_ThenCreateHello_SucceedsAndCtrlCStopsBoth()
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-up-").FullName;
+        var configDir = Path.Combine(dir, "cli");
+        var port = ServerProcess.FreePort();
+        var environment = new Dictionary<string, string>
+        {
+            ["RUNCMD_CONFIG_DIR"] = configDir,
+            ["RUNCMD_SERVER_DLL"] = Repo.ServerDll,
+            ["RUNCMD_AGENT_DLL"] = Repo.AgentDll,
+        };
+        await using var up = ChildProcess.StartDotnet("up", Repo.CliDll,
+            ["up", "--data-dir", Path.Combine(dir, "data"), "--urls", $"http://127.0.0.1:{port}", "--vm-name", "upvm"], environment);
+        await Wait.UntilAsync(() =>
+        {
+            if (up.HasExited)
+            {
+                throw new InvalidOperationException("runcmd up exited:\n" + up.Output);
+            }
+
+            return up.Output.Contains("--vm-name upvm -n hello --script 'echo Hello World!'", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(90), "runcmd up to print what to type next");
+
+        var cli = new CliRunner(configDir);
+        var created = await cli.RunAsync("vm", "run-command", "create", "-g", "default", "--vm-name", "upvm", "-n", "hello", "--script", "echo Hello World!");
+
+        Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
+        Assert.Contains("\"output\": \"Hello World!\\n\"", created.Stdout, StringComparison.Ordinal);
+
+        up.Interrupt();
+        Assert.Equal(0, await up.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var stopped = StoppingLine().Matches(up.Output).Select(m => (Role: m.Groups[1].Value, Pid: int.Parse(m.Groups[2].Value))).ToList();
+        Assert.Equal(["agent", "server"], stopped.Select(s => s.Role));
+        Assert.All(stopped, s => Assert.False(Processes.IsAlive(s.Pid), $"the {s.Role} (pid {s.Pid}) is still running"));
+        using var probe = new TcpClient();
+        await Assert.ThrowsAnyAsync<SocketException>(() => probe.ConnectAsync("127.0.0.1", port));
+        Directory.Delete(dir, recursive: true);
+    }
+}
