@@ -3,6 +3,8 @@ using Microsoft.Extensions.Options;
 using RunCommand.Server;
 using RunCommand.Server.Agents;
 using RunCommand.Server.Arm;
+using RunCommand.Server.Arm.ActionRuns;
+using RunCommand.Server.Arm.Documents;
 using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
@@ -89,6 +91,7 @@ builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKe
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
+builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
 
 var app = builder.Build();
@@ -102,6 +105,8 @@ app.UseMiddleware<ArmErrorHandling>();
 app.UseMiddleware<BearerAuthentication>();
 app.MapRunCommands();
 app.MapVirtualMachines();
+app.MapCommandDocuments();
+app.MapActionRuns();
 app.MapAgentProtocol();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'."));

@@ -92,9 +92,10 @@ public static class AgentEndpoints
             ExecutionId = item.Execution.ExecutionId,
             RunCommandName = item.Command.Name,
             Cancel = item.Execution.CancelRequested,
-            Script = spec.Script,
+            // A commandId source runs the document script resolved when the command was written.
+            Script = spec.ResolvedScript ?? spec.Script,
             ScriptUri = spec.ScriptUri,
-            Parameters = spec.Parameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
+            Parameters = (spec.ResolvedParameters ?? spec.Parameters).Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             ProtectedParameters = secrets.ProtectedParameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             TimeoutInSeconds = spec.TimeoutInSeconds,
             RunAsUser = spec.RunAsUser,
