@@ -32,7 +32,8 @@ public sealed record RunCommandDocument
     [JsonPropertyName("$schema")]
     public string? Schema { get; init; }
 
-    public required string Id { get; init; }
+    /// <summary>The command id; always set in responses. In a PUT body it may be left out (the URL names it).</summary>
+    public string Id { get; init; } = "";
 
     public string OsType { get; init; } = "Linux";
 

@@ -128,6 +128,14 @@ public sealed class CommandDocuments
             throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", "The request body must be a command document (a JSON object).");
         }
 
+        // Source-generated deserialization sets a missing init-only property to null, defaults or not: normalize.
+        document = document with
+        {
+            Id = document.Id ?? "",
+            OsType = document.OsType ?? "Linux",
+            Script = document.Script ?? [],
+            Parameters = (document.Parameters ?? []).Select(p => p with { Type = p.Type ?? ParameterTypes.String }).ToList(),
+        };
         var errors = new List<ArmError>();
         if (document.Id.Length > 0 && !string.Equals(document.Id, commandId, StringComparison.OrdinalIgnoreCase))
         {
