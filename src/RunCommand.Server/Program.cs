@@ -71,6 +71,9 @@ var identity = new ServerIdentity(dataDir.ResolveSubscription(options.Subscripti
 if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 {
     var certificate = dataDir.LoadOrCreateCertificate(options.TlsCertFile, options.TlsKeyFile);
+
+    // The slim builder leaves https address binding out; without this Kestrel refuses https:// URLs at start.
+    builder.WebHost.UseKestrelHttpsConfiguration();
     builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
 }
 
