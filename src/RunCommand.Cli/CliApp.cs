@@ -38,7 +38,9 @@ internal static class CliApp
     {
         try
         {
-            var parseResult = CreateRoot().Parse(args);
+            // No response files: '@FILE' values (--script, --run-as-password, --document) are read by the verbs
+            // themselves, whole; System.CommandLine would split the file into tokens instead.
+            var parseResult = CreateRoot().Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
             if (parseResult.Errors.Count > 0 && parseResult.Action is not { ClearsParseErrors: true })
             {
                 await error.WriteLineAsync($"ERROR: {OneLine(parseResult.Errors[0].Message)} (see ./runcmd {CommandPath(parseResult)}--help)");

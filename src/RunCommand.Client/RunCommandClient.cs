@@ -87,12 +87,12 @@ public sealed class RunCommandClient : IDisposable
     /// <summary>PUT: 201 creates, 200 replaces; the answer carries the operation to wait for.</summary>
     public Task<ArmResponse<RunCommandResource>> CreateOrUpdateAsync(
         RunCommandRef target, RunCommandResource resource, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Put, RunCommandPath(target), resource, ContractsJsonContext.Default.RunCommandResource, cancellationToken);
+        SendAsync(HttpMethod.Put, RunCommandPath(target), Body(resource), ContractsJsonContext.Default.RunCommandResource, cancellationToken);
 
     /// <summary>PATCH: only the members set in <paramref name="patch"/> change.</summary>
     public Task<ArmResponse<RunCommandResource>> PatchAsync(
         RunCommandRef target, RunCommandResource patch, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Patch, RunCommandPath(target), patch, ContractsJsonContext.Default.RunCommandResource, cancellationToken);
+        SendAsync(HttpMethod.Patch, RunCommandPath(target), Body(patch), ContractsJsonContext.Default.RunCommandResource, cancellationToken);
 
     public async Task<RunCommandResource> GetAsync(
         RunCommandRef target, bool expandInstanceView = false, CancellationToken cancellationToken = default)
@@ -181,7 +181,58 @@ public sealed class RunCommandClient : IDisposable
         return response.Body!;
     }
 
+    /// <summary>
+    /// Action-style run (<c>POST .../virtualMachines/{vm}/runCommand</c>): answers the <c>Azure-AsyncOperation</c> URL;
+    /// <see cref="WaitForOperationAsync"/> on it gives the result in <c>properties.output</c>.
+    /// </summary>
+    public async Task<Uri> InvokeAsync(VmRef vm, RunCommandInput input, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync<RunCommandResult>(HttpMethod.Post, VmPath(vm, "/runCommand"), Body(input, ContractsJsonContext.Default.RunCommandInput), null, cancellationToken);
+        return response.OperationUrl ?? response.Location ?? throw new ArmRequestException(response.StatusCode, new ArmError
+        {
+            Code = "InvalidResponse",
+            Message = "The server accepted the run but gave no operation URL to follow.",
+        });
+    }
+
+    /// <summary>Command documents of a location: the built-in ones and the custom ones (base entries, without script).</summary>
+    public async Task<IReadOnlyList<RunCommandDocumentBase>> ListDocumentsAsync(string subscription, string location, CancellationToken cancellationToken = default)
+    {
+        var items = new List<RunCommandDocumentBase>();
+        await foreach (var item in ListPagesAsync(DocumentPath(subscription, location, null), ContractsJsonContext.Default.ResourceListRunCommandDocumentBase, cancellationToken))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
+    public async Task<RunCommandDocument> GetDocumentAsync(string subscription, string location, string commandId, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(HttpMethod.Get, DocumentPath(subscription, location, commandId), null, ContractsJsonContext.Default.RunCommandDocument, cancellationToken);
+        return response.Body!;
+    }
+
+    /// <summary>RunCommand extension: registers or replaces a custom command document (201 new, 200 replaced).</summary>
+    public Task<ArmResponse<RunCommandDocument>> PutDocumentAsync(string subscription, string location, RunCommandDocument document, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, DocumentPath(subscription, location, document.Id), Body(document, ContractsJsonContext.Default.RunCommandDocument), ContractsJsonContext.Default.RunCommandDocument, cancellationToken);
+
+    /// <summary>RunCommand extension: removes a custom command document; false when there was none.</summary>
+    public async Task<bool> DeleteDocumentAsync(string subscription, string location, string commandId, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync<RunCommandDocument>(HttpMethod.Delete, DocumentPath(subscription, location, commandId), null, null, cancellationToken);
+        return response.StatusCode != HttpStatusCode.NoContent;
+    }
+
     public void Dispose() => _http.Dispose();
+
+    private static string DocumentPath(string subscription, string location, string? commandId) =>
+        $"/subscriptions/{Escape(subscription)}/providers/Microsoft.Compute/locations/{Escape(location)}/runCommands"
+        + (commandId is null ? "" : "/" + Escape(commandId)) + $"?api-version={ApiVersion}";
+
+    private static byte[] Body(RunCommandResource resource) => Body(resource, ContractsJsonContext.Default.RunCommandResource);
+
+    private static byte[] Body<TBody>(TBody body, JsonTypeInfo<TBody> typeInfo) => JsonSerializer.SerializeToUtf8Bytes(body, typeInfo);
 
     /// <summary>Path and api-version of a run command (or of a sub-resource of it).</summary>
     public static string RunCommandPath(RunCommandRef target, string suffix = "")
@@ -216,14 +267,13 @@ public sealed class RunCommandClient : IDisposable
     }
 
     private async Task<ArmResponse<T>> SendAsync<T>(
-        HttpMethod method, string url, RunCommandResource? body, JsonTypeInfo<T>? responseType, CancellationToken cancellationToken)
+        HttpMethod method, string url, byte[]? body, JsonTypeInfo<T>? responseType, CancellationToken cancellationToken)
         where T : class
     {
         using var request = new HttpRequestMessage(method, url);
         if (body is not null)
         {
-            var json = JsonSerializer.SerializeToUtf8Bytes(body, ContractsJsonContext.Default.RunCommandResource);
-            request.Content = new ByteArrayContent(json);
+            request.Content = new ByteArrayContent(body);
             request.Content.Headers.ContentType = JsonMediaType;
         }
 

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Options;
 using RunCommand.Server;
 using RunCommand.Server.Agents;
 using RunCommand.Server.Arm;
+using RunCommand.Server.Arm.ActionRuns;
+using RunCommand.Server.Arm.Documents;
 using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
@@ -72,6 +74,8 @@ System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = nu
 if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 {
     certificate = dataDir.LoadOrCreateCertificate(options.TlsCertFile, options.TlsKeyFile);
+
+    // The slim builder leaves https address binding out; without this Kestrel refuses https:// URLs at start.
     builder.WebHost.UseKestrelHttpsConfiguration();
     builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
 }
@@ -93,6 +97,7 @@ builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKe
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
+builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
 
 var app = builder.Build();
@@ -106,6 +111,8 @@ app.UseMiddleware<ArmErrorHandling>();
 app.UseMiddleware<BearerAuthentication>();
 app.MapRunCommands();
 app.MapVirtualMachines();
+app.MapCommandDocuments();
+app.MapActionRuns();
 app.MapAgentProtocol();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'."));

@@ -101,6 +101,11 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
             execution_id TEXT,
             created TEXT NOT NULL,
             completed TEXT);
+        CREATE TABLE IF NOT EXISTS command_documents(
+            key TEXT PRIMARY KEY,
+            document TEXT NOT NULL,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL);
         """;
 
     // ---------------------------------------------------------------- credentials
@@ -458,6 +463,92 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadExecution(reader, 0) : null;
     }
+
+    public async Task<bool> StartActionRunAsync(ActionRunWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var vmKey = write.Vm.Key;
+        var commandId = new RunCommandKey(write.Vm, write.RunCommandName).ResourceId;
+        var started = await WriteAsync(async (connection, transaction) =>
+        {
+            if (await ReadVmAsync(connection, transaction, vmKey, cancellationToken) is null)
+            {
+                return false;
+            }
+
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO executions(id, vm_key, command_resource_id, spec, state, created)
+                VALUES($id, $vm, $rid, $spec, 'Pending', $now)
+                """, cancellationToken,
+                ("$id", newExecutionId), ("$vm", vmKey), ("$rid", commandId), ("$spec", StorageFormat.Serialize(write.Spec)), ("$now", StorageFormat.Timestamp(now)));
+            await ExecuteAsync(connection, transaction,
+                "INSERT INTO operations(id, kind, resource_id, execution_id, created) VALUES($id, 'action', $rid, $exec, $now)",
+                cancellationToken, ("$id", newOperationId), ("$rid", commandId), ("$exec", newExecutionId), ("$now", StorageFormat.Timestamp(now)));
+            await BumpGoalStateAsync(connection, transaction, vmKey, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+        // Durable from here: wake the agent only after the commit.
+        if (started)
+        {
+            Publish([Topics.Vm(write.Vm)]);
+        }
+
+        return started;
+    }
+
+    // ---------------------------------------------------------------- command documents
+
+    public async Task<bool> PutCommandDocumentAsync(RunCommandDocument document, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        return await WriteAsync(async (connection, transaction) =>
+        {
+            var key = document.Id.ToLowerInvariant();
+            var exists = await ScalarAsync(connection, transaction, "SELECT 1 FROM command_documents WHERE key = $key", cancellationToken, ("$key", key)) is not null;
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO command_documents(key, document, created, updated) VALUES($key, $doc, $now, $now)
+                ON CONFLICT(key) DO UPDATE SET document = excluded.document, updated = excluded.updated
+                """, cancellationToken, ("$key", key), ("$doc", StorageFormat.Serialize(document)), ("$now", StorageFormat.Timestamp(now)));
+            return !exists;
+        }, cancellationToken);
+    }
+
+    public async Task<CommandDocumentRecord?> GetCommandDocumentAsync(string commandId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT document, created, updated FROM command_documents WHERE key = $key", ("$key", commandId.ToLowerInvariant()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadDocument(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<CommandDocumentRecord>> ListCommandDocumentsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT document, created, updated FROM command_documents ORDER BY key");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var result = new List<CommandDocumentRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(ReadDocument(reader));
+        }
+
+        return result;
+    }
+
+    public async Task<bool> DeleteCommandDocumentAsync(string commandId, CancellationToken cancellationToken)
+    {
+        return await WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = Command(connection, transaction, "DELETE FROM command_documents WHERE key = $key", ("$key", commandId.ToLowerInvariant()));
+            return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        }, cancellationToken);
+    }
+
+    private static CommandDocumentRecord ReadDocument(SqliteDataReader reader) => new()
+    {
+        Document = StorageFormat.DeserializeDocument(reader.GetString(0)),
+        Created = StorageFormat.ParseTimestamp(reader.GetString(1)),
+        Updated = StorageFormat.ParseTimestamp(reader.GetString(2)),
+    };
 
     // ---------------------------------------------------------------- agent protocol
 

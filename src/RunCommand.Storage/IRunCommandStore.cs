@@ -1,3 +1,5 @@
+using RunCommand.Contracts.Arm;
+
 namespace RunCommand.Storage;
 
 /// <summary>
@@ -60,6 +62,25 @@ public interface IRunCommandStore
     Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken);
 
     Task<ExecutionRecord?> GetExecutionAsync(string executionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts an action-style run: records a Pending execution for the VM's agent and an "action" operation tracking
+    /// it. Returns false (and does nothing) when the VM does not exist.
+    /// </summary>
+    Task<bool> StartActionRunAsync(ActionRunWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    // ---- custom command documents ----
+
+    /// <summary>Creates or replaces a custom command document (ids compare case-insensitively); true when it was new.</summary>
+    Task<bool> PutCommandDocumentAsync(RunCommandDocument document, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<CommandDocumentRecord?> GetCommandDocumentAsync(string commandId, CancellationToken cancellationToken);
+
+    /// <summary>Every custom command document, ordered by id (case-insensitive).</summary>
+    Task<IReadOnlyList<CommandDocumentRecord>> ListCommandDocumentsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Removes a custom command document; false when there was none. Run commands already written keep the script they resolved.</summary>
+    Task<bool> DeleteCommandDocumentAsync(string commandId, CancellationToken cancellationToken);
 
     // ---- agent protocol ----
 

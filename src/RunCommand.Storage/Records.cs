@@ -57,7 +57,20 @@ public sealed record RunCommandSpec
 
     public string? CommandId { get; init; }
 
+    /// <summary>Parameters as the caller gave them (what the API shows).</summary>
     public IReadOnlyList<RunCommandParameter> Parameters { get; init; } = [];
+
+    /// <summary>
+    /// For a <see cref="CommandId"/> source: the document's script (lines joined by "\n"), resolved when the command was
+    /// written, so a later change of the document does not change what this command runs. Never shown by the API.
+    /// </summary>
+    public string? ResolvedScript { get; init; }
+
+    /// <summary>
+    /// For a <see cref="CommandId"/> source: <see cref="Parameters"/> with the document's defaults filled in; what the
+    /// agent receives. Null for other sources (the agent receives <see cref="Parameters"/>).
+    /// </summary>
+    public IReadOnlyList<RunCommandParameter>? ResolvedParameters { get; init; }
 
     /// <summary>Names of the protected parameters (values are sealed); kept so PATCH and display know they exist.</summary>
     public int ProtectedParameterCount { get; init; }
@@ -199,13 +212,13 @@ public sealed record OperationRecord
 {
     public required string OperationId { get; init; }
 
-    /// <summary>"put" or "delete".</summary>
+    /// <summary>"put", "delete" or "action" (an action-style run, <see cref="ActionRunWrite"/>).</summary>
     public required string Kind { get; init; }
 
     /// <summary>Resource id of the run command (display spelling).</summary>
     public required string ResourceId { get; init; }
 
-    /// <summary>The execution a PUT started; null for a delete.</summary>
+    /// <summary>The execution a PUT or an action run started; null for a delete.</summary>
     public string? ExecutionId { get; init; }
 
     public required DateTimeOffset Created { get; init; }
@@ -245,4 +258,29 @@ public enum OutputStream
 {
     Stdout,
     Stderr,
+}
+
+/// <summary>
+/// An action-style run (<c>POST .../virtualMachines/{vm}/runCommand</c>): an execution and an operation with no run
+/// command resource around them, so it is never listed and never counts toward the per-VM limit. The agent sees it
+/// as an ordinary execution whose run command name is <see cref="RunCommandName"/>.
+/// </summary>
+public sealed record ActionRunWrite
+{
+    public required VmKey Vm { get; init; }
+
+    /// <summary>Name the agent shows for it; starts with a character run command names cannot have, so it never clashes.</summary>
+    public required string RunCommandName { get; init; }
+
+    public required RunCommandSpec Spec { get; init; }
+}
+
+/// <summary>A custom command document as stored; <see cref="Document"/> is the wire shape, kept verbatim.</summary>
+public sealed record CommandDocumentRecord
+{
+    public required RunCommandDocument Document { get; init; }
+
+    public required DateTimeOffset Created { get; init; }
+
+    public required DateTimeOffset Updated { get; init; }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using RunCommand.Contracts.Arm;
 
 namespace RunCommand.Storage;
 
@@ -7,6 +8,7 @@ namespace RunCommand.Storage;
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(RunCommandSpec))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(RunCommandDocument))]
 public sealed partial class StorageJson : JsonSerializerContext;
 
 /// <summary>Helpers every backend shares to turn documents and ids into columns and back.</summary>
@@ -16,6 +18,11 @@ public static class StorageFormat
 
     public static RunCommandSpec DeserializeSpec(string json) =>
         JsonSerializer.Deserialize(json, StorageJson.Default.RunCommandSpec) ?? throw new InvalidDataException("Stored run command spec is empty.");
+
+    public static string Serialize(RunCommandDocument document) => JsonSerializer.Serialize(document, StorageJson.Default.RunCommandDocument);
+
+    public static RunCommandDocument DeserializeDocument(string json) =>
+        JsonSerializer.Deserialize(json, StorageJson.Default.RunCommandDocument) ?? throw new InvalidDataException("Stored command document is empty.");
 
     public static string? Serialize(IReadOnlyDictionary<string, string>? tags) =>
         tags is null ? null : JsonSerializer.Serialize(new Dictionary<string, string>(tags), StorageJson.Default.DictionaryStringString);

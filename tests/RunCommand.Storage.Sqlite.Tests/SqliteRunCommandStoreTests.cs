@@ -197,4 +197,56 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
 
         Assert.Equal(["A", "b", "c", "D"], first.Concat(second).Select(r => r.Command.Name));
     }
+
+    [Fact]
+    public async Task PutCommandDocument_SameIdOtherCase_ReplacesAndListsOnce()
+    {
+        var created = await _store.PutCommandDocumentAsync(new RunCommandDocument { Id = "Deploy", Script = ["echo 1"] }, Now, default);
+        var replaced = await _store.PutCommandDocumentAsync(new RunCommandDocument { Id = "deploy", Script = ["echo 2"] }, Now.AddMinutes(1), default);
+
+        Assert.True(created);
+        Assert.False(replaced);
+        var stored = Assert.Single(await _store.ListCommandDocumentsAsync(default));
+        Assert.Equal(["echo 2"], stored.Document.Script);
+        Assert.Equal(Now, stored.Created);
+        Assert.Equal(Now.AddMinutes(1), stored.Updated);
+        Assert.NotNull(await _store.GetCommandDocumentAsync("DEPLOY", default));
+    }
+
+    [Fact]
+    public async Task DeleteCommandDocument_Missing_ReturnsFalse()
+    {
+        await _store.PutCommandDocumentAsync(new RunCommandDocument { Id = "d", Script = ["true"] }, Now, default);
+
+        Assert.True(await _store.DeleteCommandDocumentAsync("D", default));
+        Assert.False(await _store.DeleteCommandDocumentAsync("d", default));
+        Assert.Null(await _store.GetCommandDocumentAsync("d", default));
+    }
+
+    [Fact]
+    public async Task StartActionRun_KnownVm_ReachesAgentButIsNeitherListedNorCounted()
+    {
+        var write = new ActionRunWrite { Vm = _vm, RunCommandName = "$action-op1", Spec = new RunCommandSpec { CommandId = "RunShellScript", ResolvedScript = "echo hi" } };
+
+        Assert.True(await _store.StartActionRunAsync(write, "exec1", "op1", Now, default));
+
+        var (_, work) = await _store.LeaseGoalStateAsync(_vm, default);
+        var item = Assert.Single(work);
+        Assert.Equal("$action-op1", item.Command.Name);
+        Assert.Equal("echo hi", item.Spec.ResolvedScript);
+        Assert.Empty(await _store.ListRunCommandsAsync(_vm, null, 100, default));
+        var operation = await _store.GetOperationAsync("op1", default);
+        Assert.Equal("action", operation!.Kind);
+        Assert.Equal("exec1", operation.ExecutionId);
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("only", "true", "f", max: 1))).Kind);
+    }
+
+    [Fact]
+    public async Task StartActionRun_UnknownVm_ReturnsFalse()
+    {
+        var write = new ActionRunWrite { Vm = _vm with { VmName = "nope" }, RunCommandName = "$action-x", Spec = new RunCommandSpec() };
+
+        Assert.False(await _store.StartActionRunAsync(write, "e", "o", Now, default));
+        Assert.Null(await _store.GetOperationAsync("o", default));
+    }
 }

@@ -12,16 +12,16 @@ internal static class Options
         Required = required,
     };
 
-    public static Option<string> VmName() => new("--vm-name")
+    public static Option<string> VmName(bool required = true) => new("--vm-name")
     {
         Description = "Name of the virtual machine.",
-        Required = true,
+        Required = required,
     };
 
-    public static Option<string> RunCommandName() => new("--name", "-n", "--run-command-name")
+    public static Option<string> RunCommandName(bool required = true) => new("--name", "-n", "--run-command-name")
     {
         Description = "Name of the run command.",
-        Required = true,
+        Required = required,
     };
 
     public static Option<string> Subscription() => new("--subscription")

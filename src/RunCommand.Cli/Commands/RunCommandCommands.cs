@@ -7,7 +7,10 @@ using RunCommand.Contracts.Arm;
 
 namespace RunCommand.Cli.Commands;
 
-/// <summary><c>runcmd vm run-command create|update|show|list|delete|wait|logs</c>, as in <c>az vm run-command</c>.</summary>
+/// <summary>
+/// <c>runcmd vm run-command create|update|show|list|delete|wait|logs|invoke|document</c>, as in <c>az vm run-command</c>;
+/// <c>list</c> and <c>show</c> also answer az's document forms (<c>--location</c>, <c>--command-id</c>).
+/// </summary>
 internal static class RunCommandCommands
 {
     /// <summary>Environment variable read when --run-as-password is not given.</summary>
@@ -23,6 +26,8 @@ internal static class RunCommandCommands
         group.Subcommands.Add(Delete());
         group.Subcommands.Add(Wait());
         group.Subcommands.Add(Logs());
+        group.Subcommands.Add(CommandDocumentCommands.Invoke());
+        group.Subcommands.Add(CommandDocumentCommands.Document());
         return group;
     }
 
@@ -39,7 +44,11 @@ internal static class RunCommandCommands
             Description = "Inline script to run (bash unless it starts with a shebang). '@FILE' reads it from FILE.",
         };
         var scriptUri = new Option<string>("--script-uri") { Description = "URL the agent downloads the script from." };
-        var commandId = new Option<string>("--command-id") { Description = "Built-in command to run, e.g. RunShellScript." };
+        var commandId = new Option<string>("--command-id")
+        {
+            Description = "Command document to run (see `vm run-command list --location`), e.g. ifconfig or a custom one; its parameters "
+                + "are checked and defaulted by the server. RunShellScript needs script lines: use --script, or `vm run-command invoke`.",
+        };
         var parameters = new Option<string[]>("--parameters")
         {
             Description = "Script parameters, space-separated: name=value becomes an environment variable (split at the first '='), "
@@ -288,12 +297,23 @@ internal static class RunCommandCommands
 
     private static Command Show()
     {
-        var (name, vmName, group, subscription, output) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription(), Options.Output());
+        var (name, vmName, group, subscription, output) = (Options.RunCommandName(required: false), Options.VmName(required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.Output());
         var instanceView = new Option<bool>("--instance-view") { Description = "Include the instance view (state, exit code, output tail)." };
         var expand = Expand();
-        var command = new Command("show", "Show a run command.") { name, vmName, group, instanceView, expand, subscription, output };
+        var commandId = CommandDocumentCommands.CommandId(required: false);
+        var location = CommandDocumentCommands.Location();
+        var command = new Command("show", "Show a run command (-g, --vm-name, -n), or with --command-id a command document of a location (az's form).")
+        {
+            name, vmName, group, instanceView, expand, commandId, location, subscription, output,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
+            if (Options.IfGiven(result, commandId) is { } id)
+            {
+                return await CommandDocumentCommands.ShowAsync(result, result.GetValue(subscription), Options.IfGiven(result, location), id, Options.Format(result, output), cancellationToken);
+            }
+
+            RequireAll(result, "show", group, vmName, name);
             using var session = Session.Open();
             var target = new RunCommandRef(
                 await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
@@ -307,12 +327,22 @@ internal static class RunCommandCommands
 
     private static Command List()
     {
-        var (vmName, group, subscription, output) = (Options.VmName(), Options.ResourceGroup(), Options.Subscription(), Options.Output());
+        var (vmName, group, subscription, output) = (Options.VmName(required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.Output());
         var expand = Expand();
         var instanceView = new Option<bool>("--instance-view") { Description = "Include each run command's instance view." };
-        var command = new Command("list", "List the run commands of a virtual machine.") { vmName, group, instanceView, expand, subscription, output };
+        var location = CommandDocumentCommands.Location();
+        var command = new Command("list", "List the run commands of a virtual machine (-g, --vm-name), or with --location and no --vm-name the command documents of that location (az's form).")
+        {
+            vmName, group, instanceView, expand, location, subscription, output,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
+            if (Options.IfGiven(result, location) is { } where && Options.IfGiven(result, vmName) is null)
+            {
+                return await CommandDocumentCommands.ListAsync(result, result.GetValue(subscription), where, Options.Format(result, output), cancellationToken);
+            }
+
+            RequireAll(result, "list", group, vmName);
             using var session = Session.Open();
             var vm = new VmRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(vmName)!);
             var items = await session.Client.ListAsync(vm, result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken);
@@ -320,6 +350,17 @@ internal static class RunCommandCommands
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The options a run command's own form needs, when the document form was not chosen.</summary>
+    private static void RequireAll(ParseResult result, string verb, params Option<string>[] options)
+    {
+        var missing = options.Where(o => string.IsNullOrEmpty(result.GetValue(o))).Select(o => o.Name).ToList();
+        if (missing.Count > 0)
+        {
+            var document = verb == "list" ? "--location (command documents)" : "--command-id (a command document)";
+            throw CliException.Usage($"give {string.Join(", ", missing)} (a VM's run command{(verb == "list" ? "s" : "")}), or {document}");
+        }
     }
 
     private static Option<string> Expand() => new Option<string>("--expand")

@@ -86,6 +86,66 @@ internal static class Renderer
         }
     }
 
+    private static readonly string[] DocumentColumns = ["Id", "OsType", "Label"];
+
+    public static void Documents(TextWriter writer, IReadOnlyList<RunCommandDocumentBase> documents, OutputFormat format)
+    {
+        switch (format)
+        {
+            case OutputFormat.Json:
+                JsonArray(writer, documents, Indented.RunCommandDocumentBase);
+                break;
+            case OutputFormat.Table:
+                TextTable.Write(writer, DocumentColumns, documents.Select(d => new[] { d.Id, d.OsType, d.Label ?? "" }));
+                break;
+            case OutputFormat.Tsv:
+                TextTable.WriteTsv(writer, documents.Select(d => new[] { d.Id, d.OsType, d.Label ?? "" }));
+                break;
+            case OutputFormat.None:
+                break;
+        }
+    }
+
+    public static void Document(TextWriter writer, RunCommandDocument document, OutputFormat format)
+    {
+        switch (format)
+        {
+            case OutputFormat.Json:
+                Json(writer, document, Indented.RunCommandDocument);
+                break;
+            case OutputFormat.Table:
+                TextTable.Write(writer, DocumentColumns, [[document.Id, document.OsType, document.Label ?? ""]]);
+                WriteSection(writer, "Script", string.Join("\n", document.Script));
+                break;
+            case OutputFormat.Tsv:
+                TextTable.WriteTsv(writer, [[document.Id, document.OsType, document.Label ?? ""]]);
+                break;
+            case OutputFormat.None:
+                break;
+        }
+    }
+
+    /// <summary>The action run's result: az's <c>{"value":[...]}</c> as JSON; the status and its message otherwise.</summary>
+    public static void ActionResult(TextWriter writer, RunCommandResult result, OutputFormat format)
+    {
+        switch (format)
+        {
+            case OutputFormat.Json:
+                Json(writer, result, Indented.RunCommandResult);
+                break;
+            case OutputFormat.Table or OutputFormat.Tsv:
+                foreach (var status in result.Value)
+                {
+                    writer.WriteLine(status.Code);
+                    WriteSection(writer, "Message", status.Message);
+                }
+
+                break;
+            case OutputFormat.None:
+                break;
+        }
+    }
+
     /// <summary>The resource group segment of an ARM id, or "" when the id has none.</summary>
     public static string ResourceGroupOf(string? id)
     {

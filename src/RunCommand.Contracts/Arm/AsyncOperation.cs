@@ -24,6 +24,12 @@ public sealed record AsyncOperation
 public sealed record AsyncOperationProperties
 {
     public RunCommandResult? Output { get; init; }
+
+    /// <summary>RunCommand extension, action runs only: the execution's final state (Succeeded, Failed, TimedOut, Canceled).</summary>
+    public string? ExecutionState { get; init; }
+
+    /// <summary>RunCommand extension, action runs only: the script's exit code; null when it was killed or never ran.</summary>
+    public int? ExitCode { get; init; }
 }
 
 /// <summary>Final result of the action-style run command.</summary>

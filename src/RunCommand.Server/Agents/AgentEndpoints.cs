@@ -93,9 +93,10 @@ public static class AgentEndpoints
             RunCommandName = item.Command.Name,
             Cancel = item.Execution.CancelRequested,
             Started = item.Execution.State == ExecutionStates.Running,
-            Script = spec.Script,
+            // A commandId source runs the document script resolved when the command was written.
+            Script = spec.ResolvedScript ?? spec.Script,
             ScriptUri = spec.ScriptUri,
-            Parameters = spec.Parameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
+            Parameters = (spec.ResolvedParameters ?? spec.Parameters).Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             ProtectedParameters = secrets.ProtectedParameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             TimeoutInSeconds = spec.TimeoutInSeconds,
             RunAsUser = spec.RunAsUser,

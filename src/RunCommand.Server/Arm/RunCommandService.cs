@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Options;
 using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
+using RunCommand.Server.Arm.ActionRuns;
+using RunCommand.Server.Arm.Documents;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
@@ -18,9 +20,11 @@ public sealed class RunCommandService
     private readonly TimeProvider _time;
     private readonly ServerOptions _options;
     private readonly ILogger<RunCommandService> _logger;
+    private readonly CommandDocuments _documents;
 
-    public RunCommandService(IRunCommandStore store, IChangeFeed changes, SecretProtector protector, RunCommandViews views, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, ILogger<RunCommandService> logger)
+    public RunCommandService(IRunCommandStore store, IChangeFeed changes, SecretProtector protector, RunCommandViews views, CommandDocuments documents, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, ILogger<RunCommandService> logger)
     {
+        _documents = documents;
         Store = store;
         Views = views;
         _changes = changes;
@@ -111,6 +115,15 @@ public sealed class RunCommandService
 
         var currentSecrets = existing is null ? null : _protector.Unseal(existing.SealedSecrets);
         var (spec, secrets) = request.Apply(existing?.Spec, currentSecrets);
+
+        // A commandId is resolved now, once: the run keeps the document's script even if the document changes later.
+        var (resolved, documentErrors) = await _documents.ResolveManagedAsync(spec, secrets.ProtectedParameters, cancellationToken);
+        if (documentErrors.Count > 0)
+        {
+            return ArmResults.Validation(documentErrors);
+        }
+
+        spec = resolved;
         var write = new RunCommandWrite
         {
             Command = key,
@@ -154,7 +167,7 @@ public sealed class RunCommandService
         return Results.StatusCode(StatusCodes.Status202Accepted);
     }
 
-    private void SetOperationHeaders(HttpContext http, string operationId, bool location)
+    public void SetOperationHeaders(HttpContext http, string operationId, bool location)
     {
         var url = $"{RunCommandEndpoints.BaseUrl(http.Request)}/subscriptions/{SubscriptionId}/providers/Microsoft.Compute/locations/{_options.Location}/operations/{operationId}?api-version={Uri.EscapeDataString(http.Request.Query["api-version"].ToString())}";
         http.Response.Headers["Azure-AsyncOperation"] = url;
@@ -236,6 +249,11 @@ public sealed class RunCommandService
         }
 
         var execution = await Store.GetExecutionAsync(operation.ExecutionId!, cancellationToken);
+        if (operation.Kind == "action")
+        {
+            return await ActionStatusAsync(operation, execution, cancellationToken);
+        }
+
         var record = await Store.GetRunCommandAsync(StorageFormat.ParseRunCommandId(operation.ResourceId), cancellationToken);
         if (execution is null)
         {
@@ -246,6 +264,43 @@ public sealed class RunCommandService
         var spec = record is not null && record.Execution.ExecutionId == execution.ExecutionId ? record.Spec : new RunCommandSpec();
         var (status, end, error) = RunCommandViews.PutStatus(execution, spec);
         return new AsyncOperation { Name = operation.OperationId, Status = status, StartTime = operation.Created, EndTime = end, Error = error };
+    }
+
+    /// <summary>An action run's operation: done when the script has ended, with Azure's result and RunCommand's exit code.</summary>
+    private async Task<AsyncOperation> ActionStatusAsync(OperationRecord operation, ExecutionRecord? execution, CancellationToken cancellationToken)
+    {
+        if (execution is null || !execution.IsTerminal)
+        {
+            return new AsyncOperation { Name = operation.OperationId, Status = execution is null ? OperationStatus.Canceled : OperationStatus.InProgress, StartTime = operation.Created };
+        }
+
+        if (execution.State == ExecutionStates.Canceled)
+        {
+            return new AsyncOperation
+            {
+                Name = operation.OperationId,
+                Status = OperationStatus.Canceled,
+                StartTime = operation.Created,
+                EndTime = execution.EndTime,
+                Error = new ArmError { Code = "OperationCanceled", Message = execution.Message ?? "The run was canceled." },
+            };
+        }
+
+        var stdout = await Store.ReadOutputTailAsync(execution.ExecutionId, OutputStream.Stdout, RunCommandViews.TailBytes, cancellationToken);
+        var stderr = await Store.ReadOutputTailAsync(execution.ExecutionId, OutputStream.Stderr, RunCommandViews.TailBytes, cancellationToken);
+        return new AsyncOperation
+        {
+            Name = operation.OperationId,
+            Status = OperationStatus.Succeeded,
+            StartTime = operation.Created,
+            EndTime = execution.EndTime,
+            Properties = new AsyncOperationProperties
+            {
+                Output = ActionRunResult.Build(execution, RunCommandViews.Utf8Tail(stdout), RunCommandViews.Utf8Tail(stderr)),
+                ExecutionState = execution.State,
+                ExitCode = execution.ExitCode,
+            },
+        };
     }
 
     /// <summary>Output of the latest execution from the given offsets; waits for new bytes unless it has ended.</summary>
