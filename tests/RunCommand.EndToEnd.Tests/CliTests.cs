@@ -102,6 +102,22 @@ public sealed class CliTests(StackFixture fixture) : IClassFixture<StackFixture>
     }
 
     [Fact]
+    public async Task Invoke_RunShellScript_PrintsAzureStyleResult()
+    {
+        await _stack.StartAgentAsync("cliinvoke");
+        var cli = await LoggedInAsync();
+
+        var result = await cli.RunAsync("vm", "run-command", "invoke", "-g", "e2e", "-n", "cliinvoke", "--command-id", "RunShellScript",
+            "--scripts", "echo hello $1", "--parameters", "world");
+
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        using var json = JsonDocument.Parse(result.Stdout);
+        var status = json.RootElement.GetProperty("value")[0];
+        Assert.Equal("ProvisioningState/succeeded", status.GetProperty("code").GetString());
+        Assert.Equal("Enable succeeded: \n[stdout]\nhello world\n\n[stderr]\n", status.GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task VmList_Table_ShowsTheAgentConnected()
     {
         await _stack.StartAgentAsync("clilist");

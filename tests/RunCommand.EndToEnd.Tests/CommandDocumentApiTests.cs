@@ -8,14 +8,12 @@ using Azure.Core.Pipeline;
 using Azure.ResourceManager;
 using Azure.ResourceManager.Compute;
 using Azure.ResourceManager.Compute.Models;
-using RunCommand.Contracts.Agents;
 using RunCommand.Testing;
 
 namespace RunCommand.EndToEnd.Tests;
 
 /// <summary>
-/// A real server (https, so the Azure SDK accepts it) with VM "docs-vm" enrolled over the agent protocol. No agent
-/// process runs: the tests read the goal state and report outcomes over HTTP themselves, as an agent would.
+/// A real server (https, so the Azure SDK accepts it) with a real agent serving VM "docs-vm".
 /// </summary>
 public sealed class DocumentServerFixture : IAsyncLifetime
 {
@@ -26,51 +24,36 @@ public sealed class DocumentServerFixture : IAsyncLifetime
 
     public ServerProcess Server { get; private set; } = null!;
 
-    public HttpClient Http { get; private set; } = null!;
+    public AgentProcess Agent { get; private set; } = null!;
 
-    /// <summary>Speaks the agent protocol for <see cref="VmName"/>.</summary>
-    public HttpClient Agent { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         Server = await ServerProcess.StartAsync(Path.Combine(Dir, "server"), https: true);
         Http = Server.CreateHttpClient();
-        using var enroll = Server.CreateHttpClient(File.ReadAllText(Server.EnrollTokenFile).Trim());
-        var response = await enroll.PostAsJsonAsync("/agent/v1/enroll", new EnrollRequest { ResourceGroup = ResourceGroup, VmName = VmName });
-        response.EnsureSuccessStatusCode();
-        var enrolled = await response.Content.ReadFromJsonAsync<EnrollResponse>();
-        Agent = Server.CreateHttpClient(enrolled!.AgentToken);
+        Agent = await AgentProcess.StartAsync(Server, VmName, ResourceGroup, Path.Combine(Dir, "agent"));
     }
 
     public async Task DisposeAsync()
     {
         Http.Dispose();
-        Agent.Dispose();
+        await Agent.DisposeAsync();
         await Server.DisposeAsync();
         Directory.Delete(Dir, recursive: true);
     }
 
-    /// <summary>The assignment the agent would receive for a run command name, as the agent sees it now.</summary>
-    public async Task<ExecutionAssignment> AssignmentAsync(string runCommandName)
+    /// <summary>Follows an <c>Azure-AsyncOperation</c> URL until the operation is no longer InProgress.</summary>
+    public async Task<JsonElement> WaitForOperationAsync(string operationUrl)
     {
-        var goal = await Agent.GetFromJsonAsync<GoalState>("/agent/v1/goalstate?version=-1");
-        return Assert.Single(goal!.Executions, e => e.RunCommandName == runCommandName);
-    }
-
-    /// <summary>Reports an execution as ended, with its whole output in one chunk.</summary>
-    public async Task ReportEndedAsync(string executionId, string state, int exitCode, string stdout, string stderr)
-    {
-        var report = new ExecutionReport
+        while (true)
         {
-            State = state,
-            ExitCode = exitCode,
-            StartTime = DateTimeOffset.UtcNow,
-            EndTime = DateTimeOffset.UtcNow,
-            Stdout = new OutputChunk { Offset = 0, Data = Encoding.UTF8.GetBytes(stdout) },
-            Stderr = new OutputChunk { Offset = 0, Data = Encoding.UTF8.GetBytes(stderr) },
-        };
-        var response = await Agent.PostAsJsonAsync($"/agent/v1/executions/{executionId}/report", report);
-        response.EnsureSuccessStatusCode();
+            var operation = JsonDocument.Parse(await Http.GetStringAsync(operationUrl + "&waitSeconds=30")).RootElement.Clone();
+            if (operation.GetProperty("status").GetString() != "InProgress")
+            {
+                return operation;
+            }
+        }
     }
 }
 
@@ -238,24 +221,37 @@ public sealed class CommandDocumentApiTests(DocumentServerFixture fixture) : ICl
     }
 
     [Fact]
-    public async Task PutRunCommand_CustomCommandId_AgentGetsResolvedScriptAndViewKeepsCommandId()
+    public async Task PutRunCommand_CustomCommandId_AgentRunsResolvedScriptAndViewKeepsCommandId()
     {
         var id = "resolve-doc-" + Guid.NewGuid().ToString("N")[..8];
         var name = "uses-" + id;
         await PutIntDocumentAsync(id);
 
-        var (status, _) = await SendAsync(HttpMethod.Put, CommandUrl(name),
-            $$$"""{"location":"local","properties":{"source":{"commandId":"{{{id}}}"},"parameters":[{"name":"count","value":"5"}]}}""");
-        var (_, shown) = await SendAsync(HttpMethod.Get, CommandUrl(name));
-        var assignment = await fixture.AssignmentAsync(name);
+        using var put = await _http.PutAsync(CommandUrl(name), new StringContent(
+            $$$"""{"location":"local","properties":{"source":{"commandId":"{{{id}}}"},"parameters":[{"name":"count","value":"5"}]}}""", Encoding.UTF8, "application/json"));
+        await fixture.WaitForOperationAsync(put.Headers.GetValues("Azure-AsyncOperation").Single());
+        var (_, shown) = await SendAsync(HttpMethod.Get, CommandUrl(name).Replace("?", "?$expand=instanceView&", StringComparison.Ordinal));
 
-        Assert.Equal(HttpStatusCode.Created, status);
-        var source = shown.GetProperty("properties").GetProperty("source");
-        Assert.Equal(id, source.GetProperty("commandId").GetString());
-        Assert.False(source.TryGetProperty("script", out _));
-        Assert.Single(shown.GetProperty("properties").GetProperty("parameters").EnumerateArray());
-        Assert.Equal("echo \"$count x $mode\"", assignment.Script);
-        Assert.Equal(["count=5", "mode=fast"], assignment.Parameters.Select(p => $"{p.Name}={p.Value}"));
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        var properties = shown.GetProperty("properties");
+        Assert.Equal(id, properties.GetProperty("source").GetProperty("commandId").GetString());
+        Assert.False(properties.GetProperty("source").TryGetProperty("script", out _));
+        Assert.Single(properties.GetProperty("parameters").EnumerateArray());
+        // The document's script ran with the given value and the default of the other parameter.
+        Assert.Equal("5 x fast\n", properties.GetProperty("instanceView").GetProperty("output").GetString());
+    }
+
+    [Fact]
+    public async Task PutRunCommand_IfconfigCommandId_RunsIfconfigWithArguments()
+    {
+        using var put = await _http.PutAsync(CommandUrl("ifconfig-lo"), new StringContent(
+            """{"location":"local","properties":{"source":{"commandId":"ifconfig"},"parameters":[{"name":"arguments","value":"lo"}]}}""", Encoding.UTF8, "application/json"));
+        await fixture.WaitForOperationAsync(put.Headers.GetValues("Azure-AsyncOperation").Single());
+        var (_, shown) = await SendAsync(HttpMethod.Get, CommandUrl("ifconfig-lo").Replace("?", "?$expand=instanceView&", StringComparison.Ordinal));
+
+        var view = shown.GetProperty("properties").GetProperty("instanceView");
+        Assert.Equal("Succeeded", view.GetProperty("executionState").GetString());
+        Assert.Contains("127.0.0.1", view.GetProperty("output").GetString(), StringComparison.Ordinal);
     }
 }
 
@@ -272,14 +268,8 @@ public sealed class ActionRunApiTests(DocumentServerFixture fixture) : IClassFix
     private async Task<HttpResponseMessage> PostAsync(string body, string? url = null) =>
         await _http.PostAsync(url ?? RunUrl(), new StringContent(body, Encoding.UTF8, "application/json"));
 
-    private async Task<ExecutionAssignment> AssignmentOfAsync(HttpResponseMessage accepted)
-    {
-        var operationId = accepted.Headers.GetValues("Azure-AsyncOperation").Single().Split('?')[0].Split('/')[^1];
-        return await fixture.AssignmentAsync("$action-" + operationId);
-    }
-
     [Fact]
-    public async Task Post_RunShellScript_Answers202WithBothOperationHeaders()
+    public async Task Post_RunShellScript_Answers202WithBothOperationHeadersAndRunsTheLines()
     {
         using var response = await PostAsync("""{"commandId":"RunShellScript","script":["echo one","echo $1"],"parameters":[{"name":"","value":"two"}]}""");
 
@@ -288,24 +278,22 @@ public sealed class ActionRunApiTests(DocumentServerFixture fixture) : IClassFix
         Assert.Contains("/operations/", asyncOperation, StringComparison.Ordinal);
         Assert.NotNull(response.Headers.Location);
         Assert.Contains("monitor=true", response.Headers.Location!.ToString(), StringComparison.Ordinal);
-        var assignment = await AssignmentOfAsync(response);
-        Assert.Equal("echo one\necho $1", assignment.Script);
-        Assert.Equal("two", Assert.Single(assignment.Parameters).Value);
+        var operation = await fixture.WaitForOperationAsync(asyncOperation);
+        var status = operation.GetProperty("properties").GetProperty("output").GetProperty("value")[0];
+        Assert.Equal("Enable succeeded: \n[stdout]\none\ntwo\n\n[stderr]\n", status.GetProperty("message").GetString());
     }
 
     [Fact]
     public async Task Post_Finished_LocationAndAsyncOperationCarryAzureResult()
     {
-        using var response = await PostAsync("""{"commandId":"RunShellScript","script":["echo hi; echo warn >&2; exit 3"]}""");
+        using var response = await PostAsync("""{"commandId":"RunShellScript","script":["echo hi; echo warn >&2; sleep 1; exit 3"]}""");
         var location = response.Headers.Location!.ToString();
         var asyncUrl = response.Headers.GetValues("Azure-AsyncOperation").Single();
         using var running = await _http.GetAsync(location);
-        var assignment = await AssignmentOfAsync(response);
 
-        await fixture.ReportEndedAsync(assignment.ExecutionId, "Failed", 3, "hi\n", "warn\n");
+        var operation = await fixture.WaitForOperationAsync(asyncUrl);
         using var done = await _http.GetAsync(location);
         var result = JsonDocument.Parse(await done.Content.ReadAsStringAsync()).RootElement;
-        var operation = JsonDocument.Parse(await _http.GetStringAsync(asyncUrl)).RootElement;
 
         Assert.Equal(HttpStatusCode.Accepted, running.StatusCode);
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
@@ -351,7 +339,7 @@ public sealed class ActionRunApiTests(DocumentServerFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task AzureSdkRunCommand_AgentReportsSuccess_ReturnsEnableSucceededMessage()
+    public async Task AzureSdkRunCommand_RunShellScript_ReturnsEnableSucceededMessage()
     {
         var options = new ArmClientOptions
         {
@@ -363,11 +351,7 @@ public sealed class ActionRunApiTests(DocumentServerFixture fixture) : IClassFix
         var input = new RunCommandInput("RunShellScript");
         input.Script.Add("echo sdk-action");
 
-        var operation = await vm.RunCommandAsync(WaitUntil.Started, input);
-        var goal = await fixture.Agent.GetFromJsonAsync<GoalState>("/agent/v1/goalstate?version=-1");
-        var assignment = Assert.Single(goal!.Executions, e => e.Script == "echo sdk-action");
-        await fixture.ReportEndedAsync(assignment.ExecutionId, "Succeeded", 0, "sdk-action\n", "");
-        var result = await operation.WaitForCompletionAsync();
+        var result = await vm.RunCommandAsync(WaitUntil.Completed, input);
 
         var status = Assert.Single(result.Value.Value);
         Assert.Equal("ProvisioningState/succeeded", status.Code);
