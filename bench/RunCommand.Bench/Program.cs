@@ -8,7 +8,7 @@ using RunCommand.Testing;
 // End-to-end latency of a trivial run command (PUT until the client sees the terminal state) beside the cost of a
 // bare `bash -c true` on the same machine, measured in one run so the ratio holds on a noisy shared machine.
 var iterations = ReadArg("--iterations", 200);
-var warmup = ReadArg("--warmup", 20);
+var warmup = ReadArg("--warmup", 50);
 
 var dir = Directory.CreateTempSubdirectory("rc-bench-").FullName;
 try
