@@ -699,16 +699,6 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
         return buffer.ToArray();
     }
 
-    public async Task<byte[]> ReadOutputTailAsync(string executionId, OutputStream stream, int maxBytes, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var column = stream == OutputStream.Stdout ? "stdout_len" : "stderr_len";
-        var length = (long)(await ScalarAsync(connection, null, $"SELECT {column} FROM executions WHERE id = $id", cancellationToken, ("$id", executionId)) ?? 0L);
-        var from = Math.Max(0, length - maxBytes);
-        await connection.CloseAsync();
-        return await ReadOutputAsync(executionId, stream, from, (int)(length - from), cancellationToken);
-    }
-
     // ---------------------------------------------------------------- plumbing
 
     private static async Task BumpGoalStateAsync(SqliteConnection connection, SqliteTransaction transaction, string vmKey, CancellationToken cancellationToken) =>

@@ -103,6 +103,4 @@ public interface IRunCommandStore
     /// <summary>Up to <paramref name="maxBytes"/> bytes of an execution's stream from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken);
 
-    /// <summary>The last <paramref name="maxBytes"/> bytes (or fewer) of an execution's stream.</summary>
-    Task<byte[]> ReadOutputTailAsync(string executionId, OutputStream stream, int maxBytes, CancellationToken cancellationToken);
 }

@@ -286,8 +286,8 @@ public sealed class RunCommandService
             };
         }
 
-        var stdout = await Store.ReadOutputTailAsync(execution.ExecutionId, OutputStream.Stdout, RunCommandViews.TailBytes, cancellationToken);
-        var stderr = await Store.ReadOutputTailAsync(execution.ExecutionId, OutputStream.Stderr, RunCommandViews.TailBytes, cancellationToken);
+        var stdout = await RunCommandViews.TailAsync(Store, execution, OutputStream.Stdout, cancellationToken);
+        var stderr = await RunCommandViews.TailAsync(Store, execution, OutputStream.Stderr, cancellationToken);
         return new AsyncOperation
         {
             Name = operation.OperationId,

@@ -103,8 +103,8 @@ public sealed class RunCommandViews
     public async Task<RunCommandInstanceView> InstanceViewAsync(RunCommandRecord record, CancellationToken cancellationToken)
     {
         var execution = record.Execution;
-        var stdout = await _store.ReadOutputTailAsync(execution.ExecutionId, OutputStream.Stdout, TailBytes, cancellationToken);
-        var stderr = await _store.ReadOutputTailAsync(execution.ExecutionId, OutputStream.Stderr, TailBytes, cancellationToken);
+        var stdout = await TailAsync(_store, execution, OutputStream.Stdout, cancellationToken);
+        var stderr = await TailAsync(_store, execution, OutputStream.Stderr, cancellationToken);
         return new RunCommandInstanceView
         {
             ExecutionState = execution.State,
@@ -148,6 +148,18 @@ public sealed class RunCommandViews
             default:
                 return $"Execution ended: {execution.State}";
         }
+    }
+
+    /// <summary>
+    /// The last <see cref="TailBytes"/> of a stream as of <paramref name="execution"/>'s snapshot: output that
+    /// arrived after the state was read is left out, so a view never shows output of a later report beside an
+    /// earlier state (say, Pending with output).
+    /// </summary>
+    public static async Task<byte[]> TailAsync(IRunCommandStore store, ExecutionRecord execution, OutputStream stream, CancellationToken cancellationToken)
+    {
+        var length = stream == OutputStream.Stdout ? execution.StdoutLength : execution.StderrLength;
+        var from = Math.Max(0, length - TailBytes);
+        return length == 0 ? [] : await store.ReadOutputAsync(execution.ExecutionId, stream, from, (int)(length - from), cancellationToken);
     }
 
     /// <summary>
