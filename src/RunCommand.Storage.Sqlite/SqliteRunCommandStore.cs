@@ -341,8 +341,13 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
             {
                 await RemoveRunCommandAsync(connection, transaction, command.Key, newOperationId, now, cancellationToken);
             }
+            else
+            {
+                // The agent learns of the cancel from its goal state: a new version wakes its long poll at once.
+                await BumpGoalStateAsync(connection, transaction, command.Vm.Key, cancellationToken);
+                topics.Add(Topics.Vm(command.Vm));
+            }
 
-            topics.Add(Topics.Vm(command.Vm));
             return new DeleteOutcome(DeleteOutcomeKind.Accepted, newOperationId);
         }, cancellationToken);
         Publish(topics);

@@ -107,7 +107,11 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
         var executionId = put.Record!.Execution.ExecutionId;
         await _store.LeaseGoalStateAsync(_vm, default);
 
+        var versionBefore = await _store.GetGoalStateVersionAsync(_vm, default);
+        var agentWoken = _changes.NextChangeAsync(Topics.Vm(_vm));
         await _store.DeleteRunCommandAsync(put.Record.Command, "op", Now, default);
+        Assert.True(await _store.GetGoalStateVersionAsync(_vm, default) > versionBefore, "the agent's goal state must change so its poll returns");
+        Assert.True(agentWoken.IsCompleted);
         var deleting = await _store.GetRunCommandAsync(put.Record.Command, default);
         var ack = await _store.RecordReportAsync(_vm, new ReportWrite { ExecutionId = executionId, State = ExecutionStates.Running }, Now, default);
         Assert.True(deleting!.Deleting);
