@@ -57,18 +57,7 @@ public sealed partial class RunCommandRequest
     /// <summary>Reads a request body; malformed JSON is a 400 InvalidRequestContent naming the line and position.</summary>
     public static async Task<RunCommandRequest> ReadAsync(HttpRequest request, bool isPatch, CancellationToken cancellationToken)
     {
-        JsonDocument document;
-        try
-        {
-            document = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 32 }, cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
-                $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}).");
-        }
-
-        using (document)
+        using (var document = await ArmBody.ReadJsonAsync(request, cancellationToken))
         {
             return Parse(document.RootElement, isPatch);
         }

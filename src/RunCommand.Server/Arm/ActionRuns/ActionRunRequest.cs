@@ -24,18 +24,7 @@ public sealed class ActionRunRequest
 
     public static async Task<ActionRunRequest> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        JsonDocument document;
-        try
-        {
-            document = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 16 }, cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
-                $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}).");
-        }
-
-        using (document)
+        using (var document = await ArmBody.ReadJsonAsync(request, cancellationToken))
         {
             return Parse(document.RootElement);
         }

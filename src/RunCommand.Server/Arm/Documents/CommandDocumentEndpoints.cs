@@ -41,18 +41,7 @@ public static class CommandDocumentEndpoints
     private static async Task<IResult> PutAsync(HttpRequest request, string subscriptionId, string location, string commandId, CommandDocuments documents, ServerIdentity identity, CancellationToken cancellationToken)
     {
         Check(request, subscriptionId, location, identity, commandId);
-        JsonDocument body;
-        try
-        {
-            body = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 16 }, cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
-                $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}).");
-        }
-
-        using (body)
+        using (var body = await ArmBody.ReadJsonAsync(request, cancellationToken))
         {
             var (created, document) = await documents.PutAsync(commandId, body.RootElement, cancellationToken);
             return Results.Json(document, ContractsJsonContext.Default.RunCommandDocument, statusCode: created ? StatusCodes.Status201Created : StatusCodes.Status200OK);

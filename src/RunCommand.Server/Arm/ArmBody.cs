@@ -1,0 +1,21 @@
+using System.Text.Json;
+
+namespace RunCommand.Server.Arm;
+
+/// <summary>Reads ARM request bodies; malformed JSON is a 400 InvalidRequestContent naming the line and position.</summary>
+public static class ArmBody
+{
+    public static async Task<JsonDocument> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 32 }, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            // The message of a JsonException names no value from the body, only the position.
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
+                $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}).");
+        }
+    }
+}
