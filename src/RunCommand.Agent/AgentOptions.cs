@@ -24,5 +24,8 @@ public sealed record AgentOptions
     /// <summary>PEM or DER certificate to trust exclusively for https; null: the system trust store.</summary>
     public string? CaCertificateFile { get; init; }
 
+    /// <summary>Largest script a <c>scriptUri</c> download may deliver, in bytes.</summary>
+    public long MaxScriptBytes { get; init; } = 256 * 1024;
+
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 }

@@ -76,4 +76,10 @@ internal static partial class Log
 
     [LoggerMessage(2010, LogLevel.Warning, "Execution {ExecutionId}: the server stopped accepting output at stdout {StdoutLength}, stderr {StderrLength} bytes")]
     public static partial void OutputStalled(ILogger logger, string executionId, long stdoutLength, long stderrLength);
+
+    [LoggerMessage(2011, LogLevel.Information, "Execution {ExecutionId}: script downloaded from host {Host} ({Bytes} bytes, attempt {Attempt})")]
+    public static partial void ScriptDownloaded(ILogger logger, string executionId, string host, int bytes, int attempt);
+
+    [LoggerMessage(2012, LogLevel.Warning, "Execution {ExecutionId}: {Failure}; retrying in {DelayMs} ms")]
+    public static partial void ScriptDownloadRetry(ILogger logger, string executionId, string failure, long delayMs);
 }

@@ -35,6 +35,12 @@ var caCert = new Option<string?>("--ca-cert")
     Description = "Trust exactly this certificate (PEM or DER) for https: the server's own self-signed certificate or its root CA",
     HelpName = "FILE",
 };
+var maxScriptBytes = new Option<long>("--max-script-bytes")
+{
+    Description = "Largest script a scriptUri may deliver, in bytes (default 262144 = 256 KiB)",
+    DefaultValueFactory = _ => 256 * 1024,
+    HelpName = "BYTES",
+};
 var tags = new Option<string[]>("--tags")
 {
     Description = "Tags as key=value pairs",
@@ -46,7 +52,7 @@ var root = new RootCommand(
     "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
     + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
 {
-    server, vmName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, tags,
+    server, vmName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, maxScriptBytes, tags,
 };
 
 var parsed = root.Parse(args);
@@ -152,6 +158,13 @@ AgentOptions? Validate(ParseResult result)
         return null;
     }
 
+    var scriptLimit = result.GetValue(maxScriptBytes);
+    if (scriptLimit is < 1 or > 64L * 1024 * 1024)
+    {
+        Fail($"--max-script-bytes must be between 1 and 67108864, not {scriptLimit}");
+        return null;
+    }
+
     var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
     foreach (var tag in result.GetValue(tags) ?? [])
     {
@@ -175,6 +188,7 @@ AgentOptions? Validate(ParseResult result)
         StateDirectory = Path.GetFullPath(result.GetValue(stateDir)!),
         EnrollTokenFile = Path.GetFullPath(result.GetValue(enrollTokenFile)!),
         CaCertificateFile = result.GetValue(caCert),
+        MaxScriptBytes = scriptLimit,
         Tags = tagMap,
     };
 }

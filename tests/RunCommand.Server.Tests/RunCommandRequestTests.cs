@@ -90,4 +90,43 @@ public sealed class RunCommandRequestTests
         Assert.Equal("A", Assert.Single(patched.Parameters).Name);
         Assert.Equal("pw", patchedSecrets.RunAsPassword);
     }
+
+    [Fact]
+    public void Apply_ScriptUriWithSas_KeepsQueryOnlyInSecrets()
+    {
+        var request = Parse("""
+            {"location":"local","properties":{"source":{"scriptUri":"https://acct.blob.core.windows.net/c/s.sh?sv=2024&sig=SECRETSIG"}}}
+            """);
+
+        var (spec, secrets) = request.Apply(null, null);
+
+        Assert.Equal("https://acct.blob.core.windows.net/c/s.sh", spec.ScriptUri);
+        Assert.Equal("?sv=2024&sig=SECRETSIG", secrets.ScriptUriQuery);
+        Assert.DoesNotContain("SECRETSIG", RunCommand.Storage.StorageFormat.Serialize(spec), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_SourceChangedFromScriptUriToScript_DropsTheStoredQuery()
+    {
+        var (spec, secrets) = Parse("""{"location":"local","properties":{"source":{"scriptUri":"https://h/s.sh?sig=x"}}}""").Apply(null, null);
+
+        var (patched, patchedSecrets) = Parse("""{"properties":{"source":{"script":"echo"}}}""", isPatch: true).Apply(spec, secrets);
+
+        Assert.Null(patched.ScriptUri);
+        Assert.Null(patchedSecrets.ScriptUriQuery);
+        Assert.True(patchedSecrets.IsEmpty);
+    }
+
+    [Fact]
+    public void Fingerprint_SameUrlDifferentSas_Differs()
+    {
+        var protector = new RunCommand.Server.Secrets.SecretProtector(new byte[32]);
+        var (specA, secretsA) = Parse("""{"location":"local","properties":{"source":{"scriptUri":"https://h/s.sh?sig=a"}}}""").Apply(null, null);
+        var (specB, secretsB) = Parse("""{"location":"local","properties":{"source":{"scriptUri":"https://h/s.sh?sig=b"}}}""").Apply(null, null);
+        var specJson = RunCommand.Storage.StorageFormat.Serialize(specA);
+
+        Assert.Equal(specJson, RunCommand.Storage.StorageFormat.Serialize(specB));
+        Assert.NotEqual(protector.Fingerprint(specJson, secretsA), protector.Fingerprint(specJson, secretsB));
+        Assert.Equal("?sig=a", protector.Unseal(protector.Seal(secretsA)).ScriptUriQuery);
+    }
 }

@@ -22,6 +22,7 @@ public sealed class ExecutionManager
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationToken _shutdown;
+    private readonly ScriptDownloader _downloader;
     private readonly ConcurrentDictionary<string, (ExecutionRunner Runner, Task Task)> _active = new(StringComparer.Ordinal);
 
     /// <param name="executionsRoot">Directory holding one directory per execution (scripts and output files).</param>
@@ -42,6 +43,8 @@ public sealed class ExecutionManager
         _time = time;
         _logger = logger;
         _shutdown = shutdown;
+        // One HTTP client for every scriptUri download of this agent's lifetime (connection pooling, DNS refresh).
+        _downloader = new ScriptDownloader(settings, time, logger);
         Directory.CreateDirectory(executionsRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
@@ -187,7 +190,7 @@ public sealed class ExecutionManager
     }
 
     private ExecutionRunner CreateRunner(ExecutionRecord record, long stdoutAcked, long stderrAcked) =>
-        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _shutdown);
+        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _shutdown);
 
     private ExecutionPaths PathsOf(string executionId) => new(Path.Combine(_executionsRoot, executionId));
 

@@ -17,7 +17,11 @@ internal sealed class ExecutionRunner
     private readonly ILogger _logger;
     private readonly CancellationToken _shutdown;
     private readonly OutputShipper _shipper;
+    private readonly ScriptDownloader _downloader;
     private readonly TaskCompletionSource _cancelRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // The same request as a token, for work that takes one (a script download). Holds no timer: never disposed.
+    private readonly CancellationTokenSource _cancelToken = new();
     private ExecutionRecord _record;
 
     public ExecutionRunner(
@@ -30,8 +34,10 @@ internal sealed class ExecutionRunner
         ILogger logger,
         long stdoutAcked,
         long stderrAcked,
+        ScriptDownloader downloader,
         CancellationToken shutdown)
     {
+        _downloader = downloader;
         _record = record;
         Paths = paths;
         _store = store;
@@ -46,7 +52,11 @@ internal sealed class ExecutionRunner
 
     public ExecutionPaths Paths { get; }
 
-    public void RequestCancel() => _cancelRequested.TrySetResult();
+    public void RequestCancel()
+    {
+        _cancelRequested.TrySetResult();
+        _cancelToken.Cancel();
+    }
 
     /// <summary>Runs a freshly accepted execution (its record is already durable, state Accepted).</summary>
     public async Task RunNewAsync(ExecutionAssignment assignment)
@@ -72,11 +82,46 @@ internal sealed class ExecutionRunner
                 await FinishAsync(LocalState.Failed, null, $"runAsUser needs {ProcessLauncher.SetprivPath} (util-linux), which is missing");
                 return;
             }
+
+            if (!string.IsNullOrEmpty(assignment.RunAsPassword) && await CheckPasswordAsync(runAs.Name, assignment.RunAsPassword) is { } rejected)
+            {
+                await FinishAsync(LocalState.Failed, null, rejected);
+                return;
+            }
+        }
+
+        byte[] script;
+        if (assignment.ScriptUri is { } scriptUri)
+        {
+            // Before the script file exists: a failed download leaves nothing to run. Cancel aborts a slow download.
+            using var abort = CancellationTokenSource.CreateLinkedTokenSource(_shutdown, _cancelToken.Token);
+            ScriptDownload download;
+            try
+            {
+                download = await _downloader.DownloadAsync(scriptUri, ExecutionId, abort.Token);
+            }
+            catch (OperationCanceledException) when (_cancelRequested.Task.IsCompleted && !_shutdown.IsCancellationRequested)
+            {
+                await FinishAsync(LocalState.Canceled, null, "Canceled before it started");
+                return;
+            }
+
+            if (download.Error is { } error)
+            {
+                await FinishAsync(LocalState.Failed, null, error);
+                return;
+            }
+
+            script = download.Script!;
+        }
+        else
+        {
+            script = new System.Text.UTF8Encoding(false).GetBytes(assignment.Script!);
         }
 
         try
         {
-            ProcessLauncher.PrepareFiles(Paths, assignment.Script!, runAs);
+            ProcessLauncher.PrepareFiles(Paths, script, runAs);
         }
         catch (IOException e)
         {
@@ -273,13 +318,25 @@ internal sealed class ExecutionRunner
 
     private ProgressLoop StartProgressLoop() => new(this);
 
+    /// <summary>Checks a run-as password with PAM; returns why it cannot be used, or null when it is accepted.</summary>
+    private static async Task<string?> CheckPasswordAsync(string user, string password)
+    {
+        // PAM blocks (a wrong password costs pam_unix's ~2 s delay): keep it off the agent's other work.
+        var outcome = await Task.Factory.StartNew(() => PamAuthenticator.Check(user, password), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return outcome switch
+        {
+            PamOutcome.Accepted => null,
+            PamOutcome.Rejected => $"runAsPassword was rejected for user '{user}'",
+            PamOutcome.AccountUnusable => $"runAsPassword is right but the account of user '{user}' may not log in (expired, locked or its password must be changed)",
+            _ => "runAsPassword cannot be checked: libpam.so.0 (Debian package libpam0g) is missing",
+        };
+    }
+
     private static string? Validate(ExecutionAssignment assignment)
     {
-        if (assignment.Script is null)
+        if (assignment.Script is null && assignment.ScriptUri is null)
         {
-            return assignment.ScriptUri is not null
-                ? "scriptUri is not supported by this agent yet"
-                : "The run command has neither a script nor a scriptUri";
+            return "The run command has neither a script nor a scriptUri";
         }
 
         foreach (var parameter in assignment.Parameters.Concat(assignment.ProtectedParameters))

@@ -24,4 +24,14 @@ public sealed record ExecutionSettings
     public TimeSpan RetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(250);
 
     public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest script a <c>scriptUri</c> may deliver (agent option <c>--max-script-bytes</c>).</summary>
+    public long MaxScriptBytes { get; init; } = 256 * 1024;
+
+    /// <summary>Overall limit of one script download, retries included; the execution fails when it passes.</summary>
+    public TimeSpan ScriptDownloadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan ScriptDownloadRetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan ScriptDownloadRetryMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -43,9 +43,13 @@ internal static class ProcessLauncher
     private const UnixFileMode OutputMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>Writes the script (0700) and empty stdout/stderr files (0600).</summary>
-    public static void PrepareFiles(ExecutionPaths paths, string script, UserAccount? runAs = null)
+    public static void PrepareFiles(ExecutionPaths paths, string script, UserAccount? runAs = null) =>
+        PrepareFiles(paths, new UTF8Encoding(false).GetBytes(script), runAs);
+
+    /// <summary>Writes the script bytes as they are (a downloaded script need not be UTF-8), 0700, and empty output files.</summary>
+    public static void PrepareFiles(ExecutionPaths paths, byte[] script, UserAccount? runAs = null)
     {
-        WriteNew(paths.Script, new UTF8Encoding(false).GetBytes(script), ScriptMode);
+        WriteNew(paths.Script, script, ScriptMode);
         if (runAs is not null && Posix.Chown(paths.Script, runAs.Uid, runAs.Gid) != 0)
         {
             throw new IOException($"Cannot give the script to user {runAs.Name} (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
@@ -72,7 +76,7 @@ internal static class ProcessLauncher
         if (spec.RunAs is { } user)
         {
             // setpriv execs (no fork): the script stays in the wrapper's group. Only numbers reach the command
-            // line; a run-as password is never needed (the agent is root) and never used.
+            // line; a run-as password was checked with PAM before (in memory) and is never passed on.
             psi.ArgumentList.Add(SetprivPath);
             psi.ArgumentList.Add($"--reuid={user.Uid}");
             psi.ArgumentList.Add($"--regid={user.Gid}");

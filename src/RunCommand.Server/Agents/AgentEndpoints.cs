@@ -95,7 +95,8 @@ public static class AgentEndpoints
             Started = item.Execution.State == ExecutionStates.Running,
             // A commandId source runs the document script resolved when the command was written.
             Script = spec.ResolvedScript ?? spec.Script,
-            ScriptUri = spec.ScriptUri,
+            // Only the agent gets the full URL: the query (a SAS) was sealed apart from the public spec.
+            ScriptUri = spec.ScriptUri is null ? null : spec.ScriptUri + secrets.ScriptUriQuery,
             Parameters = (spec.ResolvedParameters ?? spec.Parameters).Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             ProtectedParameters = secrets.ProtectedParameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             TimeoutInSeconds = spec.TimeoutInSeconds,

@@ -121,7 +121,11 @@ public sealed partial class RunCommandRequest
         var secrets = currentSecrets ?? new SecretBundle();
         if (Source is not null)
         {
-            spec = spec with { Script = Source.Script, ScriptUri = Source.ScriptUri, CommandId = Source.CommandId };
+            // The query of a scriptUri (a SAS) is a secret: it is sealed with the other secrets, and the public spec
+            // (GET, list, logs, the database's plain columns) keeps only the URL without it.
+            var (publicUri, query) = SplitScriptUri(Source.ScriptUri);
+            spec = spec with { Script = Source.Script, ScriptUri = publicUri, CommandId = Source.CommandId };
+            secrets = secrets with { ScriptUriQuery = query };
         }
 
         if (Parameters is not null)
@@ -150,6 +154,16 @@ public sealed partial class RunCommandRequest
             ProtectedParameterCount = secrets.ProtectedParameters.Count,
         };
         return (spec, secrets);
+    }
+
+    /// <summary>
+    /// Splits a scriptUri at its first '?': the URL without the query, and the query with its '?' (null when there
+    /// is none). A fragment after the query goes with the query; it is never sent by HTTP anyway.
+    /// </summary>
+    public static (string? PublicUri, string? Query) SplitScriptUri(string? scriptUri)
+    {
+        var question = scriptUri?.IndexOf('?', StringComparison.Ordinal) ?? -1;
+        return question < 0 ? (scriptUri, null) : (scriptUri![..question], scriptUri[question..]);
     }
 
     private void ReadSource(JsonElement properties, bool isPatch)

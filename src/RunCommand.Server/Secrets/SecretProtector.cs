@@ -13,7 +13,13 @@ public sealed record SecretBundle
 
     public string? RunAsPassword { get; init; }
 
-    public bool IsEmpty => ProtectedParameters.Count == 0 && RunAsPassword is null;
+    /// <summary>
+    /// The query string of <c>source.scriptUri</c>, with its leading '?' (typically a SAS, which is a credential);
+    /// null when the URL has none or the source is not a scriptUri. The public spec keeps the URL without it.
+    /// </summary>
+    public string? ScriptUriQuery { get; init; }
+
+    public bool IsEmpty => ProtectedParameters.Count == 0 && RunAsPassword is null && ScriptUriQuery is null;
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -1,0 +1,186 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace RunCommand.Agent.Execution;
+
+/// <summary>A downloaded script (BOM stripped, LF line ends) or why there is none.</summary>
+/// <param name="Error">A message safe to report and log (names the host and status, never the query); null on success.</param>
+internal sealed record ScriptDownload(byte[]? Script, string? Error);
+
+/// <summary>
+/// Downloads <c>source.scriptUri</c> scripts: a public URL or a blob URL with a SAS. Transient failures
+/// (connection errors, 408, 429, 5xx) are retried with capped exponential backoff, all within one overall
+/// timeout, so a download never hangs an execution. The URL's query is a credential: no message, log line or
+/// exception text built here contains it (only scheme-less host:port and the HTTP status).
+/// </summary>
+internal sealed class ScriptDownloader : IDisposable
+{
+    private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
+    private readonly HttpClient _http;
+    private readonly ExecutionSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public ScriptDownloader(ExecutionSettings settings, TimeProvider time, ILogger logger)
+    {
+        _settings = settings;
+        _time = time;
+        _logger = logger;
+        // The system CA store decides https trust (no --ca-cert here: that one is for the RunCommand server only).
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = true,
+            MaxAutomaticRedirections = 5,
+            AutomaticDecompression = DecompressionMethods.All,
+            ConnectTimeout = settings.ScriptDownloadTimeout,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            UseCookies = false,
+        })
+        {
+            // The overall deadline is a token per download; HttpClient's own timeout would throw a message with the URL.
+            Timeout = Timeout.InfiniteTimeSpan,
+            MaxResponseContentBufferSize = int.MaxValue,
+        };
+    }
+
+    public async Task<ScriptDownload> DownloadAsync(string scriptUri, string executionId, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(scriptUri, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            return new ScriptDownload(null, "Script download failed: scriptUri is not an absolute http or https URL");
+        }
+
+        var host = uri.Authority;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_settings.ScriptDownloadTimeout);
+        var backoff = new Backoff(_settings.ScriptDownloadRetryInitialDelay, _settings.ScriptDownloadRetryMaxDelay);
+        var attempt = 0;
+        string? lastFailure = null;
+        while (true)
+        {
+            attempt++;
+            string failure;
+            try
+            {
+                var (script, error, transient) = await TryOnceAsync(uri, host, deadline.Token);
+                if (script is not null)
+                {
+                    Log.ScriptDownloaded(_logger, executionId, host, script.Length, attempt);
+                    return new ScriptDownload(script, null);
+                }
+
+                if (!transient)
+                {
+                    return new ScriptDownload(null, error);
+                }
+
+                failure = error!;
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // The deadline cut an attempt short: the failure that made us retry says more than the cut.
+                return new ScriptDownload(null, lastFailure is not null
+                    ? GaveUp(lastFailure, attempt)
+                    : $"Script download failed: no complete answer from host {host} within {_settings.ScriptDownloadTimeout.TotalSeconds:0.###} s ({attempt} attempt(s))");
+            }
+
+            lastFailure = failure;
+
+            var delay = backoff.Next();
+            Log.ScriptDownloadRetry(_logger, executionId, failure, (long)delay.TotalMilliseconds);
+            try
+            {
+                await Task.Delay(delay, _time, deadline.Token);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return new ScriptDownload(null, GaveUp(failure, attempt));
+            }
+        }
+    }
+
+    private string GaveUp(string failure, int attempts) =>
+        $"{failure} (gave up after {attempts} attempt(s) within {_settings.ScriptDownloadTimeout.TotalSeconds:0.###} s)";
+
+    /// <summary>One GET. Returns the script, or an error message and whether trying again may help.</summary>
+    private async Task<(byte[]? Script, string? Error, bool Transient)> TryOnceAsync(Uri uri, string host, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var status = (int)response.StatusCode;
+            if (!response.IsSuccessStatusCode)
+            {
+                var transient = status is 408 or 429 || status >= 500;
+                return (null, $"Script download failed: HTTP {status} from host {host}", transient);
+            }
+
+            var limit = _settings.MaxScriptBytes;
+            if (response.Content.Headers.ContentLength is { } length && length > limit)
+            {
+                return (null, $"Script download failed: the script from host {host} is {length} bytes, more than the limit of {limit} bytes", false);
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > limit)
+                {
+                    return (null, $"Script download failed: the script from host {host} is more than the limit of {limit} bytes", false);
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+
+            return (Normalize(buffer.ToArray()), null, false);
+        }
+        catch (HttpRequestException e)
+        {
+            // e.Message is not used: some texts carry the request URL. The error kind and status are enough.
+            return (null, $"Script download failed: {Describe(e.HttpRequestError)} host {host}", true);
+        }
+        catch (IOException)
+        {
+            return (null, $"Script download failed: the connection to host {host} broke off", true);
+        }
+    }
+
+    private static string Describe(HttpRequestError error) => error switch
+    {
+        HttpRequestError.NameResolutionError => "cannot resolve",
+        HttpRequestError.ConnectionError => "cannot connect to",
+        HttpRequestError.SecureConnectionError => "no trusted TLS connection with",
+        HttpRequestError.ResponseEnded => "the connection broke off with",
+        HttpRequestError.InvalidResponse => "invalid HTTP answer from",
+        HttpRequestError.ProxyTunnelError => "the proxy refused the tunnel to",
+        _ => $"{error} with",
+    };
+
+    /// <summary>Strips a UTF-8 byte order mark and turns CRLF line ends into LF (Windows-edited scripts run as-is).</summary>
+    internal static byte[] Normalize(ReadOnlySpan<byte> script)
+    {
+        if (script.StartsWith(Utf8Bom))
+        {
+            script = script[Utf8Bom.Length..];
+        }
+
+        var result = new byte[script.Length];
+        var n = 0;
+        for (var i = 0; i < script.Length; i++)
+        {
+            if (script[i] == (byte)'\r' && i + 1 < script.Length && script[i + 1] == (byte)'\n')
+            {
+                continue;
+            }
+
+            result[n++] = script[i];
+        }
+
+        return result[..n];
+    }
+
+    public void Dispose() => _http.Dispose();
+}
