@@ -1,7 +1,12 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace RunCommand.Testing;
 
@@ -13,26 +18,41 @@ public sealed record ScriptAnswer(int Status, byte[] Body, bool Hang = false)
 }
 
 /// <summary>
-/// A minimal HTTP/1.1 server on 127.0.0.1 for script downloads (one answer per connection, then close), with
-/// full control over status codes and hanging. Plain sockets: no ASP.NET needed in the projects that use it.
+/// A Kestrel server on 127.0.0.1 serving script downloads, with full control over status codes and hanging.
 /// </summary>
 public sealed class ScriptHttpServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly Func<string, int, ScriptAnswer> _answer;
+    private readonly WebApplication _app;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
     private int _requests;
 
     /// <param name="answer">Gets the request target (path and query) and the 1-based number of the request.</param>
     public ScriptHttpServer(Func<string, int, ScriptAnswer> answer)
     {
-        _answer = answer;
-        _listener.Start();
-        _loop = AcceptAsync();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        _app = builder.Build();
+        _app.Run(async context =>
+        {
+            var target = context.Request.Path + context.Request.QueryString;
+            Requests.Enqueue(target);
+            var reply = answer(target, Interlocked.Increment(ref _requests));
+            if (reply.Hang)
+            {
+                await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, context.RequestAborted).Token);
+            }
+
+            context.Response.StatusCode = reply.Status;
+            context.Response.ContentType = "text/plain";
+            await context.Response.Body.WriteAsync(reply.Body);
+        });
+        _app.StartAsync().GetAwaiter().GetResult();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        Port = new Uri(address).Port;
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public int Port { get; }
 
     /// <summary>host:port, as a download error message names it.</summary>
     public string HostAndPort => $"127.0.0.1:{Port}";
@@ -42,68 +62,11 @@ public sealed class ScriptHttpServer : IAsyncDisposable
     /// <summary>Every request target received, in order (path and query).</summary>
     public ConcurrentQueue<string> Requests { get; } = new();
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = ServeAsync(client);
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
-    {
-        using (client)
-        {
-            try
-            {
-                var stream = client.GetStream();
-                var head = new StringBuilder();
-                var buffer = new byte[4096];
-                while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
-                {
-                    var read = await stream.ReadAsync(buffer, _stop.Token);
-                    if (read == 0)
-                    {
-                        return;
-                    }
-
-                    head.Append(Encoding.ASCII.GetString(buffer, 0, read));
-                }
-
-                var target = head.ToString().Split(' ')[1];
-                Requests.Enqueue(target);
-                var answer = _answer(target, Interlocked.Increment(ref _requests));
-                if (answer.Hang)
-                {
-                    await Task.Delay(Timeout.Infinite, _stop.Token);
-                }
-
-                var header = $"HTTP/1.1 {answer.Status} X\r\nContent-Length: {answer.Body.Length}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n";
-                await stream.WriteAsync(Encoding.ASCII.GetBytes(header), _stop.Token);
-                await stream.WriteAsync(answer.Body, _stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
-            {
-                // The client gave up or the server is stopping.
-            }
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
         _stop.Dispose();
     }
 }
