@@ -76,4 +76,10 @@ internal static partial class Log
 
     [LoggerMessage(2010, LogLevel.Warning, "Execution {ExecutionId}: the server stopped accepting output at stdout {StdoutLength}, stderr {StderrLength} bytes")]
     public static partial void OutputStalled(ILogger logger, string executionId, long stdoutLength, long stderrLength);
+
+    [LoggerMessage(2011, LogLevel.Warning, "Execution {ExecutionId}: {Blob} blob call failed ({Detail}); will retry")]
+    public static partial void BlobFailed(ILogger logger, string executionId, string blob, string detail);
+
+    [LoggerMessage(2012, LogLevel.Warning, "Execution {ExecutionId}: gave up writing the {Blob} blob ({Detail}); the execution goes on")]
+    public static partial void BlobGivenUp(ILogger logger, string executionId, string blob, string detail);
 }
