@@ -86,7 +86,9 @@ public static class AgentEndpoints
     private static ExecutionAssignment ToAssignment(PendingWork item, SecretProtector protector)
     {
         var spec = item.Spec;
-        var secrets = item.Execution.CancelRequested ? new SecretBundle() : protector.Unseal(item.SealedSecrets);
+        var sealedSecrets = protector.Unseal(item.SealedSecrets);
+        // A cancelled execution gets no script secrets, but still its blob SAS: the agent flushes the last output.
+        var secrets = item.Execution.CancelRequested ? new SecretBundle() : sealedSecrets;
         return new ExecutionAssignment
         {
             ExecutionId = item.Execution.ExecutionId,
@@ -101,8 +103,8 @@ public static class AgentEndpoints
             TimeoutInSeconds = spec.TimeoutInSeconds,
             RunAsUser = spec.RunAsUser,
             RunAsPassword = secrets.RunAsPassword,
-            OutputBlobUri = spec.OutputBlobUri,
-            ErrorBlobUri = spec.ErrorBlobUri,
+            OutputBlobUri = SasUrl.Join(spec.OutputBlobUri, sealedSecrets.OutputBlobSas),
+            ErrorBlobUri = SasUrl.Join(spec.ErrorBlobUri, sealedSecrets.ErrorBlobSas),
             StdoutLength = item.Execution.StdoutLength,
             StderrLength = item.Execution.StderrLength,
         };

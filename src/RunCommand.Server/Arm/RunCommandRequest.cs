@@ -150,14 +150,27 @@ public sealed partial class RunCommandRequest
             secrets = secrets with { RunAsPassword = RunAsPassword };
         }
 
+        // A blob URL's query is its SAS token: sealed with the secrets, never shown by a GET.
+        if (IsGiven("outputBlobUri"))
+        {
+            var (url, sas) = OutputBlobUri is null ? (null, null) : SasUrl.Split(OutputBlobUri);
+            spec = spec with { OutputBlobUri = url };
+            secrets = secrets with { OutputBlobSas = sas };
+        }
+
+        if (IsGiven("errorBlobUri"))
+        {
+            var (url, sas) = ErrorBlobUri is null ? (null, null) : SasUrl.Split(ErrorBlobUri);
+            spec = spec with { ErrorBlobUri = url };
+            secrets = secrets with { ErrorBlobSas = sas };
+        }
+
         spec = spec with
         {
             AsyncExecution = AsyncExecution ?? spec.AsyncExecution,
             TreatFailureAsDeploymentFailure = TreatFailureAsDeploymentFailure ?? spec.TreatFailureAsDeploymentFailure,
             RunAsUser = IsGiven("runAsUser") ? RunAsUser : spec.RunAsUser,
             TimeoutInSeconds = TimeoutInSeconds ?? spec.TimeoutInSeconds,
-            OutputBlobUri = IsGiven("outputBlobUri") ? OutputBlobUri : spec.OutputBlobUri,
-            ErrorBlobUri = IsGiven("errorBlobUri") ? ErrorBlobUri : spec.ErrorBlobUri,
             ProtectedParameterCount = secrets.ProtectedParameters.Count,
         };
         return (spec, secrets);

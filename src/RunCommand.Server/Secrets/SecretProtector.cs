@@ -13,7 +13,13 @@ public sealed record SecretBundle
 
     public string? RunAsPassword { get; init; }
 
-    public bool IsEmpty => ProtectedParameters.Count == 0 && RunAsPassword is null;
+    /// <summary>Query (SAS token, without '?') of outputBlobUri; the spec keeps the URL without it. Null: none.</summary>
+    public string? OutputBlobSas { get; init; }
+
+    /// <summary>Query (SAS token, without '?') of errorBlobUri; null when there is none.</summary>
+    public string? ErrorBlobSas { get; init; }
+
+    public bool IsEmpty => ProtectedParameters.Count == 0 && RunAsPassword is null && OutputBlobSas is null && ErrorBlobSas is null;
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
