@@ -37,6 +37,35 @@ public sealed class RunCommandRequestTests
     }
 
     [Fact]
+    public void Apply_BlobUrisWithSas_KeepsUrlsWithoutQueryAndSealsTheQueries()
+    {
+        var request = Parse("""
+            {"location":"local","properties":{"source":{"script":"echo hi"},
+             "outputBlobUri":"https://acct.blob.core.windows.net/c/out.log?sv=2021-08-06&sp=racw&sig=abc%3D",
+             "errorBlobUri":"https://acct.blob.core.windows.net/c/err.log"}}
+            """);
+
+        var (spec, secrets) = request.Apply(null, null);
+
+        Assert.Equal("https://acct.blob.core.windows.net/c/out.log", spec.OutputBlobUri);
+        Assert.Equal("sv=2021-08-06&sp=racw&sig=abc%3D", secrets.OutputBlobSas);
+        Assert.Equal("https://acct.blob.core.windows.net/c/err.log", spec.ErrorBlobUri);
+        Assert.Null(secrets.ErrorBlobSas);
+        Assert.Equal("https://acct.blob.core.windows.net/c/out.log?sv=2021-08-06&sp=racw&sig=abc%3D", Secrets.SasUrl.Join(spec.OutputBlobUri, secrets.OutputBlobSas));
+    }
+
+    [Fact]
+    public void Apply_PatchWithoutBlobUris_KeepsStoredUrlAndSas()
+    {
+        var (spec, secrets) = Parse("""{"location":"local","properties":{"source":{"script":"a"},"outputBlobUri":"https://h/c/o?sig=s"}}""").Apply(null, null);
+
+        var (patched, patchedSecrets) = Parse("""{"properties":{"timeoutInSeconds":5}}""", isPatch: true).Apply(spec, secrets);
+
+        Assert.Equal("https://h/c/o", patched.OutputBlobUri);
+        Assert.Equal("sig=s", patchedSecrets.OutputBlobSas);
+    }
+
+    [Fact]
     public void Parse_ManyProblems_ReturnsEveryErrorWithItsTarget()
     {
         var request = Parse("""
