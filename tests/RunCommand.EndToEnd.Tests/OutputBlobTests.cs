@@ -193,6 +193,33 @@ public sealed class OutputBlobTests(BlobStackFixture fixture) : IClassFixture<Bl
     }
 
     [Fact]
+    public async Task Run_OutputBlobBecomesUnwritableMidRun_KeepsTrueOutcomeAndNotesTheBlobInTheMessage()
+    {
+        const string vm = "blob-broken";
+        await _stack.StartAgentAsync(vm);
+        var container = await _azurite.CreateContainerAsync();
+        var outBlob = container.GetBlobClient("out.log");
+        var gate = Path.Combine(_stack.Dir, "gate-" + Guid.NewGuid().ToString("N"));
+        var target = _stack.Command(vm, "broken");
+        var operation = await _stack.StartAsync(target, WithBlobs(
+            $"echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo second; exit 3",
+            AzuriteProcess.SasUri(outBlob, AzuriteProcess.AppendBlobPermissions), null));
+        await Wait.UntilAsync(async () => await LengthOrZeroAsync(outBlob) == "first\n".Length, TimeSpan.FromSeconds(30), "the first line to reach the blob");
+
+        // Someone replaces the append blob with a block blob: every further append is refused (HTTP 409).
+        await outBlob.UploadAsync(BinaryData.FromString("replaced"), overwrite: true);
+        File.WriteAllText(gate, "");
+        await _stack.Client.WaitForOperationAsync(operation);
+
+        var view = (await _stack.Client.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
+        Assert.Equal(ExecutionStates.Failed, view.ExecutionState);
+        Assert.Equal(3, view.ExitCode);
+        Assert.StartsWith("Script exited with code 3; output blob append failed: HTTP 409", view.ExecutionMessage, StringComparison.Ordinal);
+        Assert.EndsWith($"from host 127.0.0.1:{_azurite.ServiceUri.Port}", view.ExecutionMessage, StringComparison.Ordinal);
+        Assert.Equal("first\nsecond\n", view.Output);
+    }
+
+    [Fact]
     public async Task KillAgent_WhileScriptWritesBlob_RestartedAgentContinuesTheSameBlobWithoutLossOrRepeat()
     {
         const string vm = "blob-restart";
