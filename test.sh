@@ -8,6 +8,16 @@ cd "$root"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+# Azurite (the Azure Storage emulator) for the blob tests, pinned in package-lock.json; node_modules is gitignored.
+if [[ ! -x node_modules/.bin/azurite-blob ]]; then
+    if ! npm ci --no-audit --no-fund >"$log" 2>&1; then
+        cat "$log"
+        echo "npm ci (Azurite for the blob tests) failed"
+        echo "tests: 0 passed, 1 failed"
+        exit 1
+    fi
+fi
+
 if ! dotnet build RunCommand.slnx -c Debug -nologo -v q >"$log" 2>&1; then
     cat "$log"
     echo "the build failed"

@@ -82,4 +82,10 @@ internal static partial class Log
 
     [LoggerMessage(2012, LogLevel.Warning, "Execution {ExecutionId}: {Failure}; retrying in {DelayMs} ms")]
     public static partial void ScriptDownloadRetry(ILogger logger, string executionId, string failure, long delayMs);
+
+    [LoggerMessage(2013, LogLevel.Warning, "Execution {ExecutionId}: {Blob} blob call failed ({Detail}); will retry")]
+    public static partial void BlobFailed(ILogger logger, string executionId, string blob, string detail);
+
+    [LoggerMessage(2014, LogLevel.Warning, "Execution {ExecutionId}: gave up writing the {Blob} blob ({Detail}); the execution goes on")]
+    public static partial void BlobGivenUp(ILogger logger, string executionId, string blob, string detail);
 }

@@ -37,6 +37,35 @@ public sealed class RunCommandRequestTests
     }
 
     [Fact]
+    public void Apply_BlobUrisWithSas_KeepsUrlsWithoutQueryAndSealsTheQueries()
+    {
+        var request = Parse("""
+            {"location":"local","properties":{"source":{"script":"echo hi"},
+             "outputBlobUri":"https://acct.blob.core.windows.net/c/out.log?sv=2021-08-06&sp=racw&sig=abc%3D",
+             "errorBlobUri":"https://acct.blob.core.windows.net/c/err.log"}}
+            """);
+
+        var (spec, secrets) = request.Apply(null, null);
+
+        Assert.Equal("https://acct.blob.core.windows.net/c/out.log", spec.OutputBlobUri);
+        Assert.Equal("sv=2021-08-06&sp=racw&sig=abc%3D", secrets.OutputBlobSas);
+        Assert.Equal("https://acct.blob.core.windows.net/c/err.log", spec.ErrorBlobUri);
+        Assert.Null(secrets.ErrorBlobSas);
+        Assert.Equal("https://acct.blob.core.windows.net/c/out.log?sv=2021-08-06&sp=racw&sig=abc%3D", Secrets.SasUrl.Join(spec.OutputBlobUri, secrets.OutputBlobSas));
+    }
+
+    [Fact]
+    public void Apply_PatchWithoutBlobUris_KeepsStoredUrlAndSas()
+    {
+        var (spec, secrets) = Parse("""{"location":"local","properties":{"source":{"script":"a"},"outputBlobUri":"https://h/c/o?sig=s"}}""").Apply(null, null);
+
+        var (patched, patchedSecrets) = Parse("""{"properties":{"timeoutInSeconds":5}}""", isPatch: true).Apply(spec, secrets);
+
+        Assert.Equal("https://h/c/o", patched.OutputBlobUri);
+        Assert.Equal("sig=s", patchedSecrets.OutputBlobSas);
+    }
+
+    [Fact]
     public void Parse_ManyProblems_ReturnsEveryErrorWithItsTarget()
     {
         var request = Parse("""
@@ -61,6 +90,7 @@ public sealed class RunCommandRequestTests
     [InlineData("""{"location":5,"properties":{"source":{"script":"x"}}}""", "location")]
     [InlineData("""{"location":"local","tags":{"a":1},"properties":{"source":{"script":"x"}}}""", "tags.a")]
     [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"protectedParameters":{"name":"a"}}}""", "properties.protectedParameters")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"protectedParameters":[{"name":"","value":"s"}]}}""", "properties.protectedParameters[0].name")]
     public void Parse_InvalidField_NamesTheField(string json, string target)
     {
         Assert.Contains(target, Targets(Parse(json)));
@@ -101,7 +131,7 @@ public sealed class RunCommandRequestTests
         var (spec, secrets) = request.Apply(null, null);
 
         Assert.Equal("https://acct.blob.core.windows.net/c/s.sh", spec.ScriptUri);
-        Assert.Equal("?sv=2024&sig=SECRETSIG", secrets.ScriptUriQuery);
+        Assert.Equal("sv=2024&sig=SECRETSIG", secrets.ScriptUriSas);
         Assert.DoesNotContain("SECRETSIG", RunCommand.Storage.StorageFormat.Serialize(spec), StringComparison.Ordinal);
     }
 
@@ -113,7 +143,7 @@ public sealed class RunCommandRequestTests
         var (patched, patchedSecrets) = Parse("""{"properties":{"source":{"script":"echo"}}}""", isPatch: true).Apply(spec, secrets);
 
         Assert.Null(patched.ScriptUri);
-        Assert.Null(patchedSecrets.ScriptUriQuery);
+        Assert.Null(patchedSecrets.ScriptUriSas);
         Assert.True(patchedSecrets.IsEmpty);
     }
 
@@ -127,6 +157,6 @@ public sealed class RunCommandRequestTests
 
         Assert.Equal(specJson, RunCommand.Storage.StorageFormat.Serialize(specB));
         Assert.NotEqual(protector.Fingerprint(specJson, secretsA), protector.Fingerprint(specJson, secretsB));
-        Assert.Equal("?sig=a", protector.Unseal(protector.Seal(secretsA)).ScriptUriQuery);
+        Assert.Equal("sig=a", protector.Unseal(protector.Seal(secretsA)).ScriptUriSas);
     }
 }

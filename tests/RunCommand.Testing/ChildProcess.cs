@@ -35,9 +35,13 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
-    public static ChildProcess StartDotnet(string name, string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null)
+    public static ChildProcess StartDotnet(string name, string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null) =>
+        Start(name, "dotnet", [dll, .. args], environment, workingDirectory);
+
+    /// <summary>Starts any program (by path) with the given arguments, output captured.</summary>
+    public static ChildProcess Start(string name, string program, IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -45,7 +49,6 @@ public sealed partial class ChildProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Repo.Root,
         };
-        psi.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             psi.ArgumentList.Add(arg);

@@ -136,6 +136,9 @@ public sealed class ExecutionManager
                     active.Runner.RequestCancel();
                 }
 
+                // A runner recovered after a restart waits for the blob URLs (never stored on disk) from here.
+                active.Runner.OfferBlobUris(assignment.OutputBlobUri, assignment.ErrorBlobUri);
+
                 continue;
             }
 
@@ -175,6 +178,8 @@ public sealed class ExecutionManager
             TimeoutInSeconds = Math.Max(0, assignment.TimeoutInSeconds),
             Message = lostMessage ?? (assignment.Cancel ? "Canceled before it started" : null),
             EndTime = endsNow ? now : null,
+            OutputBlob = assignment.OutputBlobUri is not null,
+            ErrorBlob = assignment.ErrorBlobUri is not null,
         };
 
         // Checkpoint: from here on this execution id is known on disk and is never started again, whatever

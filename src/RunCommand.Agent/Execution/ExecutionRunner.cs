@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using RunCommand.Agent.Blobs;
 using RunCommand.Agent.State;
 using RunCommand.Contracts.Agents;
 
@@ -22,7 +23,15 @@ internal sealed class ExecutionRunner
 
     // The same request as a token, for work that takes one (a script download). Holds no timer: never disposed.
     private readonly CancellationTokenSource _cancelToken = new();
+    private readonly TaskCompletionSource<(string? Output, string? Error)> _blobUris = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ExecutionRecord _record;
+
+    // Output/error blobs (null when the run command has none, or their URLs are not known yet after a restart).
+    private OutputBlobs? _blobs;
+    private bool _blobsSettled;
+    private string? _blobNote;
+    private CancellationTokenSource? _blobLoopStop;
+    private Task? _blobLoop;
 
     public ExecutionRunner(
         ExecutionRecord record,
@@ -58,9 +67,17 @@ internal sealed class ExecutionRunner
         _cancelToken.Cancel();
     }
 
+    /// <summary>
+    /// Gives a runner recovered after a restart the blob URLs of its execution (they carry SAS tokens, so they are
+    /// never stored on disk and come again with every goal state). Only the first offer counts.
+    /// </summary>
+    public void OfferBlobUris(string? outputBlobUri, string? errorBlobUri) => _blobUris.TrySetResult((outputBlobUri, errorBlobUri));
+
     /// <summary>Runs a freshly accepted execution (its record is already durable, state Accepted).</summary>
     public async Task RunNewAsync(ExecutionAssignment assignment)
     {
+        // A fresh run creates its blobs itself, just before the script starts, or never needs them.
+        _blobsSettled = true;
         if (Validate(assignment) is { } problem)
         {
             await FinishAsync(LocalState.Failed, null, problem);
@@ -135,6 +152,16 @@ internal sealed class ExecutionRunner
             return;
         }
 
+        // The blobs exist (empty append blobs) before the script can write a byte; a blob that cannot be created
+        // fails the execution here, so the script never runs without the output its caller asked to keep.
+        _blobs = OutputBlobs.For(ExecutionId, Paths.Stdout, Paths.Stderr, assignment.OutputBlobUri, assignment.ErrorBlobUri, BlobHttp.Shared, _settings.BlobAttempts, _logger);
+        if (_blobs is not null && await _blobs.CreateAsync(NewBackoff(), _shutdown) is { } blobProblem)
+        {
+            _blobs = null;
+            await FinishAsync(LocalState.Failed, null, blobProblem);
+            return;
+        }
+
         LaunchedProcess launched;
         try
         {
@@ -156,6 +183,7 @@ internal sealed class ExecutionRunner
             Deadline = _record.TimeoutInSeconds > 0 ? start.AddSeconds(_record.TimeoutInSeconds) : null,
         };
         using var progress = StartProgressLoop();
+        StartBlobLoop();
         // Checkpoint: the pid is durable from here on. If the agent dies before this line, the script may run
         // without a recorded pid; recovery then reports its exit code if the wrapper wrote one, else Failed.
         _store.Save(_record);
@@ -169,6 +197,8 @@ internal sealed class ExecutionRunner
     {
         Log.ExecutionReattached(_logger, ExecutionId, _record.Pid!.Value);
         using var progress = StartProgressLoop();
+        // The blobs were created by the previous agent: continue from their current length, never recreate them.
+        StartBlobLoop();
         await MonitorAsync(PollUntilEndedAsync(_record.Pid.Value, _record.ProcessStartTicks ?? 0), progress);
     }
 
@@ -199,8 +229,9 @@ internal sealed class ExecutionRunner
         await stopWaiting.CancelAsync();
         if (_shutdown.IsCancellationRequested && first != _cancelRequested.Task && !exited.IsCompletedSuccessfully)
         {
-            // Agent shutdown: leave the script running; the next agent re-attaches.
+            // Agent shutdown: leave the script running; the next agent re-attaches (and continues the blobs).
             await progress.StopAsync();
+            await StopBlobLoopAsync();
             return;
         }
 
@@ -284,6 +315,13 @@ internal sealed class ExecutionRunner
             await progress.StopAsync();
         }
 
+        // The blobs get their last bytes before the terminal state exists anywhere, so a client that sees it can
+        // read complete blobs. A blob that stays unwritable does not change the outcome: it is noted in the message.
+        if (await FlushBlobsAsync() is { } note)
+        {
+            message = message is null ? note : $"{message}; {note}";
+        }
+
         _record = _record with { State = state, ExitCode = exitCode, Message = message, EndTime = _time.GetUtcNow() };
         // Checkpoint: the outcome is durable before it is reported; if the agent dies now, the next one
         // finds a terminal, unreported record and sends it again.
@@ -330,6 +368,103 @@ internal sealed class ExecutionRunner
             PamOutcome.AccountUnusable => $"runAsPassword is right but the account of user '{user}' may not log in (expired, locked or its password must be changed)",
             _ => "runAsPassword cannot be checked: libpam.so.0 (Debian package libpam0g) is missing",
         };
+    }
+
+    private Backoff NewBackoff() => new(_settings.RetryInitialDelay, _settings.RetryMaxDelay);
+
+    /// <summary>Appends new output to the blobs while the script runs (after a restart: once their URLs arrived).</summary>
+    private void StartBlobLoop()
+    {
+        if (_blobs is null && !(_record.OutputBlob || _record.ErrorBlob))
+        {
+            return;
+        }
+
+        _blobLoopStop = CancellationTokenSource.CreateLinkedTokenSource(_shutdown);
+        _blobLoop = PumpBlobsAsync(_blobLoopStop.Token);
+    }
+
+    private async Task PumpBlobsAsync(CancellationToken stop)
+    {
+        // Stopping only ends the waits between passes: an append in flight completes (only shutdown aborts it).
+        try
+        {
+            if (_blobs is null)
+            {
+                _blobNote = await AttachBlobsAsync();
+            }
+
+            var backoff = NewBackoff();
+            while (_blobs is not null && !stop.IsCancellationRequested)
+            {
+                var ok = await _blobs.PumpOnceAsync(_shutdown);
+                if (ok)
+                {
+                    backoff.Reset();
+                }
+
+                await Task.Delay(ok ? _settings.ProgressInterval : backoff.Next(), _time, stop);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped (the final flush follows) or shutdown (the next agent continues from the blobs' length).
+        }
+    }
+
+    private async Task StopBlobLoopAsync()
+    {
+        if (_blobLoop is null)
+        {
+            return;
+        }
+
+        await _blobLoopStop!.CancelAsync();
+        await _blobLoop;
+        _blobLoop = null;
+        _blobLoopStop.Dispose();
+        _blobLoopStop = null;
+    }
+
+    /// <summary>Waits for the blob URLs after a restart (they come with the goal state) and resumes from the blobs' length.</summary>
+    private async Task<string?> AttachBlobsAsync()
+    {
+        _blobsSettled = true;
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(_shutdown);
+        var timeout = Task.Delay(_settings.BlobUrlWait, _time, wait.Token);
+        var first = await Task.WhenAny(_blobUris.Task, timeout);
+        await wait.CancelAsync();
+        _shutdown.ThrowIfCancellationRequested();
+        if (first != _blobUris.Task)
+        {
+            return "output/error blobs not written: their URLs did not arrive after the agent restarted";
+        }
+
+        var (output, error) = await _blobUris.Task;
+        _blobs = OutputBlobs.For(
+            ExecutionId, Paths.Stdout, Paths.Stderr, _record.OutputBlob ? output : null, _record.ErrorBlob ? error : null,
+            BlobHttp.Shared, _settings.BlobAttempts, _logger);
+        _blobs?.ResumeFromBlobLength();
+        return null;
+    }
+
+    /// <summary>Writes the blobs' last bytes; returns a note when a blob could not be (fully) written.</summary>
+    private async Task<string?> FlushBlobsAsync()
+    {
+        await StopBlobLoopAsync();
+        if (_blobs is null && !_blobsSettled && _record.Pid is not null && (_record.OutputBlob || _record.ErrorBlob))
+        {
+            // Recovered after a restart, the script already ended: its blobs still need the bytes written since.
+            _blobNote = await AttachBlobsAsync();
+        }
+
+        if (_blobs is null)
+        {
+            return _blobNote;
+        }
+
+        await _blobs.FlushAsync(NewBackoff(), _shutdown);
+        return _blobs.FailureNote;
     }
 
     private static string? Validate(ExecutionAssignment assignment)

@@ -34,4 +34,13 @@ public sealed record ExecutionSettings
     public TimeSpan ScriptDownloadRetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
     public TimeSpan ScriptDownloadRetryMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Passes in a row that may fail before an output/error blob is given up (3 for a refusal such as HTTP 403); the
+    /// waits between them follow <see cref="RetryInitialDelay"/> doubling up to <see cref="RetryMaxDelay"/>.
+    /// </summary>
+    public int BlobAttempts { get; init; } = 8;
+
+    /// <summary>After a restart, how long to wait for the goal state to bring an execution's blob URLs again.</summary>
+    public TimeSpan BlobUrlWait { get; init; } = TimeSpan.FromMinutes(2);
 }

@@ -47,6 +47,15 @@ public sealed record ExecutionRecord
     /// </summary>
     public string? StopIntent { get; init; }
 
+    /// <summary>
+    /// True when the run command has an outputBlobUri. The URL itself (its SAS is a secret) is never stored: after a
+    /// restart the agent waits for it in the goal state before flushing the blob.
+    /// </summary>
+    public bool OutputBlob { get; init; }
+
+    /// <summary>True when the run command has an errorBlobUri (see <see cref="OutputBlob"/>).</summary>
+    public bool ErrorBlob { get; init; }
+
     /// <summary>True once the server acknowledged the terminal state with all of the output.</summary>
     public bool Reported { get; init; }
 

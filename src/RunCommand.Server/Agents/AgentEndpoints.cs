@@ -86,7 +86,9 @@ public static class AgentEndpoints
     private static ExecutionAssignment ToAssignment(PendingWork item, SecretProtector protector)
     {
         var spec = item.Spec;
-        var secrets = item.Execution.CancelRequested ? new SecretBundle() : protector.Unseal(item.SealedSecrets);
+        var sealedSecrets = protector.Unseal(item.SealedSecrets);
+        // A cancelled execution gets no script secrets, but still its blob SAS: the agent flushes the last output.
+        var secrets = item.Execution.CancelRequested ? new SecretBundle() : sealedSecrets;
         return new ExecutionAssignment
         {
             ExecutionId = item.Execution.ExecutionId,
@@ -96,14 +98,14 @@ public static class AgentEndpoints
             // A commandId source runs the document script resolved when the command was written.
             Script = spec.ResolvedScript ?? spec.Script,
             // Only the agent gets the full URL: the query (a SAS) was sealed apart from the public spec.
-            ScriptUri = spec.ScriptUri is null ? null : spec.ScriptUri + secrets.ScriptUriQuery,
+            ScriptUri = SasUrl.Join(spec.ScriptUri, secrets.ScriptUriSas),
             Parameters = (spec.ResolvedParameters ?? spec.Parameters).Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             ProtectedParameters = secrets.ProtectedParameters.Select(p => new AgentParameter { Name = p.Name, Value = p.Value }).ToList(),
             TimeoutInSeconds = spec.TimeoutInSeconds,
             RunAsUser = spec.RunAsUser,
             RunAsPassword = secrets.RunAsPassword,
-            OutputBlobUri = spec.OutputBlobUri,
-            ErrorBlobUri = spec.ErrorBlobUri,
+            OutputBlobUri = SasUrl.Join(spec.OutputBlobUri, sealedSecrets.OutputBlobSas),
+            ErrorBlobUri = SasUrl.Join(spec.ErrorBlobUri, sealedSecrets.ErrorBlobSas),
             StdoutLength = item.Execution.StdoutLength,
             StderrLength = item.Execution.StderrLength,
         };

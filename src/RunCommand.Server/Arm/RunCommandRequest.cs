@@ -123,9 +123,9 @@ public sealed partial class RunCommandRequest
         {
             // The query of a scriptUri (a SAS) is a secret: it is sealed with the other secrets, and the public spec
             // (GET, list, logs, the database's plain columns) keeps only the URL without it.
-            var (publicUri, query) = SplitScriptUri(Source.ScriptUri);
+            var (publicUri, sas) = Source.ScriptUri is null ? (null, null) : SasUrl.Split(Source.ScriptUri);
             spec = spec with { Script = Source.Script, ScriptUri = publicUri, CommandId = Source.CommandId };
-            secrets = secrets with { ScriptUriQuery = query };
+            secrets = secrets with { ScriptUriSas = sas };
         }
 
         if (Parameters is not null)
@@ -143,27 +143,30 @@ public sealed partial class RunCommandRequest
             secrets = secrets with { RunAsPassword = RunAsPassword };
         }
 
+        // A blob URL's query is its SAS token: sealed with the secrets, never shown by a GET.
+        if (IsGiven("outputBlobUri"))
+        {
+            var (url, sas) = OutputBlobUri is null ? (null, null) : SasUrl.Split(OutputBlobUri);
+            spec = spec with { OutputBlobUri = url };
+            secrets = secrets with { OutputBlobSas = sas };
+        }
+
+        if (IsGiven("errorBlobUri"))
+        {
+            var (url, sas) = ErrorBlobUri is null ? (null, null) : SasUrl.Split(ErrorBlobUri);
+            spec = spec with { ErrorBlobUri = url };
+            secrets = secrets with { ErrorBlobSas = sas };
+        }
+
         spec = spec with
         {
             AsyncExecution = AsyncExecution ?? spec.AsyncExecution,
             TreatFailureAsDeploymentFailure = TreatFailureAsDeploymentFailure ?? spec.TreatFailureAsDeploymentFailure,
             RunAsUser = IsGiven("runAsUser") ? RunAsUser : spec.RunAsUser,
             TimeoutInSeconds = TimeoutInSeconds ?? spec.TimeoutInSeconds,
-            OutputBlobUri = IsGiven("outputBlobUri") ? OutputBlobUri : spec.OutputBlobUri,
-            ErrorBlobUri = IsGiven("errorBlobUri") ? ErrorBlobUri : spec.ErrorBlobUri,
             ProtectedParameterCount = secrets.ProtectedParameters.Count,
         };
         return (spec, secrets);
-    }
-
-    /// <summary>
-    /// Splits a scriptUri at its first '?': the URL without the query, and the query with its '?' (null when there
-    /// is none). A fragment after the query goes with the query; it is never sent by HTTP anyway.
-    /// </summary>
-    public static (string? PublicUri, string? Query) SplitScriptUri(string? scriptUri)
-    {
-        var question = scriptUri?.IndexOf('?', StringComparison.Ordinal) ?? -1;
-        return question < 0 ? (scriptUri, null) : (scriptUri![..question], scriptUri[question..]);
     }
 
     private void ReadSource(JsonElement properties, bool isPatch)
@@ -243,6 +246,14 @@ public sealed partial class RunCommandRequest
                     Add(itemPath + ".value", $"'{itemPath}.value' is required (a string).");
                 }
 
+                continue;
+            }
+
+            if (parameterName.Length == 0 && name == "protectedParameters")
+            {
+                // Azure passes a nameless protected parameter as a command-line argument, which every user of the
+                // machine can read in /proc; RunCommand keeps secrets off command lines, so it must be named.
+                Add(itemPath + ".name", $"'{itemPath}' needs a name: a protected parameter is passed as an environment variable, never as a command-line argument (those are visible to every user of the machine).");
                 continue;
             }
 

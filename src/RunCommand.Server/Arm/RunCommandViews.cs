@@ -1,6 +1,7 @@
 using System.Text;
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Agents;
+using RunCommand.Server.Secrets;
 using RunCommand.Storage;
 
 namespace RunCommand.Server.Arm;
@@ -40,8 +41,9 @@ public sealed class RunCommandViews
                 AsyncExecution = spec.AsyncExecution,
                 RunAsUser = spec.RunAsUser,
                 TimeoutInSeconds = spec.TimeoutInSeconds,
-                OutputBlobUri = spec.OutputBlobUri,
-                ErrorBlobUri = spec.ErrorBlobUri,
+                // Split again: records written before SAS tokens were sealed still hold them in the spec.
+                OutputBlobUri = spec.OutputBlobUri is null ? null : SasUrl.Split(spec.OutputBlobUri).BaseUrl,
+                ErrorBlobUri = spec.ErrorBlobUri is null ? null : SasUrl.Split(spec.ErrorBlobUri).BaseUrl,
                 TreatFailureAsDeploymentFailure = spec.TreatFailureAsDeploymentFailure,
                 ProvisioningState = ProvisioningState(record),
                 InstanceView = expandInstanceView ? await InstanceViewAsync(record, cancellationToken) : null,

@@ -13,13 +13,16 @@ public sealed record SecretBundle
 
     public string? RunAsPassword { get; init; }
 
-    /// <summary>
-    /// The query string of <c>source.scriptUri</c>, with its leading '?' (typically a SAS, which is a credential);
-    /// null when the URL has none or the source is not a scriptUri. The public spec keeps the URL without it.
-    /// </summary>
-    public string? ScriptUriQuery { get; init; }
+    /// <summary>Query (SAS token, without '?') of source.scriptUri; the spec keeps the URL without it. Null: none.</summary>
+    public string? ScriptUriSas { get; init; }
 
-    public bool IsEmpty => ProtectedParameters.Count == 0 && RunAsPassword is null && ScriptUriQuery is null;
+    /// <summary>Query (SAS token, without '?') of outputBlobUri; the spec keeps the URL without it. Null: none.</summary>
+    public string? OutputBlobSas { get; init; }
+
+    /// <summary>Query (SAS token, without '?') of errorBlobUri; null when there is none.</summary>
+    public string? ErrorBlobSas { get; init; }
+
+    public bool IsEmpty => ProtectedParameters.Count == 0 && RunAsPassword is null && ScriptUriSas is null && OutputBlobSas is null && ErrorBlobSas is null;
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
