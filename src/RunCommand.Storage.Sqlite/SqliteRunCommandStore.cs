@@ -9,7 +9,7 @@ namespace RunCommand.Storage.Sqlite;
 /// survives a power cut, at the price of one disk flush per write. Writers are serialized in process (SQLite
 /// allows one writer at a time); readers run in parallel on their own connections.
 /// </summary>
-public sealed class SqliteRunCommandStore : IRunCommandStore
+public sealed partial class SqliteRunCommandStore : IRunCommandStore
 {
     private readonly string _connectionString;
     private readonly IChangeFeed _changes;
@@ -34,6 +34,7 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
         await ExecuteAsync(connection, null, Schema, cancellationToken);
+        await ExecuteAsync(connection, null, AuthSchema, cancellationToken);
     }
 
     private const string Schema = """

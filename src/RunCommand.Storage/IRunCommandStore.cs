@@ -103,4 +103,55 @@ public interface IRunCommandStore
     /// <summary>Up to <paramref name="maxBytes"/> bytes of an execution's stream from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken);
 
+    // ---- principals, API tokens, roles ----
+
+    /// <summary>Creates a principal; false (and nothing done) when its name is taken.</summary>
+    Task<bool> CreatePrincipalAsync(PrincipalRecord principal, CancellationToken cancellationToken);
+
+    /// <summary>A principal by object id or name (case-insensitive), or null.</summary>
+    Task<PrincipalRecord?> FindPrincipalAsync(string idOrName, CancellationToken cancellationToken);
+
+    /// <summary>Every principal, ordered by name.</summary>
+    Task<IReadOnlyList<PrincipalRecord>> ListPrincipalsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Removes a principal with its tokens and role assignments (its tokens are refused at once); false when none.</summary>
+    Task<bool> DeletePrincipalAsync(string principalId, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new API token: its metadata and the SHA-256 of its value.</summary>
+    Task IssueApiTokenAsync(ApiTokenRecord token, byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>The token with this hash and its principal, whether or not expired or revoked; null when unknown.</summary>
+    Task<(ApiTokenRecord Token, PrincipalRecord Principal)?> FindApiTokenAsync(byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>Tokens (metadata only) of one principal, or of all when null, oldest first.</summary>
+    Task<IReadOnlyList<ApiTokenRecord>> ListApiTokensAsync(string? principalId, CancellationToken cancellationToken);
+
+    /// <summary>Revokes a token from now on; false when it does not exist. Revoking twice keeps the first time.</summary>
+    Task<bool> RevokeApiTokenAsync(string tokenId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Creates or replaces a custom role definition; true when it was new.</summary>
+    Task<bool> PutRoleDefinitionAsync(RoleDefinitionRecord role, CancellationToken cancellationToken);
+
+    /// <summary>Custom role definitions, ordered by name.</summary>
+    Task<IReadOnlyList<RoleDefinitionRecord>> ListRoleDefinitionsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Removes a custom role definition; false when none.</summary>
+    Task<bool> DeleteRoleDefinitionAsync(string roleDefinitionId, CancellationToken cancellationToken);
+
+    /// <summary>Creates a role assignment; false (and nothing done) when its id exists.</summary>
+    Task<bool> CreateRoleAssignmentAsync(RoleAssignmentRecord assignment, CancellationToken cancellationToken);
+
+    /// <summary>Role assignments of one principal, or all when null, oldest first.</summary>
+    Task<IReadOnlyList<RoleAssignmentRecord>> ListRoleAssignmentsAsync(string? principalId, CancellationToken cancellationToken);
+
+    /// <summary>Removes a role assignment; false when none.</summary>
+    Task<bool> DeleteRoleAssignmentAsync(string assignmentId, CancellationToken cancellationToken);
+
+    // ---- activity log ----
+
+    /// <summary>Appends an activity log entry. Entries are never changed or removed through this interface.</summary>
+    Task AppendAuditAsync(AuditRecord entry, CancellationToken cancellationToken);
+
+    /// <summary>Activity log entries matching the query, newest first.</summary>
+    Task<IReadOnlyList<AuditRecord>> ListAuditAsync(AuditQuery query, CancellationToken cancellationToken);
 }

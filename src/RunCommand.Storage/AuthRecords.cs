@@ -1,0 +1,134 @@
+namespace RunCommand.Storage;
+
+/// <summary>Kinds of <see cref="PrincipalRecord"/>.</summary>
+public static class PrincipalKinds
+{
+    public const string User = "User";
+    public const string ServicePrincipal = "ServicePrincipal";
+}
+
+/// <summary>Someone or something that holds API tokens and receives role assignments.</summary>
+public sealed record PrincipalRecord
+{
+    /// <summary>Object id (a GUID), used by role assignments; never reused.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Unique name (compared case-insensitively): a user principal name or an app name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>One of <see cref="PrincipalKinds"/>.</summary>
+    public required string Kind { get; init; }
+
+    public string? DisplayName { get; init; }
+
+    public required DateTimeOffset Created { get; init; }
+}
+
+/// <summary>An API token's metadata; the token itself is shown once and only its SHA-256 is stored.</summary>
+public sealed record ApiTokenRecord
+{
+    public required string Id { get; init; }
+
+    public required string PrincipalId { get; init; }
+
+    public string? Description { get; init; }
+
+    public required DateTimeOffset Created { get; init; }
+
+    /// <summary>After this instant the token is refused; null: it never expires.</summary>
+    public DateTimeOffset? Expires { get; init; }
+
+    /// <summary>When it was revoked; null while it is valid.</summary>
+    public DateTimeOffset? Revoked { get; init; }
+}
+
+/// <summary>A custom role definition (built-in roles live in code and are not stored).</summary>
+public sealed record RoleDefinitionRecord
+{
+    /// <summary>GUID.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Unique role name, compared case-insensitively.</summary>
+    public required string RoleName { get; init; }
+
+    public string? Description { get; init; }
+
+    /// <summary>Action patterns granted; '*' matches any run of characters, comparison is case-insensitive.</summary>
+    public required IReadOnlyList<string> Actions { get; init; }
+
+    /// <summary>Patterns taken away from <see cref="Actions"/>.</summary>
+    public IReadOnlyList<string> NotActions { get; init; } = [];
+
+    /// <summary>Scopes where the role may be assigned.</summary>
+    public IReadOnlyList<string> AssignableScopes { get; init; } = [];
+}
+
+/// <summary>Grants a principal a role at a scope and everything below it.</summary>
+public sealed record RoleAssignmentRecord
+{
+    /// <summary>GUID.</summary>
+    public required string Id { get; init; }
+
+    public required string PrincipalId { get; init; }
+
+    /// <summary>GUID of the role definition (built-in or custom).</summary>
+    public required string RoleDefinitionId { get; init; }
+
+    /// <summary>"/", "/subscriptions/{s}", ".../resourceGroups/{rg}" or a resource id, as given.</summary>
+    public required string Scope { get; init; }
+
+    public required DateTimeOffset Created { get; init; }
+
+    /// <summary>Principal id of whoever created it.</summary>
+    public string? CreatedBy { get; init; }
+}
+
+/// <summary>One entry of the append-only activity log. Never holds a request body, query string or token.</summary>
+public sealed record AuditRecord
+{
+    /// <summary>GUID (eventDataId).</summary>
+    public required string Id { get; init; }
+
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>Principal object id; null when the caller could not be authenticated.</summary>
+    public string? CallerId { get; init; }
+
+    /// <summary>Principal name, "agent:{vm resource id}", or null when unauthenticated.</summary>
+    public string? Caller { get; init; }
+
+    /// <summary>The RBAC action, e.g. Microsoft.Compute/virtualMachines/runCommands/write.</summary>
+    public required string Action { get; init; }
+
+    /// <summary>The request path (the resource or scope acted on), without the query.</summary>
+    public required string ResourceId { get; init; }
+
+    /// <summary>Resource group of <see cref="ResourceId"/>, lower-cased for filtering; null above resource groups.</summary>
+    public string? ResourceGroup { get; init; }
+
+    public required string HttpMethod { get; init; }
+
+    /// <summary>HTTP status answered.</summary>
+    public required int StatusCode { get; init; }
+
+    public string? ClientAddress { get; init; }
+
+    /// <summary>x-ms-request-id of the request.</summary>
+    public string? CorrelationId { get; init; }
+}
+
+/// <summary>Filter of <see cref="IRunCommandStore.ListAuditAsync"/>; null members do not filter.</summary>
+public sealed record AuditQuery
+{
+    public DateTimeOffset? From { get; init; }
+
+    public DateTimeOffset? To { get; init; }
+
+    public string? ResourceGroup { get; init; }
+
+    /// <summary>Matches the caller name or object id, case-insensitively.</summary>
+    public string? Caller { get; init; }
+
+    /// <summary>Newest first, at most this many.</summary>
+    public int Max { get; init; } = 1000;
+}
