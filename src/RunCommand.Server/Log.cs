@@ -26,4 +26,10 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Information, "TLS: using certificate {Subject} (thumbprint {Thumbprint}); clients trust it with --ca-cert {CertFile}")]
     public static partial void Tls(ILogger logger, string subject, string thumbprint, string certFile);
+
+    [LoggerMessage(9, LogLevel.Critical, "Could not write the activity log entry of {Method} {Path}")]
+    public static partial void AuditFailed(ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(10, LogLevel.Warning, "Rate limit: refused a request of {Caller} to {Path}")]
+    public static partial void RateLimited(ILogger logger, string caller, string path);
 }

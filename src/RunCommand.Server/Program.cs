@@ -28,6 +28,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
+          --requests-per-second N        Sustained requests per second per principal (default 50), burst
+                                         --request-burst N (default 500); beyond it: 429 with Retry-After.
 
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
@@ -46,6 +48,8 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--max-run-commands-per-vm"] = $"{ServerOptions.Section}:{nameof(ServerOptions.MaxRunCommandsPerVm)}",
     ["--durable-commits"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DurableCommits)}",
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
+    ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
+    ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
 });
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
@@ -95,6 +99,8 @@ builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
+builder.Services.AddSingleton<Authorizer>();
+builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();
@@ -107,15 +113,24 @@ await store.InitializeAsync(CancellationToken.None);
 await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
 _ = app.Services.GetRequiredService<SecretProtector>();
 
+// Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
+// outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
+app.UseRouting();
+app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
 app.UseMiddleware<BearerAuthentication>();
+app.UseRateLimiter();
+app.UseMiddleware<ArmAuthorization>();
 app.MapRunCommands();
 app.MapVirtualMachines();
 app.MapCommandDocuments();
 app.MapActionRuns();
 app.MapAgentProtocol();
+app.MapIdentity();
+app.MapRoles();
+app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
-    $"No API is served at '{http.Request.Method} {http.Request.Path}'."));
+    $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();
 
 var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 app.Lifetime.ApplicationStarted.Register(() =>

@@ -18,4 +18,20 @@ public static class ArmBody
                 $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}).");
         }
     }
+
+    /// <summary>Reads a body into a source-generated wire type; an empty or malformed body is a 400.</summary>
+    public static async Task<T> ReadAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync(request.Body, typeInfo, cancellationToken)
+                ?? throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", "The request body is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
+                $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]}", e.Path);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
+using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
@@ -14,13 +15,15 @@ public static class RunCommandEndpoints
 
     public static void MapRunCommands(this IEndpointRouteBuilder app)
     {
-        app.MapPut(VmPath + "/runCommands/{runCommandName}", PutAsync);
-        app.MapPatch(VmPath + "/runCommands/{runCommandName}", PatchAsync);
-        app.MapGet(VmPath + "/runCommands/{runCommandName}", GetAsync);
-        app.MapGet(VmPath + "/runCommands", ListAsync);
-        app.MapDelete(VmPath + "/runCommands/{runCommandName}", DeleteAsync);
-        app.MapGet(VmPath + "/runCommands/{runCommandName}/logs", LogsAsync);
-        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}", OperationAsync);
+        app.MapPut(VmPath + "/runCommands/{runCommandName}", PutAsync).RequireArmAction(Actions.RunCommandsWrite);
+        app.MapPatch(VmPath + "/runCommands/{runCommandName}", PatchAsync).RequireArmAction(Actions.RunCommandsWrite);
+        app.MapGet(VmPath + "/runCommands/{runCommandName}", GetAsync).RequireArmAction(Actions.RunCommandsRead);
+        app.MapGet(VmPath + "/runCommands", ListAsync).RequireArmAction(Actions.RunCommandsRead);
+        app.MapDelete(VmPath + "/runCommands/{runCommandName}", DeleteAsync).RequireArmAction(Actions.RunCommandsDelete);
+        app.MapGet(VmPath + "/runCommands/{runCommandName}/logs", LogsAsync).RequireArmAction(Actions.RunCommandsRead);
+        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}", OperationAsync)
+            // An operation is authorized over the resource it belongs to, so a role on one resource group can follow its own runs.
+            .RequireArmAction(Actions.OperationsRead, checkedByHandler: true);
     }
 
     private static async Task<IResult> PutAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
@@ -103,10 +106,16 @@ public static class RunCommandEndpoints
         return Results.Json(logs, ContractsJsonContext.Default.RunCommandLogs);
     }
 
-    private static async Task<IResult> OperationAsync(HttpContext http, string subscriptionId, string location, string operationId, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> OperationAsync(HttpContext http, string subscriptionId, string location, string operationId, RunCommandService service, Authorizer authorizer, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(http.Request);
         ArmNames.RequireSubscription(subscriptionId, service.SubscriptionId);
+        if (await service.Store.GetOperationAsync(operationId, cancellationToken) is { } record
+            && !await authorizer.IsAllowedAsync(http.Caller(), Actions.OperationsRead, record.ResourceId, cancellationToken))
+        {
+            throw Authorizer.Denied(http.Caller(), Actions.OperationsRead, record.ResourceId);
+        }
+
         var wait = service.ReadWait(http.Request);
         var operation = await service.GetOperationStatusAsync(operationId, wait, cancellationToken);
         if (operation is null)

@@ -1,6 +1,7 @@
 using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Agents;
+using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 using RunCommand.Storage;
 
@@ -11,10 +12,10 @@ public static class VirtualMachineEndpoints
 {
     public static void MapVirtualMachines(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/subscriptions", ListSubscriptions);
-        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines", ListAsync);
-        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines", ListAsync);
-        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", GetAsync);
+        app.MapGet("/subscriptions", ListSubscriptions).AllowAnyAuthenticatedCaller();
+        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines", ListAsync).RequireArmAction(Actions.VirtualMachinesRead, checkedByHandler: true);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines", ListAsync).RequireArmAction(Actions.VirtualMachinesRead, checkedByHandler: true);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", GetAsync).RequireArmAction(Actions.VirtualMachinesRead);
         app.MapGet("/healthz", () => Results.Text("ok"));
     }
 
@@ -30,8 +31,9 @@ public static class VirtualMachineEndpoints
         return Results.Json(new ResourceList<SubscriptionResource> { Value = [subscription] }, ContractsJsonContext.Default.ResourceListSubscriptionResource);
     }
 
-    private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, string? resourceGroupName, IRunCommandStore store, AgentPresence presence, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IRunCommandStore store, AgentPresence presence, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
     {
+        var request = http.Request;
         ArmNames.RequireComputeApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);
         if (resourceGroupName is not null && ArmNames.CheckResourceGroup(resourceGroupName).ToList() is { Count: > 0 } errors)
@@ -39,7 +41,16 @@ public static class VirtualMachineEndpoints
             throw new ArmRequestException(errors);
         }
 
-        var vms = await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
+        // Only the VMs the caller may read are listed (a role on one resource group sees that group's VMs).
+        var vms = new List<VmRecord>();
+        foreach (var vm in await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken))
+        {
+            if (await authorizer.IsAllowedAsync(http.Caller(), Actions.VirtualMachinesRead, vm.Vm.ResourceId, cancellationToken))
+            {
+                vms.Add(vm);
+            }
+        }
+
         return Results.Json(new ResourceList<VirtualMachineResource> { Value = vms.Select(vm => ToResource(vm, presence)).ToList() },
             ContractsJsonContext.Default.ResourceListVirtualMachineResource);
     }

@@ -6,9 +6,36 @@ namespace RunCommand.Server.Auth;
 /// <summary>Who made a request, as established by <see cref="BearerAuthentication"/>.</summary>
 public sealed record Caller(string Kind, VmRecord? Vm = null)
 {
+    /// <summary>The bootstrap admin (admin.token): a built-in principal holding Owner at "/".</summary>
     public const string Admin = "admin";
+
+    /// <summary>A user or service principal with an API token; what it may do comes from its role assignments.</summary>
+    public const string Principal = "principal";
+
     public const string Agent = "agent";
     public const string Enrollment = "enrollment";
+
+    /// <summary>Object id of the bootstrap admin.</summary>
+    public const string AdminPrincipalId = "00000000-0000-0000-0000-000000000001";
+
+    /// <summary>Name of the bootstrap admin; no stored principal may take it.</summary>
+    public const string AdminName = "admin";
+
+    /// <summary>Object id of the principal; null for agents and enrollment.</summary>
+    public string? PrincipalId { get; init; }
+
+    /// <summary>What the activity log and error messages call the caller.</summary>
+    public string Name { get; init; } = Kind;
+
+    /// <summary>Partition key of rate limiting: one bucket per principal, per agent, or for enrollment.</summary>
+    public string RateLimitKey => Kind switch
+    {
+        Agent => "agent:" + Vm?.Vm.Key,
+        Enrollment => "enrollment",
+        _ => "principal:" + PrincipalId,
+    };
+
+    public static Caller BootstrapAdmin { get; } = new(Admin) { PrincipalId = AdminPrincipalId, Name = AdminName };
 }
 
 /// <summary>
@@ -24,7 +51,7 @@ public sealed class BearerAuthentication
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, TokenService tokens, IRunCommandStore store, ILogger<BearerAuthentication> logger)
+    public async Task InvokeAsync(HttpContext http, TokenService tokens, IRunCommandStore store, TimeProvider time, ILogger<BearerAuthentication> logger)
     {
         var path = http.Request.Path;
         if (path.StartsWithSegments("/healthz"))
@@ -55,11 +82,29 @@ public sealed class BearerAuthentication
         else if (path.StartsWithSegments("/agent"))
         {
             var vm = await store.FindVmByAgentTokenAsync(TokenService.Hash(token), http.RequestAborted);
-            caller = vm is null ? null : new Caller(Caller.Agent, vm);
+            caller = vm is null ? null : new Caller(Caller.Agent, vm) { Name = "agent:" + vm.Vm.ResourceId };
         }
         else if (tokens.IsAdmin(token))
         {
-            caller = new Caller(Caller.Admin);
+            caller = Caller.BootstrapAdmin;
+        }
+        else if (await store.FindApiTokenAsync(TokenService.Hash(token), http.RequestAborted) is { } found)
+        {
+            var now = time.GetUtcNow();
+            if (found.Token.Revoked is not null)
+            {
+                await RefuseAsync(http, logger, "InvalidAuthenticationToken", "Authentication failed. The access token has been revoked.");
+                return;
+            }
+
+            if (found.Token.Expires is { } expires && expires <= now)
+            {
+                await RefuseAsync(http, logger, "ExpiredAuthenticationToken",
+                    $"The access token expiry UTC time '{expires.UtcDateTime:O}' is earlier than current UTC time '{now.UtcDateTime:O}'.");
+                return;
+            }
+
+            caller = new Caller(Caller.Principal) { PrincipalId = found.Principal.Id, Name = found.Principal.Name };
         }
 
         if (caller is null)

@@ -49,4 +49,20 @@ public sealed class ServerOptions
     /// <summary>Page size of list operations when the client gives no <c>$top</c>.</summary>
     [Range(1, 1000)]
     public int DefaultPageSize { get; set; } = 50;
+
+    /// <summary>
+    /// Sustained requests per second each principal may make (a token bucket refilled every second); beyond it the
+    /// answer is 429 with Retry-After. Each agent has its own bucket (<see cref="AgentRequestsPerSecond"/>), so agents'
+    /// polls never use a person's budget.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int RequestsPerSecond { get; set; } = 50;
+
+    /// <summary>Requests a principal may make at once above <see cref="RequestsPerSecond"/> (the bucket size).</summary>
+    [Range(1, 1_000_000)]
+    public int RequestBurst { get; set; } = 500;
+
+    /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
+    [Range(1, 100_000)]
+    public int AgentRequestsPerSecond { get; set; } = 50;
 }

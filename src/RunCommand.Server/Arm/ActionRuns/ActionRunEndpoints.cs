@@ -1,5 +1,6 @@
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Arm.Documents;
+using RunCommand.Server.Auth;
 using RunCommand.Storage;
 
 namespace RunCommand.Server.Arm.ActionRuns;
@@ -23,7 +24,8 @@ public static class ActionRunEndpoints
     public const string NamePrefix = "$action-";
 
     public static void MapActionRuns(this IEndpointRouteBuilder app) =>
-        app.MapPost("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/runCommand", RunAsync);
+        app.MapPost("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/runCommand", RunAsync)
+            .RequireArmAction(Actions.RunCommandAction);
 
     private static async Task<IResult> RunAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, CommandDocuments documents, TimeProvider time, CancellationToken cancellationToken)
     {

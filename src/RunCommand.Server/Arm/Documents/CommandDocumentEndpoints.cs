@@ -1,6 +1,7 @@
 using System.Text.Json;
 using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
+using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 
 namespace RunCommand.Server.Arm.Documents;
@@ -15,10 +16,10 @@ public static class CommandDocumentEndpoints
 
     public static void MapCommandDocuments(this IEndpointRouteBuilder app)
     {
-        app.MapGet(Path, ListAsync);
-        app.MapGet(Path + "/{commandId}", GetAsync);
-        app.MapPut(Path + "/{commandId}", PutAsync);
-        app.MapDelete(Path + "/{commandId}", DeleteAsync);
+        app.MapGet(Path, ListAsync).RequireArmAction(Actions.DocumentsRead);
+        app.MapGet(Path + "/{commandId}", GetAsync).RequireArmAction(Actions.DocumentsRead);
+        app.MapPut(Path + "/{commandId}", PutAsync).RequireArmAction(Actions.DocumentsWrite);
+        app.MapDelete(Path + "/{commandId}", DeleteAsync).RequireArmAction(Actions.DocumentsDelete);
     }
 
     private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, string location, CommandDocuments documents, ServerIdentity identity, CancellationToken cancellationToken)

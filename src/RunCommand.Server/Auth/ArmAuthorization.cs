@@ -1,0 +1,175 @@
+using RunCommand.Server.Arm;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Auth;
+
+/// <summary>
+/// Endpoint metadata naming the RBAC action an ARM endpoint performs. Declare it with
+/// <see cref="ArmAuthorizationExtensions.RequireArmAction{TBuilder}"/>; an ARM endpoint without it is open to the
+/// bootstrap admin only (deny by default).
+/// </summary>
+/// <param name="Action">The action, e.g. <c>Microsoft.Compute/virtualMachines/runCommands/write</c>.</param>
+/// <param name="Scope">
+/// Computes the scope checked; null uses <see cref="ArmScope.Of"/>: the request path, cut before an extension
+/// provider (<c>/providers/Microsoft.Authorization/...</c>, <c>/providers/Microsoft.Insights/...</c>).
+/// </param>
+/// <param name="CheckedByHandler">
+/// True when the handler authorizes by itself with <see cref="Authorizer.IsAllowedAsync"/>: a list showing only the
+/// items the caller may read, or an operation whose scope is the resource it belongs to. The middleware then lets
+/// every authenticated caller in.
+/// </param>
+public sealed record ArmActionMetadata(string Action, Func<HttpContext, string>? Scope = null, bool CheckedByHandler = false);
+
+/// <summary>Marks an endpoint any authenticated caller may use (the subscription list, the 404 fallback).</summary>
+public sealed record AnyAuthenticatedCallerMetadata;
+
+public static class ArmAuthorizationExtensions
+{
+    /// <summary>Declares the action the endpoint performs; the request is refused with 403 AuthorizationFailed unless the caller holds it.</summary>
+    public static TBuilder RequireArmAction<TBuilder>(this TBuilder builder, string action, Func<HttpContext, string>? scope = null, bool checkedByHandler = false)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ArmActionMetadata(action, scope, checkedByHandler));
+
+    /// <summary>Lets any authenticated caller use the endpoint.</summary>
+    public static TBuilder AllowAnyAuthenticatedCaller<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new AnyAuthenticatedCallerMetadata());
+}
+
+/// <summary>Scopes of ARM requests.</summary>
+public static class ArmScope
+{
+    private static readonly string[] ExtensionProviders = ["/providers/Microsoft.Authorization/", "/providers/Microsoft.Insights/"];
+
+    /// <summary>The scope a request acts on: its path, cut before an extension provider; "/" for tenant-level paths.</summary>
+    public static string Of(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "/";
+        foreach (var provider in ExtensionProviders)
+        {
+            var at = path.IndexOf(provider, StringComparison.OrdinalIgnoreCase);
+            if (at >= 0)
+            {
+                path = path[..at];
+            }
+        }
+
+        path = path.TrimEnd('/');
+        return path.Length == 0 ? "/" : path;
+    }
+
+    /// <summary>The resource group named in a resource id or scope, or null.</summary>
+    public static string? ResourceGroupOf(string resourceId)
+    {
+        var segments = resourceId.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i + 1 < segments.Length; i++)
+        {
+            if (segments[i].Equals("resourceGroups", StringComparison.OrdinalIgnoreCase))
+            {
+                return segments[i + 1];
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>Decides whether a caller holds an action at a scope, from its role assignments (inherited downwards).</summary>
+public sealed class Authorizer
+{
+    private readonly IRunCommandStore _store;
+
+    public Authorizer(IRunCommandStore store)
+    {
+        _store = store;
+    }
+
+    public async Task<bool> IsAllowedAsync(Caller caller, string action, string scope, CancellationToken cancellationToken)
+    {
+        if (caller.Kind == Caller.Admin)
+        {
+            return true;
+        }
+
+        if (caller.PrincipalId is null)
+        {
+            return false;
+        }
+
+        var assignments = await _store.ListRoleAssignmentsAsync(caller.PrincipalId, cancellationToken);
+        if (assignments.Count == 0)
+        {
+            return false;
+        }
+
+        var roles = await RolesAsync(cancellationToken);
+        return assignments.Any(a => ActionPattern.IsAtOrBelow(scope, a.Scope)
+            && roles.TryGetValue(a.RoleDefinitionId, out var role) && ActionPattern.Grants(role, action));
+    }
+
+    /// <summary>Built-in and custom role definitions by GUID.</summary>
+    public async Task<Dictionary<string, RoleDefinitionRecord>> RolesAsync(CancellationToken cancellationToken)
+    {
+        var roles = new Dictionary<string, RoleDefinitionRecord>(StringComparer.OrdinalIgnoreCase);
+        foreach (var role in BuiltInRoles.All.Concat(await _store.ListRoleDefinitionsAsync(cancellationToken)))
+        {
+            roles[role.Id] = role;
+        }
+
+        return roles;
+    }
+
+    /// <summary>403 with ARM's AuthorizationFailed body.</summary>
+    public static ArmRequestException Denied(Caller caller, string action, string scope) =>
+        new(StatusCodes.Status403Forbidden, "AuthorizationFailed",
+            $"The client '{caller.Name}' with object id '{caller.PrincipalId}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. "
+            + "If access was recently granted, please refresh your credentials.");
+}
+
+/// <summary>
+/// Enforces the action declared on the endpoint (<see cref="ArmActionMetadata"/>) for ARM callers. The agent
+/// protocol is authorized by its credential alone (an agent sees only its own VM) and is not checked here.
+/// </summary>
+public sealed class ArmAuthorization
+{
+    private readonly RequestDelegate _next;
+
+    public ArmAuthorization(RequestDelegate next)
+    {
+        _next = next;
+    }
+
+    public async Task InvokeAsync(HttpContext http, Authorizer authorizer)
+    {
+        var caller = http.Items[typeof(Caller)] as Caller;
+        if (caller is null || caller.Kind is Caller.Agent or Caller.Enrollment)
+        {
+            await _next(http);
+            return;
+        }
+
+        var endpoint = http.GetEndpoint();
+        var metadata = endpoint?.Metadata.GetMetadata<ArmActionMetadata>();
+        if (metadata is null)
+        {
+            if (caller.Kind != Caller.Admin && endpoint?.Metadata.GetMetadata<AnyAuthenticatedCallerMetadata>() is null)
+            {
+                throw Authorizer.Denied(caller, $"{http.Request.Method} {http.Request.Path}", ArmScope.Of(http));
+            }
+
+            await _next(http);
+            return;
+        }
+
+        if (!metadata.CheckedByHandler)
+        {
+            var scope = metadata.Scope?.Invoke(http) ?? ArmScope.Of(http);
+            if (!await authorizer.IsAllowedAsync(caller, metadata.Action, scope, http.RequestAborted))
+            {
+                throw Authorizer.Denied(caller, metadata.Action, scope);
+            }
+        }
+
+        await _next(http);
+    }
+}
