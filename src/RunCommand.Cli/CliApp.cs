@@ -16,6 +16,11 @@ internal static class CliApp
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(VmCommands.Create());
         root.Subcommands.Add(UpCommand.Create());
+        foreach (var command in AuthCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         return root;
     }
 

@@ -16,7 +16,7 @@ namespace RunCommand.Client;
 /// Every call carries the bearer token; a non-2xx answer throws <see cref="ArmRequestException"/> and no answer at
 /// all throws <see cref="ServerUnreachableException"/>.
 /// </summary>
-public sealed class RunCommandClient : IDisposable
+public sealed partial class RunCommandClient : IDisposable
 {
     /// <summary>api-version sent on resource calls.</summary>
     public const string ApiVersion = "2023-07-01";

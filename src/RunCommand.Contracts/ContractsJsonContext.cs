@@ -40,4 +40,9 @@ namespace RunCommand.Contracts;
 [JsonSerializable(typeof(RoleAssignmentCreate))]
 [JsonSerializable(typeof(ResourceList<RoleAssignmentResource>))]
 [JsonSerializable(typeof(ResourceList<ActivityLogEvent>))]
+[JsonSerializable(typeof(IReadOnlyList<PrincipalResource>))]
+[JsonSerializable(typeof(IReadOnlyList<ApiTokenResource>))]
+[JsonSerializable(typeof(IReadOnlyList<RoleDefinitionResource>))]
+[JsonSerializable(typeof(IReadOnlyList<RoleAssignmentResource>))]
+[JsonSerializable(typeof(IReadOnlyList<ActivityLogEvent>))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;
