@@ -106,6 +106,12 @@ public sealed partial class RunCommandClient
         return response.Body!.Value ?? [];
     }
 
+    /// <summary>Cuts a VM's agent off: its credential is deleted, it must enroll again.</summary>
+    public async Task RevokeAgentAsync(VmRef vm, CancellationToken cancellationToken = default) =>
+        await SendAsync<object>(HttpMethod.Post,
+            $"/subscriptions/{Escape(vm.Subscription)}/resourceGroups/{Escape(vm.ResourceGroup)}/providers/Microsoft.Compute/virtualMachines/{Escape(vm.VmName)}/revokeAgent?api-version={ApiVersion}",
+            null, null, cancellationToken);
+
     private static string RoleDefinitionsPath(string subscription) => $"/subscriptions/{Escape(subscription)}/providers/Microsoft.Authorization/roleDefinitions";
 
     private static string AssignmentsPath(string scope) => scope.TrimEnd('/') + "/providers/Microsoft.Authorization/roleAssignments";

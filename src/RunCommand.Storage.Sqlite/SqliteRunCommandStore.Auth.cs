@@ -58,6 +58,13 @@ public sealed partial class SqliteRunCommandStore
 
     private const char ListSeparator = '\n';
 
+    public async Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken) =>
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = Command(connection, transaction, "UPDATE vms SET agent_token_hash = NULL WHERE key = $key", ("$key", vm.Key));
+            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        }, cancellationToken);
+
     public async Task<bool> CreatePrincipalAsync(PrincipalRecord principal, CancellationToken cancellationToken) =>
         await WriteAsync(async (connection, transaction) =>
         {

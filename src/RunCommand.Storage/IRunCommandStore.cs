@@ -29,6 +29,12 @@ public interface IRunCommandStore
     /// <summary>The VM whose agent holds this credential, or null.</summary>
     Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Removes the VM's agent credential: its agent is refused from the next request on, until an agent enrolls
+    /// again with an enrollment token. False when the VM does not exist.
+    /// </summary>
+    Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken);
+
     /// <summary>Records that the VM's agent called now.</summary>
     Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
 

@@ -13,6 +13,7 @@ internal static class VmCommands
         vm.Subcommands.Add(List());
         vm.Subcommands.Add(Show());
         vm.Subcommands.Add(RunCommandCommands.Create());
+        vm.Subcommands.Add(Agent());
         return vm;
     }
 
@@ -29,6 +30,27 @@ internal static class VmCommands
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    private static Command Agent()
+    {
+        var agent = new Command("agent", "Manage a VM's agent.");
+        var (group, subscription) = (Options.ResourceGroup(), Options.Subscription());
+        var name = new Option<string>("--name", "-n") { Description = "Name of the virtual machine.", Required = true };
+        var revoke = new Command("revoke", "Revoke the VM's agent credential: the agent is refused at once and gets no more work until it enrolls again.")
+        {
+            group, name, subscription,
+        };
+        revoke.SetAction(async (result, cancellationToken) =>
+        {
+            using var session = Session.Open();
+            await session.Client.RevokeAgentAsync(
+                new VmRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!),
+                cancellationToken);
+            return ExitCodes.Success;
+        });
+        agent.Subcommands.Add(revoke);
+        return agent;
     }
 
     private static Command Show()

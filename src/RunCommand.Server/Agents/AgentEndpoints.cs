@@ -78,6 +78,14 @@ public static class AgentEndpoints
             cancellationToken.ThrowIfCancellationRequested();
         }
 
+        // The credential may have been revoked while the poll waited: a revoked agent gets no work, not even this once.
+        var token = http.Request.Headers.Authorization.ToString()[7..].Trim();
+        if (await store.FindVmByAgentTokenAsync(TokenService.Hash(token), cancellationToken) is null)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+            return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The agent credential has been revoked.");
+        }
+
         var (current, work) = await store.LeaseGoalStateAsync(vm, cancellationToken);
         var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
         return Results.Json(new GoalState { Version = current, Executions = assignments }, ContractsJsonContext.Default.GoalState);

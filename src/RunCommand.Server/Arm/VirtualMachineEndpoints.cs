@@ -16,6 +16,8 @@ public static class VirtualMachineEndpoints
         app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines", ListAsync).RequireArmAction(Actions.VirtualMachinesRead, checkedByHandler: true);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines", ListAsync).RequireArmAction(Actions.VirtualMachinesRead, checkedByHandler: true);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", GetAsync).RequireArmAction(Actions.VirtualMachinesRead);
+        app.MapPost("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/revokeAgent", RevokeAgentAsync)
+            .RequireArmAction(Actions.RevokeAgent);
         app.MapGet("/healthz", () => Results.Text("ok"));
     }
 
@@ -60,6 +62,15 @@ public static class VirtualMachineEndpoints
         var vm = service.ResolveVm(request, subscriptionId, resourceGroupName, vmName);
         var record = await service.RequireVmAsync(vm, cancellationToken);
         return Results.Json(ToResource(record, presence), ContractsJsonContext.Default.VirtualMachineResource);
+    }
+
+    /// <summary>Deletes the VM's agent credential: the agent is refused at its next request (a waiting poll included).</summary>
+    private static async Task<IResult> RevokeAgentAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var vm = service.ResolveVm(request, subscriptionId, resourceGroupName, vmName);
+        var record = await service.RequireVmAsync(vm, cancellationToken);
+        await service.Store.RevokeAgentAsync(record.Vm, cancellationToken);
+        return Results.Ok();
     }
 
     private static VirtualMachineResource ToResource(VmRecord vm, AgentPresence presence) => new()

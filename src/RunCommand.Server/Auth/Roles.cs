@@ -11,6 +11,9 @@ public static class Actions
     public const string RunCommandsDelete = "Microsoft.Compute/virtualMachines/runCommands/delete";
     public const string RunCommandAction = "Microsoft.Compute/virtualMachines/runCommand/action";
     public const string VirtualMachinesRead = "Microsoft.Compute/virtualMachines/read";
+
+    /// <summary>RunCommand extension: cut a VM's agent off (its credential is deleted).</summary>
+    public const string RevokeAgent = "Microsoft.Compute/virtualMachines/revokeAgent/action";
     public const string DocumentsRead = "Microsoft.Compute/locations/runCommands/read";
     public const string DocumentsWrite = "Microsoft.Compute/locations/runCommands/write";
     public const string DocumentsDelete = "Microsoft.Compute/locations/runCommands/delete";
