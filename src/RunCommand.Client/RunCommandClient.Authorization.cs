@@ -112,6 +112,29 @@ public sealed partial class RunCommandClient
             $"/subscriptions/{Escape(vm.Subscription)}/resourceGroups/{Escape(vm.ResourceGroup)}/providers/Microsoft.Compute/virtualMachines/{Escape(vm.VmName)}/revokeAgent?api-version={ApiVersion}",
             null, null, cancellationToken);
 
+    /// <summary>Creates an enrollment token for agents of one resource group; the answer holds the token, shown this once.</summary>
+    public async Task<EnrollmentTokenResource> CreateEnrollmentTokenAsync(string subscription, string resourceGroup, TimeSpan? lifetime, int? maxUses, CancellationToken cancellationToken = default)
+    {
+        var body = Body(new EnrollmentTokenCreate { ExpiresInSeconds = lifetime is { } l ? (long)l.TotalSeconds : null, MaxUses = maxUses },
+            ContractsJsonContext.Default.EnrollmentTokenCreate);
+        var response = await SendAsync(HttpMethod.Post, $"{EnrollmentTokensPath(subscription, resourceGroup)}?api-version={ApiVersion}", body,
+            ContractsJsonContext.Default.EnrollmentTokenResource, cancellationToken);
+        return response.Body!;
+    }
+
+    public async Task<IReadOnlyList<EnrollmentTokenResource>> ListEnrollmentTokensAsync(string subscription, string resourceGroup, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(HttpMethod.Get, $"{EnrollmentTokensPath(subscription, resourceGroup)}?api-version={ApiVersion}", null,
+            ContractsJsonContext.Default.ResourceListEnrollmentTokenResource, cancellationToken);
+        return response.Body!.Value ?? [];
+    }
+
+    public async Task RevokeEnrollmentTokenAsync(string subscription, string resourceGroup, string tokenId, CancellationToken cancellationToken = default) =>
+        await SendAsync<object>(HttpMethod.Delete, $"{EnrollmentTokensPath(subscription, resourceGroup)}/{Escape(tokenId)}?api-version={ApiVersion}", null, null, cancellationToken);
+
+    private static string EnrollmentTokensPath(string subscription, string resourceGroup) =>
+        $"/subscriptions/{Escape(subscription)}/resourceGroups/{Escape(resourceGroup)}/providers/Microsoft.Compute/agentEnrollmentTokens";
+
     private static string RoleDefinitionsPath(string subscription) => $"/subscriptions/{Escape(subscription)}/providers/Microsoft.Authorization/roleDefinitions";
 
     private static string AssignmentsPath(string scope) => scope.TrimEnd('/') + "/providers/Microsoft.Authorization/roleAssignments";

@@ -45,4 +45,8 @@ namespace RunCommand.Contracts;
 [JsonSerializable(typeof(IReadOnlyList<RoleDefinitionResource>))]
 [JsonSerializable(typeof(IReadOnlyList<RoleAssignmentResource>))]
 [JsonSerializable(typeof(IReadOnlyList<ActivityLogEvent>))]
+[JsonSerializable(typeof(EnrollmentTokenResource))]
+[JsonSerializable(typeof(EnrollmentTokenCreate))]
+[JsonSerializable(typeof(ResourceList<EnrollmentTokenResource>))]
+[JsonSerializable(typeof(IReadOnlyList<EnrollmentTokenResource>))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

@@ -127,6 +127,7 @@ app.MapCommandDocuments();
 app.MapActionRuns();
 app.MapAgentProtocol();
 app.MapIdentity();
+app.MapEnrollmentTokens();
 app.MapRoles();
 app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",

@@ -21,6 +21,17 @@ public sealed partial class SqliteRunCommandStore
             created TEXT NOT NULL,
             expires TEXT,
             revoked TEXT);
+        CREATE TABLE IF NOT EXISTS enrollment_tokens(
+            id TEXT PRIMARY KEY,
+            hash BLOB NOT NULL UNIQUE,
+            subscription TEXT NOT NULL,
+            resource_group TEXT NOT NULL,
+            created TEXT NOT NULL,
+            expires TEXT,
+            max_uses INTEGER,
+            uses INTEGER NOT NULL DEFAULT 0,
+            revoked TEXT,
+            created_by TEXT);
         CREATE TABLE IF NOT EXISTS role_definitions(
             id TEXT PRIMARY KEY,
             role_name TEXT NOT NULL,
@@ -57,6 +68,90 @@ public sealed partial class SqliteRunCommandStore
         """;
 
     private const char ListSeparator = '\n';
+
+    private const string EnrollmentTokenSelect =
+        "SELECT id, subscription, resource_group, created, expires, max_uses, uses, revoked, created_by FROM enrollment_tokens ";
+
+    public async Task IssueEnrollmentTokenAsync(EnrollmentTokenRecord token, byte[] tokenHash, CancellationToken cancellationToken) =>
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO enrollment_tokens(id, hash, subscription, resource_group, created, expires, max_uses, uses, revoked, created_by)
+                VALUES($id, $h, $s, $rg, $c, $e, $max, 0, NULL, $by)
+                """, cancellationToken, ("$id", token.Id), ("$h", tokenHash), ("$s", token.SubscriptionId), ("$rg", token.ResourceGroup),
+                ("$c", StorageFormat.Timestamp(token.Created)), ("$e", token.Expires is { } e ? StorageFormat.Timestamp(e) : null),
+                ("$max", token.MaxUses), ("$by", token.CreatedBy));
+            return true;
+        }, cancellationToken);
+
+    public async Task<EnrollmentTokenRecord?> FindEnrollmentTokenAsync(byte[] tokenHash, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return (await ReadEnrollmentTokensAsync(connection, null, "WHERE hash = $h", cancellationToken, ("$h", tokenHash))).FirstOrDefault();
+    }
+
+    public async Task<EnrollmentTokenUse> ConsumeEnrollmentTokenAsync(byte[] tokenHash, VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await WriteAsync(async (connection, transaction) =>
+        {
+            // Checked and counted in one write transaction: two agents racing for the last use cannot both get it.
+            var token = (await ReadEnrollmentTokensAsync(connection, transaction, "WHERE hash = $h", cancellationToken, ("$h", tokenHash))).FirstOrDefault();
+            var verdict = token switch
+            {
+                null => EnrollmentTokenUse.Unknown,
+                { Revoked: not null } => EnrollmentTokenUse.Revoked,
+                { Expires: { } e } when e <= now => EnrollmentTokenUse.Expired,
+                { MaxUses: { } max } when token.Uses >= max => EnrollmentTokenUse.UsedUp,
+                _ when !string.Equals(token.SubscriptionId, vm.SubscriptionId, StringComparison.OrdinalIgnoreCase)
+                    || !string.Equals(token.ResourceGroup, vm.ResourceGroup, StringComparison.OrdinalIgnoreCase) => EnrollmentTokenUse.WrongResourceGroup,
+                _ => EnrollmentTokenUse.Accepted,
+            };
+            if (verdict == EnrollmentTokenUse.Accepted)
+            {
+                await ExecuteAsync(connection, transaction, "UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = $id", cancellationToken, ("$id", token!.Id));
+            }
+
+            return verdict;
+        }, cancellationToken);
+
+    public async Task<IReadOnlyList<EnrollmentTokenRecord>> ListEnrollmentTokensAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadEnrollmentTokensAsync(connection, null,
+            "WHERE lower(subscription) = lower($s) AND ($rg IS NULL OR lower(resource_group) = lower($rg)) ORDER BY created", cancellationToken,
+            ("$s", subscriptionId), ("$rg", resourceGroup));
+    }
+
+    public async Task<bool> RevokeEnrollmentTokenAsync(string tokenId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = Command(connection, transaction, "UPDATE enrollment_tokens SET revoked = coalesce(revoked, $now) WHERE id = $id",
+                ("$id", tokenId), ("$now", StorageFormat.Timestamp(now)));
+            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        }, cancellationToken);
+
+    private static async Task<List<EnrollmentTokenRecord>> ReadEnrollmentTokensAsync(SqliteConnection connection, SqliteTransaction? transaction, string where, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, EnrollmentTokenSelect + where, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var tokens = new List<EnrollmentTokenRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            tokens.Add(new EnrollmentTokenRecord
+            {
+                Id = reader.GetString(0),
+                SubscriptionId = reader.GetString(1),
+                ResourceGroup = reader.GetString(2),
+                Created = StorageFormat.ParseTimestamp(reader.GetString(3)),
+                Expires = reader.IsDBNull(4) ? null : StorageFormat.ParseTimestamp(reader.GetString(4)),
+                MaxUses = reader.IsDBNull(5) ? null : reader.GetInt32(5),
+                Uses = reader.GetInt32(6),
+                Revoked = reader.IsDBNull(7) ? null : StorageFormat.ParseTimestamp(reader.GetString(7)),
+                CreatedBy = reader.IsDBNull(8) ? null : reader.GetString(8),
+            });
+        }
+
+        return tokens;
+    }
 
     public async Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken) =>
         await WriteAsync(async (connection, transaction) =>

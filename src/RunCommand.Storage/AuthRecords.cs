@@ -42,6 +42,42 @@ public sealed record ApiTokenRecord
     public DateTimeOffset? Revoked { get; init; }
 }
 
+/// <summary>An enrollment token limited to one resource group, with expiry and a use count; only its SHA-256 is stored.</summary>
+public sealed record EnrollmentTokenRecord
+{
+    public required string Id { get; init; }
+
+    /// <summary>Subscription and resource group an agent may enroll into with it (compared case-insensitively).</summary>
+    public required string SubscriptionId { get; init; }
+
+    public required string ResourceGroup { get; init; }
+
+    public required DateTimeOffset Created { get; init; }
+
+    /// <summary>Null: never expires.</summary>
+    public DateTimeOffset? Expires { get; init; }
+
+    /// <summary>How many enrollments it allows; null: unlimited.</summary>
+    public int? MaxUses { get; init; }
+
+    public int Uses { get; init; }
+
+    public DateTimeOffset? Revoked { get; init; }
+
+    public string? CreatedBy { get; init; }
+}
+
+/// <summary>Why <see cref="IRunCommandStore.ConsumeEnrollmentTokenAsync"/> refused, or that it did not.</summary>
+public enum EnrollmentTokenUse
+{
+    Accepted,
+    Unknown,
+    Expired,
+    Revoked,
+    UsedUp,
+    WrongResourceGroup,
+}
+
 /// <summary>A custom role definition (built-in roles live in code and are not stored).</summary>
 public sealed record RoleDefinitionRecord
 {

@@ -153,6 +153,25 @@ public interface IRunCommandStore
     /// <summary>Removes a role assignment; false when none.</summary>
     Task<bool> DeleteRoleAssignmentAsync(string assignmentId, CancellationToken cancellationToken);
 
+    // ---- scoped enrollment tokens ----
+
+    Task IssueEnrollmentTokenAsync(EnrollmentTokenRecord token, byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>The token with this hash (whatever its state), or null.</summary>
+    Task<EnrollmentTokenRecord?> FindEnrollmentTokenAsync(byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomically checks a token for an enrollment into <paramref name="vm"/>'s resource group and counts the use when
+    /// it is accepted; a refused use is not counted.
+    /// </summary>
+    Task<EnrollmentTokenUse> ConsumeEnrollmentTokenAsync(byte[] tokenHash, VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Tokens of a resource group (or all when null), oldest first.</summary>
+    Task<IReadOnlyList<EnrollmentTokenRecord>> ListEnrollmentTokensAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken);
+
+    /// <summary>Revokes a token; false when it does not exist.</summary>
+    Task<bool> RevokeEnrollmentTokenAsync(string tokenId, DateTimeOffset now, CancellationToken cancellationToken);
+
     // ---- activity log ----
 
     /// <summary>Appends an activity log entry. Entries are never changed or removed through this interface.</summary>

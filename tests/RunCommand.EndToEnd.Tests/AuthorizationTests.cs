@@ -277,6 +277,31 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task EnrollmentToken_ScopedUsedUpOrRevoked_EnrollsOnlyWhereAndAsOftenAsAllowed()
+    {
+        async Task<HttpStatusCode> EnrollAsync(string token, string group, string vm)
+        {
+            using var http = fixture.Server.CreateHttpClient(token);
+            using var response = await http.PostAsJsonAsync("/agent/v1/enroll", new EnrollRequest { ResourceGroup = group, VmName = vm });
+            return response.StatusCode;
+        }
+
+        var once = await fixture.Admin.CreateEnrollmentTokenAsync(fixture.Subscription, "rg-enroll", TimeSpan.FromHours(1), maxUses: 1);
+        Assert.Equal(HttpStatusCode.Forbidden, await EnrollAsync(once.Token!, "rgb", "enroll-elsewhere"));
+        Assert.Equal(HttpStatusCode.OK, await EnrollAsync(once.Token!, "rg-enroll", "enroll-1"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await EnrollAsync(once.Token!, "rg-enroll", "enroll-2"));
+
+        var revoked = await fixture.Admin.CreateEnrollmentTokenAsync(fixture.Subscription, "rg-enroll", null, null);
+        await fixture.Admin.RevokeEnrollmentTokenAsync(fixture.Subscription, "rg-enroll", revoked.Id);
+        Assert.Equal(HttpStatusCode.Unauthorized, await EnrollAsync(revoked.Token!, "rg-enroll", "enroll-3"));
+
+        var listed = await fixture.Admin.ListEnrollmentTokensAsync(fixture.Subscription, "rg-enroll");
+        Assert.Equal(1, listed.Single(t => t.Id == once.Id).Uses);
+        Assert.NotNull(listed.Single(t => t.Id == revoked.Id).RevokedOn);
+        Assert.All(listed, t => Assert.Null(t.Token));
+    }
+
+    [Fact]
     public async Task Cli_UserTokenRoleAndActivityLog_WorkEndToEnd()
     {
         var cli = new CliRunner(Path.Combine(fixture.Dir, "cli-admin"));

@@ -14,7 +14,7 @@ namespace RunCommand.Cli.Commands;
 /// </summary>
 internal static class AuthCommands
 {
-    private static readonly ContractsJsonContext Indented = new(new JsonSerializerOptions(ContractsJsonContext.Default.Options) { WriteIndented = true });
+    public static readonly ContractsJsonContext Indented = new(new JsonSerializerOptions(ContractsJsonContext.Default.Options) { WriteIndented = true });
 
     public static IEnumerable<Command> Create() => [Ad(), Token(), Role(), Monitor()];
 

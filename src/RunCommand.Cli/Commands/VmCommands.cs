@@ -50,7 +50,54 @@ internal static class VmCommands
             return ExitCodes.Success;
         });
         agent.Subcommands.Add(revoke);
+        agent.Subcommands.Add(EnrollmentTokens());
         return agent;
+    }
+
+    /// <summary><c>vm agent enrollment-token create|list|revoke -g RG</c>: tokens agents of one resource group enroll with.</summary>
+    private static Command EnrollmentTokens()
+    {
+        var tokens = new Command("enrollment-token", "Manage enrollment tokens limited to one resource group, with expiry and a use count.");
+
+        var (group, subscription) = (Options.ResourceGroup(), Options.Subscription());
+        var expiresIn = new Option<string>("--expires-in") { Description = "Lifetime, e.g. 1d, 12h (default: never expires).", HelpName = "duration" };
+        var maxUses = new Option<int?>("--max-uses") { Description = "How many agents may enroll with it (default: unlimited)." };
+        var create = new Command("create", "Create an enrollment token; prints it once. Give it to the agent with --enroll-token-file.") { group, expiresIn, maxUses, subscription };
+        create.SetAction(async (result, cancellationToken) =>
+        {
+            var lifetime = result.GetValue(expiresIn) is { } text ? AuthCommands.ParseDuration(text) : (TimeSpan?)null;
+            using var session = Session.Open();
+            var created = await session.Client.CreateEnrollmentTokenAsync(
+                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, lifetime, result.GetValue(maxUses), cancellationToken);
+            result.InvocationConfiguration.Output.WriteLine(System.Text.Json.JsonSerializer.Serialize(created, AuthCommands.Indented.EnrollmentTokenResource));
+            return ExitCodes.Success;
+        });
+        tokens.Subcommands.Add(create);
+
+        var (group2, subscription2) = (Options.ResourceGroup(), Options.Subscription());
+        var list = new Command("list", "List a resource group's enrollment tokens (never their values).") { group2, subscription2 };
+        list.SetAction(async (result, cancellationToken) =>
+        {
+            using var session = Session.Open();
+            var listed = await session.Client.ListEnrollmentTokensAsync(
+                await session.SubscriptionAsync(result.GetValue(subscription2), cancellationToken), result.GetValue(group2)!, cancellationToken);
+            result.InvocationConfiguration.Output.WriteLine(System.Text.Json.JsonSerializer.Serialize(listed, AuthCommands.Indented.IReadOnlyListEnrollmentTokenResource));
+            return ExitCodes.Success;
+        });
+        tokens.Subcommands.Add(list);
+
+        var (group3, subscription3) = (Options.ResourceGroup(), Options.Subscription());
+        var id = new Option<string>("--id") { Description = "Id of the token.", Required = true };
+        var revoke = new Command("revoke", "Revoke an enrollment token: no agent can enroll with it any more (enrolled agents keep their credential).") { group3, id, subscription3 };
+        revoke.SetAction(async (result, cancellationToken) =>
+        {
+            using var session = Session.Open();
+            await session.Client.RevokeEnrollmentTokenAsync(
+                await session.SubscriptionAsync(result.GetValue(subscription3), cancellationToken), result.GetValue(group3)!, result.GetValue(id)!, cancellationToken);
+            return ExitCodes.Success;
+        });
+        tokens.Subcommands.Add(revoke);
+        return tokens;
     }
 
     private static Command Show()

@@ -201,3 +201,36 @@ public sealed record LocalizedValue
     [System.Text.Json.Serialization.JsonPropertyName("localizedValue")]
     public string? LocalizedValueText { get; init; }
 }
+
+/// <summary>An enrollment token for agents of one resource group; <see cref="Token"/> only in the answer that creates it.</summary>
+public sealed record EnrollmentTokenResource
+{
+    public required string Id { get; init; }
+
+    public required string ResourceGroup { get; init; }
+
+    public required DateTimeOffset CreatedOn { get; init; }
+
+    /// <summary>Null: never expires.</summary>
+    public DateTimeOffset? ExpiresOn { get; init; }
+
+    /// <summary>Null: unlimited.</summary>
+    public int? MaxUses { get; init; }
+
+    public int Uses { get; init; }
+
+    public DateTimeOffset? RevokedOn { get; init; }
+
+    /// <summary>The token itself (give it to the agent as --enroll-token-file); shown once.</summary>
+    public string? Token { get; init; }
+}
+
+/// <summary>Body of <c>POST .../resourceGroups/{rg}/providers/Microsoft.Compute/agentEnrollmentTokens</c>.</summary>
+public sealed record EnrollmentTokenCreate
+{
+    /// <summary>Lifetime in seconds; null or 0: never expires.</summary>
+    public long? ExpiresInSeconds { get; init; }
+
+    /// <summary>How many agents may enroll with it; null: unlimited.</summary>
+    public int? MaxUses { get; init; }
+}

@@ -42,6 +42,28 @@ public static class AgentEndpoints
 
         var token = TokenService.NewToken("rcg_");
         var vm = new VmKey(identity.SubscriptionId, request.ResourceGroup!, request.VmName!);
+        if (http.Caller().EnrollmentTokenHash is { } scopedHash)
+        {
+            var use = await store.ConsumeEnrollmentTokenAsync(scopedHash, vm, time.GetUtcNow(), cancellationToken);
+            switch (use)
+            {
+                case EnrollmentTokenUse.Accepted:
+                    break;
+                case EnrollmentTokenUse.WrongResourceGroup:
+                    return ArmResults.Error(StatusCodes.Status403Forbidden, "AuthorizationFailed",
+                        $"The enrollment token does not allow enrolling into resource group '{request.ResourceGroup}'.", "resourceGroup");
+                default:
+                    http.Response.Headers.WWWAuthenticate = "Bearer";
+                    return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", use switch
+                    {
+                        EnrollmentTokenUse.Expired => "Authentication failed. The enrollment token has expired.",
+                        EnrollmentTokenUse.Revoked => "Authentication failed. The enrollment token has been revoked.",
+                        EnrollmentTokenUse.UsedUp => "Authentication failed. The enrollment token has been used as often as it allows.",
+                        _ => "Authentication failed. The enrollment token is invalid.",
+                    });
+            }
+        }
+
         var existing = await store.GetVmAsync(vm, cancellationToken);
         var record = await store.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, TokenService.Hash(token), request.Hostname, request.AgentVersion, time.GetUtcNow(), cancellationToken);
         Log.AgentEnrolled(logger, record.Vm.ResourceId, request.Hostname);

@@ -24,6 +24,9 @@ public sealed record Caller(string Kind, VmRecord? Vm = null)
     /// <summary>Object id of the principal; null for agents and enrollment.</summary>
     public string? PrincipalId { get; init; }
 
+    /// <summary>For enrollment with a resource-group token: its hash (the enroll handler checks and counts the use).</summary>
+    public byte[]? EnrollmentTokenHash { get; init; }
+
     /// <summary>What the activity log and error messages call the caller.</summary>
     public string Name { get; init; } = Kind;
 
@@ -77,7 +80,14 @@ public sealed class BearerAuthentication
         Caller? caller = null;
         if (path.StartsWithSegments("/agent/v1/enroll"))
         {
-            caller = tokens.IsEnrollment(token) ? new Caller(Caller.Enrollment) : null;
+            if (tokens.IsEnrollment(token))
+            {
+                caller = new Caller(Caller.Enrollment);
+            }
+            else if (await store.FindEnrollmentTokenAsync(TokenService.Hash(token), http.RequestAborted) is { } scoped)
+            {
+                caller = new Caller(Caller.Enrollment) { EnrollmentTokenHash = TokenService.Hash(token), Name = "enrollment-token:" + scoped.Id };
+            }
         }
         else if (path.StartsWithSegments("/agent"))
         {

@@ -14,6 +14,11 @@ public static class Actions
 
     /// <summary>RunCommand extension: cut a VM's agent off (its credential is deleted).</summary>
     public const string RevokeAgent = "Microsoft.Compute/virtualMachines/revokeAgent/action";
+
+    /// <summary>RunCommand extension: enrollment tokens for agents of a resource group.</summary>
+    public const string EnrollmentTokensRead = "Microsoft.Compute/agentEnrollmentTokens/read";
+    public const string EnrollmentTokensWrite = "Microsoft.Compute/agentEnrollmentTokens/write";
+    public const string EnrollmentTokensDelete = "Microsoft.Compute/agentEnrollmentTokens/delete";
     public const string DocumentsRead = "Microsoft.Compute/locations/runCommands/read";
     public const string DocumentsWrite = "Microsoft.Compute/locations/runCommands/write";
     public const string DocumentsDelete = "Microsoft.Compute/locations/runCommands/delete";
