@@ -24,6 +24,9 @@ public sealed record AgentOptions
     /// <summary>PEM or DER certificate to trust exclusively for https; null: the system trust store.</summary>
     public string? CaCertificateFile { get; init; }
 
+    /// <summary>SHA-256 of the server certificate to pin (instead of <see cref="CaCertificateFile"/>); null: not pinned.</summary>
+    public byte[]? ServerFingerprint { get; init; }
+
     /// <summary>Largest script a <c>scriptUri</c> download may deliver, in bytes.</summary>
     public long MaxScriptBytes { get; init; } = 256 * 1024;
 

@@ -35,6 +35,11 @@ var caCert = new Option<string?>("--ca-cert")
     Description = "Trust exactly this certificate (PEM or DER) for https: the server's own self-signed certificate or its root CA",
     HelpName = "FILE",
 };
+var serverFingerprint = new Option<string?>("--server-fingerprint")
+{
+    Description = "Trust exactly the server certificate with this SHA-256 fingerprint (hex; the server logs it at start), instead of --ca-cert",
+    HelpName = "SHA256",
+};
 var maxScriptBytes = new Option<long>("--max-script-bytes")
 {
     Description = "Largest script a scriptUri may deliver, in bytes (default 262144 = 256 KiB)",
@@ -52,7 +57,7 @@ var root = new RootCommand(
     "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
     + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
 {
-    server, vmName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, maxScriptBytes, tags,
+    server, vmName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, tags,
 };
 
 var parsed = root.Parse(args);
@@ -107,7 +112,7 @@ async Task<int> RunAsync(ParseResult result)
 
     using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-    using var client = new AgentClient(options.Server, trusted);
+    using var client = new AgentClient(options.Server, trusted, options.ServerFingerprint);
     Log.AgentStarting(logger, AgentService.Version, options.VmName, options.ResourceGroup, options.Server.GetLeftPart(UriPartial.Authority));
     try
     {
@@ -165,6 +170,23 @@ AgentOptions? Validate(ParseResult result)
         return null;
     }
 
+    byte[]? fingerprint = null;
+    if (result.GetValue(serverFingerprint) is { } pin)
+    {
+        fingerprint = AgentClient.ParseFingerprint(pin);
+        if (fingerprint is null)
+        {
+            Fail($"--server-fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), not '{pin}'");
+            return null;
+        }
+
+        if (serverUri.Scheme != "https")
+        {
+            Fail("--server-fingerprint needs an https:// --server");
+            return null;
+        }
+    }
+
     var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
     foreach (var tag in result.GetValue(tags) ?? [])
     {
@@ -188,6 +210,7 @@ AgentOptions? Validate(ParseResult result)
         StateDirectory = Path.GetFullPath(result.GetValue(stateDir)!),
         EnrollTokenFile = Path.GetFullPath(result.GetValue(enrollTokenFile)!),
         CaCertificateFile = result.GetValue(caCert),
+        ServerFingerprint = fingerprint,
         MaxScriptBytes = scriptLimit,
         Tags = tagMap,
     };

@@ -24,8 +24,8 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Error, "Unhandled error serving {Method} {Path}")]
     public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
 
-    [LoggerMessage(8, LogLevel.Information, "TLS: using certificate {Subject} (thumbprint {Thumbprint}); clients trust it with --ca-cert {CertFile}")]
-    public static partial void Tls(ILogger logger, string subject, string thumbprint, string certFile);
+    [LoggerMessage(8, LogLevel.Information, "TLS: using certificate {Subject} (thumbprint {Thumbprint}, SHA-256 {Sha256}); clients trust it with --ca-cert {CertFile}, agents also with --server-fingerprint {Sha256}")]
+    public static partial void Tls(ILogger logger, string subject, string thumbprint, string sha256, string certFile);
 
     [LoggerMessage(9, LogLevel.Critical, "Could not write the activity log entry of {Method} {Path}")]
     public static partial void AuditFailed(ILogger logger, Exception exception, string method, string path);

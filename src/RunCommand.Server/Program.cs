@@ -139,7 +139,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);
     if (certificate is not null)
     {
-        Log.Tls(logger, certificate.Subject, certificate.Thumbprint, options.TlsCertFile ?? dataDir.TlsCertFile);
+        Log.Tls(logger, certificate.Subject, certificate.Thumbprint, certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256),
+            options.TlsCertFile ?? dataDir.TlsCertFile);
     }
 });
 

@@ -141,6 +141,29 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task EnrollAsync_HttpsWithPinnedFingerprint_SucceedsOnlyForThatCertificate()
+    {
+        using var certificate = SelfSigned("CN=some-other-name");
+        using var other = SelfSigned("CN=localhost");
+        await using var server = await KestrelFakeServer.StartAsync(certificate);
+        var https = new UriBuilder(server.BaseAddress) { Scheme = "https" }.Uri;
+        var request = new EnrollRequest { ResourceGroup = "rg", VmName = "vm" };
+
+        // The fingerprint as the server logs it (hex), with colons as some tools print it.
+        var pinned = AgentClient.ParseFingerprint(string.Join(':', Convert.ToHexString(SHA256.HashData(certificate.RawData)).Chunk(2).Select(c => new string(c))));
+        using var client = new AgentClient(https, null, pinned);
+        Assert.Equal(KestrelFakeServer.IssuedToken, (await client.EnrollAsync(KestrelFakeServer.EnrollmentToken, request, CancellationToken.None)).AgentToken);
+
+        using var wrong = new AgentClient(https, null, SHA256.HashData(other.RawData));
+        await Assert.ThrowsAsync<HttpRequestException>(() => wrong.EnrollAsync(KestrelFakeServer.EnrollmentToken, request, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("zz00000000000000000000000000000000000000000000000000000000000000")]
+    public void ParseFingerprint_NotASha256_IsNull(string text) => Assert.Null(AgentClient.ParseFingerprint(text));
+
+    [Fact]
     public void IsTrusted_LeafIssuedByGivenRoot_IsTrusted()
     {
         using var rootKey = RSA.Create(2048);

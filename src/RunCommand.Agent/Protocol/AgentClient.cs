@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Security;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using RunCommand.Agent.Execution;
 using RunCommand.Contracts;
@@ -26,14 +27,22 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
 
     private readonly HttpClient _http;
 
-    public AgentClient(Uri server, X509Certificate2? caCertificate)
+    public AgentClient(Uri server, X509Certificate2? caCertificate, byte[]? serverFingerprint = null)
     {
         var handler = new SocketsHttpHandler
         {
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
             ConnectTimeout = TimeSpan.FromSeconds(15),
         };
-        if (caCertificate is not null)
+        if (serverFingerprint is not null)
+        {
+            // Pinned: exactly the certificate with this SHA-256, whatever its chain or name says.
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => MatchesFingerprint(certificate, serverFingerprint),
+            };
+        }
+        else if (caCertificate is not null)
         {
             handler.SslOptions = new SslClientAuthenticationOptions
             {
@@ -52,6 +61,36 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
 
     /// <summary>The agent's own bearer token (set after loading or enrolling); secret, never logged.</summary>
     public string? AgentToken { get; set; }
+
+    /// <summary>True when the certificate's DER encoding has this SHA-256 (compared in constant time).</summary>
+    internal static bool MatchesFingerprint(X509Certificate? certificate, byte[] fingerprint) =>
+        certificate is not null
+        && CryptographicOperations.FixedTimeEquals(SHA256.HashData(certificate.GetRawCertData()), fingerprint);
+
+    /// <summary>Parses a SHA-256 fingerprint: 64 hex digits, colons and spaces allowed, optional "sha256:" prefix.</summary>
+    public static byte[]? ParseFingerprint(string text)
+    {
+        var hex = text.Trim();
+        if (hex.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
+        {
+            hex = hex[7..];
+        }
+
+        hex = hex.Replace(":", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal);
+        if (hex.Length != 64)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Convert.FromHexString(hex);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>
     /// Trusts exactly the given certificate: the server's certificate equals it (pinned self-signed cert), or
