@@ -56,13 +56,13 @@ public sealed partial class RunCommandClient : IDisposable
 
     public Uri Server => _server;
 
-    public async Task<IReadOnlyList<Subscription>> ListSubscriptionsAsync(CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<SubscriptionResource>> ListSubscriptionsAsync(CancellationToken cancellationToken = default)
     {
-        var items = new List<Subscription>();
+        var items = new List<SubscriptionResource>();
         var url = $"/subscriptions?api-version={SubscriptionsApiVersion}";
         while (url is not null)
         {
-            var page = await SendAsync(HttpMethod.Get, url, null, ClientJsonContext.Default.ResourceListSubscription, cancellationToken);
+            var page = await SendAsync(HttpMethod.Get, url, null, ContractsJsonContext.Default.ResourceListSubscriptionResource, cancellationToken);
             // The source-generated reader leaves Value null when a page has no "value" member.
             items.AddRange(page.Body!.Value ?? []);
             url = page.Body.NextLink;
@@ -72,7 +72,7 @@ public sealed partial class RunCommandClient : IDisposable
     }
 
     /// <summary>The first subscription the server lists.</summary>
-    public async Task<Subscription> GetDefaultSubscriptionAsync(CancellationToken cancellationToken = default)
+    public async Task<SubscriptionResource> GetDefaultSubscriptionAsync(CancellationToken cancellationToken = default)
     {
         var subscriptions = await ListSubscriptionsAsync(cancellationToken);
         return subscriptions.Count > 0

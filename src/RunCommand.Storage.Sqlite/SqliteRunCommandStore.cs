@@ -566,31 +566,47 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
 
     public async Task<(long Version, IReadOnlyList<PendingWork> Work)> LeaseGoalStateAsync(VmKey vm, CancellationToken cancellationToken)
     {
+        // Most polls find everything delivered already: a plain read, no write lock.
+        await using (var connection = await OpenAsync(cancellationToken))
+        {
+            using var snapshot = connection.BeginTransaction(deferred: true);
+            var read = await ReadGoalStateAsync(connection, snapshot, vm, cancellationToken);
+            if (read.Work.All(w => w.Execution.Delivered))
+            {
+                return read;
+            }
+        }
+
         return await WriteAsync(async (connection, transaction) =>
         {
-            // Checkpoint: once delivered, a delete can no longer cancel an execution on the server alone; it must
-            // ask the agent. Marked in the same transaction as the read, so the answer and the mark agree.
+            // Checkpoint: once delivered, a delete can no longer cancel an execution on the server alone; it must ask
+            // the agent. Marked in the same transaction as the read, so the answer and the mark agree.
             await ExecuteAsync(connection, transaction, "UPDATE executions SET delivered = 1 WHERE vm_key = $vm AND state = 'Pending' AND delivered = 0",
                 cancellationToken, ("$vm", vm.Key));
-            var version = (long)(await ScalarAsync(connection, transaction, "SELECT goal_version FROM vms WHERE key = $key", cancellationToken, ("$key", vm.Key)) ?? 0L);
-            await using var command = Command(connection, transaction,
-                $"SELECT {ExecutionColumns}, e.command_resource_id, e.spec, e.secrets FROM executions e WHERE e.vm_key = $vm AND e.state IN ('Pending', 'Running') ORDER BY e.created",
-                ("$vm", vm.Key));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var work = new List<PendingWork>();
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                work.Add(new PendingWork
-                {
-                    Execution = ReadExecution(reader, 0),
-                    Command = StorageFormat.ParseRunCommandId(reader.GetString(11)),
-                    Spec = StorageFormat.DeserializeSpec(reader.GetString(12)),
-                    SealedSecrets = reader.IsDBNull(13) ? null : (byte[])reader.GetValue(13),
-                });
-            }
-
-            return (version, (IReadOnlyList<PendingWork>)work);
+            return await ReadGoalStateAsync(connection, transaction, vm, cancellationToken);
         }, cancellationToken);
+    }
+
+    private static async Task<(long Version, IReadOnlyList<PendingWork> Work)> ReadGoalStateAsync(SqliteConnection connection, SqliteTransaction transaction, VmKey vm, CancellationToken cancellationToken)
+    {
+        var version = (long)(await ScalarAsync(connection, transaction, "SELECT goal_version FROM vms WHERE key = $key", cancellationToken, ("$key", vm.Key)) ?? 0L);
+        await using var command = Command(connection, transaction,
+            $"SELECT {ExecutionColumns}, e.command_resource_id, e.spec, e.secrets FROM executions e WHERE e.vm_key = $vm AND e.state IN ('Pending', 'Running') ORDER BY e.created",
+            ("$vm", vm.Key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var work = new List<PendingWork>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            work.Add(new PendingWork
+            {
+                Execution = ReadExecution(reader, 0),
+                Command = StorageFormat.ParseRunCommandId(reader.GetString(11)),
+                Spec = StorageFormat.DeserializeSpec(reader.GetString(12)),
+                SealedSecrets = reader.IsDBNull(13) ? null : (byte[])reader.GetValue(13),
+            });
+        }
+
+        return (version, work);
     }
 
     public async Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken)
@@ -624,8 +640,8 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
                 changed = true;
                 if (terminal)
                 {
-                    // The agent stops listing it; the goal state changed.
-                    await BumpGoalStateAsync(connection, transaction, vm.Key, cancellationToken);
+                    // The goal state no longer lists it, but the version stays: the agent reported the end itself
+                    // and has nothing to do about it, so its poll is not woken on every script's latency path.
                     await CompleteDeleteAsync(connection, transaction, execution.ExecutionId, now, cancellationToken);
                 }
             }

@@ -230,6 +230,42 @@ public sealed class ApiValidationTests(ApiServerFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task List_Paged_NextLinkCarriesApiVersionAndExpandAndCoversEveryItem()
+    {
+        using var enroll = _server.CreateHttpClient(File.ReadAllText(_server.EnrollTokenFile).Trim());
+        (await enroll.PostAsJsonAsync("/agent/v1/enroll", new EnrollRequest { ResourceGroup = "rg", VmName = "paged" })).EnsureSuccessStatusCode();
+        foreach (var name in new[] { "c", "a", "b" })
+        {
+            using var put = await _http.PutAsync(CommandUrl(name, vm: "paged"), new StringContent("""{"location":"local","properties":{"source":{"script":"true"}}}""", Encoding.UTF8, "application/json"));
+            put.EnsureSuccessStatusCode();
+        }
+
+        var listUrl = $"/subscriptions/{_server.SubscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/paged/runCommands?api-version=2023-07-01&$expand=instanceView&$top=2";
+        var names = new List<string>();
+        var pages = 0;
+        for (var url = listUrl; url is not null; pages++)
+        {
+            using var page = JsonDocument.Parse(await _http.GetStringAsync(url));
+            foreach (var item in page.RootElement.GetProperty("value").EnumerateArray())
+            {
+                names.Add(item.GetProperty("name").GetString()!);
+                Assert.True(item.GetProperty("properties").TryGetProperty("instanceView", out _), "$expand was lost on a later page");
+            }
+
+            url = page.RootElement.TryGetProperty("nextLink", out var next) ? next.GetString() : null;
+            if (url is not null)
+            {
+                Assert.StartsWith(_server.Url, url, StringComparison.Ordinal);
+                Assert.Contains("api-version=2023-07-01", url, StringComparison.Ordinal);
+                Assert.Contains("instanceView", url, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Equal(["a", "b", "c"], names);
+        Assert.Equal(2, pages);
+    }
+
+    [Fact]
     public async Task Delete_Missing_Answers204()
     {
         using var response = await _http.DeleteAsync(CommandUrl(name: "never-existed"));

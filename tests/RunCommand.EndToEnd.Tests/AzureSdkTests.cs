@@ -110,6 +110,45 @@ public sealed class AzureSdkTests : IAsyncLifetime
         Assert.Equal("Failed", shown.Value.Data.ProvisioningState);
     }
 
+    [Fact]
+    public async Task CommandDocuments_ListAndGet_ThroughTheSdk()
+    {
+        var subscription = _arm.GetSubscriptionResource(Azure.ResourceManager.Resources.SubscriptionResource.CreateResourceIdentifier(_server.SubscriptionId));
+
+        var documents = new List<RunCommandDocumentBase>();
+        await foreach (var document in subscription.GetVirtualMachineRunCommandsAsync(new AzureLocation("local")))
+        {
+            documents.Add(document);
+        }
+
+        Assert.Contains(documents, d => d.Id == "RunShellScript" && d.OSType == SupportedOperatingSystemType.Linux);
+        var ifconfig = (await subscription.GetVirtualMachineRunCommandAsync(new AzureLocation("local"), "ifconfig")).Value;
+        Assert.Equal("arguments", Assert.Single(ifconfig.Parameters).Name);
+        Assert.NotEmpty(ifconfig.Script);
+    }
+
+    [Fact]
+    public async Task CreateOrUpdate_ScriptUriWithSasAndRunAsUser_RunsAndHidesTheSas()
+    {
+        await using var user = await LinuxTestUser.CreateAsync();
+        await using var scripts = new ScriptHttpServer((_, _) => ScriptAnswer.Text("\uFEFFid -un\r\necho from-uri\r\n"));
+        var data = new VirtualMachineRunCommandData(new AzureLocation("local"))
+        {
+            Source = new VirtualMachineRunCommandScriptSource { ScriptUri = new Uri(scripts.Url("/s.sh?sv=1&sig=sdk-sas-value")) },
+            RunAsUser = user.Name,
+            RunAsPassword = user.Password,
+        };
+
+        await Commands().CreateOrUpdateAsync(WaitUntil.Completed, "sdk-uri", data);
+        var shown = (await Commands().GetAsync("sdk-uri", expand: "instanceView")).Value.Data;
+
+        Assert.Equal(ExecutionState.Succeeded, shown.InstanceView.ExecutionState);
+        Assert.Equal($"{user.Name}\nfrom-uri\n", shown.InstanceView.Output);
+        Assert.DoesNotContain("sdk-sas-value", shown.Source.ScriptUri?.ToString() ?? "", StringComparison.Ordinal);
+        Assert.Null(shown.RunAsPassword);
+        Assert.DoesNotContain(_responses, body => body.Contains("sdk-sas-value", StringComparison.Ordinal) || body.Contains(user.Password, StringComparison.Ordinal));
+    }
+
     private sealed class StaticToken(string token) : TokenCredential
     {
         public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken) =>

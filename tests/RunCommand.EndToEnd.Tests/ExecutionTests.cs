@@ -176,6 +176,25 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
     }
 
     [Fact]
+    public async Task Patch_ParametersOnly_KeepsTheScriptAndRunsAgain()
+    {
+        await _stack.StartAgentAsync("patch");
+        var target = _stack.Command("patch", "greet");
+        await _stack.RunAsync(target, Stack.Script("echo \"hello $WHO\"", parameters: [new RunCommandParameter { Name = "WHO", Value = "one" }]));
+
+        var patched = await _stack.Client.PatchAsync(target, new RunCommandResource
+        {
+            Properties = new RunCommandProperties { Parameters = [new RunCommandParameter { Name = "WHO", Value = "two" }] },
+        });
+        await _stack.Client.WaitForOperationAsync(patched.OperationUrl!);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, patched.StatusCode);
+        var view = (await _stack.Client.GetAsync(target, expandInstanceView: true)).Properties!;
+        Assert.Equal("echo \"hello $WHO\"", view.Source!.Script);
+        Assert.Equal("hello two\n", view.InstanceView!.Output);
+    }
+
+    [Fact]
     public async Task Run_AsyncExecution_OperationEndsWhenTheScriptStarts()
     {
         await _stack.StartAgentAsync("async");

@@ -107,6 +107,26 @@ public sealed class OutputBlobTests(BlobStackFixture fixture) : IClassFixture<Bl
     }
 
     [Fact]
+    public async Task Run_ScriptUriOfBlobWithReadOnlySas_DownloadsAndRunsIt()
+    {
+        await _stack.StartAgentAsync("blobscript");
+        var container = await _azurite.CreateContainerAsync();
+        var scriptBlob = container.GetBlobClient("scripts/hello.sh");
+        // A script saved on Windows: a UTF-8 BOM and CRLF line ends, which the agent strips.
+        await scriptBlob.UploadAsync(new BinaryData(Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes("echo from-blob\r\necho \"$1\"\r\n")).ToArray()));
+        var readOnly = AzuriteProcess.SasUri(scriptBlob, BlobSasPermissions.Read);
+        var resource = Stack.Script("unused", parameters: [new RunCommandParameter { Name = "", Value = "arg" }]);
+        resource = resource with { Properties = resource.Properties! with { Source = new RunCommandSource { ScriptUri = readOnly.ToString() } } };
+
+        var result = await _stack.RunAsync(_stack.Command("blobscript", "from-blob"), resource);
+
+        var view = result.Properties!.InstanceView!;
+        Assert.True(view.ExecutionState == ExecutionStates.Succeeded, view.ExecutionMessage + view.Error);
+        Assert.Equal("from-blob\narg\n", view.Output);
+        Assert.DoesNotContain("sig=", result.Properties.Source!.ScriptUri, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Get_RunCommandWithSasBlobUris_NeverShowsTheSignature()
     {
         const string vm = "blob-secret";

@@ -49,7 +49,7 @@ internal static class LoginCommand
     public static async Task<CliConfig> LoginAsync(string server, string token, string? caCert, CancellationToken cancellationToken)
     {
         using var client = Session.CreateClient(server, token, caCert);
-        Subscription subscription = await client.GetDefaultSubscriptionAsync(cancellationToken);
+        var subscription = await client.GetDefaultSubscriptionAsync(cancellationToken);
         var config = new CliConfig
         {
             Server = server,

@@ -28,6 +28,8 @@ public static class VirtualMachineEndpoints
         {
             Id = "/subscriptions/" + identity.SubscriptionId,
             SubscriptionId = identity.SubscriptionId,
+            DisplayName = "default",
+            State = "Enabled",
             Location = identity.Location,
         };
         return Results.Json(new ResourceList<SubscriptionResource> { Value = [subscription] }, ContractsJsonContext.Default.ResourceListSubscriptionResource);
