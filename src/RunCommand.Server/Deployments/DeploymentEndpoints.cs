@@ -158,11 +158,27 @@ public static class DeploymentEndpoints
             ContractsJsonContext.Default.ResourceListDeploymentOperation);
     }
 
+    /// <summary>The deployment's status; with <c>waitSeconds</c> (RunCommand's long-poll extension) held until it ends or the wait does.</summary>
     private static async Task<IResult> StatusAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName, string deploymentId,
-        IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+        IRunCommandStore store, IChangeFeed changes, RunCommandService service, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = Resolve(http.Request, identity, subscriptionId, resourceGroupName, deploymentName);
-        var record = await store.GetDeploymentAsync(key, cancellationToken);
+        var deadline = time.GetUtcNow() + service.ReadWait(http.Request);
+        DeploymentRecord? record;
+        while (true)
+        {
+            var changed = changes.NextChangeAsync(Topics.Deployment(key));
+            record = await store.GetDeploymentAsync(key, cancellationToken);
+            var remaining = deadline - time.GetUtcNow();
+            if (record is null || record.IsTerminal || remaining <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            await Task.WhenAny(changed, Task.Delay(remaining, time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         if (record is null || record.DeploymentId != deploymentId)
         {
             return ArmResults.NotFound($"The operation '{deploymentId}' of deployment '{deploymentName}' was not found.");
