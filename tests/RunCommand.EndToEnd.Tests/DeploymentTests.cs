@@ -1,0 +1,173 @@
+using System.Net;
+using System.Text.Json;
+using RunCommand.Contracts.Arm;
+using RunCommand.Testing;
+
+namespace RunCommand.EndToEnd.Tests;
+
+/// <summary>ARM deployments of run command templates against a real server and real agents: ordering, parallelism, failure, validation.</summary>
+public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackFixture>
+{
+    private const string Group = "e2e";
+    private static readonly TimeSpan DeployTimeout = TimeSpan.FromSeconds(60);
+    private readonly Stack _stack = fixture.Stack;
+
+    private string Sub => _stack.Server.SubscriptionId;
+
+    /// <summary>A run command resource as in the product page's template, named with an expression.</summary>
+    private static string RunCommand(string name, string script, string[] dependsOn, bool treatFailure = false) => $$$"""
+        {
+          "type":"Microsoft.Compute/virtualMachines/runCommands",
+          "name":"[concat(parameters('vmName'),'/{{{name}}}')]",
+          "apiVersion":"2019-12-01",
+          "location":"[parameters('location')]",
+          "dependsOn":{{{JsonSerializer.Serialize(dependsOn)}}},
+          "properties":{
+            "source":{"script":{{{JsonSerializer.Serialize(script)}}}},
+            "parameters":[{"name":"param1","value":"value1"},{"name":"param2","value":"value2"}],
+            "timeoutInSeconds":60,
+            "treatFailureAsDeploymentFailure":{{{(treatFailure ? "true" : "false")}}}
+          }
+        }
+        """;
+
+    private static JsonElement Template(params string[] resources) => JsonDocument.Parse($$$"""
+        {
+          "$schema":"https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+          "contentVersion":"1.0.0.0",
+          "parameters":{"vmName":{"type":"string"},"location":{"type":"string","defaultValue":"[resourceGroup().location]"}},
+          "resources":[{{{string.Join(",", resources)}}}]
+        }
+        """).RootElement.Clone();
+
+    private static JsonElement Parameters(string vm) => JsonDocument.Parse($$$"""{"vmName":{"value":"{{{vm}}}"},"location":{"value":"local"}}""").RootElement.Clone();
+
+    private const string DependsOnVm = "[concat('Microsoft.Compute/virtualMachines/', parameters('vmName'))]";
+
+    private async Task<DeploymentResource> DeployAsync(string name, string vm, JsonElement template)
+    {
+        var response = await _stack.Client.CreateDeploymentAsync(Sub, Group, name, template, Parameters(vm));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Contains(response.Body!.Properties!.ProvisioningState, new[] { "Accepted", "Running" });
+        Assert.NotNull(response.OperationUrl);
+        using var timeout = new CancellationTokenSource(DeployTimeout);
+        await _stack.Client.WaitForDeploymentAsync(response.OperationUrl!, timeout.Token);
+        return await _stack.Client.GetDeploymentAsync(Sub, Group, name);
+    }
+
+    private async Task<RunCommandInstanceView> ViewAsync(string vm, string name) =>
+        (await _stack.Client.GetAsync(_stack.Command(vm, name), expandInstanceView: true)).Properties!.InstanceView!;
+
+    [Fact]
+    public async Task Deploy_PageTemplateWithValidDependsOn_SecondStartsAfterFirstEnded()
+    {
+        const string vm = "dep-seq";
+        await _stack.StartAgentAsync(vm);
+        var template = Template(
+            RunCommand("firstRunCommand", "echo First: Hello World!; sleep 1", [DependsOnVm]),
+            RunCommand("secondRunCommand", "echo Second: Hello World!", ["[concat('Microsoft.Compute/virtualMachines/', parameters('vmName'),'/runcommands/firstRunCommand')]"]));
+
+        var deployment = await DeployAsync("sequence", vm, template);
+
+        Assert.Equal("Succeeded", deployment.Properties!.ProvisioningState);
+        Assert.Equal(2, deployment.Properties.OutputResources!.Count);
+        var first = await ViewAsync(vm, "firstRunCommand");
+        var second = await ViewAsync(vm, "secondRunCommand");
+        Assert.Equal("First: Hello World!\n", first.Output);
+        Assert.Equal("Second: Hello World!\n", second.Output);
+        Assert.True(second.StartTime >= first.EndTime, $"second started {second.StartTime:O}, before first ended {first.EndTime:O}");
+        var operations = await _stack.Client.ListDeploymentOperationsAsync(Sub, Group, "sequence");
+        Assert.Equal(2, operations.Count);
+        Assert.All(operations, o => Assert.Equal("Succeeded", o.Properties.ProvisioningState));
+        Assert.Contains(operations, o => o.Properties.TargetResource.Id.EndsWith("/runCommands/secondRunCommand", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Deploy_TwoCommandsWithoutDependency_RunAtTheSameTime()
+    {
+        const string vm = "dep-par";
+        await _stack.StartAgentAsync(vm);
+        var dir = Path.Combine(_stack.Dir, "par-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        // Each waits (bounded) for the other's marker: both can only succeed if they run at the same time.
+        string Script(string mine, string other) =>
+            $"touch '{dir}/{mine}'; for i in $(seq 200); do [ -e '{dir}/{other}' ] && exit 0; sleep 0.05; done; exit 1";
+        var template = Template(
+            RunCommand("a", Script("a", "b"), [DependsOnVm], treatFailure: true),
+            RunCommand("b", Script("b", "a"), [DependsOnVm], treatFailure: true));
+
+        var deployment = await DeployAsync("parallel", vm, template);
+
+        Assert.Equal("Succeeded", deployment.Properties!.ProvisioningState);
+        var a = await ViewAsync(vm, "a");
+        var b = await ViewAsync(vm, "b");
+        Assert.True(a.StartTime < b.EndTime && b.StartTime < a.EndTime, $"a ran {a.StartTime:O}..{a.EndTime:O}, b ran {b.StartTime:O}..{b.EndTime:O}: no overlap");
+    }
+
+    [Fact]
+    public async Task Deploy_FirstFailsWithTreatFailureAsDeploymentFailure_SecondNotRunAndDeploymentFailed()
+    {
+        const string vm = "dep-fail";
+        await _stack.StartAgentAsync(vm);
+        var template = Template(
+            RunCommand("first", "echo failing; exit 3", [DependsOnVm], treatFailure: true),
+            RunCommand("second", "echo should not run", ["[resourceId('Microsoft.Compute/virtualMachines/runCommands', parameters('vmName'), 'first')]"]));
+
+        var deployment = await DeployAsync("failing", vm, template);
+
+        Assert.Equal("Failed", deployment.Properties!.ProvisioningState);
+        Assert.Equal("DeploymentFailed", deployment.Properties.Error!.Code);
+        Assert.Contains("exit code 3", deployment.Properties.Error.Details![0].Message);
+        var missing = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.GetAsync(_stack.Command(vm, "second")));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        var operation = Assert.Single(await _stack.Client.ListDeploymentOperationsAsync(Sub, Group, "failing"));
+        Assert.Equal("Failed", operation.Properties.ProvisioningState);
+        Assert.Equal(3, (await ViewAsync(vm, "first")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Put_PageTypoInDependsOn_Is400NamingTheUnresolvedDependency()
+    {
+        const string vm = "dep-typo";
+        await _stack.StartAgentAsync(vm);
+        // The product page's second template as printed: no '/' before runcommands.
+        var template = Template(
+            RunCommand("firstRunCommand", "echo First", [DependsOnVm]),
+            RunCommand("secondRunCommand", "echo Second", ["[concat('Microsoft.Compute/virtualMachines/', parameters('vmName'),'runcommands/firstRunCommand')]"]));
+
+        var e = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.CreateDeploymentAsync(Sub, Group, "typo", template, Parameters(vm)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.Equal("InvalidTemplate", e.Error.Code);
+        Assert.Contains($"'Microsoft.Compute/virtualMachines/{vm}runcommands/firstRunCommand'", e.Error.Message);
+        var notCreated = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.GetAsync(_stack.Command(vm, "firstRunCommand")));
+        Assert.Equal(HttpStatusCode.NotFound, notCreated.StatusCode);
+    }
+
+    [Fact]
+    public async Task Put_DependencyCycle_Is400NamingTheCycle()
+    {
+        const string vm = "dep-cycle";
+        await _stack.StartAgentAsync(vm);
+        var template = Template(
+            RunCommand("a", "echo a", ["[concat(parameters('vmName'), '/b')]"]),
+            RunCommand("b", "echo b", ["[concat(parameters('vmName'), '/a')]"]));
+
+        var e = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.CreateDeploymentAsync(Sub, Group, "cycle", template, Parameters(vm)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.Contains("Circular dependency", e.Error.Message);
+        Assert.Contains($"{vm}/a -> {vm}/b -> {vm}/a", e.Error.Message);
+    }
+
+    [Fact]
+    public async Task Put_UnknownFunction_Is400NamingIt()
+    {
+        var template = Template(RunCommand("a", "[utcNow()]", []));
+
+        var e = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.CreateDeploymentAsync(Sub, Group, "unknown-fn", template, Parameters("any")));
+
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.Contains("'utcNow'", e.Error.Message);
+    }
+}
