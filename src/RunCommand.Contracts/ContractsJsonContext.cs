@@ -19,6 +19,8 @@ namespace RunCommand.Contracts;
 [JsonSerializable(typeof(DeploymentResource))]
 [JsonSerializable(typeof(ResourceList<DeploymentResource>))]
 [JsonSerializable(typeof(ResourceList<DeploymentOperation>))]
+[JsonSerializable(typeof(IReadOnlyList<DeploymentResource>))]
+[JsonSerializable(typeof(IReadOnlyList<DeploymentOperation>))]
 [JsonSerializable(typeof(RunCommandResult))]
 [JsonSerializable(typeof(RunCommandLogs))]
 [JsonSerializable(typeof(RunCommandDocument))]
