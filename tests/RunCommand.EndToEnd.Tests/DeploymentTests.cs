@@ -170,4 +170,61 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
         Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
         Assert.Contains("'utcNow'", e.Error.Message);
     }
+
+    [Fact]
+    public async Task Cli_CreateShowListOperationsDelete_BehavesLikeAz()
+    {
+        const string vm = "dep-cli";
+        await _stack.StartAgentAsync(vm);
+        var cli = new CliRunner(Path.Combine(_stack.Dir, "cli-" + Guid.NewGuid().ToString("N")));
+        await cli.LoginAsync(_stack.Server);
+        var templateFile = Path.Combine(_stack.Dir, "cli-template.json");
+        await File.WriteAllTextAsync(templateFile, Template(
+            RunCommand("one", "echo one", [DependsOnVm]),
+            RunCommand("two", "echo two", ["[concat(parameters('vmName'), '/one')]"])).GetRawText());
+        var parametersFile = Path.Combine(_stack.Dir, "cli-parameters.json");
+        await File.WriteAllTextAsync(parametersFile, """{"location":{"value":"local"}}""");
+
+        var created = await cli.RunAsync("deployment", "group", "create", "-g", Group, "-n", "cli", "--template-file", templateFile,
+            "--parameters", $"vmName={vm}", $"@{parametersFile}");
+
+        Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
+        using (var json = JsonDocument.Parse(created.Stdout))
+        {
+            Assert.Equal("Succeeded", json.RootElement.GetProperty("properties").GetProperty("provisioningState").GetString());
+        }
+
+        var shown = await cli.RunAsync("deployment", "group", "show", "-g", Group, "-n", "cli", "-o", "table");
+        Assert.Contains("Succeeded", shown.Stdout, StringComparison.Ordinal);
+        var listed = await cli.RunAsync("deployment", "group", "list", "-g", Group, "-o", "table");
+        Assert.Contains("cli", listed.Stdout, StringComparison.Ordinal);
+        var operations = await cli.RunAsync("deployment", "operation", "group", "list", "-g", Group, "-n", "cli", "-o", "table");
+        Assert.Equal(0, operations.ExitCode);
+        Assert.Contains($"{vm}/one", operations.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"{vm}/two", operations.Stdout, StringComparison.Ordinal);
+
+        var deleted = await cli.RunAsync("deployment", "group", "delete", "-g", Group, "-n", "cli");
+        Assert.Equal(0, deleted.ExitCode);
+        var gone = await cli.RunAsync("deployment", "group", "show", "-g", Group, "-n", "cli");
+        Assert.NotEqual(0, gone.ExitCode);
+        Assert.Contains("DeploymentNotFound", gone.Stderr, StringComparison.Ordinal);
+        // ARM semantics: deleting the deployment keeps what it created.
+        Assert.Equal("one\n", (await ViewAsync(vm, "one")).Output);
+    }
+
+    [Fact]
+    public async Task Cli_CreateWithFailingCommand_ExitsNonZero()
+    {
+        const string vm = "dep-cli-fail";
+        await _stack.StartAgentAsync(vm);
+        var cli = new CliRunner(Path.Combine(_stack.Dir, "cli-" + Guid.NewGuid().ToString("N")));
+        await cli.LoginAsync(_stack.Server);
+        var templateFile = Path.Combine(_stack.Dir, "cli-fail-template.json");
+        await File.WriteAllTextAsync(templateFile, Template(RunCommand("bad", "exit 4", [], treatFailure: true)).GetRawText());
+
+        var created = await cli.RunAsync("deployment", "group", "create", "-g", Group, "-n", "cli-fail", "--template-file", templateFile, "--parameters", $"vmName={vm}");
+
+        Assert.Equal(1, created.ExitCode);
+        Assert.Contains("DeploymentFailed", created.Stderr, StringComparison.Ordinal);
+    }
 }
