@@ -227,4 +227,28 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
         Assert.Equal(1, created.ExitCode);
         Assert.Contains("DeploymentFailed", created.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Delete_RunningDeployment_RemovesRecordAndDependentNeverStarts()
+    {
+        const string vm = "dep-del";
+        await _stack.StartAgentAsync(vm);
+        var gate = Path.Combine(_stack.Dir, "gate-" + Guid.NewGuid().ToString("N"));
+        var template = Template(
+            RunCommand("first", $"while [ ! -e '{gate}' ]; do sleep 0.05; done; echo first", [DependsOnVm]),
+            RunCommand("second", "echo second", ["[concat(parameters('vmName'), '/first')]"]));
+        await _stack.Client.CreateDeploymentAsync(Sub, Group, "deleted", template, Parameters(vm));
+        await _stack.WaitForStateAsync(_stack.Command(vm, "first"), v => v.ExecutionState == ExecutionStates.Running, TimeSpan.FromSeconds(30), "the first command to run");
+
+        Assert.True(await _stack.Client.DeleteDeploymentAsync(Sub, Group, "deleted"));
+        await File.WriteAllTextAsync(gate, "");
+
+        // The run command already running finishes on its own (ARM: deleting a deployment keeps its resources).
+        await _stack.WaitForStateAsync(_stack.Command(vm, "first"), v => v.ExecutionState == ExecutionStates.Succeeded, TimeSpan.FromSeconds(30), "the first command to finish");
+        var gone = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.GetDeploymentAsync(Sub, Group, "deleted"));
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        var notStarted = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.GetAsync(_stack.Command(vm, "second")));
+        Assert.Equal(HttpStatusCode.NotFound, notStarted.StatusCode);
+        Assert.False(await _stack.Client.DeleteDeploymentAsync(Sub, Group, "deleted"));
+    }
 }

@@ -175,7 +175,9 @@ public static class DeploymentEndpoints
                 break;
             }
 
-            await Task.WhenAny(changed, Task.Delay(remaining, time, cancellationToken));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await Task.WhenAny(changed, Task.Delay(remaining, time, timeout.Token));
+            await timeout.CancelAsync();
             cancellationToken.ThrowIfCancellationRequested();
         }
 

@@ -33,10 +33,12 @@ public sealed class DeploymentRunner : BackgroundService
     private readonly ILogger<DeploymentRunner> _logger;
     private readonly ConcurrentDictionary<string, Task> _runs = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private CancellationToken _stopping = CancellationToken.None;
+    private readonly CancellationToken _stopping;
 
-    public DeploymentRunner(IRunCommandStore store, IChangeFeed changes, RunCommandService service, SecretProtector protector, TimeProvider time, ILogger<DeploymentRunner> logger)
+    public DeploymentRunner(IRunCommandStore store, IChangeFeed changes, RunCommandService service, SecretProtector protector, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<DeploymentRunner> logger)
     {
+        // The host's stopping token rather than ExecuteAsync's: a PUT may call Start before ExecuteAsync has run.
+        _stopping = lifetime.ApplicationStopping;
         _store = store;
         _changes = changes;
         _service = service;
@@ -55,7 +57,6 @@ public sealed class DeploymentRunner : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _stopping = stoppingToken;
         foreach (var deployment in await _store.ListUnfinishedDeploymentsAsync(stoppingToken))
         {
             Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State);
@@ -123,8 +124,10 @@ public sealed class DeploymentRunner : BackgroundService
                 continue;
             }
 
-            waits.Add(Task.Delay(SafetyRecheckInterval, _time, cancellationToken));
+            using var recheck = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            waits.Add(Task.Delay(SafetyRecheckInterval, _time, recheck.Token));
             await Task.WhenAny(waits);
+            await recheck.CancelAsync();
         }
     }
 
