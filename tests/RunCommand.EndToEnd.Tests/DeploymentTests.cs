@@ -251,4 +251,18 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
         Assert.Equal(HttpStatusCode.NotFound, notStarted.StatusCode);
         Assert.False(await _stack.Client.DeleteDeploymentAsync(Sub, Group, "deleted"));
     }
+
+    [Fact]
+    public async Task Put_LocationOtherThanTheVms_Is400BeforeAnythingRuns()
+    {
+        const string vm = "dep-loc";
+        await _stack.StartAgentAsync(vm);
+        var template = Template(RunCommand("a", "echo a", [DependsOnVm]));
+        var parameters = JsonDocument.Parse($$$"""{"vmName":{"value":"{{{vm}}}"},"location":{"value":"westus"}}""").RootElement.Clone();
+
+        var e = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.CreateDeploymentAsync(Sub, Group, "wrong-location", template, parameters));
+
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.Equal($"resources[0]({vm}/a).location", e.Error.Target);
+    }
 }

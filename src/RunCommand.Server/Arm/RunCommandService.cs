@@ -356,6 +356,7 @@ public sealed class RunCommandService
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private static bool SameLocation(string a, string b) =>
+    /// <summary>ARM location names compare without spaces and case ("West US" is "westus").</summary>
+    public static bool SameLocation(string a, string b) =>
         string.Equals(a.Replace(" ", "", StringComparison.Ordinal), b.Replace(" ", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
 }

@@ -101,6 +101,18 @@ public static class DeploymentEndpoints
             throw new ArmRequestException(planErrors);
         }
 
+        // Checked now for VMs that exist, so a wrong location is a 400 before anything runs (it would fail that operation later).
+        var locationErrors = resources
+            .Select(r => (Resource: r, Vm: vms.FirstOrDefault(v => string.Equals(v.Vm.VmName, r.VmName, StringComparison.OrdinalIgnoreCase)), Location: r.Body["location"]?.GetValue<string>()))
+            .Where(x => x.Vm is not null && x.Location is not null && !RunCommandService.SameLocation(x.Location, x.Vm.Location))
+            .Select(x => ArmNames.Invalid("InvalidParameter", $"resources[{x.Resource.Index}]({x.Resource.DisplayName}).location",
+                $"The location '{x.Location}' of '{x.Resource.DisplayName}' does not match the location of virtual machine '{x.Vm!.Vm.VmName}' ('{x.Vm.Location}')."))
+            .ToList();
+        if (locationErrors.Count > 0)
+        {
+            throw new ArmRequestException(locationErrors);
+        }
+
         var write = new DeploymentWrite
         {
             Deployment = key,
