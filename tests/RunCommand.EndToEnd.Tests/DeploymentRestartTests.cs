@@ -62,9 +62,7 @@ public sealed class DeploymentRestartTests : IAsyncLifetime
         {
             subscription = server.SubscriptionId;
             await client.CreateDeploymentAsync(subscription, "e2e", "resume", template, parameters);
-            await Wait.UntilAsync(async () =>
-                (await client.GetAsync(new RunCommandRef(subscription, "e2e", "restartvm", "first"), expandInstanceView: true)).Properties!.InstanceView!.ExecutionState == ExecutionStates.Running,
-                TimeSpan.FromSeconds(30), "the first command to run");
+            await DeploymentTests.WaitForRunningAsync(client, new RunCommandRef(subscription, "e2e", "restartvm", "first"));
         }
 
         await server.Process.KillHardAsync();

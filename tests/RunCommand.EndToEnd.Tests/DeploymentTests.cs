@@ -55,6 +55,21 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
         return await _stack.Client.GetDeploymentAsync(Sub, Group, name);
     }
 
+    /// <summary>Waits until a run command the deployment creates (in the background, so maybe not yet) is running.</summary>
+    internal static async Task WaitForRunningAsync(RunCommand.Client.RunCommandClient client, RunCommand.Client.RunCommandRef target) =>
+        await Wait.UntilAsync(async () =>
+        {
+            try
+            {
+                var view = (await client.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
+                return view.ExecutionState == ExecutionStates.Running ? view : null;
+            }
+            catch (RunCommand.Client.ArmRequestException e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                return null;
+            }
+        }, TimeSpan.FromSeconds(30), $"{target.Name} to be created and running");
+
     private async Task<RunCommandInstanceView> ViewAsync(string vm, string name) =>
         (await _stack.Client.GetAsync(_stack.Command(vm, name), expandInstanceView: true)).Properties!.InstanceView!;
 
@@ -238,7 +253,7 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
             RunCommand("first", $"while [ ! -e '{gate}' ]; do sleep 0.05; done; echo first", [DependsOnVm]),
             RunCommand("second", "echo second", ["[concat(parameters('vmName'), '/first')]"]));
         await _stack.Client.CreateDeploymentAsync(Sub, Group, "deleted", template, Parameters(vm));
-        await _stack.WaitForStateAsync(_stack.Command(vm, "first"), v => v.ExecutionState == ExecutionStates.Running, TimeSpan.FromSeconds(30), "the first command to run");
+        await WaitForRunningAsync(_stack.Client, _stack.Command(vm, "first"));
 
         Assert.True(await _stack.Client.DeleteDeploymentAsync(Sub, Group, "deleted"));
         await File.WriteAllTextAsync(gate, "");
@@ -264,5 +279,40 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
 
         Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
         Assert.Equal($"resources[0]({vm}/a).location", e.Error.Target);
+    }
+
+    [Fact]
+    public async Task Deploy_ProtectedParameterFromSecureString_ReachesTheScriptAndNoFileOrLog()
+    {
+        const string vm = "dep-secret";
+        await _stack.StartAgentAsync(vm);
+        var secret = "s3cr3t-" + Guid.NewGuid().ToString("N");
+        var template = JsonDocument.Parse("""
+            {"parameters":{"vmName":{"type":"string"},"token":{"type":"securestring"}},
+             "resources":[{"type":"Microsoft.Compute/virtualMachines/runCommands","name":"[concat(parameters('vmName'),'/secret')]","location":"local",
+               "properties":{"source":{"script":"printf '%s' \"$TOKEN\" | sha256sum | cut -d' ' -f1"},
+                 "protectedParameters":[{"name":"TOKEN","value":"[parameters('token')]"}]}}]}
+            """).RootElement.Clone();
+        var parameters = JsonDocument.Parse($$$"""{"vmName":{"value":"{{{vm}}}"},"token":{"value":"{{{secret}}}"}}""").RootElement.Clone();
+
+        var response = await _stack.Client.CreateDeploymentAsync(Sub, Group, "secret", template, parameters);
+        await _stack.Client.WaitForDeploymentAsync(response.OperationUrl!);
+
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret)));
+        Assert.Equal(hash + "\n", (await ViewAsync(vm, "secret")).Output);
+        Assert.DoesNotContain(secret, _stack.Server.Process.Output, StringComparison.Ordinal);
+        var needle = System.Text.Encoding.UTF8.GetBytes(secret);
+        foreach (var file in Directory.EnumerateFiles(_stack.Server.DataDir, "*", SearchOption.AllDirectories))
+        {
+            byte[] bytes;
+            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            using (var copy = new MemoryStream())
+            {
+                await stream.CopyToAsync(copy);
+                bytes = copy.ToArray();
+            }
+
+            Assert.True(bytes.AsSpan().IndexOf(needle) < 0, $"the secret is in {file}");
+        }
     }
 }
