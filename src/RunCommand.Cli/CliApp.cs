@@ -15,6 +15,7 @@ internal static class CliApp
             + "`./runcmd server ...` and `./runcmd agent ...` run the server and the agent programs.");
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(VmCommands.Create());
+        root.Subcommands.Add(DeploymentCommands.Create());
         root.Subcommands.Add(UpCommand.Create());
         foreach (var command in AuthCommands.Create())
         {

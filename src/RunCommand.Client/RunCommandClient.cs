@@ -224,6 +224,74 @@ public sealed partial class RunCommandClient : IDisposable
         return response.StatusCode != HttpStatusCode.NoContent;
     }
 
+    // ---- deployments (Microsoft.Resources) ----
+
+    /// <summary>api-version sent on deployment calls.</summary>
+    public const string DeploymentsApiVersion = "2022-09-01";
+
+    /// <summary>PUT a deployment: 201 or 200 with provisioningState Accepted or Running, and the status URL to wait on.</summary>
+    public Task<ArmResponse<DeploymentResource>> CreateDeploymentAsync(
+        string subscription, string resourceGroup, string name, JsonElement template, JsonElement? parameters, CancellationToken cancellationToken = default)
+    {
+        var body = new DeploymentResource
+        {
+            Properties = new DeploymentProperties { Template = template, Parameters = parameters, Mode = "Incremental" },
+        };
+        return SendAsync(HttpMethod.Put, DeploymentPath(subscription, resourceGroup, name), Body(body, ContractsJsonContext.Default.DeploymentResource),
+            ContractsJsonContext.Default.DeploymentResource, cancellationToken);
+    }
+
+    public async Task<DeploymentResource> GetDeploymentAsync(string subscription, string resourceGroup, string name, CancellationToken cancellationToken = default) =>
+        (await SendAsync(HttpMethod.Get, DeploymentPath(subscription, resourceGroup, name), null, ContractsJsonContext.Default.DeploymentResource, cancellationToken)).Body!;
+
+    public async Task<IReadOnlyList<DeploymentResource>> ListDeploymentsAsync(string subscription, string resourceGroup, CancellationToken cancellationToken = default)
+    {
+        var items = new List<DeploymentResource>();
+        await foreach (var item in ListPagesAsync(DeploymentPath(subscription, resourceGroup, null), ContractsJsonContext.Default.ResourceListDeploymentResource, cancellationToken))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
+    public async Task<IReadOnlyList<DeploymentOperation>> ListDeploymentOperationsAsync(string subscription, string resourceGroup, string name, CancellationToken cancellationToken = default)
+    {
+        var items = new List<DeploymentOperation>();
+        await foreach (var item in ListPagesAsync(DeploymentPath(subscription, resourceGroup, name, "/operations"), ContractsJsonContext.Default.ResourceListDeploymentOperation, cancellationToken))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
+    /// <summary>Removes the deployment record (the run commands it created stay); false when there was none.</summary>
+    public async Task<bool> DeleteDeploymentAsync(string subscription, string resourceGroup, string name, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync<DeploymentResource>(HttpMethod.Delete, DeploymentPath(subscription, resourceGroup, name), null, null, cancellationToken);
+        return response.StatusCode != HttpStatusCode.NoContent;
+    }
+
+    /// <summary>Long-polls a deployment's status URL until it is Succeeded, Failed or Canceled.</summary>
+    public async Task<AsyncOperation> WaitForDeploymentAsync(Uri operationUrl, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(operationUrl);
+        var url = AppendQuery(operationUrl.ToString(), $"waitSeconds={LongPollSeconds}");
+        while (true)
+        {
+            var operation = (await SendAsync(HttpMethod.Get, url, null, ContractsJsonContext.Default.AsyncOperation, cancellationToken)).Body!;
+            if (operation.Status is OperationStatus.Succeeded or OperationStatus.Failed or OperationStatus.Canceled)
+            {
+                return operation;
+            }
+        }
+    }
+
+    private static string DeploymentPath(string subscription, string resourceGroup, string? name, string suffix = "") =>
+        $"/subscriptions/{Escape(subscription)}/resourcegroups/{Escape(resourceGroup)}/providers/Microsoft.Resources/deployments"
+        + (name is null ? "" : "/" + Escape(name)) + $"{suffix}?api-version={DeploymentsApiVersion}";
+
     public void Dispose() => _http.Dispose();
 
     private static string DocumentPath(string subscription, string location, string? commandId) =>

@@ -32,4 +32,20 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Warning, "Rate limit: refused a request of {Caller} to {Path}")]
     public static partial void RateLimited(ILogger logger, string caller, string path);
+
+    // Deployments: 100-109, apart from the ids other features take.
+    [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed after restart ({State})")]
+    public static partial void DeploymentResumed(ILogger logger, string deploymentId, string state);
+
+    [LoggerMessage(101, LogLevel.Information, "Deployment {DeploymentId}: {ResourceName} started, execution {ExecutionId}")]
+    public static partial void DeploymentOperationStarted(ILogger logger, string deploymentId, string resourceName, string executionId);
+
+    [LoggerMessage(102, LogLevel.Information, "Deployment {DeploymentId}: {ResourceName} ended {State}")]
+    public static partial void DeploymentOperationEnded(ILogger logger, string deploymentId, string resourceName, string state);
+
+    [LoggerMessage(103, LogLevel.Information, "Deployment {DeploymentId}: {State}")]
+    public static partial void DeploymentFinished(ILogger logger, string deploymentId, string state);
+
+    [LoggerMessage(104, LogLevel.Critical, "Deployment runner failed on {DeploymentId}; stopping the server")]
+    public static partial void DeploymentRunnerFailed(ILogger logger, Exception exception, string deploymentId);
 }

@@ -6,6 +6,7 @@ using RunCommand.Server.Arm;
 using RunCommand.Server.Arm.ActionRuns;
 using RunCommand.Server.Arm.Documents;
 using RunCommand.Server.Auth;
+using RunCommand.Server.Deployments;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
@@ -105,6 +106,8 @@ builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
+builder.Services.AddSingleton<DeploymentRunner>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<DeploymentRunner>());
 
 var app = builder.Build();
 
@@ -125,6 +128,7 @@ app.MapRunCommands();
 app.MapVirtualMachines();
 app.MapCommandDocuments();
 app.MapActionRuns();
+app.MapDeployments();
 app.MapAgentProtocol();
 app.MapIdentity();
 app.MapEnrollmentTokens();

@@ -102,6 +102,33 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             execution_id TEXT,
             created TEXT NOT NULL,
             completed TEXT);
+        CREATE TABLE IF NOT EXISTS deployments(
+            key TEXT PRIMARY KEY,
+            subscription TEXT NOT NULL,
+            resource_group TEXT NOT NULL,
+            name TEXT NOT NULL,
+            deployment_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created TEXT NOT NULL,
+            ended TEXT,
+            error TEXT);
+        CREATE INDEX IF NOT EXISTS ix_deployments_group ON deployments(lower(subscription), lower(resource_group), lower(name));
+        CREATE TABLE IF NOT EXISTS deployment_operations(
+            deployment_key TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            operation_id TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            resource_name TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            depends_on TEXT NOT NULL,
+            body BLOB NOT NULL,
+            state TEXT,
+            execution_id TEXT,
+            status_code TEXT,
+            error TEXT,
+            started TEXT,
+            ended TEXT,
+            PRIMARY KEY(deployment_key, idx));
         CREATE TABLE IF NOT EXISTS command_documents(
             key TEXT PRIMARY KEY,
             document TEXT NOT NULL,
@@ -719,6 +746,194 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         }
 
         return buffer.ToArray();
+    }
+
+    // ---------------------------------------------------------------- deployments
+
+    public async Task<DeploymentPutOutcome> PutDeploymentAsync(DeploymentWrite write, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var key = write.Deployment.Key;
+        var outcome = await WriteAsync(async (connection, transaction) =>
+        {
+            var state = await ScalarAsync(connection, transaction, "SELECT state FROM deployments WHERE key = $key", cancellationToken, ("$key", key)) as string;
+            if (state is not null && !DeploymentStates.IsTerminal(state))
+            {
+                return DeploymentPutOutcome.Active;
+            }
+
+            await ExecuteAsync(connection, transaction, "DELETE FROM deployment_operations WHERE deployment_key = $key", cancellationToken, ("$key", key));
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO deployments(key, subscription, resource_group, name, deployment_id, state, created, ended, error)
+                VALUES($key, $sub, $rg, $name, $id, $state, $now, NULL, NULL)
+                ON CONFLICT(key) DO UPDATE SET name = excluded.name, deployment_id = excluded.deployment_id, state = excluded.state,
+                    created = excluded.created, ended = NULL, error = NULL
+                """, cancellationToken,
+                ("$key", key), ("$sub", write.Deployment.SubscriptionId), ("$rg", write.Deployment.ResourceGroup), ("$name", write.Deployment.Name),
+                ("$id", write.DeploymentId), ("$state", DeploymentStates.Accepted), ("$now", StorageFormat.Timestamp(now)));
+            foreach (var operation in write.Operations)
+            {
+                await ExecuteAsync(connection, transaction, """
+                    INSERT INTO deployment_operations(deployment_key, idx, operation_id, resource_id, resource_name, resource_type, depends_on, body)
+                    VALUES($key, $idx, $op, $rid, $rname, $rtype, $deps, $body)
+                    """, cancellationToken,
+                    ("$key", key), ("$idx", operation.Index), ("$op", operation.OperationId), ("$rid", operation.ResourceId), ("$rname", operation.ResourceName),
+                    ("$rtype", operation.ResourceType), ("$deps", StorageFormat.Serialize(operation.DependsOn)), ("$body", operation.SealedBody));
+            }
+
+            return state is null ? DeploymentPutOutcome.Created : DeploymentPutOutcome.Replaced;
+        }, cancellationToken);
+        if (outcome != DeploymentPutOutcome.Active)
+        {
+            _changes.Publish(Topics.Deployment(write.Deployment));
+        }
+
+        return outcome;
+    }
+
+    public async Task<DeploymentRecord?> GetDeploymentAsync(DeploymentKey deployment, CancellationToken cancellationToken) =>
+        (await ReadDeploymentsAsync("WHERE key = $key", cancellationToken, ("$key", deployment.Key))).FirstOrDefault();
+
+    public async Task<IReadOnlyList<DeploymentRecord>> ListDeploymentsAsync(string subscriptionId, string resourceGroup, CancellationToken cancellationToken) =>
+        await ReadDeploymentsAsync("WHERE lower(subscription) = lower($sub) AND lower(resource_group) = lower($rg) ORDER BY lower(name)", cancellationToken,
+            ("$sub", subscriptionId), ("$rg", resourceGroup));
+
+    public async Task<IReadOnlyList<DeploymentRecord>> ListUnfinishedDeploymentsAsync(CancellationToken cancellationToken) =>
+        await ReadDeploymentsAsync($"WHERE state IN ('{DeploymentStates.Accepted}', '{DeploymentStates.Running}') ORDER BY created", cancellationToken);
+
+    public async Task<bool> RecordDeploymentOperationStartedAsync(DeploymentKey deployment, string deploymentId, int index, string executionId, string statusCode, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await UpdateDeploymentAsync(deployment, deploymentId, async (connection, transaction, key) =>
+        {
+            var stamp = StorageFormat.Timestamp(now);
+            await ExecuteAsync(connection, transaction, """
+                UPDATE deployment_operations SET state = $state, execution_id = $exec, status_code = $code, started = $now
+                WHERE deployment_key = $key AND idx = $idx
+                """, cancellationToken,
+                ("$state", DeploymentStates.Running), ("$exec", executionId), ("$code", statusCode), ("$now", stamp), ("$key", key), ("$idx", index));
+            await ExecuteAsync(connection, transaction, "UPDATE deployments SET state = $state WHERE key = $key", cancellationToken,
+                ("$state", DeploymentStates.Running), ("$key", key));
+        }, cancellationToken);
+
+    public async Task<bool> RecordDeploymentOperationEndedAsync(DeploymentKey deployment, string deploymentId, int index, string state, string statusCode, ArmError? error, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await UpdateDeploymentAsync(deployment, deploymentId, async (connection, transaction, key) =>
+        {
+            var stamp = StorageFormat.Timestamp(now);
+            await ExecuteAsync(connection, transaction, """
+                UPDATE deployment_operations SET state = $state, status_code = $code, error = $error, started = coalesce(started, $now), ended = $now
+                WHERE deployment_key = $key AND idx = $idx
+                """, cancellationToken,
+                ("$state", state), ("$code", statusCode), ("$error", StorageFormat.Serialize(error)), ("$now", stamp), ("$key", key), ("$idx", index));
+            await ExecuteAsync(connection, transaction, "UPDATE deployments SET state = $state WHERE key = $key", cancellationToken,
+                ("$state", DeploymentStates.Running), ("$key", key));
+        }, cancellationToken);
+
+    public async Task<bool> FinishDeploymentAsync(DeploymentKey deployment, string deploymentId, string state, ArmError? error, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await UpdateDeploymentAsync(deployment, deploymentId, async (connection, transaction, key) =>
+            await ExecuteAsync(connection, transaction, "UPDATE deployments SET state = $state, ended = $now, error = $error WHERE key = $key", cancellationToken,
+                ("$state", state), ("$now", StorageFormat.Timestamp(now)), ("$error", StorageFormat.Serialize(error)), ("$key", key)),
+            cancellationToken);
+
+    public async Task<bool> DeleteDeploymentAsync(DeploymentKey deployment, CancellationToken cancellationToken)
+    {
+        var deleted = await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction, "DELETE FROM deployment_operations WHERE deployment_key = $key", cancellationToken, ("$key", deployment.Key));
+            await using var command = Command(connection, transaction, "DELETE FROM deployments WHERE key = $key", ("$key", deployment.Key));
+            return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        }, cancellationToken);
+        if (deleted)
+        {
+            _changes.Publish(Topics.Deployment(deployment));
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Runs an update of one run of a deployment when it is still that run and not finished; publishes the change.</summary>
+    private async Task<bool> UpdateDeploymentAsync(DeploymentKey deployment, string deploymentId, Func<SqliteConnection, SqliteTransaction, string, Task> update, CancellationToken cancellationToken)
+    {
+        var key = deployment.Key;
+        var updated = await WriteAsync(async (connection, transaction) =>
+        {
+            await using (var check = Command(connection, transaction, "SELECT deployment_id, state FROM deployments WHERE key = $key", ("$key", key)))
+            await using (var reader = await check.ExecuteReaderAsync(cancellationToken))
+            {
+                if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != deploymentId || DeploymentStates.IsTerminal(reader.GetString(1)))
+                {
+                    return false;
+                }
+            }
+
+            await update(connection, transaction, key);
+            return true;
+        }, cancellationToken);
+        if (updated)
+        {
+            _changes.Publish(Topics.Deployment(deployment));
+        }
+
+        return updated;
+    }
+
+    private async Task<IReadOnlyList<DeploymentRecord>> ReadDeploymentsAsync(string where, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        var deployments = new List<(string Key, DeploymentRecord Record)>();
+        await using (var command = Command(connection, transaction,
+            $"SELECT key, subscription, resource_group, name, deployment_id, state, created, ended, error FROM deployments {where}", parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                deployments.Add((reader.GetString(0), new DeploymentRecord
+                {
+                    Deployment = new DeploymentKey(reader.GetString(1), reader.GetString(2), reader.GetString(3)),
+                    DeploymentId = reader.GetString(4),
+                    State = reader.GetString(5),
+                    Created = StorageFormat.ParseTimestamp(reader.GetString(6)),
+                    Ended = reader.IsDBNull(7) ? null : StorageFormat.ParseTimestamp(reader.GetString(7)),
+                    Error = StorageFormat.DeserializeError(reader.IsDBNull(8) ? null : reader.GetString(8)),
+                    Operations = [],
+                }));
+            }
+        }
+
+        var result = new List<DeploymentRecord>();
+        foreach (var (key, record) in deployments)
+        {
+            var operations = new List<DeploymentOperationRecord>();
+            await using var command = Command(connection, transaction, """
+                SELECT idx, operation_id, resource_id, resource_name, resource_type, depends_on, body, state, execution_id, status_code, error, started, ended
+                FROM deployment_operations WHERE deployment_key = $key ORDER BY idx
+                """, ("$key", key));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                operations.Add(new DeploymentOperationRecord
+                {
+                    Plan = new DeploymentOperationPlan
+                    {
+                        Index = reader.GetInt32(0),
+                        OperationId = reader.GetString(1),
+                        ResourceId = reader.GetString(2),
+                        ResourceName = reader.GetString(3),
+                        ResourceType = reader.GetString(4),
+                        DependsOn = StorageFormat.DeserializeIndexes(reader.GetString(5)),
+                        SealedBody = (byte[])reader.GetValue(6),
+                    },
+                    State = reader.IsDBNull(7) ? null : reader.GetString(7),
+                    ExecutionId = reader.IsDBNull(8) ? null : reader.GetString(8),
+                    StatusCode = reader.IsDBNull(9) ? null : reader.GetString(9),
+                    Error = StorageFormat.DeserializeError(reader.IsDBNull(10) ? null : reader.GetString(10)),
+                    Started = reader.IsDBNull(11) ? null : StorageFormat.ParseTimestamp(reader.GetString(11)),
+                    Ended = reader.IsDBNull(12) ? null : StorageFormat.ParseTimestamp(reader.GetString(12)),
+                });
+            }
+
+            result.Add(record with { Operations = operations });
+        }
+
+        return result;
     }
 
     // ---------------------------------------------------------------- plumbing

@@ -20,6 +20,9 @@ public static class Topics
     public static string Vm(VmKey vm) => "vm:" + vm.Key;
 
     public static string Execution(string executionId) => "exec:" + executionId;
+
+    /// <summary>Published when a deployment is created, changes state, or is deleted.</summary>
+    public static string Deployment(DeploymentKey deployment) => "deployment:" + deployment.Key;
 }
 
 /// <summary>In-process change feed: one completion source per topic, replaced at each publish.</summary>

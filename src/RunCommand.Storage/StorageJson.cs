@@ -9,6 +9,8 @@ namespace RunCommand.Storage;
 [JsonSerializable(typeof(RunCommandSpec))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(RunCommandDocument))]
+[JsonSerializable(typeof(ArmError))]
+[JsonSerializable(typeof(List<int>))]
 public sealed partial class StorageJson : JsonSerializerContext;
 
 /// <summary>Helpers every backend shares to turn documents and ids into columns and back.</summary>
@@ -18,6 +20,14 @@ public static class StorageFormat
 
     public static RunCommandSpec DeserializeSpec(string json) =>
         JsonSerializer.Deserialize(json, StorageJson.Default.RunCommandSpec) ?? throw new InvalidDataException("Stored run command spec is empty.");
+
+    public static string? Serialize(ArmError? error) => error is null ? null : JsonSerializer.Serialize(error, StorageJson.Default.ArmError);
+
+    public static ArmError? DeserializeError(string? json) => json is null ? null : JsonSerializer.Deserialize(json, StorageJson.Default.ArmError);
+
+    public static string Serialize(IReadOnlyList<int> indexes) => JsonSerializer.Serialize(indexes.ToList(), StorageJson.Default.ListInt32);
+
+    public static IReadOnlyList<int> DeserializeIndexes(string json) => JsonSerializer.Deserialize(json, StorageJson.Default.ListInt32) ?? [];
 
     public static string Serialize(RunCommandDocument document) => JsonSerializer.Serialize(document, StorageJson.Default.RunCommandDocument);
 

@@ -11,10 +11,14 @@ public static class ArmResults
             ContractsJsonContext.Default.ArmErrorResponse, statusCode: status);
 
     /// <summary>All validation errors at once: the first is the headline, every one is in details.</summary>
-    public static IResult Validation(IReadOnlyList<ArmError> errors)
+    public static IResult Validation(IReadOnlyList<ArmError> errors) =>
+        Results.Json(new ArmErrorResponse { Error = Combine(errors) }, ContractsJsonContext.Default.ArmErrorResponse, statusCode: StatusCodes.Status400BadRequest);
+
+    /// <summary>One error carrying several: the first is the headline, every one is in details.</summary>
+    public static ArmError Combine(IReadOnlyList<ArmError> errors)
     {
         var headline = errors[0];
-        var body = errors.Count == 1
+        return errors.Count == 1
             ? headline
             : new ArmError
             {
@@ -23,7 +27,6 @@ public static class ArmResults
                 Target = headline.Target,
                 Details = errors,
             };
-        return Results.Json(new ArmErrorResponse { Error = body }, ContractsJsonContext.Default.ArmErrorResponse, statusCode: StatusCodes.Status400BadRequest);
     }
 
     public static IResult NotFound(string message) => Error(StatusCodes.Status404NotFound, "ResourceNotFound", message);
@@ -57,6 +60,9 @@ public sealed class ArmRequestException : Exception
     public string? Target { get; }
 
     public IReadOnlyList<ArmError>? Errors { get; }
+
+    /// <summary>The error as it appears in an ARM error body.</summary>
+    public ArmError ToError() => Errors is not null ? ArmResults.Combine(Errors) : new ArmError { Code = Code, Message = Message, Target = Target };
 
     public IResult ToResult() => Errors is not null ? ArmResults.Validation(Errors) : ArmResults.Error(Status, Code, Message, Target);
 }

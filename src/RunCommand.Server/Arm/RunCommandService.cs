@@ -94,6 +94,20 @@ public sealed class RunCommandService
     /// <summary>PUT or PATCH: validates everything at once, then records the write and answers as ARM does.</summary>
     public async Task<IResult> WriteAsync(HttpContext http, RunCommandKey key, RunCommandRequest request, bool isPatch, CancellationToken cancellationToken)
     {
+        var outcome = await WriteCoreAsync(key, request, isPatch, cancellationToken);
+        var record = outcome.Record!;
+        SetOperationHeaders(http, record.OperationId, location: false);
+        var resource = await Views.ToResourceAsync(record, expandInstanceView: false, cancellationToken);
+        var status = outcome.Kind == WriteOutcomeKind.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
+        return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource, statusCode: status);
+    }
+
+    /// <summary>
+    /// The write behind PUT, PATCH and deployments: validation (every error at once), secrets sealing, command
+    /// document resolution and the store write. Throws <see cref="ArmRequestException"/> for anything refused.
+    /// </summary>
+    public async Task<WriteOutcome> WriteCoreAsync(RunCommandKey key, RunCommandRequest request, bool isPatch, CancellationToken cancellationToken)
+    {
         var vm = await RequireVmAsync(key.Vm, cancellationToken);
         var errors = request.Errors.ToList();
         if (request.Location is { } location && !SameLocation(location, vm.Location))
@@ -110,7 +124,7 @@ public sealed class RunCommandService
 
         if (errors.Count > 0)
         {
-            return ArmResults.Validation(errors);
+            throw new ArmRequestException(errors);
         }
 
         var currentSecrets = existing is null ? null : _protector.Unseal(existing.SealedSecrets);
@@ -120,7 +134,7 @@ public sealed class RunCommandService
         var (resolved, documentErrors) = await _documents.ResolveManagedAsync(spec, secrets.ProtectedParameters, cancellationToken);
         if (documentErrors.Count > 0)
         {
-            return ArmResults.Validation(documentErrors);
+            throw new ArmRequestException(documentErrors);
         }
 
         spec = resolved;
@@ -140,18 +154,14 @@ public sealed class RunCommandService
             case WriteOutcomeKind.VmNotFound:
                 throw VmNotFound(key.Vm);
             case WriteOutcomeKind.LimitReached:
-                return ArmResults.Conflict("OperationNotAllowed",
+                throw new ArmRequestException(StatusCodes.Status409Conflict, "OperationNotAllowed",
                     $"VM '{key.Vm.VmName}' already has the maximum of {_options.MaxRunCommandsPerVm} run commands. Delete one first.", "runCommandName");
             case WriteOutcomeKind.Deleting:
-                return ArmResults.Conflict("Conflict", $"Run command '{key.Name}' is being deleted; retry when the delete has finished.", "runCommandName");
+                throw new ArmRequestException(StatusCodes.Status409Conflict, "Conflict", $"Run command '{key.Name}' is being deleted; retry when the delete has finished.", "runCommandName");
         }
 
-        var record = outcome.Record!;
-        Log.RunCommandWritten(_logger, record.Command.ResourceId, outcome.Kind.ToString(), record.Execution.ExecutionId);
-        SetOperationHeaders(http, record.OperationId, location: false);
-        var resource = await Views.ToResourceAsync(record, expandInstanceView: false, cancellationToken);
-        var status = outcome.Kind == WriteOutcomeKind.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource, statusCode: status);
+        Log.RunCommandWritten(_logger, outcome.Record!.Command.ResourceId, outcome.Kind.ToString(), outcome.Record.Execution.ExecutionId);
+        return outcome;
     }
 
     public async Task<IResult> DeleteAsync(HttpContext http, RunCommandKey key, CancellationToken cancellationToken)
@@ -346,6 +356,7 @@ public sealed class RunCommandService
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private static bool SameLocation(string a, string b) =>
+    /// <summary>ARM location names compare without spaces and case ("West US" is "westus").</summary>
+    public static bool SameLocation(string a, string b) =>
         string.Equals(a.Replace(" ", "", StringComparison.Ordinal), b.Replace(" ", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
 }

@@ -75,7 +75,12 @@ public sealed class SecretProtector
             return null;
         }
 
-        var plain = JsonSerializer.SerializeToUtf8Bytes(bundle, SecretJson.Default.SecretBundle);
+        return SealBytes(JsonSerializer.SerializeToUtf8Bytes(bundle, SecretJson.Default.SecretBundle));
+    }
+
+    /// <summary>Encrypts (AES-GCM, fresh nonce) and then zeroes <paramref name="plain"/>.</summary>
+    public byte[] SealBytes(byte[] plain)
+    {
         var sealedBytes = new byte[NonceSize + TagSize + plain.Length];
         var nonce = sealedBytes.AsSpan(0, NonceSize);
         RandomNumberGenerator.Fill(nonce);
@@ -92,12 +97,19 @@ public sealed class SecretProtector
             return new SecretBundle();
         }
 
-        var plain = new byte[sealedBytes.Length - NonceSize - TagSize];
-        using var aes = new AesGcm(_key, TagSize);
-        aes.Decrypt(sealedBytes.AsSpan(0, NonceSize), sealedBytes.AsSpan(NonceSize + TagSize), sealedBytes.AsSpan(NonceSize, TagSize), plain);
+        var plain = UnsealBytes(sealedBytes);
         var bundle = JsonSerializer.Deserialize(plain, SecretJson.Default.SecretBundle) ?? new SecretBundle();
         CryptographicOperations.ZeroMemory(plain);
         return bundle;
+    }
+
+    /// <summary>Decrypts what <see cref="SealBytes"/> sealed; the caller zeroes the result when done.</summary>
+    public byte[] UnsealBytes(byte[] sealedBytes)
+    {
+        var plain = new byte[sealedBytes.Length - NonceSize - TagSize];
+        using var aes = new AesGcm(_key, TagSize);
+        aes.Decrypt(sealedBytes.AsSpan(0, NonceSize), sealedBytes.AsSpan(NonceSize + TagSize), sealedBytes.AsSpan(NonceSize, TagSize), plain);
+        return plain;
     }
 
     /// <summary>A keyed fingerprint of the given parts; equal inputs give equal fingerprints.</summary>

@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using RunCommand.Contracts.Arm;
+using RunCommand.Server.Arm;
+using RunCommand.Server.Secrets;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Deployments;
+
+/// <summary>
+/// Runs deployments in the background. All state is in the store, so this holds nothing that matters across a
+/// restart: at start-up every Accepted or Running deployment is picked up again, operations already started are
+/// not written again (their executions are waited on), and those not started start when their dependencies have
+/// succeeded. Wakes on changes of the executions it waits on and of the deployment (cancel, delete) through
+/// <see cref="IChangeFeed"/>; a slow safety timer covers a missed signal. A run that throws stops the host.
+/// </summary>
+/// <remarks>
+/// Success of an operation is the run command's provisioning state, as in ARM: a script that exits non-zero
+/// succeeds unless the run command sets <c>treatFailureAsDeploymentFailure</c>. A failed operation fails the
+/// deployment; what depends on it never starts, while resources independent of it still deploy (as ARM does).
+/// </remarks>
+public sealed class DeploymentRunner : BackgroundService
+{
+    /// <summary>Re-check interval when no change signal arrives (a guard, not the wake-up path).</summary>
+    public static readonly TimeSpan SafetyRecheckInterval = TimeSpan.FromSeconds(30);
+
+    private readonly IRunCommandStore _store;
+    private readonly IChangeFeed _changes;
+    private readonly RunCommandService _service;
+    private readonly SecretProtector _protector;
+    private readonly TimeProvider _time;
+    private readonly ILogger<DeploymentRunner> _logger;
+    private readonly ConcurrentDictionary<string, Task> _runs = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationToken _stopping;
+
+    public DeploymentRunner(IRunCommandStore store, IChangeFeed changes, RunCommandService service, SecretProtector protector, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<DeploymentRunner> logger)
+    {
+        // The host's stopping token rather than ExecuteAsync's: a PUT may call Start before ExecuteAsync has run.
+        _stopping = lifetime.ApplicationStopping;
+        _store = store;
+        _changes = changes;
+        _service = service;
+        _protector = protector;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Starts (or queues behind the current run of the same name) the orchestration of a stored deployment.</summary>
+    public void Start(DeploymentKey key)
+    {
+        _runs.AddOrUpdate(key.Key,
+            _ => Guard(key, Task.Run(() => RunAsync(key, _stopping))),
+            (_, previous) => Guard(key, previous.ContinueWith(_ => RunAsync(key, _stopping), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap()));
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (var deployment in await _store.ListUnfinishedDeploymentsAsync(stoppingToken))
+        {
+            Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State);
+            Start(deployment.Deployment);
+        }
+
+        // Ends only when a run fails unexpectedly (rethrown: the host stops) or the host stops.
+        await _fatal.Task.WaitAsync(stoppingToken);
+    }
+
+    private Task Guard(DeploymentKey key, Task run) => run.ContinueWith(t =>
+    {
+        if (t.Exception is { } e && !_stopping.IsCancellationRequested)
+        {
+            Log.DeploymentRunnerFailed(_logger, e.GetBaseException(), key.ResourceId);
+            _fatal.TrySetException(e.GetBaseException());
+        }
+    }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
+    private async Task RunAsync(DeploymentKey key, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // Subscribe before reading, so a change in between is not missed.
+            var waits = new List<Task> { _changes.NextChangeAsync(Topics.Deployment(key)) };
+            var deployment = await _store.GetDeploymentAsync(key, cancellationToken);
+            if (deployment is null || deployment.IsTerminal)
+            {
+                return;
+            }
+
+            if (await CollectEndedAsync(deployment, waits, cancellationToken))
+            {
+                continue;
+            }
+
+            var byIndex = deployment.Operations.ToDictionary(o => o.Plan.Index);
+            var ready = deployment.Operations
+                .Where(o => o.State is null && o.Plan.DependsOn.All(i => byIndex[i].State == DeploymentStates.Succeeded))
+                .ToList();
+            if (ready.Count > 0)
+            {
+                // Independent resources start together; each write is its own checkpoint (see StartOperationAsync).
+                await Task.WhenAll(ready.Select(o => StartOperationAsync(deployment, o, cancellationToken)));
+                continue;
+            }
+
+            if (deployment.Operations.All(o => o.State is null or DeploymentStates.Succeeded or DeploymentStates.Failed or DeploymentStates.Canceled))
+            {
+                var failed = deployment.Operations.Where(o => o.State is DeploymentStates.Failed or DeploymentStates.Canceled).ToList();
+                var error = failed.Count == 0 ? null : new ArmError
+                {
+                    Code = "DeploymentFailed",
+                    Message = $"At least one resource deployment operation failed: {string.Join(", ", failed.Select(o => o.Plan.ResourceName))}. "
+                        + (deployment.Operations.Any(o => o.State is null) ? $"Not started because a dependency failed: {string.Join(", ", deployment.Operations.Where(o => o.State is null).Select(o => o.Plan.ResourceName))}. " : "")
+                        + "See the deployment operations for details.",
+                    Details = failed.Select(o => o.Error ?? new ArmError { Code = "ResourceDeploymentFailure", Message = $"'{o.Plan.ResourceName}' ended {o.State}." }).ToList(),
+                };
+                var state = failed.Count == 0 ? DeploymentStates.Succeeded : DeploymentStates.Failed;
+                if (await _store.FinishDeploymentAsync(key, deployment.DeploymentId, state, error, _time.GetUtcNow(), cancellationToken))
+                {
+                    Log.DeploymentFinished(_logger, key.ResourceId, state);
+                }
+
+                continue;
+            }
+
+            using var recheck = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            waits.Add(Task.Delay(SafetyRecheckInterval, _time, recheck.Token));
+            await Task.WhenAny(waits);
+            await recheck.CancelAsync();
+        }
+    }
+
+    /// <summary>
+    /// Records the end of every started operation whose run command has reached a final provisioning state; adds a
+    /// wait for each one still running. True when something was recorded (the caller reads the deployment again).
+    /// </summary>
+    private async Task<bool> CollectEndedAsync(DeploymentRecord deployment, List<Task> waits, CancellationToken cancellationToken)
+    {
+        var recorded = false;
+        foreach (var operation in deployment.Operations.Where(o => o.State == DeploymentStates.Running))
+        {
+            var executionId = operation.ExecutionId!;
+            waits.Add(_changes.NextChangeAsync(Topics.Execution(executionId)));
+            var execution = await _store.GetExecutionAsync(executionId, cancellationToken);
+            string status;
+            ArmError? error;
+            if (execution is null)
+            {
+                (status, error) = (DeploymentStates.Canceled, new ArmError { Code = "ResourceDeleted", Message = $"The run command '{operation.Plan.ResourceName}' was deleted before it finished." });
+            }
+            else
+            {
+                var command = await _store.GetRunCommandAsync(StorageFormat.ParseRunCommandId(operation.Plan.ResourceId), cancellationToken);
+                // The spec that decides is the one the execution ran with; if the resource moved on, read it from the plan.
+                var spec = command is not null && command.Execution.ExecutionId == executionId ? command.Spec : SpecOfPlan(operation.Plan);
+                (status, _, error) = RunCommandViews.PutStatus(execution, spec);
+            }
+
+            if (status == OperationStatus.InProgress)
+            {
+                continue;
+            }
+
+            var statusCode = status == OperationStatus.Succeeded ? "OK" : "Conflict";
+            if (await _store.RecordDeploymentOperationEndedAsync(deployment.Deployment, deployment.DeploymentId, operation.Plan.Index, status, statusCode, error, _time.GetUtcNow(), cancellationToken))
+            {
+                Log.DeploymentOperationEnded(_logger, deployment.Deployment.ResourceId, operation.Plan.ResourceName, status);
+            }
+
+            recorded = true;
+        }
+
+        return recorded;
+    }
+
+    /// <summary>
+    /// Writes one run command through the same path as a PUT. Checkpoint: the write is durable before the operation
+    /// is marked started; if the process dies in between, the restart writes it again with the same body, which the
+    /// fingerprint makes a no-op (same execution, no second run).
+    /// </summary>
+    private async Task StartOperationAsync(DeploymentRecord deployment, DeploymentOperationRecord operation, CancellationToken cancellationToken)
+    {
+        var plain = _protector.UnsealBytes(operation.Plan.SealedBody);
+        RunCommandRequest request;
+        try
+        {
+            using var body = JsonDocument.Parse(plain);
+            request = RunCommandRequest.Parse(body.RootElement, isPatch: false);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plain);
+        }
+
+        var key = StorageFormat.ParseRunCommandId(operation.Plan.ResourceId);
+        try
+        {
+            var outcome = await _service.WriteCoreAsync(key, request, isPatch: false, cancellationToken);
+            var statusCode = outcome.Kind == WriteOutcomeKind.Created ? "Created" : "OK";
+            await _store.RecordDeploymentOperationStartedAsync(deployment.Deployment, deployment.DeploymentId, operation.Plan.Index,
+                outcome.Record!.Execution.ExecutionId, statusCode, _time.GetUtcNow(), cancellationToken);
+            Log.DeploymentOperationStarted(_logger, deployment.Deployment.ResourceId, operation.Plan.ResourceName, outcome.Record.Execution.ExecutionId);
+        }
+        catch (ArmRequestException e)
+        {
+            var statusCode = e.Status switch
+            {
+                StatusCodes.Status404NotFound => "NotFound",
+                StatusCodes.Status409Conflict => "Conflict",
+                _ => "BadRequest",
+            };
+            await _store.RecordDeploymentOperationEndedAsync(deployment.Deployment, deployment.DeploymentId, operation.Plan.Index,
+                DeploymentStates.Failed, statusCode, e.ToError(), _time.GetUtcNow(), cancellationToken);
+            Log.DeploymentOperationEnded(_logger, deployment.Deployment.ResourceId, operation.Plan.ResourceName, DeploymentStates.Failed);
+        }
+    }
+
+    private RunCommandSpec SpecOfPlan(DeploymentOperationPlan plan)
+    {
+        var plain = _protector.UnsealBytes(plan.SealedBody);
+        try
+        {
+            using var body = JsonDocument.Parse(plain);
+            var (spec, _) = RunCommandRequest.Parse(body.RootElement, isPatch: false).Apply(null, null);
+            return spec;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plain);
+        }
+    }
+}

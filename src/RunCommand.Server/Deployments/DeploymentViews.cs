@@ -1,0 +1,66 @@
+using System.Xml;
+using RunCommand.Contracts.Arm;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Deployments;
+
+/// <summary>Turns stored deployments into what ARM shows.</summary>
+public static class DeploymentViews
+{
+    public const string DeploymentType = "Microsoft.Resources/deployments";
+
+    public static DeploymentResource ToResource(DeploymentRecord record, DateTimeOffset now)
+    {
+        var byIndex = record.Operations.ToDictionary(o => o.Plan.Index);
+        var lastChange = new[] { (DateTimeOffset?)record.Created, record.Ended }
+            .Concat(record.Operations.SelectMany(o => new[] { o.Started, o.Ended })).Max();
+        return new DeploymentResource
+        {
+            Id = record.Deployment.ResourceId,
+            Name = record.Deployment.Name,
+            Type = DeploymentType,
+            Properties = new DeploymentProperties
+            {
+                Mode = "Incremental",
+                ProvisioningState = record.State,
+                Timestamp = lastChange,
+                Duration = XmlConvert.ToString((record.Ended ?? now) - record.Created),
+                StartTime = record.Created,
+                EndTime = record.Ended,
+                OutputResources = record.Operations.Where(o => o.ExecutionId is not null).Select(o => new ResourceReference { Id = o.Plan.ResourceId }).ToList(),
+                Dependencies = record.Operations.Where(o => o.Plan.DependsOn.Count > 0).Select(o => new DeploymentDependency
+                {
+                    Id = o.Plan.ResourceId,
+                    ResourceType = o.Plan.ResourceType,
+                    ResourceName = o.Plan.ResourceName,
+                    DependsOn = o.Plan.DependsOn.Select(i => byIndex[i].Plan).Select(d => new DeploymentDependency
+                    {
+                        Id = d.ResourceId,
+                        ResourceType = d.ResourceType,
+                        ResourceName = d.ResourceName,
+                    }).ToList(),
+                }).ToList(),
+                Error = record.Error,
+            },
+        };
+    }
+
+    /// <summary>The operations that have started (ARM lists nothing for a resource it has not begun).</summary>
+    public static IReadOnlyList<DeploymentOperation> ToOperations(DeploymentRecord record, DateTimeOffset now) =>
+        record.Operations.Where(o => o.State is not null).Select(o => new DeploymentOperation
+        {
+            Id = $"{record.Deployment.ResourceId}/operations/{o.Plan.OperationId}",
+            OperationId = o.Plan.OperationId,
+            Properties = new DeploymentOperationProperties
+            {
+                ProvisioningState = o.State!,
+                Timestamp = o.Ended ?? o.Started,
+                Duration = o.Started is { } started ? XmlConvert.ToString((o.Ended ?? now) - started) : null,
+                StartTime = o.Started,
+                EndTime = o.Ended,
+                StatusCode = o.StatusCode,
+                StatusMessage = o.Error is null ? null : new DeploymentStatusMessage { Status = o.State, Error = o.Error },
+                TargetResource = new DeploymentTargetResource { Id = o.Plan.ResourceId, ResourceType = o.Plan.ResourceType, ResourceName = o.Plan.ResourceName },
+            },
+        }).ToList();
+}
