@@ -167,6 +167,26 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task CustomRole_DeploymentsWriteOnly_CannotCreateRunCommandsThroughATemplate()
+    {
+        await fixture.Admin.PutRoleDefinitionAsync(fixture.Subscription, Guid.NewGuid().ToString(), new RoleDefinitionProperties
+        {
+            RoleName = "Deployer only (test)",
+            Permissions = [new RolePermission { Actions = ["Microsoft.Resources/deployments/*"] }],
+        });
+        using var deployer = fixture.ClientFor(await fixture.UserAsync("deployer1", "Deployer only (test)", fixture.Group("rga")));
+        using var template = System.Text.Json.JsonDocument.Parse("""
+            {"resources":[{"type":"Microsoft.Compute/virtualMachines/runCommands","name":"vma/escalate","apiVersion":"2023-07-01",
+              "location":"local","properties":{"source":{"script":"echo escalated"}}}]}
+            """);
+
+        await AssertForbiddenAsync(() => deployer.CreateDeploymentAsync(fixture.Subscription, "rga", "escalation", template.RootElement, null),
+            "Microsoft.Compute/virtualMachines/runCommands/write");
+        var missing = await Assert.ThrowsAsync<ArmRequestException>(() => fixture.Admin.GetAsync(new RunCommandRef(fixture.Subscription, "rga", "vma", "escalate")));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
     public async Task AdminToken_EveryKindOfCall_Succeeds()
     {
         var vm = new VmRef(fixture.Subscription, "rgb", "vmb");
