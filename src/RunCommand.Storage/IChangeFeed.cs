@@ -20,6 +20,12 @@ public static class Topics
     public static string Vm(VmKey vm) => "vm:" + vm.Key;
 
     public static string Execution(string executionId) => "exec:" + executionId;
+
+    /// <summary>Wakes the fleet orchestrator: a fleet run was created or asked to cancel.</summary>
+    public const string Fleets = "fleets";
+
+    /// <summary>A fleet run reached its terminal state.</summary>
+    public static string Fleet(FleetRunKey run) => "fleet:" + run.Key;
 }
 
 /// <summary>In-process change feed: one completion source per topic, replaced at each publish.</summary>

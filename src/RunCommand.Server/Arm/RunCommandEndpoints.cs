@@ -12,42 +12,49 @@ public static class RunCommandEndpoints
 {
     private const string VmPath = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
 
+    /// <summary>A scale-set instance: the same run command API under it (see <see cref="RunCommandService.ResolveMachine"/>).</summary>
+    public const string InstancePath = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}/virtualMachines/{instanceId}";
+
     public static void MapRunCommands(this IEndpointRouteBuilder app)
     {
-        app.MapPut(VmPath + "/runCommands/{runCommandName}", PutAsync);
-        app.MapPatch(VmPath + "/runCommands/{runCommandName}", PatchAsync);
-        app.MapGet(VmPath + "/runCommands/{runCommandName}", GetAsync);
-        app.MapGet(VmPath + "/runCommands", ListAsync);
-        app.MapDelete(VmPath + "/runCommands/{runCommandName}", DeleteAsync);
-        app.MapGet(VmPath + "/runCommands/{runCommandName}/logs", LogsAsync);
+        foreach (var machinePath in new[] { VmPath, InstancePath })
+        {
+            app.MapPut(machinePath + "/runCommands/{runCommandName}", PutAsync);
+            app.MapPatch(machinePath + "/runCommands/{runCommandName}", PatchAsync);
+            app.MapGet(machinePath + "/runCommands/{runCommandName}", GetAsync);
+            app.MapGet(machinePath + "/runCommands", ListAsync);
+            app.MapDelete(machinePath + "/runCommands/{runCommandName}", DeleteAsync);
+            app.MapGet(machinePath + "/runCommands/{runCommandName}/logs", LogsAsync);
+        }
+
         app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}", OperationAsync);
     }
 
-    private static async Task<IResult> PutAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> PutAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var request = await RunCommandRequest.ReadAsync(http.Request, isPatch: false, cancellationToken);
         return await service.WriteAsync(http, key, request, isPatch: false, cancellationToken);
     }
 
-    private static async Task<IResult> PatchAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> PatchAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var request = await RunCommandRequest.ReadAsync(http.Request, isPatch: true, cancellationToken);
         return await service.WriteAsync(http, key, request, isPatch: true, cancellationToken);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var record = await service.RequireAsync(key, cancellationToken);
         var resource = await service.Views.ToResourceAsync(record, ExpandsInstanceView(http.Request), cancellationToken);
         return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, RunCommandService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        var vm = service.ResolveVm(http.Request, subscriptionId, resourceGroupName, vmName);
+        var vm = service.ResolveMachine(http.Request);
         await service.RequireVmAsync(vm, cancellationToken);
         var top = options.Value.DefaultPageSize;
         if (http.Request.Query["$top"] is { Count: > 0 } topValues)
@@ -87,15 +94,15 @@ public static class RunCommandEndpoints
         return Results.Json(new ResourceList<RunCommandResource> { Value = items, NextLink = nextLink }, ContractsJsonContext.Default.ResourceListRunCommandResource);
     }
 
-    private static async Task<IResult> DeleteAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         return await service.DeleteAsync(http, key, cancellationToken);
     }
 
-    private static async Task<IResult> LogsAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> LogsAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var stdoutOffset = ReadLong(http.Request, "stdoutOffset");
         var stderrOffset = ReadLong(http.Request, "stderrOffset");
         var wait = service.ReadWait(http.Request);

@@ -54,6 +54,53 @@ public sealed class RunCommandService
         return new VmKey(SubscriptionId, resourceGroup, vmName);
     }
 
+    /// <summary>
+    /// The machine a request's route names: a VM (<c>{vmName}</c>) or a scale-set instance (<c>{vmScaleSetName}</c> and
+    /// <c>{instanceId}</c>), so the run command endpoints serve both from one set of handlers.
+    /// </summary>
+    public VmKey ResolveMachine(HttpRequest request)
+    {
+        var values = request.RouteValues;
+        var subscriptionId = (string)values["subscriptionId"]!;
+        var resourceGroup = (string)values["resourceGroupName"]!;
+        if (values.TryGetValue("vmScaleSetName", out var scaleSet) && scaleSet is string scaleSetName)
+        {
+            return ResolveInstance(request, subscriptionId, resourceGroup, scaleSetName, (string)values["instanceId"]!);
+        }
+
+        return ResolveVm(request, subscriptionId, resourceGroup, (string)values["vmName"]!);
+    }
+
+    public VmKey ResolveInstance(HttpRequest request, string subscriptionId, string resourceGroup, string scaleSetName, string instanceId)
+    {
+        ArmNames.RequireComputeApiVersion(request);
+        ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
+        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(scaleSetName)).ToList();
+        if (instanceId.Length is 0 or > 10 || !instanceId.All(char.IsAsciiDigit))
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "instanceId", $"'{instanceId}' is not an instance id: instance ids are whole numbers (\"0\", \"1\", ...)."));
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        return new VmKey(SubscriptionId, resourceGroup, instanceId, scaleSetName);
+    }
+
+    /// <summary>The run command a request's route names, under a VM or a scale-set instance.</summary>
+    public RunCommandKey ResolveCommand(HttpRequest request, string runCommandName)
+    {
+        var machine = ResolveMachine(request);
+        if (ArmNames.CheckRunCommandName(runCommandName).ToList() is { Count: > 0 } errors)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        return new RunCommandKey(machine, runCommandName);
+    }
+
     public RunCommandKey ResolveCommand(HttpRequest request, string subscriptionId, string resourceGroup, string vmName, string runCommandName)
     {
         ArmNames.RequireComputeApiVersion(request);
@@ -83,11 +130,14 @@ public sealed class RunCommandService
 
         await RequireVmAsync(key.Vm, cancellationToken);
         throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
-            $"The Resource 'Microsoft.Compute/virtualMachines/{key.Vm.VmName}/runCommands/{key.Name}' under resource group '{key.Vm.ResourceGroup}' was not found.");
+            $"The Resource 'Microsoft.Compute/{key.Vm.DisplayName}/runCommands/{key.Name}' under resource group '{key.Vm.ResourceGroup}' was not found.");
     }
 
-    private static ArmRequestException VmNotFound(VmKey vm) =>
-        new(StatusCodes.Status404NotFound, "ResourceNotFound",
+    private static ArmRequestException VmNotFound(VmKey vm) => vm.ScaleSetName is { } scaleSet
+        ? new(StatusCodes.Status404NotFound, "ResourceNotFound",
+            $"The Resource 'Microsoft.Compute/{vm.DisplayName}' under resource group '{vm.ResourceGroup}' was not found. An instance exists once an agent has enrolled into the scale set (./runcmd agent --vmss-name {scaleSet} --resource-group {vm.ResourceGroup}).",
+            "instanceId")
+        : new(StatusCodes.Status404NotFound, "ResourceNotFound",
             $"The Resource 'Microsoft.Compute/virtualMachines/{vm.VmName}' under resource group '{vm.ResourceGroup}' was not found. A VM exists once its agent has enrolled (./runcmd agent --vm-name {vm.VmName} --resource-group {vm.ResourceGroup}).",
             "vmName");
 
@@ -141,7 +191,7 @@ public sealed class RunCommandService
                 throw VmNotFound(key.Vm);
             case WriteOutcomeKind.LimitReached:
                 return ArmResults.Conflict("OperationNotAllowed",
-                    $"VM '{key.Vm.VmName}' already has the maximum of {_options.MaxRunCommandsPerVm} run commands. Delete one first.", "runCommandName");
+                    $"Machine '{key.Vm.DisplayName}' already has the maximum of {_options.MaxRunCommandsPerVm} run commands. Delete one first.", "runCommandName");
             case WriteOutcomeKind.Deleting:
                 return ArmResults.Conflict("Conflict", $"Run command '{key.Name}' is being deleted; retry when the delete has finished.", "runCommandName");
         }

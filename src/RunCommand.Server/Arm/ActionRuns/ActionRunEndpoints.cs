@@ -22,12 +22,15 @@ public static class ActionRunEndpoints
     /// </summary>
     public const string NamePrefix = "$action-";
 
-    public static void MapActionRuns(this IEndpointRouteBuilder app) =>
-        app.MapPost("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/runCommand", RunAsync);
-
-    private static async Task<IResult> RunAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, CommandDocuments documents, TimeProvider time, CancellationToken cancellationToken)
+    public static void MapActionRuns(this IEndpointRouteBuilder app)
     {
-        var vm = service.ResolveVm(http.Request, subscriptionId, resourceGroupName, vmName);
+        app.MapPost("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/runCommand", RunAsync);
+        app.MapPost(RunCommandEndpoints.InstancePath + "/runCommand", RunAsync);
+    }
+
+    private static async Task<IResult> RunAsync(HttpContext http, RunCommandService service, CommandDocuments documents, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var vm = service.ResolveMachine(http.Request);
         await service.RequireVmAsync(vm, cancellationToken);
         var request = await ActionRunRequest.ReadAsync(http.Request, cancellationToken);
         var errors = request.Errors.ToList();
