@@ -6,6 +6,7 @@ using RunCommand.Server.Arm;
 using RunCommand.Server.Arm.ActionRuns;
 using RunCommand.Server.Arm.Documents;
 using RunCommand.Server.Auth;
+using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
@@ -99,6 +100,8 @@ builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
+builder.Services.AddSingleton<FleetService>();
+builder.Services.AddHostedService<FleetOrchestrator>();
 
 var app = builder.Build();
 
@@ -113,6 +116,7 @@ app.MapRunCommands();
 app.MapVirtualMachines();
 app.MapCommandDocuments();
 app.MapActionRuns();
+app.MapFleetRuns();
 app.MapAgentProtocol();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'."));

@@ -1,3 +1,5 @@
+using RunCommand.Contracts.Arm;
+
 namespace RunCommand.Storage;
 
 /// <summary>Identifies a fleet run: <c>/subscriptions/{sub}/resourceGroups/{rg}/providers/RunCommand.Fleet/runs/{name}</c>.</summary>
@@ -8,24 +10,6 @@ public sealed record FleetRunKey(string SubscriptionId, string ResourceGroup, st
     public string ResourceId => $"/subscriptions/{SubscriptionId}/resourceGroups/{ResourceGroup}/providers/{ResourceType}/{Name}";
 
     public string Key => ResourceId.ToLowerInvariant();
-}
-
-/// <summary>Lifecycle of a fleet run as a whole.</summary>
-public static class FleetRunStates
-{
-    /// <summary>Targets are still starting or running.</summary>
-    public const string Running = "Running";
-
-    /// <summary>Every target ran and succeeded (exit code 0).</summary>
-    public const string Succeeded = "Succeeded";
-
-    /// <summary>Every target that started has ended, and at least one failed (or some were not started after too many errors).</summary>
-    public const string Failed = "Failed";
-
-    /// <summary>A cancel was asked: running targets were stopped, the rest never started.</summary>
-    public const string Canceled = "Canceled";
-
-    public static bool IsTerminal(string state) => state is Succeeded or Failed or Canceled;
 }
 
 /// <summary>What a fleet run runs and under which limits; fixed when it is created.</summary>

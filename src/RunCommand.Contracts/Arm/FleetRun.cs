@@ -121,3 +121,21 @@ public static class FleetTargetStates
     public static readonly IReadOnlyList<string> All =
         [ExecutionStates.Pending, ExecutionStates.Running, ExecutionStates.Succeeded, ExecutionStates.Failed, ExecutionStates.TimedOut, ExecutionStates.Canceled, NotStarted];
 }
+
+/// <summary>Lifecycle of a fleet run as a whole.</summary>
+public static class FleetRunStates
+{
+    /// <summary>Targets are still starting or running.</summary>
+    public const string Running = "Running";
+
+    /// <summary>Every target ran and succeeded (exit code 0).</summary>
+    public const string Succeeded = "Succeeded";
+
+    /// <summary>Every target that started has ended, and at least one failed (or some were not started after too many errors).</summary>
+    public const string Failed = "Failed";
+
+    /// <summary>A cancel was asked: running targets were stopped, the rest never started.</summary>
+    public const string Canceled = "Canceled";
+
+    public static bool IsTerminal(string state) => state is Succeeded or Failed or Canceled;
+}
