@@ -15,6 +15,8 @@ internal static class CliApp
             + "`./runcmd server ...` and `./runcmd agent ...` run the server and the agent programs.");
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(VmCommands.Create());
+        root.Subcommands.Add(VmssCommands.Create());
+        root.Subcommands.Add(FleetCommands.Create());
         root.Subcommands.Add(UpCommand.Create());
         return root;
     }

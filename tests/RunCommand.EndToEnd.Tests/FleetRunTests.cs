@@ -104,4 +104,35 @@ public sealed class FleetRunTests(FleetFixture fixture) : IClassFixture<FleetFix
         Assert.Equal(2, counts[ExecutionStates.Canceled]);
         Assert.Equal(FleetFixture.AgentCount - 2, counts[FleetTargetStates.NotStarted]);
     }
+
+    [Fact]
+    public async Task CliFleetCreate_TagsSetByVmUpdate_PrintsOutputGroupedByMachineAndExitsNonZeroOnFailure()
+    {
+        var cli = new CliRunner(Path.Combine(_stack.Dir, "cli-" + Guid.NewGuid().ToString("N")));
+        await cli.LoginAsync(_stack.Server);
+        foreach (var vm in new[] { "node00", "node01" })
+        {
+            var updated = await cli.RunAsync("vm", "update", "-g", "e2e", "-n", vm, "--set", "tags.role=web");
+            Assert.True(updated.ExitCode == 0, updated.Stdout + updated.Stderr);
+        }
+
+        Assert.Equal("e2e", (await _stack.Client.GetVmAsync(_stack.Vm("node00"))).Tags!["fleet"]);
+
+        var ok = await cli.RunAsync("fleet", "run-command", "create", "-g", "e2e", "-n", "cli-web", "--target-tags", "role=web",
+            "--script", "echo first; sleep 0.2; echo second", "--max-concurrency", "50%", "--max-errors", "1");
+
+        Assert.True(ok.ExitCode == 0, ok.Stdout + ok.Stderr);
+        Assert.Contains("=== node00 (Succeeded, exit code 0) ===\nfirst\nsecond\n", ok.Stdout, StringComparison.Ordinal);
+        Assert.Contains("=== node01 (Succeeded, exit code 0) ===\nfirst\nsecond\n", ok.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Summary: cli-web Succeeded; 2 targets: 2 Succeeded", ok.Stdout, StringComparison.Ordinal);
+        Assert.Contains("cli-web: Succeeded - 2 targets: 2 Succeeded", ok.Stderr, StringComparison.Ordinal);
+
+        var failed = await cli.RunAsync("fleet", "run-command", "create", "-g", "e2e", "-n", "cli-fail", "--target-vms", "node02", "--script", "echo bad >&2; exit 3");
+
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("=== node02 (Failed, exit code 3) ===\n--- stderr ---\nbad\n", failed.Stdout, StringComparison.Ordinal);
+
+        var listed = await cli.RunAsync("fleet", "run-command", "list", "-g", "e2e", "-o", "table");
+        Assert.Contains("cli-web", listed.Stdout, StringComparison.Ordinal);
+    }
 }

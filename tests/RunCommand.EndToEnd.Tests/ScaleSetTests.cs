@@ -56,4 +56,31 @@ public sealed class ScaleSetTests(StackFixture fixture) : IClassFixture<StackFix
         Assert.Equal(id, again.InstanceId);
         Assert.Single(await _stack.Client.ListInstancesAsync(_stack.Server.SubscriptionId, "e2e", scaleSet));
     }
+
+    [Fact]
+    public async Task CliVmss_RunCommandOnInstance_CreatesShowsListsAndDeletes()
+    {
+        const string scaleSet = "cli-ss";
+        var agent = await _stack.StartScaleSetAgentAsync(scaleSet, Path.Combine(_stack.Dir, "agents", scaleSet));
+        var cli = new CliRunner(Path.Combine(_stack.Dir, "cli-" + Guid.NewGuid().ToString("N")));
+        await cli.LoginAsync(_stack.Server);
+        string[] instance = ["-g", "e2e", "--vmss-name", scaleSet, "--instance-id", agent.InstanceId];
+
+        var instances = await cli.RunAsync("vmss", "list-instances", "-g", "e2e", "-n", scaleSet, "-o", "table");
+        var created = await cli.RunAsync(["vmss", "run-command", "create", .. instance, "-n", "hi", "--script", "echo hi from the instance"]);
+        var listed = await cli.RunAsync(["vmss", "run-command", "list", .. instance, "-o", "table"]);
+        var invoked = await cli.RunAsync(["vmss", "run-command", "invoke", .. instance, "--command-id", "RunShellScript", "--scripts", "echo invoked"]);
+        var deleted = await cli.RunAsync(["vmss", "run-command", "delete", .. instance, "-n", "hi", "--yes"]);
+
+        Assert.True(instances.ExitCode == 0, instances.Stderr);
+        Assert.Contains("Connected", instances.Stdout, StringComparison.Ordinal);
+        Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
+        Assert.Contains("\"output\": \"hi from the instance\\n\"", created.Stdout, StringComparison.Ordinal);
+        Assert.Contains(ResourceTypes.VmssVmRunCommand, created.Stdout, StringComparison.Ordinal);
+        Assert.Contains("hi", listed.Stdout, StringComparison.Ordinal);
+        Assert.True(invoked.ExitCode == 0, invoked.Stdout + invoked.Stderr);
+        Assert.Contains("invoked", invoked.Stdout, StringComparison.Ordinal);
+        Assert.True(deleted.ExitCode == 0, deleted.Stdout + deleted.Stderr);
+        Assert.Empty(await _stack.Client.ListAsync(VmRef.Instance(_stack.Server.SubscriptionId, "e2e", scaleSet, agent.InstanceId)));
+    }
 }
