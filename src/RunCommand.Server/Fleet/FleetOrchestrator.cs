@@ -56,6 +56,7 @@ public sealed partial class FleetOrchestrator(
         var definition = run.Definition;
         var wake = new List<Task>();
         var running = new List<string>();
+        var toCancel = new List<string>();
         var waiting = new List<FleetTargetRecord>();
         var failures = 0;
         var skipped = run.Targets.Count(t => t.NotStarted);
@@ -73,6 +74,10 @@ public sealed partial class FleetOrchestrator(
                 {
                     running.Add(executionId);
                     wake.Add(changed);
+                    if (!execution.CancelRequested)
+                    {
+                        toCancel.Add(executionId);
+                    }
                 }
             }
             else if (target.StartFailed)
@@ -87,7 +92,8 @@ public sealed partial class FleetOrchestrator(
 
         if (run.CancelRequested)
         {
-            foreach (var executionId in running)
+            // Asked once per execution: its agent then stops it and reports, which wakes the next pass.
+            foreach (var executionId in toCancel)
             {
                 await store.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
             }
