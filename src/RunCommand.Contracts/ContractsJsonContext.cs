@@ -15,6 +15,7 @@ namespace RunCommand.Contracts;
 [JsonSerializable(typeof(ResourceList<VirtualMachineResource>))]
 [JsonSerializable(typeof(VirtualMachineResource))]
 [JsonSerializable(typeof(VirtualMachineUpdate))]
+[JsonSerializable(typeof(VirtualMachineScaleSetResource))]
 [JsonSerializable(typeof(FleetRunResource))]
 [JsonSerializable(typeof(ResourceList<FleetRunResource>))]
 [JsonSerializable(typeof(ArmErrorResponse))]

@@ -21,6 +21,11 @@ public sealed class ScaleSetTests(StackFixture fixture) : IClassFixture<StackFix
         Assert.Equal(["0", "1", "2"], instances.Select(i => i.InstanceId));
         Assert.All(instances, i => Assert.Equal(ResourceTypes.VmssVirtualMachine, i.Type));
         Assert.All(instances, i => Assert.Equal("Connected", i.Properties.AgentInstanceView.Status));
+        using (var http = _stack.Server.CreateHttpClient())
+        {
+            var scaleSetJson = await http.GetStringAsync($"/subscriptions/{_stack.Server.SubscriptionId}/resourceGroups/e2e/providers/Microsoft.Compute/virtualMachineScaleSets/{scaleSet}?api-version=2024-07-01");
+            Assert.Contains("\"instanceCount\":3", scaleSetJson, StringComparison.Ordinal);
+        }
 
         var target = new RunCommandRef(_stack.Server.SubscriptionId, "e2e", "1", "where", scaleSet);
         var result = await _stack.RunAsync(target, Stack.Script("pwd"));

@@ -19,6 +19,28 @@ public sealed record VirtualMachineResource
     public required VirtualMachineProperties Properties { get; init; }
 }
 
+/// <summary>A scale set: it exists once its first instance's agent has enrolled (<c>runcmd agent --vmss-name</c>).</summary>
+public sealed record VirtualMachineScaleSetResource
+{
+    public required string Id { get; init; }
+
+    public required string Name { get; init; }
+
+    public string Type { get; init; } = ResourceTypes.VirtualMachineScaleSet;
+
+    public required string Location { get; init; }
+
+    public required VirtualMachineScaleSetProperties Properties { get; init; }
+}
+
+public sealed record VirtualMachineScaleSetProperties
+{
+    public string ProvisioningState { get; init; } = "Succeeded";
+
+    /// <summary>Instances enrolled (list them with <c>GET .../virtualMachineScaleSets/{vmss}/virtualMachines</c>).</summary>
+    public required int InstanceCount { get; init; }
+}
+
 /// <summary>Body of <c>PATCH .../virtualMachines/{vm}</c>: only tags can change (the machine itself belongs to its agent).</summary>
 public sealed record VirtualMachineUpdate
 {

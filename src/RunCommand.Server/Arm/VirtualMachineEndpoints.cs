@@ -19,6 +19,7 @@ public static class VirtualMachineEndpoints
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines", ListAsync);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", GetAsync);
         app.MapPatch("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", PatchAsync);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}", GetScaleSetAsync);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}/virtualMachines", ListInstancesAsync);
         app.MapGet(RunCommandEndpoints.InstancePath, GetInstanceAsync);
         app.MapGet("/healthz", () => Results.Text("ok"));
@@ -81,8 +82,20 @@ public static class VirtualMachineEndpoints
         return Results.Json(ToResource(record, presence), ContractsJsonContext.Default.VirtualMachineResource);
     }
 
-    /// <summary>The instances of a scale set with their agents' status (<c>GET .../virtualMachineScaleSets/{vmss}/virtualMachines</c>).</summary>
-    private static async Task<IResult> ListInstancesAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
+    private static async Task<IResult> GetScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var scaleSet = await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
+        var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
+        return Results.Json(new VirtualMachineScaleSetResource
+        {
+            Id = scaleSet.ResourceId,
+            Name = scaleSet.Name,
+            Location = scaleSet.Location,
+            Properties = new VirtualMachineScaleSetProperties { InstanceCount = instances.Count },
+        }, ContractsJsonContext.Default.VirtualMachineScaleSetResource);
+    }
+
+    private static async Task<ScaleSetRecord> RequireScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)
     {
         ArmNames.RequireComputeApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, service.SubscriptionId);
@@ -91,11 +104,15 @@ public static class VirtualMachineEndpoints
             throw new ArmRequestException(errors);
         }
 
-        if (await service.Store.GetScaleSetAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken) is null)
-        {
-            return ArmResults.NotFound($"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}' under resource group '{resourceGroupName}' was not found. A scale set exists once an agent has enrolled into it (./runcmd agent --vmss-name {vmScaleSetName}).");
-        }
+        return await service.Store.GetScaleSetAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken)
+            ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
+                $"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}' under resource group '{resourceGroupName}' was not found. A scale set exists once an agent has enrolled into it (./runcmd agent --vmss-name {vmScaleSetName}).");
+    }
 
+    /// <summary>The instances of a scale set with their agents' status (<c>GET .../virtualMachineScaleSets/{vmss}/virtualMachines</c>).</summary>
+    private static async Task<IResult> ListInstancesAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
+    {
+        await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
         var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
         return Results.Json(new ResourceList<VirtualMachineResource> { Value = instances.Select(vm => ToResource(vm, presence)).ToList() },
             ContractsJsonContext.Default.ResourceListVirtualMachineResource);
