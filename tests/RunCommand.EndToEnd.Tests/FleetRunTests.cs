@@ -135,4 +135,33 @@ public sealed class FleetRunTests(FleetFixture fixture) : IClassFixture<FleetFix
         var listed = await cli.RunAsync("fleet", "run-command", "list", "-g", "e2e", "-o", "table");
         Assert.Contains("cli-web", listed.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task CreateFleetRun_InvalidOrDuplicate_IsRejectedWithArmErrors()
+    {
+        var noTargets = await Assert.ThrowsAsync<ArmRequestException>(() => _stack.Client.CreateFleetRunAsync(Run("bad1"), new FleetRunResource
+        {
+            Location = "local",
+            Properties = new FleetRunProperties { Source = new RunCommandSource { Script = "true" }, MaxConcurrency = "ten" },
+        }));
+        var noMatch = await Assert.ThrowsAsync<ArmRequestException>(() => _stack.Client.CreateFleetRunAsync(Run("bad2"), new FleetRunResource
+        {
+            Location = "local",
+            Properties = new FleetRunProperties
+            {
+                Targets = new FleetTargets { Tags = new Dictionary<string, string> { ["fleet"] = "nowhere" } },
+                Source = new RunCommandSource { Script = "true" },
+            },
+        }));
+        await _stack.Client.CreateFleetRunAsync(Run("twice"), Definition("true", "100%"));
+        var duplicate = await Assert.ThrowsAsync<ArmRequestException>(() => _stack.Client.CreateFleetRunAsync(Run("twice"), Definition("true", "100%")));
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, noTargets.StatusCode);
+        Assert.Contains("properties.targets", noTargets.Message, StringComparison.Ordinal);
+        Assert.Contains("properties.maxConcurrency", noTargets.Message, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, noMatch.StatusCode);
+        Assert.Contains("No machine matches", noMatch.Message, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, duplicate.StatusCode);
+        await WaitForEndAsync(Run("twice"));
+    }
 }

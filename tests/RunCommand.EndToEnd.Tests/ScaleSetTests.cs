@@ -87,5 +87,10 @@ public sealed class ScaleSetTests(StackFixture fixture) : IClassFixture<StackFix
         Assert.Contains("invoked", invoked.Stdout, StringComparison.Ordinal);
         Assert.True(deleted.ExitCode == 0, deleted.Stdout + deleted.Stderr);
         Assert.Empty(await _stack.Client.ListAsync(VmRef.Instance(_stack.Server.SubscriptionId, "e2e", scaleSet, agent.InstanceId)));
+
+        var fleet = await cli.RunAsync("fleet", "run-command", "create", "-g", "e2e", "-n", "ss-fleet", "--target-vmss", scaleSet, "--script", "echo fleet on the instance");
+
+        Assert.True(fleet.ExitCode == 0, fleet.Stdout + fleet.Stderr);
+        Assert.Contains($"=== {scaleSet}/{agent.InstanceId} (Succeeded, exit code 0) ===\nfleet on the instance\n", fleet.Stdout, StringComparison.Ordinal);
     }
 }
