@@ -93,4 +93,17 @@ public sealed class ScaleSetTests(StackFixture fixture) : IClassFixture<StackFix
         Assert.True(fleet.ExitCode == 0, fleet.Stdout + fleet.Stderr);
         Assert.Contains($"=== {scaleSet}/{agent.InstanceId} (Succeeded, exit code 0) ===\nfleet on the instance\n", fleet.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Get_BadInstanceIdAndBadRunCommandName_AnswersBothErrorsAtOnce()
+    {
+        using var http = _stack.Server.CreateHttpClient();
+
+        var response = await http.GetAsync($"/subscriptions/{_stack.Server.SubscriptionId}/resourceGroups/e2e/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/abc/runCommands/bad%20name!?api-version=2024-07-01");
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"target\":\"instanceId\"", body, StringComparison.Ordinal);
+        Assert.Contains("runCommandName", body, StringComparison.Ordinal);
+    }
 }

@@ -41,37 +41,46 @@ public sealed class RunCommandService
 
     public string SubscriptionId { get; }
 
-    public VmKey ResolveVm(HttpRequest request, string subscriptionId, string resourceGroup, string vmName)
-    {
-        ArmNames.RequireComputeApiVersion(request);
-        ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
-        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(vmName)).ToList();
-        if (errors.Count > 0)
-        {
-            throw new ArmRequestException(errors);
-        }
+    public VmKey ResolveVm(HttpRequest request, string subscriptionId, string resourceGroup, string vmName) =>
+        ThrowIfAny(CheckVm(request, subscriptionId, resourceGroup, vmName));
 
-        return new VmKey(SubscriptionId, resourceGroup, vmName);
-    }
+    public VmKey ResolveInstance(HttpRequest request, string subscriptionId, string resourceGroup, string scaleSetName, string instanceId) =>
+        ThrowIfAny(CheckInstance(request, subscriptionId, resourceGroup, scaleSetName, instanceId));
 
     /// <summary>
     /// The machine a request's route names: a VM (<c>{vmName}</c>) or a scale-set instance (<c>{vmScaleSetName}</c> and
     /// <c>{instanceId}</c>), so the run command endpoints serve both from one set of handlers.
     /// </summary>
-    public VmKey ResolveMachine(HttpRequest request)
+    public VmKey ResolveMachine(HttpRequest request) => ThrowIfAny(CheckMachine(request));
+
+    /// <summary>The run command a request's route names, under a VM or a scale-set instance; every naming error at once.</summary>
+    public RunCommandKey ResolveCommand(HttpRequest request, string runCommandName)
+    {
+        var (machine, errors) = CheckMachine(request);
+        errors.AddRange(ArmNames.CheckRunCommandName(runCommandName));
+        ThrowIfAny((machine, errors));
+        return new RunCommandKey(machine, runCommandName);
+    }
+
+    private (VmKey Machine, List<ArmError> Errors) CheckMachine(HttpRequest request)
     {
         var values = request.RouteValues;
         var subscriptionId = (string)values["subscriptionId"]!;
         var resourceGroup = (string)values["resourceGroupName"]!;
-        if (values.TryGetValue("vmScaleSetName", out var scaleSet) && scaleSet is string scaleSetName)
-        {
-            return ResolveInstance(request, subscriptionId, resourceGroup, scaleSetName, (string)values["instanceId"]!);
-        }
-
-        return ResolveVm(request, subscriptionId, resourceGroup, (string)values["vmName"]!);
+        return values.TryGetValue("vmScaleSetName", out var scaleSet) && scaleSet is string scaleSetName
+            ? CheckInstance(request, subscriptionId, resourceGroup, scaleSetName, (string)values["instanceId"]!)
+            : CheckVm(request, subscriptionId, resourceGroup, (string)values["vmName"]!);
     }
 
-    public VmKey ResolveInstance(HttpRequest request, string subscriptionId, string resourceGroup, string scaleSetName, string instanceId)
+    private (VmKey Machine, List<ArmError> Errors) CheckVm(HttpRequest request, string subscriptionId, string resourceGroup, string vmName)
+    {
+        ArmNames.RequireComputeApiVersion(request);
+        ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
+        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(vmName)).ToList();
+        return (new VmKey(SubscriptionId, resourceGroup, vmName), errors);
+    }
+
+    private (VmKey Machine, List<ArmError> Errors) CheckInstance(HttpRequest request, string subscriptionId, string resourceGroup, string scaleSetName, string instanceId)
     {
         ArmNames.RequireComputeApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
@@ -81,41 +90,11 @@ public sealed class RunCommandService
             errors.Add(ArmNames.Invalid("InvalidParameter", "instanceId", $"'{instanceId}' is not an instance id: instance ids are whole numbers (\"0\", \"1\", ...)."));
         }
 
-        if (errors.Count > 0)
-        {
-            throw new ArmRequestException(errors);
-        }
-
-        return new VmKey(SubscriptionId, resourceGroup, instanceId, scaleSetName);
+        return (new VmKey(SubscriptionId, resourceGroup, instanceId, scaleSetName), errors);
     }
 
-    /// <summary>The run command a request's route names, under a VM or a scale-set instance.</summary>
-    public RunCommandKey ResolveCommand(HttpRequest request, string runCommandName)
-    {
-        var machine = ResolveMachine(request);
-        if (ArmNames.CheckRunCommandName(runCommandName).ToList() is { Count: > 0 } errors)
-        {
-            throw new ArmRequestException(errors);
-        }
-
-        return new RunCommandKey(machine, runCommandName);
-    }
-
-    public RunCommandKey ResolveCommand(HttpRequest request, string subscriptionId, string resourceGroup, string vmName, string runCommandName)
-    {
-        ArmNames.RequireComputeApiVersion(request);
-        ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
-        var errors = ArmNames.CheckResourceGroup(resourceGroup)
-            .Concat(ArmNames.CheckVmName(vmName))
-            .Concat(ArmNames.CheckRunCommandName(runCommandName))
-            .ToList();
-        if (errors.Count > 0)
-        {
-            throw new ArmRequestException(errors);
-        }
-
-        return new RunCommandKey(new VmKey(SubscriptionId, resourceGroup, vmName), runCommandName);
-    }
+    private static VmKey ThrowIfAny((VmKey Machine, List<ArmError> Errors) checkedMachine) =>
+        checkedMachine.Errors.Count > 0 ? throw new ArmRequestException(checkedMachine.Errors) : checkedMachine.Machine;
 
     public async Task<VmRecord> RequireVmAsync(VmKey vm, CancellationToken cancellationToken) =>
         await Store.GetVmAsync(vm, cancellationToken) ?? throw VmNotFound(vm);
