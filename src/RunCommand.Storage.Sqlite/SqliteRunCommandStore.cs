@@ -933,6 +933,9 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
                 cancellationToken, ("$run", run.Key), ("$ord", ordinal), ("$exec", executionId), ("$failed", executionId is null), ("$msg", failureMessage));
             return true;
         }, cancellationToken);
+
+        // Watchers of the run (a CLI following it) learn of the new target at once.
+        _changes.Publish(Topics.Fleet(run));
     }
 
     public async Task SkipUnstartedFleetTargetsAsync(FleetRunKey run, string message, CancellationToken cancellationToken)
@@ -944,6 +947,7 @@ public sealed class SqliteRunCommandStore : IRunCommandStore
                 cancellationToken, ("$run", run.Key), ("$msg", message));
             return true;
         }, cancellationToken);
+        _changes.Publish(Topics.Fleet(run));
     }
 
     public async Task CompleteFleetRunAsync(FleetRunKey run, string state, DateTimeOffset now, CancellationToken cancellationToken)

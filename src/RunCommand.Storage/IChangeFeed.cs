@@ -24,7 +24,7 @@ public static class Topics
     /// <summary>Wakes the fleet orchestrator: a fleet run was created or asked to cancel.</summary>
     public const string Fleets = "fleets";
 
-    /// <summary>A fleet run reached its terminal state.</summary>
+    /// <summary>A fleet run changed: a target started or was skipped, or the run reached its terminal state.</summary>
     public static string Fleet(FleetRunKey run) => "fleet:" + run.Key;
 }
 
