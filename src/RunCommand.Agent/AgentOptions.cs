@@ -6,7 +6,14 @@ public sealed record AgentOptions
     /// <summary>Server base URL (http or https), ending with '/'.</summary>
     public required Uri Server { get; init; }
 
-    public required string VmName { get; init; }
+    /// <summary>The VM this machine is; null when it joins a scale set instead (exactly one of the two is set).</summary>
+    public string? VmName { get; init; }
+
+    /// <summary>The scale set this machine joins as a new instance (the server assigns its instance id).</summary>
+    public string? VmScaleSetName { get; init; }
+
+    /// <summary>What this machine is, for logs.</summary>
+    public string MachineDisplayName => VmName is null ? $"a new instance of scale set {VmScaleSetName}" : $"VM {VmName}";
 
     public string ResourceGroup { get; init; } = "default";
 
@@ -30,5 +37,6 @@ public sealed record AgentOptions
     /// <summary>Largest script a <c>scriptUri</c> download may deliver, in bytes.</summary>
     public long MaxScriptBytes { get; init; } = 256 * 1024;
 
+    /// <summary>Tags the machine gets when its enrollment creates it.</summary>
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 }

@@ -8,8 +8,8 @@ namespace RunCommand.Agent;
 /// </summary>
 internal static partial class Log
 {
-    [LoggerMessage(1000, LogLevel.Information, "Agent {Version} starting for VM {VmName} (resource group {ResourceGroup}), server {Server}")]
-    public static partial void AgentStarting(ILogger logger, string version, string vmName, string resourceGroup, string server);
+    [LoggerMessage(1000, LogLevel.Information, "Agent {Version} starting as {Machine} (resource group {ResourceGroup}), server {Server}")]
+    public static partial void AgentStarting(ILogger logger, string version, string machine, string resourceGroup, string server);
 
     [LoggerMessage(1001, LogLevel.Information, "Enrolled as {VmResourceId}; agent token saved to {TokenPath}")]
     public static partial void Enrolled(ILogger logger, string vmResourceId, string tokenPath);
@@ -32,8 +32,7 @@ internal static partial class Log
     [LoggerMessage(1007, LogLevel.Information, "Shutting down: polling stopped, running scripts keep running and are picked up at the next start")]
     public static partial void ShuttingDown(ILogger logger);
 
-    [LoggerMessage(1008, LogLevel.Information, "Tags {Tags} are accepted but not sent: the enrollment contract has no tags yet")]
-    public static partial void TagsNotSent(ILogger logger, string tags);
+    // 1008 was "tags not sent"; tags now travel with the enrollment. Event ids are not reused.
 
     [LoggerMessage(1009, LogLevel.Critical, "Cannot read the enrollment token file {TokenFile}: {Detail}")]
     public static partial void EnrollTokenUnreadable(ILogger logger, string tokenFile, string detail);

@@ -9,7 +9,12 @@ using RunCommand.Agent.Protocol;
 var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
 var server = new Option<string>("--server") { Description = "Server base URL, http:// or https://", Required = true, HelpName = "URL" };
-var vmName = new Option<string>("--vm-name") { Description = "Name of the VM resource this machine is", Required = true, HelpName = "NAME" };
+var vmName = new Option<string?>("--vm-name") { Description = "Name of the VM resource this machine is (or give --vmss-name)", HelpName = "NAME" };
+var vmssName = new Option<string?>("--vmss-name")
+{
+    Description = "Join this scale set as a new instance instead of being a VM; the server assigns the instance id, kept with the agent's credential",
+    HelpName = "NAME",
+};
 var resourceGroup = new Option<string>("--resource-group")
 {
     Description = "Resource group of the VM",
@@ -48,7 +53,7 @@ var maxScriptBytes = new Option<long>("--max-script-bytes")
 };
 var tags = new Option<string[]>("--tags")
 {
-    Description = "Tags as key=value pairs",
+    Description = "Tags of the machine as key=value pairs, set when its enrollment creates it",
     AllowMultipleArgumentsPerToken = true,
     HelpName = "k=v",
 };
@@ -57,7 +62,7 @@ var root = new RootCommand(
     "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
     + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
 {
-    server, vmName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, tags,
+    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, tags,
 };
 
 var parsed = root.Parse(args);
@@ -113,7 +118,7 @@ async Task<int> RunAsync(ParseResult result)
     using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
     using var client = new AgentClient(options.Server, trusted, options.ServerFingerprint);
-    Log.AgentStarting(logger, AgentService.Version, options.VmName, options.ResourceGroup, options.Server.GetLeftPart(UriPartial.Authority));
+    Log.AgentStarting(logger, AgentService.Version, options.MachineDisplayName, options.ResourceGroup, options.Server.GetLeftPart(UriPartial.Authority));
     try
     {
         return await new AgentService(options, client, time, logger).RunAsync(shutdown.Token);
@@ -142,10 +147,18 @@ AgentOptions? Validate(ParseResult result)
         serverUri = new Uri(serverUri + "/");
     }
 
-    var name = result.GetValue(vmName)!;
-    if (name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+    var name = result.GetValue(vmName);
+    var scaleSet = result.GetValue(vmssName);
+    if ((name is null) == (scaleSet is null))
     {
-        Fail("--vm-name must be 1-64 characters of letters, digits, '-', '_' or '.'");
+        Fail("give exactly one of --vm-name (this machine is a VM) and --vmss-name (it joins a scale set)");
+        return null;
+    }
+
+    var machineName = name ?? scaleSet!;
+    if (machineName.Length is 0 or > 64 || !machineName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+    {
+        Fail($"{(name is null ? "--vmss-name" : "--vm-name")} must be 1-64 characters of letters, digits, '-', '_' or '.'");
         return null;
     }
 
@@ -204,6 +217,7 @@ AgentOptions? Validate(ParseResult result)
     {
         Server = serverUri,
         VmName = name,
+        VmScaleSetName = scaleSet,
         ResourceGroup = group,
         SubscriptionId = sub,
         Location = result.GetValue(location),

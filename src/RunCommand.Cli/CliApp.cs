@@ -16,6 +16,8 @@ internal static class CliApp
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(VmCommands.Create());
         root.Subcommands.Add(DeploymentCommands.Create());
+        root.Subcommands.Add(VmssCommands.Create());
+        root.Subcommands.Add(FleetCommands.Create());
         root.Subcommands.Add(UpCommand.Create());
         foreach (var command in AuthCommands.Create())
         {

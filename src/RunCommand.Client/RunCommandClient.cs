@@ -21,6 +21,9 @@ public sealed partial class RunCommandClient : IDisposable
     /// <summary>api-version sent on resource calls.</summary>
     public const string ApiVersion = "2023-07-01";
 
+    /// <summary>api-version of RunCommand's own fleet runs (RunCommand.Fleet/runs).</summary>
+    public const string FleetApiVersion = "2026-11-01";
+
     /// <summary>api-version sent on <c>GET /subscriptions</c>, as ARM's own clients do.</summary>
     public const string SubscriptionsApiVersion = "2022-12-01";
 
@@ -181,6 +184,58 @@ public sealed partial class RunCommandClient : IDisposable
         return response.Body!;
     }
 
+    /// <summary>Replaces a VM's tags (<c>PATCH .../virtualMachines/{vm}</c>).</summary>
+    public async Task<VirtualMachineResource> UpdateVmTagsAsync(VmRef vm, IReadOnlyDictionary<string, string> tags, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(HttpMethod.Patch, VmPath(vm, ""), Body(new VirtualMachineUpdate { Tags = tags }, ContractsJsonContext.Default.VirtualMachineUpdate),
+            ContractsJsonContext.Default.VirtualMachineResource, cancellationToken);
+        return response.Body!;
+    }
+
+    /// <summary>Instances of a scale set with their agents' status.</summary>
+    public async Task<IReadOnlyList<VirtualMachineResource>> ListInstancesAsync(string subscription, string resourceGroup, string scaleSetName, CancellationToken cancellationToken = default)
+    {
+        var url = $"/subscriptions/{Escape(subscription)}/resourceGroups/{Escape(resourceGroup)}/providers/Microsoft.Compute/virtualMachineScaleSets/{Escape(scaleSetName)}/virtualMachines?api-version={ApiVersion}";
+        var items = new List<VirtualMachineResource>();
+        await foreach (var item in ListPagesAsync(url, ContractsJsonContext.Default.ResourceListVirtualMachineResource, cancellationToken))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
+    /// <summary>Creates a fleet run (runs are immutable: a second PUT of the same name is a 409).</summary>
+    public async Task<FleetRunResource> CreateFleetRunAsync(FleetRunRef run, FleetRunResource resource, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(HttpMethod.Put, FleetRunPath(run), Body(resource, ContractsJsonContext.Default.FleetRunResource), ContractsJsonContext.Default.FleetRunResource, cancellationToken);
+        return response.Body!;
+    }
+
+    /// <summary>A fleet run with its counts and each target's outcome; <paramref name="waitSeconds"/> &gt; 0 holds the call until something changes.</summary>
+    public async Task<FleetRunResource> GetFleetRunAsync(FleetRunRef run, int waitSeconds = 0, CancellationToken cancellationToken = default)
+    {
+        var url = FleetRunPath(run) + (waitSeconds > 0 ? $"&waitSeconds={waitSeconds}" : "");
+        var response = await SendAsync(HttpMethod.Get, url, null, ContractsJsonContext.Default.FleetRunResource, cancellationToken);
+        return response.Body!;
+    }
+
+    public async Task<IReadOnlyList<FleetRunResource>> ListFleetRunsAsync(string subscription, string resourceGroup, CancellationToken cancellationToken = default)
+    {
+        var url = $"/subscriptions/{Escape(subscription)}/resourceGroups/{Escape(resourceGroup)}/providers/{ResourceTypes.FleetRun}?api-version={FleetApiVersion}";
+        var items = new List<FleetRunResource>();
+        await foreach (var item in ListPagesAsync(url, ContractsJsonContext.Default.ResourceListFleetRunResource, cancellationToken))
+        {
+            items.Add(item);
+        }
+
+        return items;
+    }
+
+    /// <summary>Stops a fleet run: what runs is canceled, nothing new starts.</summary>
+    public async Task CancelFleetRunAsync(FleetRunRef run, CancellationToken cancellationToken = default) =>
+        await SendAsync<FleetRunResource>(HttpMethod.Post, FleetRunPath(run, "/cancel"), null, null, cancellationToken);
+
     /// <summary>
     /// Action-style run (<c>POST .../virtualMachines/{vm}/runCommand</c>): answers the <c>Azure-AsyncOperation</c> URL;
     /// <see cref="WaitForOperationAsync"/> on it gives the result in <c>properties.output</c>.
@@ -311,7 +366,13 @@ public sealed partial class RunCommandClient : IDisposable
 
     private static string VmPath(VmRef vm, string suffix) =>
         $"/subscriptions/{Escape(vm.Subscription)}/resourceGroups/{Escape(vm.ResourceGroup)}"
-        + $"/providers/Microsoft.Compute/virtualMachines/{Escape(vm.VmName)}{suffix}?api-version={ApiVersion}";
+        + (vm.ScaleSetName is null
+            ? $"/providers/Microsoft.Compute/virtualMachines/{Escape(vm.VmName)}"
+            : $"/providers/Microsoft.Compute/virtualMachineScaleSets/{Escape(vm.ScaleSetName)}/virtualMachines/{Escape(vm.VmName)}")
+        + $"{suffix}?api-version={ApiVersion}";
+
+    private static string FleetRunPath(FleetRunRef run, string suffix = "") =>
+        $"/subscriptions/{Escape(run.Subscription)}/resourceGroups/{Escape(run.ResourceGroup)}/providers/{ResourceTypes.FleetRun}/{Escape(run.Name)}{suffix}?api-version={FleetApiVersion}";
 
     private static string Escape(string segment) => Uri.EscapeDataString(segment);
 

@@ -7,6 +7,7 @@ using RunCommand.Server.Arm.ActionRuns;
 using RunCommand.Server.Arm.Documents;
 using RunCommand.Server.Auth;
 using RunCommand.Server.Deployments;
+using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
@@ -108,6 +109,8 @@ builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
 builder.Services.AddSingleton<DeploymentRunner>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DeploymentRunner>());
+builder.Services.AddSingleton<FleetService>();
+builder.Services.AddHostedService<FleetOrchestrator>();
 
 var app = builder.Build();
 
@@ -129,6 +132,7 @@ app.MapVirtualMachines();
 app.MapCommandDocuments();
 app.MapActionRuns();
 app.MapDeployments();
+app.MapFleetRuns();
 app.MapAgentProtocol();
 app.MapIdentity();
 app.MapEnrollmentTokens();

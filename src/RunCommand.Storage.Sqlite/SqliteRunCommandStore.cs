@@ -35,6 +35,14 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
         await ExecuteAsync(connection, null, Schema, cancellationToken);
         await ExecuteAsync(connection, null, AuthSchema, cancellationToken);
+
+        // Databases created before scale sets existed lack the column; every VM of theirs is a plain VM (NULL).
+        if (await ScalarAsync(connection, null, "SELECT 1 FROM pragma_table_info('vms') WHERE name = 'scale_set'", cancellationToken) is null)
+        {
+            await ExecuteAsync(connection, null, "ALTER TABLE vms ADD COLUMN scale_set TEXT", cancellationToken);
+        }
+
+        await ExecuteAsync(connection, null, "CREATE INDEX IF NOT EXISTS ix_vms_scale_set ON vms(lower(subscription), lower(resource_group), lower(scale_set))", cancellationToken);
     }
 
     private const string Schema = """
@@ -129,6 +137,37 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             started TEXT,
             ended TEXT,
             PRIMARY KEY(deployment_key, idx));
+        CREATE TABLE IF NOT EXISTS scale_sets(
+            key TEXT PRIMARY KEY,
+            subscription TEXT NOT NULL,
+            resource_group TEXT NOT NULL,
+            name TEXT NOT NULL,
+            location TEXT NOT NULL,
+            instance_count INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS fleet_runs(
+            key TEXT PRIMARY KEY,
+            subscription TEXT NOT NULL,
+            resource_group TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sort_name TEXT NOT NULL,
+            location TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            secrets BLOB,
+            state TEXT NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            completed TEXT);
+        CREATE INDEX IF NOT EXISTS ix_fleet_runs_active ON fleet_runs(state) WHERE state = 'Running';
+        CREATE TABLE IF NOT EXISTS fleet_targets(
+            run_key TEXT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            machine_id TEXT NOT NULL,
+            execution_id TEXT,
+            not_started INTEGER NOT NULL DEFAULT 0,
+            start_failed INTEGER NOT NULL DEFAULT 0,
+            message TEXT,
+            PRIMARY KEY(run_key, ordinal));
         CREATE TABLE IF NOT EXISTS command_documents(
             key TEXT PRIMARY KEY,
             document TEXT NOT NULL,
@@ -155,20 +194,14 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         return await ScalarAsync(connection, null, "SELECT hash FROM tokens WHERE purpose = $p", cancellationToken, ("$p", purpose)) as byte[];
     }
 
-    public async Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var record = await WriteAsync(async (connection, transaction) =>
         {
             var existing = await ReadVmAsync(connection, transaction, vm.Key, cancellationToken);
             if (existing is null)
             {
-                await ExecuteAsync(connection, transaction, """
-                    INSERT INTO vms(key, subscription, resource_group, name, location, vm_id, agent_token_hash, last_contact, hostname, agent_version, created)
-                    VALUES($key, $sub, $rg, $name, $loc, $vmid, $hash, $now, $host, $ver, $now)
-                    """, cancellationToken,
-                    ("$key", vm.Key), ("$sub", vm.SubscriptionId), ("$rg", vm.ResourceGroup), ("$name", vm.VmName), ("$loc", location),
-                    ("$vmid", Guid.NewGuid().ToString()), ("$hash", agentTokenHash), ("$now", StorageFormat.Timestamp(now)),
-                    ("$host", hostname), ("$ver", agentVersion));
+                await InsertMachineAsync(connection, transaction, vm, location, agentTokenHash, hostname, agentVersion, tags, now, cancellationToken);
             }
             else
             {
@@ -180,6 +213,109 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             return (await ReadVmAsync(connection, transaction, vm.Key, cancellationToken))!;
         }, cancellationToken);
         return record;
+    }
+
+    public async Task<VmRecord> EnrollScaleSetInstanceAsync(string subscriptionId, string resourceGroup, string scaleSetName, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var scaleSetKey = ScaleSetKey(subscriptionId, resourceGroup, scaleSetName);
+        return await WriteAsync(async (connection, transaction) =>
+        {
+            var scaleSet = await ReadScaleSetAsync(connection, transaction, scaleSetKey, cancellationToken);
+            if (scaleSet is null)
+            {
+                await ExecuteAsync(connection, transaction, """
+                    INSERT INTO scale_sets(key, subscription, resource_group, name, location, instance_count, created)
+                    VALUES($key, $sub, $rg, $name, $loc, 0, $now)
+                    """, cancellationToken,
+                    ("$key", scaleSetKey), ("$sub", subscriptionId), ("$rg", resourceGroup), ("$name", scaleSetName), ("$loc", location), ("$now", StorageFormat.Timestamp(now)));
+                scaleSet = (await ReadScaleSetAsync(connection, transaction, scaleSetKey, cancellationToken))!;
+            }
+
+            // The id and the credential are committed together: a crash leaves either no instance or a complete one.
+            var instance = new VmKey(scaleSet.SubscriptionId, scaleSet.ResourceGroup, scaleSet.InstanceCount.ToString(System.Globalization.CultureInfo.InvariantCulture), scaleSet.Name);
+            await ExecuteAsync(connection, transaction, "UPDATE scale_sets SET instance_count = instance_count + 1 WHERE key = $key", cancellationToken, ("$key", scaleSetKey));
+            await InsertMachineAsync(connection, transaction, instance, scaleSet.Location, agentTokenHash, hostname, agentVersion, tags, now, cancellationToken);
+            return (await ReadVmAsync(connection, transaction, instance.Key, cancellationToken))!;
+        }, cancellationToken);
+    }
+
+    private static async Task InsertMachineAsync(SqliteConnection connection, SqliteTransaction transaction, VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await ExecuteAsync(connection, transaction, """
+            INSERT INTO vms(key, subscription, resource_group, name, scale_set, location, vm_id, tags, agent_token_hash, last_contact, hostname, agent_version, created)
+            VALUES($key, $sub, $rg, $name, $ss, $loc, $vmid, $tags, $hash, $now, $host, $ver, $now)
+            """, cancellationToken,
+            ("$key", vm.Key), ("$sub", vm.SubscriptionId), ("$rg", vm.ResourceGroup), ("$name", vm.VmName), ("$ss", vm.ScaleSetName), ("$loc", location),
+            ("$vmid", Guid.NewGuid().ToString()), ("$tags", tags is { Count: > 0 } ? StorageFormat.Serialize(tags) : null), ("$hash", agentTokenHash),
+            ("$now", StorageFormat.Timestamp(now)), ("$host", hostname), ("$ver", agentVersion));
+
+    private static string ScaleSetKey(string subscriptionId, string resourceGroup, string scaleSetName) =>
+        $"/subscriptions/{subscriptionId}/resourcegroups/{resourceGroup}/providers/microsoft.compute/virtualmachinescalesets/{scaleSetName}".ToLowerInvariant();
+
+    private static async Task<ScaleSetRecord?> ReadScaleSetAsync(SqliteConnection connection, SqliteTransaction? transaction, string key, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction,
+            "SELECT subscription, resource_group, name, location, instance_count, created FROM scale_sets WHERE key = $key", ("$key", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new ScaleSetRecord
+        {
+            SubscriptionId = reader.GetString(0),
+            ResourceGroup = reader.GetString(1),
+            Name = reader.GetString(2),
+            Location = reader.GetString(3),
+            InstanceCount = reader.GetInt32(4),
+            Created = StorageFormat.ParseTimestamp(reader.GetString(5)),
+        };
+    }
+
+    public async Task<ScaleSetRecord?> GetScaleSetAsync(string subscriptionId, string resourceGroup, string scaleSetName, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadScaleSetAsync(connection, null, ScaleSetKey(subscriptionId, resourceGroup, scaleSetName), cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<VmRecord>> ListScaleSetInstancesAsync(string subscriptionId, string resourceGroup, string scaleSetName, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadVmsAsync(connection,
+            VmSelect + " WHERE lower(subscription) = lower($sub) AND lower(resource_group) = lower($rg) AND lower(scale_set) = lower($ss) ORDER BY CAST(name AS INTEGER)",
+            cancellationToken, ("$sub", subscriptionId), ("$rg", resourceGroup), ("$ss", scaleSetName));
+    }
+
+    public async Task<IReadOnlyList<VmRecord>> ListMachinesAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadVmsAsync(connection,
+            VmSelect + " WHERE lower(subscription) = lower($sub)" + (resourceGroup is null ? "" : " AND lower(resource_group) = lower($rg)")
+                + " ORDER BY lower(resource_group), scale_set IS NOT NULL, lower(scale_set), CAST(name AS INTEGER), lower(name)",
+            cancellationToken, ("$sub", subscriptionId), ("$rg", resourceGroup));
+    }
+
+    public async Task<VmRecord?> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
+    {
+        return await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction, "UPDATE vms SET tags = $tags WHERE key = $key", cancellationToken,
+                ("$key", vm.Key), ("$tags", tags is { Count: > 0 } ? StorageFormat.Serialize(tags) : null));
+            return await ReadVmAsync(connection, transaction, vm.Key, cancellationToken);
+        }, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<VmRecord>> ReadVmsAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, null, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var result = new List<VmRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(ReadVm(reader));
+        }
+
+        return result;
     }
 
     public async Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken)
@@ -211,7 +347,7 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
     public async Task<IReadOnlyList<VmRecord>> ListVmsAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        var sql = VmSelect + " WHERE lower(subscription) = lower($sub)" +
+        var sql = VmSelect + " WHERE lower(subscription) = lower($sub) AND scale_set IS NULL" +
             (resourceGroup is null ? "" : " AND lower(resource_group) = lower($rg)") +
             " ORDER BY lower(resource_group), lower(name)";
         await using var command = Command(connection, null, sql, ("$sub", subscriptionId), ("$rg", resourceGroup));
@@ -226,7 +362,7 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
     }
 
     private const string VmSelect =
-        "SELECT subscription, resource_group, name, location, vm_id, tags, last_contact, hostname, agent_version, created FROM vms";
+        "SELECT subscription, resource_group, name, location, vm_id, tags, last_contact, hostname, agent_version, created, scale_set FROM vms";
 
     private static async Task<VmRecord?> ReadVmAsync(SqliteConnection connection, SqliteTransaction? transaction, string key, CancellationToken cancellationToken)
     {
@@ -237,7 +373,7 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
 
     private static VmRecord ReadVm(SqliteDataReader reader) => new()
     {
-        Vm = new VmKey(reader.GetString(0), reader.GetString(1), reader.GetString(2)),
+        Vm = new VmKey(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(10) ? null : reader.GetString(10)),
         Location = reader.GetString(3),
         VmId = reader.GetString(4),
         Tags = StorageFormat.DeserializeTags(reader.IsDBNull(5) ? null : reader.GetString(5)),
@@ -418,7 +554,7 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
     private const string RunCommandSelect = """
         SELECT r.name, r.location, r.tags, r.spec, r.secrets, r.fingerprint, r.operation_id, r.first_execution, r.deleting, r.created,
                e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created,
-               v.subscription, v.resource_group, v.name
+               v.subscription, v.resource_group, v.name, v.scale_set
         FROM run_commands r JOIN executions e ON e.id = r.execution_id JOIN vms v ON v.key = r.vm_key
         """;
 
@@ -431,7 +567,7 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
 
     private static RunCommandRecord ReadRunCommand(SqliteDataReader reader) => new()
     {
-        Command = new RunCommandKey(new VmKey(reader.GetString(21), reader.GetString(22), reader.GetString(23)), reader.GetString(0)),
+        Command = new RunCommandKey(new VmKey(reader.GetString(21), reader.GetString(22), reader.GetString(23), reader.IsDBNull(24) ? null : reader.GetString(24)), reader.GetString(0)),
         Location = reader.GetString(1),
         Tags = StorageFormat.DeserializeTags(reader.IsDBNull(2) ? null : reader.GetString(2)),
         Spec = StorageFormat.DeserializeSpec(reader.GetString(3)),
@@ -726,6 +862,31 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         return held + fresh.Length;
     }
 
+    public async Task<bool> CancelExecutionAsync(string executionId, string message, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var topics = new List<string>();
+        var canceled = await WriteAsync(async (connection, transaction) =>
+        {
+            var execution = await ReadExecutionAsync(connection, transaction, executionId, cancellationToken);
+            if (execution is null || execution.IsTerminal)
+            {
+                return false;
+            }
+
+            var vmKey = (string)(await ScalarAsync(connection, transaction, "SELECT vm_key FROM executions WHERE id = $id", cancellationToken, ("$id", executionId)))!;
+            if (!await StopExecutionAsync(connection, transaction, execution, message, now, topics, cancellationToken))
+            {
+                // The agent learns of the cancel from its goal state.
+                await BumpGoalStateAsync(connection, transaction, vmKey, cancellationToken);
+                topics.Add("vm:" + vmKey);
+            }
+
+            return true;
+        }, cancellationToken);
+        Publish(topics);
+        return canceled;
+    }
+
     public async Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -931,6 +1092,172 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             }
 
             result.Add(record with { Operations = operations });
+        }
+
+        return result;
+    }
+
+    // ---------------------------------------------------------------- fleet runs
+
+    public async Task<FleetCreateOutcome> CreateFleetRunAsync(FleetRunRecord run, CancellationToken cancellationToken)
+    {
+        var outcome = await WriteAsync(async (connection, transaction) =>
+        {
+            if (await ScalarAsync(connection, transaction, "SELECT 1 FROM fleet_runs WHERE key = $key", cancellationToken, ("$key", run.Run.Key)) is not null)
+            {
+                return FleetCreateOutcome.Exists;
+            }
+
+            // The run and its target snapshot are one transaction: the orchestrator never sees a run with part of its targets.
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO fleet_runs(key, subscription, resource_group, name, sort_name, location, definition, secrets, state, created)
+                VALUES($key, $sub, $rg, $name, $sort, $loc, $def, $secrets, $state, $now)
+                """, cancellationToken,
+                ("$key", run.Run.Key), ("$sub", run.Run.SubscriptionId), ("$rg", run.Run.ResourceGroup), ("$name", run.Run.Name),
+                ("$sort", run.Run.Name.ToLowerInvariant()), ("$loc", run.Location), ("$def", StorageFormat.Serialize(run.Definition)),
+                ("$secrets", run.SealedSecrets), ("$state", run.State), ("$now", StorageFormat.Timestamp(run.Created)));
+            foreach (var target in run.Targets)
+            {
+                await ExecuteAsync(connection, transaction,
+                    "INSERT INTO fleet_targets(run_key, ordinal, machine_id, not_started, message) VALUES($run, $ord, $machine, $ns, $msg)",
+                    cancellationToken, ("$run", run.Run.Key), ("$ord", target.Ordinal), ("$machine", target.Machine.ResourceId),
+                    ("$ns", target.NotStarted), ("$msg", target.Message));
+            }
+
+            return FleetCreateOutcome.Created;
+        }, cancellationToken);
+
+        // Durable from here: the orchestrator is woken only after the commit.
+        if (outcome == FleetCreateOutcome.Created)
+        {
+            _changes.Publish(Topics.Fleets);
+        }
+
+        return outcome;
+    }
+
+    public async Task<FleetRunRecord?> GetFleetRunAsync(FleetRunKey run, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return (await ReadFleetRunsAsync(connection, FleetRunSelect + " WHERE key = $key", cancellationToken, ("$key", run.Key))).SingleOrDefault();
+    }
+
+    public async Task<IReadOnlyList<FleetRunRecord>> ListFleetRunsAsync(string subscriptionId, string resourceGroup, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadFleetRunsAsync(connection,
+            FleetRunSelect + " WHERE lower(subscription) = lower($sub) AND lower(resource_group) = lower($rg) ORDER BY sort_name",
+            cancellationToken, ("$sub", subscriptionId), ("$rg", resourceGroup));
+    }
+
+    public async Task<IReadOnlyList<FleetRunRecord>> ListActiveFleetRunsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadFleetRunsAsync(connection, FleetRunSelect + " WHERE state = 'Running' ORDER BY created", cancellationToken);
+    }
+
+    public async Task RecordFleetTargetStartAsync(FleetRunKey run, int ordinal, string? executionId, string? failureMessage, CancellationToken cancellationToken)
+    {
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction,
+                "UPDATE fleet_targets SET execution_id = $exec, start_failed = $failed, message = $msg WHERE run_key = $run AND ordinal = $ord",
+                cancellationToken, ("$run", run.Key), ("$ord", ordinal), ("$exec", executionId), ("$failed", executionId is null), ("$msg", failureMessage));
+            return true;
+        }, cancellationToken);
+
+        // Watchers of the run (a CLI following it) learn of the new target at once.
+        _changes.Publish(Topics.Fleet(run));
+    }
+
+    public async Task SkipUnstartedFleetTargetsAsync(FleetRunKey run, string message, CancellationToken cancellationToken)
+    {
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction,
+                "UPDATE fleet_targets SET not_started = 1, message = $msg WHERE run_key = $run AND execution_id IS NULL AND start_failed = 0 AND not_started = 0",
+                cancellationToken, ("$run", run.Key), ("$msg", message));
+            return true;
+        }, cancellationToken);
+        _changes.Publish(Topics.Fleet(run));
+    }
+
+    public async Task CompleteFleetRunAsync(FleetRunKey run, string state, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await WriteAsync(async (connection, transaction) =>
+        {
+            // The secrets are no longer needed once no target can start.
+            await ExecuteAsync(connection, transaction,
+                "UPDATE fleet_runs SET state = $state, completed = $now, secrets = NULL WHERE key = $key AND state = 'Running'",
+                cancellationToken, ("$key", run.Key), ("$state", state), ("$now", StorageFormat.Timestamp(now)));
+            return true;
+        }, cancellationToken);
+        _changes.Publish(Topics.Fleet(run));
+    }
+
+    public async Task<bool> RequestFleetRunCancelAsync(FleetRunKey run, CancellationToken cancellationToken)
+    {
+        var found = await WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = Command(connection, transaction, "UPDATE fleet_runs SET cancel_requested = 1 WHERE key = $key AND state = 'Running'", ("$key", run.Key));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return await ScalarAsync(connection, transaction, "SELECT 1 FROM fleet_runs WHERE key = $key", cancellationToken, ("$key", run.Key)) is not null;
+        }, cancellationToken);
+        if (found)
+        {
+            _changes.Publish(Topics.Fleets);
+        }
+
+        return found;
+    }
+
+    private const string FleetRunSelect =
+        "SELECT key, subscription, resource_group, name, location, definition, secrets, state, cancel_requested, created, completed FROM fleet_runs";
+
+    private static async Task<IReadOnlyList<FleetRunRecord>> ReadFleetRunsAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        var runs = new List<(string Key, FleetRunRecord Run)>();
+        await using (var command = Command(connection, null, sql, parameters))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                runs.Add((reader.GetString(0), new FleetRunRecord
+                {
+                    Run = new FleetRunKey(reader.GetString(1), reader.GetString(2), reader.GetString(3)),
+                    Location = reader.GetString(4),
+                    Definition = StorageFormat.DeserializeFleetDefinition(reader.GetString(5)),
+                    SealedSecrets = reader.IsDBNull(6) ? null : (byte[])reader.GetValue(6),
+                    State = reader.GetString(7),
+                    CancelRequested = reader.GetInt64(8) != 0,
+                    Created = StorageFormat.ParseTimestamp(reader.GetString(9)),
+                    Completed = reader.IsDBNull(10) ? null : StorageFormat.ParseTimestamp(reader.GetString(10)),
+                    Targets = [],
+                }));
+            }
+        }
+
+        var result = new List<FleetRunRecord>();
+        foreach (var (key, run) in runs)
+        {
+            var targets = new List<FleetTargetRecord>();
+            await using var command = Command(connection, null,
+                "SELECT ordinal, machine_id, execution_id, not_started, start_failed, message FROM fleet_targets WHERE run_key = $run ORDER BY ordinal", ("$run", key));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                targets.Add(new FleetTargetRecord
+                {
+                    Ordinal = reader.GetInt32(0),
+                    Machine = StorageFormat.ParseMachineId(reader.GetString(1)) ?? throw new InvalidDataException($"Stored fleet target is not a machine id: '{reader.GetString(1)}'."),
+                    ExecutionId = reader.IsDBNull(2) ? null : reader.GetString(2),
+                    NotStarted = reader.GetInt64(3) != 0,
+                    StartFailed = reader.GetInt64(4) != 0,
+                    Message = reader.IsDBNull(5) ? null : reader.GetString(5),
+                });
+            }
+
+            result.Add(run with { Targets = targets });
         }
 
         return result;

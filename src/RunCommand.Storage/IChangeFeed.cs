@@ -23,6 +23,12 @@ public static class Topics
 
     /// <summary>Published when a deployment is created, changes state, or is deleted.</summary>
     public static string Deployment(DeploymentKey deployment) => "deployment:" + deployment.Key;
+
+    /// <summary>Wakes the fleet orchestrator: a fleet run was created or asked to cancel.</summary>
+    public const string Fleets = "fleets";
+
+    /// <summary>A fleet run changed: a target started or was skipped, or the run reached its terminal state.</summary>
+    public static string Fleet(FleetRunKey run) => "fleet:" + run.Key;
 }
 
 /// <summary>In-process change feed: one completion source per topic, replaced at each publish.</summary>

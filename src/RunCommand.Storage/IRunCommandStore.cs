@@ -21,10 +21,18 @@ public interface IRunCommandStore
     Task<byte[]?> GetTokenHashAsync(string purpose, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Enrolls an agent for a VM: creates the VM if it does not exist, and replaces the VM's agent credential
-    /// with <paramref name="agentTokenHash"/> (a previous agent of that VM is refused from then on).
+    /// Enrolls an agent for a VM: creates the VM if it does not exist (with <paramref name="tags"/>; an existing VM keeps
+    /// its tags), and replaces the VM's agent credential with <paramref name="agentTokenHash"/> (a previous agent of that
+    /// VM is refused from then on).
     /// </summary>
-    Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, DateTimeOffset now, CancellationToken cancellationToken);
+    Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Enrolls an agent as a new instance of a scale set: creates the scale set if it does not exist, hands out the next
+    /// instance id ("0", "1", ...; never reused) and binds the credential to that instance. The agent keeps its
+    /// credential, so a restarted agent stays the same instance.
+    /// </summary>
+    Task<VmRecord> EnrollScaleSetInstanceAsync(string subscriptionId, string resourceGroup, string scaleSetName, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>The VM whose agent holds this credential, or null.</summary>
     Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken);
@@ -42,8 +50,21 @@ public interface IRunCommandStore
 
     Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken);
 
-    /// <summary>VMs of a subscription, optionally of one resource group, ordered by resource group then name.</summary>
+    /// <summary>VMs (not scale-set instances) of a subscription, optionally of one resource group, ordered by resource group then name.</summary>
     Task<IReadOnlyList<VmRecord>> ListVmsAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken);
+
+    /// <summary>Every machine (VMs and scale-set instances) of a subscription, optionally of one resource group.</summary>
+    Task<IReadOnlyList<VmRecord>> ListMachinesAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a VM's tags; null when the VM does not exist.</summary>
+    Task<VmRecord?> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
+
+    // ---- scale sets ----
+
+    Task<ScaleSetRecord?> GetScaleSetAsync(string subscriptionId, string resourceGroup, string scaleSetName, CancellationToken cancellationToken);
+
+    /// <summary>Instances of a scale set, ordered by instance id (numerically).</summary>
+    Task<IReadOnlyList<VmRecord>> ListScaleSetInstancesAsync(string subscriptionId, string resourceGroup, string scaleSetName, CancellationToken cancellationToken);
 
     // ---- run commands ----
 
@@ -105,6 +126,12 @@ public interface IRunCommandStore
     /// Returns null when the execution does not exist or is not this VM's.
     /// </summary>
     Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stops one execution: one that never reached the agent is canceled at once, a delivered one is flagged and its
+    /// agent told through its goal state. Returns false when it does not exist or has already ended.
+    /// </summary>
+    Task<bool> CancelExecutionAsync(string executionId, string message, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Up to <paramref name="maxBytes"/> bytes of an execution's stream from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken);
@@ -210,4 +237,29 @@ public interface IRunCommandStore
 
     /// <summary>Removes the deployment record and its operations (not the run commands it created); false when there was none.</summary>
     Task<bool> DeleteDeploymentAsync(DeploymentKey deployment, CancellationToken cancellationToken);
+
+    // ---- fleet runs ----
+
+    /// <summary>Records a new fleet run with its resolved targets (all waiting); does nothing when the name is taken.</summary>
+    Task<FleetCreateOutcome> CreateFleetRunAsync(FleetRunRecord run, CancellationToken cancellationToken);
+
+    Task<FleetRunRecord?> GetFleetRunAsync(FleetRunKey run, CancellationToken cancellationToken);
+
+    /// <summary>Fleet runs of a resource group, ordered by name (case-insensitive).</summary>
+    Task<IReadOnlyList<FleetRunRecord>> ListFleetRunsAsync(string subscriptionId, string resourceGroup, CancellationToken cancellationToken);
+
+    /// <summary>Every fleet run not yet in a terminal state (what the orchestrator resumes after a restart).</summary>
+    Task<IReadOnlyList<FleetRunRecord>> ListActiveFleetRunsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Records the outcome of starting a target: its execution, or (with no execution) why it could not start.</summary>
+    Task RecordFleetTargetStartAsync(FleetRunKey run, int ordinal, string? executionId, string? failureMessage, CancellationToken cancellationToken);
+
+    /// <summary>Marks every target that has not started as never to start, with the reason.</summary>
+    Task SkipUnstartedFleetTargetsAsync(FleetRunKey run, string message, CancellationToken cancellationToken);
+
+    /// <summary>Moves a fleet run to its terminal state.</summary>
+    Task CompleteFleetRunAsync(FleetRunKey run, string state, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Asks a fleet run to stop; false when it does not exist. A finished run is left as it is.</summary>
+    Task<bool> RequestFleetRunCancelAsync(FleetRunKey run, CancellationToken cancellationToken);
 }

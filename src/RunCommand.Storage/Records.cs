@@ -3,13 +3,22 @@ using RunCommand.Contracts.Arm;
 namespace RunCommand.Storage;
 
 /// <summary>
-/// Identifies a VM the way ARM does: subscription, resource group and name compare case-insensitively,
-/// the spelling of the first request is kept for display. <see cref="Key"/> is the canonical (lower-case) id.
+/// Identifies a machine a run command can target, the way ARM does: a VM, or an instance of a scale set
+/// (<see cref="ScaleSetName"/> set, <see cref="VmName"/> then being the instance id). Subscription, resource group
+/// and names compare case-insensitively, the spelling of the first request is kept for display.
+/// <see cref="Key"/> is the canonical (lower-case) id.
 /// </summary>
-public sealed record VmKey(string SubscriptionId, string ResourceGroup, string VmName)
+public sealed record VmKey(string SubscriptionId, string ResourceGroup, string VmName, string? ScaleSetName = null)
 {
-    public string ResourceId =>
-        $"/subscriptions/{SubscriptionId}/resourceGroups/{ResourceGroup}/providers/Microsoft.Compute/virtualMachines/{VmName}";
+    public string ResourceId => ScaleSetName is null
+        ? $"/subscriptions/{SubscriptionId}/resourceGroups/{ResourceGroup}/providers/Microsoft.Compute/virtualMachines/{VmName}"
+        : $"/subscriptions/{SubscriptionId}/resourceGroups/{ResourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{ScaleSetName}/virtualMachines/{VmName}";
+
+    /// <summary>True for an instance of a scale set.</summary>
+    public bool IsScaleSetInstance => ScaleSetName is not null;
+
+    /// <summary>How ARM messages name the machine: <c>virtualMachines/vm1</c> or <c>virtualMachineScaleSets/ss/virtualMachines/0</c>.</summary>
+    public string DisplayName => ScaleSetName is null ? $"virtualMachines/{VmName}" : $"virtualMachineScaleSets/{ScaleSetName}/virtualMachines/{VmName}";
 
     /// <summary>Canonical key used for lookups and uniqueness.</summary>
     public string Key => ResourceId.ToLowerInvariant();
@@ -43,6 +52,26 @@ public sealed record VmRecord
     public string? AgentVersion { get; init; }
 
     public required DateTimeOffset Created { get; init; }
+}
+
+/// <summary>A scale set as stored: it exists once its first instance has enrolled.</summary>
+public sealed record ScaleSetRecord
+{
+    public required string SubscriptionId { get; init; }
+
+    public required string ResourceGroup { get; init; }
+
+    /// <summary>Display spelling of the name.</summary>
+    public required string Name { get; init; }
+
+    public required string Location { get; init; }
+
+    /// <summary>Instances ever enrolled (ids "0" to count-1 were handed out; ids are never reused).</summary>
+    public required int InstanceCount { get; init; }
+
+    public required DateTimeOffset Created { get; init; }
+
+    public string ResourceId => $"/subscriptions/{SubscriptionId}/resourceGroups/{ResourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{Name}";
 }
 
 /// <summary>

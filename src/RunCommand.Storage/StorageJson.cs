@@ -11,6 +11,7 @@ namespace RunCommand.Storage;
 [JsonSerializable(typeof(RunCommandDocument))]
 [JsonSerializable(typeof(ArmError))]
 [JsonSerializable(typeof(List<int>))]
+[JsonSerializable(typeof(FleetRunDefinition))]
 public sealed partial class StorageJson : JsonSerializerContext;
 
 /// <summary>Helpers every backend shares to turn documents and ids into columns and back.</summary>
@@ -29,6 +30,29 @@ public static class StorageFormat
 
     public static IReadOnlyList<int> DeserializeIndexes(string json) => JsonSerializer.Deserialize(json, StorageJson.Default.ListInt32) ?? [];
 
+    public static string Serialize(FleetRunDefinition definition) => JsonSerializer.Serialize(definition, StorageJson.Default.FleetRunDefinition);
+
+    public static FleetRunDefinition DeserializeFleetDefinition(string json) =>
+        JsonSerializer.Deserialize(json, StorageJson.Default.FleetRunDefinition) ?? throw new InvalidDataException("Stored fleet run definition is empty.");
+
+    /// <summary>Parses a machine resource id produced by <see cref="VmKey.ResourceId"/>; null when it is not one.</summary>
+    public static VmKey? ParseMachineId(string resourceId)
+    {
+        var parts = resourceId.Split('/');
+        if (parts.Length == 9 && string.Equals(parts[7], "virtualMachines", StringComparison.OrdinalIgnoreCase))
+        {
+            return new VmKey(parts[2], parts[4], parts[8]);
+        }
+
+        if (parts.Length == 11 && string.Equals(parts[7], "virtualMachineScaleSets", StringComparison.OrdinalIgnoreCase)
+            && string.Equals(parts[9], "virtualMachines", StringComparison.OrdinalIgnoreCase))
+        {
+            return new VmKey(parts[2], parts[4], parts[10], parts[8]);
+        }
+
+        return null;
+    }
+
     public static string Serialize(RunCommandDocument document) => JsonSerializer.Serialize(document, StorageJson.Default.RunCommandDocument);
 
     public static RunCommandDocument DeserializeDocument(string json) =>
@@ -44,12 +68,13 @@ public static class StorageFormat
     public static RunCommandKey ParseRunCommandId(string resourceId)
     {
         var parts = resourceId.Split('/');
-        if (parts.Length != 11)
+        return parts.Length switch
         {
-            throw new InvalidDataException($"Not a run command resource id: '{resourceId}'.");
-        }
-
-        return new RunCommandKey(new VmKey(parts[2], parts[4], parts[8]), parts[10]);
+            11 => new RunCommandKey(new VmKey(parts[2], parts[4], parts[8]), parts[10]),
+            // .../virtualMachineScaleSets/{vmss}/virtualMachines/{instanceId}/runCommands/{name}
+            13 => new RunCommandKey(new VmKey(parts[2], parts[4], parts[10], parts[8]), parts[12]),
+            _ => throw new InvalidDataException($"Not a run command resource id: '{resourceId}'."),
+        };
     }
 
     public static string Timestamp(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);

@@ -15,7 +15,7 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
     {
         _store = new SqliteRunCommandStore(Path.Combine(_dir, "db.sqlite"), _changes);
         await _store.InitializeAsync(default);
-        await _store.EnrollAgentAsync(_vm, "local", [1, 2, 3], "host", "1.0", Now, default);
+        await _store.EnrollAgentAsync(_vm, "local", [1, 2, 3], "host", "1.0", null, Now, default);
     }
 
     public Task DisposeAsync()
@@ -159,7 +159,7 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
     public async Task RecordReport_AnotherVmsExecution_IsNotFound()
     {
         var other = new VmKey(_vm.SubscriptionId, "group", "vm2");
-        await _store.EnrollAgentAsync(other, "local", [9], null, null, Now, default);
+        await _store.EnrollAgentAsync(other, "local", [9], null, null, null, Now, default);
         var put = await PutAsync(Write("a", "x", "1"));
 
         var outcome = await _store.RecordReportAsync(other, new ReportWrite { ExecutionId = put.Record!.Execution.ExecutionId, State = ExecutionStates.Succeeded }, Now, default);
@@ -182,7 +182,7 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
     [Fact]
     public async Task EnrollAgent_Again_RevokesThePreviousCredential()
     {
-        await _store.EnrollAgentAsync(_vm, "local", [4, 5, 6], "host", "1.0", Now, default);
+        await _store.EnrollAgentAsync(_vm, "local", [4, 5, 6], "host", "1.0", null, Now, default);
 
         Assert.Null(await _store.FindVmByAgentTokenAsync([1, 2, 3], default));
         Assert.Equal("Vm1", (await _store.FindVmByAgentTokenAsync([4, 5, 6], default))!.Vm.VmName);

@@ -1,6 +1,6 @@
 namespace RunCommand.Testing;
 
-/// <summary>A real agent process serving one VM, with its own state dir.</summary>
+/// <summary>A real agent process serving one VM (or one scale-set instance), with its own state dir.</summary>
 public sealed class AgentProcess : IAsyncDisposable
 {
     private AgentProcess(ChildProcess process, string vmName, string resourceGroup, string stateDir)
@@ -19,12 +19,25 @@ public sealed class AgentProcess : IAsyncDisposable
 
     public string StateDir { get; }
 
+    /// <summary>The resource id the server enrolled the agent as (for a scale-set instance, it ends with the instance id).</summary>
+    public string ResourceId => File.ReadAllText(Path.Combine(StateDir, "agent.identity")).Trim();
+
+    /// <summary>For a scale-set instance: the instance id the server assigned.</summary>
+    public string InstanceId => ResourceId[(ResourceId.LastIndexOf('/') + 1)..];
+
     /// <summary>Starts the agent; returns once it has enrolled (its credential file exists).</summary>
-    public static async Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir)
+    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null) =>
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags);
+
+    /// <summary>Starts an agent that joins a scale set as a new instance; returns once it has enrolled.</summary>
+    public static Task<AgentProcess> StartInScaleSetAsync(ServerProcess server, string scaleSetName, string resourceGroup, string stateDir) =>
+        StartCoreAsync(server, "--vmss-name", scaleSetName, resourceGroup, stateDir, null);
+
+    private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags)
     {
         var args = new List<string>
         {
-            "--server", server.Url, "--vm-name", vmName, "--resource-group", resourceGroup,
+            "--server", server.Url, nameOption, name, "--resource-group", resourceGroup,
             "--state-dir", stateDir, "--enroll-token-file", server.EnrollTokenFile,
         };
         if (server.IsHttps)
@@ -32,8 +45,13 @@ public sealed class AgentProcess : IAsyncDisposable
             args.AddRange(["--ca-cert", server.CaCertFile]);
         }
 
-        var process = ChildProcess.StartDotnet("agent " + vmName, Repo.AgentDll, args);
-        var agent = new AgentProcess(process, vmName, resourceGroup, stateDir);
+        foreach (var (key, value) in tags ?? new Dictionary<string, string>())
+        {
+            args.AddRange(["--tags", $"{key}={value}"]);
+        }
+
+        var process = ChildProcess.StartDotnet("agent " + name, Repo.AgentDll, args);
+        var agent = new AgentProcess(process, name, resourceGroup, stateDir);
         await Wait.UntilAsync(() =>
         {
             if (process.HasExited)
@@ -41,7 +59,7 @@ public sealed class AgentProcess : IAsyncDisposable
                 throw new InvalidOperationException("The agent exited at start:\n" + process.Output);
             }
 
-            return File.Exists(Path.Combine(stateDir, "agent.token"));
+            return File.Exists(Path.Combine(stateDir, "agent.token")) && File.Exists(Path.Combine(stateDir, "agent.identity"));
         }, TimeSpan.FromSeconds(60), "the agent to enroll");
         return agent;
     }

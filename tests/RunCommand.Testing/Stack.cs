@@ -52,6 +52,43 @@ public sealed class Stack : IAsyncDisposable
         return agent;
     }
 
+    /// <summary>Starts an agent that joins scale set <paramref name="scaleSetName"/> (resource group "e2e") and waits until it is connected.</summary>
+    public async Task<AgentProcess> StartScaleSetAgentAsync(string scaleSetName, string stateDir)
+    {
+        var agent = await AgentProcess.StartInScaleSetAsync(Server, scaleSetName, "e2e", stateDir);
+        lock (_agents)
+        {
+            _agents.Add(agent);
+        }
+
+        var instance = VmRef.Instance(Server.SubscriptionId, "e2e", scaleSetName, agent.InstanceId);
+        await Wait.UntilAsync(async () => (await Client.GetVmAsync(instance)).Properties.AgentInstanceView.Status == "Connected",
+            TimeSpan.FromSeconds(60), $"instance {agent.InstanceId} of {scaleSetName} to show its agent connected");
+        return agent;
+    }
+
+    /// <summary>Starts agents for new VMs in parallel (each with the given tags) and waits until all are connected.</summary>
+    public async Task<IReadOnlyList<AgentProcess>> StartAgentsAsync(IEnumerable<string> vmNames, IReadOnlyDictionary<string, string>? tags = null)
+    {
+        var started = await Task.WhenAll(vmNames.Select(async name =>
+        {
+            var agent = await AgentProcess.StartAsync(Server, name, "e2e", Path.Combine(Dir, "agents", name), tags);
+            lock (_agents)
+            {
+                _agents.Add(agent);
+            }
+
+            return agent;
+        }));
+        foreach (var agent in started)
+        {
+            await Wait.UntilAsync(async () => (await Client.GetVmAsync(Vm(agent.VmName))).Properties.AgentInstanceView.Status == "Connected",
+                TimeSpan.FromSeconds(120), $"VM {agent.VmName} to show its agent connected");
+        }
+
+        return started;
+    }
+
     public VmRef Vm(string vmName) => new(Server.SubscriptionId, "e2e", vmName);
 
     public RunCommandRef Command(string vmName, string name) => new(Server.SubscriptionId, "e2e", vmName, name);
@@ -109,10 +146,8 @@ public sealed class Stack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var agent in _agents)
-        {
-            await agent.DisposeAsync();
-        }
+        // By PID, all at once: a fleet test has twenty of them.
+        await Task.WhenAll(_agents.Select(agent => agent.DisposeAsync().AsTask()));
 
         Client.Dispose();
         await Server.DisposeAsync();

@@ -21,15 +21,16 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
     private string TokenPath => Path.Combine(options.StateDirectory, "agent.token");
 
+    /// <summary>
+    /// The resource id the server enrolled this agent as (for a scale-set instance it carries the assigned instance id),
+    /// kept beside the credential: the server maps the credential to that same machine, so a restart is the same instance.
+    /// </summary>
+    private string IdentityPath => Path.Combine(options.StateDirectory, "agent.identity");
+
     public async Task<int> RunAsync(CancellationToken shutdown)
     {
         Directory.CreateDirectory(options.StateDirectory, PrivateDirectory);
         File.SetUnixFileMode(options.StateDirectory, PrivateDirectory);
-        if (options.Tags.Count > 0)
-        {
-            Log.TagsNotSent(logger, string.Join(",", options.Tags.Select(t => $"{t.Key}={t.Value}")));
-        }
-
         try
         {
             if (await EnsureTokenAsync(shutdown) is { } failure)
@@ -82,6 +83,8 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             SubscriptionId = options.SubscriptionId,
             ResourceGroup = options.ResourceGroup,
             VmName = options.VmName,
+            VmScaleSetName = options.VmScaleSetName,
+            Tags = options.Tags.Count > 0 ? options.Tags : null,
             Location = options.Location,
             Hostname = Environment.MachineName,
             AgentVersion = Version,
@@ -93,6 +96,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             try
             {
                 var response = await client.EnrollAsync(enrollmentToken, request, shutdown);
+                AtomicFile.Write(IdentityPath, Encoding.UTF8.GetBytes(response.VmResourceId + "\n"), UnixFileMode.UserRead | UnixFileMode.UserWrite, durable: true);
                 // Checkpoint: the token is on disk (0600, atomically) before it is used; dying before this line
                 // means enrolling again, which replaces the credential the server just issued.
                 AtomicFile.Write(TokenPath, Encoding.UTF8.GetBytes(response.AgentToken), UnixFileMode.UserRead | UnixFileMode.UserWrite, durable: true);

@@ -26,10 +26,10 @@ internal static class CommandDocumentCommands
         Required = required,
     };
 
-    public static Command Invoke()
+    public static Command Invoke(bool scaleSet = false)
     {
         var (group, subscription, output) = (Options.ResourceGroup(), Options.Subscription(), Options.Output());
-        var vmName = new Option<string>("--name", "-n", "--vm-name") { Description = "Name of the virtual machine.", Required = true };
+        var machine = MachineOptions.For(scaleSet, vmName: new Option<string>("--name", "-n", "--vm-name") { Description = "Name of the virtual machine.", Required = true });
         var commandId = CommandId(required: true);
         var scripts = new Option<string[]>("--scripts")
         {
@@ -47,12 +47,12 @@ internal static class CommandDocumentCommands
             "Run a command document on a VM and wait for it (the action-style run of az vm run-command invoke). Prints {\"value\":[...]} with "
             + "the last 4 KiB of stdout and stderr, as Azure does; the full output is kept on the server. Exit code 1 when the script did not succeed.")
         {
-            group, vmName, commandId, scripts, parameters, subscription, output,
+            group, machine, commandId, scripts, parameters, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             using var session = Session.Open();
-            var vm = new VmRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(vmName)!);
+            var vm = machine.Vm(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!);
             var lines = Options.IfGiven(result, scripts)?.Select(ReadLine).ToList();
             var input = new RunCommandInput
             {

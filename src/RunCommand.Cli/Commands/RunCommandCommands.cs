@@ -16,25 +16,32 @@ internal static class RunCommandCommands
     /// <summary>Environment variable read when --run-as-password is not given.</summary>
     public const string RunAsPasswordVariable = "RUNCMD_RUN_AS_PASSWORD";
 
-    public static Command Create()
+    /// <summary>The group for VMs, or with <paramref name="scaleSet"/> for scale-set instances (<c>vmss run-command</c>).</summary>
+    public static Command Create(bool scaleSet = false)
     {
-        var group = new Command("run-command", "Manage run commands on a virtual machine (like az vm run-command).");
-        group.Subcommands.Add(CreateOrUpdate(isUpdate: false));
-        group.Subcommands.Add(CreateOrUpdate(isUpdate: true));
-        group.Subcommands.Add(Show());
-        group.Subcommands.Add(List());
-        group.Subcommands.Add(Delete());
-        group.Subcommands.Add(Wait());
-        group.Subcommands.Add(Logs());
-        group.Subcommands.Add(CommandDocumentCommands.Invoke());
-        group.Subcommands.Add(CommandDocumentCommands.Document());
+        var group = new Command("run-command", scaleSet
+            ? "Manage run commands on a scale-set instance (like az vmss run-command): --vmss-name and --instance-id name it."
+            : "Manage run commands on a virtual machine (like az vm run-command).");
+        group.Subcommands.Add(CreateOrUpdate(isUpdate: false, scaleSet));
+        group.Subcommands.Add(CreateOrUpdate(isUpdate: true, scaleSet));
+        group.Subcommands.Add(Show(scaleSet));
+        group.Subcommands.Add(List(scaleSet));
+        group.Subcommands.Add(Delete(scaleSet));
+        group.Subcommands.Add(Wait(scaleSet));
+        group.Subcommands.Add(Logs(scaleSet));
+        group.Subcommands.Add(CommandDocumentCommands.Invoke(scaleSet));
+        if (!scaleSet)
+        {
+            group.Subcommands.Add(CommandDocumentCommands.Document());
+        }
+
         return group;
     }
 
-    private static Command CreateOrUpdate(bool isUpdate)
+    private static Command CreateOrUpdate(bool isUpdate, bool scaleSet)
     {
         var name = Options.RunCommandName();
-        var vmName = Options.VmName();
+        var machine = MachineOptions.For(scaleSet);
         var group = Options.ResourceGroup();
         var subscription = Options.Subscription();
         var output = Options.Output();
@@ -97,12 +104,14 @@ internal static class RunCommandCommands
             : new Command("create", "Create or replace a run command and run it; waits until the script ends (with --async-execution: until it starts) unless --no-wait. Exit code 1 when the script did not succeed.");
         foreach (var option in new Option[]
         {
-            name, vmName, group, script, scriptUri, commandId, parameters, protectedParameters, timeout, asyncExecution,
+            name, group, script, scriptUri, commandId, parameters, protectedParameters, timeout, asyncExecution,
             runAsUser, runAsPassword, outputBlobUri, errorBlobUri, treatFailure, location, tags, noWait, subscription, output,
         })
         {
             command.Options.Add(option);
         }
+
+        command.Add(machine);
 
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -124,11 +133,7 @@ internal static class RunCommandCommands
             }
 
             using var session = Session.Open();
-            var target = new RunCommandRef(
-                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
-                result.GetValue(group)!,
-                result.GetValue(vmName)!,
-                result.GetValue(name)!);
+            var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
 
             var source = sources == 0
                 ? null
@@ -295,16 +300,16 @@ internal static class RunCommandCommands
             : throw CliException.Usage($"--script: the file {path} does not exist (to run a script starting with '@', put a space before it)");
     }
 
-    private static Command Show()
+    private static Command Show(bool scaleSet)
     {
-        var (name, vmName, group, subscription, output) = (Options.RunCommandName(required: false), Options.VmName(required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.Output());
+        var (name, machine, group, subscription, output) = (Options.RunCommandName(required: false), MachineOptions.For(scaleSet, required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.Output());
         var instanceView = new Option<bool>("--instance-view") { Description = "Include the instance view (state, exit code, output tail)." };
         var expand = Expand();
         var commandId = CommandDocumentCommands.CommandId(required: false);
         var location = CommandDocumentCommands.Location();
         var command = new Command("show", "Show a run command (-g, --vm-name, -n), or with --command-id a command document of a location (az's form).")
         {
-            name, vmName, group, instanceView, expand, commandId, location, subscription, output,
+            name, machine, group, instanceView, expand, commandId, location, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -313,11 +318,9 @@ internal static class RunCommandCommands
                 return await CommandDocumentCommands.ShowAsync(result, result.GetValue(subscription), Options.IfGiven(result, location), id, Options.Format(result, output), cancellationToken);
             }
 
-            RequireAll(result, "show", group, vmName, name);
+            RequireAll(result, "show", [group, .. machine.All, name]);
             using var session = Session.Open();
-            var target = new RunCommandRef(
-                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
-                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
             var resource = await session.Client.GetAsync(target, result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken);
             Renderer.RunCommand(result.InvocationConfiguration.Output, resource, Options.Format(result, output));
             return ExitCodes.Success;
@@ -325,26 +328,26 @@ internal static class RunCommandCommands
         return command;
     }
 
-    private static Command List()
+    private static Command List(bool scaleSet)
     {
-        var (vmName, group, subscription, output) = (Options.VmName(required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.Output());
+        var (machine, group, subscription, output) = (MachineOptions.For(scaleSet, required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.Output());
         var expand = Expand();
         var instanceView = new Option<bool>("--instance-view") { Description = "Include each run command's instance view." };
         var location = CommandDocumentCommands.Location();
         var command = new Command("list", "List the run commands of a virtual machine (-g, --vm-name), or with --location and no --vm-name the command documents of that location (az's form).")
         {
-            vmName, group, instanceView, expand, location, subscription, output,
+            machine, group, instanceView, expand, location, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            if (Options.IfGiven(result, location) is { } where && Options.IfGiven(result, vmName) is null)
+            if (Options.IfGiven(result, location) is { } where && machine.IsAbsent(result))
             {
                 return await CommandDocumentCommands.ListAsync(result, result.GetValue(subscription), where, Options.Format(result, output), cancellationToken);
             }
 
-            RequireAll(result, "list", group, vmName);
+            RequireAll(result, "list", [group, .. machine.All]);
             using var session = Session.Open();
-            var vm = new VmRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(vmName)!);
+            var vm = machine.Vm(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!);
             var items = await session.Client.ListAsync(vm, result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken);
             Renderer.RunCommands(result.InvocationConfiguration.Output, items, Options.Format(result, output));
             return ExitCodes.Success;
@@ -369,17 +372,15 @@ internal static class RunCommandCommands
         HelpName = "instanceView",
     }.AcceptOnlyFromAmong("instanceView");
 
-    private static Command Delete()
+    private static Command Delete(bool scaleSet)
     {
-        var (name, vmName, group, subscription, noWait) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription(), Options.NoWait());
+        var (name, machine, group, subscription, noWait) = (Options.RunCommandName(), MachineOptions.For(scaleSet), Options.ResourceGroup(), Options.Subscription(), Options.NoWait());
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not prompt for confirmation (runcmd never prompts)." };
-        var command = new Command("delete", "Delete a run command; a running script is stopped.") { name, vmName, group, yes, noWait, subscription };
+        var command = new Command("delete", "Delete a run command; a running script is stopped.") { name, machine, group, yes, noWait, subscription };
         command.SetAction(async (result, cancellationToken) =>
         {
             using var session = Session.Open();
-            var target = new RunCommandRef(
-                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
-                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
             var operationUrl = await session.Client.DeleteAsync(target, cancellationToken);
             if (operationUrl is null || result.GetValue(noWait))
             {
@@ -399,9 +400,9 @@ internal static class RunCommandCommands
         return command;
     }
 
-    private static Command Wait()
+    private static Command Wait(bool scaleSet)
     {
-        var (name, vmName, group, subscription) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription());
+        var (name, machine, group, subscription) = (Options.RunCommandName(), MachineOptions.For(scaleSet), Options.ResourceGroup(), Options.Subscription());
         var created = new Option<bool>("--created") { Description = "Wait until created with provisioningState Succeeded." };
         var updated = new Option<bool>("--updated") { Description = "Wait until updated with provisioningState Succeeded." };
         var deleted = new Option<bool>("--deleted") { Description = "Wait until deleted." };
@@ -410,7 +411,7 @@ internal static class RunCommandCommands
         var timeout = new Option<int>("--timeout") { Description = "Maximum wait in seconds.", DefaultValueFactory = _ => 3600 };
         var command = new Command("wait", "Place the CLI in a waiting state until a condition of the run command is met.")
         {
-            name, vmName, group, created, updated, deleted, exists, interval, timeout, subscription,
+            name, machine, group, created, updated, deleted, exists, interval, timeout, subscription,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -426,9 +427,7 @@ internal static class RunCommandCommands
             }
 
             using var session = Session.Open();
-            var target = new RunCommandRef(
-                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
-                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
             var condition = conditions[0];
             var deadline = DateTimeOffset.UtcNow.AddSeconds(result.GetValue(timeout));
             while (true)
@@ -480,23 +479,21 @@ internal static class RunCommandCommands
         };
     }
 
-    private static Command Logs()
+    private static Command Logs(bool scaleSet)
     {
-        var (name, vmName, group, subscription) = (Options.RunCommandName(), Options.VmName(), Options.ResourceGroup(), Options.Subscription());
+        var (name, machine, group, subscription) = (Options.RunCommandName(), MachineOptions.For(scaleSet), Options.ResourceGroup(), Options.Subscription());
         var follow = new Option<bool>("--follow", "-f")
         {
             Description = "Keep printing output as it arrives until the script ends; the exit code is then the script's.",
         };
         var command = new Command("logs", "Print the full stdout (and stderr, to stderr) of the latest execution of a run command.")
         {
-            name, vmName, group, follow, subscription,
+            name, machine, group, follow, subscription,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             using var session = Session.Open();
-            var target = new RunCommandRef(
-                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken),
-                result.GetValue(group)!, result.GetValue(vmName)!, result.GetValue(name)!);
+            var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
             using var stdout = Console.OpenStandardOutput();
             using var stderr = Console.OpenStandardError();
             return await LogFollower.RunAsync(session.Client, target, result.GetValue(follow), stdout, stderr, cancellationToken);

@@ -208,6 +208,39 @@ internal static class Renderer
         }
     }
 
+    private static readonly string[] FleetColumns = ["Name", "ProvisioningState", "Targets", "Running", "Succeeded", "Failed", "NotStarted"];
+
+    public static void FleetRunJson(TextWriter writer, FleetRunResource run) => Json(writer, run, Indented.FleetRunResource);
+
+    public static void FleetRuns(TextWriter writer, IReadOnlyList<FleetRunResource> runs, OutputFormat format)
+    {
+        static string[] Row(FleetRunResource run)
+        {
+            var counts = run.Properties?.InstanceView?.Counts ?? new Dictionary<string, int>();
+            string Count(string state) => (counts.TryGetValue(state, out var n) ? n : 0).ToString(CultureInfo.InvariantCulture);
+            return
+            [
+                run.Name ?? "", run.Properties?.ProvisioningState ?? "", (run.Properties?.InstanceView?.Targets.Count ?? 0).ToString(CultureInfo.InvariantCulture),
+                Count(ExecutionStates.Running), Count(ExecutionStates.Succeeded), Count(ExecutionStates.Failed), Count(FleetTargetStates.NotStarted),
+            ];
+        }
+
+        switch (format)
+        {
+            case OutputFormat.Json:
+                JsonArray(writer, runs, Indented.FleetRunResource);
+                break;
+            case OutputFormat.Table:
+                TextTable.Write(writer, FleetColumns, runs.Select(Row));
+                break;
+            case OutputFormat.Tsv:
+                TextTable.WriteTsv(writer, runs.Select(Row));
+                break;
+            case OutputFormat.None:
+                break;
+        }
+    }
+
     private static void Json<T>(TextWriter writer, T value, JsonTypeInfo<T> typeInfo) =>
         writer.WriteLine(JsonSerializer.Serialize(value, typeInfo));
 

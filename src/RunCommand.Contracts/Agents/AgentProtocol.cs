@@ -12,8 +12,17 @@ public sealed record EnrollRequest
     /// <summary>Resource group the VM belongs to; created implicitly.</summary>
     public required string ResourceGroup { get; init; }
 
-    /// <summary>VM name; the VM resource is created if it does not exist.</summary>
-    public required string VmName { get; init; }
+    /// <summary>VM name; the VM resource is created if it does not exist. Exactly one of this and <see cref="VmScaleSetName"/>.</summary>
+    public string? VmName { get; init; }
+
+    /// <summary>
+    /// Scale set to join as a new instance (the server hands out the instance id and creates the scale set if needed).
+    /// Exactly one of this and <see cref="VmName"/>.
+    /// </summary>
+    public string? VmScaleSetName { get; init; }
+
+    /// <summary>Tags of the machine when enrollment creates it; an existing VM keeps its tags. Null: none.</summary>
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
 
     /// <summary>Location name; null means the server's default location.</summary>
     public string? Location { get; init; }
@@ -31,8 +40,11 @@ public sealed record EnrollResponse
     /// <summary>Bearer token for every later agent call; shown only here, stored hashed by the server.</summary>
     public required string AgentToken { get; init; }
 
-    /// <summary>ARM id of the VM this agent serves.</summary>
+    /// <summary>ARM id of the VM (or scale-set instance) this agent serves.</summary>
     public required string VmResourceId { get; init; }
+
+    /// <summary>For a scale-set instance: the instance id the server assigned; null for a VM.</summary>
+    public string? InstanceId { get; init; }
 }
 
 /// <summary>

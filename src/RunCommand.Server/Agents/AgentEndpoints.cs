@@ -24,7 +24,24 @@ public static class AgentEndpoints
     private static async Task<IResult> EnrollAsync(HttpContext http, IRunCommandStore store, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
     {
         var request = await ReadAsync(http, ContractsJsonContext.Default.EnrollRequest, cancellationToken);
-        var errors = ArmNames.CheckResourceGroup(request.ResourceGroup ?? "").Concat(ArmNames.CheckVmName(request.VmName ?? "")).ToList();
+        var errors = ArmNames.CheckResourceGroup(request.ResourceGroup ?? "").ToList();
+        if ((request.VmName is null) == (request.VmScaleSetName is null))
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "vmName", "Give exactly one of 'vmName' (a VM) and 'vmScaleSetName' (a new instance of a scale set)."));
+        }
+        else
+        {
+            errors.AddRange(ArmNames.CheckVmName(request.VmName ?? request.VmScaleSetName!));
+        }
+
+        foreach (var (key, _) in request.Tags ?? new Dictionary<string, string>())
+        {
+            if (key.Length is 0 or > 512)
+            {
+                errors.Add(ArmNames.Invalid("InvalidParameter", "tags", "A tag name must be 1-512 characters."));
+            }
+        }
+
         if (request.SubscriptionId is { } subscription && !string.Equals(subscription, identity.SubscriptionId, StringComparison.OrdinalIgnoreCase))
         {
             errors.Add(ArmNames.Invalid("SubscriptionNotFound", "subscriptionId", $"This server hosts subscription '{identity.SubscriptionId}', not '{subscription}'."));
@@ -41,7 +58,9 @@ public static class AgentEndpoints
         }
 
         var token = TokenService.NewToken("rcg_");
-        var vm = new VmKey(identity.SubscriptionId, request.ResourceGroup!, request.VmName!);
+        var vm = request.VmScaleSetName is { } set
+            ? new VmKey(identity.SubscriptionId, request.ResourceGroup!, set)
+            : new VmKey(identity.SubscriptionId, request.ResourceGroup!, request.VmName!);
         if (http.Caller().EnrollmentTokenHash is { } scopedHash)
         {
             var use = await store.ConsumeEnrollmentTokenAsync(scopedHash, vm, time.GetUtcNow(), cancellationToken);
@@ -64,10 +83,27 @@ public static class AgentEndpoints
             }
         }
 
-        var existing = await store.GetVmAsync(vm, cancellationToken);
-        var record = await store.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, TokenService.Hash(token), request.Hostname, request.AgentVersion, time.GetUtcNow(), cancellationToken);
+        VmRecord record;
+        if (request.VmScaleSetName is { } scaleSetName)
+        {
+            // Keep the display spelling of a scale set that already exists.
+            var scaleSet = await store.GetScaleSetAsync(identity.SubscriptionId, request.ResourceGroup!, scaleSetName, cancellationToken);
+            record = await store.EnrollScaleSetInstanceAsync(identity.SubscriptionId, scaleSet?.ResourceGroup ?? request.ResourceGroup!, scaleSet?.Name ?? scaleSetName,
+                identity.Location, TokenService.Hash(token), request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
+        }
+        else
+        {
+            var existing = await store.GetVmAsync(vm, cancellationToken);
+            record = await store.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, TokenService.Hash(token), request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
+        }
+
         Log.AgentEnrolled(logger, record.Vm.ResourceId, request.Hostname);
-        return Results.Json(new EnrollResponse { AgentToken = token, VmResourceId = record.Vm.ResourceId }, ContractsJsonContext.Default.EnrollResponse);
+        return Results.Json(new EnrollResponse
+        {
+            AgentToken = token,
+            VmResourceId = record.Vm.ResourceId,
+            InstanceId = record.Vm.IsScaleSetInstance ? record.Vm.VmName : null,
+        }, ContractsJsonContext.Default.EnrollResponse);
     }
 
     private static async Task<IResult> GoalStateAsync(HttpContext http, IRunCommandStore store, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)

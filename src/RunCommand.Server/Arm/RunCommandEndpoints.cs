@@ -13,44 +13,55 @@ public static class RunCommandEndpoints
 {
     private const string VmPath = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
 
+    /// <summary>A scale-set instance: the same run command API under it (see <see cref="RunCommandService.ResolveMachine"/>).</summary>
+    public const string InstancePath = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}/virtualMachines/{instanceId}";
+
     public static void MapRunCommands(this IEndpointRouteBuilder app)
     {
-        app.MapPut(VmPath + "/runCommands/{runCommandName}", PutAsync).RequireArmAction(Actions.RunCommandsWrite);
-        app.MapPatch(VmPath + "/runCommands/{runCommandName}", PatchAsync).RequireArmAction(Actions.RunCommandsWrite);
-        app.MapGet(VmPath + "/runCommands/{runCommandName}", GetAsync).RequireArmAction(Actions.RunCommandsRead);
-        app.MapGet(VmPath + "/runCommands", ListAsync).RequireArmAction(Actions.RunCommandsRead);
-        app.MapDelete(VmPath + "/runCommands/{runCommandName}", DeleteAsync).RequireArmAction(Actions.RunCommandsDelete);
-        app.MapGet(VmPath + "/runCommands/{runCommandName}/logs", LogsAsync).RequireArmAction(Actions.RunCommandsRead);
+        foreach (var (machinePath, read, write, delete) in new[]
+        {
+            (VmPath, Actions.RunCommandsRead, Actions.RunCommandsWrite, Actions.RunCommandsDelete),
+            (InstancePath, Actions.ScaleSetRunCommandsRead, Actions.ScaleSetRunCommandsWrite, Actions.ScaleSetRunCommandsDelete),
+        })
+        {
+            app.MapPut(machinePath + "/runCommands/{runCommandName}", PutAsync).RequireArmAction(write);
+            app.MapPatch(machinePath + "/runCommands/{runCommandName}", PatchAsync).RequireArmAction(write);
+            app.MapGet(machinePath + "/runCommands/{runCommandName}", GetAsync).RequireArmAction(read);
+            app.MapGet(machinePath + "/runCommands", ListAsync).RequireArmAction(read);
+            app.MapDelete(machinePath + "/runCommands/{runCommandName}", DeleteAsync).RequireArmAction(delete);
+            app.MapGet(machinePath + "/runCommands/{runCommandName}/logs", LogsAsync).RequireArmAction(read);
+        }
+
         app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}", OperationAsync)
             // An operation is authorized over the resource it belongs to, so a role on one resource group can follow its own runs.
             .RequireArmAction(Actions.OperationsRead, checkedByHandler: true);
     }
 
-    private static async Task<IResult> PutAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> PutAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var request = await RunCommandRequest.ReadAsync(http.Request, isPatch: false, cancellationToken);
         return await service.WriteAsync(http, key, request, isPatch: false, cancellationToken);
     }
 
-    private static async Task<IResult> PatchAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> PatchAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var request = await RunCommandRequest.ReadAsync(http.Request, isPatch: true, cancellationToken);
         return await service.WriteAsync(http, key, request, isPatch: true, cancellationToken);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var record = await service.RequireAsync(key, cancellationToken);
         var resource = await service.Views.ToResourceAsync(record, ExpandsInstanceView(http.Request), cancellationToken);
         return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, RunCommandService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        var vm = service.ResolveVm(http.Request, subscriptionId, resourceGroupName, vmName);
+        var vm = service.ResolveMachine(http.Request);
         await service.RequireVmAsync(vm, cancellationToken);
         var top = options.Value.DefaultPageSize;
         if (http.Request.Query["$top"] is { Count: > 0 } topValues)
@@ -90,15 +101,15 @@ public static class RunCommandEndpoints
         return Results.Json(new ResourceList<RunCommandResource> { Value = items, NextLink = nextLink }, ContractsJsonContext.Default.ResourceListRunCommandResource);
     }
 
-    private static async Task<IResult> DeleteAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         return await service.DeleteAsync(http, key, cancellationToken);
     }
 
-    private static async Task<IResult> LogsAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
+    private static async Task<IResult> LogsAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
-        var key = service.ResolveCommand(http.Request, subscriptionId, resourceGroupName, vmName, runCommandName);
+        var key = service.ResolveCommand(http.Request, runCommandName);
         var stdoutOffset = ReadLong(http.Request, "stdoutOffset");
         var stderrOffset = ReadLong(http.Request, "stderrOffset");
         var wait = service.ReadWait(http.Request);

@@ -41,34 +41,60 @@ public sealed class RunCommandService
 
     public string SubscriptionId { get; }
 
-    public VmKey ResolveVm(HttpRequest request, string subscriptionId, string resourceGroup, string vmName)
+    public VmKey ResolveVm(HttpRequest request, string subscriptionId, string resourceGroup, string vmName) =>
+        ThrowIfAny(CheckVm(request, subscriptionId, resourceGroup, vmName));
+
+    public VmKey ResolveInstance(HttpRequest request, string subscriptionId, string resourceGroup, string scaleSetName, string instanceId) =>
+        ThrowIfAny(CheckInstance(request, subscriptionId, resourceGroup, scaleSetName, instanceId));
+
+    /// <summary>
+    /// The machine a request's route names: a VM (<c>{vmName}</c>) or a scale-set instance (<c>{vmScaleSetName}</c> and
+    /// <c>{instanceId}</c>), so the run command endpoints serve both from one set of handlers.
+    /// </summary>
+    public VmKey ResolveMachine(HttpRequest request) => ThrowIfAny(CheckMachine(request));
+
+    /// <summary>The run command a request's route names, under a VM or a scale-set instance; every naming error at once.</summary>
+    public RunCommandKey ResolveCommand(HttpRequest request, string runCommandName)
+    {
+        var (machine, errors) = CheckMachine(request);
+        errors.AddRange(ArmNames.CheckRunCommandName(runCommandName));
+        ThrowIfAny((machine, errors));
+        return new RunCommandKey(machine, runCommandName);
+    }
+
+    private (VmKey Machine, List<ArmError> Errors) CheckMachine(HttpRequest request)
+    {
+        var values = request.RouteValues;
+        var subscriptionId = (string)values["subscriptionId"]!;
+        var resourceGroup = (string)values["resourceGroupName"]!;
+        return values.TryGetValue("vmScaleSetName", out var scaleSet) && scaleSet is string scaleSetName
+            ? CheckInstance(request, subscriptionId, resourceGroup, scaleSetName, (string)values["instanceId"]!)
+            : CheckVm(request, subscriptionId, resourceGroup, (string)values["vmName"]!);
+    }
+
+    private (VmKey Machine, List<ArmError> Errors) CheckVm(HttpRequest request, string subscriptionId, string resourceGroup, string vmName)
     {
         ArmNames.RequireComputeApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
         var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(vmName)).ToList();
-        if (errors.Count > 0)
-        {
-            throw new ArmRequestException(errors);
-        }
-
-        return new VmKey(SubscriptionId, resourceGroup, vmName);
+        return (new VmKey(SubscriptionId, resourceGroup, vmName), errors);
     }
 
-    public RunCommandKey ResolveCommand(HttpRequest request, string subscriptionId, string resourceGroup, string vmName, string runCommandName)
+    private (VmKey Machine, List<ArmError> Errors) CheckInstance(HttpRequest request, string subscriptionId, string resourceGroup, string scaleSetName, string instanceId)
     {
         ArmNames.RequireComputeApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
-        var errors = ArmNames.CheckResourceGroup(resourceGroup)
-            .Concat(ArmNames.CheckVmName(vmName))
-            .Concat(ArmNames.CheckRunCommandName(runCommandName))
-            .ToList();
-        if (errors.Count > 0)
+        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(scaleSetName)).ToList();
+        if (instanceId.Length is 0 or > 10 || !instanceId.All(char.IsAsciiDigit))
         {
-            throw new ArmRequestException(errors);
+            errors.Add(ArmNames.Invalid("InvalidParameter", "instanceId", $"'{instanceId}' is not an instance id: instance ids are whole numbers (\"0\", \"1\", ...)."));
         }
 
-        return new RunCommandKey(new VmKey(SubscriptionId, resourceGroup, vmName), runCommandName);
+        return (new VmKey(SubscriptionId, resourceGroup, instanceId, scaleSetName), errors);
     }
+
+    private static VmKey ThrowIfAny((VmKey Machine, List<ArmError> Errors) checkedMachine) =>
+        checkedMachine.Errors.Count > 0 ? throw new ArmRequestException(checkedMachine.Errors) : checkedMachine.Machine;
 
     public async Task<VmRecord> RequireVmAsync(VmKey vm, CancellationToken cancellationToken) =>
         await Store.GetVmAsync(vm, cancellationToken) ?? throw VmNotFound(vm);
@@ -83,11 +109,14 @@ public sealed class RunCommandService
 
         await RequireVmAsync(key.Vm, cancellationToken);
         throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
-            $"The Resource 'Microsoft.Compute/virtualMachines/{key.Vm.VmName}/runCommands/{key.Name}' under resource group '{key.Vm.ResourceGroup}' was not found.");
+            $"The Resource 'Microsoft.Compute/{key.Vm.DisplayName}/runCommands/{key.Name}' under resource group '{key.Vm.ResourceGroup}' was not found.");
     }
 
-    private static ArmRequestException VmNotFound(VmKey vm) =>
-        new(StatusCodes.Status404NotFound, "ResourceNotFound",
+    private static ArmRequestException VmNotFound(VmKey vm) => vm.ScaleSetName is { } scaleSet
+        ? new(StatusCodes.Status404NotFound, "ResourceNotFound",
+            $"The Resource 'Microsoft.Compute/{vm.DisplayName}' under resource group '{vm.ResourceGroup}' was not found. An instance exists once an agent has enrolled into the scale set (./runcmd agent --vmss-name {scaleSet} --resource-group {vm.ResourceGroup}).",
+            "instanceId")
+        : new(StatusCodes.Status404NotFound, "ResourceNotFound",
             $"The Resource 'Microsoft.Compute/virtualMachines/{vm.VmName}' under resource group '{vm.ResourceGroup}' was not found. A VM exists once its agent has enrolled (./runcmd agent --vm-name {vm.VmName} --resource-group {vm.ResourceGroup}).",
             "vmName");
 
@@ -155,7 +184,7 @@ public sealed class RunCommandService
                 throw VmNotFound(key.Vm);
             case WriteOutcomeKind.LimitReached:
                 throw new ArmRequestException(StatusCodes.Status409Conflict, "OperationNotAllowed",
-                    $"VM '{key.Vm.VmName}' already has the maximum of {_options.MaxRunCommandsPerVm} run commands. Delete one first.", "runCommandName");
+                    $"Machine '{key.Vm.DisplayName}' already has the maximum of {_options.MaxRunCommandsPerVm} run commands. Delete one first.", "runCommandName");
             case WriteOutcomeKind.Deleting:
                 throw new ArmRequestException(StatusCodes.Status409Conflict, "Conflict", $"Run command '{key.Name}' is being deleted; retry when the delete has finished.", "runCommandName");
         }

@@ -31,7 +31,7 @@ public sealed class RunCommandViews
         {
             Id = record.Command.ResourceId,
             Name = record.Command.Name,
-            Type = ResourceTypes.VmRunCommand,
+            Type = record.Command.Vm.IsScaleSetInstance ? ResourceTypes.VmssVmRunCommand : ResourceTypes.VmRunCommand,
             Location = record.Location,
             Tags = record.Tags,
             Properties = new RunCommandProperties

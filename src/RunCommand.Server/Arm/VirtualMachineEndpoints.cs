@@ -7,7 +7,10 @@ using RunCommand.Storage;
 
 namespace RunCommand.Server.Arm;
 
-/// <summary>Read-only views of subscriptions and VMs (VMs are created by their agents' enrollment).</summary>
+/// <summary>
+/// Views of subscriptions, VMs and scale sets (machines are created by their agents' enrollment); a VM's tags are the
+/// one thing the API changes.
+/// </summary>
 public static class VirtualMachineEndpoints
 {
     public static void MapVirtualMachines(this IEndpointRouteBuilder app)
@@ -18,6 +21,13 @@ public static class VirtualMachineEndpoints
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", GetAsync).RequireArmAction(Actions.VirtualMachinesRead);
         app.MapPost("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/revokeAgent", RevokeAgentAsync)
             .RequireArmAction(Actions.RevokeAgent);
+        app.MapPatch("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", PatchAsync)
+            .RequireArmAction(Actions.VirtualMachinesWrite);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}", GetScaleSetAsync)
+            .RequireArmAction(Actions.ScaleSetsRead);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}/virtualMachines", ListInstancesAsync)
+            .RequireArmAction(Actions.ScaleSetVirtualMachinesRead);
+        app.MapGet(RunCommandEndpoints.InstancePath, GetInstanceAsync).RequireArmAction(Actions.ScaleSetVirtualMachinesRead);
         app.MapGet("/healthz", () => Results.Text("ok"));
     }
 
@@ -75,10 +85,79 @@ public static class VirtualMachineEndpoints
         return Results.Ok();
     }
 
-    private static VirtualMachineResource ToResource(VmRecord vm, AgentPresence presence) => new()
+    /// <summary>ARM PATCH of a VM: <c>{"tags":{...}}</c> replaces the tags (the only mutable part of a RunCommand VM).</summary>
+    private static async Task<IResult> PatchAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
+    {
+        var vm = service.ResolveVm(request, subscriptionId, resourceGroupName, vmName);
+        var existing = await service.RequireVmAsync(vm, cancellationToken);
+        VirtualMachineUpdate? update;
+        try
+        {
+            update = await request.ReadFromJsonAsync(ContractsJsonContext.Default.VirtualMachineUpdate, cancellationToken);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", "The request body is not a valid VM update: " + e.Message, "tags");
+        }
+
+        if (update?.Tags is { } tags && tags.Keys.FirstOrDefault(k => k.Length is 0 or > 512) is { } badKey)
+        {
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidParameter", $"The tag name '{badKey}' must be 1-512 characters.", "tags");
+        }
+
+        var record = update?.Tags is null ? existing : await service.Store.SetVmTagsAsync(existing.Vm, update.Tags, cancellationToken) ?? throw new InvalidOperationException("The VM vanished.");
+        return Results.Json(ToResource(record, presence), ContractsJsonContext.Default.VirtualMachineResource);
+    }
+
+    private static async Task<IResult> GetScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        var scaleSet = await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
+        var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
+        return Results.Json(new VirtualMachineScaleSetResource
+        {
+            Id = scaleSet.ResourceId,
+            Name = scaleSet.Name,
+            Location = scaleSet.Location,
+            Properties = new VirtualMachineScaleSetProperties { InstanceCount = instances.Count },
+        }, ContractsJsonContext.Default.VirtualMachineScaleSetResource);
+    }
+
+    private static async Task<ScaleSetRecord> RequireScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)
+    {
+        ArmNames.RequireComputeApiVersion(request);
+        ArmNames.RequireSubscription(subscriptionId, service.SubscriptionId);
+        if (ArmNames.CheckResourceGroup(resourceGroupName).Concat(ArmNames.CheckVmName(vmScaleSetName)).ToList() is { Count: > 0 } errors)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        return await service.Store.GetScaleSetAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken)
+            ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
+                $"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}' under resource group '{resourceGroupName}' was not found. A scale set exists once an agent has enrolled into it (./runcmd agent --vmss-name {vmScaleSetName}).");
+    }
+
+    /// <summary>The instances of a scale set with their agents' status (<c>GET .../virtualMachineScaleSets/{vmss}/virtualMachines</c>).</summary>
+    private static async Task<IResult> ListInstancesAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
+    {
+        await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
+        var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
+        return Results.Json(new ResourceList<VirtualMachineResource> { Value = instances.Select(vm => ToResource(vm, presence)).ToList() },
+            ContractsJsonContext.Default.ResourceListVirtualMachineResource);
+    }
+
+    private static async Task<IResult> GetInstanceAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, string instanceId, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
+    {
+        var vm = service.ResolveInstance(request, subscriptionId, resourceGroupName, vmScaleSetName, instanceId);
+        var record = await service.RequireVmAsync(vm, cancellationToken);
+        return Results.Json(ToResource(record, presence), ContractsJsonContext.Default.VirtualMachineResource);
+    }
+
+    public static VirtualMachineResource ToResource(VmRecord vm, AgentPresence presence) => new()
     {
         Id = vm.Vm.ResourceId,
-        Name = vm.Vm.VmName,
+        Name = vm.Vm.IsScaleSetInstance ? $"{vm.Vm.ScaleSetName}_{vm.Vm.VmName}" : vm.Vm.VmName,
+        Type = vm.Vm.IsScaleSetInstance ? ResourceTypes.VmssVirtualMachine : ResourceTypes.VirtualMachine,
+        InstanceId = vm.Vm.IsScaleSetInstance ? vm.Vm.VmName : null,
         Location = vm.Location,
         Tags = vm.Tags,
         Properties = new VirtualMachineProperties

@@ -11,6 +11,16 @@ public static class Actions
     public const string RunCommandsDelete = "Microsoft.Compute/virtualMachines/runCommands/delete";
     public const string RunCommandAction = "Microsoft.Compute/virtualMachines/runCommand/action";
     public const string VirtualMachinesRead = "Microsoft.Compute/virtualMachines/read";
+    public const string VirtualMachinesWrite = "Microsoft.Compute/virtualMachines/write";
+    public const string ScaleSetsRead = "Microsoft.Compute/virtualMachineScaleSets/read";
+    public const string ScaleSetVirtualMachinesRead = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read";
+    public const string ScaleSetRunCommandsRead = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/read";
+    public const string ScaleSetRunCommandsWrite = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/write";
+    public const string ScaleSetRunCommandsDelete = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/delete";
+    public const string ScaleSetRunCommandAction = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action";
+    public const string FleetRunsRead = "RunCommand.Fleet/runs/read";
+    public const string FleetRunsWrite = "RunCommand.Fleet/runs/write";
+    public const string FleetRunsCancel = "RunCommand.Fleet/runs/cancel/action";
 
     /// <summary>RunCommand extension: cut a VM's agent off (its credential is deleted).</summary>
     public const string RevokeAgent = "Microsoft.Compute/virtualMachines/revokeAgent/action";
@@ -79,7 +89,7 @@ public static class BuiltInRoles
         RoleName = "Virtual Machine Contributor",
         Description = "Manage virtual machines and their run commands, but not access to them or role assignments.",
         Actions = ["Microsoft.Compute/virtualMachines/*", "Microsoft.Compute/virtualMachineScaleSets/*", "Microsoft.Compute/locations/*",
-            "Microsoft.Authorization/*/read", "Microsoft.Resources/deployments/*"],
+            "Microsoft.Authorization/*/read", "Microsoft.Resources/deployments/*", "RunCommand.Fleet/*"],
         AssignableScopes = ["/"],
     };
 

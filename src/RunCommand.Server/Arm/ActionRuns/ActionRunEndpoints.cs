@@ -23,13 +23,17 @@ public static class ActionRunEndpoints
     /// </summary>
     public const string NamePrefix = "$action-";
 
-    public static void MapActionRuns(this IEndpointRouteBuilder app) =>
+    public static void MapActionRuns(this IEndpointRouteBuilder app)
+    {
         app.MapPost("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/runCommand", RunAsync)
             .RequireArmAction(Actions.RunCommandAction);
+        app.MapPost(RunCommandEndpoints.InstancePath + "/runCommand", RunAsync)
+            .RequireArmAction(Actions.ScaleSetRunCommandAction);
+    }
 
-    private static async Task<IResult> RunAsync(HttpContext http, string subscriptionId, string resourceGroupName, string vmName, RunCommandService service, CommandDocuments documents, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> RunAsync(HttpContext http, RunCommandService service, CommandDocuments documents, TimeProvider time, CancellationToken cancellationToken)
     {
-        var vm = service.ResolveVm(http.Request, subscriptionId, resourceGroupName, vmName);
+        var vm = service.ResolveMachine(http.Request);
         await service.RequireVmAsync(vm, cancellationToken);
         var request = await ActionRunRequest.ReadAsync(http.Request, cancellationToken);
         var errors = request.Errors.ToList();

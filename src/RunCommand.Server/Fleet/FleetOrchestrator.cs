@@ -1,0 +1,197 @@
+using Microsoft.Extensions.Options;
+using RunCommand.Contracts.Arm;
+using RunCommand.Server.Hosting;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Fleet;
+
+/// <summary>
+/// Drives every unfinished fleet run: starts targets while fewer than <c>maxConcurrency</c> are unfinished, stops
+/// starting once more than <c>maxErrors</c> have failed, carries out cancels, and closes the run when nothing runs.
+/// All its state is in the store, so after a server restart it simply resumes. It sleeps until a fleet run is created
+/// or canceled or one of the executions it watches changes (IChangeFeed), with a slow safety pass for changes made
+/// by another node. If the loop dies, the host stops: a server that silently stops running fleets is worse.
+/// </summary>
+public sealed partial class FleetOrchestrator(
+    IRunCommandStore store, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, ILogger<FleetOrchestrator> logger)
+    : BackgroundService
+{
+    /// <summary>Longest sleep without any signal (a signal from another node could have been missed).</summary>
+    public static readonly TimeSpan SafetyPassInterval = TimeSpan.FromSeconds(30);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                // Subscribe before reading, so a run created or canceled during this pass wakes the next one.
+                var wake = new List<Task> { changes.NextChangeAsync(Topics.Fleets) };
+                foreach (var run in await store.ListActiveFleetRunsAsync(stoppingToken))
+                {
+                    wake.AddRange(await AdvanceAsync(run, stoppingToken));
+                }
+
+                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                await Task.WhenAny(Task.WhenAny(wake), Task.Delay(SafetyPassInterval, time, sleep.Token));
+                await sleep.CancelAsync();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutdown: every decision so far is in the store; the next start resumes from there.
+        }
+        catch (Exception e)
+        {
+            LogDied(logger, e);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+            throw;
+        }
+    }
+
+    /// <summary>One pass over one run; returns the changes that should wake the next pass.</summary>
+    private async Task<IReadOnlyList<Task>> AdvanceAsync(FleetRunRecord run, CancellationToken cancellationToken)
+    {
+        var definition = run.Definition;
+        var wake = new List<Task>();
+        var running = new List<string>();
+        var toCancel = new List<string>();
+        var waiting = new List<FleetTargetRecord>();
+        var failures = 0;
+        var skipped = run.Targets.Count(t => t.NotStarted);
+        foreach (var target in run.Targets)
+        {
+            if (target.ExecutionId is { } executionId)
+            {
+                var changed = changes.NextChangeAsync(Topics.Execution(executionId));
+                var execution = await store.GetExecutionAsync(executionId, cancellationToken);
+                if (execution is null || execution.IsTerminal)
+                {
+                    failures += execution?.State == ExecutionStates.Succeeded ? 0 : 1;
+                }
+                else
+                {
+                    running.Add(executionId);
+                    wake.Add(changed);
+                    if (!execution.CancelRequested)
+                    {
+                        toCancel.Add(executionId);
+                    }
+                }
+            }
+            else if (target.StartFailed)
+            {
+                failures++;
+            }
+            else if (!target.NotStarted)
+            {
+                waiting.Add(target);
+            }
+        }
+
+        if (run.CancelRequested)
+        {
+            // Asked once per execution: its agent then stops it and reports, which wakes the next pass.
+            foreach (var executionId in toCancel)
+            {
+                await store.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
+            }
+
+            if (waiting.Count > 0)
+            {
+                await store.SkipUnstartedFleetTargetsAsync(run.Run, "Not started: the fleet run was canceled.", cancellationToken);
+            }
+
+            if (running.Count == 0)
+            {
+                await CompleteAsync(run, FleetRunStates.Canceled, cancellationToken);
+            }
+
+            return wake;
+        }
+
+        foreach (var target in waiting.ToList())
+        {
+            if (failures > definition.MaxErrors)
+            {
+                // Checkpoint: once skipped, a target never starts, even if the server restarts right after.
+                await store.SkipUnstartedFleetTargetsAsync(run.Run,
+                    $"Not started: {failures} targets failed, more than maxErrors ({definition.MaxErrorsText}).", cancellationToken);
+                skipped += waiting.Count;
+                waiting.Clear();
+                break;
+            }
+
+            if (running.Count >= definition.MaxConcurrency)
+            {
+                break;
+            }
+
+            var executionId = Guid.NewGuid().ToString();
+            var changed = changes.NextChangeAsync(Topics.Execution(executionId));
+            var startedId = await StartAsync(run, target, executionId, cancellationToken);
+            waiting.Remove(target);
+            if (startedId is null)
+            {
+                failures++;
+                continue;
+            }
+
+            running.Add(startedId);
+            wake.Add(startedId == executionId ? changed : changes.NextChangeAsync(Topics.Execution(startedId)));
+            LogTargetStarted(logger, run.Run.ResourceId, target.Machine.ResourceId, startedId);
+        }
+
+        if (running.Count == 0 && waiting.Count == 0)
+        {
+            await CompleteAsync(run, failures > 0 || skipped > 0 ? FleetRunStates.Failed : FleetRunStates.Succeeded, cancellationToken);
+        }
+
+        return wake;
+    }
+
+    /// <summary>
+    /// Creates the target's run command (<c>fleet-{run}</c>). Returns the execution it runs, or null (the reason recorded
+    /// on the target) when the server could not start it. Checkpoint: if the server dies between the PUT and recording the execution, the next
+    /// pass PUTs again with the same fingerprint, which changes nothing and answers the execution already started.
+    /// </summary>
+    private async Task<string?> StartAsync(FleetRunRecord run, FleetTargetRecord target, string executionId, CancellationToken cancellationToken)
+    {
+        var definition = run.Definition;
+        var write = new RunCommandWrite
+        {
+            Command = new RunCommandKey(target.Machine, definition.RunCommandName),
+            Location = run.Location,
+            Spec = definition.Spec,
+            SealedSecrets = run.SealedSecrets,
+            Fingerprint = definition.Fingerprint,
+            MaxRunCommandsPerVm = options.Value.MaxRunCommandsPerVm,
+        };
+        var outcome = await store.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
+        var (started, failure) = outcome.Kind switch
+        {
+            WriteOutcomeKind.Created or WriteOutcomeKind.Updated or WriteOutcomeKind.Unchanged => (outcome.Record!.Execution.ExecutionId, (string?)null),
+            WriteOutcomeKind.VmNotFound => (null, "The machine no longer exists."),
+            WriteOutcomeKind.LimitReached => (null, $"The machine already has the maximum of {options.Value.MaxRunCommandsPerVm} run commands."),
+            _ => (null, $"Run command '{definition.RunCommandName}' is being deleted on the machine."),
+        };
+        await store.RecordFleetTargetStartAsync(run.Run, target.Ordinal, started, failure, cancellationToken);
+        return started;
+    }
+
+    private async Task CompleteAsync(FleetRunRecord run, string state, CancellationToken cancellationToken)
+    {
+        await store.CompleteFleetRunAsync(run.Run, state, time.GetUtcNow(), cancellationToken);
+        LogCompleted(logger, run.Run.ResourceId, state);
+    }
+
+    [LoggerMessage(300, LogLevel.Critical, "The fleet orchestrator failed; stopping the server so that it is noticed and restarted (fleet runs resume from the store)")]
+    private static partial void LogDied(ILogger logger, Exception exception);
+
+    [LoggerMessage(301, LogLevel.Information, "Fleet run {RunId}: started on {MachineId} (execution {ExecutionId})")]
+    private static partial void LogTargetStarted(ILogger logger, string runId, string machineId, string executionId);
+
+    [LoggerMessage(302, LogLevel.Information, "Fleet run {RunId} ended {State}")]
+    private static partial void LogCompleted(ILogger logger, string runId, string state);
+}

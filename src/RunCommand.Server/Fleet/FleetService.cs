@@ -1,0 +1,292 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using RunCommand.Contracts;
+using RunCommand.Contracts.Arm;
+using RunCommand.Server.Arm;
+using RunCommand.Server.Arm.Documents;
+using RunCommand.Server.Hosting;
+using RunCommand.Server.Secrets;
+using RunCommand.Storage;
+
+namespace RunCommand.Server.Fleet;
+
+/// <summary>
+/// Fleet runs as resources: validation and target resolution at creation (the targets are a snapshot), views with
+/// counts and per-target outcomes, cancel. The running itself is <see cref="FleetOrchestrator"/>'s.
+/// </summary>
+public sealed class FleetService(
+    IRunCommandStore store, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options)
+{
+    /// <summary>Prefix of the run command each target gets; its full output is read there.</summary>
+    public const string RunCommandPrefix = "fleet-";
+
+    public FleetRunKey Resolve(HttpRequest request, string subscriptionId, string resourceGroup, string name)
+    {
+        ArmNames.RequireApiVersion(request);
+        ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);
+        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckRunCommandName(RunCommandPrefix + name)).ToList();
+        if (errors.Count > 0)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        return new FleetRunKey(identity.SubscriptionId, resourceGroup, name);
+    }
+
+    /// <param name="authorizeTarget">Throws when the caller may not run commands on a target (no escalation through a fleet run).</param>
+    public async Task<IResult> CreateAsync(FleetRunKey key, JsonElement root, Func<VmKey, Task> authorizeTarget, CancellationToken cancellationToken)
+    {
+        var request = RunCommandRequest.Parse(root, isPatch: false);
+        var errors = request.Errors.ToList();
+        if (request.Location is { } location && !string.Equals(location.Replace(" ", "", StringComparison.Ordinal), identity.Location, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "location", $"This server hosts location '{identity.Location}', not '{location}'."));
+        }
+
+        FleetTargets? targets = null;
+        string? maxConcurrency = null, maxErrors = null;
+        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)
+        {
+            if (properties.TryGetProperty("targets", out var targetsElement) && targetsElement.ValueKind == JsonValueKind.Object)
+            {
+                try
+                {
+                    targets = targetsElement.Deserialize(ContractsJsonContext.Default.FleetTargets);
+                }
+                catch (JsonException e)
+                {
+                    errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets", "'targets' is not valid: " + e.Message));
+                }
+            }
+
+            maxConcurrency = FleetLimits.Read(properties, "maxConcurrency", errors);
+            maxErrors = FleetLimits.Read(properties, "maxErrors", errors);
+        }
+
+        if (targets is null || (targets.ResourceGroup is null && targets.Tags is null && targets.VirtualMachineScaleSet is null && targets.VirtualMachines is null))
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets",
+                "'properties.targets' must select machines: give resourceGroup, tags, virtualMachineScaleSet and/or virtualMachines."));
+        }
+
+        if (errors.Count > 0)
+        {
+            return ArmResults.Validation(errors);
+        }
+
+        var (spec, secrets) = request.Apply(null, null);
+        var (resolved, documentErrors) = await documents.ResolveManagedAsync(spec, secrets.ProtectedParameters, cancellationToken);
+        var (machines, targetErrors) = await ResolveTargetsAsync(key, targets!, cancellationToken);
+        if (documentErrors.Count + targetErrors.Count > 0)
+        {
+            return ArmResults.Validation([.. documentErrors, .. targetErrors]);
+        }
+
+        foreach (var machine in machines)
+        {
+            await authorizeTarget(machine.Vm);
+        }
+
+        var now = time.GetUtcNow();
+        var run = new FleetRunRecord
+        {
+            Run = key,
+            Location = identity.Location,
+            Definition = new FleetRunDefinition
+            {
+                Selector = new FleetTargetSelector
+                {
+                    ResourceGroup = targets!.ResourceGroup,
+                    Tags = targets.Tags,
+                    VirtualMachineScaleSet = targets.VirtualMachineScaleSet,
+                    VirtualMachines = targets.VirtualMachines,
+                },
+                Spec = resolved,
+                MaxConcurrency = FleetLimits.ResolveConcurrency(maxConcurrency, machines.Count),
+                MaxErrors = FleetLimits.ResolveErrors(maxErrors, machines.Count),
+                MaxConcurrencyText = maxConcurrency ?? machines.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                MaxErrorsText = maxErrors ?? machines.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                RunCommandName = RunCommandPrefix + key.Name,
+                // Unique to this run: a target's run command is never taken for an earlier run's (no accidental "unchanged").
+                Fingerprint = protector.Fingerprint(StorageFormat.Serialize(resolved with { ProtectedParameterCount = 0 }) + "\n" + key.Key + "\n" + Guid.NewGuid(), secrets),
+            },
+            SealedSecrets = protector.Seal(secrets),
+            State = FleetRunStates.Running,
+            Targets = machines.Select((m, i) => new FleetTargetRecord { Ordinal = i, Machine = m.Vm }).ToList(),
+            Created = now,
+        };
+
+        if (await store.CreateFleetRunAsync(run, cancellationToken) == FleetCreateOutcome.Exists)
+        {
+            return ArmResults.Conflict("Conflict", $"Fleet run '{key.Name}' already exists; a run is not changed once created. Create a new one with another name.", "name");
+        }
+
+        var created = await store.GetFleetRunAsync(key, cancellationToken) ?? run;
+        return Results.Json(await ToResourceAsync(created, cancellationToken), ContractsJsonContext.Default.FleetRunResource, statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>The machines a selector names now; every selector given must match (AND). Errors name what did not resolve.</summary>
+    private async Task<(IReadOnlyList<VmRecord> Machines, IReadOnlyList<ArmError> Errors)> ResolveTargetsAsync(FleetRunKey key, FleetTargets targets, CancellationToken cancellationToken)
+    {
+        var errors = new List<ArmError>();
+        IEnumerable<VmRecord> machines;
+        if (targets.VirtualMachines is { } ids)
+        {
+            var found = new List<VmRecord>();
+            foreach (var id in ids)
+            {
+                var vm = StorageFormat.ParseMachineId(id) is { } parsed ? await store.GetVmAsync(parsed with { SubscriptionId = identity.SubscriptionId }, cancellationToken) : null;
+                if (vm is null)
+                {
+                    errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets.virtualMachines",
+                        $"'{id}' is not the resource id of a VM or scale-set instance of this server."));
+                }
+                else if (!found.Any(f => f.Vm.Key == vm.Vm.Key))
+                {
+                    found.Add(vm);
+                }
+            }
+
+            machines = found;
+        }
+        else
+        {
+            machines = await store.ListMachinesAsync(identity.SubscriptionId, targets.ResourceGroup ?? (targets.VirtualMachineScaleSet is null ? null : key.ResourceGroup), cancellationToken);
+        }
+
+        if (targets.ResourceGroup is { } group)
+        {
+            machines = machines.Where(m => string.Equals(m.Vm.ResourceGroup, group, StringComparison.OrdinalIgnoreCase));
+        }
+
+        if (targets.VirtualMachineScaleSet is { } scaleSet)
+        {
+            var scaleSetGroup = targets.ResourceGroup ?? key.ResourceGroup;
+            machines = machines.Where(m => string.Equals(m.Vm.ScaleSetName, scaleSet, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(m.Vm.ResourceGroup, scaleSetGroup, StringComparison.OrdinalIgnoreCase));
+        }
+
+        if (targets.Tags is { } tags)
+        {
+            machines = machines.Where(m => tags.All(t => m.Tags is not null && m.Tags.TryGetValue(t.Key, out var value) && value == t.Value));
+        }
+
+        var list = machines.ToList();
+        if (errors.Count == 0 && list.Count == 0)
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets", "No machine matches the targets: nothing would run."));
+        }
+
+        return (list, errors);
+    }
+
+    public async Task<FleetRunRecord> RequireAsync(FleetRunKey key, CancellationToken cancellationToken) =>
+        await store.GetFleetRunAsync(key, cancellationToken)
+        ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
+            $"The Resource '{FleetRunKey.ResourceType}/{key.Name}' under resource group '{key.ResourceGroup}' was not found.");
+
+    /// <summary>The run's view; with a wait, holds the call until a target or the run changes (or the wait ends).</summary>
+    public async Task<FleetRunResource> GetAsync(FleetRunKey key, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var record = await RequireAsync(key, cancellationToken);
+        if (wait > TimeSpan.Zero && !FleetRunStates.IsTerminal(record.State))
+        {
+            if (wait > options.Value.MaxLongPoll)
+            {
+                wait = options.Value.MaxLongPoll;
+            }
+
+            // Subscribe first, then read again: a change in between is not missed.
+            var view = await ToResourceAsync(record, cancellationToken);
+            var watched = new List<Task> { changes.NextChangeAsync(Topics.Fleet(key)) };
+            watched.AddRange(view.Properties!.InstanceView!.Targets
+                .Zip(record.Targets)
+                .Where(t => t.Second.ExecutionId is not null && !ExecutionStates.IsTerminal(t.First.State))
+                .Select(t => changes.NextChangeAsync(Topics.Execution(t.Second.ExecutionId!))));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await Task.WhenAny(Task.WhenAny(watched), Task.Delay(wait, time, timeout.Token));
+            await timeout.CancelAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+            record = await RequireAsync(key, cancellationToken);
+        }
+
+        return await ToResourceAsync(record, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<FleetRunResource>> ListAsync(string resourceGroup, CancellationToken cancellationToken)
+    {
+        var result = new List<FleetRunResource>();
+        foreach (var run in await store.ListFleetRunsAsync(identity.SubscriptionId, resourceGroup, cancellationToken))
+        {
+            result.Add(await ToResourceAsync(run, cancellationToken));
+        }
+
+        return result;
+    }
+
+    public async Task<FleetRunResource> ToResourceAsync(FleetRunRecord run, CancellationToken cancellationToken)
+    {
+        var targets = new List<FleetTargetStatus>();
+        foreach (var target in run.Targets)
+        {
+            targets.Add(await TargetStatusAsync(target, cancellationToken));
+        }
+
+        var counts = FleetTargetStates.All.ToDictionary(s => s, s => targets.Count(t => t.State == s));
+        var definition = run.Definition;
+        return new FleetRunResource
+        {
+            Id = run.Run.ResourceId,
+            Name = run.Run.Name,
+            Type = FleetRunKey.ResourceType,
+            Location = run.Location,
+            Properties = new FleetRunProperties
+            {
+                Targets = new FleetTargets
+                {
+                    ResourceGroup = definition.Selector.ResourceGroup,
+                    Tags = definition.Selector.Tags,
+                    VirtualMachineScaleSet = definition.Selector.VirtualMachineScaleSet,
+                    VirtualMachines = definition.Selector.VirtualMachines,
+                },
+                Source = new RunCommandSource { Script = definition.Spec.Script, ScriptUri = definition.Spec.ScriptUri, CommandId = definition.Spec.CommandId },
+                Parameters = definition.Spec.Parameters,
+                TimeoutInSeconds = definition.Spec.TimeoutInSeconds,
+                RunAsUser = definition.Spec.RunAsUser,
+                MaxConcurrency = definition.MaxConcurrencyText,
+                MaxErrors = definition.MaxErrorsText,
+                ProvisioningState = run.State,
+                RunCommandName = definition.RunCommandName,
+                InstanceView = new FleetRunInstanceView { Counts = counts, Targets = targets, StartTime = run.Created, EndTime = run.Completed },
+            },
+        };
+    }
+
+    private async Task<FleetTargetStatus> TargetStatusAsync(FleetTargetRecord target, CancellationToken cancellationToken)
+    {
+        var id = target.Machine.ResourceId;
+        if (target.ExecutionId is null)
+        {
+            var state = target.NotStarted ? FleetTargetStates.NotStarted : target.StartFailed ? ExecutionStates.Failed : ExecutionStates.Pending;
+            return new FleetTargetStatus { ResourceId = id, State = state, Message = target.Message };
+        }
+
+        var execution = await store.GetExecutionAsync(target.ExecutionId, cancellationToken);
+        if (execution is null)
+        {
+            return new FleetTargetStatus { ResourceId = id, State = ExecutionStates.Canceled, Message = "The execution no longer exists (its run command was deleted)." };
+        }
+
+        return new FleetTargetStatus
+        {
+            ResourceId = id,
+            State = execution.State,
+            ExitCode = execution.ExitCode,
+            StartTime = execution.StartTime,
+            EndTime = execution.EndTime,
+            Output = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(store, execution, OutputStream.Stdout, cancellationToken)),
+            Error = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(store, execution, OutputStream.Stderr, cancellationToken)),
+            Message = execution.Message,
+        };
+    }
+}
