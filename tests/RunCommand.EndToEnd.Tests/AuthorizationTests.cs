@@ -187,6 +187,29 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task CustomRole_FleetRunsOnly_CannotRunOnMachinesItMayNotWriteTo()
+    {
+        await fixture.Admin.PutRoleDefinitionAsync(fixture.Subscription, Guid.NewGuid().ToString(), new RoleDefinitionProperties
+        {
+            RoleName = "Fleet only (test)",
+            Permissions = [new RolePermission { Actions = ["RunCommand.Fleet/*"] }],
+        });
+        using var fleeter = fixture.ClientFor(await fixture.UserAsync("fleeter1", "Fleet only (test)", fixture.Group("rga")));
+        var run = new FleetRunResource
+        {
+            Location = "local",
+            Properties = new FleetRunProperties
+            {
+                Targets = new FleetTargets { ResourceGroup = "rga" },
+                Source = new RunCommandSource { Script = "echo escalated" },
+            },
+        };
+
+        await AssertForbiddenAsync(() => fleeter.CreateFleetRunAsync(new FleetRunRef(fixture.Subscription, "rga", "escalation"), run),
+            "Microsoft.Compute/virtualMachines/runCommands/write");
+    }
+
+    [Fact]
     public async Task AdminToken_EveryKindOfCall_Succeeds()
     {
         var vm = new VmRef(fixture.Subscription, "rgb", "vmb");
