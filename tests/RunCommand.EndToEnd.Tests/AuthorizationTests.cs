@@ -187,6 +187,24 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task CustomRole_DeploymentsAndVmRunCommandsWrite_CannotCreateScaleSetInstanceRunCommandsThroughATemplate()
+    {
+        await fixture.Admin.PutRoleDefinitionAsync(fixture.Subscription, Guid.NewGuid().ToString(), new RoleDefinitionProperties
+        {
+            RoleName = "Deployer of VM run commands (test)",
+            Permissions = [new RolePermission { Actions = ["Microsoft.Resources/deployments/*", "Microsoft.Compute/virtualMachines/runCommands/write"] }],
+        });
+        using var deployer = fixture.ClientFor(await fixture.UserAsync("deployer2", "Deployer of VM run commands (test)", fixture.Group("rga")));
+        using var template = System.Text.Json.JsonDocument.Parse("""
+            {"resources":[{"type":"Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands","name":"ssa/0/escalate","apiVersion":"2023-07-01",
+              "location":"local","properties":{"source":{"script":"echo escalated"}}}]}
+            """);
+
+        await AssertForbiddenAsync(() => deployer.CreateDeploymentAsync(fixture.Subscription, "rga", "ss-escalation", template.RootElement, null),
+            "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/write");
+    }
+
+    [Fact]
     public async Task CustomRole_FleetRunsOnly_CannotRunOnMachinesItMayNotWriteTo()
     {
         await fixture.Admin.PutRoleDefinitionAsync(fixture.Subscription, Guid.NewGuid().ToString(), new RoleDefinitionProperties

@@ -98,6 +98,61 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
     }
 
     [Fact]
+    public async Task Deploy_ScaleSetInstanceCommandDependsOnVmCommand_InstanceStartsAfterVmCommandEnded()
+    {
+        const string vm = "dep-mixed";
+        const string scaleSet = "dep-mixed-ss";
+        await _stack.StartAgentAsync(vm);
+        var instance = (await _stack.StartScaleSetAgentAsync(scaleSet, Path.Combine(_stack.Dir, "agents", scaleSet))).InstanceId;
+        var template = Template(
+            RunCommand("vmFirst", "echo First on the VM; sleep 1", [DependsOnVm]),
+            $$$"""
+            {
+              "type":"Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands",
+              "name":"{{{scaleSet}}}/{{{instance}}}/instanceSecond",
+              "apiVersion":"2023-03-01",
+              "location":"[parameters('location')]",
+              "dependsOn":[
+                "[resourceId('Microsoft.Compute/virtualMachineScaleSets', '{{{scaleSet}}}')]",
+                "[resourceId('Microsoft.Compute/virtualMachines/runCommands', parameters('vmName'), 'vmFirst')]"
+              ],
+              "properties":{"source":{"script":"echo Second on the instance"},"timeoutInSeconds":60}
+            }
+            """);
+
+        var deployment = await DeployAsync("mixed", vm, template);
+
+        Assert.Equal("Succeeded", deployment.Properties!.ProvisioningState);
+        var first = await ViewAsync(vm, "vmFirst");
+        var second = (await _stack.Client.GetAsync(new RunCommand.Client.RunCommandRef(Sub, Group, instance, "instanceSecond", scaleSet), expandInstanceView: true)).Properties!.InstanceView!;
+        Assert.Equal("First on the VM\n", first.Output);
+        Assert.Equal("Second on the instance\n", second.Output);
+        Assert.True(second.StartTime >= first.EndTime, $"the instance command started {second.StartTime:O}, before the VM command ended {first.EndTime:O}");
+        var operations = await _stack.Client.ListDeploymentOperationsAsync(Sub, Group, "mixed");
+        var onInstance = Assert.Single(operations, o => o.Properties.TargetResource.ResourceType == "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands");
+        Assert.Equal($"{scaleSet}/{instance}/instanceSecond", onInstance.Properties.TargetResource.ResourceName);
+        Assert.EndsWith($"/virtualMachineScaleSets/{scaleSet}/virtualMachines/{instance}/runCommands/instanceSecond", onInstance.Properties.TargetResource.Id, StringComparison.Ordinal);
+        Assert.All(operations, o => Assert.Equal("Succeeded", o.Properties.ProvisioningState));
+    }
+
+    [Fact]
+    public async Task Put_InstanceCommandInAnotherLocation_Is400NamingTheInstance()
+    {
+        const string scaleSet = "dep-where-ss";
+        var instance = (await _stack.StartScaleSetAgentAsync(scaleSet, Path.Combine(_stack.Dir, "agents", scaleSet))).InstanceId;
+        var template = Template($$$"""
+            {"type":"Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands","name":"{{{scaleSet}}}/{{{instance}}}/elsewhere",
+             "location":"otherregion","properties":{"source":{"script":"echo never"}}
+            }
+            """);
+
+        var e = await Assert.ThrowsAsync<RunCommand.Client.ArmRequestException>(() => _stack.Client.CreateDeploymentAsync(Sub, Group, "where", template, Parameters("unused")));
+
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.Contains($"instance '{instance}' of scale set '{scaleSet}'", e.Error.Message);
+    }
+
+    [Fact]
     public async Task Deploy_TwoCommandsWithoutDependency_RunAtTheSameTime()
     {
         const string vm = "dep-par";

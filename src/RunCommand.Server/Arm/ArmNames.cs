@@ -96,5 +96,14 @@ public static partial class ArmNames
         }
     }
 
+    /// <summary>A scale-set instance id: a whole number ("0", "1", ...).</summary>
+    public static IEnumerable<ArmError> CheckInstanceId(string instanceId)
+    {
+        if (instanceId.Length is 0 or > 10 || !instanceId.All(char.IsAsciiDigit))
+        {
+            yield return Invalid("InvalidParameter", "instanceId", $"'{instanceId}' is not an instance id: instance ids are whole numbers (\"0\", \"1\", ...).");
+        }
+    }
+
     public static ArmError Invalid(string code, string target, string message) => new() { Code = code, Target = target, Message = message };
 }

@@ -84,11 +84,7 @@ public sealed class RunCommandService
     {
         ArmNames.RequireComputeApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, SubscriptionId);
-        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(scaleSetName)).ToList();
-        if (instanceId.Length is 0 or > 10 || !instanceId.All(char.IsAsciiDigit))
-        {
-            errors.Add(ArmNames.Invalid("InvalidParameter", "instanceId", $"'{instanceId}' is not an instance id: instance ids are whole numbers (\"0\", \"1\", ...)."));
-        }
+        var errors = ArmNames.CheckResourceGroup(resourceGroup).Concat(ArmNames.CheckVmName(scaleSetName)).Concat(ArmNames.CheckInstanceId(instanceId)).ToList();
 
         return (new VmKey(SubscriptionId, resourceGroup, instanceId, scaleSetName), errors);
     }

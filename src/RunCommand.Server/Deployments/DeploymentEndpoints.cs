@@ -93,21 +93,21 @@ public static class DeploymentEndpoints
         }
 
         var parameters = properties.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p : (JsonElement?)null;
-        var vms = await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
+        var machines = await store.ListMachinesAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
         var scope = new ExpressionScope { SubscriptionId = identity.SubscriptionId, ResourceGroup = resourceGroupName, Location = identity.Location };
-        var (resources, planErrors) = TemplatePlanner.Plan(template, parameters, scope,
-            vms.Select(v => v.Vm.VmName).ToHashSet(StringComparer.OrdinalIgnoreCase));
+        var (resources, planErrors) = TemplatePlanner.Plan(template, parameters, scope, machines.Select(m => m.Vm));
         if (planErrors.Count > 0)
         {
             throw new ArmRequestException(planErrors);
         }
 
-        // Checked now for VMs that exist, so a wrong location is a 400 before anything runs (it would fail that operation later).
+        // Checked now for machines that exist, so a wrong location is a 400 before anything runs (it would fail that operation later).
+        var byKey = machines.ToDictionary(m => m.Vm.Key);
         var locationErrors = resources
-            .Select(r => (Resource: r, Vm: vms.FirstOrDefault(v => string.Equals(v.Vm.VmName, r.VmName, StringComparison.OrdinalIgnoreCase)), Location: r.Body["location"]?.GetValue<string>()))
-            .Where(x => x.Vm is not null && x.Location is not null && !RunCommandService.SameLocation(x.Location, x.Vm.Location))
+            .Select(r => (Resource: r, Machine: byKey.GetValueOrDefault(StorageFormat.ParseRunCommandId(r.ResourceId).Vm.Key), Location: r.Body["location"]?.GetValue<string>()))
+            .Where(x => x.Machine is not null && x.Location is not null && !RunCommandService.SameLocation(x.Location, x.Machine.Location))
             .Select(x => ArmNames.Invalid("InvalidParameter", $"resources[{x.Resource.Index}]({x.Resource.DisplayName}).location",
-                $"The location '{x.Location}' of '{x.Resource.DisplayName}' does not match the location of virtual machine '{x.Vm!.Vm.VmName}' ('{x.Vm.Location}')."))
+                $"The location '{x.Location}' of '{x.Resource.DisplayName}' does not match the location of {MachineNoun(x.Machine!.Vm)} ('{x.Machine.Location}')."))
             .ToList();
         if (locationErrors.Count > 0)
         {
@@ -115,13 +115,14 @@ public static class DeploymentEndpoints
         }
 
         // As in ARM, a deployment may only create what its caller could create directly: no escalation through
-        // deployments/write alone.
+        // deployments/write alone. A scale-set instance's run commands have their own action.
         foreach (var resource in resources)
         {
-            var vmScope = resource.ResourceId[..resource.ResourceId.LastIndexOf("/runCommands/", StringComparison.OrdinalIgnoreCase)];
-            if (!await authorizer.IsAllowedAsync(http.Caller(), Actions.RunCommandsWrite, vmScope, cancellationToken))
+            var machineScope = resource.ResourceId[..resource.ResourceId.LastIndexOf("/runCommands/", StringComparison.OrdinalIgnoreCase)];
+            var action = resource.ScaleSetName is null ? Actions.RunCommandsWrite : Actions.ScaleSetRunCommandsWrite;
+            if (!await authorizer.IsAllowedAsync(http.Caller(), action, machineScope, cancellationToken))
             {
-                throw Authorizer.Denied(http.Caller(), Actions.RunCommandsWrite, vmScope);
+                throw Authorizer.Denied(http.Caller(), action, machineScope);
             }
         }
 
@@ -135,7 +136,7 @@ public static class DeploymentEndpoints
                 OperationId = Guid.NewGuid().ToString("N").ToUpperInvariant(),
                 ResourceId = r.ResourceId,
                 ResourceName = r.DisplayName,
-                ResourceType = TemplatePlanner.RunCommandType,
+                ResourceType = r.ResourceType,
                 DependsOn = r.DependsOn,
                 SealedBody = protector.SealBytes(JsonSerializer.SerializeToUtf8Bytes(r.Body)),
             }).ToList(),
@@ -266,6 +267,10 @@ public static class DeploymentEndpoints
             ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "DeploymentNotFound",
                 $"Deployment '{deploymentName}' could not be found in resource group '{resourceGroupName}'.");
     }
+
+    private static string MachineNoun(VmKey machine) => machine.ScaleSetName is { } scaleSet
+        ? $"instance '{machine.VmName}' of scale set '{scaleSet}'"
+        : $"virtual machine '{machine.VmName}'";
 
     private static string StatusUrl(HttpRequest request, DeploymentRecord record) =>
         $"{RunCommandEndpoints.BaseUrl(request)}{record.Deployment.ResourceId}/operationStatuses/{record.DeploymentId}?api-version={Uri.EscapeDataString(request.Query["api-version"].ToString())}";

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Arm;
+using RunCommand.Storage;
 
 namespace RunCommand.Server.Deployments;
 
@@ -11,7 +12,11 @@ public sealed record PlannedResource
     /// <summary>Position in the template's <c>resources</c> array.</summary>
     public required int Index { get; init; }
 
+    /// <summary>The VM's name, or the instance id when <see cref="ScaleSetName"/> is set.</summary>
     public required string VmName { get; init; }
+
+    /// <summary>The scale set of the instance the run command is on; null for a VM.</summary>
+    public string? ScaleSetName { get; init; }
 
     public required string Name { get; init; }
 
@@ -24,22 +29,28 @@ public sealed record PlannedResource
     /// <summary>Indexes of the resources of this template that must succeed before this one starts.</summary>
     public required IReadOnlyList<int> DependsOn { get; init; }
 
-    /// <summary>Template name, <c>vm/runCommand</c>.</summary>
-    public string DisplayName => $"{VmName}/{Name}";
+    /// <summary>The resource type: <see cref="TemplatePlanner.RunCommandType"/> or <see cref="TemplatePlanner.ScaleSetRunCommandType"/>.</summary>
+    public string ResourceType => ScaleSetName is null ? TemplatePlanner.RunCommandType : TemplatePlanner.ScaleSetRunCommandType;
+
+    /// <summary>Template name, <c>vm/runCommand</c> or <c>vmss/instanceId/runCommand</c>.</summary>
+    public string DisplayName => ScaleSetName is null ? $"{VmName}/{Name}" : $"{ScaleSetName}/{VmName}/{Name}";
 }
 
 /// <summary>
 /// Turns a template and its parameters into run commands to create: declares and checks parameters, evaluates
 /// variables and every string of every resource, checks each body with the run command request parser, resolves
-/// <c>dependsOn</c> (by id, by type-qualified name or by name; an existing VM satisfies a dependency on it) and
-/// rejects cycles. Every problem found is returned at once.
+/// <c>dependsOn</c> (by id, by type-qualified name or by name; an existing VM, scale set or scale-set instance
+/// satisfies a dependency on it) and rejects cycles. Every problem found is returned at once.
 /// </summary>
 public static class TemplatePlanner
 {
     public const string RunCommandType = "Microsoft.Compute/virtualMachines/runCommands";
 
+    public const string ScaleSetRunCommandType = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands";
+
+    /// <param name="existingMachines">The VMs and scale-set instances of the resource group (a scale set exists through its instances).</param>
     public static (IReadOnlyList<PlannedResource> Resources, IReadOnlyList<ArmError> Errors) Plan(
-        JsonElement template, JsonElement? parameters, ExpressionScope scope, IReadOnlySet<string> existingVms)
+        JsonElement template, JsonElement? parameters, ExpressionScope scope, IEnumerable<VmKey> existingMachines)
     {
         var errors = new List<ArmError>();
         if (template.ValueKind != JsonValueKind.Object)
@@ -89,7 +100,7 @@ public static class TemplatePlanner
             return ([], errors);
         }
 
-        var evaluated = new List<(int Index, string Target, string Vm, string Name, JsonObject Body, List<(string Entry, string Target)> DependsOn)>();
+        var evaluated = new List<(int Index, string Target, string? ScaleSet, string Vm, string Name, JsonObject Body, List<(string Entry, string Target)> DependsOn)>();
         var index = -1;
         foreach (var resource in resources.EnumerateArray())
         {
@@ -115,21 +126,26 @@ public static class TemplatePlanner
 
             var type = node["type"] is JsonValue t && t.GetValueKind() == JsonValueKind.String ? t.GetValue<string>() : null;
             var name = node["name"] is JsonValue n && n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null;
-            if (!string.Equals(type, RunCommandType, StringComparison.OrdinalIgnoreCase))
+            var onScaleSet = string.Equals(type, ScaleSetRunCommandType, StringComparison.OrdinalIgnoreCase);
+            if (!onScaleSet && !string.Equals(type, RunCommandType, StringComparison.OrdinalIgnoreCase))
             {
-                errors.Add(Error($"{target}.type", $"Resource {index} has type '{type}'; RunCommand deploys only '{RunCommandType}'.", "UnsupportedResourceType"));
+                errors.Add(Error($"{target}.type", $"Resource {index} has type '{type}'; RunCommand deploys only '{RunCommandType}' and '{ScaleSetRunCommandType}'.", "UnsupportedResourceType"));
                 continue;
             }
 
             var parts = name?.Split('/') ?? [];
-            if (parts.Length != 2)
+            if (parts.Length != (onScaleSet ? 3 : 2))
             {
-                errors.Add(Error($"{target}.name", $"Resource {index} is named '{name}'; a run command is named 'vmName/runCommandName'."));
+                errors.Add(Error($"{target}.name", onScaleSet
+                    ? $"Resource {index} is named '{name}'; a scale-set instance run command is named 'vmScaleSetName/instanceId/runCommandName'."
+                    : $"Resource {index} is named '{name}'; a run command is named 'vmName/runCommandName'."));
                 continue;
             }
 
             target = $"resources[{index}]({name})";
-            var nameErrors = ArmNames.CheckVmName(parts[0]).Concat(ArmNames.CheckRunCommandName(parts[1]))
+            var (scaleSet, vm, runCommand) = onScaleSet ? (parts[0], parts[1], parts[2]) : (null, parts[0], parts[1]);
+            var nameErrors = (scaleSet is null ? ArmNames.CheckVmName(vm) : ArmNames.CheckVmName(scaleSet).Concat(ArmNames.CheckInstanceId(vm)))
+                .Concat(ArmNames.CheckRunCommandName(runCommand))
                 .Select(e => e with { Target = $"{target}.name" }).ToList();
             errors.AddRange(nameErrors);
 
@@ -170,7 +186,7 @@ public static class TemplatePlanner
 
             if (nameErrors.Count == 0)
             {
-                evaluated.Add((index, target, parts[0], parts[1], body, dependsOn));
+                evaluated.Add((index, target, scaleSet, vm, runCommand, body, dependsOn));
             }
         }
 
@@ -180,12 +196,12 @@ public static class TemplatePlanner
         }
 
         var planned = new List<PlannedResource>();
-        var graph = new DependencyGraph(scope.SubscriptionId, scope.ResourceGroup, existingVms);
+        var graph = new DependencyGraph(scope.SubscriptionId, scope.ResourceGroup, existingMachines);
         foreach (var item in evaluated)
         {
-            if (!graph.Add(item.Index, item.Vm, item.Name))
+            if (!graph.Add(item.Index, item.ScaleSet, item.Vm, item.Name))
             {
-                errors.Add(Error($"{item.Target}.name", $"The resource '{item.Vm}/{item.Name}' is defined more than once in the template."));
+                errors.Add(Error($"{item.Target}.name", $"The resource '{DependencyGraph.TemplateName(item.ScaleSet, item.Vm, item.Name)}' is defined more than once in the template."));
             }
         }
 
@@ -199,10 +215,10 @@ public static class TemplatePlanner
                     case DependencyTarget.Resource resource:
                         dependencies.Add(resource.Index);
                         break;
-                    case DependencyTarget.ExistingVm:
+                    case DependencyTarget.ExistingVm or DependencyTarget.ExistingScaleSet:
                         break;
                     default:
-                        errors.Add(Error(target, $"The resource '{entry}' in dependsOn of '{item.Vm}/{item.Name}' could not be resolved: it is not defined in the template and is not an existing virtual machine of resource group '{scope.ResourceGroup}'."));
+                        errors.Add(Error(target, $"The resource '{entry}' in dependsOn of '{DependencyGraph.TemplateName(item.ScaleSet, item.Vm, item.Name)}' could not be resolved: it is not defined in the template and is not an existing virtual machine, scale set or scale-set instance of resource group '{scope.ResourceGroup}'."));
                         break;
                 }
             }
@@ -211,8 +227,9 @@ public static class TemplatePlanner
             {
                 Index = item.Index,
                 VmName = item.Vm,
+                ScaleSetName = item.ScaleSet,
                 Name = item.Name,
-                ResourceId = graph.IdOf(item.Vm, item.Name),
+                ResourceId = graph.IdOf(item.ScaleSet, item.Vm, item.Name),
                 Body = item.Body,
                 DependsOn = dependencies.Distinct().ToList(),
             });
@@ -382,48 +399,76 @@ public abstract record DependencyTarget
     public sealed record Resource(int Index) : DependencyTarget;
 
     public sealed record ExistingVm(string VmName) : DependencyTarget;
+
+    /// <summary>An existing scale set, or one of its instances when <paramref name="InstanceId"/> is set.</summary>
+    public sealed record ExistingScaleSet(string ScaleSetName, string? InstanceId) : DependencyTarget;
 }
 
 /// <summary>
-/// The run commands of one template and the VMs that exist, indexed by every spelling a <c>dependsOn</c> may use:
+/// The run commands of one template and the machines that exist, indexed by every spelling a <c>dependsOn</c> may use:
 /// full resource id, provider path (<c>Microsoft.Compute/virtualMachines/vm/runCommands/rc</c>), type then names
-/// (<c>Microsoft.Compute/virtualMachines/runCommands/vm/rc</c>) and the template name (<c>vm/rc</c>). Case-insensitive.
+/// (<c>Microsoft.Compute/virtualMachines/runCommands/vm/rc</c>) and the template name (<c>vm/rc</c>); for a scale-set
+/// instance the same with <c>virtualMachineScaleSets/vmss/virtualMachines/0</c> and <c>vmss/0/rc</c>. Case-insensitive.
 /// </summary>
 public sealed class DependencyGraph
 {
+    private const string ScaleSets = "Microsoft.Compute/virtualMachineScaleSets";
     private readonly Dictionary<string, DependencyTarget> _names = new(StringComparer.OrdinalIgnoreCase);
     private readonly string _subscriptionId;
     private readonly string _resourceGroup;
 
-    public DependencyGraph(string subscriptionId, string resourceGroup, IEnumerable<string> existingVms)
+    public DependencyGraph(string subscriptionId, string resourceGroup, IEnumerable<VmKey> existingMachines)
     {
         _subscriptionId = subscriptionId;
         _resourceGroup = resourceGroup;
-        foreach (var vm in existingVms)
+        foreach (var machine in existingMachines)
         {
-            var target = new DependencyTarget.ExistingVm(vm);
-            _names[$"Microsoft.Compute/virtualMachines/{vm}"] = target;
-            _names[VmId(vm)] = target;
+            if (machine.ScaleSetName is { } scaleSet)
+            {
+                var set = new DependencyTarget.ExistingScaleSet(scaleSet, null);
+                _names[$"{ScaleSets}/{scaleSet}"] = set;
+                _names[Provider + $"{ScaleSets}/{scaleSet}"] = set;
+                var instance = new DependencyTarget.ExistingScaleSet(scaleSet, machine.VmName);
+                _names[$"{ScaleSets}/{scaleSet}/virtualMachines/{machine.VmName}"] = instance;
+                _names[$"{ScaleSets}/virtualMachines/{scaleSet}/{machine.VmName}"] = instance;
+                _names[MachineId(scaleSet, machine.VmName)] = instance;
+            }
+            else
+            {
+                var target = new DependencyTarget.ExistingVm(machine.VmName);
+                _names[$"Microsoft.Compute/virtualMachines/{machine.VmName}"] = target;
+                _names[MachineId(null, machine.VmName)] = target;
+            }
         }
     }
 
-    public string VmId(string vm) => $"/subscriptions/{_subscriptionId}/resourceGroups/{_resourceGroup}/providers/Microsoft.Compute/virtualMachines/{vm}";
+    private string Provider => $"/subscriptions/{_subscriptionId}/resourceGroups/{_resourceGroup}/providers/";
 
-    public string IdOf(string vm, string name) => $"{VmId(vm)}/runCommands/{name}";
+    /// <summary>The id of a VM, or of a scale-set instance when <paramref name="scaleSet"/> is set (<paramref name="vm"/> is then the instance id).</summary>
+    public string MachineId(string? scaleSet, string vm) => Provider + MachinePath(scaleSet, vm);
 
-    /// <summary>Indexes a template resource; false when one with that name is already there.</summary>
-    public bool Add(int index, string vm, string name)
+    public string IdOf(string? scaleSet, string vm, string name) => $"{MachineId(scaleSet, vm)}/runCommands/{name}";
+
+    /// <summary>The template name: <c>vm/rc</c> or <c>vmss/instanceId/rc</c>.</summary>
+    public static string TemplateName(string? scaleSet, string vm, string name) => scaleSet is null ? $"{vm}/{name}" : $"{scaleSet}/{vm}/{name}";
+
+    private static string MachinePath(string? scaleSet, string vm) =>
+        scaleSet is null ? $"Microsoft.Compute/virtualMachines/{vm}" : $"{ScaleSets}/{scaleSet}/virtualMachines/{vm}";
+
+    /// <summary>Indexes a template resource on a VM or scale-set instance; false when one with that name is already there.</summary>
+    public bool Add(int index, string? scaleSet, string vm, string name)
     {
-        if (_names.TryGetValue($"{vm}/{name}", out var existing) && existing is DependencyTarget.Resource)
+        var templateName = TemplateName(scaleSet, vm, name);
+        if (_names.TryGetValue(templateName, out var existing) && existing is DependencyTarget.Resource)
         {
             return false;
         }
 
         var target = new DependencyTarget.Resource(index);
-        _names[$"{vm}/{name}"] = target;
-        _names[$"Microsoft.Compute/virtualMachines/runCommands/{vm}/{name}"] = target;
-        _names[$"Microsoft.Compute/virtualMachines/{vm}/runCommands/{name}"] = target;
-        _names[IdOf(vm, name)] = target;
+        _names[templateName] = target;
+        _names[scaleSet is null ? $"{TemplatePlanner.RunCommandType}/{vm}/{name}" : $"{TemplatePlanner.ScaleSetRunCommandType}/{scaleSet}/{vm}/{name}"] = target;
+        _names[$"{MachinePath(scaleSet, vm)}/runCommands/{name}"] = target;
+        _names[IdOf(scaleSet, vm, name)] = target;
         return true;
     }
 

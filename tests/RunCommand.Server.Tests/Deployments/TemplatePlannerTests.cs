@@ -1,6 +1,7 @@
 using System.Text.Json;
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Deployments;
+using RunCommand.Storage;
 
 namespace RunCommand.Server.Tests.Deployments;
 
@@ -8,7 +9,7 @@ public sealed class TemplatePlannerTests
 {
     private const string Sub = "00000000-0000-0000-0000-000000000001";
 
-    private static (IReadOnlyList<PlannedResource> Resources, IReadOnlyList<ArmError> Errors) Plan(string resources, string? parameters = null, string[]? vms = null)
+    private static (IReadOnlyList<PlannedResource> Resources, IReadOnlyList<ArmError> Errors) Plan(string resources, string? parameters = null, string[]? vms = null, VmKey[]? instances = null)
     {
         var template = $$$"""
             {"parameters":{"vmName":{"type":"string"},"location":{"type":"string","defaultValue":"[resourceGroup().location]"}},
@@ -18,7 +19,8 @@ public sealed class TemplatePlannerTests
         using var t = JsonDocument.Parse(template);
         using var p = JsonDocument.Parse(parameters ?? """{"vmName":{"value":"vm1"}}""");
         var scope = new ExpressionScope { SubscriptionId = Sub, ResourceGroup = "rg1", Location = "local" };
-        return TemplatePlanner.Plan(t.RootElement, p.RootElement, scope, new HashSet<string>(vms ?? ["vm1"], StringComparer.OrdinalIgnoreCase));
+        var machines = (vms ?? ["vm1"]).Select(vm => new VmKey(Sub, "rg1", vm)).Concat(instances ?? []);
+        return TemplatePlanner.Plan(t.RootElement, p.RootElement, scope, machines);
     }
 
     private static string Rc(string name, params string[] dependsOn) => $$$"""
@@ -130,5 +132,117 @@ public sealed class TemplatePlannerTests
         var (_, errors) = Plan("""[{"type":"Microsoft.Storage/storageAccounts","name":"sa","location":"local"}]""");
 
         Assert.Equal("UnsupportedResourceType", Assert.Single(errors).Code);
+    }
+
+    private static string InstanceRc(string name, params string[] dependsOn) => $$$"""
+        {"type":"Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands","name":"{{{name}}}","apiVersion":"2023-03-01",
+         "location":"[parameters('location')]","dependsOn":{{{JsonSerializer.Serialize(dependsOn)}}},
+         "properties":{"source":{"script":"echo instance"}}
+        }
+        """;
+
+    [Fact]
+    public void Plan_ScaleSetInstanceRunCommand_PlansOnThatInstance()
+    {
+        var (resources, errors) = Plan($"[{InstanceRc("ss1/0/first")}]");
+
+        Assert.Empty(errors);
+        var resource = Assert.Single(resources);
+        Assert.Equal("ss1/0/first", resource.DisplayName);
+        Assert.Equal(("ss1", "0", "first"), (resource.ScaleSetName, resource.VmName, resource.Name));
+        Assert.Equal(TemplatePlanner.ScaleSetRunCommandType, resource.ResourceType);
+        Assert.Equal($"/subscriptions/{Sub}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachineScaleSets/ss1/virtualMachines/0/runCommands/first", resource.ResourceId);
+        Assert.Equal(new RunCommandKey(new VmKey(Sub, "rg1", "0", "ss1"), "first"), StorageFormat.ParseRunCommandId(resource.ResourceId));
+    }
+
+    [Theory]
+    [InlineData("ss1/first")]
+    [InlineData("ss1/0/first/extra")]
+    [InlineData("ss1/zero/first")]
+    [InlineData("ss1/0/bad name")]
+    public void Plan_ScaleSetInstanceRunCommandWithBadName_IsRejected(string name)
+    {
+        var (resources, errors) = Plan($"[{InstanceRc(name)}]");
+
+        Assert.Empty(resources);
+        Assert.Equal("resources[0]" + (name.Split('/').Length == 3 ? $"({name}).name" : ".name"), Assert.Single(errors).Target);
+    }
+
+    [Fact]
+    public void Plan_VmRunCommandNamedLikeInstance_IsRejected()
+    {
+        var (_, errors) = Plan("""[{"type":"Microsoft.Compute/virtualMachines/runCommands","name":"ss1/0/first","location":"local","properties":{"source":{"script":"echo"}}}]""");
+
+        Assert.Contains("vmName/runCommandName", Assert.Single(errors).Message);
+    }
+
+    [Theory]
+    [InlineData("ss1/0/first")]
+    [InlineData("SS1/0/FIRST")]
+    [InlineData("Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/ss1/0/first")]
+    [InlineData("Microsoft.Compute/virtualMachineScaleSets/ss1/virtualMachines/0/runCommands/first")]
+    [InlineData("[resourceId('Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands', 'ss1', '0', 'first')]")]
+    [InlineData("/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/RG1/providers/Microsoft.Compute/virtualMachineScaleSets/ss1/virtualMachines/0/runCommands/first")]
+    public void Plan_DependsOnScaleSetInstanceRunCommandByNameOrId_Resolves(string entry)
+    {
+        var (resources, errors) = Plan($"[{InstanceRc("ss1/0/first")},{Rc("second", entry)},{InstanceRc("ss1/1/third", entry)}]");
+
+        Assert.Empty(errors);
+        Assert.Equal([0], resources[1].DependsOn);
+        Assert.Equal([0], resources[2].DependsOn);
+    }
+
+    [Theory]
+    [InlineData("vm1/first")]
+    [InlineData("[resourceId('Microsoft.Compute/virtualMachines/runCommands', parameters('vmName'), 'first')]")]
+    public void Plan_ScaleSetInstanceRunCommandDependsOnVmRunCommand_OrdersAfterIt(string entry)
+    {
+        var (resources, errors) = Plan($"[{Rc("first")},{InstanceRc("ss1/0/second", entry)}]");
+
+        Assert.Empty(errors);
+        Assert.Equal(["vm1/first", "ss1/0/second"], resources.Select(r => r.DisplayName));
+        Assert.Equal([0], resources[1].DependsOn);
+    }
+
+    [Theory]
+    [InlineData("Microsoft.Compute/virtualMachineScaleSets/ss1")]
+    [InlineData("[resourceId('Microsoft.Compute/virtualMachineScaleSets', 'ss1')]")]
+    [InlineData("Microsoft.Compute/virtualMachineScaleSets/ss1/virtualMachines/0")]
+    [InlineData("[resourceId('Microsoft.Compute/virtualMachineScaleSets/virtualMachines', 'ss1', '0')]")]
+    public void Plan_DependsOnExistingScaleSetOrInstance_IsSatisfied(string entry)
+    {
+        var (resources, errors) = Plan($"[{InstanceRc("ss1/0/first", entry)},{Rc("second", entry)}]", instances: [new VmKey(Sub, "rg1", "0", "ss1")]);
+
+        Assert.Empty(errors);
+        Assert.All(resources, r => Assert.Empty(r.DependsOn));
+    }
+
+    [Theory]
+    [InlineData("Microsoft.Compute/virtualMachineScaleSets/ghost")]
+    [InlineData("Microsoft.Compute/virtualMachineScaleSets/ss1/virtualMachines/7")]
+    [InlineData("Microsoft.Compute/virtualMachines/0")]
+    public void Plan_DependsOnMissingScaleSetOrInstance_NamesIt(string entry)
+    {
+        var (_, errors) = Plan($"[{InstanceRc("ss1/0/first", entry)}]", instances: [new VmKey(Sub, "rg1", "0", "ss1")]);
+
+        var error = Assert.Single(errors);
+        Assert.Equal("resources[0](ss1/0/first).dependsOn[0]", error.Target);
+        Assert.Contains(entry, error.Message);
+    }
+
+    [Fact]
+    public void Plan_SameInstanceRunCommandTwice_IsRejected()
+    {
+        var (_, errors) = Plan($"[{InstanceRc("ss1/0/a")},{InstanceRc("SS1/0/A")}]");
+
+        Assert.Contains("'SS1/0/A' is defined more than once", Assert.Single(errors).Message);
+    }
+
+    [Fact]
+    public void Plan_CycleAcrossVmAndInstance_IsRejected()
+    {
+        var (_, errors) = Plan($"[{Rc("a", "ss1/0/b")},{InstanceRc("ss1/0/b", "vm1/a")}]");
+
+        Assert.Contains("Circular dependency detected: vm1/a -> ss1/0/b -> vm1/a", Assert.Single(errors).Message);
     }
 }
