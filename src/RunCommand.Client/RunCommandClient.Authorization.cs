@@ -112,10 +112,13 @@ public sealed partial class RunCommandClient
             $"/subscriptions/{Escape(vm.Subscription)}/resourceGroups/{Escape(vm.ResourceGroup)}/providers/Microsoft.Compute/virtualMachines/{Escape(vm.VmName)}/revokeAgent?api-version={ApiVersion}",
             null, null, cancellationToken);
 
-    /// <summary>Creates an enrollment token for agents of one resource group; the answer holds the token, shown this once.</summary>
-    public async Task<EnrollmentTokenResource> CreateEnrollmentTokenAsync(string subscription, string resourceGroup, TimeSpan? lifetime, int? maxUses, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates an enrollment token for agents of one resource group (or, with <paramref name="scaleSet"/>, of one scale set
+    /// in it); the answer holds the token, shown this once.
+    /// </summary>
+    public async Task<EnrollmentTokenResource> CreateEnrollmentTokenAsync(string subscription, string resourceGroup, TimeSpan? lifetime, int? maxUses, CancellationToken cancellationToken = default, string? scaleSet = null)
     {
-        var body = Body(new EnrollmentTokenCreate { ExpiresInSeconds = lifetime is { } l ? (long)l.TotalSeconds : null, MaxUses = maxUses },
+        var body = Body(new EnrollmentTokenCreate { ExpiresInSeconds = lifetime is { } l ? (long)l.TotalSeconds : null, MaxUses = maxUses, VirtualMachineScaleSet = scaleSet },
             ContractsJsonContext.Default.EnrollmentTokenCreate);
         var response = await SendAsync(HttpMethod.Post, $"{EnrollmentTokensPath(subscription, resourceGroup)}?api-version={ApiVersion}", body,
             ContractsJsonContext.Default.EnrollmentTokenResource, cancellationToken);

@@ -26,6 +26,7 @@ public sealed partial class SqliteRunCommandStore
             hash BLOB NOT NULL UNIQUE,
             subscription TEXT NOT NULL,
             resource_group TEXT NOT NULL,
+            scale_set TEXT,
             created TEXT NOT NULL,
             expires TEXT,
             max_uses INTEGER,
@@ -70,15 +71,15 @@ public sealed partial class SqliteRunCommandStore
     private const char ListSeparator = '\n';
 
     private const string EnrollmentTokenSelect =
-        "SELECT id, subscription, resource_group, created, expires, max_uses, uses, revoked, created_by FROM enrollment_tokens ";
+        "SELECT id, subscription, resource_group, created, expires, max_uses, uses, revoked, created_by, scale_set FROM enrollment_tokens ";
 
     public async Task IssueEnrollmentTokenAsync(EnrollmentTokenRecord token, byte[] tokenHash, CancellationToken cancellationToken) =>
         await WriteAsync(async (connection, transaction) =>
         {
             await ExecuteAsync(connection, transaction, """
-                INSERT INTO enrollment_tokens(id, hash, subscription, resource_group, created, expires, max_uses, uses, revoked, created_by)
-                VALUES($id, $h, $s, $rg, $c, $e, $max, 0, NULL, $by)
-                """, cancellationToken, ("$id", token.Id), ("$h", tokenHash), ("$s", token.SubscriptionId), ("$rg", token.ResourceGroup),
+                INSERT INTO enrollment_tokens(id, hash, subscription, resource_group, scale_set, created, expires, max_uses, uses, revoked, created_by)
+                VALUES($id, $h, $s, $rg, $set, $c, $e, $max, 0, NULL, $by)
+                """, cancellationToken, ("$id", token.Id), ("$h", tokenHash), ("$s", token.SubscriptionId), ("$rg", token.ResourceGroup), ("$set", token.ScaleSetName),
                 ("$c", StorageFormat.Timestamp(token.Created)), ("$e", token.Expires is { } e ? StorageFormat.Timestamp(e) : null),
                 ("$max", token.MaxUses), ("$by", token.CreatedBy));
             return true;
@@ -103,6 +104,7 @@ public sealed partial class SqliteRunCommandStore
                 { MaxUses: { } max } when token.Uses >= max => EnrollmentTokenUse.UsedUp,
                 _ when !string.Equals(token.SubscriptionId, vm.SubscriptionId, StringComparison.OrdinalIgnoreCase)
                     || !string.Equals(token.ResourceGroup, vm.ResourceGroup, StringComparison.OrdinalIgnoreCase) => EnrollmentTokenUse.WrongResourceGroup,
+                { ScaleSetName: { } set } when !string.Equals(set, vm.ScaleSetName, StringComparison.OrdinalIgnoreCase) => EnrollmentTokenUse.WrongScaleSet,
                 _ => EnrollmentTokenUse.Accepted,
             };
             if (verdict == EnrollmentTokenUse.Accepted)
@@ -147,6 +149,7 @@ public sealed partial class SqliteRunCommandStore
                 Uses = reader.GetInt32(6),
                 Revoked = reader.IsDBNull(7) ? null : StorageFormat.ParseTimestamp(reader.GetString(7)),
                 CreatedBy = reader.IsDBNull(8) ? null : reader.GetString(8),
+                ScaleSetName = reader.IsDBNull(9) ? null : reader.GetString(9),
             });
         }
 

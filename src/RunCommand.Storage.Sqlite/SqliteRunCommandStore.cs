@@ -42,6 +42,12 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             await ExecuteAsync(connection, null, "ALTER TABLE vms ADD COLUMN scale_set TEXT", cancellationToken);
         }
 
+        // Enrollment tokens made before they could be scoped to a scale set are scoped to their resource group (NULL).
+        if (await ScalarAsync(connection, null, "SELECT 1 FROM pragma_table_info('enrollment_tokens') WHERE name = 'scale_set'", cancellationToken) is null)
+        {
+            await ExecuteAsync(connection, null, "ALTER TABLE enrollment_tokens ADD COLUMN scale_set TEXT", cancellationToken);
+        }
+
         await ExecuteAsync(connection, null, "CREATE INDEX IF NOT EXISTS ix_vms_scale_set ON vms(lower(subscription), lower(resource_group), lower(scale_set))", cancellationToken);
     }
 

@@ -52,6 +52,9 @@ public sealed record EnrollmentTokenRecord
 
     public required string ResourceGroup { get; init; }
 
+    /// <summary>When set, only instances of this scale set (of the resource group) may enroll with it; null: any VM or scale set of the group.</summary>
+    public string? ScaleSetName { get; init; }
+
     public required DateTimeOffset Created { get; init; }
 
     /// <summary>Null: never expires.</summary>
@@ -76,6 +79,9 @@ public enum EnrollmentTokenUse
     Revoked,
     UsedUp,
     WrongResourceGroup,
+
+    /// <summary>The token is for instances of one scale set, and this enrollment is not one of them.</summary>
+    WrongScaleSet,
 }
 
 /// <summary>A custom role definition (built-in roles live in code and are not stored).</summary>

@@ -363,6 +363,32 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task EnrollmentToken_ScopedToScaleSet_EnrollsOnlyItsInstances()
+    {
+        async Task<(HttpStatusCode Status, string Body)> EnrollAsync(string token, EnrollRequest request)
+        {
+            using var http = fixture.Server.CreateHttpClient(token);
+            using var response = await http.PostAsJsonAsync("/agent/v1/enroll", request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var token = await fixture.Admin.CreateEnrollmentTokenAsync(fixture.Subscription, "rg-ss", null, null, scaleSet: "web-ss");
+
+        var asVm = await EnrollAsync(token.Token!, new EnrollRequest { ResourceGroup = "rg-ss", VmName = "plain-vm" });
+        var otherSet = await EnrollAsync(token.Token!, new EnrollRequest { ResourceGroup = "rg-ss", VmScaleSetName = "db-ss" });
+        var instance = await EnrollAsync(token.Token!, new EnrollRequest { ResourceGroup = "rg-ss", VmScaleSetName = "WEB-ss" });
+
+        Assert.Equal(HttpStatusCode.Forbidden, asVm.Status);
+        Assert.Contains("one scale set", asVm.Body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, otherSet.Status);
+        Assert.Equal(HttpStatusCode.OK, instance.Status);
+        Assert.Contains("/virtualMachineScaleSets/web-ss/virtualMachines/", instance.Body, StringComparison.OrdinalIgnoreCase);
+        var listed = await fixture.Admin.ListEnrollmentTokensAsync(fixture.Subscription, "rg-ss");
+        Assert.Equal("web-ss", listed.Single(t => t.Id == token.Id).VirtualMachineScaleSet);
+        Assert.Equal(1, listed.Single(t => t.Id == token.Id).Uses);
+    }
+
+    [Fact]
     public async Task Cli_UserTokenRoleAndActivityLog_WorkEndToEnd()
     {
         var cli = new CliRunner(Path.Combine(fixture.Dir, "cli-admin"));

@@ -63,13 +63,14 @@ internal static class VmCommands
         var (group, subscription) = (Options.ResourceGroup(), Options.Subscription());
         var expiresIn = new Option<string>("--expires-in") { Description = "Lifetime, e.g. 1d, 12h (default: never expires).", HelpName = "duration" };
         var maxUses = new Option<int?>("--max-uses") { Description = "How many agents may enroll with it (default: unlimited)." };
-        var create = new Command("create", "Create an enrollment token; prints it once. Give it to the agent with --enroll-token-file.") { group, expiresIn, maxUses, subscription };
+        var vmss = new Option<string>("--vmss-name") { Description = "Only instances of this scale set may enroll with it (default: any VM or scale set of the resource group)." };
+        var create = new Command("create", "Create an enrollment token; prints it once. Give it to the agent with --enroll-token-file.") { group, expiresIn, maxUses, vmss, subscription };
         create.SetAction(async (result, cancellationToken) =>
         {
             var lifetime = result.GetValue(expiresIn) is { } text ? AuthCommands.ParseDuration(text) : (TimeSpan?)null;
             using var session = Session.Open();
             var created = await session.Client.CreateEnrollmentTokenAsync(
-                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, lifetime, result.GetValue(maxUses), cancellationToken);
+                await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, lifetime, result.GetValue(maxUses), cancellationToken, result.GetValue(vmss));
             result.InvocationConfiguration.Output.WriteLine(System.Text.Json.JsonSerializer.Serialize(created, AuthCommands.Indented.EnrollmentTokenResource));
             return ExitCodes.Success;
         });

@@ -209,6 +209,9 @@ public sealed record EnrollmentTokenResource
 
     public required string ResourceGroup { get; init; }
 
+    /// <summary>When set, only instances of this scale set may enroll with the token.</summary>
+    public string? VirtualMachineScaleSet { get; init; }
+
     public required DateTimeOffset CreatedOn { get; init; }
 
     /// <summary>Null: never expires.</summary>
@@ -233,4 +236,7 @@ public sealed record EnrollmentTokenCreate
 
     /// <summary>How many agents may enroll with it; null: unlimited.</summary>
     public int? MaxUses { get; init; }
+
+    /// <summary>Scale set whose instances alone may enroll with it; null: any VM or scale set of the resource group.</summary>
+    public string? VirtualMachineScaleSet { get; init; }
 }

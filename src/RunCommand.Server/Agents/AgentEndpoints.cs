@@ -58,8 +58,9 @@ public static class AgentEndpoints
         }
 
         var token = TokenService.NewToken("rcg_");
+        // For a scale set the instance id is assigned below; the token check needs only the group and the set.
         var vm = request.VmScaleSetName is { } set
-            ? new VmKey(identity.SubscriptionId, request.ResourceGroup!, set)
+            ? new VmKey(identity.SubscriptionId, request.ResourceGroup!, "new", set)
             : new VmKey(identity.SubscriptionId, request.ResourceGroup!, request.VmName!);
         if (http.Caller().EnrollmentTokenHash is { } scopedHash)
         {
@@ -71,6 +72,9 @@ public static class AgentEndpoints
                 case EnrollmentTokenUse.WrongResourceGroup:
                     return ArmResults.Error(StatusCodes.Status403Forbidden, "AuthorizationFailed",
                         $"The enrollment token does not allow enrolling into resource group '{request.ResourceGroup}'.", "resourceGroup");
+                case EnrollmentTokenUse.WrongScaleSet:
+                    return ArmResults.Error(StatusCodes.Status403Forbidden, "AuthorizationFailed",
+                        $"The enrollment token allows only instances of one scale set, not {(request.VmScaleSetName is { } s ? $"scale set '{s}'" : $"VM '{request.VmName}'")}.", "vmScaleSetName");
                 default:
                     http.Response.Headers.WWWAuthenticate = "Bearer";
                     return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", use switch

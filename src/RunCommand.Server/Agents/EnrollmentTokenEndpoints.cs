@@ -33,6 +33,11 @@ public static class EnrollmentTokenEndpoints
             errors.Add(ArmNames.Invalid("InvalidParameter", "expiresInSeconds", "'expiresInSeconds' must be from 0 (never) to ten years."));
         }
 
+        if (body.VirtualMachineScaleSet is { } set && ArmNames.CheckVmName(set).Any())
+        {
+            errors.Add(ArmNames.Invalid("InvalidParameter", "virtualMachineScaleSet", $"'{set}' is not a valid scale set name."));
+        }
+
         if (body.MaxUses is < 1)
         {
             errors.Add(ArmNames.Invalid("InvalidParameter", "maxUses", "'maxUses' must be at least 1 (or absent: unlimited)."));
@@ -50,6 +55,7 @@ public static class EnrollmentTokenEndpoints
             Id = Guid.NewGuid().ToString(),
             SubscriptionId = identity.SubscriptionId,
             ResourceGroup = resourceGroupName,
+            ScaleSetName = body.VirtualMachineScaleSet,
             Created = now,
             Expires = body.ExpiresInSeconds is > 0 and var s ? now.AddSeconds(s) : null,
             MaxUses = body.MaxUses,
@@ -89,6 +95,7 @@ public static class EnrollmentTokenEndpoints
     {
         Id = t.Id,
         ResourceGroup = t.ResourceGroup,
+        VirtualMachineScaleSet = t.ScaleSetName,
         CreatedOn = t.Created,
         ExpiresOn = t.Expires,
         MaxUses = t.MaxUses,
