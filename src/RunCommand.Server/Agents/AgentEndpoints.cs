@@ -23,7 +23,7 @@ public static class AgentEndpoints
 
     private static async Task<IResult> EnrollAsync(HttpContext http, IRunCommandStore store, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
     {
-        var request = await ReadAsync(http, ContractsJsonContext.Default.EnrollRequest, cancellationToken);
+        var request = await ArmBody.ReadAsync(http.Request, ContractsJsonContext.Default.EnrollRequest, cancellationToken);
         var errors = ArmNames.CheckResourceGroup(request.ResourceGroup ?? "").ToList();
         if ((request.VmName is null) == (request.VmScaleSetName is null))
         {
@@ -184,7 +184,7 @@ public static class AgentEndpoints
     private static async Task<IResult> ReportAsync(HttpContext http, string executionId, IRunCommandStore store, AgentPresence presence, TimeProvider time, ILogger<AgentPresence> logger, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
-        var report = await ReadAsync(http, ContractsJsonContext.Default.ExecutionReport, cancellationToken);
+        var report = await ArmBody.ReadAsync(http.Request, ContractsJsonContext.Default.ExecutionReport, cancellationToken);
         if (report.State is not (ExecutionStates.Pending or ExecutionStates.Running) && !ExecutionStates.IsTerminal(report.State))
         {
             return ArmResults.Error(StatusCodes.Status400BadRequest, "InvalidParameter", $"'{report.State}' is not an execution state.", "state");
@@ -221,19 +221,5 @@ public static class AgentEndpoints
             Cancel = outcome.CancelRequested,
             Finished = outcome.Finished,
         }, ContractsJsonContext.Default.ReportAck);
-    }
-
-    private static async Task<T> ReadAsync<T>(HttpContext http, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
-        where T : class
-    {
-        try
-        {
-            return await JsonSerializer.DeserializeAsync(http.Request.Body, typeInfo, cancellationToken)
-                ?? throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", "The request body is empty.");
-        }
-        catch (JsonException e)
-        {
-            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", $"The request content could not be read: {e.Message.Split(" Path:")[0]}", e.Path);
-        }
     }
 }

@@ -90,15 +90,7 @@ public static class VirtualMachineEndpoints
     {
         var vm = service.ResolveVm(request, subscriptionId, resourceGroupName, vmName);
         var existing = await service.RequireVmAsync(vm, cancellationToken);
-        VirtualMachineUpdate? update;
-        try
-        {
-            update = await request.ReadFromJsonAsync(ContractsJsonContext.Default.VirtualMachineUpdate, cancellationToken);
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", "The request body is not a valid VM update: " + e.Message, "tags");
-        }
+        var update = await ArmBody.ReadAsync(request, ContractsJsonContext.Default.VirtualMachineUpdate, cancellationToken);
 
         if (update?.Tags is { } tags && tags.Keys.FirstOrDefault(k => k.Length is 0 or > 512) is { } badKey)
         {
