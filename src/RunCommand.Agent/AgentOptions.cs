@@ -23,7 +23,7 @@ public sealed record AgentOptions
     /// <summary>Null: the server's default location.</summary>
     public string? Location { get; init; }
 
-    /// <summary>Holds agent.token and executions/; created 0700.</summary>
+    /// <summary>Holds agent.key (or an older agent's agent.token), agent.identity and executions/; created 0700.</summary>
     public required string StateDirectory { get; init; }
 
     public required string EnrollTokenFile { get; init; }

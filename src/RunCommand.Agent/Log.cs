@@ -11,8 +11,8 @@ internal static partial class Log
     [LoggerMessage(1000, LogLevel.Information, "Agent {Version} starting as {Machine} (resource group {ResourceGroup}), server {Server}")]
     public static partial void AgentStarting(ILogger logger, string version, string machine, string resourceGroup, string server);
 
-    [LoggerMessage(1001, LogLevel.Information, "Enrolled as {VmResourceId}; agent token saved to {TokenPath}")]
-    public static partial void Enrolled(ILogger logger, string vmResourceId, string tokenPath);
+    [LoggerMessage(1001, LogLevel.Information, "Enrolled as {VmResourceId}; agent credential saved to {CredentialPath}")]
+    public static partial void Enrolled(ILogger logger, string vmResourceId, string credentialPath);
 
     [LoggerMessage(1002, LogLevel.Information, "Using the saved agent token {TokenPath}")]
     public static partial void UsingSavedToken(ILogger logger, string tokenPath);
@@ -20,8 +20,14 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Critical, "The server refused the enrollment token from {TokenFile} (HTTP {StatusCode}); get a fresh one from the server's data dir")]
     public static partial void EnrollmentRejected(ILogger logger, string tokenFile, int statusCode);
 
-    [LoggerMessage(1004, LogLevel.Critical, "The server refused this agent's token (HTTP 401): it was revoked or the VM enrolled elsewhere. Delete {TokenPath} and restart to enroll again")]
-    public static partial void AgentTokenRejected(ILogger logger, string tokenPath);
+    [LoggerMessage(1004, LogLevel.Critical, "The server refused this agent's credential (HTTP 401): it was revoked or the VM enrolled elsewhere. Delete {CredentialPath} and restart to enroll again")]
+    public static partial void AgentTokenRejected(ILogger logger, string credentialPath);
+
+    [LoggerMessage(1012, LogLevel.Information, "Using the saved agent key {KeyPath} as {VmResourceId}")]
+    public static partial void UsingSavedKey(ILogger logger, string keyPath, string vmResourceId);
+
+    [LoggerMessage(1013, LogLevel.Critical, "Cannot read the agent key {KeyPath}: {Detail}; delete it and restart to enroll again")]
+    public static partial void AgentKeyUnreadable(ILogger logger, string keyPath, string detail);
 
     [LoggerMessage(1005, LogLevel.Warning, "Cannot reach the server ({Kind}: {Detail}); retrying with backoff, next in {DelayMs} ms (further failures of this kind are not logged)")]
     public static partial void ServerUnreachable(ILogger logger, string kind, string detail, long delayMs);

@@ -159,7 +159,7 @@ public sealed partial class SqliteRunCommandStore
     public async Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken) =>
         await WriteAsync(async (connection, transaction) =>
         {
-            await using var command = Command(connection, transaction, "UPDATE vms SET agent_token_hash = NULL WHERE key = $key", ("$key", vm.Key));
+            await using var command = Command(connection, transaction, "UPDATE vms SET agent_token_hash = NULL, agent_public_key = NULL WHERE key = $key", ("$key", vm.Key));
             return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
         }, cancellationToken);
 

@@ -42,6 +42,12 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             await ExecuteAsync(connection, null, "ALTER TABLE vms ADD COLUMN scale_set TEXT", cancellationToken);
         }
 
+        // Databases created before agents enrolled with keys lack the column; their agents all hold tokens (NULL).
+        if (await ScalarAsync(connection, null, "SELECT 1 FROM pragma_table_info('vms') WHERE name = 'agent_public_key'", cancellationToken) is null)
+        {
+            await ExecuteAsync(connection, null, "ALTER TABLE vms ADD COLUMN agent_public_key BLOB", cancellationToken);
+        }
+
         // Enrollment tokens made before they could be scoped to a scale set are scoped to their resource group (NULL).
         if (await ScalarAsync(connection, null, "SELECT 1 FROM pragma_table_info('enrollment_tokens') WHERE name = 'scale_set'", cancellationToken) is null)
         {
@@ -200,20 +206,20 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         return await ScalarAsync(connection, null, "SELECT hash FROM tokens WHERE purpose = $p", cancellationToken, ("$p", purpose)) as byte[];
     }
 
-    public async Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[]? agentTokenHash, byte[]? agentPublicKey, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var record = await WriteAsync(async (connection, transaction) =>
         {
             var existing = await ReadVmAsync(connection, transaction, vm.Key, cancellationToken);
             if (existing is null)
             {
-                await InsertMachineAsync(connection, transaction, vm, location, agentTokenHash, hostname, agentVersion, tags, now, cancellationToken);
+                await InsertMachineAsync(connection, transaction, vm, location, agentTokenHash, agentPublicKey, hostname, agentVersion, tags, now, cancellationToken);
             }
             else
             {
                 await ExecuteAsync(connection, transaction,
-                    "UPDATE vms SET agent_token_hash = $hash, last_contact = $now, hostname = $host, agent_version = $ver WHERE key = $key",
-                    cancellationToken, ("$key", vm.Key), ("$hash", agentTokenHash), ("$now", StorageFormat.Timestamp(now)), ("$host", hostname), ("$ver", agentVersion));
+                    "UPDATE vms SET agent_token_hash = $hash, agent_public_key = $pk, last_contact = $now, hostname = $host, agent_version = $ver WHERE key = $key",
+                    cancellationToken, ("$key", vm.Key), ("$hash", agentTokenHash), ("$pk", agentPublicKey), ("$now", StorageFormat.Timestamp(now)), ("$host", hostname), ("$ver", agentVersion));
             }
 
             return (await ReadVmAsync(connection, transaction, vm.Key, cancellationToken))!;
@@ -221,7 +227,7 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         return record;
     }
 
-    public async Task<VmRecord> EnrollScaleSetInstanceAsync(string subscriptionId, string resourceGroup, string scaleSetName, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<VmRecord> EnrollScaleSetInstanceAsync(string subscriptionId, string resourceGroup, string scaleSetName, string location, byte[]? agentTokenHash, byte[]? agentPublicKey, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var scaleSetKey = ScaleSetKey(subscriptionId, resourceGroup, scaleSetName);
         return await WriteAsync(async (connection, transaction) =>
@@ -240,19 +246,19 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             // The id and the credential are committed together: a crash leaves either no instance or a complete one.
             var instance = new VmKey(scaleSet.SubscriptionId, scaleSet.ResourceGroup, scaleSet.InstanceCount.ToString(System.Globalization.CultureInfo.InvariantCulture), scaleSet.Name);
             await ExecuteAsync(connection, transaction, "UPDATE scale_sets SET instance_count = instance_count + 1 WHERE key = $key", cancellationToken, ("$key", scaleSetKey));
-            await InsertMachineAsync(connection, transaction, instance, scaleSet.Location, agentTokenHash, hostname, agentVersion, tags, now, cancellationToken);
+            await InsertMachineAsync(connection, transaction, instance, scaleSet.Location, agentTokenHash, agentPublicKey, hostname, agentVersion, tags, now, cancellationToken);
             return (await ReadVmAsync(connection, transaction, instance.Key, cancellationToken))!;
         }, cancellationToken);
     }
 
-    private static async Task InsertMachineAsync(SqliteConnection connection, SqliteTransaction transaction, VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken) =>
+    private static async Task InsertMachineAsync(SqliteConnection connection, SqliteTransaction transaction, VmKey vm, string location, byte[]? agentTokenHash, byte[]? agentPublicKey, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken) =>
         await ExecuteAsync(connection, transaction, """
-            INSERT INTO vms(key, subscription, resource_group, name, scale_set, location, vm_id, tags, agent_token_hash, last_contact, hostname, agent_version, created)
-            VALUES($key, $sub, $rg, $name, $ss, $loc, $vmid, $tags, $hash, $now, $host, $ver, $now)
+            INSERT INTO vms(key, subscription, resource_group, name, scale_set, location, vm_id, tags, agent_token_hash, agent_public_key, last_contact, hostname, agent_version, created)
+            VALUES($key, $sub, $rg, $name, $ss, $loc, $vmid, $tags, $hash, $pk, $now, $host, $ver, $now)
             """, cancellationToken,
             ("$key", vm.Key), ("$sub", vm.SubscriptionId), ("$rg", vm.ResourceGroup), ("$name", vm.VmName), ("$ss", vm.ScaleSetName), ("$loc", location),
             ("$vmid", Guid.NewGuid().ToString()), ("$tags", tags is { Count: > 0 } ? StorageFormat.Serialize(tags) : null), ("$hash", agentTokenHash),
-            ("$now", StorageFormat.Timestamp(now)), ("$host", hostname), ("$ver", agentVersion));
+            ("$pk", agentPublicKey), ("$now", StorageFormat.Timestamp(now)), ("$host", hostname), ("$ver", agentVersion));
 
     private static string ScaleSetKey(string subscriptionId, string resourceGroup, string scaleSetName) =>
         $"/subscriptions/{subscriptionId}/resourcegroups/{resourceGroup}/providers/microsoft.compute/virtualmachinescalesets/{scaleSetName}".ToLowerInvariant();
@@ -330,6 +336,15 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         await using var command = Command(connection, null, VmSelect + " WHERE agent_token_hash = $h", ("$h", agentTokenHash));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadVm(reader) : null;
+    }
+
+    public async Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmResourceId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, VmSelect.Replace(" FROM vms", ", agent_public_key FROM vms", StringComparison.Ordinal)
+            + " WHERE key = $key AND agent_public_key IS NOT NULL", ("$key", vmResourceId.ToLowerInvariant()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (ReadVm(reader), (byte[])reader.GetValue(11)) : null;
     }
 
     public async Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken)

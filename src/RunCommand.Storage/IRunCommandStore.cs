@@ -22,23 +22,29 @@ public interface IRunCommandStore
 
     /// <summary>
     /// Enrolls an agent for a VM: creates the VM if it does not exist (with <paramref name="tags"/>; an existing VM keeps
-    /// its tags), and replaces the VM's agent credential with <paramref name="agentTokenHash"/> (a previous agent of that
-    /// VM is refused from then on).
+    /// its tags), and replaces the VM's agent credential with <paramref name="agentTokenHash"/> or
+    /// <paramref name="agentPublicKey"/> (exactly one is non-null; a previous agent of that VM is refused from then on).
     /// </summary>
-    Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
+    Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, byte[]? agentTokenHash, byte[]? agentPublicKey, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>
     /// Enrolls an agent as a new instance of a scale set: creates the scale set if it does not exist, hands out the next
     /// instance id ("0", "1", ...; never reused) and binds the credential to that instance. The agent keeps its
     /// credential, so a restarted agent stays the same instance.
     /// </summary>
-    Task<VmRecord> EnrollScaleSetInstanceAsync(string subscriptionId, string resourceGroup, string scaleSetName, string location, byte[] agentTokenHash, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
+    Task<VmRecord> EnrollScaleSetInstanceAsync(string subscriptionId, string resourceGroup, string scaleSetName, string location, byte[]? agentTokenHash, byte[]? agentPublicKey, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>The VM whose agent holds this credential, or null.</summary>
     Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Removes the VM's agent credential: its agent is refused from the next request on, until an agent enrolls
+    /// The VM or scale-set instance with this resource id (any casing) and the public key (SubjectPublicKeyInfo) its
+    /// agent enrolled with; null when there is no such machine or its agent has no key (enrolled with a token, or revoked).
+    /// </summary>
+    Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmResourceId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes the VM's agent credential (token hash and public key): its agent is refused from the next request on, until an agent enrolls
     /// again with an enrollment token. False when the VM does not exist.
     /// </summary>
     Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken);

@@ -61,6 +61,96 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_ServerTakesKeys_SavesPrivateKeyAndSignsEveryCall()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        server.AcceptKeys = true;
+        var options = Options(server.BaseAddress);
+        using var client = new AgentClient(server.BaseAddress, null);
+        using var shutdown = new CancellationTokenSource();
+        var run = Service(options, client).RunAsync(shutdown.Token);
+
+        await AgentFixture.WaitUntilAsync(() => server.Enrollments.Count == 1, "the agent enrolls");
+        server.SetAssignments(AgentFixture.Assignment("echo signed", "exec-key"));
+        var final = await server.Reports["exec-key"].WaitForTerminalAsync();
+        await shutdown.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        var keyPath = Path.Combine(options.StateDirectory, "agent.key");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyPath));
+        Assert.False(File.Exists(Path.Combine(options.StateDirectory, "agent.token")));
+        using var saved = ECDsa.Create();
+        saved.ImportFromPem(await File.ReadAllTextAsync(keyPath));
+        // The enrollment sent the public half of the saved key, and nothing of its private half.
+        Assert.Equal(Convert.ToBase64String(saved.ExportSubjectPublicKeyInfo()), server.Enrollments[0].PublicKey);
+        var resourceId = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1";
+        Assert.Equal(resourceId + "\n", await File.ReadAllTextAsync(Path.Combine(options.StateDirectory, "agent.identity")));
+        Assert.NotEmpty(server.AgentAuthorizations);
+        Assert.All(server.AgentAuthorizations, header =>
+        {
+            Assert.True(AgentAssertion.TryParse(header["Bearer ".Length..], out var id, out _, out var payload, out var signature));
+            Assert.Equal(resourceId, id);
+            Assert.True(AgentAssertion.Verify(saved.ExportSubjectPublicKeyInfo(), payload, signature));
+        });
+    }
+
+    [Fact]
+    public async Task RunAsync_SavedKeyAndIdentity_UsesThemWithoutEnrolling()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        server.AcceptKeys = true;
+        var options = Options(server.BaseAddress);
+        using (var client = new AgentClient(server.BaseAddress, null))
+        using (var shutdown = new CancellationTokenSource())
+        {
+            var first = Service(options, client).RunAsync(shutdown.Token);
+            await AgentFixture.WaitUntilAsync(() => server.AgentAuthorizations.Count > 0, "the agent polls");
+            await shutdown.CancelAsync();
+            await first.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var key = await File.ReadAllTextAsync(Path.Combine(options.StateDirectory, "agent.key"));
+        using (var client = new AgentClient(server.BaseAddress, null))
+        using (var shutdown = new CancellationTokenSource())
+        {
+            var second = Service(options, client).RunAsync(shutdown.Token);
+            server.SetAssignments(AgentFixture.Assignment("echo again", "exec-again"));
+            Assert.Equal(LocalState.Succeeded, (await server.Reports["exec-again"].WaitForTerminalAsync()).State);
+            await shutdown.CancelAsync();
+            Assert.Equal(0, await second.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        Assert.Single(server.Enrollments);
+        Assert.Equal(key, await File.ReadAllTextAsync(Path.Combine(options.StateDirectory, "agent.key")));
+    }
+
+    [Fact]
+    public void Assertion_WithinLifetime_IsReusedThenRenewed()
+    {
+        var time = new ManualTime(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        using var credential = new AgentKeyCredential(AgentAssertion.NewKey(), "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm", time);
+
+        var first = credential.Assertion();
+        time.Now += TimeSpan.FromSeconds(59);
+        var cached = credential.Assertion();
+        time.Now += TimeSpan.FromSeconds(2);
+        var renewed = credential.Assertion();
+
+        Assert.Equal(first, cached);
+        Assert.NotEqual(first, renewed);
+        Assert.True(AgentAssertion.TryParse(renewed, out _, out var issued, out _, out _));
+        Assert.Equal(time.Now, issued);
+    }
+
+    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
     public async Task RunAsync_SavedTokenRejected_ExitsWithUnauthorized()
     {
         await using var server = await KestrelFakeServer.StartAsync();

@@ -34,6 +34,18 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
     /// <summary>Token the goal state and report endpoints accept; anything else gets 401.</summary>
     public string AcceptedAgentToken { get; set; } = IssuedToken;
 
+    /// <summary>
+    /// When true, an enrollment with a public key gets no token, and calls must carry an assertion that verifies with
+    /// that key for the enrolled machine. False: every enrollment gets <see cref="IssuedToken"/> (a server without keys).
+    /// </summary>
+    public bool AcceptKeys { get; set; }
+
+    /// <summary>Every Authorization header a goal-state or report call carried.</summary>
+    public List<string> AgentAuthorizations { get; } = [];
+
+    private byte[]? _enrolledKey;
+    private string? _enrolledId;
+
     public Uri BaseAddress { get; private set; } = null!;
 
     public static async Task<KestrelFakeServer> StartAsync(X509Certificate2? certificate = null)
@@ -90,8 +102,15 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
                 Enrollments.Add(request!);
             }
 
+            var id = $"/subscriptions/s/resourceGroups/{request!.ResourceGroup}/providers/Microsoft.Compute/virtualMachines/{request.VmName}";
+            if (AcceptKeys && request.PublicKey is { } key)
+            {
+                _enrolledKey = Convert.FromBase64String(key);
+                _enrolledId = id;
+            }
+
             await context.Response.WriteAsJsonAsync(
-                new EnrollResponse { AgentToken = IssuedToken, VmResourceId = $"/subscriptions/s/resourceGroups/{request!.ResourceGroup}/providers/Microsoft.Compute/virtualMachines/{request.VmName}" },
+                new EnrollResponse { AgentToken = _enrolledKey is null ? IssuedToken : null, VmResourceId = id },
                 ContractsJsonContext.Default.EnrollResponse);
         });
 
@@ -145,6 +164,23 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
         });
     }
 
-    private bool Authorized(HttpContext context) =>
-        context.Request.Headers.Authorization.ToString() == $"Bearer {AcceptedAgentToken}";
+    private bool Authorized(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        lock (_lock)
+        {
+            AgentAuthorizations.Add(header);
+        }
+
+        if (_enrolledKey is null)
+        {
+            return header == $"Bearer {AcceptedAgentToken}";
+        }
+
+        return header.StartsWith("Bearer ", StringComparison.Ordinal)
+            && AgentAssertion.TryParse(header[7..], out var id, out var issued, out var payload, out var signature)
+            && id == _enrolledId
+            && (issued - DateTimeOffset.UtcNow).Duration() < AgentAssertion.MaxSkew
+            && AgentAssertion.Verify(_enrolledKey, payload, signature);
+    }
 }

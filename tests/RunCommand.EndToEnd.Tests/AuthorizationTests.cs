@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using RunCommand.Client;
@@ -40,7 +41,20 @@ public sealed class AuthServerFixture : IAsyncLifetime
         using var enroll = Server.CreateHttpClient(File.ReadAllText(Server.EnrollTokenFile).Trim());
         var response = await enroll.PostAsJsonAsync("/agent/v1/enroll", new EnrollRequest { ResourceGroup = group, VmName = vm });
         response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<EnrollResponse>())!.AgentToken;
+        return (await response.Content.ReadFromJsonAsync<EnrollResponse>())!.AgentToken!;
+    }
+
+    /// <summary>Enrolls a VM with a key pair, without an agent process; returns the key and the resource id it speaks for.</summary>
+    public async Task<(ECDsa Key, string ResourceId)> EnrollWithKeyAsync(string group, string vm)
+    {
+        var key = AgentAssertion.NewKey();
+        using var enroll = Server.CreateHttpClient(File.ReadAllText(Server.EnrollTokenFile).Trim());
+        var response = await enroll.PostAsJsonAsync("/agent/v1/enroll",
+            new EnrollRequest { ResourceGroup = group, VmName = vm, PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()) });
+        response.EnsureSuccessStatusCode();
+        var enrolled = (await response.Content.ReadFromJsonAsync<EnrollResponse>())!;
+        Assert.Null(enrolled.AgentToken);
+        return (key, enrolled.VmResourceId);
     }
 
     public RunCommandClient ClientFor(string token) =>
@@ -335,6 +349,93 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
         Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
         using var next = await agent.GetAsync("/agent/v1/goalstate?version=-1&waitSeconds=0");
         Assert.Equal(HttpStatusCode.Unauthorized, next.StatusCode);
+    }
+
+    private async Task<HttpStatusCode> PollStatusAsync(string credential)
+    {
+        using var agent = fixture.Server.CreateHttpClient(credential);
+        using var response = await agent.GetAsync("/agent/v1/goalstate?version=-1&waitSeconds=0");
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task AgentKey_ForgedAssertion_IsRefused()
+    {
+        var (key, resourceId) = await fixture.EnrollWithKeyAsync("rgb", "key-agent");
+        var (otherKey, otherId) = await fixture.EnrollWithKeyAsync("rgb", "key-other");
+        using var _ = key;
+        using var __ = otherKey;
+        using var stranger = AgentAssertion.NewKey();
+        var now = DateTimeOffset.UtcNow;
+        var valid = AgentAssertion.Create(key, resourceId, now);
+        Assert.Equal(HttpStatusCode.OK, await PollStatusAsync(valid));
+
+        // Signed by a key the server never saw, for another VM, out of the time window, or altered after signing.
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(stranger, resourceId, now)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(key, otherId, now)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(key, resourceId, now.AddMinutes(-6))));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(key, resourceId, now.AddMinutes(6))));
+        var parts = valid.Split('.');
+        var swapped = $"{parts[0]}.{AgentAssertion.Create(otherKey, otherId, now).Split('.')[1]}.{parts[2]}";
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(swapped));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(valid[..^2] + (valid[^2] == 'A' ? "B" : "A") + valid[^1]));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync("rck1.garbage"));
+        // A VM that enrolled with a token has no key to verify with.
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(key, $"{fixture.Group("rgb")}/providers/Microsoft.Compute/virtualMachines/vmb", now)));
+        // The other VM's own key still works: each key speaks only for its own machine.
+        Assert.Equal(HttpStatusCode.OK, await PollStatusAsync(AgentAssertion.Create(otherKey, otherId, now)));
+    }
+
+    [Fact]
+    public async Task AgentKey_Revoked_IsRefusedAtOnce()
+    {
+        var (key, resourceId) = await fixture.EnrollWithKeyAsync("rgb", "key-revoked");
+        using var _ = key;
+        var assertion = AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow);
+        using var agent = fixture.Server.CreateHttpClient(assertion);
+        var first = await agent.GetFromJsonAsync<GoalState>("/agent/v1/goalstate?version=-1&waitSeconds=0");
+
+        // A poll waiting when the agent is revoked must not hand it the work created afterwards.
+        var waiting = agent.GetAsync($"/agent/v1/goalstate?version={first!.Version}&waitSeconds=20");
+        await fixture.Admin.RevokeAgentAsync(new VmRef(fixture.Subscription, "rgb", "key-revoked"));
+        await fixture.Admin.CreateOrUpdateAsync(new RunCommandRef(fixture.Subscription, "rgb", "key-revoked", "after-revoke"), Script("echo no"));
+
+        using var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(assertion));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow)));
+    }
+
+    [Fact]
+    public async Task AgentKey_ReEnrolledWithNewKey_OldKeyIsRefused()
+    {
+        var (oldKey, resourceId) = await fixture.EnrollWithKeyAsync("rgb", "key-reenrolled");
+        var (newKey, _) = await fixture.EnrollWithKeyAsync("rgb", "key-reenrolled");
+        using var _1 = oldKey;
+        using var _2 = newKey;
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(oldKey, resourceId, DateTimeOffset.UtcNow)));
+        Assert.Equal(HttpStatusCode.OK, await PollStatusAsync(AgentAssertion.Create(newKey, resourceId, DateTimeOffset.UtcNow)));
+    }
+
+    [Fact]
+    public async Task RealAgent_EnrolledWithKey_RunsCommand()
+    {
+        var keyPath = Path.Combine(fixture.Agent.StateDir, "agent.key");
+        Assert.True(File.Exists(keyPath));
+        Assert.False(File.Exists(Path.Combine(fixture.Agent.StateDir, "agent.token")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyPath));
+        var target = new RunCommandRef(fixture.Subscription, "rga", "vmrun", "key-run");
+
+        var response = await fixture.Admin.CreateOrUpdateAsync(target, Script("echo ran-with-key"));
+        var operation = await fixture.Admin.WaitForOperationAsync(response.OperationUrl!);
+
+        Assert.Equal(OperationStatus.Succeeded, operation.Status);
+        Assert.Contains("ran-with-key", (await fixture.Admin.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!.Output, StringComparison.Ordinal);
+        // The private key never leaves the state dir: not in the agent's output.
+        var pem = await File.ReadAllTextAsync(keyPath);
+        var body = pem.Split('\n')[1];
+        Assert.DoesNotContain(body, fixture.Agent.Process.Output, StringComparison.Ordinal);
     }
 
     [Fact]

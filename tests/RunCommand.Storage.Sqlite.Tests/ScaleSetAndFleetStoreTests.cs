@@ -26,7 +26,7 @@ public sealed class ScaleSetAndFleetStoreTests : IAsyncLifetime
     }
 
     private Task<VmRecord> EnrollInstanceAsync(string scaleSet, byte token, IReadOnlyDictionary<string, string>? tags = null) =>
-        _store.EnrollScaleSetInstanceAsync(Subscription, "Group", scaleSet, "local", [token], null, null, tags, Now, default);
+        _store.EnrollScaleSetInstanceAsync(Subscription, "Group", scaleSet, "local", [token], null, null, null, tags, Now, default);
 
     [Fact]
     public async Task EnrollScaleSetInstance_ThreeAgents_GetIdsZeroOneTwoAndTheCredentialFindsTheInstance()
@@ -44,7 +44,7 @@ public sealed class ScaleSetAndFleetStoreTests : IAsyncLifetime
     [Fact]
     public async Task ListVms_WithScaleSetInstances_ListsOnlyVmsWhileListMachinesListsBoth()
     {
-        await _store.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", [9], null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);
+        await _store.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", [9], null, null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);
         await EnrollInstanceAsync("ss", 1, new Dictionary<string, string> { ["role"] = "db" });
 
         Assert.Equal(["vm1"], (await _store.ListVmsAsync(Subscription, null, default)).Select(v => v.Vm.VmName));

@@ -15,7 +15,7 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
     {
         _store = new SqliteRunCommandStore(Path.Combine(_dir, "db.sqlite"), _changes);
         await _store.InitializeAsync(default);
-        await _store.EnrollAgentAsync(_vm, "local", [1, 2, 3], "host", "1.0", null, Now, default);
+        await _store.EnrollAgentAsync(_vm, "local", [1, 2, 3], null, "host", "1.0", null, Now, default);
     }
 
     public Task DisposeAsync()
@@ -159,7 +159,7 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
     public async Task RecordReport_AnotherVmsExecution_IsNotFound()
     {
         var other = new VmKey(_vm.SubscriptionId, "group", "vm2");
-        await _store.EnrollAgentAsync(other, "local", [9], null, null, null, Now, default);
+        await _store.EnrollAgentAsync(other, "local", [9], null, null, null, null, Now, default);
         var put = await PutAsync(Write("a", "x", "1"));
 
         var outcome = await _store.RecordReportAsync(other, new ReportWrite { ExecutionId = put.Record!.Execution.ExecutionId, State = ExecutionStates.Succeeded }, Now, default);
@@ -182,10 +182,25 @@ public sealed class SqliteRunCommandStoreTests : IAsyncLifetime
     [Fact]
     public async Task EnrollAgent_Again_RevokesThePreviousCredential()
     {
-        await _store.EnrollAgentAsync(_vm, "local", [4, 5, 6], "host", "1.0", null, Now, default);
+        await _store.EnrollAgentAsync(_vm, "local", [4, 5, 6], null, "host", "1.0", null, Now, default);
 
         Assert.Null(await _store.FindVmByAgentTokenAsync([1, 2, 3], default));
         Assert.Equal("Vm1", (await _store.FindVmByAgentTokenAsync([4, 5, 6], default))!.Vm.VmName);
+    }
+
+    [Fact]
+    public async Task EnrollAgent_WithKey_ReplacesTokenAndRevokeClearsKey()
+    {
+        await _store.EnrollAgentAsync(_vm, "local", null, [7, 7, 7], "host", "1.0", null, Now, default);
+
+        Assert.Null(await _store.FindVmByAgentTokenAsync([1, 2, 3], default));
+        var found = await _store.FindVmAgentKeyAsync(_vm.ResourceId.ToUpperInvariant(), default);
+        Assert.Equal("Vm1", found!.Value.Vm.Vm.VmName);
+        Assert.Equal([7, 7, 7], found.Value.PublicKey);
+
+        Assert.True(await _store.RevokeAgentAsync(_vm, default));
+
+        Assert.Null(await _store.FindVmAgentKeyAsync(_vm.ResourceId, default));
     }
 
     [Fact]

@@ -59,7 +59,9 @@ public sealed class AgentProcess : IAsyncDisposable
                 throw new InvalidOperationException("The agent exited at start:\n" + process.Output);
             }
 
-            return File.Exists(Path.Combine(stateDir, "agent.token")) && File.Exists(Path.Combine(stateDir, "agent.identity"));
+            // The identity is written once the server has accepted the credential (a key, or an older agent's token).
+            return (File.Exists(Path.Combine(stateDir, "agent.key")) || File.Exists(Path.Combine(stateDir, "agent.token")))
+                && File.Exists(Path.Combine(stateDir, "agent.identity"));
         }, TimeSpan.FromSeconds(60), "the agent to enroll");
         return agent;
     }

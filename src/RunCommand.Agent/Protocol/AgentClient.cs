@@ -62,6 +62,9 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
     /// <summary>The agent's own bearer token (set after loading or enrolling); secret, never logged.</summary>
     public string? AgentToken { get; set; }
 
+    /// <summary>The agent's key credential; when set, every call carries a signed assertion instead of <see cref="AgentToken"/>.</summary>
+    public AgentKeyCredential? AgentKey { get; set; }
+
     /// <summary>True when the certificate's DER encoding has this SHA-256 (compared in constant time).</summary>
     internal static bool MatchesFingerprint(X509Certificate? certificate, byte[] fingerprint) =>
         certificate is not null
@@ -175,7 +178,7 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
     private HttpRequestMessage Authorized(HttpMethod method, string uri)
     {
         var message = new HttpRequestMessage(method, uri);
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AgentToken);
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AgentKey?.Assertion() ?? AgentToken);
         return message;
     }
 

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using RunCommand.Agent.Execution;
@@ -19,7 +20,13 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
     public static string Version =>
         typeof(AgentService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
+    /// <summary>The bearer token of an agent that enrolled without a key (older agents); used as long as it exists.</summary>
     private string TokenPath => Path.Combine(options.StateDirectory, "agent.token");
+
+    /// <summary>The agent's private key (PKCS#8 PEM, 0600): its credential. Never sent, never logged.</summary>
+    private string KeyPath => Path.Combine(options.StateDirectory, "agent.key");
+
+    private const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>
     /// The resource id the server enrolled this agent as (for a scale-set instance it carries the assigned instance id),
@@ -57,13 +64,36 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
         }
     }
 
-    /// <summary>Loads the saved agent token, or enrolls (retrying network errors) and saves it. Returns an exit code on failure.</summary>
+    /// <summary>
+    /// Loads the saved credential (an older agent's token, or the key and the identity it enrolled as), or enrolls
+    /// (retrying network errors) with a key made here. Returns an exit code on failure.
+    /// </summary>
     private async Task<int?> EnsureTokenAsync(CancellationToken shutdown)
     {
         if (File.Exists(TokenPath))
         {
             client.AgentToken = (await File.ReadAllTextAsync(TokenPath, shutdown)).Trim();
             Log.UsingSavedToken(logger, TokenPath);
+            return null;
+        }
+
+        ECDsa key;
+        try
+        {
+            key = File.Exists(KeyPath) ? await LoadKeyAsync(shutdown) : CreateKey();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or CryptographicException)
+        {
+            Log.AgentKeyUnreadable(logger, KeyPath, e.Message);
+            return 2;
+        }
+
+        if (File.Exists(IdentityPath))
+        {
+            // Enrolled before: the identity is written only once the server has bound this key to the machine.
+            var identity = (await File.ReadAllTextAsync(IdentityPath, shutdown)).Trim();
+            client.AgentKey = new AgentKeyCredential(key, identity, time);
+            Log.UsingSavedKey(logger, KeyPath, identity);
             return null;
         }
 
@@ -74,6 +104,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            key.Dispose();
             Log.EnrollTokenUnreadable(logger, options.EnrollTokenFile, e.Message);
             return 2;
         }
@@ -88,6 +119,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             Location = options.Location,
             Hostname = Environment.MachineName,
             AgentVersion = Version,
+            PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()),
         };
         var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(60));
         var failures = new FailureKindFilter();
@@ -96,21 +128,35 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             try
             {
                 var response = await client.EnrollAsync(enrollmentToken, request, shutdown);
-                AtomicFile.Write(IdentityPath, Encoding.UTF8.GetBytes(response.VmResourceId + "\n"), UnixFileMode.UserRead | UnixFileMode.UserWrite, durable: true);
-                // Checkpoint: the token is on disk (0600, atomically) before it is used; dying before this line
-                // means enrolling again, which replaces the credential the server just issued.
-                AtomicFile.Write(TokenPath, Encoding.UTF8.GetBytes(response.AgentToken), UnixFileMode.UserRead | UnixFileMode.UserWrite, durable: true);
-                client.AgentToken = response.AgentToken;
-                Log.Enrolled(logger, response.VmResourceId, TokenPath);
+                if (response.AgentToken is { } agentToken)
+                {
+                    // A server that does not take keys issued a token: keep using it, as older agents do.
+                    key.Dispose();
+                    AtomicFile.Write(IdentityPath, Encoding.UTF8.GetBytes(response.VmResourceId + "\n"), PrivateFile, durable: true);
+                    // Checkpoint: the token is on disk (0600, atomically) before it is used; dying before this line
+                    // means enrolling again, which replaces the credential the server just issued.
+                    AtomicFile.Write(TokenPath, Encoding.UTF8.GetBytes(agentToken), PrivateFile, durable: true);
+                    client.AgentToken = agentToken;
+                    Log.Enrolled(logger, response.VmResourceId, TokenPath);
+                    return null;
+                }
+
+                // Checkpoint: the key was on disk before it was sent; the identity marks the enrollment as done.
+                // Dying before this line means enrolling again with the same key.
+                AtomicFile.Write(IdentityPath, Encoding.UTF8.GetBytes(response.VmResourceId + "\n"), PrivateFile, durable: true);
+                client.AgentKey = new AgentKeyCredential(key, response.VmResourceId, time);
+                Log.Enrolled(logger, response.VmResourceId, KeyPath);
                 return null;
             }
             catch (AgentUnauthorizedException e)
             {
+                key.Dispose();
                 Log.EnrollmentRejected(logger, options.EnrollTokenFile, e.StatusCode);
                 return ExitUnauthorized;
             }
             catch (HttpRequestException e) when (e.StatusCode is { } status && (int)status is >= 400 and < 500 and not 408 and not 429)
             {
+                key.Dispose();
                 Log.ServerRefused(logger, (int)status, "enrollment");
                 return 1;
             }
@@ -118,6 +164,49 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             {
                 await WaitAfterFailureAsync(e, backoff, failures, shutdown);
             }
+        }
+    }
+
+    /// <summary>Makes the agent's key and saves it (0600, atomically, durably) before it is ever used.</summary>
+    private ECDsa CreateKey()
+    {
+        var key = AgentAssertion.NewKey();
+        var pem = Encoding.UTF8.GetBytes(key.ExportPkcs8PrivateKeyPem());
+        try
+        {
+            AtomicFile.Write(KeyPath, pem, PrivateFile, durable: true);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pem);
+        }
+
+        return key;
+    }
+
+    private async Task<ECDsa> LoadKeyAsync(CancellationToken shutdown)
+    {
+        var pem = await File.ReadAllTextAsync(KeyPath, shutdown);
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(pem);
+            if (key.KeySize != 256)
+            {
+                throw new CryptographicException("The key is not ECDSA P-256.");
+            }
+
+            return key;
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
         }
     }
 
@@ -143,7 +232,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             }
             catch (AgentUnauthorizedException)
             {
-                Log.AgentTokenRejected(logger, TokenPath);
+                Log.AgentTokenRejected(logger, client.AgentKey is null ? TokenPath : KeyPath);
                 return ExitUnauthorized;
             }
             catch (Exception e) when (!shutdown.IsCancellationRequested)

@@ -1,7 +1,8 @@
 namespace RunCommand.Contracts.Agents;
 
 // The agent protocol (docs/agent-protocol.md): the agent enrolls once, then long-polls its goal state and
-// reports each execution's progress. Every call after enrollment carries the agent's own bearer token.
+// reports each execution's progress. Every call after enrollment carries the agent's own credential: a short-lived
+// assertion signed with the agent's key (or, for agents that enrolled without a key, its bearer token).
 
 /// <summary>Body of <c>POST /agent/v1/enroll</c>, authorized by an enrollment token.</summary>
 public sealed record EnrollRequest
@@ -32,13 +33,22 @@ public sealed record EnrollRequest
 
     /// <summary>The agent's version string, for display.</summary>
     public string? AgentVersion { get; init; }
+
+    /// <summary>
+    /// Base64 SubjectPublicKeyInfo (DER) of the agent's ECDSA P-256 key. When given, the agent authenticates with
+    /// assertions signed by that key and the server issues no token; null: the server issues a bearer token.
+    /// </summary>
+    public string? PublicKey { get; init; }
 }
 
 /// <summary>Answer to an enrollment: the agent's own credential, to be kept 0600 in its state dir.</summary>
 public sealed record EnrollResponse
 {
-    /// <summary>Bearer token for every later agent call; shown only here, stored hashed by the server.</summary>
-    public required string AgentToken { get; init; }
+    /// <summary>
+    /// Bearer token for every later agent call, only when the enrollment carried no public key; shown only here,
+    /// stored hashed by the server. Null when the agent enrolled with a key.
+    /// </summary>
+    public string? AgentToken { get; init; }
 
     /// <summary>ARM id of the VM (or scale-set instance) this agent serves.</summary>
     public required string VmResourceId { get; init; }

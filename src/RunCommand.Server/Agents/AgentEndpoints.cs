@@ -52,12 +52,32 @@ public static class AgentEndpoints
             errors.Add(ArmNames.Invalid("InvalidParameter", "location", $"This server hosts location '{identity.Location}', not '{location}'."));
         }
 
+        byte[]? publicKey = null;
+        if (request.PublicKey is { } keyText)
+        {
+            try
+            {
+                publicKey = Convert.FromBase64String(keyText);
+            }
+            catch (FormatException)
+            {
+            }
+
+            using var parsed = publicKey is null ? null : AgentAssertion.ImportPublicKey(publicKey);
+            if (parsed is null)
+            {
+                errors.Add(ArmNames.Invalid("InvalidParameter", "publicKey", "'publicKey' must be the base64 SubjectPublicKeyInfo of an ECDSA P-256 public key."));
+            }
+        }
+
         if (errors.Count > 0)
         {
             return ArmResults.Validation(errors);
         }
 
-        var token = TokenService.NewToken("rcg_");
+        // An agent with a key gets no token: its key is its credential. Only agents that send none get a bearer token.
+        var token = publicKey is null ? TokenService.NewToken("rcg_") : null;
+        var tokenHash = token is null ? null : TokenService.Hash(token);
         // For a scale set the instance id is assigned below; the token check needs only the group and the set.
         var vm = request.VmScaleSetName is { } set
             ? new VmKey(identity.SubscriptionId, request.ResourceGroup!, "new", set)
@@ -93,12 +113,12 @@ public static class AgentEndpoints
             // Keep the display spelling of a scale set that already exists.
             var scaleSet = await store.GetScaleSetAsync(identity.SubscriptionId, request.ResourceGroup!, scaleSetName, cancellationToken);
             record = await store.EnrollScaleSetInstanceAsync(identity.SubscriptionId, scaleSet?.ResourceGroup ?? request.ResourceGroup!, scaleSet?.Name ?? scaleSetName,
-                identity.Location, TokenService.Hash(token), request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
+                identity.Location, tokenHash, publicKey, request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
         }
         else
         {
             var existing = await store.GetVmAsync(vm, cancellationToken);
-            record = await store.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, TokenService.Hash(token), request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
+            record = await store.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, tokenHash, publicKey, request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
         }
 
         Log.AgentEnrolled(logger, record.Vm.ResourceId, request.Hostname);
@@ -142,7 +162,7 @@ public static class AgentEndpoints
 
         // The credential may have been revoked while the poll waited: a revoked agent gets no work, not even this once.
         var token = http.Request.Headers.Authorization.ToString()[7..].Trim();
-        if (await store.FindVmByAgentTokenAsync(TokenService.Hash(token), cancellationToken) is null)
+        if (await BearerAuthentication.FindAgentAsync(token, store, time, cancellationToken) is not { } still || still.Vm.Key != vm.Key)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The agent credential has been revoked.");

@@ -1,3 +1,4 @@
+using RunCommand.Contracts.Agents;
 using RunCommand.Server.Arm;
 using RunCommand.Storage;
 
@@ -43,7 +44,7 @@ public sealed record Caller(string Kind, VmRecord? Vm = null)
 
 /// <summary>
 /// Checks the bearer token of every request but the health check: the ARM API takes the admin token, the agent
-/// API an agent's own token (enrollment takes the enrollment token). Failures are 401 with an ARM error body.
+/// API an agent's own credential, a key-signed assertion or its token (enrollment takes the enrollment token). Failures are 401 with an ARM error body.
 /// </summary>
 public sealed class BearerAuthentication
 {
@@ -91,7 +92,7 @@ public sealed class BearerAuthentication
         }
         else if (path.StartsWithSegments("/agent"))
         {
-            var vm = await store.FindVmByAgentTokenAsync(TokenService.Hash(token), http.RequestAborted);
+            var vm = await FindAgentAsync(token, store, time, http.RequestAborted);
             caller = vm is null ? null : new Caller(Caller.Agent, vm) { Name = "agent:" + vm.Vm.ResourceId };
         }
         else if (tokens.IsAdmin(token))
@@ -125,6 +126,30 @@ public sealed class BearerAuthentication
 
         http.Items[typeof(Caller)] = caller;
         await _next(http);
+    }
+
+    /// <summary>
+    /// The machine an agent credential speaks for, or null. A signed assertion (<c>rck1.</c>): the machine it names must
+    /// exist with an enrolled key, the signature must verify with that key, and its time must be within
+    /// <see cref="AgentAssertion.MaxSkew"/> of now; the machine is the one whose key verified, so an agent only ever
+    /// speaks for itself. Anything else is an agent token, looked up by its hash.
+    /// </summary>
+    public static async Task<VmRecord?> FindAgentAsync(string token, IRunCommandStore store, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (!token.StartsWith(AgentAssertion.Prefix, StringComparison.Ordinal))
+        {
+            return await store.FindVmByAgentTokenAsync(TokenService.Hash(token), cancellationToken);
+        }
+
+        if (!AgentAssertion.TryParse(token, out var resourceId, out var issued, out var payload, out var signature)
+            || (issued - time.GetUtcNow()).Duration() > AgentAssertion.MaxSkew
+            || await store.FindVmAgentKeyAsync(resourceId, cancellationToken) is not { } found
+            || !AgentAssertion.Verify(found.PublicKey, payload, signature))
+        {
+            return null;
+        }
+
+        return found.Vm;
     }
 
     private static async Task RefuseAsync(HttpContext http, ILogger logger, string code, string message)
