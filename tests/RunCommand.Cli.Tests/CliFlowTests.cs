@@ -8,17 +8,8 @@ public sealed class ConfigDirectoryCollection;
 
 /// <summary>Whole verbs, parsed and run in-process against a fake server; they share RUNCMD_CONFIG_DIR, so not in parallel.</summary>
 [Collection(nameof(ConfigDirectoryCollection))]
-public sealed class CliFlowTests : IDisposable
+public sealed class CliFlowTests : InProcessCliTest
 {
-    private const string Sub = "00000000-0000-0000-0000-000000000001";
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "runcmd-cli-" + Guid.NewGuid().ToString("N"));
-    private readonly string? _previousConfigDir = Environment.GetEnvironmentVariable("RUNCMD_CONFIG_DIR");
-
-    public CliFlowTests()
-    {
-        Directory.CreateDirectory(_directory);
-        Environment.SetEnvironmentVariable("RUNCMD_CONFIG_DIR", _directory);
-    }
 
     [Fact]
     public async Task Create_NotLoggedIn_SaysHowToLogIn()
@@ -77,7 +68,7 @@ public sealed class CliFlowTests : IDisposable
     {
         await using var server = await StartRunCommandServerAsync("Succeeded", 0);
         await LoginAsync(server);
-        var passwordFile = Path.Combine(_directory, "pw");
+        var passwordFile = Path.Combine(ConfigDirectory, "pw");
         await File.WriteAllTextAsync(passwordFile, "s3cret=x\n");
 
         var (exitCode, output, _) = await RunAsync(
@@ -124,17 +115,9 @@ public sealed class CliFlowTests : IDisposable
 
         await LoginAsync(server);
 
-        var saved = File.ReadAllText(Path.Combine(_directory, "config.json"));
+        var saved = File.ReadAllText(Path.Combine(ConfigDirectory, "config.json"));
         Assert.Contains($"\"defaultSubscription\": \"{Sub}\"", saved);
         Assert.Contains("\"token\": \"tok\"", saved);
-    }
-
-    private async Task LoginAsync(FakeArmServer server)
-    {
-        var tokenFile = Path.Combine(_directory, "admin.token");
-        await File.WriteAllTextAsync(tokenFile, "tok\n");
-        var (exitCode, _, error) = await RunAsync("login", "--server", server.Url.ToString(), "--token-file", tokenFile);
-        Assert.True(exitCode == 0, error);
     }
 
     /// <summary>Subscriptions, a VM in location "westlocal", and one run command whose operation is InProgress once, then Succeeded.</summary>
@@ -170,19 +153,5 @@ public sealed class CliFlowTests : IDisposable
                 "{\"name\":\"hello\",\"properties\":{\"provisioningState\":\"Succeeded\",\"instanceView\":{"
                 + $"\"executionState\":\"{executionState}\",\"exitCode\":{exitCode},\"output\":\"Hello World!\\n\"" + "}}}");
         });
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exitCode = await CliApp.RunAsync(args, output, error, CancellationToken.None);
-        return (exitCode, output.ToString(), error.ToString());
-    }
-
-    public void Dispose()
-    {
-        Environment.SetEnvironmentVariable("RUNCMD_CONFIG_DIR", _previousConfigDir);
-        Directory.Delete(_directory, recursive: true);
     }
 }

@@ -4,17 +4,8 @@ namespace RunCommand.Cli.Tests;
 
 /// <summary>invoke and the command document verbs, run in-process against a fake server.</summary>
 [Collection(nameof(ConfigDirectoryCollection))]
-public sealed class CommandDocumentCliTests : IDisposable
+public sealed class CommandDocumentCliTests : InProcessCliTest
 {
-    private const string Sub = "00000000-0000-0000-0000-000000000001";
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "runcmd-cli-" + Guid.NewGuid().ToString("N"));
-    private readonly string? _previousConfigDir = Environment.GetEnvironmentVariable("RUNCMD_CONFIG_DIR");
-
-    public CommandDocumentCliTests()
-    {
-        Directory.CreateDirectory(_directory);
-        Environment.SetEnvironmentVariable("RUNCMD_CONFIG_DIR", _directory);
-    }
 
     [Theory]
     [InlineData("Succeeded", 0, ExitCodes.Success)]
@@ -64,7 +55,7 @@ public sealed class CommandDocumentCliTests : IDisposable
     {
         await using var server = await StartInvokeServerAsync("Succeeded", 0);
         await LoginAsync(server);
-        var scriptFile = Path.Combine(_directory, "greet.sh");
+        var scriptFile = Path.Combine(ConfigDirectory, "greet.sh");
         await File.WriteAllTextAsync(scriptFile, "echo hello $who\r\necho $n\n");
 
         var (exit, _, error) = await RunAsync(
@@ -77,14 +68,6 @@ public sealed class CommandDocumentCliTests : IDisposable
         Assert.Contains("\"script\":[\"echo hello $who\",\"echo $n\"]", put.Body, StringComparison.Ordinal);
         Assert.Contains("""{"name":"n","type":"int","required":true}""", put.Body, StringComparison.Ordinal);
         Assert.Contains("""{"name":"who","type":"string","defaultValue":"world","required":false}""", put.Body, StringComparison.Ordinal);
-    }
-
-    private async Task LoginAsync(FakeArmServer server)
-    {
-        var tokenFile = Path.Combine(_directory, "admin.token");
-        await File.WriteAllTextAsync(tokenFile, "tok\n");
-        var (exitCode, _, error) = await RunAsync("login", "--server", server.Url.ToString(), "--token-file", tokenFile);
-        Assert.True(exitCode == 0, error);
     }
 
     /// <summary>Subscriptions, documents (greet absent), and an action run whose operation is InProgress once, then done.</summary>
@@ -132,19 +115,5 @@ public sealed class CommandDocumentCliTests : IDisposable
 
             return FakeArmServer.WriteJsonAsync(context, 404, """{"error":{"code":"ResourceNotFound","message":"unexpected"}}""");
         });
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exitCode = await CliApp.RunAsync(args, output, error, CancellationToken.None);
-        return (exitCode, output.ToString(), error.ToString());
-    }
-
-    public void Dispose()
-    {
-        Environment.SetEnvironmentVariable("RUNCMD_CONFIG_DIR", _previousConfigDir);
-        Directory.Delete(_directory, recursive: true);
     }
 }

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging;
 namespace RunCommand.Cli.Tests;
 
 /// <summary>A real Kestrel server on 127.0.0.1:0 answering canned ARM responses; records every request it saw.</summary>
-internal sealed class FakeArmServer : IAsyncDisposable
+public sealed class FakeArmServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
