@@ -28,11 +28,11 @@ public sealed class TwoNodeStartTests : IAsyncLifetime
         var postgres = await PostgresServer.SharedAsync();
         var database = await postgres.CreateDatabaseAsync("rc_two_nodes");
         var subscription = Guid.NewGuid().ToString();
-        string[] shared = ["--postgres", database, "--subscription", subscription];
 
+        // Node A is given the database on its command line, node B through RUNCMD_POSTGRES.
         var started = await Task.WhenAll(
-            ServerProcess.StartAsync(Path.Combine(_dir, "a"), extraArgs: shared),
-            ServerProcess.StartAsync(Path.Combine(_dir, "b"), extraArgs: shared));
+            ServerProcess.StartAsync(Path.Combine(_dir, "a"), extraArgs: ["--postgres", database, "--subscription", subscription]),
+            ServerProcess.StartAsync(Path.Combine(_dir, "b"), extraArgs: ["--subscription", subscription], environment: new Dictionary<string, string> { ["RUNCMD_POSTGRES"] = database }));
         _servers.AddRange(started);
         var (a, b) = (started[0], started[1]);
 
