@@ -13,6 +13,7 @@ internal static class CliApp
             "runcmd: run scripts on your Linux machines the way `az vm run-command` does on Azure VMs.\n"
             + "Start everything locally with `./runcmd up`, or point at a server with `./runcmd login`.\n"
             + "`./runcmd server ...` and `./runcmd agent ...` run the server and the agent programs.");
+        root.Options.Add(Options.Query());
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(VmCommands.Create());
         root.Subcommands.Add(DeploymentCommands.Create());
@@ -53,6 +54,12 @@ internal static class CliApp
             {
                 await error.WriteLineAsync($"ERROR: {OneLine(parseResult.Errors[0].Message)} (see ./runcmd {CommandPath(parseResult)}--help)");
                 return ExitCodes.Usage;
+            }
+
+            // A bad --query is a usage error before anything is sent (az checks it at parse time too).
+            if (parseResult.GetValue<string>("--query") is { } query)
+            {
+                Output.JmesQuery.Validate(query);
             }
 
             return await parseResult.InvokeAsync(

@@ -31,24 +31,39 @@ internal static class Options
 
     public static Option<string> Output() => new Option<string>("--output", "-o")
     {
-        Description = "Output format.",
+        Description = "Output format (as az's: jsonc and yamlc are coloured on a terminal).",
         DefaultValueFactory = _ => "json",
-        HelpName = "json|table|tsv|none",
-    }.AcceptOnlyFromAmong("json", "table", "tsv", "none");
+        HelpName = "json|jsonc|yaml|yamlc|table|tsv|none",
+    }.AcceptOnlyFromAmong("json", "jsonc", "yaml", "yamlc", "table", "tsv", "none");
+
+    /// <summary>az's global <c>--query</c>: a JMESPath expression applied to the result (on every verb, set on the root).</summary>
+    public static Option<string> Query() => new("--query")
+    {
+        Description = "JMESPath query string, applied to the result before it is printed (see http://jmespath.org).",
+        Recursive = true,
+        HelpName = "JMESPATH",
+    };
 
     public static Option<bool> NoWait() => new("--no-wait")
     {
         Description = "Do not wait for the long-running operation to finish.",
     };
 
-    public static OutputFormat Format(ParseResult result, Option<string> option) =>
-        result.GetValue(option)?.ToLowerInvariant() switch
+    /// <summary>The format given with <paramref name="option"/>, the global --query (checked by CliApp) and whether to colour.</summary>
+    public static OutputSettings Format(ParseResult result, Option<string> option)
+    {
+        var format = result.GetValue(option)?.ToLowerInvariant() switch
         {
+            "jsonc" => OutputFormat.Jsonc,
+            "yaml" => OutputFormat.Yaml,
+            "yamlc" => OutputFormat.Yamlc,
             "table" => OutputFormat.Table,
             "tsv" => OutputFormat.Tsv,
             "none" => OutputFormat.None,
             _ => OutputFormat.Json,
         };
+        return new OutputSettings(format, result.GetValue<string>("--query"), Color: !Console.IsOutputRedirected);
+    }
 
     /// <summary>The option's value when it was given on the command line, null when it was not.</summary>
     public static T? IfGiven<T>(ParseResult result, Option<T> option)

@@ -209,7 +209,7 @@ internal static class RunCommandCommands
     /// execution) is not a failure.
     /// </summary>
     private static async Task<int> WaitAndShowAsync(
-        RunCommandClient client, RunCommandRef target, Uri? operationUrl, OutputFormat format, InvocationConfiguration console,
+        RunCommandClient client, RunCommandRef target, Uri? operationUrl, OutputSettings format, InvocationConfiguration console,
         CancellationToken cancellationToken)
     {
         AsyncOperation? operation = null;
