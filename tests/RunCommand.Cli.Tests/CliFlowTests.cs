@@ -48,7 +48,7 @@ public sealed class CliFlowTests : InProcessCliTest
         Assert.Contains("\"location\":\"westlocal\"", put.Body);
         Assert.Contains("""[{"name":"a","value":"b=c"},{"name":"","value":"bare"},{"name":"","value":"x=y"}]""", put.Body);
         Assert.Contains("\"asyncExecution\":false", put.Body);
-        Assert.Contains(server.Requests, r => r.Request.Contains("/operations/op1?api-version=2023-07-01&waitSeconds=30", StringComparison.Ordinal));
+        Assert.Contains(server.Requests, r => r.Request.Contains("/operations/op1?api-version=2023-07-01&waitSeconds=5", StringComparison.Ordinal));
     }
 
     [Fact]

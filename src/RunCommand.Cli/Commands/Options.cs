@@ -6,23 +6,36 @@ namespace RunCommand.Cli.Commands;
 /// <summary>Factories for the options several verbs share, spelled as az spells them (a fresh instance per verb).</summary>
 internal static class Options
 {
-    public static Option<string> ResourceGroup(bool required = true) => new("--resource-group", "-g")
+    public static Option<string> ResourceGroup(bool required = true) => NameOption(new("--resource-group", "-g")
     {
         Description = "Name of the resource group.",
         Required = required,
-    };
+    });
 
-    public static Option<string> VmName(bool required = true) => new("--vm-name")
+    public static Option<string> VmName(bool required = true) => NameOption(new("--vm-name")
     {
         Description = "Name of the virtual machine.",
         Required = required,
-    };
+    });
 
-    public static Option<string> RunCommandName(bool required = true) => new("--name", "-n", "--run-command-name")
+    public static Option<string> RunCommandName(bool required = true) => NameOption(new("--name", "-n", "--run-command-name")
     {
         Description = "Name of the run command.",
         Required = required,
-    };
+    });
+
+    /// <summary>A resource name is one segment of an id: '/' (and an empty name) is refused here, in plain words.</summary>
+    public static Option<string> NameOption(Option<string> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && (value.Length == 0 || value.Contains('/') || value.Contains('\\')))
+            {
+                result.AddError($"{option.Name} '{value}' is not a valid name: a name cannot be empty or contain '/' or '\\'");
+            }
+        });
+        return option;
+    }
 
     public static Option<string> Subscription() => new("--subscription")
     {
