@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using RunCommand.Server;
@@ -13,6 +14,13 @@ using RunCommand.Server.Secrets;
 using RunCommand.Storage;
 using RunCommand.Storage.Postgres;
 using RunCommand.Storage.Sqlite;
+
+if (args is ["--version"])
+{
+    // The one version from Directory.Build.props, as the CLI and the agent print it.
+    Console.WriteLine(typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+    return 0;
+}
 
 if (args.Any(a => a is "--help" or "-h" or "-?"))
 {
@@ -37,6 +45,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
                                          --request-burst N (default 500); beyond it: 429 with Retry-After.
+
+          --version                      Print the version and exit.
 
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
