@@ -22,6 +22,17 @@ if (args is ["--version"])
     return 0;
 }
 
+try
+{
+    // --config FILE (the package's /etc/runcmd/server.conf): its settings as options, the command line winning.
+    args = RunCommand.Contracts.ConfigFile.Expand(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
 if (args.Any(a => a is "--help" or "-h" or "-?"))
 {
     Console.WriteLine("""
@@ -43,6 +54,10 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
+          --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
+                                         (DIR/linux-x64/runcmd-agent, ...; packaging/build.sh makes them in dist/).
+          --config FILE                  Read settings from FILE, one "name = value" a line (name: an option above
+                                         without "--"); the command line wins. The package uses /etc/runcmd/server.conf.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
                                          --request-burst N (default 500); beyond it: 429 with Retry-After.
 
@@ -68,6 +83,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
+    ["--agent-binaries-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.AgentBinariesDir)}",
 });
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
@@ -121,6 +137,7 @@ builder.WebHost.ConfigureKestrel(k =>
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(identity);
+builder.Services.AddSingleton(new AgentDistribution(options.AgentBinariesDir, certificate));
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddRunCommandStorage(sp => postgres is not null
     ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
@@ -160,6 +177,7 @@ app.MapActionRuns();
 app.MapDeployments();
 app.MapFleetRuns();
 app.MapAgentProtocol();
+app.MapAgentDistribution();
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();

@@ -23,6 +23,9 @@ public sealed record ArmActionMetadata(string Action, Func<HttpContext, string>?
 /// <summary>Marks an endpoint any authenticated caller may use (the subscription list, the 404 fallback).</summary>
 public sealed record AnyAuthenticatedCallerMetadata;
 
+/// <summary>Marks an endpoint anyone may call without a token (health checks, the agent installer and downloads).</summary>
+public sealed record AnonymousCallerMetadata;
+
 public static class ArmAuthorizationExtensions
 {
     /// <summary>Declares the action the endpoint performs; the request is refused with 403 AuthorizationFailed unless the caller holds it.</summary>
@@ -30,7 +33,13 @@ public static class ArmAuthorizationExtensions
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new ArmActionMetadata(action, scope, checkedByHandler));
 
+    /// <summary>No token needed: the endpoint serves nothing a stranger could misuse.</summary>
+    public static TBuilder AllowAnonymousCaller<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new AnonymousCallerMetadata());
+
     /// <summary>Lets any authenticated caller use the endpoint.</summary>
+
     public static TBuilder AllowAnyAuthenticatedCaller<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AnyAuthenticatedCallerMetadata());
