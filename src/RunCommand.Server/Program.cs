@@ -9,6 +9,7 @@ using RunCommand.Server.Auth;
 using RunCommand.Server.Deployments;
 using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
+using RunCommand.Server.Portal;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
 using RunCommand.Storage.Sqlite;
@@ -33,6 +34,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
                                          --request-burst N (default 500); beyond it: 429 with Retry-After.
 
+        The web portal is served at /portal (/ redirects there); --portal-dir DIR serves its built files from DIR.
+
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
     return 0;
@@ -52,6 +55,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
+    ["--portal-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.PortalDir)}",
 });
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
@@ -121,6 +125,7 @@ _ = app.Services.GetRequiredService<SecretProtector>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
+app.UsePortal();
 app.UseRouting();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
@@ -137,6 +142,7 @@ app.MapAgentProtocol();
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();
+app.MapPermissions();
 app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();
