@@ -21,7 +21,7 @@ export function ScriptFieldsEditor<T extends ScriptFields>({ fields, set }: { fi
   const sourceName = useId();
   const documentId = useId();
   const kinds: [SourceKind, string][] = [
-    ["script", "Script"],
+    ["script", "Inline script"],
     ["scriptUri", "Script URI"],
     ["commandId", "Command document"],
   ];

@@ -11,11 +11,18 @@ export interface Step {
 }
 
 /**
- * Orders resources so that each comes after everything it depends on (Kahn's algorithm, stable by name within a
- * level). A cycle (the server refuses those) leaves the rest in their given order at the end.
+ * Orders resources so that each comes after everything it depends on: by depth (0 for none, else one more than the
+ * deepest dependency), then by name. A cycle (the server refuses those) cannot loop.
  */
-export function orderSteps(dependencies: DeploymentDependency[]): Step[] {
+export function orderSteps(dependencies: DeploymentDependency[], resources: { id: string; resourceName: string }[] = []): Step[] {
+  // ARM lists only the resources that depend on something; the others come from what they depend on and from the
+  // deployment's operations.
   const byId = new Map(dependencies.map((d) => [d.id.toLowerCase(), d]));
+  for (const r of [...dependencies.flatMap((d) => d.dependsOn ?? []), ...resources]) {
+    if (!byId.has(r.id.toLowerCase())) {
+      byId.set(r.id.toLowerCase(), { id: r.id, resourceType: "", resourceName: r.resourceName });
+    }
+  }
   const levels = new Map<string, number>();
   const visiting = new Set<string>();
 
@@ -36,7 +43,7 @@ export function orderSteps(dependencies: DeploymentDependency[]): Step[] {
     return level;
   };
 
-  return dependencies
+  return [...byId.values()]
     .map((d) => ({
       id: d.id,
       name: d.resourceName,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatAgo, formatDuration, formatTags, isTerminal, toneOf } from "./format";
+import { formatAgo, formatDuration, formatTags, formatVersion, isTerminal, toneOf } from "./format";
 
 describe("formatDuration", () => {
   it("shows tenths under ten seconds, minutes and hours above", () => {
@@ -37,5 +37,12 @@ describe("states", () => {
   it("formats tags as k=v pairs", () => {
     expect(formatTags({ role: "web", tier: "gold" })).toBe("role=web, tier=gold");
     expect(formatTags(undefined)).toBe("");
+  });
+});
+
+describe("formatVersion", () => {
+  it("keeps a short commit of the build metadata", () => {
+    expect(formatVersion("0.1.0+6bbfc63bb87daca662f079f6cb8211cfe7eba288")).toBe("0.1.0+6bbfc63");
+    expect(formatVersion("1.2.3")).toBe("1.2.3");
   });
 });

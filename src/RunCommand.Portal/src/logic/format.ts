@@ -92,3 +92,9 @@ export function formatTags(tags?: Record<string, string>): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
 }
+
+/** A version with its build metadata cut to a short commit: "0.1.0+6bbfc63bb87d..." becomes "0.1.0+6bbfc63". */
+export function formatVersion(version: string): string {
+  const plus = version.indexOf("+");
+  return plus < 0 ? version : version.slice(0, plus + 8);
+}

@@ -42,6 +42,12 @@ describe("deployment steps", () => {
     const steps = orderSteps([dep("c", ["b"]), dep("b", ["a"]), dep("a"), dep("z")]);
     expect(steps.map((s) => `${s.name}@${s.level}`)).toEqual(["a@0", "z@0", "b@1", "c@2"]);
   });
+
+  it("includes resources ARM lists only as a dependency or an operation", () => {
+    const second = { id: "/x/second", resourceType: "t", resourceName: "second", dependsOn: [{ id: "/x/first", resourceType: "t", resourceName: "first" }] };
+    const steps = orderSteps([second], [{ id: "/X/SECOND", resourceName: "second" }, { id: "/x/lone", resourceName: "lone" }]);
+    expect(steps.map((s) => `${s.name}@${s.level}`)).toEqual(["first@0", "lone@0", "second@1"]);
+  });
 });
 
 describe("fleet progress", () => {

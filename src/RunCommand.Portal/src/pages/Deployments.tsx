@@ -85,7 +85,7 @@ export function DeploymentPage({ rg, name }: { rg: string; name: string }) {
   );
   const p = data.data?.deployment.properties;
   const operations = data.data?.operations ?? [];
-  const steps = orderSteps(p?.dependencies ?? []);
+  const steps = orderSteps(p?.dependencies ?? [], operations.map((o) => o.properties.targetResource));
   const operationOf = (id: string) => operations.find((o) => o.properties.targetResource.id.toLowerCase() === id.toLowerCase());
 
   return (

@@ -4,7 +4,7 @@ import type { RunCommand, VirtualMachine } from "../api/types";
 import { ScriptFieldsEditor } from "../components/ScriptFieldsEditor";
 import { Empty, ErrorBox, FormErrors, Loading, PageHeader, StateBadge, TextField } from "../components/ui";
 import { usePermissions, usePoll, useSession } from "../hooks";
-import { formatAgo, formatDuration, formatTags, formatTime } from "../logic/format";
+import { formatAgo, formatDuration, formatTags, formatTime, formatVersion } from "../logic/format";
 import { machineLabel, machinePath, runCommandPath, type MachineRef } from "../logic/ids";
 import { Actions } from "../logic/permissions";
 import { machineHref, runCommandHref, type MachineRoute } from "../logic/router";
@@ -82,7 +82,7 @@ export function MachinePage({ route }: { route: MachineRoute & { action: "view" 
         subtitle={
           vm.data ? (
             <>
-              <StateBadge state={agent?.status} /> resource group {machine.resourceGroup} · agent {agent?.agentVersion ?? "unknown"} · last seen{" "}
+              <StateBadge state={agent?.status} /> resource group {machine.resourceGroup} · agent {agent?.agentVersion ? formatVersion(agent.agentVersion) : "unknown"} · last seen{" "}
               {formatAgo(agent?.lastContact)}
               {formatTags(vm.data.tags) ? ` · tags ${formatTags(vm.data.tags)}` : ""}
             </>

@@ -4,7 +4,7 @@ import type { ScaleSet, VirtualMachine } from "../api/types";
 import { Empty, ErrorBox, Loading, PageHeader, StateBadge } from "../components/ui";
 import { usePoll, useSession } from "../hooks";
 import { matchesFilter, resourceGroupsOf } from "../logic/filters";
-import { formatAgo, formatTags } from "../logic/format";
+import { formatAgo, formatTags, formatVersion } from "../logic/format";
 import { machineLabel, parseMachineId, relativeScaleSetInstances } from "../logic/ids";
 import { machineHref } from "../logic/router";
 
@@ -95,11 +95,13 @@ export function MachinesPage() {
                     ) : (
                       vm.name
                     )}
-                    {agent?.hostname && agent.hostname !== vm.name ? <div className="muted small">{agent.hostname}</div> : null}
+                    {agent?.hostname && agent.hostname !== vm.name ? <span className="muted small"> on host {agent.hostname}</span> : null}
                   </td>
                   <td data-label="Resource group">{ref?.resourceGroup}</td>
                   <td data-label="Tags">{formatTags(vm.tags) || <span className="muted">none</span>}</td>
-                  <td data-label="Agent">{agent?.agentVersion ?? <span className="muted">unknown</span>}</td>
+                  <td data-label="Agent" title={agent?.agentVersion}>
+                    {agent?.agentVersion ? formatVersion(agent.agentVersion) : <span className="muted">unknown</span>}
+                  </td>
                   <td data-label="Status">
                     <StateBadge state={agent?.status} />
                   </td>
