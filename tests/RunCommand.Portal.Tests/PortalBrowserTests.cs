@@ -132,6 +132,39 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
         await ExpectTextAsync(row, "3");
         await ExpectAccessibleAsync(page, "the machine page");
         await ScreenshotAsync(page, "machine");
+
+        // Re-run: the form comes back filled in under a new name, and runs the same script again.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Re-run broken" }).ClickAsync();
+        await Assertions.Expect(page.GetByLabel("Name", new() { Exact = true })).ToHaveValueAsync("broken-2");
+        await Assertions.Expect(page.GetByLabel("Script", new() { Exact = true })).ToHaveValueAsync("echo starting\necho 'disk full' >&2\nexit 3");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Run", Exact = true }).ClickAsync();
+        await ExpectRunCommandPageAsync(page, "broken-2");
+        await ExpectTextAsync(page.GetByTestId("exit-code"), "3");
+
+        // Delete, after the browser's confirmation.
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await page.GotoAsync($"/portal/#/rg/e2e/vm/{vm}");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete broken", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "broken", Exact = true })).ToHaveCountAsync(0, new() { Timeout = 60_000 });
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "broken-2", Exact = true })).ToHaveCountAsync(1);
+    }
+
+    [Fact]
+    public async Task RunCommand_Cancel_StopsTheRunningScriptAndRemovesIt()
+    {
+        var vm = Unique("pcan");
+        await _stack.StartAgentAsync(vm);
+        var page = await SignedInAsAdminAsync();
+        await ExpectTextAsync(page.Locator("table.list"), vm);
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+
+        await CreateRunCommandAsync(page, vm, "long", "echo started\nsleep 600");
+        await ExpectRunCommandPageAsync(page, "long");
+        await ExpectTextAsync(page.GetByTestId("stdout"), "started");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+
+        await ExpectTextAsync(page.Locator("h1"), vm);
+        await Wait.UntilAsync(async () => (await _stack.Client.ListAsync(_stack.Vm(vm))).Count == 0, TimeSpan.FromSeconds(60), "the canceled run command to be deleted");
     }
 
     [Fact]
@@ -271,6 +304,8 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
         await ExpectTextAsync(page.Locator("table.list"), "Microsoft.Resources/deployments/write");
         await ExpectAccessibleAsync(page, "the activity log");
         await ScreenshotAsync(page, "activity");
+        await page.GetByLabel("Caller").FillAsync("nobody-by-this-name");
+        await ExpectTextAsync(page.Locator("main"), "No activity matches these filters.");
 
         await page.GotoAsync("/portal/#/access");
         await ExpectTextAsync(page.Locator("main"), "Owner at");
@@ -292,6 +327,8 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
         await row.GetByRole(AriaRole.Button, new() { Name = "New token (30 days)" }).ClickAsync();
         await ExpectTextAsync(page.GetByTestId("new-token"), "rcu_");
         var token = (await page.GetByTestId("new-token").InnerTextAsync()).Trim();
+        await page.GetByRole(AriaRole.Button, new() { Name = "I have copied it" }).ClickAsync();
+        Assert.Equal(0, await page.GetByTestId("new-token").CountAsync());
 
         await page.GetByLabel("Principal", new() { Exact = true }).FillAsync(user);
         await page.GetByLabel("Role", new() { Exact = true }).SelectOptionAsync("Virtual Machine Contributor");

@@ -112,11 +112,13 @@ export function TextField(props: {
   required?: boolean;
   inputMode?: "numeric" | "text";
   autoComplete?: string;
+  /** Room for a resource id. */
+  wide?: boolean;
 }) {
   const id = useId();
   const hintId = useId();
   return (
-    <div className="field">
+    <div className={props.wide ? "field wide" : "field"}>
       <label htmlFor={id}>{props.label}</label>
       <input
         id={id}

@@ -217,7 +217,7 @@ export function AccessPage() {
                   ))}
                 </select>
               </div>
-              <TextField label="Scope" value={scope} onChange={setScope} />
+              <TextField label="Scope" value={scope} onChange={setScope} wide />
               <button type="submit">Assign</button>
             </form>
           ) : null}
