@@ -10,6 +10,12 @@ export default defineConfig({
     emptyOutDir: true,
     target: "es2022",
     chunkSizeWarningLimit: 1024,
+    rolldownOptions: {
+      // The build must have no warnings: any warning fails it, so it cannot slip through unread.
+      onwarn(warning) {
+        throw new Error(`vite build warning: ${warning.message}`);
+      },
+    },
   },
   test: {
     include: ["src/**/*.test.ts"],
