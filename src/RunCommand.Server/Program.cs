@@ -10,6 +10,7 @@ using RunCommand.Server.Auth;
 using RunCommand.Server.Deployments;
 using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
+using RunCommand.Server.Portal;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
 using RunCommand.Storage.Postgres;
@@ -63,6 +64,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
 
           --version                      Print the version and exit.
 
+        The web portal is served at /portal (/ redirects there); --portal-dir DIR serves its built files from DIR.
+
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
     return 0;
@@ -84,6 +87,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
     ["--agent-binaries-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.AgentBinariesDir)}",
+    ["--portal-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.PortalDir)}",
 });
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
@@ -164,6 +168,7 @@ _ = app.Services.GetRequiredService<SecretProtector>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
+app.UsePortal();
 app.UseRouting();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
@@ -181,6 +186,7 @@ app.MapAgentDistribution();
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();
+app.MapPermissions();
 app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();

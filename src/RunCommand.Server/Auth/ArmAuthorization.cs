@@ -116,6 +116,22 @@ public sealed class Authorizer
             && roles.TryGetValue(a.RoleDefinitionId, out var role) && ActionPattern.Grants(role, action));
     }
 
+    /// <summary>The bootstrap admin's Owner at "/", so lists and permission answers show where its access comes from.</summary>
+    public static readonly RoleAssignmentRecord AdminAssignment = new()
+    {
+        Id = "00000000-0000-0000-0000-0000000000a1",
+        PrincipalId = Caller.AdminPrincipalId,
+        RoleDefinitionId = BuiltInRoles.Owner.Id,
+        Scope = "/",
+        Created = DateTimeOffset.UnixEpoch,
+    };
+
+    /// <summary>The role assignments the caller holds (the bootstrap admin: Owner at "/"; agents: none).</summary>
+    public async Task<IReadOnlyList<RoleAssignmentRecord>> AssignmentsAsync(Caller caller, CancellationToken cancellationToken) =>
+        caller.Kind == Caller.Admin ? [AdminAssignment]
+        : caller.PrincipalId is null ? []
+        : await _store.ListRoleAssignmentsAsync(caller.PrincipalId, cancellationToken);
+
     /// <summary>Built-in and custom role definitions by GUID.</summary>
     public async Task<Dictionary<string, RoleDefinitionRecord>> RolesAsync(CancellationToken cancellationToken)
     {

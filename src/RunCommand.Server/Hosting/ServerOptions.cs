@@ -75,6 +75,12 @@ public sealed class ServerOptions
     [Range(1, 1_000_000)]
     public int RequestBurst { get; set; } = 500;
 
+    /// <summary>
+    /// Directory of the web portal's built files (index.html and assets/), served at /portal; null: the
+    /// <c>portal</c> folder beside the server's binaries, where the build puts them.
+    /// </summary>
+    public string? PortalDir { get; set; }
+
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]
     public int AgentRequestsPerSecond { get; set; } = 50;
