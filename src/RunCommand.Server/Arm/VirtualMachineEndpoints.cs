@@ -117,7 +117,7 @@ public static class VirtualMachineEndpoints
     }
 
     /// <summary>ARM's scale set lists (<c>VirtualMachineScaleSets_ListAll</c> and <c>_List</c>): only those the caller may read.</summary>
-    private static async Task<IResult> ListScaleSetsAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IRunCommandStore store, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
+    private static async Task<IResult> ListScaleSetsAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IMachineStore store, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
     {
         ArmNames.RequireComputeApiVersion(http.Request);
         ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);

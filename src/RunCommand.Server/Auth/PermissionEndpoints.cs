@@ -59,7 +59,7 @@ public static class PermissionEndpoints
         return Results.Json(new ResourceList<RolePermission> { Value = items }, ContractsJsonContext.Default.ResourceListRolePermission);
     }
 
-    private static async Task<IResult> SignedInAsync(HttpContext http, Authorizer authorizer, IRunCommandStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> SignedInAsync(HttpContext http, Authorizer authorizer, IIdentityStore store, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(http.Request);
         var caller = http.Caller();
@@ -77,7 +77,7 @@ public static class PermissionEndpoints
         {
             Id = caller.PrincipalId ?? "",
             Name = caller.Name,
-            PrincipalType = principal?.Kind ?? PrincipalKinds.ServicePrincipal,
+            PrincipalType = (principal?.Kind ?? PrincipalKind.ServicePrincipal).ToString(),
             DisplayName = principal?.DisplayName ?? (caller.Kind == Caller.Admin ? "Bootstrap admin (admin.token)" : null),
             Roles = held,
         }, ContractsJsonContext.Default.SignedInPrincipal);
