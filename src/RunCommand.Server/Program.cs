@@ -162,7 +162,9 @@ builder.Services.AddHostedService<FleetOrchestrator>();
 var app = builder.Build();
 
 // Every node runs this at start; the backend's migration lock makes a node starting at the same moment wait, not migrate twice.
-await app.Services.GetRequiredService<RunCommandStorage>().MigrateAsync(CancellationToken.None);
+var storage = app.Services.GetRequiredService<RunCommandStorage>();
+await storage.MigrateAsync(CancellationToken.None);
+var readiness = await storage.CheckReadinessAsync(CancellationToken.None);
 await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
 _ = app.Services.GetRequiredService<SecretProtector>();
 
@@ -195,6 +197,7 @@ var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);
+    Log.StorageReady(logger, storage.Backend.Name, readiness.SchemaVersion);
     if (certificate is not null)
     {
         Log.Tls(logger, certificate.Subject, certificate.Thumbprint, certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256),
