@@ -37,10 +37,11 @@ public sealed class SimulatedAgent : IDisposable
     /// <summary>True while a long poll of this agent is held by the server (or being answered).</summary>
     public bool Polling { get; private set; }
 
+    /// <summary>Enrolls with a new key; retries connection failures and timeouts with the agent's back-off, as the agent does.</summary>
     public async Task EnrollAsync(string enrollmentToken, CancellationToken cancellationToken)
     {
         var key = AgentAssertion.NewKey();
-        var response = await _client.EnrollAsync(enrollmentToken, new EnrollRequest
+        var request = new EnrollRequest
         {
             ResourceGroup = _options.ResourceGroup,
             VmName = _name,
@@ -48,8 +49,23 @@ public sealed class SimulatedAgent : IDisposable
             Hostname = _name,
             AgentVersion = "swarm",
             PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()),
-        }, cancellationToken);
-        _client.AgentKey = new AgentKeyCredential(key, response.VmResourceId, TimeProvider.System);
+        };
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10));
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var response = await _client.EnrollAsync(enrollmentToken, request, cancellationToken);
+                _client.AgentKey = new AgentKeyCredential(key, response.VmResourceId, TimeProvider.System);
+                return;
+            }
+            catch (Exception e) when (attempt < 10 && !cancellationToken.IsCancellationRequested
+                && e is TaskCanceledException or HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError })
+            {
+                _counters.Failure(e);
+                await Task.Delay(backoff.Next(), cancellationToken);
+            }
+        }
     }
 
     /// <summary>The agent's poll loop (as <c>AgentService</c>): poll, hand out work, poll again; back off on failure.</summary>
