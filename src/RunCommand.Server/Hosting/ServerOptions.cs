@@ -54,6 +54,15 @@ public sealed class ServerOptions
     public TimeSpan MaxLongPoll { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// How long a GET of an operation that is still in progress is held for it to end when the client asked for no
+    /// <c>waitSeconds</c> (an ARM client: the Azure SDK, or one polling every few milliseconds). The Azure SDK waits at
+    /// least a second between polls whatever the server says, so answering its first poll as soon as a short script has
+    /// ended, rather than "InProgress" at once, is what makes it fast. Zero answers at once, as ARM does.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan OperationPollHold { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// True fsyncs every database commit (survives a power cut; costs a disk flush per write, ~5 ms on many
     /// virtual disks). False (the default) survives a kill -9 of the server and a clean reboot.
     /// </summary>
