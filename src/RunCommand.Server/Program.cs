@@ -38,8 +38,7 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
     return 0;
 }
 
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+var switches = new Dictionary<string, string>
 {
     ["--urls"] = "urls",
     ["--data-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DataDir)}",
@@ -52,7 +51,15 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
-});
+};
+if (ServerCommandLine.FindError(args, switches) is { } commandLineError)
+{
+    Console.Error.WriteLine("error: " + commandLineError);
+    return 2;
+}
+
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.Configuration.AddCommandLine(args, switches);
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
 builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
