@@ -95,9 +95,10 @@ if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 
 builder.WebHost.ConfigureKestrel(k =>
 {
-    // Agent reports carry up to 1 MiB per stream, base64-encoded.
-    k.Limits.MaxRequestBodySize = 8 * 1024 * 1024;
-    k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+    // The application enforces the real limits with ARM errors (HttpLimits); Kestrel's are the last resort beyond them.
+    k.Limits.MaxRequestBodySize = HttpLimits.MaxBodyBytes;
+    k.Limits.MaxRequestLineSize = HttpLimits.KestrelRequestLineBytes;
+    k.Limits.MaxRequestHeadersTotalSize = HttpLimits.KestrelHeaderBytes;
     k.AddServerHeader = false;
 });
 
@@ -131,6 +132,7 @@ _ = app.Services.GetRequiredService<SecretProtector>();
 app.UseRouting();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
+app.UseMiddleware<HttpLimits>();
 app.UseMiddleware<BearerAuthentication>();
 app.UseRateLimiter();
 app.UseMiddleware<ArmAuthorization>();
