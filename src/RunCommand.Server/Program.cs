@@ -11,6 +11,7 @@ using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
+using RunCommand.Storage.Postgres;
 using RunCommand.Storage.Sqlite;
 
 if (args.Any(a => a is "--help" or "-h" or "-?"))
@@ -24,6 +25,10 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --urls URL                     Where to listen (default http://127.0.0.1:5080). https:// URLs use
                                          --tls-cert/--tls-key, or a self-signed certificate made in the data dir.
           --data-dir DIR                 Database, tokens, TLS files and the secrets key (default ~/.runcmd).
+          --postgres "CONNECTION"        Keep everything in this PostgreSQL database (an Npgsql connection string,
+                                         e.g. "Host=db;Database=runcmd;Username=runcmd") instead of SQLite in the
+                                         data dir; nodes sharing it serve the same resources. Also RUNCMD_POSTGRES,
+                                         which keeps a password off the command line (or use Passfile=...).
           --tls-cert FILE --tls-key FILE PEM certificate and key for https.
           --location NAME                Location of every resource (default local).
           --subscription GUID            Subscription id (default: generated once, kept in the data dir).
@@ -42,6 +47,7 @@ var switches = new Dictionary<string, string>
 {
     ["--urls"] = "urls",
     ["--data-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DataDir)}",
+    ["--postgres"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Postgres)}",
     ["--tls-cert"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsCertFile)}",
     ["--tls-key"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsKeyFile)}",
     ["--location"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Location)}",
@@ -79,6 +85,14 @@ if (options.SubscriptionId is { } configured && !Guid.TryParse(configured, out _
     return 2;
 }
 
+var postgres = options.Postgres ?? Environment.GetEnvironmentVariable("RUNCMD_POSTGRES");
+if (postgres is not null && !StorageChoice.IsValidPostgres(postgres, out var postgresError))
+{
+    // The string may hold a password: say what is wrong with it, never echo it.
+    Console.Error.WriteLine($"error: --postgres / RUNCMD_POSTGRES is not a valid Npgsql connection string: {postgresError}");
+    return 2;
+}
+
 var dataDir = new DataDirectory(options.DataDir);
 dataDir.EnsureExists();
 var identity = new ServerIdentity(dataDir.ResolveSubscription(options.SubscriptionId), options.Location);
@@ -106,7 +120,9 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(identity);
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
-builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
+builder.Services.AddRunCommandStorage(sp => postgres is not null
+    ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
+    : new SqliteBackend(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
@@ -122,8 +138,8 @@ builder.Services.AddHostedService<FleetOrchestrator>();
 
 var app = builder.Build();
 
-var store = app.Services.GetRequiredService<IRunCommandStore>();
-await store.InitializeAsync(CancellationToken.None);
+// Every node runs this at start; the backend's migration lock makes a node starting at the same moment wait, not migrate twice.
+await app.Services.GetRequiredService<RunCommandStorage>().MigrateAsync(CancellationToken.None);
 await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
 _ = app.Services.GetRequiredService<SecretProtector>();
 

@@ -45,7 +45,7 @@ public static class VirtualMachineEndpoints
         return Results.Json(new ResourceList<SubscriptionResource> { Value = [subscription] }, ContractsJsonContext.Default.ResourceListSubscriptionResource);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IRunCommandStore store, AgentPresence presence, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IMachineStore store, AgentPresence presence, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var request = http.Request;
         ArmNames.RequireComputeApiVersion(request);
@@ -76,7 +76,7 @@ public static class VirtualMachineEndpoints
     {
         var vm = service.ResolveVm(request, subscriptionId, resourceGroupName, vmName);
         var record = await service.RequireVmAsync(vm, cancellationToken);
-        await service.Store.RevokeAgentAsync(record.Vm, cancellationToken);
+        await service.Machines.RevokeAgentAsync(record.Vm, cancellationToken);
         return Results.Ok();
     }
 
@@ -92,14 +92,14 @@ public static class VirtualMachineEndpoints
             throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidParameter", $"The tag name '{badKey}' must be 1-512 characters.", "tags");
         }
 
-        var record = update?.Tags is null ? existing : await service.Store.SetVmTagsAsync(existing.Vm, update.Tags, cancellationToken) ?? throw new InvalidOperationException("The VM vanished.");
+        var record = update?.Tags is null ? existing : await service.Machines.SetVmTagsAsync(existing.Vm, update.Tags, cancellationToken) ?? throw new InvalidOperationException("The VM vanished.");
         return Results.Json(ToResource(record, presence), ContractsJsonContext.Default.VirtualMachineResource);
     }
 
     private static async Task<IResult> GetScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)
     {
         var scaleSet = await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
-        var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
+        var instances = await service.Machines.ListScaleSetInstancesAsync(new ScaleSetKey(service.SubscriptionId, resourceGroupName, vmScaleSetName), cancellationToken);
         return Results.Json(new VirtualMachineScaleSetResource
         {
             Id = scaleSet.ResourceId,
@@ -118,7 +118,7 @@ public static class VirtualMachineEndpoints
             throw new ArmRequestException(errors);
         }
 
-        return await service.Store.GetScaleSetAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken)
+        return await service.Machines.GetScaleSetAsync(new ScaleSetKey(service.SubscriptionId, resourceGroupName, vmScaleSetName), cancellationToken)
             ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
                 $"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}' under resource group '{resourceGroupName}' was not found. A scale set exists once an agent has enrolled into it (./runcmd agent --vmss-name {vmScaleSetName}).");
     }
@@ -127,7 +127,7 @@ public static class VirtualMachineEndpoints
     private static async Task<IResult> ListInstancesAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
     {
         await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
-        var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
+        var instances = await service.Machines.ListScaleSetInstancesAsync(new ScaleSetKey(service.SubscriptionId, resourceGroupName, vmScaleSetName), cancellationToken);
         return Results.Json(new ResourceList<VirtualMachineResource> { Value = instances.Select(vm => ToResource(vm, presence)).ToList() },
             ContractsJsonContext.Default.ResourceListVirtualMachineResource);
     }

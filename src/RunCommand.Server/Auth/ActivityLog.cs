@@ -22,7 +22,7 @@ public sealed class ActivityLogRecorder
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, IRunCommandStore store, TimeProvider time, ILogger<ActivityLogRecorder> logger)
+    public async Task InvokeAsync(HttpContext http, IActivityLogStore store, TimeProvider time, ILogger<ActivityLogRecorder> logger)
     {
         var started = time.GetUtcNow();
         try
@@ -60,7 +60,7 @@ public sealed class ActivityLogRecorder
         return !(HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method) || HttpMethods.IsOptions(http.Request.Method));
     }
 
-    private static async Task RecordAsync(HttpContext http, IRunCommandStore store, DateTimeOffset started, ILogger logger)
+    private static async Task RecordAsync(HttpContext http, IActivityLogStore store, DateTimeOffset started, ILogger logger)
     {
         var caller = http.Items[typeof(Caller)] as Caller;
         var metadata = http.GetEndpoint()?.Metadata.GetMetadata<ArmActionMetadata>();
@@ -109,7 +109,7 @@ public static partial class ActivityLogEndpoints
     /// The entries the caller may read: all of them with the right at the subscription; with it at a resource group or
     /// a resource, only the entries at or below that scope (as Azure's activity log shows a resource group's Reader).
     /// </summary>
-    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, IRunCommandStore store, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, IActivityLogStore store, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var request = http.Request;
         var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);

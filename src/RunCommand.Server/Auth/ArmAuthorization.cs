@@ -79,9 +79,9 @@ public static class ArmScope
 /// <summary>Decides whether a caller holds an action at a scope, from its role assignments (inherited downwards).</summary>
 public sealed class Authorizer
 {
-    private readonly IRunCommandStore _store;
+    private readonly IIdentityStore _store;
 
-    public Authorizer(IRunCommandStore store)
+    public Authorizer(IIdentityStore store)
     {
         _store = store;
     }

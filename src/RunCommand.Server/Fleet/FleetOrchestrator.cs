@@ -13,7 +13,7 @@ namespace RunCommand.Server.Fleet;
 /// by another node. If the loop dies, the host stops: a server that silently stops running fleets is worse.
 /// </summary>
 public sealed partial class FleetOrchestrator(
-    IRunCommandStore store, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, ILogger<FleetOrchestrator> logger)
+    IFleetRunStore store, IRunCommandStore runCommands, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, ILogger<FleetOrchestrator> logger)
     : BackgroundService
 {
     /// <summary>Longest sleep without any signal (a signal from another node could have been missed).</summary>
@@ -65,10 +65,10 @@ public sealed partial class FleetOrchestrator(
             if (target.ExecutionId is { } executionId)
             {
                 var changed = changes.NextChangeAsync(Topics.Execution(executionId));
-                var execution = await store.GetExecutionAsync(executionId, cancellationToken);
+                var execution = await runCommands.GetExecutionAsync(executionId, cancellationToken);
                 if (execution is null || execution.IsTerminal)
                 {
-                    failures += execution?.State == ExecutionStates.Succeeded ? 0 : 1;
+                    failures += execution?.State == ExecutionState.Succeeded ? 0 : 1;
                 }
                 else
                 {
@@ -95,7 +95,7 @@ public sealed partial class FleetOrchestrator(
             // Asked once per execution: its agent then stops it and reports, which wakes the next pass.
             foreach (var executionId in toCancel)
             {
-                await store.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
+                await runCommands.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
             }
 
             if (waiting.Count > 0)
@@ -105,7 +105,7 @@ public sealed partial class FleetOrchestrator(
 
             if (running.Count == 0)
             {
-                await CompleteAsync(run, FleetRunStates.Canceled, cancellationToken);
+                await CompleteAsync(run, FleetRunState.Canceled, cancellationToken);
             }
 
             return wake;
@@ -145,7 +145,7 @@ public sealed partial class FleetOrchestrator(
 
         if (running.Count == 0 && waiting.Count == 0)
         {
-            await CompleteAsync(run, failures > 0 || skipped > 0 ? FleetRunStates.Failed : FleetRunStates.Succeeded, cancellationToken);
+            await CompleteAsync(run, failures > 0 || skipped > 0 ? FleetRunState.Failed : FleetRunState.Succeeded, cancellationToken);
         }
 
         return wake;
@@ -168,7 +168,7 @@ public sealed partial class FleetOrchestrator(
             Fingerprint = definition.Fingerprint,
             MaxRunCommandsPerVm = options.Value.MaxRunCommandsPerVm,
         };
-        var outcome = await store.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
+        var outcome = await runCommands.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
         var (started, failure) = outcome.Kind switch
         {
             WriteOutcomeKind.Created or WriteOutcomeKind.Updated or WriteOutcomeKind.Unchanged => (outcome.Record!.Execution.ExecutionId, (string?)null),
@@ -180,10 +180,10 @@ public sealed partial class FleetOrchestrator(
         return started;
     }
 
-    private async Task CompleteAsync(FleetRunRecord run, string state, CancellationToken cancellationToken)
+    private async Task CompleteAsync(FleetRunRecord run, FleetRunState state, CancellationToken cancellationToken)
     {
         await store.CompleteFleetRunAsync(run.Run, state, time.GetUtcNow(), cancellationToken);
-        LogCompleted(logger, run.Run.ResourceId, state);
+        LogCompleted(logger, run.Run.ResourceId, state.ToString());
     }
 
     [LoggerMessage(300, LogLevel.Critical, "The fleet orchestrator failed; stopping the server so that it is noticed and restarted (fleet runs resume from the store)")]

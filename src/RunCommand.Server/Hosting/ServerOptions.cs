@@ -11,6 +11,13 @@ public sealed class ServerOptions
     [Required]
     public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".runcmd");
 
+    /// <summary>
+    /// Npgsql connection string of the PostgreSQL database every node of a multi-node deployment shares; null keeps the
+    /// embedded SQLite file in <see cref="DataDir"/>. Also read from <c>RUNCMD_POSTGRES</c>. It may hold a password, so
+    /// it is never logged nor echoed in an error.
+    /// </summary>
+    public string? Postgres { get; set; }
+
     /// <summary>Location name of every resource this server hosts.</summary>
     [Required]
     [RegularExpression("^[A-Za-z0-9-]{1,40}$")]
