@@ -126,6 +126,7 @@ builder.Services.AddRunCommandStorage(sp => postgres is not null
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
+builder.Services.AddSingleton<FailedAuthenticationThrottle>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();

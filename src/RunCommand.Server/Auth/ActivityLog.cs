@@ -10,7 +10,7 @@ namespace RunCommand.Server.Auth;
 
 /// <summary>
 /// Records every write and every run (any ARM request but GET/HEAD), every agent enrollment, and every refused
-/// request (401, 403) in the append-only activity log: who, which action, which resource, when, from which address,
+/// request (401, 403, 429) in the append-only activity log: who, which action, which resource, when, from which address,
 /// which status. It records the path only: never a body, query string or header, so no secret reaches the log.
 /// </summary>
 public sealed class ActivityLogRecorder
@@ -41,7 +41,7 @@ public sealed class ActivityLogRecorder
     private static bool ShouldRecord(HttpContext http)
     {
         var status = http.Response.StatusCode;
-        if (status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden)
+        if (status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status429TooManyRequests)
         {
             return true;
         }
