@@ -71,8 +71,7 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
     return 0;
 }
 
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+var switches = new Dictionary<string, string>
 {
     ["--urls"] = "urls",
     ["--data-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DataDir)}",
@@ -88,7 +87,15 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
     ["--agent-binaries-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.AgentBinariesDir)}",
     ["--portal-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.PortalDir)}",
-});
+};
+if (ServerCommandLine.FindError(args, switches) is { } commandLineError)
+{
+    Console.Error.WriteLine("error: " + commandLineError);
+    return 2;
+}
+
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.Configuration.AddCommandLine(args, switches);
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
 builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -132,9 +139,10 @@ if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 
 builder.WebHost.ConfigureKestrel(k =>
 {
-    // Agent reports carry up to 1 MiB per stream, base64-encoded.
-    k.Limits.MaxRequestBodySize = 8 * 1024 * 1024;
-    k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+    // The application enforces the real limits with ARM errors (HttpLimits); Kestrel's are the last resort beyond them.
+    k.Limits.MaxRequestBodySize = HttpLimits.MaxBodyBytes;
+    k.Limits.MaxRequestLineSize = HttpLimits.KestrelRequestLineBytes;
+    k.Limits.MaxRequestHeadersTotalSize = HttpLimits.KestrelHeaderBytes;
     k.AddServerHeader = false;
 });
 
@@ -149,6 +157,7 @@ builder.Services.AddRunCommandStorage(sp => postgres is not null
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
+builder.Services.AddSingleton<FailedAuthenticationThrottle>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
@@ -174,6 +183,7 @@ app.UsePortal();
 app.UseRouting();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
+app.UseMiddleware<HttpLimits>();
 app.UseMiddleware<BearerAuthentication>();
 app.UseRateLimiter();
 app.UseMiddleware<ArmAuthorization>();
