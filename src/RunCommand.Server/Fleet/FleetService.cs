@@ -205,17 +205,16 @@ public sealed class FleetService(
                 wait = options.Value.MaxLongPoll;
             }
 
-<<<<<<< HEAD
-            // Watch the run and every started target without reading their state first: a terminal execution never
+            // Watch the run and every started target the caller may read, without reading their state first: a terminal execution never
             // changes, so watching it costs nothing, while reading every target's view before waiting cost 3 queries
             // a target on every call.
             var watched = new List<Task> { changes.NextChangeAsync(Topics.Fleet(key)) };
             watched.AddRange(record.Targets
-                .Where(t => t.ExecutionId is not null)
+                .Where(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine))
                 .Select(t => changes.NextChangeAsync(Topics.Execution(t.ExecutionId!))));
             // A change between the read above and the subscriptions would be missed: read once more now.
             var again = await RequireAsync(key, cancellationToken);
-            if (again.State == record.State && again.Targets.Count(t => t.ExecutionId is not null) == watched.Count - 1)
+            if (again.State == record.State && again.Targets.Count(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine)) == watched.Count - 1)
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 var changed = Task.WhenAny(watched);
@@ -228,23 +227,6 @@ public sealed class FleetService(
                 }
             }
 
-=======
-            // Subscribe first, then read again: a change in between is not missed.
-            var watched = new List<Task> { changes.NextChangeAsync(Topics.Fleet(key)) };
-            foreach (var target in record.Targets.Where(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine)))
-            {
-                var status = await TargetStatusAsync(target, cancellationToken);
-                if (!ExecutionStates.IsTerminal(status.State))
-                {
-                    watched.Add(changes.NextChangeAsync(Topics.Execution(target.ExecutionId!)));
-                }
-            }
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            await Task.WhenAny(Task.WhenAny(watched), Task.Delay(wait, time, timeout.Token));
-            await timeout.CancelAsync();
-            cancellationToken.ThrowIfCancellationRequested();
->>>>>>> harden-api
             record = await RequireAsync(key, cancellationToken);
         }
 

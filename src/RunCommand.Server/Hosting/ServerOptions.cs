@@ -84,13 +84,12 @@ public sealed class ServerOptions
     [Range(1, 1_000_000)]
     public int RequestBurst { get; set; } = 500;
 
-<<<<<<< HEAD
     /// <summary>
     /// Directory of the web portal's built files (index.html and assets/), served at /portal; null: the
     /// <c>portal</c> folder beside the server's binaries, where the build puts them.
     /// </summary>
     public string? PortalDir { get; set; }
-=======
+
     /// <summary>Failed authentications one client address may make per <see cref="FailedAuthenticationWindow"/>; beyond them its requests get 429 until the window ends.</summary>
     [Range(1, 1_000_000)]
     public int FailedAuthenticationsPerWindow { get; set; } = 30;
@@ -98,7 +97,6 @@ public sealed class ServerOptions
     /// <summary>The window of <see cref="FailedAuthenticationsPerWindow"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan FailedAuthenticationWindow { get; set; } = TimeSpan.FromMinutes(1);
->>>>>>> harden-api
 
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]
