@@ -29,21 +29,21 @@ public sealed class ServerMetrics
     private readonly ConcurrentDictionary<string, byte> _dispatched = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
 
-    public ServerMetrics(AgentPresence presence, IRunCommandStore store, TimeProvider time)
+    public ServerMetrics(AgentPresence presence, IFleetRunStore fleetRuns, TimeProvider time)
     {
         _time = time;
         // Gauges read their source at scrape time: nothing to keep in step.
         Metrics.DefaultRegistry.AddBeforeCollectCallback(async cancellationToken =>
         {
             AgentsConnected.Set(presence.OpenPolls);
-            FleetRunsActive.Set((await store.ListActiveFleetRunsAsync(cancellationToken)).Count);
+            FleetRunsActive.Set((await fleetRuns.ListActiveFleetRunsAsync(cancellationToken)).Count);
         });
     }
 
     /// <summary>Called for each execution in a goal state sent to an agent.</summary>
     public void Handed(ExecutionRecord execution)
     {
-        if (execution.State == RunCommand.Contracts.Arm.ExecutionStates.Pending && _dispatched.TryAdd(execution.ExecutionId, 0))
+        if (execution.State == ExecutionState.Pending && _dispatched.TryAdd(execution.ExecutionId, 0))
         {
             ExecutionsDispatched.Inc();
             DispatchLatency.Observe(Math.Max(0, (_time.GetUtcNow() - execution.Created).TotalSeconds));
