@@ -38,7 +38,7 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
         var args = new List<string> { "--urls", url, "--data-dir", dataDir };
-        if (TestStore.Current == TestStore.Postgres)
+        if (TestStore.Current == TestStore.Postgres && extraArgs?.Contains("--postgres") != true)
         {
             // One database per data dir: a server restarted on the same data dir finds its rows again.
             args.AddRange(["--postgres", await (await PostgresServer.SharedAsync()).EnsureDatabaseAsync(dataDir)]);
