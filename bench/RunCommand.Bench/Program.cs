@@ -60,7 +60,8 @@ static int Usage()
           dotnet run --project bench/RunCommand.Bench -c Release -- suite [--quick] [--only NAME[,NAME]]
           dotnet run --project bench/RunCommand.Bench -c Release -- swarm --server URL --enroll-token-file FILE
               [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
-        Scenarios: latency, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput, big-output, append-blob.
+        Scenarios: latency, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput,
+            put-throughput-pg, big-output, append-blob.
         """);
     return 2;
 }

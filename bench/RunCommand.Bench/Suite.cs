@@ -16,7 +16,8 @@ public static class Suite
         new CliStartScenario(),
         new FleetSwarmScenario(),
         new TenThousandAgentsScenario(),
-        new PutThroughputScenario(),
+        new PutThroughputScenario(onPostgres: false),
+        new PutThroughputScenario(onPostgres: true),
         new BigOutputScenario(),
         new AppendBlobScenario(),
     ];

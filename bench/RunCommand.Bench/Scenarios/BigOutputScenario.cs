@@ -36,7 +36,7 @@ public sealed class BigOutputScenario : IScenario
         var serverBefore = ProcessStats.Rss(server.Process.Pid);
 
         var baselineFile = Path.Combine(context.NewDir("big-baseline"), "out");
-        var baseline = await Baselines.RunMsAsync("/bin/bash", "-c", $"{Script(bytes)} > {baselineFile} 2>/dev/null");
+        var baseline = await Baselines.RunMsAsync("/bin/bash", "-c", $"{{ {Script(bytes)}; }} > {baselineFile} 2>/dev/null");
         File.Delete(baselineFile);
 
         double elapsed;

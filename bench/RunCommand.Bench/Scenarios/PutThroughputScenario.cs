@@ -4,27 +4,38 @@ using System.Net.Http.Headers;
 using System.Text;
 using RunCommand.Bench.Measure;
 using RunCommand.Bench.Swarm;
+using RunCommand.Testing;
 
 namespace RunCommand.Bench.Scenarios;
 
 /// <summary>
 /// Run-command PUTs of distinct commands to many VMs with no agent polling, from 16 concurrent https clients (each its
-/// own connection) on SQLite: PUTs per second and latency; beside an authenticated GET of a VM by the same clients.
-/// The per-VM limit is raised to 10,000 for this scenario only, so 200 VMs can take every PUT.
+/// own connection), on SQLite or on PostgreSQL (a server the suite starts with the tests' starter): PUTs per second and
+/// latency; beside an authenticated GET of a VM by the same clients. The per-VM limit is raised to 10,000 for this
+/// scenario only, so 200 VMs can take every PUT.
 /// </summary>
-public sealed class PutThroughputScenario : IScenario
+public sealed class PutThroughputScenario(bool onPostgres) : IScenario
 {
     private const int Clients = 16;
     private const int Vms = 200;
 
-    public string Name => "put-throughput";
+    public string Name => onPostgres ? "put-throughput-pg" : "put-throughput";
+
+    private string Backend => onPostgres ? "PostgreSQL" : "SQLite";
 
     public bool InQuick => true;
 
     public async Task RunAsync(SuiteContext context)
     {
         var duration = TimeSpan.FromSeconds(context.Quick ? 5 : 15);
-        await using var server = await context.StartServerAsync("put", extraArgs: ["--max-run-commands-per-vm", "10000"]);
+        var extraArgs = new List<string> { "--max-run-commands-per-vm", "10000" };
+        if (onPostgres)
+        {
+            var postgres = await PostgresServer.SharedAsync();
+            extraArgs.AddRange(["--postgres", await postgres.CreateDatabaseAsync("bench")]);
+        }
+
+        await using var server = await context.StartServerAsync("put", extraArgs: extraArgs);
         var token = File.ReadAllText(server.EnrollTokenFile).Trim();
         await using (await AgentSwarm.StartAsync(SwarmFleet.Options(server, "put", "put"), Vms, token, CancellationToken.None, poll: false))
         {
@@ -45,7 +56,7 @@ public sealed class PutThroughputScenario : IScenario
             });
             context.Add(new Figure
             {
-                Name = $"distinct run-command PUTs, {Clients} https clients, {Vms} VMs, no agent, SQLite ({duration.TotalSeconds:F0} s)",
+                Name = $"distinct run-command PUTs, {Clients} https clients, {Vms} VMs, no agent, {Backend} ({duration.TotalSeconds:F0} s)",
                 Measured = $"{puts.PerSecond:F0}/s, p50 {Samples.Ms(puts.Latency.P50)}, p99 {Samples.Ms(puts.Latency.P99)}",
                 Baseline = $"GET of a VM by the same clients {reads.PerSecond:F0}/s, p99 {Samples.Ms(reads.Latency.P99)}",
                 Target = "≥ 2,000/s with p99 ≤ 50 ms",

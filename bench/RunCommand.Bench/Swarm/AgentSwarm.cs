@@ -41,12 +41,15 @@ public sealed class AgentSwarm : IAsyncDisposable
     {
         var ca = options.CaCertificateFile is null ? null : X509CertificateLoader.LoadCertificateFromFile(options.CaCertificateFile);
         var swarm = new AgentSwarm(options, count, ca);
+        var enrolled = 0;
+        var started = DateTime.UtcNow;
         try
         {
             await Parallel.ForEachAsync(swarm._agents, new ParallelOptions { MaxDegreeOfParallelism = options.EnrollConcurrency, CancellationToken = cancellationToken },
                 async (agent, ct) =>
                 {
                     await agent.EnrollAsync(enrollmentToken, ct);
+                    Interlocked.Increment(ref enrolled);
                     if (!poll)
                     {
                         return;
@@ -59,10 +62,11 @@ public sealed class AgentSwarm : IAsyncDisposable
                 });
             return swarm;
         }
-        catch
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             await swarm.DisposeAsync();
-            throw;
+            throw new InvalidOperationException(
+                $"Enrolling {count} simulated agents failed after {enrolled} in {(DateTime.UtcNow - started).TotalSeconds:F0} s: {e.GetType().Name}: {e.Message}", e);
         }
     }
 
