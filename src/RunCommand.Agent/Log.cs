@@ -93,4 +93,10 @@ internal static partial class Log
 
     [LoggerMessage(2014, LogLevel.Warning, "Execution {ExecutionId}: gave up writing the {Blob} blob ({Detail}); the execution goes on")]
     public static partial void BlobGivenUp(ILogger logger, string executionId, string blob, string detail);
+
+    [LoggerMessage(2015, LogLevel.Information, "Tracking each script's processes with {Mode} (cgroups under {CgroupRoot})")]
+    public static partial void ProcessTracking(ILogger logger, RunCommand.Agent.Execution.ProcessTrackingMode mode, string cgroupRoot);
+
+    [LoggerMessage(2016, LogLevel.Warning, "Execution {ExecutionId}: cannot make its cgroup {Cgroup} ({Detail}); only its process group is tracked")]
+    public static partial void CgroupUnavailable(ILogger logger, string executionId, string cgroup, string detail);
 }

@@ -23,6 +23,7 @@ public sealed class ExecutionManager
     private readonly ILogger _logger;
     private readonly CancellationToken _shutdown;
     private readonly ScriptDownloader _downloader;
+    private readonly ProcessTracker _tracker;
     private readonly ConcurrentDictionary<string, (ExecutionRunner Runner, Task Task)> _active = new(StringComparer.Ordinal);
 
     /// <param name="executionsRoot">Directory holding one directory per execution (scripts and output files).</param>
@@ -45,8 +46,13 @@ public sealed class ExecutionManager
         _shutdown = shutdown;
         // One HTTP client for every scriptUri download of this agent's lifetime (connection pooling, DNS refresh).
         _downloader = new ScriptDownloader(settings, time, logger);
+        _tracker = ProcessTracker.Detect(settings.ProcessTracking);
+        Log.ProcessTracking(logger, _tracker.Mode, _tracker.Root ?? "(none)");
         Directory.CreateDirectory(executionsRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
+
+    /// <summary>How this manager tracks the processes of its scripts (decided once, at construction).</summary>
+    public ProcessTrackingMode ProcessTracking => _tracker.Mode;
 
     /// <summary>Ids of executions with a runner in progress.</summary>
     public IReadOnlyCollection<string> ActiveExecutionIds => [.. _active.Keys];
@@ -195,7 +201,7 @@ public sealed class ExecutionManager
     }
 
     private ExecutionRunner CreateRunner(ExecutionRecord record, long stdoutAcked, long stderrAcked) =>
-        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _shutdown);
+        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _tracker, _shutdown);
 
     private ExecutionPaths PathsOf(string executionId) => new(Path.Combine(_executionsRoot, executionId));
 

@@ -19,6 +19,7 @@ internal sealed class ExecutionRunner
     private readonly CancellationToken _shutdown;
     private readonly OutputShipper _shipper;
     private readonly ScriptDownloader _downloader;
+    private readonly ProcessTracker _tracker;
     private readonly TaskCompletionSource _cancelRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // The same request as a token, for work that takes one (a script download). Holds no timer: never disposed.
@@ -44,9 +45,11 @@ internal sealed class ExecutionRunner
         long stdoutAcked,
         long stderrAcked,
         ScriptDownloader downloader,
+        ProcessTracker tracker,
         CancellationToken shutdown)
     {
         _downloader = downloader;
+        _tracker = tracker;
         _record = record;
         Paths = paths;
         _store = store;
@@ -162,10 +165,17 @@ internal sealed class ExecutionRunner
             return;
         }
 
+        // The cgroup exists (and is recorded) before the script: a restarted agent still kills all of it.
+        if (_tracker.CreateCgroup(ExecutionId, _logger) is { } cgroup)
+        {
+            _record = _record with { Cgroup = cgroup };
+            _store.Save(_record);
+        }
+
         LaunchedProcess launched;
         try
         {
-            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment) with { RunAs = runAs });
+            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup });
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
@@ -264,28 +274,32 @@ internal sealed class ExecutionRunner
         }
     }
 
-    /// <summary>SIGTERM to the whole group, a grace period, then SIGKILL: no grandchild survives.</summary>
+    /// <summary>
+    /// SIGTERM to the whole group and cgroup, a grace period, then SIGKILL to all of it: no grandchild survives, not
+    /// even one that left the process group (setsid, double fork) when the execution has a cgroup.
+    /// </summary>
     private async Task TerminateAsync(string reason)
     {
         var pgid = _record.Pid!.Value;
+        var cgroup = _record.Cgroup;
         // Checkpoint: the intent is durable before any signal, so an agent that dies mid-termination is
         // followed by one that reports TimedOut/Canceled instead of "ended without an exit code".
         _record = _record with { StopIntent = reason };
         _store.Save(_record);
         Log.Terminating(_logger, ExecutionId, pgid, reason);
-        _ = Posix.Kill(-pgid, Posix.SigTerm);
-        if (!await WaitForGroupGoneAsync(pgid, _settings.TerminationGracePeriod))
+        ProcessTracker.Terminate(pgid, cgroup);
+        if (!await WaitForGroupGoneAsync(pgid, cgroup, _settings.TerminationGracePeriod))
         {
             Log.GroupKilled(_logger, ExecutionId, pgid);
-            _ = Posix.Kill(-pgid, Posix.SigKill);
-            _ = await WaitForGroupGoneAsync(pgid, TimeSpan.FromSeconds(10));
+            await _tracker.KillAsync(pgid, cgroup, _time);
+            _ = await WaitForGroupGoneAsync(pgid, cgroup, TimeSpan.FromSeconds(10));
         }
     }
 
-    private async Task<bool> WaitForGroupGoneAsync(int pgid, TimeSpan limit)
+    private async Task<bool> WaitForGroupGoneAsync(int pgid, string? cgroup, TimeSpan limit)
     {
         var stopAt = _time.GetTimestamp() + (long)(limit.TotalSeconds * _time.TimestampFrequency);
-        while (Posix.IsGroupAlive(pgid))
+        while (ProcessTracker.IsAlive(pgid, cgroup))
         {
             if (_time.GetTimestamp() >= stopAt)
             {
@@ -322,6 +336,8 @@ internal sealed class ExecutionRunner
             message = message is null ? note : $"{message}; {note}";
         }
 
+        // An emptied cgroup goes now; one a script left a process in (a daemon it started) stays until that ends.
+        ProcessTracker.TryRemove(_record.Cgroup);
         _record = _record with { State = state, ExitCode = exitCode, Message = message, EndTime = _time.GetUtcNow() };
         // Checkpoint: the outcome is durable before it is reported; if the agent dies now, the next one
         // finds a terminal, unreported record and sends it again.

@@ -43,4 +43,7 @@ public sealed record ExecutionSettings
 
     /// <summary>After a restart, how long to wait for the goal state to bring an execution's blob URLs again.</summary>
     public TimeSpan BlobUrlWait { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How a script's processes are tracked; null: the best the machine allows (see <see cref="ProcessTracker.Detect"/>).</summary>
+    public ProcessTrackingMode? ProcessTracking { get; init; }
 }
