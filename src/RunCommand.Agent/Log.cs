@@ -99,4 +99,10 @@ internal static partial class Log
 
     [LoggerMessage(2016, LogLevel.Warning, "Execution {ExecutionId}: cannot make its cgroup {Cgroup} ({Detail}); only its process group is tracked")]
     public static partial void CgroupUnavailable(ILogger logger, string executionId, string cgroup, string detail);
+
+    [LoggerMessage(2017, LogLevel.Error, "Execution {ExecutionId}: cannot save its state ({Detail}); going on from memory")]
+    public static partial void StateNotSaved(ILogger logger, string executionId, string detail);
+
+    [LoggerMessage(2018, LogLevel.Error, "Execution {ExecutionId}: cannot record it in the state dir ({Detail}); not started, reporting it Failed")]
+    public static partial void CannotAccept(ILogger logger, string executionId, string detail);
 }

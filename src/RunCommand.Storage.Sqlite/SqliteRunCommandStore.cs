@@ -16,6 +16,9 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly string _pragmas;
 
+    /// <summary>SQLITE_FULL: "database or disk is full".</summary>
+    private const int SqliteFull = 13;
+
     public SqliteRunCommandStore(string databasePath, IChangeFeed changes, bool fullSync = false)
     {
         _pragmas = $"PRAGMA synchronous={(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=10000;";
@@ -1307,7 +1310,11 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         return connection;
     }
 
-    /// <summary>Runs <paramref name="work"/> in one IMMEDIATE transaction; commits when it returns, rolls back when it throws.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in one IMMEDIATE transaction; commits when it returns, rolls back when it throws.
+    /// A full disk (SQLITE_FULL) rolls the whole transaction back and surfaces as <see cref="StorageFullException"/>:
+    /// the database keeps what it held before, and the same write succeeds once space returns.
+    /// </summary>
     private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
@@ -1318,6 +1325,10 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
             var result = await work(connection, transaction);
             await transaction.CommitAsync(CancellationToken.None);
             return result;
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteFull)
+        {
+            throw new StorageFullException(e);
         }
         finally
         {

@@ -26,6 +26,10 @@ public sealed class ExecutionManager
     private readonly ProcessTracker _tracker;
     private readonly ConcurrentDictionary<string, (ExecutionRunner Runner, Task Task)> _active = new(StringComparer.Ordinal);
 
+    // Executions the state dir refused and reported Failed: never accepted later in this agent's life, even when space
+    // returns before the server took the report in (it would otherwise run after being reported Failed).
+    private readonly ConcurrentDictionary<string, byte> _refused = new(StringComparer.Ordinal);
+
     /// <param name="executionsRoot">Directory holding one directory per execution (scripts and output files).</param>
     /// <param name="shutdown">Agent shutdown: runners stop watching, scripts keep running.</param>
     public ExecutionManager(
@@ -148,6 +152,11 @@ public sealed class ExecutionManager
                 continue;
             }
 
+            if (_refused.ContainsKey(id))
+            {
+                continue;
+            }
+
             var record = _store.Get(id);
             if (record is null && assignment.Started)
             {
@@ -190,7 +199,18 @@ public sealed class ExecutionManager
 
         // Checkpoint: from here on this execution id is known on disk and is never started again, whatever
         // happens to the agent. If it dies before this line, nothing ran and the server assigns it again.
-        if (!_store.TryAccept(record))
+        bool accepted;
+        try
+        {
+            accepted = _store.TryAccept(record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            RefuseUnrecordable(assignment, e);
+            return;
+        }
+
+        if (!accepted)
         {
             return;
         }
@@ -198,6 +218,54 @@ public sealed class ExecutionManager
         Log.ExecutionAccepted(_logger, assignment.ExecutionId, assignment.RunCommandName);
         var runner = CreateRunner(record, assignment.StdoutLength, assignment.StderrLength);
         Track(runner, endsNow ? runner.ResendFinalAsync : () => runner.RunNewAsync(assignment));
+    }
+
+    /// <summary>Message of an execution that could not be recorded in the state dir (full, read-only), so never started.</summary>
+    public static string UnrecordableMessage(string detail) =>
+        $"The agent could not record this execution in its state directory ({detail}), so it did not start it";
+
+    /// <summary>
+    /// The state dir refused the acceptance (disk full, read-only): nothing ran and nothing is on disk, so the
+    /// execution is reported Failed rather than left Pending; a half-made directory is removed so that, should the
+    /// report not arrive, a later goal state can still accept it properly. Reporting retries until it arrives.
+    /// </summary>
+    private void RefuseUnrecordable(ExecutionAssignment assignment, Exception e)
+    {
+        var id = assignment.ExecutionId;
+        if (!_refused.TryAdd(id, 0))
+        {
+            return;
+        }
+
+        Log.CannotAccept(_logger, id, e.Message);
+        try
+        {
+            Directory.Delete(PathsOf(id).Directory, recursive: true);
+        }
+        catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+        {
+            // A read-only state dir keeps it; the next agent's recovery reports it as never started.
+        }
+
+        var shipper = new OutputShipper(id, PathsOf(id), _reporter, _settings, _logger, 0, 0, () => { });
+        var report = new ExecutionReport { State = LocalState.Failed, Message = UnrecordableMessage(e.Message), EndTime = _time.GetUtcNow() };
+        _ = ReportRefusalAsync(id, shipper, report);
+    }
+
+    private async Task ReportRefusalAsync(string executionId, OutputShipper shipper, ExecutionReport report)
+    {
+        try
+        {
+            await shipper.SendFinalAsync(report, _shutdown);
+        }
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        {
+            // Unreported: the server still lists it, and the next agent tries to accept it again (it never ran).
+        }
+        catch (Exception e)
+        {
+            Log.ExecutionCrashed(_logger, executionId, e);
+        }
     }
 
     private ExecutionRunner CreateRunner(ExecutionRecord record, long stdoutAcked, long stderrAcked) =>

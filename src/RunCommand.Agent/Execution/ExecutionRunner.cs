@@ -31,6 +31,9 @@ internal sealed class ExecutionRunner
     private OutputBlobs? _blobs;
     private bool _blobsSettled;
     private string? _blobNote;
+
+    // Why the last checkpoint failed (state dir full or read-only); null while every save succeeded.
+    private string? _stateNote;
     private CancellationTokenSource? _blobLoopStop;
     private Task? _blobLoop;
 
@@ -169,7 +172,7 @@ internal sealed class ExecutionRunner
         if (_tracker.CreateCgroup(ExecutionId, _logger) is { } cgroup)
         {
             _record = _record with { Cgroup = cgroup };
-            _store.Save(_record);
+            Checkpoint();
         }
 
         LaunchedProcess launched;
@@ -196,7 +199,7 @@ internal sealed class ExecutionRunner
         StartBlobLoop();
         // Checkpoint: the pid is durable from here on. If the agent dies before this line, the script may run
         // without a recorded pid; recovery then reports its exit code if the wrapper wrote one, else Failed.
-        _store.Save(_record);
+        Checkpoint();
         Log.ExecutionStarted(_logger, ExecutionId, launched.Pid);
         await MonitorAsync(launched.Process.WaitForExitAsync(_shutdown), progress);
         launched.Process.Dispose();
@@ -285,7 +288,7 @@ internal sealed class ExecutionRunner
         // Checkpoint: the intent is durable before any signal, so an agent that dies mid-termination is
         // followed by one that reports TimedOut/Canceled instead of "ended without an exit code".
         _record = _record with { StopIntent = reason };
-        _store.Save(_record);
+        Checkpoint();
         Log.Terminating(_logger, ExecutionId, pgid, reason);
         ProcessTracker.Terminate(pgid, cgroup);
         if (!await WaitForGroupGoneAsync(pgid, cgroup, _settings.TerminationGracePeriod))
@@ -340,8 +343,13 @@ internal sealed class ExecutionRunner
         ProcessTracker.TryRemove(_record.Cgroup);
         _record = _record with { State = state, ExitCode = exitCode, Message = message, EndTime = _time.GetUtcNow() };
         // Checkpoint: the outcome is durable before it is reported; if the agent dies now, the next one
-        // finds a terminal, unreported record and sends it again.
-        _store.Save(_record);
+        // finds a terminal, unreported record and sends it again. If the state dir refuses it, the report
+        // still goes out (from memory) and says so.
+        Checkpoint();
+        if (_stateNote is not null)
+        {
+            _record = _record with { Message = message is null ? _stateNote : $"{message}; {_stateNote}" };
+        }
         Log.ExecutionEnded(_logger, ExecutionId, state, exitCode, message);
         await ReportFinalAsync();
     }
@@ -361,7 +369,7 @@ internal sealed class ExecutionRunner
             if (await _shipper.SendFinalAsync(report, _shutdown))
             {
                 _record = _record with { Reported = true };
-                _store.Save(_record);
+                Checkpoint();
             }
         }
         catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
@@ -371,6 +379,28 @@ internal sealed class ExecutionRunner
     }
 
     private ProgressLoop StartProgressLoop() => new(this);
+
+    /// <summary>
+    /// Saves the record. A state dir that is full or read-only does not stop the execution: the agent goes on from
+    /// memory (the script runs, is watched and reported), logs the failure once, and the final message says the
+    /// state was not saved (a restart of the agent before the report would then find an older state on disk).
+    /// </summary>
+    private void Checkpoint()
+    {
+        try
+        {
+            _store.Save(_record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (_stateNote is null)
+            {
+                Log.StateNotSaved(_logger, ExecutionId, e.Message);
+            }
+
+            _stateNote = $"the agent could not save its state of this execution ({e.Message})";
+        }
+    }
 
     /// <summary>Checks a run-as password with PAM; returns why it cannot be used, or null when it is accepted.</summary>
     private static async Task<string?> CheckPasswordAsync(string user, string password)
