@@ -56,6 +56,18 @@ public sealed class PartitionTests(ITestOutputHelper output)
         }
 
         await Wait.UntilAsync(() => ledger.Entries.Count == planned.Count, TimeSpan.FromMinutes(2), "every script to start");
+        await Wait.UntilAsync(async () =>
+        {
+            foreach (var vm in vms)
+            {
+                if ((await stack.Client.ListAsync(stack.Vm(vm), expandInstanceView: true)).Any(r => r.Properties!.InstanceView!.ExecutionState != ExecutionStates.Running))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, TimeSpan.FromMinutes(1), "the server to show every script Running");
         proxy.Partition();
         var partitionedAt = clock.Elapsed;
 
