@@ -54,4 +54,7 @@ internal static partial class Log
 
     [LoggerMessage(106, LogLevel.Warning, "Storage full in {Component}; retrying in {DelaySeconds} s")]
     public static partial void BackgroundStorageFull(ILogger logger, string component, double delaySeconds);
+
+    [LoggerMessage(107, LogLevel.Information, "Retention: deleted {Executions} finished executions and {OutputBytes} bytes of output (ended before {Cutoff:o} or over the budget of {BudgetBytes} bytes)")]
+    public static partial void Pruned(ILogger logger, int executions, long outputBytes, DateTimeOffset cutoff, long budgetBytes);
 }

@@ -49,6 +49,8 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--subscription"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SubscriptionId)}",
     ["--max-run-commands-per-vm"] = $"{ServerOptions.Section}:{nameof(ServerOptions.MaxRunCommandsPerVm)}",
     ["--durable-commits"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DurableCommits)}",
+    ["--execution-retention"] = $"{ServerOptions.Section}:{nameof(ServerOptions.ExecutionRetention)}",
+    ["--output-budget-bytes"] = $"{ServerOptions.Section}:{nameof(ServerOptions.OutputBudgetBytes)}",
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
@@ -111,6 +113,8 @@ builder.Services.AddSingleton<DeploymentRunner>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DeploymentRunner>());
 builder.Services.AddSingleton<FleetService>();
 builder.Services.AddHostedService<FleetOrchestrator>();
+builder.Services.AddSingleton<Retention>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<Retention>());
 
 var app = builder.Build();
 

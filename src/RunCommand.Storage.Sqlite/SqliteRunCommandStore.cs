@@ -35,6 +35,14 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
+        // Incremental vacuum, so that retention gives space back (CompactAsync). It must be chosen before the first
+        // table exists; a database made before it is rebuilt once with VACUUM (as long as copying it takes).
+        await ExecuteAsync(connection, null, "PRAGMA auto_vacuum=INCREMENTAL;", cancellationToken);
+        if (await ScalarLongAsync(connection, null, "PRAGMA auto_vacuum", cancellationToken) != 2)
+        {
+            await ExecuteAsync(connection, null, "VACUUM;", cancellationToken);
+        }
+
         await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
         await ExecuteAsync(connection, null, Schema, cancellationToken);
         await ExecuteAsync(connection, null, AuthSchema, cancellationToken);
@@ -570,9 +578,111 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
 
     private static async Task RemoveRunCommandAsync(SqliteConnection connection, SqliteTransaction transaction, string key, string operationId, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        // A deleted run command's output goes with it (every finished execution of it, not only the last).
+        await ExecuteAsync(connection, transaction,
+            $"DELETE FROM output WHERE execution_id IN (SELECT id FROM executions WHERE lower(command_resource_id) = $key AND {FinishedExecution})",
+            cancellationToken, ("$key", key));
         await ExecuteAsync(connection, transaction, "DELETE FROM run_commands WHERE key = $key", cancellationToken, ("$key", key));
         await ExecuteAsync(connection, transaction, "UPDATE operations SET completed = $now WHERE id = $id", cancellationToken,
             ("$id", operationId), ("$now", StorageFormat.Timestamp(now)));
+    }
+
+    private const string FinishedExecution = "state NOT IN ('Pending', 'Running')";
+
+    public async Task<PruneOutcome> PruneAsync(DateTimeOffset endedBefore, long outputBudgetBytes, CancellationToken cancellationToken)
+    {
+        var cutoff = StorageFormat.Timestamp(endedBefore);
+        var (executions, bytes) = await WriteAsync(async (connection, transaction) =>
+        {
+            var old = $"SELECT id FROM executions WHERE {FinishedExecution} AND end_time < $cutoff";
+            var freed = await ScalarLongAsync(connection, transaction,
+                $"SELECT COALESCE(SUM(length(data)), 0) FROM output WHERE execution_id IN ({old})", cancellationToken, ("$cutoff", cutoff));
+            await ExecuteAsync(connection, transaction, $"DELETE FROM output WHERE execution_id IN ({old})", cancellationToken, ("$cutoff", cutoff));
+            await using var delete = Command(connection, transaction, $"""
+                DELETE FROM executions WHERE {FinishedExecution} AND end_time < $cutoff
+                  AND id NOT IN (SELECT execution_id FROM run_commands)
+                  AND id NOT IN (SELECT execution_id FROM fleet_targets WHERE execution_id IS NOT NULL)
+                  AND id NOT IN (SELECT execution_id FROM deployment_operations WHERE execution_id IS NOT NULL)
+                  AND id NOT IN (SELECT execution_id FROM operations WHERE execution_id IS NOT NULL)
+                """, ("$cutoff", cutoff));
+            var deleted = await delete.ExecuteNonQueryAsync(cancellationToken);
+            return (deleted, freed);
+        }, cancellationToken);
+
+        // Over the budget: the oldest finished output goes first, a batch of executions per transaction.
+        while (true)
+        {
+            var batch = await WriteAsync(async (connection, transaction) =>
+            {
+                var kept = await ScalarLongAsync(connection, transaction, "SELECT COALESCE(SUM(length(data)), 0) FROM output", cancellationToken);
+                if (kept <= outputBudgetBytes)
+                {
+                    return -1L;
+                }
+
+                await using var oldest = Command(connection, transaction, $"""
+                    SELECT e.id, SUM(length(o.data)) FROM executions e JOIN output o ON o.execution_id = e.id
+                    WHERE e.{FinishedExecution} GROUP BY e.id ORDER BY e.end_time LIMIT 50
+                    """);
+                var victims = new List<(string Id, long Bytes)>();
+                await using (var reader = await oldest.ExecuteReaderAsync(cancellationToken))
+                {
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        victims.Add((reader.GetString(0), reader.GetInt64(1)));
+                    }
+                }
+
+                long removed = 0;
+                foreach (var (id, size) in victims)
+                {
+                    if (kept - removed <= outputBudgetBytes)
+                    {
+                        break;
+                    }
+
+                    await ExecuteAsync(connection, transaction, "DELETE FROM output WHERE execution_id = $id", cancellationToken, ("$id", id));
+                    removed += size;
+                }
+
+                return victims.Count == 0 ? -1L : removed;
+            }, cancellationToken);
+            if (batch < 0)
+            {
+                break;
+            }
+
+            bytes += batch;
+        }
+
+        return new PruneOutcome(executions, bytes);
+    }
+
+    public async Task CompactAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            // Free pages move to the end of the file and are cut off (auto_vacuum=INCREMENTAL); in WAL mode the file
+            // itself shrinks at the checkpoint, which TRUNCATE also uses to empty the WAL file.
+            await ExecuteAsync(connection, null, "PRAGMA incremental_vacuum;", cancellationToken);
+            await ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteFull)
+        {
+            throw new StorageFullException(e);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static async Task<long> ScalarLongAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private const string RunCommandSelect = """

@@ -268,4 +268,20 @@ public interface IRunCommandStore
 
     /// <summary>Asks a fleet run to stop; false when it does not exist. A finished run is left as it is.</summary>
     Task<bool> RequestFleetRunCancelAsync(FleetRunKey run, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Retention: removes the output of finished executions that ended before <paramref name="endedBefore"/>, and the
+    /// executions themselves when nothing refers to them any more (no run command, fleet target, deployment operation or
+    /// operation); then, while the output still kept is over <paramref name="outputBudgetBytes"/>, the output of the
+    /// finished executions that ended first. Output of a Pending or Running execution is never touched.
+    /// </summary>
+    Task<PruneOutcome> PruneAsync(DateTimeOffset endedBefore, long outputBudgetBytes, CancellationToken cancellationToken);
+
+    /// <summary>Gives space freed by deletes back to the file system, a little at a time (the SQLite file shrinks).</summary>
+    Task CompactAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>What one retention pass removed.</summary>
+/// <param name="Executions">Execution records deleted.</param>
+/// <param name="OutputBytes">Bytes of output deleted (with their executions or on their own).</param>
+public sealed record PruneOutcome(int Executions, long OutputBytes);

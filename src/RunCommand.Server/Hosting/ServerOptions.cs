@@ -46,6 +46,18 @@ public sealed class ServerOptions
     /// </summary>
     public bool DurableCommits { get; set; }
 
+    /// <summary>Finished executions and their output are deleted this long after they ended (retention).</summary>
+    [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
+    public TimeSpan ExecutionRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Most bytes of finished output the store keeps; beyond it the oldest output is deleted first.</summary>
+    [Range(1024L * 1024, long.MaxValue)]
+    public long OutputBudgetBytes { get; set; } = 16L * 1024 * 1024 * 1024;
+
+    /// <summary>Time between retention passes (prune, then give the freed space back to the file system).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Page size of list operations when the client gives no <c>$top</c>.</summary>
     [Range(1, 1000)]
     public int DefaultPageSize { get; set; } = 50;
