@@ -105,4 +105,7 @@ internal static partial class Log
 
     [LoggerMessage(2018, LogLevel.Error, "Execution {ExecutionId}: cannot record it in the state dir ({Detail}); not started, reporting it Failed")]
     public static partial void CannotAccept(ILogger logger, string executionId, string detail);
+
+    [LoggerMessage(2019, LogLevel.Information, "Retention: deleted {Count} reported executions ({Bytes} bytes) that were old or over the budget")]
+    public static partial void ExecutionsPruned(ILogger logger, int count, long bytes);
 }

@@ -24,6 +24,7 @@ public sealed class ExecutionManager
     private readonly CancellationToken _shutdown;
     private readonly ScriptDownloader _downloader;
     private readonly ProcessTracker _tracker;
+    private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
     private readonly ConcurrentDictionary<string, (ExecutionRunner Runner, Task Task)> _active = new(StringComparer.Ordinal);
 
     // Executions the state dir refused and reported Failed: never accepted later in this agent's life, even when space
@@ -127,9 +128,79 @@ public sealed class ExecutionManager
         }
     }
 
+    /// <summary>
+    /// Retention: deletes the directories of executions the server has all of (reported) that ended more than
+    /// <see cref="ExecutionSettings.ExecutionRetention"/> ago, then the oldest of them while they take more than
+    /// <see cref="ExecutionSettings.ExecutionBudgetBytes"/>. Never one that is active or not reported yet. Returns what went.
+    /// </summary>
+    public (int Executions, long Bytes) Prune()
+    {
+        var now = _time.GetUtcNow();
+        _nextPrune = now + _settings.PruneInterval;
+        var finished = new List<(string Id, DateTimeOffset Ended, long Bytes, string? Cgroup)>();
+        foreach (var id in _store.ListIds())
+        {
+            if (!ExecutionPathsGuard.IsSafeId(id) || _active.ContainsKey(id) || _store.Get(id) is not { Reported: true, IsTerminal: true } record)
+            {
+                continue;
+            }
+
+            finished.Add((id, record.EndTime ?? record.AcceptedAt, SizeOf(PathsOf(id).Directory), record.Cgroup));
+        }
+
+        var kept = finished.Sum(f => f.Bytes);
+        var deleted = 0;
+        long freed = 0;
+        foreach (var (id, ended, bytes, cgroup) in finished.OrderBy(f => f.Ended))
+        {
+            if (now - ended < _settings.ExecutionRetention && kept <= _settings.ExecutionBudgetBytes)
+            {
+                break;
+            }
+
+            try
+            {
+                Directory.Delete(PathsOf(id).Directory, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            ProcessTracker.TryRemove(cgroup);
+            kept -= bytes;
+            freed += bytes;
+            deleted++;
+        }
+
+        if (deleted > 0)
+        {
+            Log.ExecutionsPruned(_logger, deleted, freed);
+        }
+
+        return (deleted, freed);
+    }
+
+    private static long SizeOf(string directory)
+    {
+        try
+        {
+            return new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Applies one goal state at once: starts new executions, cancels, resends final reports.</summary>
     public void Reconcile(GoalState goalState)
     {
+        if (_time.GetUtcNow() >= _nextPrune)
+        {
+            Prune();
+        }
+
         foreach (var assignment in goalState.Executions)
         {
             var id = assignment.ExecutionId;
