@@ -34,6 +34,9 @@ internal static partial class Log
     public static partial void RateLimited(ILogger logger, string caller, string path);
 
     // Deployments: 100-109, apart from the ids other features take.
+    [LoggerMessage(11, LogLevel.Warning, "Refused a request from {Address} to {Path}: too many failed authentications from that address")]
+    public static partial void AuthenticationThrottled(ILogger logger, string address, string path);
+
     [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed after restart ({State})")]
     public static partial void DeploymentResumed(ILogger logger, string deploymentId, string state);
 
@@ -55,6 +58,6 @@ internal static partial class Log
     [LoggerMessage(106, LogLevel.Warning, "Storage full in {Component}; retrying in {DelaySeconds} s")]
     public static partial void BackgroundStorageFull(ILogger logger, string component, double delaySeconds);
 
-    [LoggerMessage(107, LogLevel.Information, "Retention: deleted {Executions} finished executions and {OutputBytes} bytes of output (ended before {Cutoff:o} or over the budget of {BudgetBytes} bytes)")]
-    public static partial void Pruned(ILogger logger, int executions, long outputBytes, DateTimeOffset cutoff, long budgetBytes);
+    [LoggerMessage(400, LogLevel.Information, "Storage: {Backend}, schema version {SchemaVersion}")]
+    public static partial void StorageReady(ILogger logger, string backend, int schemaVersion);
 }

@@ -57,7 +57,7 @@ public sealed class StateDirFailureTests : IDisposable
         public volatile bool RefuseAccept;
         public volatile bool RefuseSave;
 
-        public bool TryAccept(ExecutionRecord record)
+        public bool TryAccept(LocalExecutionRecord record)
         {
             if (RefuseAccept)
             {
@@ -69,7 +69,7 @@ public sealed class StateDirFailureTests : IDisposable
             return inner.TryAccept(record);
         }
 
-        public void Save(ExecutionRecord record)
+        public void Save(LocalExecutionRecord record)
         {
             if (RefuseSave)
             {
@@ -79,7 +79,7 @@ public sealed class StateDirFailureTests : IDisposable
             inner.Save(record);
         }
 
-        public ExecutionRecord? Get(string executionId) => inner.Get(executionId);
+        public LocalExecutionRecord? Get(string executionId) => inner.Get(executionId);
 
         public IReadOnlyList<string> ListIds() => inner.ListIds();
     }

@@ -36,10 +36,10 @@ internal static class FleetCommands
     /// <summary>Like the shared --output, plus "text" (the default here): each machine's output as a block, then a summary.</summary>
     private static Option<string> Output() => new Option<string>("--output", "-o")
     {
-        Description = "Output format: text (each machine's output grouped, then a summary), json, table, tsv or none.",
+        Description = "Output format: text (each machine's output grouped, then a summary), or one of az's: json, jsonc, yaml, yamlc, table, tsv, none.",
         DefaultValueFactory = _ => "text",
-        HelpName = "text|json|table|tsv|none",
-    }.AcceptOnlyFromAmong("text", "json", "table", "tsv", "none");
+        HelpName = "text|json|jsonc|yaml|yamlc|table|tsv|none",
+    }.AcceptOnlyFromAmong("text", "json", "jsonc", "yaml", "yamlc", "table", "tsv", "none");
 
     private static bool IsText(ParseResult result, Option<string> output) => string.Equals(result.GetValue(output), "text", StringComparison.OrdinalIgnoreCase);
 
@@ -121,7 +121,7 @@ internal static class FleetCommands
             var created = await session.Client.CreateFleetRunAsync(run, resource, cancellationToken);
             if (result.GetValue(noWait))
             {
-                Print(result, created, IsText(result, output) ? OutputFormat.Table : Options.Format(result, output));
+                Renderer.FleetRun(result.InvocationConfiguration.Output, created, IsText(result, output) ? Options.Format(result, output) with { Format = OutputFormat.Table } : Options.Format(result, output));
                 return ExitCodes.Success;
             }
 
@@ -219,20 +219,36 @@ internal static class FleetCommands
     /// Prints the outcome (<paramref name="format"/> null: each machine's output as a block plus a summary) and turns it
     /// into the exit code.
     /// </summary>
-    private static async Task<int> ReportAsync(RunCommandClient client, ParseResult result, FleetRunResource view, OutputFormat? format, CancellationToken cancellationToken)
+    private static async Task<int> ReportAsync(RunCommandClient client, ParseResult result, FleetRunResource view, OutputSettings? format, CancellationToken cancellationToken)
     {
         var writer = result.InvocationConfiguration.Output;
         if (format is { } chosen)
         {
-            Print(result, view, chosen);
+            Renderer.FleetRun(writer, view, chosen);
         }
         else
         {
-            foreach (var target in view.Properties?.InstanceView?.Targets ?? [])
+            var targets = view.Properties?.InstanceView?.Targets ?? [];
+            // Every machine's output is fetched at once (a few requests in flight), then printed in order: one
+            // request after another made a fleet's report cost a round trip per machine.
+            using var lanes = new SemaphoreSlim(OutputFetchConcurrency);
+            var outputs = targets.Select(async target =>
+            {
+                await lanes.WaitAsync(cancellationToken);
+                try
+                {
+                    return await FullOutputAsync(client, target, view.Properties!.RunCommandName!, cancellationToken);
+                }
+                finally
+                {
+                    lanes.Release();
+                }
+            }).ToList();
+            foreach (var (target, output) in targets.Zip(outputs))
             {
                 var exit = target.ExitCode is { } code ? $", exit code {code}" : "";
                 writer.WriteLine($"=== {MachineName(target.ResourceId)} ({target.State}{exit}) ===");
-                var (stdout, stderr) = await FullOutputAsync(client, target, view.Properties!.RunCommandName!, cancellationToken);
+                var (stdout, stderr) = await output;
                 WriteBlock(writer, stdout);
                 if (stderr.Length > 0)
                 {
@@ -258,19 +274,10 @@ internal static class FleetCommands
         return state == FleetRunStates.Succeeded ? ExitCodes.Success : ExitCodes.Failure;
     }
 
-    private static void Print(ParseResult result, FleetRunResource view, OutputFormat format)
-    {
-        if (format == OutputFormat.Json)
-        {
-            Renderer.FleetRunJson(result.InvocationConfiguration.Output, view);
-        }
-        else if (format != OutputFormat.None)
-        {
-            Renderer.FleetRuns(result.InvocationConfiguration.Output, [view], format);
-        }
-    }
-
     /// <summary>The whole output of a target from its run command; the 4 KiB tails when it cannot be read (e.g. deleted since).</summary>
+    /// <summary>Requests for machines' output in flight at once while a fleet run's report is printed.</summary>
+    private const int OutputFetchConcurrency = 8;
+
     private static async Task<(string Stdout, string Stderr)> FullOutputAsync(RunCommandClient client, FleetTargetStatus target, string runCommandName, CancellationToken cancellationToken)
     {
         if (target.StartTime is null || ParseTarget(target.ResourceId, runCommandName) is not { } command)
@@ -289,7 +296,8 @@ internal static class FleetCommands
                 stdout.Write(logs.Stdout.Data);
                 stderr.Write(logs.Stderr.Data);
                 (outOffset, errOffset) = (logs.Stdout.NextOffset, logs.Stderr.NextOffset);
-                if (logs.Stdout.Data.Length == 0 && logs.Stderr.Data.Length == 0)
+                // Finished: the server holds all of the output and this answer reached its end; no need to ask again.
+                if (logs.Finished || (logs.Stdout.Data.Length == 0 && logs.Stderr.Data.Length == 0))
                 {
                     return (Encoding.UTF8.GetString(stdout.ToArray()), Encoding.UTF8.GetString(stderr.ToArray()));
                 }

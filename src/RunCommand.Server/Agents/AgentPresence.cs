@@ -15,11 +15,11 @@ public sealed class AgentPresence
     private static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, int> _activePolls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastTouch = new(StringComparer.Ordinal);
-    private readonly IRunCommandStore _store;
+    private readonly IMachineStore _store;
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
 
-    public AgentPresence(IRunCommandStore store, TimeProvider time, IOptions<ServerOptions> options)
+    public AgentPresence(IMachineStore store, TimeProvider time, IOptions<ServerOptions> options)
     {
         _store = store;
         _time = time;

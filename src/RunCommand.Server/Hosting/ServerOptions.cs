@@ -11,6 +11,13 @@ public sealed class ServerOptions
     [Required]
     public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".runcmd");
 
+    /// <summary>
+    /// Npgsql connection string of the PostgreSQL database every node of a multi-node deployment shares; null keeps the
+    /// embedded SQLite file in <see cref="DataDir"/>. Also read from <c>RUNCMD_POSTGRES</c>. It may hold a password, so
+    /// it is never logged nor echoed in an error.
+    /// </summary>
+    public string? Postgres { get; set; }
+
     /// <summary>Location name of every resource this server hosts.</summary>
     [Required]
     [RegularExpression("^[A-Za-z0-9-]{1,40}$")]
@@ -32,6 +39,12 @@ public sealed class ServerOptions
     /// <summary>File with the 32-byte key sealing secrets; null keeps it at <c>secrets.key</c> in the data dir.</summary>
     public string? SecretsKeyFile { get; set; }
 
+    /// <summary>
+    /// Directory of the agent builds this server hands out (<c>linux-x64/runcmd-agent</c>, <c>linux-arm64/runcmd-agent</c>,
+    /// and the <c>-compat</c> builds for older glibc); null: the server distributes no agent (downloads answer 404).
+    /// </summary>
+    public string? AgentBinariesDir { get; set; }
+
     /// <summary>How long after its last call an agent still counts as connected.</summary>
     [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
     public TimeSpan AgentPresenceWindow { get; set; } = TimeSpan.FromSeconds(75);
@@ -41,22 +54,19 @@ public sealed class ServerOptions
     public TimeSpan MaxLongPoll { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// How long a GET of an operation that is still in progress is held for it to end when the client asked for no
+    /// <c>waitSeconds</c> (an ARM client: the Azure SDK, or one polling every few milliseconds). The Azure SDK waits at
+    /// least a second between polls whatever the server says, so answering its first poll as soon as a short script has
+    /// ended, rather than "InProgress" at once, is what makes it fast. Zero answers at once, as ARM does.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan OperationPollHold { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// True fsyncs every database commit (survives a power cut; costs a disk flush per write, ~5 ms on many
     /// virtual disks). False (the default) survives a kill -9 of the server and a clean reboot.
     /// </summary>
     public bool DurableCommits { get; set; }
-
-    /// <summary>Finished executions and their output are deleted this long after they ended (retention).</summary>
-    [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
-    public TimeSpan ExecutionRetention { get; set; } = TimeSpan.FromDays(30);
-
-    /// <summary>Most bytes of finished output the store keeps; beyond it the oldest output is deleted first.</summary>
-    [Range(1024L * 1024, long.MaxValue)]
-    public long OutputBudgetBytes { get; set; } = 16L * 1024 * 1024 * 1024;
-
-    /// <summary>Time between retention passes (prune, then give the freed space back to the file system).</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
-    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>Page size of list operations when the client gives no <c>$top</c>.</summary>
     [Range(1, 1000)]
@@ -73,6 +83,20 @@ public sealed class ServerOptions
     /// <summary>Requests a principal may make at once above <see cref="RequestsPerSecond"/> (the bucket size).</summary>
     [Range(1, 1_000_000)]
     public int RequestBurst { get; set; } = 500;
+
+    /// <summary>
+    /// Directory of the web portal's built files (index.html and assets/), served at /portal; null: the
+    /// <c>portal</c> folder beside the server's binaries, where the build puts them.
+    /// </summary>
+    public string? PortalDir { get; set; }
+
+    /// <summary>Failed authentications one client address may make per <see cref="FailedAuthenticationWindow"/>; beyond them its requests get 429 until the window ends.</summary>
+    [Range(1, 1_000_000)]
+    public int FailedAuthenticationsPerWindow { get; set; } = 30;
+
+    /// <summary>The window of <see cref="FailedAuthenticationsPerWindow"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan FailedAuthenticationWindow { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]
