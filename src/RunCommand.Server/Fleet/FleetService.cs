@@ -205,7 +205,7 @@ public sealed class FleetService(
                 wait = options.Value.MaxLongPoll;
             }
 
-            // Watch the run and every started target without reading their state first: a terminal execution never
+            // Watch the run and every started target the caller may read, without reading their state first: a terminal execution never
             // changes, so watching it costs nothing, while reading every target's view before waiting cost 3 queries
             // a target on every call.
             var watched = new List<Task> { changes.NextChangeAsync(Topics.Fleet(key)) };
