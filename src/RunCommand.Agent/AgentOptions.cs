@@ -37,6 +37,12 @@ public sealed record AgentOptions
     /// <summary>Largest script a <c>scriptUri</c> download may deliver, in bytes.</summary>
     public long MaxScriptBytes { get; init; } = 256 * 1024;
 
+    /// <summary>Reported executions' directories are deleted this long after they ended.</summary>
+    public TimeSpan ExecutionRetention { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>Most bytes reported executions' directories may take; the oldest go first beyond it.</summary>
+    public long ExecutionBudgetBytes { get; init; } = 1024L * 1024 * 1024;
+
     /// <summary>Tags the machine gets when its enrollment creates it.</summary>
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 }

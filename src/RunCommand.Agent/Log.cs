@@ -93,4 +93,19 @@ internal static partial class Log
 
     [LoggerMessage(2014, LogLevel.Warning, "Execution {ExecutionId}: gave up writing the {Blob} blob ({Detail}); the execution goes on")]
     public static partial void BlobGivenUp(ILogger logger, string executionId, string blob, string detail);
+
+    [LoggerMessage(2015, LogLevel.Information, "Tracking each script's processes with {Mode} (cgroups under {CgroupRoot})")]
+    public static partial void ProcessTracking(ILogger logger, RunCommand.Agent.Execution.ProcessTrackingMode mode, string cgroupRoot);
+
+    [LoggerMessage(2016, LogLevel.Warning, "Execution {ExecutionId}: cannot make its cgroup {Cgroup} ({Detail}); only its process group is tracked")]
+    public static partial void CgroupUnavailable(ILogger logger, string executionId, string cgroup, string detail);
+
+    [LoggerMessage(2017, LogLevel.Error, "Execution {ExecutionId}: cannot save its state ({Detail}); going on from memory")]
+    public static partial void StateNotSaved(ILogger logger, string executionId, string detail);
+
+    [LoggerMessage(2018, LogLevel.Error, "Execution {ExecutionId}: cannot record it in the state dir ({Detail}); not started, reporting it Failed")]
+    public static partial void CannotAccept(ILogger logger, string executionId, string detail);
+
+    [LoggerMessage(2019, LogLevel.Information, "Retention: deleted {Count} reported executions ({Bytes} bytes) that were old or over the budget")]
+    public static partial void ExecutionsPruned(ILogger logger, int count, long bytes);
 }

@@ -61,6 +61,18 @@ var maxScriptBytes = new Option<long>("--max-script-bytes")
     DefaultValueFactory = _ => 256 * 1024,
     HelpName = "BYTES",
 };
+var retentionDays = new Option<int>("--execution-retention-days")
+{
+    Description = "Delete a reported execution's directory (script, output) this many days after it ended (default 30)",
+    DefaultValueFactory = _ => 30,
+    HelpName = "DAYS",
+};
+var maxExecutionBytes = new Option<long>("--max-execution-bytes")
+{
+    Description = "Most bytes reported executions' directories may take; the oldest are deleted first beyond it (default 1073741824 = 1 GiB)",
+    DefaultValueFactory = _ => 1024L * 1024 * 1024,
+    HelpName = "BYTES",
+};
 var tags = new Option<string[]>("--tags")
 {
     Description = "Tags of the machine as key=value pairs, set when its enrollment creates it",
@@ -72,7 +84,7 @@ var root = new RootCommand(
     "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
     + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
 {
-    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, tags,
+    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, retentionDays, maxExecutionBytes, tags,
 };
 
 // Every spelling of every option, for "did you mean" on a misspelt one.
@@ -197,6 +209,20 @@ AgentOptions? Validate(ParseResult result)
         return null;
     }
 
+    var keepDays = result.GetValue(retentionDays);
+    if (keepDays is < 1 or > 3650)
+    {
+        Fail($"--execution-retention-days must be between 1 and 3650, not {keepDays}");
+        return null;
+    }
+
+    var executionBudget = result.GetValue(maxExecutionBytes);
+    if (executionBudget < 1024 * 1024)
+    {
+        Fail($"--max-execution-bytes must be at least 1048576 (1 MiB), not {executionBudget}");
+        return null;
+    }
+
     byte[]? fingerprint = null;
     if (result.GetValue(serverFingerprint) is { } pin)
     {
@@ -247,6 +273,8 @@ AgentOptions? Validate(ParseResult result)
         CaCertificateFile = result.GetValue(caCert),
         ServerFingerprint = fingerprint,
         MaxScriptBytes = scriptLimit,
+        ExecutionRetention = TimeSpan.FromDays(keepDays),
+        ExecutionBudgetBytes = executionBudget,
         Tags = tagMap,
     };
 }

@@ -52,6 +52,12 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Critical, "Deployment runner failed on {DeploymentId}; stopping the server")]
     public static partial void DeploymentRunnerFailed(ILogger logger, Exception exception, string deploymentId);
 
+    [LoggerMessage(105, LogLevel.Warning, "Storage full: {Method} {Path} answered 507 and nothing of it was stored ({Detail})")]
+    public static partial void StorageFull(ILogger logger, string method, string path, string detail);
+
+    [LoggerMessage(106, LogLevel.Warning, "Storage full in {Component}; retrying in {DelaySeconds} s")]
+    public static partial void BackgroundStorageFull(ILogger logger, string component, double delaySeconds);
+
     [LoggerMessage(120, LogLevel.Warning, "Not ready: {Reason}")]
     public static partial void NotReady(ILogger logger, string reason);
 

@@ -50,6 +50,9 @@ public sealed class PostgresBackend : SqlBackend
     }
 
     /// <summary>Serialization failures and deadlocks: the transaction did nothing and may run again.</summary>
+    protected override bool IsStorageFull(Exception exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.DiskFull };
+
     protected override bool IsTransient(Exception exception) =>
         exception is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected };
 

@@ -34,6 +34,9 @@ public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadO
     /// </summary>
     protected abstract Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>True when a write failed because the database's disk (or quota) is full; it surfaces as <see cref="StorageFullException"/>.</summary>
+    protected virtual bool IsStorageFull(Exception exception) => false;
+
     /// <summary>True when the database asks to run the transaction again (serialization failure, deadlock, busy).</summary>
     protected virtual bool IsTransient(Exception exception) => false;
 
@@ -68,6 +71,11 @@ public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadO
                 }
 
                 return result;
+            }
+            catch (Exception e) when (IsStorageFull(e))
+            {
+                // The transaction is rolled back: nothing of it is kept and what was stored before is intact.
+                throw new StorageFullException(e);
             }
             catch (Exception e) when (attempt < MaxAttempts && IsTransient(e))
             {

@@ -109,6 +109,8 @@ public sealed class SqliteBackend : SqlBackend
 
     protected override bool IsTransient(Exception exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 }; // SQLITE_BUSY, SQLITE_LOCKED
 
+    protected override bool IsStorageFull(Exception exception) => exception is SqliteException { SqliteErrorCode: 13 }; // SQLITE_FULL
+
     /// <summary>
     /// A database made before versioned migrations: adds the columns that release added on the fly when it met an
     /// even older file, so the baseline script (all IF NOT EXISTS) then finds every table complete.

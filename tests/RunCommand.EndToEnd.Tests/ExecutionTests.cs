@@ -99,6 +99,52 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
     }
 
     [Fact]
+    public async Task Run_TimeoutOfScriptWithSetsidChild_KillsTheEscapedChild()
+    {
+        await _stack.StartAgentAsync("escape-timeout");
+        var target = _stack.Command("escape-timeout", "escaper");
+
+        var result = await _stack.RunAsync(target, Stack.Script("setsid sleep 997 & echo child $!; sleep 600", timeoutInSeconds: 3));
+
+        var view = result.Properties!.InstanceView!;
+        Assert.Equal(ExecutionStates.TimedOut, view.ExecutionState);
+        var child = ReadPid(view.Output!, "child");
+        await Wait.UntilAsync(() => !Processes.IsAlive(child), TimeSpan.FromSeconds(15), "the child that left its process group to be gone");
+    }
+
+    [Fact]
+    public async Task Delete_RunningScriptWithSetsidChild_KillsTheEscapedChild()
+    {
+        await _stack.StartAgentAsync("escape-delete");
+        var target = _stack.Command("escape-delete", "escaper");
+        await _stack.StartAsync(target, Stack.Script("setsid sleep 997 & echo child $!; echo self $$; sleep 600"));
+        var view = await _stack.WaitForStateAsync(target, v => v.Output?.Contains("self ", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(20), "the script to print its pids");
+        var child = ReadPid(view.Output!, "child");
+        Assert.True(Processes.IsAlive(child));
+        Assert.NotEqual(ReadPgid(ReadPid(view.Output!, "self")), ReadPgid(child));
+
+        var operation = await _stack.Client.DeleteAsync(target);
+        var done = await _stack.Client.WaitForOperationAsync(operation!);
+
+        Assert.Equal(OperationStatus.Succeeded, done.Status);
+        await Wait.UntilAsync(() => !Processes.IsAlive(child), TimeSpan.FromSeconds(15), "the child that left its process group to be gone");
+    }
+
+    /// <summary>Field 5 of /proc/pid/stat, or -1 when the process is gone.</summary>
+    private static int ReadPgid(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
+
+    [Fact]
     public async Task Run_TenTwoSecondScripts_RunInParallel()
     {
         await _stack.StartAgentAsync("parallel");

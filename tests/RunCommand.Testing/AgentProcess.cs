@@ -26,26 +26,27 @@ public sealed class AgentProcess : IAsyncDisposable
     public string InstanceId => ResourceId[(ResourceId.LastIndexOf('/') + 1)..];
 
     /// <summary>Starts the agent; returns once it has enrolled (its credential file exists).</summary>
-    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null) =>
-        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags);
+    /// <param name="serverUrl">Where the agent connects (e.g. a proxy in front of the server); null: the server's own URL.</param>
+    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null, string? serverUrl = null) =>
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, serverUrl);
 
     /// <summary>Starts an agent that joins a scale set as a new instance; returns once it has enrolled.</summary>
     public static Task<AgentProcess> StartInScaleSetAsync(ServerProcess server, string scaleSetName, string resourceGroup, string stateDir) =>
-        StartCoreAsync(server, "--vmss-name", scaleSetName, resourceGroup, stateDir, null);
+        StartCoreAsync(server, "--vmss-name", scaleSetName, resourceGroup, stateDir, null, null);
 
     /// <summary>
     /// Starts a shipped agent binary (<paramref name="binary"/>, e.g. the NativeAOT build in dist/) instead of the
     /// agent dll under <c>dotnet</c>, with exactly <paramref name="environment"/> changed; returns once it has enrolled.
     /// </summary>
     public static Task<AgentProcess> StartBinaryAsync(ServerProcess server, string binary, string vmName, string resourceGroup, string stateDir, IDictionary<string, string> environment) =>
-        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, null, binary, environment);
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, null, null, binary, environment);
 
     private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir,
-        IReadOnlyDictionary<string, string>? tags, string? binary = null, IDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? tags, string? serverUrl, string? binary = null, IDictionary<string, string>? environment = null)
     {
         var args = new List<string>
         {
-            "--server", server.Url, nameOption, name, "--resource-group", resourceGroup,
+            "--server", serverUrl ?? server.Url, nameOption, name, "--resource-group", resourceGroup,
             "--state-dir", stateDir, "--enroll-token-file", server.EnrollTokenFile,
         };
         if (server.IsHttps)

@@ -128,13 +128,16 @@ public sealed class Stack : IAsyncDisposable
         }, timeout, what);
 
     /// <summary>The full stdout of the latest execution, read through the logs API.</summary>
-    public async Task<byte[]> ReadAllStdoutAsync(RunCommandRef target)
+    public Task<byte[]> ReadAllStdoutAsync(RunCommandRef target) => ReadAllStdoutAsync(Client, target);
+
+    /// <summary>The full stdout of the latest execution of <paramref name="target"/>, read through the logs API.</summary>
+    public static async Task<byte[]> ReadAllStdoutAsync(RunCommandClient client, RunCommandRef target)
     {
         using var buffer = new MemoryStream();
         long offset = 0;
         while (true)
         {
-            var logs = await Client.GetLogsAsync(target, offset, 0, 0);
+            var logs = await client.GetLogsAsync(target, offset, 0, 0);
             buffer.Write(logs.Stdout.Data);
             offset = logs.Stdout.NextOffset;
             if (logs.Stdout.Data.Length == 0)

@@ -23,7 +23,13 @@ public sealed class ExecutionManager
     private readonly ILogger _logger;
     private readonly CancellationToken _shutdown;
     private readonly ScriptDownloader _downloader;
+    private readonly ProcessTracker _tracker;
+    private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
     private readonly ConcurrentDictionary<string, (ExecutionRunner Runner, Task Task)> _active = new(StringComparer.Ordinal);
+
+    // Executions the state dir refused and reported Failed: never accepted later in this agent's life, even when space
+    // returns before the server took the report in (it would otherwise run after being reported Failed).
+    private readonly ConcurrentDictionary<string, byte> _refused = new(StringComparer.Ordinal);
 
     /// <param name="executionsRoot">Directory holding one directory per execution (scripts and output files).</param>
     /// <param name="shutdown">Agent shutdown: runners stop watching, scripts keep running.</param>
@@ -45,8 +51,13 @@ public sealed class ExecutionManager
         _shutdown = shutdown;
         // One HTTP client for every scriptUri download of this agent's lifetime (connection pooling, DNS refresh).
         _downloader = new ScriptDownloader(settings, time, logger);
+        _tracker = ProcessTracker.Detect(settings.ProcessTracking);
+        Log.ProcessTracking(logger, _tracker.Mode, _tracker.Root ?? "(none)");
         Directory.CreateDirectory(executionsRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
+
+    /// <summary>How this manager tracks the processes of its scripts (decided once, at construction).</summary>
+    public ProcessTrackingMode ProcessTracking => _tracker.Mode;
 
     /// <summary>Ids of executions with a runner in progress.</summary>
     public IReadOnlyCollection<string> ActiveExecutionIds => [.. _active.Keys];
@@ -117,9 +128,79 @@ public sealed class ExecutionManager
         }
     }
 
+    /// <summary>
+    /// Retention: deletes the directories of executions the server has all of (reported) that ended more than
+    /// <see cref="ExecutionSettings.ExecutionRetention"/> ago, then the oldest of them while they take more than
+    /// <see cref="ExecutionSettings.ExecutionBudgetBytes"/>. Never one that is active or not reported yet. Returns what went.
+    /// </summary>
+    public (int Executions, long Bytes) Prune()
+    {
+        var now = _time.GetUtcNow();
+        _nextPrune = now + _settings.PruneInterval;
+        var finished = new List<(string Id, DateTimeOffset Ended, long Bytes, string? Cgroup)>();
+        foreach (var id in _store.ListIds())
+        {
+            if (!ExecutionPathsGuard.IsSafeId(id) || _active.ContainsKey(id) || _store.Get(id) is not { Reported: true, IsTerminal: true } record)
+            {
+                continue;
+            }
+
+            finished.Add((id, record.EndTime ?? record.AcceptedAt, SizeOf(PathsOf(id).Directory), record.Cgroup));
+        }
+
+        var kept = finished.Sum(f => f.Bytes);
+        var deleted = 0;
+        long freed = 0;
+        foreach (var (id, ended, bytes, cgroup) in finished.OrderBy(f => f.Ended))
+        {
+            if (now - ended < _settings.ExecutionRetention && kept <= _settings.ExecutionBudgetBytes)
+            {
+                break;
+            }
+
+            try
+            {
+                Directory.Delete(PathsOf(id).Directory, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            ProcessTracker.TryRemove(cgroup);
+            kept -= bytes;
+            freed += bytes;
+            deleted++;
+        }
+
+        if (deleted > 0)
+        {
+            Log.ExecutionsPruned(_logger, deleted, freed);
+        }
+
+        return (deleted, freed);
+    }
+
+    private static long SizeOf(string directory)
+    {
+        try
+        {
+            return new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Applies one goal state at once: starts new executions, cancels, resends final reports.</summary>
     public void Reconcile(GoalState goalState)
     {
+        if (_time.GetUtcNow() >= _nextPrune)
+        {
+            Prune();
+        }
+
         foreach (var assignment in goalState.Executions)
         {
             var id = assignment.ExecutionId;
@@ -139,6 +220,11 @@ public sealed class ExecutionManager
                 // A runner recovered after a restart waits for the blob URLs (never stored on disk) from here.
                 active.Runner.OfferBlobUris(assignment.OutputBlobUri, assignment.ErrorBlobUri);
 
+                continue;
+            }
+
+            if (_refused.ContainsKey(id))
+            {
                 continue;
             }
 
@@ -184,7 +270,18 @@ public sealed class ExecutionManager
 
         // Checkpoint: from here on this execution id is known on disk and is never started again, whatever
         // happens to the agent. If it dies before this line, nothing ran and the server assigns it again.
-        if (!_store.TryAccept(record))
+        bool accepted;
+        try
+        {
+            accepted = _store.TryAccept(record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            RefuseUnrecordable(assignment, e);
+            return;
+        }
+
+        if (!accepted)
         {
             return;
         }
@@ -194,8 +291,56 @@ public sealed class ExecutionManager
         Track(runner, endsNow ? runner.ResendFinalAsync : () => runner.RunNewAsync(assignment));
     }
 
+    /// <summary>Message of an execution that could not be recorded in the state dir (full, read-only), so never started.</summary>
+    public static string UnrecordableMessage(string detail) =>
+        $"The agent could not record this execution in its state directory ({detail}), so it did not start it";
+
+    /// <summary>
+    /// The state dir refused the acceptance (disk full, read-only): nothing ran and nothing is on disk, so the
+    /// execution is reported Failed rather than left Pending; a half-made directory is removed so that, should the
+    /// report not arrive, a later goal state can still accept it properly. Reporting retries until it arrives.
+    /// </summary>
+    private void RefuseUnrecordable(ExecutionAssignment assignment, Exception e)
+    {
+        var id = assignment.ExecutionId;
+        if (!_refused.TryAdd(id, 0))
+        {
+            return;
+        }
+
+        Log.CannotAccept(_logger, id, e.Message);
+        try
+        {
+            Directory.Delete(PathsOf(id).Directory, recursive: true);
+        }
+        catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+        {
+            // A read-only state dir keeps it; the next agent's recovery reports it as never started.
+        }
+
+        var shipper = new OutputShipper(id, PathsOf(id), _reporter, _settings, _logger, 0, 0, () => { });
+        var report = new ExecutionReport { State = LocalState.Failed, Message = UnrecordableMessage(e.Message), EndTime = _time.GetUtcNow() };
+        _ = ReportRefusalAsync(id, shipper, report);
+    }
+
+    private async Task ReportRefusalAsync(string executionId, OutputShipper shipper, ExecutionReport report)
+    {
+        try
+        {
+            await shipper.SendFinalAsync(report, _shutdown);
+        }
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        {
+            // Unreported: the server still lists it, and the next agent tries to accept it again (it never ran).
+        }
+        catch (Exception e)
+        {
+            Log.ExecutionCrashed(_logger, executionId, e);
+        }
+    }
+
     private ExecutionRunner CreateRunner(LocalExecutionRecord record, long stdoutAcked, long stderrAcked) =>
-        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _shutdown);
+        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _tracker, _shutdown);
 
     private ExecutionPaths PathsOf(string executionId) => new(Path.Combine(_executionsRoot, executionId));
 

@@ -19,6 +19,7 @@ internal sealed class ExecutionRunner
     private readonly CancellationToken _shutdown;
     private readonly OutputShipper _shipper;
     private readonly ScriptDownloader _downloader;
+    private readonly ProcessTracker _tracker;
     private readonly TaskCompletionSource _cancelRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // The same request as a token, for work that takes one (a script download). Holds no timer: never disposed.
@@ -30,6 +31,9 @@ internal sealed class ExecutionRunner
     private OutputBlobs? _blobs;
     private bool _blobsSettled;
     private string? _blobNote;
+
+    // Why the last checkpoint failed (state dir full or read-only); null while every save succeeded.
+    private string? _stateNote;
     private CancellationTokenSource? _blobLoopStop;
     private Task? _blobLoop;
 
@@ -44,9 +48,11 @@ internal sealed class ExecutionRunner
         long stdoutAcked,
         long stderrAcked,
         ScriptDownloader downloader,
+        ProcessTracker tracker,
         CancellationToken shutdown)
     {
         _downloader = downloader;
+        _tracker = tracker;
         _record = record;
         Paths = paths;
         _store = store;
@@ -162,10 +168,17 @@ internal sealed class ExecutionRunner
             return;
         }
 
+        // The cgroup exists (and is recorded) before the script: a restarted agent still kills all of it.
+        if (_tracker.CreateCgroup(ExecutionId, _logger) is { } cgroup)
+        {
+            _record = _record with { Cgroup = cgroup };
+            Checkpoint();
+        }
+
         LaunchedProcess launched;
         try
         {
-            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment) with { RunAs = runAs });
+            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup });
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
@@ -186,7 +199,7 @@ internal sealed class ExecutionRunner
         StartBlobLoop();
         // Checkpoint: the pid is durable from here on. If the agent dies before this line, the script may run
         // without a recorded pid; recovery then reports its exit code if the wrapper wrote one, else Failed.
-        _store.Save(_record);
+        Checkpoint();
         Log.ExecutionStarted(_logger, ExecutionId, launched.Pid);
         await MonitorAsync(launched.Process.WaitForExitAsync(_shutdown), progress);
         launched.Process.Dispose();
@@ -264,28 +277,32 @@ internal sealed class ExecutionRunner
         }
     }
 
-    /// <summary>SIGTERM to the whole group, a grace period, then SIGKILL: no grandchild survives.</summary>
+    /// <summary>
+    /// SIGTERM to the whole group and cgroup, a grace period, then SIGKILL to all of it: no grandchild survives, not
+    /// even one that left the process group (setsid, double fork) when the execution has a cgroup.
+    /// </summary>
     private async Task TerminateAsync(string reason)
     {
         var pgid = _record.Pid!.Value;
+        var cgroup = _record.Cgroup;
         // Checkpoint: the intent is durable before any signal, so an agent that dies mid-termination is
         // followed by one that reports TimedOut/Canceled instead of "ended without an exit code".
         _record = _record with { StopIntent = reason };
-        _store.Save(_record);
+        Checkpoint();
         Log.Terminating(_logger, ExecutionId, pgid, reason);
-        _ = Posix.Kill(-pgid, Posix.SigTerm);
-        if (!await WaitForGroupGoneAsync(pgid, _settings.TerminationGracePeriod))
+        ProcessTracker.Terminate(pgid, cgroup);
+        if (!await WaitForGroupGoneAsync(pgid, cgroup, _settings.TerminationGracePeriod))
         {
             Log.GroupKilled(_logger, ExecutionId, pgid);
-            _ = Posix.Kill(-pgid, Posix.SigKill);
-            _ = await WaitForGroupGoneAsync(pgid, TimeSpan.FromSeconds(10));
+            await _tracker.KillAsync(pgid, cgroup, _time);
+            _ = await WaitForGroupGoneAsync(pgid, cgroup, TimeSpan.FromSeconds(10));
         }
     }
 
-    private async Task<bool> WaitForGroupGoneAsync(int pgid, TimeSpan limit)
+    private async Task<bool> WaitForGroupGoneAsync(int pgid, string? cgroup, TimeSpan limit)
     {
         var stopAt = _time.GetTimestamp() + (long)(limit.TotalSeconds * _time.TimestampFrequency);
-        while (Posix.IsGroupAlive(pgid))
+        while (ProcessTracker.IsAlive(pgid, cgroup))
         {
             if (_time.GetTimestamp() >= stopAt)
             {
@@ -322,10 +339,17 @@ internal sealed class ExecutionRunner
             message = message is null ? note : $"{message}; {note}";
         }
 
+        // An emptied cgroup goes now; one a script left a process in (a daemon it started) stays until that ends.
+        ProcessTracker.TryRemove(_record.Cgroup);
         _record = _record with { State = state, ExitCode = exitCode, Message = message, EndTime = _time.GetUtcNow() };
         // Checkpoint: the outcome is durable before it is reported; if the agent dies now, the next one
-        // finds a terminal, unreported record and sends it again.
-        _store.Save(_record);
+        // finds a terminal, unreported record and sends it again. If the state dir refuses it, the report
+        // still goes out (from memory) and says so.
+        Checkpoint();
+        if (_stateNote is not null)
+        {
+            _record = _record with { Message = message is null ? _stateNote : $"{message}; {_stateNote}" };
+        }
         Log.ExecutionEnded(_logger, ExecutionId, state, exitCode, message);
         await ReportFinalAsync();
     }
@@ -345,7 +369,7 @@ internal sealed class ExecutionRunner
             if (await _shipper.SendFinalAsync(report, _shutdown))
             {
                 _record = _record with { Reported = true };
-                _store.Save(_record);
+                Checkpoint();
             }
         }
         catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
@@ -355,6 +379,28 @@ internal sealed class ExecutionRunner
     }
 
     private ProgressLoop StartProgressLoop() => new(this);
+
+    /// <summary>
+    /// Saves the record. A state dir that is full or read-only does not stop the execution: the agent goes on from
+    /// memory (the script runs, is watched and reported), logs the failure once, and the final message says the
+    /// state was not saved (a restart of the agent before the report would then find an older state on disk).
+    /// </summary>
+    private void Checkpoint()
+    {
+        try
+        {
+            _store.Save(_record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (_stateNote is null)
+            {
+                Log.StateNotSaved(_logger, ExecutionId, e.Message);
+            }
+
+            _stateNote = $"the agent could not save its state of this execution ({e.Message})";
+        }
+    }
 
     /// <summary>Checks a run-as password with PAM; returns why it cannot be used, or null when it is accepted.</summary>
     private static async Task<string?> CheckPasswordAsync(string user, string password)

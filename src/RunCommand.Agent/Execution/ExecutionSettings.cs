@@ -43,4 +43,16 @@ public sealed record ExecutionSettings
 
     /// <summary>After a restart, how long to wait for the goal state to bring an execution's blob URLs again.</summary>
     public TimeSpan BlobUrlWait { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How a script's processes are tracked; null: the best the machine allows (see <see cref="ProcessTracker.Detect"/>).</summary>
+    public ProcessTrackingMode? ProcessTracking { get; init; }
+
+    /// <summary>A reported execution's directory (script, output, state) is deleted this long after it ended.</summary>
+    public TimeSpan ExecutionRetention { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>Most bytes the directories of reported executions may take; beyond it the oldest go first.</summary>
+    public long ExecutionBudgetBytes { get; init; } = 1024L * 1024 * 1024;
+
+    /// <summary>Time between two pruning passes over the executions directory.</summary>
+    public TimeSpan PruneInterval { get; init; } = TimeSpan.FromHours(1);
 }

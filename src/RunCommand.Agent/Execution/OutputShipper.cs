@@ -138,8 +138,9 @@ internal sealed class OutputShipper(
             var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
             return read == 0 ? null : new OutputChunk { Offset = offset, Data = read == buffer.Length ? buffer : buffer[..read] };
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            // No output file (yet), or no execution directory at all (one the state dir refused): nothing to send.
             return null;
         }
     }

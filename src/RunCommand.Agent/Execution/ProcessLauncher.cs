@@ -5,11 +5,13 @@ namespace RunCommand.Agent.Execution;
 
 /// <summary>What to run: everything here may hold secrets (protected values) and stays in memory.</summary>
 /// <param name="RunAs">The user to run the script as; null: the agent's own user.</param>
+/// <param name="Cgroup">The execution's cgroup directory, which the wrapper joins before the script starts; null: none.</param>
 internal sealed record LaunchSpec(
     ExecutionPaths Paths,
     IReadOnlyList<string> PositionalArguments,
     IReadOnlyList<KeyValuePair<string, string>> Environment,
-    UserAccount? RunAs = null);
+    UserAccount? RunAs = null,
+    string? Cgroup = null);
 
 /// <summary>A spawned wrapper: its pid is also its session and process group id.</summary>
 internal sealed record LaunchedProcess(Process Process, int Pid, ulong StartTicks);
@@ -24,15 +26,18 @@ internal static class ProcessLauncher
     /// The wrapper shell (POSIX sh: it starts faster than bash and sits on every script's latency). Constant
     /// text: no user data is ever part of it; the execution dir, interpreter, script path and arguments reach it
     /// as "$@" only. It redirects its own stdio first, so even an exec failure of the script ("bad interpreter")
-    /// lands in the stderr file; then it records the exit code as "N\n" in one write, which a reader takes as
+    /// lands in the stderr file; it joins the execution's cgroup (second argument, empty for none) before the script
+    /// exists, so every process the script starts is born inside it (a failure to join is shell's own message in
+    /// stderr; the process group still tracks the script); then it records the exit code as "N\n" in one write, which a reader takes as
     /// complete only with its newline (no rename: that would cost one more process on every run). The script is
     /// also open on fd 3: a script run as another user is started as /dev/fd/3, which reaches the file without
     /// searching the agent's private (0700) directories.
     /// </summary>
     public const string WrapperScript =
         """
-        d=$1; shift
+        d=$1; c=$2; shift 2
         exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
+        [ -z "$c" ] || echo $$ >"$c/cgroup.procs"
         "$@" 3<"$d/script"
         printf '%s\n' "$?" >"$d/exitcode"
         """;
@@ -73,6 +78,7 @@ internal static class ProcessLauncher
         psi.ArgumentList.Add(WrapperScript);
         psi.ArgumentList.Add("runcmd-wrapper");
         psi.ArgumentList.Add(spec.Paths.Directory);
+        psi.ArgumentList.Add(spec.Cgroup ?? "");
         if (spec.RunAs is { } user)
         {
             // setpriv execs (no fork): the script stays in the wrapper's group. Only numbers reach the command

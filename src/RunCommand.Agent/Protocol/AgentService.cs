@@ -50,7 +50,12 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             // Runners stop when polling stops for any reason (shutdown, or a revoked token): they must not keep
             // the agent alive waiting for long scripts or retrying reports that can no longer succeed.
             using var stopRunners = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
-            var manager = new ExecutionManager(executionsRoot, store, client, new ExecutionSettings { MaxScriptBytes = options.MaxScriptBytes }, time, logger, stopRunners.Token);
+            var manager = new ExecutionManager(executionsRoot, store, client, new ExecutionSettings
+            {
+                MaxScriptBytes = options.MaxScriptBytes,
+                ExecutionRetention = options.ExecutionRetention,
+                ExecutionBudgetBytes = options.ExecutionBudgetBytes,
+            }, time, logger, stopRunners.Token);
             manager.Recover();
             var result = await PollAsync(manager, shutdown);
             await stopRunners.CancelAsync();

@@ -28,6 +28,12 @@ public sealed record LocalExecutionRecord
     /// <summary>Pid of the wrapper shell, which is also its session and process group id; null until spawned.</summary>
     public int? Pid { get; init; }
 
+    /// <summary>
+    /// Directory of the execution's own cgroup (made before the script starts, removed once empty), so a restarted
+    /// agent still kills every process of it on timeout and cancel; null when only the process group tracks it.
+    /// </summary>
+    public string? Cgroup { get; init; }
+
     /// <summary>Field 22 of <c>/proc/&lt;pid&gt;/stat</c> (clock ticks since boot): tells a reused pid apart.</summary>
     public ulong? ProcessStartTicks { get; init; }
 

@@ -43,7 +43,15 @@ public sealed class AgentPresence
         }
 
         _lastTouch[vm.Key] = now;
-        await _store.TouchAgentAsync(vm, now, cancellationToken);
+        try
+        {
+            await _store.TouchAgentAsync(vm, now, cancellationToken);
+        }
+        catch (StorageFullException)
+        {
+            // Presence is a hint: on a full disk this node still knows the contact (in memory), and the agent's poll,
+            // which may bring a cancel, must go on rather than fail.
+        }
     }
 
     /// <summary>How many machines hold a goal-state poll open right now (the <c>runcmd_agents_connected</c> gauge).</summary>

@@ -82,6 +82,27 @@ public sealed class DeploymentRunner : BackgroundService
     {
         while (!cancellationToken.IsCancellationRequested)
         {
+            try
+            {
+                await RunPassesAsync(key, cancellationToken);
+                return;
+            }
+            catch (StorageFullException)
+            {
+                // A full disk is not a bug: nothing of the failed write was kept, so the next pass redoes it.
+                Log.BackgroundStorageFull(_logger, "the deployment runner", StorageFullRetryInterval.TotalSeconds);
+                await Task.Delay(StorageFullRetryInterval, _time, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Pause before a deployment's pass is tried again after the store's disk was full.</summary>
+    public static readonly TimeSpan StorageFullRetryInterval = TimeSpan.FromSeconds(5);
+
+    private async Task RunPassesAsync(DeploymentKey key, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
             // Subscribe before reading, so a change in between is not missed.
             var waits = new List<Task> { _changes.NextChangeAsync(Topics.Deployment(key)) };
             var deployment = await _store.GetDeploymentAsync(key, cancellationToken);

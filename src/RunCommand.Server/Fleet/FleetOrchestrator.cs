@@ -19,6 +19,9 @@ public sealed partial class FleetOrchestrator(
     /// <summary>Longest sleep without any signal (a signal from another node could have been missed).</summary>
     public static readonly TimeSpan SafetyPassInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>Pause before a pass is tried again after the store's disk was full.</summary>
+    public static readonly TimeSpan StorageFullRetryInterval = TimeSpan.FromSeconds(5);
+
     /// <summary>
     /// How long a pass waits after the first change that woke it, so that the targets of a fleet that end together are
     /// handled in one pass rather than one pass (reading every running target) each.
@@ -39,9 +42,19 @@ public sealed partial class FleetOrchestrator(
             {
                 // Subscribe before reading, so a run created or canceled during this pass wakes the next one.
                 var wake = new List<Task> { changes.NextChangeAsync(Topics.Fleets) };
-                foreach (var run in await store.ListActiveFleetRunsAsync(stoppingToken))
+                try
                 {
-                    wake.AddRange(await AdvanceAsync(run, stoppingToken));
+                    foreach (var run in await store.ListActiveFleetRunsAsync(stoppingToken))
+                    {
+                        wake.AddRange(await AdvanceAsync(run, stoppingToken));
+                    }
+                }
+                catch (StorageFullException)
+                {
+                    // A full disk is not a bug: nothing of the failed write was kept, so the next pass redoes it.
+                    Log.BackgroundStorageFull(logger, "the fleet orchestrator", StorageFullRetryInterval.TotalSeconds);
+                    await Task.Delay(StorageFullRetryInterval, time, stoppingToken);
+                    continue;
                 }
 
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);

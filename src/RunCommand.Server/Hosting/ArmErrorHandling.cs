@@ -1,11 +1,12 @@
 using Microsoft.AspNetCore.Http.Features;
 using RunCommand.Server.Arm;
+using RunCommand.Storage;
 
 namespace RunCommand.Server.Hosting;
 
 /// <summary>
 /// Turns every failure into an ARM error body: request errors keep their 4xx, a body over the size limit is 413,
-/// anything unexpected is a 500 whose message carries no internals (the log has them).
+/// a full disk is 507 InsufficientStorage, anything unexpected is a 500 whose message carries no internals (the log has them).
 /// </summary>
 public sealed class ArmErrorHandling
 {
@@ -46,6 +47,13 @@ public sealed class ArmErrorHandling
             var status = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? e.StatusCode : StatusCodes.Status400BadRequest;
             var code = status == StatusCodes.Status413PayloadTooLarge ? "RequestEntityTooLarge" : "InvalidRequestContent";
             await ArmResults.Error(status, code, e.Message).ExecuteAsync(http);
+        }
+        catch (StorageFullException e) when (!http.Response.HasStarted)
+        {
+            // Nothing of this request was stored; a client (or an agent's report) can send it again once space returns.
+            Log.StorageFull(logger, http.Request.Method, http.Request.Path, e.InnerException?.Message ?? e.Message);
+            await ArmResults.Error(StatusCodes.Status507InsufficientStorage, "InsufficientStorage",
+                $"The server's storage is full, so the request was not stored; retry once space is freed (request id {http.TraceIdentifier}).").ExecuteAsync(http);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
