@@ -58,6 +58,9 @@ internal static partial class Log
     [LoggerMessage(106, LogLevel.Warning, "Storage full in {Component}; retrying in {DelaySeconds} s")]
     public static partial void BackgroundStorageFull(ILogger logger, string component, double delaySeconds);
 
+    [LoggerMessage(107, LogLevel.Warning, "Storage busy: {Method} {Path} answered 503 after its transaction kept conflicting ({Detail})")]
+    public static partial void StorageBusy(ILogger logger, string method, string path, string detail);
+
     [LoggerMessage(120, LogLevel.Warning, "Not ready: {Reason}")]
     public static partial void NotReady(ILogger logger, string reason);
 

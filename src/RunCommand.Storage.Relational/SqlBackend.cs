@@ -9,7 +9,13 @@ namespace RunCommand.Storage.Relational;
 /// </summary>
 public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadOnlyList<Migration> migrations) : IStorageBackend
 {
-    private const int MaxAttempts = 10;
+    // Under contention (many writers on one VM, or SSI's coarse predicate locks on small tables) each round of
+    // conflicting transactions lets about one commit, so the budget must outlast a burst of a few dozen writers:
+    // 30 attempts with exponential back-off, fully jittered so the losers do not collide again in lock-step,
+    // capped at 250 ms a wait (about 6 s in all at worst). Past it the conflict surfaces as StorageBusyException.
+    private const int MaxAttempts = 30;
+    private static readonly TimeSpan FirstBackOff = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan MaxBackOff = TimeSpan.FromMilliseconds(250);
 
     public abstract string Name { get; }
 
@@ -77,10 +83,10 @@ public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadO
                 // The transaction is rolled back: nothing of it is kept and what was stored before is intact.
                 throw new StorageFullException(e);
             }
-            catch (Exception e) when (attempt < MaxAttempts && IsTransient(e))
+            catch (Exception e) when (IsTransient(e))
             {
                 // Another transaction won a conflicting write: run the whole unit again on fresh rows.
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), cancellationToken);
+                await BackOffAsync(attempt, e, cancellationToken);
             }
         }
     }
@@ -97,11 +103,26 @@ public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadO
                 await transaction.CommitAsync(CancellationToken.None);
                 return result;
             }
-            catch (Exception e) when (attempt < MaxAttempts && IsTransient(e))
+            catch (Exception e) when (IsTransient(e))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), cancellationToken);
+                await BackOffAsync(attempt, e, cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// Waits before attempt <paramref name="attempt"/> + 1 (full jitter over an exponentially growing, capped window),
+    /// or gives up with <see cref="StorageBusyException"/> once the budget is spent.
+    /// </summary>
+    private static Task BackOffAsync(int attempt, Exception conflict, CancellationToken cancellationToken)
+    {
+        if (attempt >= MaxAttempts)
+        {
+            throw new StorageBusyException(conflict);
+        }
+
+        var window = Math.Min(MaxBackOff.TotalMilliseconds, FirstBackOff.TotalMilliseconds * Math.Pow(2, attempt - 1));
+        return Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * window), cancellationToken);
     }
 
     public virtual async Task MigrateAsync(CancellationToken cancellationToken)

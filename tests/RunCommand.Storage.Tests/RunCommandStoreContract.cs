@@ -258,4 +258,27 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
         Assert.False(await RunCommands.StartActionRunAsync(write, "e", "o", Now, default));
         Assert.Null(await RunCommands.GetOperationAsync("o", default));
     }
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PutRunCommand_ManyConcurrentWriters_AllSucceed(bool sameVm)
+    {
+        // 32 clients at once, each creating its own run command (on its own VM, or all on one VM): the backend's
+        // conflicts between them are its own business, never a failed request.
+        const int writers = 32;
+        var vms = Enumerable.Range(0, writers).Select(i => sameVm || i == 0 ? _vm : _vm with { VmName = $"Vm-c{i}" }).ToArray();
+        foreach (var (vm, i) in vms.Distinct().Skip(1).Select((vm, i) => (vm, i)))
+        {
+            await Machines.EnrollAgentAsync(vm, "local", new AgentCredential([2, (byte)i], null), "host", "1.0", null, Now, default);
+        }
+
+        var outcomes = await Task.WhenAll(vms.Select((vm, i) => Task.Run(() => PutAsync(Write($"c{i}", "echo", $"f{i}", max: writers) with
+        {
+            Command = new RunCommandKey(vm, $"c{i}"),
+        }))));
+
+        Assert.All(outcomes, o => Assert.Equal(WriteOutcomeKind.Created, o.Kind));
+        var listed = await Task.WhenAll(vms.Distinct().Select(vm => RunCommands.ListRunCommandsAsync(vm, null, 100, default)));
+        Assert.Equal(writers, listed.Sum(l => l.Count));
+    }
 }

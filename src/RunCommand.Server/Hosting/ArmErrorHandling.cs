@@ -6,7 +6,7 @@ namespace RunCommand.Server.Hosting;
 
 /// <summary>
 /// Turns every failure into an ARM error body: request errors keep their 4xx, a body over the size limit is 413,
-/// a full disk is 507 InsufficientStorage, anything unexpected is a 500 whose message carries no internals (the log has them).
+/// a full disk is 507 InsufficientStorage, a database too busy with conflicting writes is 503 with Retry-After, anything unexpected is a 500 whose message carries no internals (the log has them).
 /// </summary>
 public sealed class ArmErrorHandling
 {
@@ -54,6 +54,14 @@ public sealed class ArmErrorHandling
             Log.StorageFull(logger, http.Request.Method, http.Request.Path, e.InnerException?.Message ?? e.Message);
             await ArmResults.Error(StatusCodes.Status507InsufficientStorage, "InsufficientStorage",
                 $"The server's storage is full, so the request was not stored; retry once space is freed (request id {http.TraceIdentifier}).").ExecuteAsync(http);
+        }
+        catch (StorageBusyException e) when (!http.Response.HasStarted)
+        {
+            // Concurrent writes kept conflicting past the retry budget; nothing was stored, so the same request may be sent again.
+            Log.StorageBusy(logger, http.Request.Method, http.Request.Path, e.InnerException?.Message ?? e.Message);
+            http.Response.Headers.RetryAfter = "1";
+            await ArmResults.Error(StatusCodes.Status503ServiceUnavailable, "ServiceUnavailable",
+                $"The server's database is busy with conflicting writes, so the request was not stored; retry it (request id {http.TraceIdentifier}).").ExecuteAsync(http);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
