@@ -7,6 +7,16 @@ using RunCommand.Agent;
 using RunCommand.Agent.Protocol;
 
 var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+try
+{
+    // --config FILE (the packages' /etc/runcmd/agent.conf): its settings as options, the command line winning.
+    args = RunCommand.Contracts.ConfigFile.Expand(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 
 var server = new Option<string>("--server") { Description = "Server base URL, http:// or https://", Required = true, HelpName = "URL" };
 var vmName = new Option<string?>("--vm-name") { Description = "Name of the VM resource this machine is (or give --vmss-name)", HelpName = "NAME" };

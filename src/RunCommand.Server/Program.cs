@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using RunCommand.Server;
@@ -9,10 +10,29 @@ using RunCommand.Server.Auth;
 using RunCommand.Server.Deployments;
 using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
+using RunCommand.Server.Portal;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
 using RunCommand.Storage.Postgres;
 using RunCommand.Storage.Sqlite;
+
+if (args is ["--version"])
+{
+    // The one version from Directory.Build.props, as the CLI and the agent print it.
+    Console.WriteLine(typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+    return 0;
+}
+
+try
+{
+    // --config FILE (the package's /etc/runcmd/server.conf): its settings as options, the command line winning.
+    args = RunCommand.Contracts.ConfigFile.Expand(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 
 if (args.Any(a => a is "--help" or "-h" or "-?"))
 {
@@ -35,8 +55,16 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
+          --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
+                                         (DIR/linux-x64/runcmd-agent, ...; packaging/build.sh makes them in dist/).
+          --config FILE                  Read settings from FILE, one "name = value" a line (name: an option above
+                                         without "--"); the command line wins. The package uses /etc/runcmd/server.conf.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
                                          --request-burst N (default 500); beyond it: 429 with Retry-After.
+
+          --version                      Print the version and exit.
+
+        The web portal is served at /portal (/ redirects there); --portal-dir DIR serves its built files from DIR.
 
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
@@ -57,6 +85,8 @@ var switches = new Dictionary<string, string>
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
+    ["--agent-binaries-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.AgentBinariesDir)}",
+    ["--portal-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.PortalDir)}",
 };
 if (ServerCommandLine.FindError(args, switches) is { } commandLineError)
 {
@@ -119,6 +149,7 @@ builder.WebHost.ConfigureKestrel(k =>
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(identity);
+builder.Services.AddSingleton(new AgentDistribution(options.AgentBinariesDir, certificate));
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddRunCommandStorage(sp => postgres is not null
     ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
@@ -146,6 +177,7 @@ _ = app.Services.GetRequiredService<SecretProtector>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
+app.UsePortal();
 app.UseRouting();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
@@ -160,9 +192,11 @@ app.MapActionRuns();
 app.MapDeployments();
 app.MapFleetRuns();
 app.MapAgentProtocol();
+app.MapAgentDistribution();
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();
+app.MapPermissions();
 app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();

@@ -125,6 +125,11 @@ public sealed class RunCommandService
         var outcome = await WriteCoreAsync(key, request, isPatch, cancellationToken);
         var record = outcome.Record!;
         SetOperationHeaders(http, record.OperationId, location: false);
+        if (outcome.Kind == WriteOutcomeKind.Unchanged)
+        {
+            http.Response.Headers[ArmHeaders.Unchanged] = "true";
+        }
+
         var resource = await Views.ToResourceAsync(record, expandInstanceView: false, cancellationToken);
         var status = outcome.Kind == WriteOutcomeKind.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
         return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource, statusCode: status);

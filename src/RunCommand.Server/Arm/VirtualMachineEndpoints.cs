@@ -23,6 +23,8 @@ public static class VirtualMachineEndpoints
             .RequireArmAction(Actions.RevokeAgent);
         app.MapPatch("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", PatchAsync)
             .RequireArmAction(Actions.VirtualMachinesWrite);
+        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachineScaleSets", ListScaleSetsAsync).RequireArmAction(Actions.ScaleSetsRead, checkedByHandler: true);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets", ListScaleSetsAsync).RequireArmAction(Actions.ScaleSetsRead, checkedByHandler: true);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}", GetScaleSetAsync)
             .RequireArmAction(Actions.ScaleSetsRead);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}/virtualMachines", ListInstancesAsync)
@@ -107,6 +109,39 @@ public static class VirtualMachineEndpoints
             Location = scaleSet.Location,
             Properties = new VirtualMachineScaleSetProperties { InstanceCount = instances.Count },
         }, ContractsJsonContext.Default.VirtualMachineScaleSetResource);
+    }
+
+    /// <summary>ARM's scale set lists (<c>VirtualMachineScaleSets_ListAll</c> and <c>_List</c>): only those the caller may read.</summary>
+    private static async Task<IResult> ListScaleSetsAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IMachineStore store, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
+    {
+        ArmNames.RequireComputeApiVersion(http.Request);
+        ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);
+        if (resourceGroupName is not null && ArmNames.CheckResourceGroup(resourceGroupName).ToList() is { Count: > 0 } errors)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        // A scale set exists once an instance has enrolled, so the instances name every scale set.
+        var scaleSets = new List<VirtualMachineScaleSetResource>();
+        var machines = await store.ListMachinesAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
+        foreach (var group in machines.Where(m => m.Vm.IsScaleSetInstance)
+            .GroupBy(m => (ResourceGroup: m.Vm.ResourceGroup.ToUpperInvariant(), ScaleSet: m.Vm.ScaleSetName!.ToUpperInvariant())))
+        {
+            var first = group.First();
+            var id = $"/subscriptions/{identity.SubscriptionId}/resourceGroups/{first.Vm.ResourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{first.Vm.ScaleSetName}";
+            if (await authorizer.IsAllowedAsync(http.Caller(), Actions.ScaleSetsRead, id, cancellationToken))
+            {
+                scaleSets.Add(new VirtualMachineScaleSetResource
+                {
+                    Id = id,
+                    Name = first.Vm.ScaleSetName!,
+                    Location = first.Location,
+                    Properties = new VirtualMachineScaleSetProperties { InstanceCount = group.Count() },
+                });
+            }
+        }
+
+        return Results.Json(new ResourceList<VirtualMachineScaleSetResource> { Value = scaleSets }, ContractsJsonContext.Default.ResourceListVirtualMachineScaleSetResource);
     }
 
     private static async Task<ScaleSetRecord> RequireScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)

@@ -58,7 +58,7 @@ public sealed class BearerAuthentication
     public async Task InvokeAsync(HttpContext http, TokenService tokens, IIdentityStore store, IMachineStore machines, TimeProvider time, ILogger<BearerAuthentication> logger, FailedAuthenticationThrottle throttle)
     {
         var path = http.Request.Path;
-        if (path.StartsWithSegments("/healthz"))
+        if (path.StartsWithSegments("/healthz") || http.GetEndpoint()?.Metadata.GetMetadata<AnonymousCallerMetadata>() is not null)
         {
             await _next(http);
             return;

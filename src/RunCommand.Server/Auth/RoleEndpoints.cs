@@ -150,7 +150,7 @@ public static class RoleEndpoints
             principalFilter = filter[16..].TrimEnd('\'');
         }
 
-        var all = (await store.ListRoleAssignmentsAsync(null, cancellationToken)).Prepend(AdminAssignment);
+        var all = (await store.ListRoleAssignmentsAsync(null, cancellationToken)).Prepend(Authorizer.AdminAssignment);
         var items = all
             .Where(a => ActionPattern.IsAtOrBelow(scope, a.Scope) || ActionPattern.IsAtOrBelow(a.Scope, scope))
             .Where(a => principalFilter is null || string.Equals(a.PrincipalId, principalFilter, StringComparison.OrdinalIgnoreCase))
@@ -242,16 +242,6 @@ public static class RoleEndpoints
     }
 
     // ---------------------------------------------------------------- shapes
-
-    /// <summary>The bootstrap admin's Owner at "/", listed so nobody wonders where its access comes from.</summary>
-    private static readonly RoleAssignmentRecord AdminAssignment = new()
-    {
-        Id = "00000000-0000-0000-0000-0000000000a1",
-        PrincipalId = Caller.AdminPrincipalId,
-        RoleDefinitionId = BuiltInRoles.Owner.Id,
-        Scope = "/",
-        Created = DateTimeOffset.UnixEpoch,
-    };
 
     private static void Check(HttpRequest request, string subscriptionId, ServerIdentity identity)
     {

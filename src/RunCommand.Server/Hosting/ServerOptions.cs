@@ -39,6 +39,12 @@ public sealed class ServerOptions
     /// <summary>File with the 32-byte key sealing secrets; null keeps it at <c>secrets.key</c> in the data dir.</summary>
     public string? SecretsKeyFile { get; set; }
 
+    /// <summary>
+    /// Directory of the agent builds this server hands out (<c>linux-x64/runcmd-agent</c>, <c>linux-arm64/runcmd-agent</c>,
+    /// and the <c>-compat</c> builds for older glibc); null: the server distributes no agent (downloads answer 404).
+    /// </summary>
+    public string? AgentBinariesDir { get; set; }
+
     /// <summary>How long after its last call an agent still counts as connected.</summary>
     [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
     public TimeSpan AgentPresenceWindow { get; set; } = TimeSpan.FromSeconds(75);
@@ -76,6 +82,12 @@ public sealed class ServerOptions
     /// <summary>The window of <see cref="FailedAuthenticationsPerWindow"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan FailedAuthenticationWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Directory of the web portal's built files (index.html and assets/), served at /portal; null: the
+    /// <c>portal</c> folder beside the server's binaries, where the build puts them.
+    /// </summary>
+    public string? PortalDir { get; set; }
 
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]
