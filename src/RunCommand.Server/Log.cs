@@ -51,4 +51,10 @@ internal static partial class Log
 
     [LoggerMessage(104, LogLevel.Critical, "Deployment runner failed on {DeploymentId}; stopping the server")]
     public static partial void DeploymentRunnerFailed(ILogger logger, Exception exception, string deploymentId);
+
+    [LoggerMessage(120, LogLevel.Warning, "Not ready: {Reason}")]
+    public static partial void NotReady(ILogger logger, string reason);
+
+    [LoggerMessage(400, LogLevel.Information, "Storage: {Backend}, schema version {SchemaVersion}")]
+    public static partial void StorageReady(ILogger logger, string backend, int schemaVersion);
 }

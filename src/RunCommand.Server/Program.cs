@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using Prometheus;
 using RunCommand.Server;
 using RunCommand.Server.Agents;
 using RunCommand.Server.Arm;
@@ -56,7 +57,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
           --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
-                                         (DIR/linux-x64/runcmd-agent, ...; packaging/build.sh makes them in dist/).
+                                         (DIR/linux-x64/runcmd-agent, ...; default under ./runcmd: the checkout's
+                                         dist/, where packaging/build.sh makes them).
           --config FILE                  Read settings from FILE, one "name = value" a line (name: an option above
                                          without "--"); the command line wins. The package uses /etc/runcmd/server.conf.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
@@ -149,7 +151,10 @@ builder.WebHost.ConfigureKestrel(k =>
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(identity);
-builder.Services.AddSingleton(new AgentDistribution(options.AgentBinariesDir, certificate));
+// Run from a checkout (./runcmd server sets RUNCMD_ROOT): the agent builds packaging/build.sh left in dist/.
+var agentBinaries = options.AgentBinariesDir
+    ?? (Environment.GetEnvironmentVariable("RUNCMD_ROOT") is { } checkout && Directory.Exists(Path.Combine(checkout, "dist")) ? Path.Combine(checkout, "dist") : null);
+builder.Services.AddSingleton(new AgentDistribution(agentBinaries, certificate));
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddRunCommandStorage(sp => postgres is not null
     ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
@@ -160,6 +165,8 @@ builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddSingleton<FailedAuthenticationThrottle>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<AgentPresence>();
+builder.Services.AddSingleton<ServerMetrics>();
+builder.Services.AddOpenApi();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
@@ -171,14 +178,18 @@ builder.Services.AddHostedService<FleetOrchestrator>();
 var app = builder.Build();
 
 // Every node runs this at start; the backend's migration lock makes a node starting at the same moment wait, not migrate twice.
-await app.Services.GetRequiredService<RunCommandStorage>().MigrateAsync(CancellationToken.None);
+var storage = app.Services.GetRequiredService<RunCommandStorage>();
+await storage.MigrateAsync(CancellationToken.None);
+var readiness = await storage.CheckReadinessAsync(CancellationToken.None);
 await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
 _ = app.Services.GetRequiredService<SecretProtector>();
+_ = app.Services.GetRequiredService<ServerMetrics>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
 app.UsePortal();
 app.UseRouting();
+app.UseHttpMetrics();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
 app.UseMiddleware<HttpLimits>();
@@ -193,6 +204,7 @@ app.MapDeployments();
 app.MapFleetRuns();
 app.MapAgentProtocol();
 app.MapAgentDistribution();
+app.MapOperations(dataDir);
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();
@@ -205,6 +217,7 @@ var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);
+    Log.StorageReady(logger, storage.Backend.Name, readiness.SchemaVersion);
     if (certificate is not null)
     {
         Log.Tls(logger, certificate.Subject, certificate.Thumbprint, certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256),
