@@ -45,12 +45,6 @@ public sealed class ServerOptions
     /// </summary>
     public string? AgentBinariesDir { get; set; }
 
-    /// <summary>
-    /// Directory of the agent builds this server hands out (<c>linux-x64/runcmd-agent</c>, <c>linux-arm64/runcmd-agent</c>,
-    /// and the <c>-compat</c> builds for older glibc); null: the server distributes no agent (downloads answer 404).
-    /// </summary>
-    public string? AgentBinariesDir { get; set; }
-
     /// <summary>How long after its last call an agent still counts as connected.</summary>
     [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
     public TimeSpan AgentPresenceWindow { get; set; } = TimeSpan.FromSeconds(75);
