@@ -103,6 +103,7 @@ builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKe
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
+builder.Services.AddSingleton<LongPolls>();
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();

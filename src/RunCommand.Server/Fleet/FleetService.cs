@@ -15,7 +15,7 @@ namespace RunCommand.Server.Fleet;
 /// counts and per-target outcomes, cancel. The running itself is <see cref="FleetOrchestrator"/>'s.
 /// </summary>
 public sealed class FleetService(
-    IRunCommandStore store, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options)
+    IRunCommandStore store, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options, LongPolls polls)
 {
     /// <summary>Prefix of the run command each target gets; its full output is read there.</summary>
     public const string RunCommandPrefix = "fleet-";
@@ -189,7 +189,7 @@ public sealed class FleetService(
     public async Task<FleetRunResource> GetAsync(FleetRunKey key, TimeSpan wait, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(key, cancellationToken);
-        if (wait > TimeSpan.Zero && !FleetRunStates.IsTerminal(record.State))
+        if (wait > TimeSpan.Zero && !FleetRunStates.IsTerminal(record.State) && !polls.Stopping)
         {
             if (wait > options.Value.MaxLongPoll)
             {
@@ -203,10 +203,7 @@ public sealed class FleetService(
                 .Zip(record.Targets)
                 .Where(t => t.Second.ExecutionId is not null && !ExecutionStates.IsTerminal(t.First.State))
                 .Select(t => changes.NextChangeAsync(Topics.Execution(t.Second.ExecutionId!))));
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            await Task.WhenAny(Task.WhenAny(watched), Task.Delay(wait, time, timeout.Token));
-            await timeout.CancelAsync();
-            cancellationToken.ThrowIfCancellationRequested();
+            await polls.WaitAsync(Task.WhenAny(watched), wait, cancellationToken);
             record = await RequireAsync(key, cancellationToken);
         }
 
