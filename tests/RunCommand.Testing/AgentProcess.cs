@@ -25,19 +25,22 @@ public sealed class AgentProcess : IAsyncDisposable
     /// <summary>For a scale-set instance: the instance id the server assigned.</summary>
     public string InstanceId => ResourceId[(ResourceId.LastIndexOf('/') + 1)..];
 
-    /// <summary>Starts the agent; returns once it has enrolled (its credential file exists).</summary>
-    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null) =>
-        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags);
+    /// <summary>
+    /// Starts the agent; returns once it has enrolled (its credential file exists). <paramref name="serverUrls"/>
+    /// (default: the server's URL) is what <c>--server</c> gets, e.g. several nodes as <c>URL1,URL2</c>.
+    /// </summary>
+    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null, string? serverUrls = null) =>
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, serverUrls);
 
     /// <summary>Starts an agent that joins a scale set as a new instance; returns once it has enrolled.</summary>
     public static Task<AgentProcess> StartInScaleSetAsync(ServerProcess server, string scaleSetName, string resourceGroup, string stateDir) =>
-        StartCoreAsync(server, "--vmss-name", scaleSetName, resourceGroup, stateDir, null);
+        StartCoreAsync(server, "--vmss-name", scaleSetName, resourceGroup, stateDir, null, null);
 
-    private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags)
+    private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags, string? serverUrls)
     {
         var args = new List<string>
         {
-            "--server", server.Url, nameOption, name, "--resource-group", resourceGroup,
+            "--server", serverUrls ?? server.Url, nameOption, name, "--resource-group", resourceGroup,
             "--state-dir", stateDir, "--enroll-token-file", server.EnrollTokenFile,
         };
         if (server.IsHttps)
