@@ -33,6 +33,12 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Warning, "Rate limit: refused a request of {Caller} to {Path}")]
     public static partial void RateLimited(ILogger logger, string caller, string path);
 
+    [LoggerMessage(11, LogLevel.Information, "The {Purpose} token is the one the first node of this database minted; this node mints none ({File} {State})")]
+    private static partial void WellKnownTokenFromDatabaseCore(ILogger logger, string purpose, string file, string state);
+
+    public static void WellKnownTokenFromDatabase(ILogger logger, string purpose, string file, bool staleFile) =>
+        WellKnownTokenFromDatabaseCore(logger, purpose, file, staleFile ? "holds another token, which is not accepted" : "is absent; copy it from the first node where needed");
+
     // Deployments: 100-109, apart from the ids other features take.
     [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed after restart ({State})")]
     public static partial void DeploymentResumed(ILogger logger, string deploymentId, string state);

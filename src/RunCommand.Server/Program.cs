@@ -28,7 +28,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --location NAME                Location of every resource (default local).
           --subscription GUID            Subscription id (default: generated once, kept in the data dir).
           --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
-          --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
+          --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key); every
+                                         node sharing one database needs a copy of the same file.
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
                                          --request-burst N (default 500); beyond it: 429 with Retry-After.
@@ -99,7 +100,8 @@ builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(identity);
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
-builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
+var secretsKeyFile = options.SecretsKeyFile ?? dataDir.SecretsKeyFile;
+builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(secretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
@@ -116,9 +118,17 @@ builder.Services.AddHostedService<FleetOrchestrator>();
 var app = builder.Build();
 
 var store = app.Services.GetRequiredService<IRunCommandStore>();
+var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 await store.InitializeAsync(CancellationToken.None);
-await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
+if (await SecretsKeyCheck.VerifyAsync(secretsKeyFile, store, CancellationToken.None) is { } keyProblem)
+{
+    Console.Error.WriteLine("error: " + keyProblem);
+    return 2;
+}
+
 _ = app.Services.GetRequiredService<SecretProtector>();
+// The SQLite database lives in the data dir (removing a token file there rotates the token); a shared one does not.
+await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, databaseIsLocal: true, logger, CancellationToken.None);
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
@@ -142,7 +152,6 @@ app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();
 
-var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);

@@ -200,6 +200,14 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         }, cancellationToken);
     }
 
+    public async Task<byte[]> AddTokenHashIfAbsentAsync(string purpose, byte[] tokenHash, CancellationToken cancellationToken) =>
+        await WriteAsync(async (connection, transaction) =>
+        {
+            await ExecuteAsync(connection, transaction, "INSERT INTO tokens(purpose, hash) VALUES($p, $h) ON CONFLICT(purpose) DO NOTHING",
+                cancellationToken, ("$p", purpose), ("$h", tokenHash));
+            return (byte[])(await ScalarAsync(connection, transaction, "SELECT hash FROM tokens WHERE purpose = $p", cancellationToken, ("$p", purpose)))!;
+        }, cancellationToken);
+
     public async Task<byte[]?> GetTokenHashAsync(string purpose, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);

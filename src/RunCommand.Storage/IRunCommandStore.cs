@@ -21,6 +21,12 @@ public interface IRunCommandStore
     Task<byte[]?> GetTokenHashAsync(string purpose, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Stores <paramref name="tokenHash"/> for a purpose that has none yet, atomically; returns the hash stored afterwards
+    /// (this one, or the one another node stored first). Two nodes bootstrapping one database at once agree on one value.
+    /// </summary>
+    Task<byte[]> AddTokenHashIfAbsentAsync(string purpose, byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Enrolls an agent for a VM: creates the VM if it does not exist (with <paramref name="tags"/>; an existing VM keeps
     /// its tags), and replaces the VM's agent credential with <paramref name="agentTokenHash"/> or
     /// <paramref name="agentPublicKey"/> (exactly one is non-null; a previous agent of that VM is refused from then on).

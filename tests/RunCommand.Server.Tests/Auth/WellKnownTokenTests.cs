@@ -1,0 +1,124 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using RunCommand.Server.Auth;
+using RunCommand.Server.Hosting;
+using RunCommand.Server.Secrets;
+using RunCommand.Storage;
+using RunCommand.Storage.Sqlite;
+
+namespace RunCommand.Server.Tests.Auth;
+
+/// <summary>
+/// Several nodes on one database (issue 8 item 3): the first node's admin and enrollment tokens are everyone's, a later
+/// node mints no competing one, and nodes must share the secrets key. Real SQLite database file; each "node" is a
+/// TokenService with its own data dir.
+/// </summary>
+public sealed class WellKnownTokenTests : IAsyncLifetime
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("rc-tokens-").FullName;
+    private SqliteRunCommandStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        _store = new SqliteRunCommandStore(Path.Combine(_root, "shared.db"), new InProcessChangeFeed(), false);
+        await _store.InitializeAsync(CancellationToken.None);
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_root, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    private DataDirectory Node(string name)
+    {
+        var dir = new DataDirectory(Path.Combine(_root, name));
+        dir.EnsureExists();
+        return dir;
+    }
+
+    [Fact]
+    public async Task EnsureWellKnownTokens_LaterNodeOnSharedDatabase_AcceptsFirstNodesTokensAndMintsNone()
+    {
+        var (first, later) = (Node("a"), Node("b"));
+        var a = new TokenService(_store);
+        await a.EnsureWellKnownTokensAsync(first, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
+        var b = new TokenService(_store);
+        await b.EnsureWellKnownTokensAsync(later, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
+
+        var admin = File.ReadAllText(first.AdminTokenFile).Trim();
+        var enroll = File.ReadAllText(first.EnrollTokenFile).Trim();
+        Assert.False(File.Exists(later.AdminTokenFile));
+        Assert.False(File.Exists(later.EnrollTokenFile));
+        Assert.True(b.IsAdmin(admin));
+        Assert.True(b.IsEnrollment(enroll));
+        Assert.True(a.IsAdmin(admin));
+    }
+
+    [Fact]
+    public async Task EnsureWellKnownTokens_LaterNodeWithStaleFile_KeepsTheStoredAdmin()
+    {
+        var (first, later) = (Node("a"), Node("b"));
+        await new TokenService(_store).EnsureWellKnownTokensAsync(first, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
+        File.WriteAllText(later.AdminTokenFile, "rca_not-the-real-one\n");
+        var b = new TokenService(_store);
+
+        await b.EnsureWellKnownTokensAsync(later, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
+
+        Assert.False(b.IsAdmin("rca_not-the-real-one"));
+        Assert.True(b.IsAdmin(File.ReadAllText(first.AdminTokenFile).Trim()));
+    }
+
+    [Fact]
+    public async Task EnsureWellKnownTokens_TwoNodesAtOnceOnEmptyDatabase_AgreeOnOneAdmin()
+    {
+        var nodes = Enumerable.Range(0, 4).Select(i => (Dir: Node("n" + i), Tokens: new TokenService(_store))).ToList();
+
+        await Task.WhenAll(nodes.Select(n => Task.Run(() => n.Tokens.EnsureWellKnownTokensAsync(n.Dir, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None))));
+
+        var files = nodes.Where(n => File.Exists(n.Dir.AdminTokenFile)).ToList();
+        var admin = Assert.Single(files).Dir.AdminTokenFile;
+        Assert.All(nodes, n => Assert.True(n.Tokens.IsAdmin(File.ReadAllText(admin).Trim())));
+    }
+
+    [Fact]
+    public async Task EnsureWellKnownTokens_LocalDatabaseFileRemoved_RotatesTheToken()
+    {
+        var dir = Node("a");
+        await new TokenService(_store).EnsureWellKnownTokensAsync(dir, databaseIsLocal: true, NullLogger.Instance, CancellationToken.None);
+        var old = File.ReadAllText(dir.AdminTokenFile).Trim();
+        File.Delete(dir.AdminTokenFile);
+        var restarted = new TokenService(_store);
+
+        await restarted.EnsureWellKnownTokensAsync(dir, databaseIsLocal: true, NullLogger.Instance, CancellationToken.None);
+
+        Assert.False(restarted.IsAdmin(old));
+        Assert.True(restarted.IsAdmin(File.ReadAllText(dir.AdminTokenFile).Trim()));
+    }
+
+    [Fact]
+    public async Task SecretsKeyCheck_SameKeyFileOnEveryNode_IsAccepted()
+    {
+        var key = Path.Combine(_root, "secrets.key");
+        Assert.Null(await SecretsKeyCheck.VerifyAsync(key, _store, CancellationToken.None));
+        var copy = Path.Combine(Node("b").Path, "secrets.key");
+        File.Copy(key, copy);
+
+        Assert.Null(await SecretsKeyCheck.VerifyAsync(copy, _store, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SecretsKeyCheck_OtherKeyOrNoKeyFile_IsRefusedWithoutCreatingOne()
+    {
+        Assert.Null(await SecretsKeyCheck.VerifyAsync(Path.Combine(Node("a").Path, "secrets.key"), _store, CancellationToken.None));
+        var missing = Path.Combine(Node("b").Path, "secrets.key");
+        var other = Path.Combine(Node("c").Path, "secrets.key");
+        File.WriteAllBytes(other, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+        var noFile = await SecretsKeyCheck.VerifyAsync(missing, _store, CancellationToken.None);
+        var wrongKey = await SecretsKeyCheck.VerifyAsync(other, _store, CancellationToken.None);
+
+        Assert.Contains("does not exist", noFile, StringComparison.Ordinal);
+        Assert.False(File.Exists(missing));
+        Assert.Contains("is not the key this database's secrets are sealed with", wrongKey, StringComparison.Ordinal);
+    }
+}
