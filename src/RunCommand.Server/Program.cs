@@ -75,6 +75,7 @@ if (options.SubscriptionId is { } configured && !Guid.TryParse(configured, out _
 
 var dataDir = new DataDirectory(options.DataDir);
 dataDir.EnsureExists();
+// The subscription is settled with the database below, before anything resolves the identity.
 var identity = new ServerIdentity(dataDir.ResolveSubscription(options.SubscriptionId), options.Location);
 
 System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null;
@@ -97,7 +98,7 @@ builder.WebHost.ConfigureKestrel(k =>
 
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
-builder.Services.AddSingleton(identity);
+builder.Services.AddSingleton(_ => identity);
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
 var secretsKeyFile = options.SecretsKeyFile ?? dataDir.SecretsKeyFile;
@@ -127,6 +128,14 @@ if (await SecretsKeyCheck.VerifyAsync(secretsKeyFile, store, CancellationToken.N
 }
 
 _ = app.Services.GetRequiredService<SecretProtector>();
+var (subscription, subscriptionProblem) = await SharedSubscription.AgreeAsync(store, dataDir, options.SubscriptionId, CancellationToken.None);
+if (subscription is null)
+{
+    Console.Error.WriteLine("error: " + subscriptionProblem);
+    return 2;
+}
+
+identity = identity with { SubscriptionId = subscription };
 // The SQLite database lives in the data dir (removing a token file there rotates the token); a shared one does not.
 await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, databaseIsLocal: true, logger, CancellationToken.None);
 

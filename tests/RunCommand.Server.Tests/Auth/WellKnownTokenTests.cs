@@ -121,4 +121,28 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
         Assert.False(File.Exists(missing));
         Assert.Contains("is not the key this database's secrets are sealed with", wrongKey, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task SharedSubscription_LaterNodeWithFreshDataDir_AdoptsTheDatabasesSubscription()
+    {
+        var (first, later) = (Node("a"), Node("b"));
+        var (served, _) = await SharedSubscription.AgreeAsync(_store, first, null, CancellationToken.None);
+
+        var (adopted, problem) = await SharedSubscription.AgreeAsync(_store, later, null, CancellationToken.None);
+
+        Assert.Null(problem);
+        Assert.Equal(served, adopted);
+        Assert.Equal(served, File.ReadAllText(later.SubscriptionFile).Trim());
+    }
+
+    [Fact]
+    public async Task SharedSubscription_OtherSubscriptionConfigured_IsRefused()
+    {
+        await SharedSubscription.AgreeAsync(_store, Node("a"), null, CancellationToken.None);
+
+        var (subscription, problem) = await SharedSubscription.AgreeAsync(_store, Node("b"), Guid.NewGuid().ToString(), CancellationToken.None);
+
+        Assert.Null(subscription);
+        Assert.Contains("this database serves subscription", problem, StringComparison.Ordinal);
+    }
 }
