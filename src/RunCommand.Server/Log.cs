@@ -40,7 +40,7 @@ internal static partial class Log
         WellKnownTokenFromDatabaseCore(logger, purpose, file, staleFile ? "holds another token, which is not accepted" : "is absent; copy it from the first node where needed");
 
     // Deployments: 100-109, apart from the ids other features take.
-    [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed after restart ({State})")]
+    [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed by this node ({State}): new, restarted, or its node stopped")]
     public static partial void DeploymentResumed(ILogger logger, string deploymentId, string state);
 
     [LoggerMessage(101, LogLevel.Information, "Deployment {DeploymentId}: {ResourceName} started, execution {ExecutionId}")]

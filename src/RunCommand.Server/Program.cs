@@ -107,6 +107,8 @@ builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<LongPolls>();
+builder.Services.AddSingleton(sp => (ILeaseStore)sp.GetRequiredService<IRunCommandStore>());
+builder.Services.AddSingleton<WorkLeases>();
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();

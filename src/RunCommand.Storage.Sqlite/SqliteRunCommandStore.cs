@@ -35,6 +35,7 @@ public sealed partial class SqliteRunCommandStore : IRunCommandStore
         await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
         await ExecuteAsync(connection, null, Schema, cancellationToken);
         await ExecuteAsync(connection, null, AuthSchema, cancellationToken);
+        await ExecuteAsync(connection, null, LeaseSchema, cancellationToken);
 
         // Databases created before scale sets existed lack the column; every VM of theirs is a plain VM (NULL).
         if (await ScalarAsync(connection, null, "SELECT 1 FROM pragma_table_info('vms') WHERE name = 'scale_set'", cancellationToken) is null)
