@@ -7,6 +7,16 @@ using RunCommand.Agent;
 using RunCommand.Agent.Protocol;
 
 var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+try
+{
+    // --config FILE (the packages' /etc/runcmd/agent.conf): its settings as options, the command line winning.
+    args = RunCommand.Contracts.ConfigFile.Expand(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 
 var server = new Option<string>("--server")
 {

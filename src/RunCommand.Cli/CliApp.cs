@@ -13,6 +13,7 @@ internal static class CliApp
             "runcmd: run scripts on your Linux machines the way `az vm run-command` does on Azure VMs.\n"
             + "Start everything locally with `./runcmd up`, or point at a server with `./runcmd login`.\n"
             + "`./runcmd server ...` and `./runcmd agent ...` run the server and the agent programs.");
+        root.Options.Add(Options.Query());
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(VmCommands.Create());
         root.Subcommands.Add(DeploymentCommands.Create());
@@ -39,6 +40,59 @@ internal static class CliApp
         return string.Concat(names.Select(name => name + " "));
     }
 
+    /// <summary>
+    /// A command group given no verb, or a verb it does not have: "unknown command" with the nearest verb (edit
+    /// distance), for the help that follows. Null for any other parse error.
+    /// </summary>
+    private static string? UnknownCommand(ParseResult parseResult)
+    {
+        var group = parseResult.CommandResult.Command;
+        if (group.Subcommands.Count == 0 || group.Action is not null)
+        {
+            return null;
+        }
+
+        var path = ("runcmd " + CommandPath(parseResult)).TrimEnd();
+        var typed = parseResult.UnmatchedTokens.FirstOrDefault(t => !t.StartsWith('-'));
+        if (typed is null)
+        {
+            return $"ERROR: unknown command: '{path}' needs a command, one of: {string.Join(", ", group.Subcommands.Select(c => c.Name))}";
+        }
+
+        var nearest = group.Subcommands.SelectMany(c => c.Aliases.Prepend(c.Name))
+            .Select(name => (Name: name, Distance: EditDistance(typed, name)))
+            .OrderBy(c => c.Distance).First();
+        return nearest.Distance <= Math.Max(2, typed.Length / 2)
+            ? $"ERROR: unknown command '{typed}' in '{path}'. Did you mean '{path} {nearest.Name}'?"
+            : $"ERROR: unknown command '{typed}' in '{path}'.";
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var substitution = previous[j - 1] + (char.ToLowerInvariant(a[i - 1]) == char.ToLowerInvariant(b[j - 1]) ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
+            }
+
+            previous = current;
+        }
+
+        return previous[b.Length];
+    }
+
+    /// <summary>The parser's words for a value of the wrong type, without .NET type names.</summary>
+    private static string Plain(string message) => message
+        .Replace("as expected type 'System.Int32'", "as a whole number", StringComparison.Ordinal)
+        .Replace("as expected type 'System.Int64'", "as a whole number", StringComparison.Ordinal)
+        .Replace("as expected type 'System.Boolean'", "as true or false", StringComparison.Ordinal)
+        .Replace("as expected type 'System.Double'", "as a number", StringComparison.Ordinal);
+
     private static string OneLine(string message) =>
         string.Join(' ', message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
@@ -51,8 +105,23 @@ internal static class CliApp
             var parseResult = CreateRoot().Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
             if (parseResult.Errors.Count > 0 && parseResult.Action is not { ClearsParseErrors: true })
             {
-                await error.WriteLineAsync($"ERROR: {OneLine(parseResult.Errors[0].Message)} (see ./runcmd {CommandPath(parseResult)}--help)");
+                if (UnknownCommand(parseResult) is { } unknown)
+                {
+                    await error.WriteLineAsync(unknown);
+                    await error.WriteLineAsync();
+                    await CreateRoot().Parse([.. CommandPath(parseResult).Split(' ', StringSplitOptions.RemoveEmptyEntries), "--help"])
+                        .InvokeAsync(new InvocationConfiguration { Output = error, Error = error }, cancellationToken);
+                    return ExitCodes.Usage;
+                }
+
+                await error.WriteLineAsync($"ERROR: {Plain(OneLine(parseResult.Errors[0].Message))} (see ./runcmd {CommandPath(parseResult)}--help)");
                 return ExitCodes.Usage;
+            }
+
+            // A bad --query is a usage error before anything is sent (az checks it at parse time too).
+            if (parseResult.GetValue<string>("--query") is { } query)
+            {
+                Output.JmesQuery.Validate(query);
             }
 
             return await parseResult.InvokeAsync(

@@ -134,10 +134,18 @@ public sealed partial class RunCommandClient : IDisposable
     /// Long-polls an <c>Azure-AsyncOperation</c> URL until the operation is no longer InProgress. The server holds
     /// each GET up to <c>waitSeconds</c> until the operation ends, so there is no client-side sleep.
     /// </summary>
-    public async Task<AsyncOperation> WaitForOperationAsync(Uri operationUrl, CancellationToken cancellationToken = default)
+    public Task<AsyncOperation> WaitForOperationAsync(Uri operationUrl, CancellationToken cancellationToken = default) =>
+        WaitForOperationAsync(operationUrl, LongPollSeconds, null, cancellationToken);
+
+    /// <summary>
+    /// Long-polls the operation until it ends, calling <paramref name="whileInProgress"/> after each poll that found it
+    /// still in progress (at most every <paramref name="pollSeconds"/>), e.g. to show how the run is getting on.
+    /// </summary>
+    public async Task<AsyncOperation> WaitForOperationAsync(
+        Uri operationUrl, int pollSeconds, Func<CancellationToken, Task>? whileInProgress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(operationUrl);
-        var url = AppendQuery(operationUrl.ToString(), $"waitSeconds={LongPollSeconds}");
+        var url = AppendQuery(operationUrl.ToString(), $"waitSeconds={pollSeconds}");
         while (true)
         {
             var response = await SendAsync(HttpMethod.Get, url, null, ContractsJsonContext.Default.AsyncOperation, cancellationToken);
@@ -145,6 +153,11 @@ public sealed partial class RunCommandClient : IDisposable
             if (!string.Equals(operation.Status, OperationStatus.InProgress, StringComparison.OrdinalIgnoreCase))
             {
                 return operation;
+            }
+
+            if (whileInProgress is not null)
+            {
+                await whileInProgress(cancellationToken);
             }
         }
     }
@@ -376,6 +389,8 @@ public sealed partial class RunCommandClient : IDisposable
 
     private static string Escape(string segment) => Uri.EscapeDataString(segment);
 
+    private const int ExpectContinueThresholdBytes = 64 * 1024;
+
     private static string AppendQuery(string url, string query) =>
         url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query;
 
@@ -404,6 +419,10 @@ public sealed partial class RunCommandClient : IDisposable
         {
             request.Content = new ByteArrayContent(body);
             request.Content.Headers.ContentType = JsonMediaType;
+
+            // A large body waits for the server's go-ahead: a server refusing it (413) answers before the body is
+            // sent, so its error reaches the user instead of a broken upload ("error while copying content").
+            request.Headers.ExpectContinue = body.Length > ExpectContinueThresholdBytes;
         }
 
         HttpResponseMessage response;
@@ -457,7 +476,10 @@ public sealed partial class RunCommandClient : IDisposable
                 });
             }
 
-            return new ArmResponse<T>(response.StatusCode, parsed, operationUrl, response.Headers.Location);
+            return new ArmResponse<T>(response.StatusCode, parsed, operationUrl, response.Headers.Location)
+            {
+                Unchanged = response.Headers.TryGetValues(ArmHeaders.Unchanged, out var unchanged) && unchanged.Contains("true"),
+            };
         }
     }
 
@@ -518,7 +540,11 @@ public sealed partial class RunCommandClient : IDisposable
 
 /// <summary>A successful answer: status, parsed body (null for 202/204 without one) and the long-running operation headers.</summary>
 public sealed record ArmResponse<T>(HttpStatusCode StatusCode, T? Body, Uri? OperationUrl, Uri? Location)
-    where T : class;
+    where T : class
+{
+    /// <summary>True when the server says the write changed nothing (<see cref="ArmHeaders.Unchanged"/>): nothing ran again.</summary>
+    public bool Unchanged { get; init; }
+}
 
 /// <summary>Where the server is and how to authenticate to it.</summary>
 public sealed record RunCommandClientOptions

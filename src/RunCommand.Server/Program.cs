@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using RunCommand.Server;
@@ -9,9 +10,29 @@ using RunCommand.Server.Auth;
 using RunCommand.Server.Deployments;
 using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
+using RunCommand.Server.Portal;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
+using RunCommand.Storage.Postgres;
 using RunCommand.Storage.Sqlite;
+
+if (args is ["--version"])
+{
+    // The one version from Directory.Build.props, as the CLI and the agent print it.
+    Console.WriteLine(typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+    return 0;
+}
+
+try
+{
+    // --config FILE (the package's /etc/runcmd/server.conf): its settings as options, the command line winning.
+    args = RunCommand.Contracts.ConfigFile.Expand(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 
 if (args.Any(a => a is "--help" or "-h" or "-?"))
 {
@@ -24,6 +45,10 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --urls URL                     Where to listen (default http://127.0.0.1:5080). https:// URLs use
                                          --tls-cert/--tls-key, or a self-signed certificate made in the data dir.
           --data-dir DIR                 Database, tokens, TLS files and the secrets key (default ~/.runcmd).
+          --postgres "CONNECTION"        Keep everything in this PostgreSQL database (an Npgsql connection string,
+                                         e.g. "Host=db;Database=runcmd;Username=runcmd") instead of SQLite in the
+                                         data dir; nodes sharing it serve the same resources. Also RUNCMD_POSTGRES,
+                                         which keeps a password off the command line (or use Passfile=...).
           --tls-cert FILE --tls-key FILE PEM certificate and key for https.
           --location NAME                Location of every resource (default local).
           --subscription GUID            Subscription id (default: generated once, kept in the data dir).
@@ -31,8 +56,16 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key); every
                                          node sharing one database needs a copy of the same file.
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
+          --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
+                                         (DIR/linux-x64/runcmd-agent, ...; packaging/build.sh makes them in dist/).
+          --config FILE                  Read settings from FILE, one "name = value" a line (name: an option above
+                                         without "--"); the command line wins. The package uses /etc/runcmd/server.conf.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
                                          --request-burst N (default 500); beyond it: 429 with Retry-After.
+
+          --version                      Print the version and exit.
+
+        The web portal is served at /portal (/ redirects there); --portal-dir DIR serves its built files from DIR.
 
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
@@ -44,6 +77,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
 {
     ["--urls"] = "urls",
     ["--data-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DataDir)}",
+    ["--postgres"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Postgres)}",
     ["--tls-cert"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsCertFile)}",
     ["--tls-key"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsKeyFile)}",
     ["--location"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Location)}",
@@ -53,6 +87,8 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
+    ["--agent-binaries-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.AgentBinariesDir)}",
+    ["--portal-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.PortalDir)}",
 });
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
@@ -70,6 +106,14 @@ var options = builder.Configuration.GetSection(ServerOptions.Section).Get<Server
 if (options.SubscriptionId is { } configured && !Guid.TryParse(configured, out _))
 {
     Console.Error.WriteLine($"error: --subscription must be a GUID; got '{configured}'.");
+    return 2;
+}
+
+var postgres = options.Postgres ?? Environment.GetEnvironmentVariable("RUNCMD_POSTGRES");
+if (postgres is not null && !StorageChoice.IsValidPostgres(postgres, out var postgresError))
+{
+    // The string may hold a password: say what is wrong with it, never echo it.
+    Console.Error.WriteLine($"error: --postgres / RUNCMD_POSTGRES is not a valid Npgsql connection string: {postgresError}");
     return 2;
 }
 
@@ -99,15 +143,17 @@ builder.WebHost.ConfigureKestrel(k =>
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(_ => identity);
+builder.Services.AddSingleton(new AgentDistribution(options.AgentBinariesDir, certificate));
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
-builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
+builder.Services.AddRunCommandStorage(sp => postgres is not null
+    ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
+    : new SqliteBackend(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
 var secretsKeyFile = options.SecretsKeyFile ?? dataDir.SecretsKeyFile;
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(secretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<LongPolls>();
-builder.Services.AddSingleton(sp => (ILeaseStore)sp.GetRequiredService<IRunCommandStore>());
 builder.Services.AddSingleton<WorkLeases>();
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<RunCommandViews>();
@@ -120,17 +166,18 @@ builder.Services.AddHostedService<FleetOrchestrator>();
 
 var app = builder.Build();
 
-var store = app.Services.GetRequiredService<IRunCommandStore>();
 var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
-await store.InitializeAsync(CancellationToken.None);
-if (await SecretsKeyCheck.VerifyAsync(secretsKeyFile, store, CancellationToken.None) is { } keyProblem)
+// Every node runs this at start; the backend's migration lock makes a node starting at the same moment wait, not migrate twice.
+await app.Services.GetRequiredService<RunCommandStorage>().MigrateAsync(CancellationToken.None);
+var identityStore = app.Services.GetRequiredService<IIdentityStore>();
+if (await SecretsKeyCheck.VerifyAsync(secretsKeyFile, identityStore, CancellationToken.None) is { } keyProblem)
 {
     Console.Error.WriteLine("error: " + keyProblem);
     return 2;
 }
 
 _ = app.Services.GetRequiredService<SecretProtector>();
-var (subscription, subscriptionProblem) = await SharedSubscription.AgreeAsync(store, dataDir, options.SubscriptionId, CancellationToken.None);
+var (subscription, subscriptionProblem) = await SharedSubscription.AgreeAsync(identityStore, dataDir, options.SubscriptionId, CancellationToken.None);
 if (subscription is null)
 {
     Console.Error.WriteLine("error: " + subscriptionProblem);
@@ -138,11 +185,12 @@ if (subscription is null)
 }
 
 identity = identity with { SubscriptionId = subscription };
-// The SQLite database lives in the data dir (removing a token file there rotates the token); a shared one does not.
-await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, databaseIsLocal: true, logger, CancellationToken.None);
+// The SQLite database lives in the data dir (removing a token file there rotates the token); PostgreSQL is shared.
+await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, databaseIsLocal: postgres is null, logger, CancellationToken.None);
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
+app.UsePortal();
 app.UseRouting();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
@@ -156,9 +204,11 @@ app.MapActionRuns();
 app.MapDeployments();
 app.MapFleetRuns();
 app.MapAgentProtocol();
+app.MapAgentDistribution();
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();
+app.MapPermissions();
 app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();

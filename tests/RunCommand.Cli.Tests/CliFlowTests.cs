@@ -30,7 +30,7 @@ public sealed class CliFlowTests : InProcessCliTest
     }
 
     [Fact]
-    public async Task Create_ScriptSucceeds_WaitsForOperationAndPrintsTableWithOutput()
+    public async Task Create_ScriptSucceeds_WaitsForOperationAndPrintsAzTable()
     {
         await using var server = await StartRunCommandServerAsync("Succeeded", 0);
         await LoginAsync(server);
@@ -40,13 +40,43 @@ public sealed class CliFlowTests : InProcessCliTest
             "--parameters", "a=b=c", "bare", "=x=y", "--async-execution", "false", "-o", "table");
 
         Assert.Equal(ExitCodes.Success, exitCode);
-        Assert.Contains("hello  Succeeded          Succeeded       0", output);
-        Assert.EndsWith("Output:\nHello World!\n", output.ReplaceLineEndings("\n"));
+        var lines = output.Split('\n');
+        Assert.Contains("ProvisioningState", lines[0], StringComparison.Ordinal);
+        Assert.Contains("hello", lines[2], StringComparison.Ordinal);
+        Assert.Contains("Succeeded", lines[2], StringComparison.Ordinal);
         var put = server.Requests.Single(r => r.Request.StartsWith("PUT ", StringComparison.Ordinal));
         Assert.Contains("\"location\":\"westlocal\"", put.Body);
         Assert.Contains("""[{"name":"a","value":"b=c"},{"name":"","value":"bare"},{"name":"","value":"x=y"}]""", put.Body);
         Assert.Contains("\"asyncExecution\":false", put.Body);
-        Assert.Contains(server.Requests, r => r.Request.Contains("/operations/op1?api-version=2023-07-01&waitSeconds=30", StringComparison.Ordinal));
+        Assert.Contains(server.Requests, r => r.Request.Contains("/operations/op1?api-version=2023-07-01&waitSeconds=5", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Create_QueryAndTsv_PrintsJustTheQueriedValueAsAz()
+    {
+        await using var server = await StartRunCommandServerAsync("Succeeded", 0);
+        await LoginAsync(server);
+
+        var (exitCode, output, _) = await RunAsync(
+            "vm", "run-command", "create", "-g", "rg1", "--vm-name", "vm1", "-n", "hello", "--script", "echo Hello World!",
+            "--query", "{state:instanceView.executionState, code:instanceView.exitCode, out:instanceView.output}", "-o", "tsv");
+
+        Assert.Equal(ExitCodes.Success, exitCode);
+        Assert.Equal("Succeeded\t0\tHello World!\n\n", output.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task Show_BadQuery_IsUsageErrorBeforeAnyRequest()
+    {
+        await using var server = await StartRunCommandServerAsync("Succeeded", 0);
+        await LoginAsync(server);
+        var before = server.Requests.Count;
+
+        var (exitCode, _, error) = await RunAsync("vm", "run-command", "show", "-g", "rg1", "--vm-name", "vm1", "-n", "hello", "--query", "[?");
+
+        Assert.Equal(ExitCodes.Usage, exitCode);
+        Assert.StartsWith("ERROR: argument --query: invalid jmespath_type value: '[?'", error);
+        Assert.Equal(before, server.Requests.Count);
     }
 
     [Fact]

@@ -1,15 +1,22 @@
-using System.Text.Json;
 using RunCommand.Cli.Output;
 using RunCommand.Contracts.Arm;
 
 namespace RunCommand.Cli.Tests;
 
+/// <summary>
+/// az's output rules (knack's formatters, azure-mgmt-compute's flattened models), with every expected text written by
+/// hand from those rules: keys sorted, properties lifted to the top, tsv without header and with None/True/False as
+/// Python prints them, tabulate's simple table, PyYAML's block style, JMESPath --query with the query's own order.
+/// </summary>
 public sealed class RendererTests
 {
+    private const string HelloId = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1/runCommands/hello";
+
     private static readonly RunCommandResource Hello = new()
     {
-        Id = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1/runCommands/hello",
+        Id = HelloId,
         Name = "hello",
+        Type = "Microsoft.Compute/virtualMachines/runCommands",
         Location = "local",
         Properties = new RunCommandProperties
         {
@@ -21,7 +28,7 @@ public sealed class RendererTests
                 ExitCode = 0,
                 Output = "Hello World! ✓\n",
                 StartTime = new DateTimeOffset(2026, 11, 26, 4, 0, 0, TimeSpan.Zero),
-                EndTime = new DateTimeOffset(2026, 11, 26, 4, 0, 1, TimeSpan.Zero),
+                EndTime = new DateTimeOffset(2026, 11, 26, 4, 0, 1, 500, TimeSpan.Zero),
             },
         },
     };
@@ -33,62 +40,207 @@ public sealed class RendererTests
     };
 
     [Fact]
-    public void RunCommands_Table_AlignsColumnsUnderDashedHeader()
+    public void RunCommand_Json_IsFlattenedSortedWithEveryModelPropertyAndPythonTimes()
     {
-        var text = Render(w => Renderer.RunCommands(w, [Hello, Pending], OutputFormat.Table));
+        var text = Render(w => Renderer.RunCommand(w, Hello, OutputSettings.Of(OutputFormat.Json)));
 
         Assert.Equal(
-            """
-            Name                ProvisioningState  ExecutionState  ExitCode  StartTime             EndTime
-            ------------------  -----------------  --------------  --------  --------------------  --------------------
-            hello               Succeeded          Succeeded       0         2026-11-26T04:00:00Z  2026-11-26T04:00:01Z
-            a-much-longer-name  Creating
+            $$"""
+            {
+              "asyncExecution": null,
+              "errorBlobManagedIdentity": null,
+              "errorBlobUri": null,
+              "id": "{{HelloId}}",
+              "instanceView": {
+                "endTime": "2026-11-26T04:00:01.500000+00:00",
+                "error": null,
+                "executionMessage": null,
+                "executionState": "Succeeded",
+                "exitCode": 0,
+                "output": "Hello World! ✓\n",
+                "startTime": "2026-11-26T04:00:00+00:00",
+                "statuses": null
+              },
+              "location": "local",
+              "name": "hello",
+              "outputBlobManagedIdentity": null,
+              "outputBlobUri": null,
+              "parameters": [],
+              "protectedParameters": null,
+              "provisioningState": "Succeeded",
+              "resourceGroup": "rg1",
+              "runAsPassword": null,
+              "runAsUser": null,
+              "source": {
+                "commandId": null,
+                "script": "echo Hello",
+                "scriptUri": null,
+                "scriptUriManagedIdentity": null
+              },
+              "tags": null,
+              "timeoutInSeconds": null,
+              "treatFailureAsDeploymentFailure": null,
+              "type": "Microsoft.Compute/virtualMachines/runCommands"
+            }
 
             """,
             text);
     }
 
     [Fact]
-    public void RunCommand_TableWithInstanceView_AlsoPrintsOutput()
+    public void RunCommand_Yaml_IsPyYamlBlockStyle()
     {
-        var text = Render(w => Renderer.RunCommand(w, Hello, OutputFormat.Table));
-
-        Assert.EndsWith("\nOutput:\nHello World! ✓\n", text);
-    }
-
-    [Fact]
-    public void RunCommands_Tsv_PrintsTabSeparatedValuesWithoutHeader()
-    {
-        var text = Render(w => Renderer.RunCommands(w, [Hello, Pending], OutputFormat.Tsv));
+        var text = Render(w => Renderer.RunCommand(w, Hello, OutputSettings.Of(OutputFormat.Yaml)));
 
         Assert.Equal(
-            "hello\tSucceeded\tSucceeded\t0\t2026-11-26T04:00:00.0000000+00:00\t2026-11-26T04:00:01.0000000+00:00\n"
-            + "a-much-longer-name\tCreating\t\t\t\t\n",
+            $"""
+            asyncExecution: null
+            errorBlobManagedIdentity: null
+            errorBlobUri: null
+            id: {HelloId}
+            instanceView:
+              endTime: '2026-11-26T04:00:01.500000+00:00'
+              error: null
+              executionMessage: null
+              executionState: Succeeded
+              exitCode: 0
+              output: 'Hello World! ✓
+
+                '
+              startTime: '2026-11-26T04:00:00+00:00'
+              statuses: null
+            location: local
+            name: hello
+            outputBlobManagedIdentity: null
+            outputBlobUri: null
+            parameters: []
+            protectedParameters: null
+            provisioningState: Succeeded
+            resourceGroup: rg1
+            runAsPassword: null
+            runAsUser: null
+            source:
+              commandId: null
+              script: echo Hello
+              scriptUri: null
+              scriptUriManagedIdentity: null
+            tags: null
+            timeoutInSeconds: null
+            treatFailureAsDeploymentFailure: null
+            type: Microsoft.Compute/virtualMachines/runCommands
+
+            """,
             text);
     }
 
     [Fact]
-    public void RunCommand_Json_IsIndentedCamelCaseWithoutNullsAndKeepsUnicode()
+    public void Yaml_ListsAndQuoting_FollowPyYaml()
     {
-        var text = Render(w => Renderer.RunCommand(w, Hello, OutputFormat.Json));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(
+            """{"b":[{"name":"x","value":"true"},{"name":"y","value":"- a"}],"a":{"empty":{},"none":[]},"c":"tab\there","d":"123"}""");
 
-        Assert.Contains("\n  \"name\": \"hello\",", text);
-        Assert.Contains("Hello World! ✓", text);
-        Assert.DoesNotContain("null", text);
-        using var document = JsonDocument.Parse(text);
-        Assert.Equal(0, document.RootElement.GetProperty("properties").GetProperty("instanceView").GetProperty("exitCode").GetInt32());
+        var text = PythonYaml.Write(node);
+
+        Assert.Equal(
+            """
+            a:
+              empty: {}
+              none: []
+            b:
+            - name: x
+              value: 'true'
+            - name: y
+              value: '- a'
+            c: "tab\there"
+            d: '123'
+
+            """,
+            text);
+        Assert.Equal("hello\n...\n", PythonYaml.Write(System.Text.Json.Nodes.JsonValue.Create("hello")));
+    }
+
+    [Fact]
+    public void RunCommands_Table_IsAzAutoTableOfSortedScalarColumns()
+    {
+        var text = Render(w => Renderer.RunCommands(w, [Hello, Pending], OutputSettings.Of(OutputFormat.Table)));
+
+        // Columns: scalar, non-null top-level keys in sorted order, id and type skipped; each at least its header + 2 wide.
+        Assert.Equal(
+            """
+            Location    Name                ProvisioningState    ResourceGroup
+            ----------  ------------------  -------------------  ---------------
+            local       hello               Succeeded            rg1
+                        a-much-longer-name  Creating
+
+            """,
+            text);
+    }
+
+    [Fact]
+    public void RunCommand_Tsv_PrintsSortedValuesWithPythonNoneAndListLengths()
+    {
+        var text = Render(w => Renderer.RunCommand(w, Hello, OutputSettings.Of(OutputFormat.Tsv)));
+
+        Assert.Equal(
+            $"None\tNone\tNone\t{HelloId}\t\tlocal\thello\tNone\tNone\t0\tNone\tSucceeded\trg1\tNone\tNone\t\tNone\tNone\tNone\t"
+            + "Microsoft.Compute/virtualMachines/runCommands\n",
+            text);
+    }
+
+    [Fact]
+    public void Query_MultiselectHash_KeepsQueryOrderInTsvAndSortsInJson()
+    {
+        const string query = "{n:name, state:instanceView.executionState, code:instanceView.exitCode, async:asyncExecution}";
+
+        var tsv = Render(w => Renderer.RunCommand(w, Hello, new OutputSettings(OutputFormat.Tsv, query)));
+        var json = Render(w => Renderer.RunCommand(w, Hello, new OutputSettings(OutputFormat.Json, query)));
+        var table = Render(w => Renderer.RunCommand(w, Hello, new OutputSettings(OutputFormat.Table, query)));
+
+        Assert.Equal("hello\tSucceeded\t0\tNone\n", tsv);
+        Assert.Equal("{\n  \"async\": null,\n  \"code\": 0,\n  \"n\": \"hello\",\n  \"state\": \"Succeeded\"\n}\n", json);
+        Assert.Equal("N      State      Code\n-----  ---------  ------\nhello  Succeeded  0\n", table);
+    }
+
+    [Fact]
+    public void Query_ListOfScalars_IsAResultColumnInTablesAndOneLineEachInTsv()
+    {
+        var table = Render(w => Renderer.RunCommands(w, [Hello, Pending], new OutputSettings(OutputFormat.Table, "[].name")));
+        var tsv = Render(w => Renderer.RunCommands(w, [Hello, Pending], new OutputSettings(OutputFormat.Tsv, "[].name")));
+        var output = Render(w => Renderer.RunCommand(w, Hello, new OutputSettings(OutputFormat.Tsv, "instanceView.output")));
+
+        Assert.Equal("Result\n------------------\nhello\na-much-longer-name\n", table);
+        Assert.Equal("hello\na-much-longer-name\n", tsv);
+        Assert.Equal("Hello World! ✓\n\n", output);
+    }
+
+    [Fact]
+    public void Query_FilterOnFlattenedShape_SelectsAsAzUsersWriteIt()
+    {
+        var text = Render(w => Renderer.RunCommands(
+            w, [Hello, Pending], new OutputSettings(OutputFormat.Json, "[?provisioningState=='Succeeded'].instanceView.exitCode")));
+
+        Assert.Equal("[\n  0\n]\n", text);
+    }
+
+    [Fact]
+    public void Query_BadSyntax_IsAUsageErrorNamingTheQuery()
+    {
+        var error = Assert.Throws<CliException>(() => JmesQuery.Validate("[?name=="));
+
+        Assert.Equal(ExitCodes.Usage, error.ExitCode);
+        Assert.StartsWith("argument --query: invalid jmespath_type value: '[?name=='", error.Message);
     }
 
     [Fact]
     public void RunCommands_Json_IsAnArray()
     {
-        using var document = JsonDocument.Parse(Render(w => Renderer.RunCommands(w, [Hello, Pending], OutputFormat.Json)));
+        var text = Render(w => Renderer.RunCommands(w, [Pending], OutputSettings.Of(OutputFormat.Json)));
 
-        Assert.Equal(2, document.RootElement.GetArrayLength());
+        Assert.Equal("[\n  {\n    \"name\": \"a-much-longer-name\",\n    \"provisioningState\": \"Creating\"\n  }\n]\n", text);
     }
 
     [Fact]
-    public void Vms_Table_ShowsResourceGroupFromIdAndAgentStatus()
+    public void Vms_Table_ShowsResourceGroupAgentStatusAndVersion()
     {
         var vm = new VirtualMachineResource
         {
@@ -98,22 +250,25 @@ public sealed class RendererTests
             Properties = new VirtualMachineProperties
             {
                 VmId = "id",
-                AgentInstanceView = new VirtualMachineAgentView { Status = "Connected", LastContact = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero) },
+                AgentInstanceView = new VirtualMachineAgentView
+                {
+                    Status = "Connected", AgentVersion = "1.2.3", LastContact = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero),
+                },
             },
         };
 
-        var lines = Render(w => Renderer.Vms(w, [vm], OutputFormat.Table)).Split('\n');
+        var lines = Render(w => Renderer.Vms(w, [vm], OutputSettings.Of(OutputFormat.Table))).Split('\n');
 
-        Assert.Equal("Name  ResourceGroup  Location  AgentStatus  LastContact", lines[0]);
-        Assert.Equal("box   Default        local     Connected    2026-01-02T03:04:05Z", lines[2]);
+        Assert.Equal("Name    ResourceGroup    Location    AgentStatus    AgentVersion    LastContact", lines[0]);
+        Assert.Equal("box     Default          local       Connected      1.2.3           2026-01-02T03:04:05+00:00", lines[2]);
     }
 
     [Fact]
-    public void RunCommands_TableCellWithNewlinesAndTabs_StaysOnOneLine()
+    public void Table_CellWithLineBreaks_SpansLines()
     {
-        var text = Render(w => Renderer.RunCommands(w, [Pending with { Name = "a\tb\nc" }], OutputFormat.Tsv));
+        var text = Render(w => Renderer.RunCommands(w, [Pending with { Name = "a\nbc" }], new OutputSettings(OutputFormat.Table, "[].{Name:name, State:provisioningState}")));
 
-        Assert.Equal("a b c\tCreating\t\t\t\t\n", text);
+        Assert.Equal("Name    State\n------  --------\na       Creating\nbc\n", text);
     }
 
     private static string Render(Action<TextWriter> render)

@@ -29,9 +29,10 @@ public sealed class CliTests(StackFixture fixture) : IClassFixture<StackFixture>
         Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
         using (var json = JsonDocument.Parse(created.Stdout))
         {
-            var properties = json.RootElement.GetProperty("properties");
-            Assert.Equal("Succeeded", properties.GetProperty("provisioningState").GetString());
-            var view = properties.GetProperty("instanceView");
+            // az's shape: the properties are flattened to the top, as `az vm run-command create` prints them.
+            Assert.Equal("Succeeded", json.RootElement.GetProperty("provisioningState").GetString());
+            Assert.Equal("e2e", json.RootElement.GetProperty("resourceGroup").GetString());
+            var view = json.RootElement.GetProperty("instanceView");
             Assert.Equal("Succeeded", view.GetProperty("executionState").GetString());
             Assert.Equal(0, view.GetProperty("exitCode").GetInt32());
             Assert.Equal("Hello World!\n", view.GetProperty("output").GetString());

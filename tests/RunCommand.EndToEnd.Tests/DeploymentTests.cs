@@ -261,7 +261,7 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
         Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
         using (var json = JsonDocument.Parse(created.Stdout))
         {
-            Assert.Equal("Succeeded", json.RootElement.GetProperty("properties").GetProperty("provisioningState").GetString());
+            Assert.Equal("Succeeded", json.RootElement.GetProperty("provisioningState").GetString());
         }
 
         var shown = await cli.RunAsync("deployment", "group", "show", "-g", Group, "-n", "cli", "-o", "table");

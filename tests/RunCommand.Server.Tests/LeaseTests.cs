@@ -12,25 +12,25 @@ public sealed class LeaseTests : IAsyncLifetime
 {
     private readonly string _root = Directory.CreateTempSubdirectory("rc-leases-").FullName;
     private readonly ManualTime _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-    private SqliteRunCommandStore _store = null!;
+    private RunCommandStorage _storage = null!;
 
     public async Task InitializeAsync()
     {
-        _store = new SqliteRunCommandStore(Path.Combine(_root, "shared.db"), new InProcessChangeFeed(), false);
-        await _store.InitializeAsync(CancellationToken.None);
+        _storage = new RunCommandStorage(new SqliteBackend(Path.Combine(_root, "shared.db"), new InProcessChangeFeed()));
+        await _storage.MigrateAsync(CancellationToken.None);
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
+        await _storage.DisposeAsync();
         Directory.Delete(_root, recursive: true);
-        return Task.CompletedTask;
     }
 
     [Fact]
     public async Task Hold_WhileOwnerRenews_OtherNodeNeverGetsIt()
     {
-        var a = new WorkLeases(_store, _time);
-        var b = new WorkLeases(_store, _time);
+        var a = new WorkLeases(_storage.Leases, _time);
+        var b = new WorkLeases(_storage.Leases, _time);
 
         Assert.True(await a.HoldAsync(LeaseKind.FleetRun, "run1", CancellationToken.None));
         for (var i = 0; i < 10; i++)
@@ -48,8 +48,8 @@ public sealed class LeaseTests : IAsyncLifetime
     [Fact]
     public async Task Hold_OwnerStoppedRenewing_OtherNodeTakesItAfterTheDurationAndOwnerLosesIt()
     {
-        var a = new WorkLeases(_store, _time);
-        var b = new WorkLeases(_store, _time);
+        var a = new WorkLeases(_storage.Leases, _time);
+        var b = new WorkLeases(_storage.Leases, _time);
         Assert.True(await a.HoldAsync(LeaseKind.Deployment, "d1", CancellationToken.None));
 
         _time.Now += WorkLeases.Duration - TimeSpan.FromSeconds(1);
@@ -58,14 +58,14 @@ public sealed class LeaseTests : IAsyncLifetime
         Assert.True(await b.HoldAsync(LeaseKind.Deployment, "d1", CancellationToken.None));
 
         Assert.False(await a.HoldAsync(LeaseKind.Deployment, "d1", CancellationToken.None));
-        Assert.Equal(b.NodeId, (await _store.GetAsync(LeaseKind.Deployment, "d1", CancellationToken.None))!.Owner);
+        Assert.Equal(b.NodeId, (await _storage.Leases.GetAsync(LeaseKind.Deployment, "d1", CancellationToken.None))!.Owner);
     }
 
     [Fact]
     public async Task Release_ByOwner_FreesAtOnce_ByOtherNode_ChangesNothing()
     {
-        var a = new WorkLeases(_store, _time);
-        var b = new WorkLeases(_store, _time);
+        var a = new WorkLeases(_storage.Leases, _time);
+        var b = new WorkLeases(_storage.Leases, _time);
         Assert.True(await a.HoldAsync(LeaseKind.FleetRun, "r", CancellationToken.None));
 
         await b.ReleaseAsync(LeaseKind.FleetRun, "r", CancellationToken.None);

@@ -40,6 +40,38 @@ public sealed class CliRunner
         return new Result(process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>
+    /// Runs the CLI with a real terminal as its stdin/stdout (util-linux <c>script</c> allocates a pty), typing
+    /// <paramref name="typed"/>; the result's Stdout is everything the terminal showed (stdout and stderr).
+    /// </summary>
+    public async Task<Result> RunOnTerminalAsync(string typed, params string[] args)
+    {
+        var command = string.Join(' ', new[] { "dotnet", Repo.CliDll }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        var psi = new ProcessStartInfo("script")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "-q", "-e", "-c", command, "/dev/null" })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        psi.Environment["RUNCMD_CONFIG_DIR"] = _configDir;
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(typed);
+        await process.StandardInput.FlushAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        process.StandardInput.Close();
+        return new Result(process.ExitCode, (await stdout).ReplaceLineEndings("\n"), await stderr);
+    }
+
     /// <summary>Logs the CLI in to a test server with its admin token.</summary>
     public async Task LoginAsync(ServerProcess server)
     {

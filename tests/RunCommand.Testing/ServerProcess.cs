@@ -5,7 +5,10 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace RunCommand.Testing;
 
-/// <summary>A real RunCommand server process on a free 127.0.0.1 port with its own data dir.</summary>
+/// <summary>
+/// A real RunCommand server process on a free 127.0.0.1 port with its own data dir, on the backend
+/// <see cref="TestStore.Current"/> names (SQLite in the data dir, or a PostgreSQL database of its own).
+/// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
     private ServerProcess(ChildProcess process, string url, string dataDir)
@@ -35,6 +38,12 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
         var args = new List<string> { "--urls", url, "--data-dir", dataDir };
+        if (TestStore.Current == TestStore.Postgres)
+        {
+            // One database per data dir: a server restarted on the same data dir finds its rows again.
+            args.AddRange(["--postgres", await (await PostgresServer.SharedAsync()).EnsureDatabaseAsync(dataDir)]);
+        }
+
         args.AddRange(extraArgs ?? []);
         var process = ChildProcess.StartDotnet("server", Repo.ServerDll, args);
         var server = new ServerProcess(process, url, dataDir);

@@ -24,7 +24,7 @@ internal sealed class ExecutionRunner
     // The same request as a token, for work that takes one (a script download). Holds no timer: never disposed.
     private readonly CancellationTokenSource _cancelToken = new();
     private readonly TaskCompletionSource<(string? Output, string? Error)> _blobUris = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private ExecutionRecord _record;
+    private LocalExecutionRecord _record;
 
     // Output/error blobs (null when the run command has none, or their URLs are not known yet after a restart).
     private OutputBlobs? _blobs;
@@ -34,7 +34,7 @@ internal sealed class ExecutionRunner
     private Task? _blobLoop;
 
     public ExecutionRunner(
-        ExecutionRecord record,
+        LocalExecutionRecord record,
         ExecutionPaths paths,
         IExecutionStateStore store,
         IExecutionReporter reporter,

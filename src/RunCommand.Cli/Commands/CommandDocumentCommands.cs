@@ -88,7 +88,7 @@ internal static class CommandDocumentCommands
     }
 
     /// <summary><c>run-command list --location L</c>: the documents of a location.</summary>
-    public static async Task<int> ListAsync(ParseResult result, string? subscription, string? location, OutputFormat format, CancellationToken cancellationToken)
+    public static async Task<int> ListAsync(ParseResult result, string? subscription, string? location, OutputSettings format, CancellationToken cancellationToken)
     {
         using var session = Session.Open();
         var sub = await session.SubscriptionAsync(subscription, cancellationToken);
@@ -98,7 +98,7 @@ internal static class CommandDocumentCommands
     }
 
     /// <summary><c>run-command show --command-id ID --location L</c>: one full document.</summary>
-    public static async Task<int> ShowAsync(ParseResult result, string? subscription, string? location, string commandId, OutputFormat format, CancellationToken cancellationToken)
+    public static async Task<int> ShowAsync(ParseResult result, string? subscription, string? location, string commandId, OutputSettings format, CancellationToken cancellationToken)
     {
         using var session = Session.Open();
         var sub = await session.SubscriptionAsync(subscription, cancellationToken);

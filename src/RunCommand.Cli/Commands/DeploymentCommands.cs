@@ -68,13 +68,13 @@ internal static class DeploymentCommands
             var console = result.InvocationConfiguration;
             if (result.GetValue(noWait) || response.OperationUrl is null)
             {
-                Print(console.Output, response.Body!, format);
+                Renderer.Deployment(console.Output, response.Body!, format);
                 return ExitCodes.Success;
             }
 
             await session.Client.WaitForDeploymentAsync(response.OperationUrl, cancellationToken);
             var done = await session.Client.GetDeploymentAsync(sub, rg, deploymentName, cancellationToken);
-            Print(console.Output, done, format);
+            Renderer.Deployment(console.Output, done, format);
             if (done.Properties?.ProvisioningState != "Succeeded")
             {
                 var why = done.Properties?.Error is { } error ? ArmRequestException.Describe(error) : $"the deployment ended {done.Properties?.ProvisioningState}";
@@ -95,7 +95,7 @@ internal static class DeploymentCommands
             using var session = Session.Open();
             var sub = await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken);
             var deployment = await session.Client.GetDeploymentAsync(sub, result.GetValue(group)!, result.GetValue(name)!, cancellationToken);
-            Print(result.InvocationConfiguration.Output, deployment, Options.Format(result, output));
+            Renderer.Deployment(result.InvocationConfiguration.Output, deployment, Options.Format(result, output));
             return ExitCodes.Success;
         });
         return command;
@@ -130,19 +130,7 @@ internal static class DeploymentCommands
             using var session = Session.Open();
             var sub = await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken);
             var deployments = await session.Client.ListDeploymentsAsync(sub, result.GetValue(group)!, cancellationToken);
-            var writer = result.InvocationConfiguration.Output;
-            switch (Options.Format(result, output))
-            {
-                case OutputFormat.Json:
-                    writer.WriteLine(JsonSerializer.Serialize(deployments, Indented.IReadOnlyListDeploymentResource));
-                    break;
-                case OutputFormat.Table:
-                    TextTable.Write(writer, DeploymentColumns, deployments.Select(DeploymentRow));
-                    break;
-                case OutputFormat.Tsv:
-                    TextTable.WriteTsv(writer, deployments.Select(DeploymentRow));
-                    break;
-            }
+            Renderer.Deployments(result.InvocationConfiguration.Output, deployments, Options.Format(result, output));
 
             return ExitCodes.Success;
         });
@@ -157,19 +145,7 @@ internal static class DeploymentCommands
             using var session = Session.Open();
             var sub = await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken);
             var operations = await session.Client.ListDeploymentOperationsAsync(sub, result.GetValue(group)!, result.GetValue(name)!, cancellationToken);
-            var writer = result.InvocationConfiguration.Output;
-            switch (Options.Format(result, output))
-            {
-                case OutputFormat.Json:
-                    writer.WriteLine(JsonSerializer.Serialize(operations, Indented.IReadOnlyListDeploymentOperation));
-                    break;
-                case OutputFormat.Table:
-                    TextTable.Write(writer, OperationColumns, operations.Select(OperationRow));
-                    break;
-                case OutputFormat.Tsv:
-                    TextTable.WriteTsv(writer, operations.Select(OperationRow));
-                    break;
-            }
+            Renderer.DeploymentOperations(result.InvocationConfiguration.Output, operations, Options.Format(result, output));
 
             return ExitCodes.Success;
         });
@@ -282,37 +258,4 @@ internal static class DeploymentCommands
             throw CliException.Usage($"{option}: {path} is not valid JSON: {e.Message}");
         }
     }
-
-    private static readonly string[] DeploymentColumns = ["Name", "State", "Timestamp", "Duration"];
-    private static readonly string[] OperationColumns = ["ResourceName", "State", "StatusCode", "StartTime", "EndTime"];
-
-    private static readonly ContractsJsonContext Indented = new(new JsonSerializerOptions(ContractsJsonContext.Default.Options)
-    {
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    });
-
-    private static void Print(TextWriter writer, DeploymentResource deployment, OutputFormat format)
-    {
-        switch (format)
-        {
-            case OutputFormat.Json:
-                writer.WriteLine(JsonSerializer.Serialize(deployment, Indented.DeploymentResource));
-                break;
-            case OutputFormat.Table:
-                TextTable.Write(writer, DeploymentColumns, [DeploymentRow(deployment)]);
-                break;
-            case OutputFormat.Tsv:
-                TextTable.WriteTsv(writer, [DeploymentRow(deployment)]);
-                break;
-        }
-    }
-
-    private static string[] DeploymentRow(DeploymentResource d) =>
-        [d.Name ?? "", d.Properties?.ProvisioningState ?? "", Time(d.Properties?.Timestamp), d.Properties?.Duration ?? ""];
-
-    private static string[] OperationRow(DeploymentOperation o) =>
-        [o.Properties.TargetResource.ResourceName, o.Properties.ProvisioningState, o.Properties.StatusCode ?? "", Time(o.Properties.StartTime), Time(o.Properties.EndTime)];
-
-    private static string Time(DateTimeOffset? time) => time?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "";
 }

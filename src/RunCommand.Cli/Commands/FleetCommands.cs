@@ -36,10 +36,10 @@ internal static class FleetCommands
     /// <summary>Like the shared --output, plus "text" (the default here): each machine's output as a block, then a summary.</summary>
     private static Option<string> Output() => new Option<string>("--output", "-o")
     {
-        Description = "Output format: text (each machine's output grouped, then a summary), json, table, tsv or none.",
+        Description = "Output format: text (each machine's output grouped, then a summary), or one of az's: json, jsonc, yaml, yamlc, table, tsv, none.",
         DefaultValueFactory = _ => "text",
-        HelpName = "text|json|table|tsv|none",
-    }.AcceptOnlyFromAmong("text", "json", "table", "tsv", "none");
+        HelpName = "text|json|jsonc|yaml|yamlc|table|tsv|none",
+    }.AcceptOnlyFromAmong("text", "json", "jsonc", "yaml", "yamlc", "table", "tsv", "none");
 
     private static bool IsText(ParseResult result, Option<string> output) => string.Equals(result.GetValue(output), "text", StringComparison.OrdinalIgnoreCase);
 
@@ -121,7 +121,7 @@ internal static class FleetCommands
             var created = await session.Client.CreateFleetRunAsync(run, resource, cancellationToken);
             if (result.GetValue(noWait))
             {
-                Print(result, created, IsText(result, output) ? OutputFormat.Table : Options.Format(result, output));
+                Renderer.FleetRun(result.InvocationConfiguration.Output, created, IsText(result, output) ? Options.Format(result, output) with { Format = OutputFormat.Table } : Options.Format(result, output));
                 return ExitCodes.Success;
             }
 
@@ -219,12 +219,12 @@ internal static class FleetCommands
     /// Prints the outcome (<paramref name="format"/> null: each machine's output as a block plus a summary) and turns it
     /// into the exit code.
     /// </summary>
-    private static async Task<int> ReportAsync(RunCommandClient client, ParseResult result, FleetRunResource view, OutputFormat? format, CancellationToken cancellationToken)
+    private static async Task<int> ReportAsync(RunCommandClient client, ParseResult result, FleetRunResource view, OutputSettings? format, CancellationToken cancellationToken)
     {
         var writer = result.InvocationConfiguration.Output;
         if (format is { } chosen)
         {
-            Print(result, view, chosen);
+            Renderer.FleetRun(writer, view, chosen);
         }
         else
         {
@@ -256,18 +256,6 @@ internal static class FleetCommands
         }
 
         return state == FleetRunStates.Succeeded ? ExitCodes.Success : ExitCodes.Failure;
-    }
-
-    private static void Print(ParseResult result, FleetRunResource view, OutputFormat format)
-    {
-        if (format == OutputFormat.Json)
-        {
-            Renderer.FleetRunJson(result.InvocationConfiguration.Output, view);
-        }
-        else if (format != OutputFormat.None)
-        {
-            Renderer.FleetRuns(result.InvocationConfiguration.Output, [view], format);
-        }
     }
 
     /// <summary>The whole output of a target from its run command; the 4 KiB tails when it cannot be read (e.g. deleted since).</summary>

@@ -6,23 +6,36 @@ namespace RunCommand.Cli.Commands;
 /// <summary>Factories for the options several verbs share, spelled as az spells them (a fresh instance per verb).</summary>
 internal static class Options
 {
-    public static Option<string> ResourceGroup(bool required = true) => new("--resource-group", "-g")
+    public static Option<string> ResourceGroup(bool required = true) => NameOption(new("--resource-group", "-g")
     {
         Description = "Name of the resource group.",
         Required = required,
-    };
+    });
 
-    public static Option<string> VmName(bool required = true) => new("--vm-name")
+    public static Option<string> VmName(bool required = true) => NameOption(new("--vm-name")
     {
         Description = "Name of the virtual machine.",
         Required = required,
-    };
+    });
 
-    public static Option<string> RunCommandName(bool required = true) => new("--name", "-n", "--run-command-name")
+    public static Option<string> RunCommandName(bool required = true) => NameOption(new("--name", "-n", "--run-command-name")
     {
         Description = "Name of the run command.",
         Required = required,
-    };
+    });
+
+    /// <summary>A resource name is one segment of an id: '/' (and an empty name) is refused here, in plain words.</summary>
+    public static Option<string> NameOption(Option<string> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && (value.Length == 0 || value.Contains('/') || value.Contains('\\')))
+            {
+                result.AddError($"{option.Name} '{value}' is not a valid name: a name cannot be empty or contain '/' or '\\'");
+            }
+        });
+        return option;
+    }
 
     public static Option<string> Subscription() => new("--subscription")
     {
@@ -31,24 +44,39 @@ internal static class Options
 
     public static Option<string> Output() => new Option<string>("--output", "-o")
     {
-        Description = "Output format.",
+        Description = "Output format (as az's: jsonc and yamlc are coloured on a terminal).",
         DefaultValueFactory = _ => "json",
-        HelpName = "json|table|tsv|none",
-    }.AcceptOnlyFromAmong("json", "table", "tsv", "none");
+        HelpName = "json|jsonc|yaml|yamlc|table|tsv|none",
+    }.AcceptOnlyFromAmong("json", "jsonc", "yaml", "yamlc", "table", "tsv", "none");
+
+    /// <summary>az's global <c>--query</c>: a JMESPath expression applied to the result (on every verb, set on the root).</summary>
+    public static Option<string> Query() => new("--query")
+    {
+        Description = "JMESPath query string, applied to the result before it is printed (see http://jmespath.org).",
+        Recursive = true,
+        HelpName = "JMESPATH",
+    };
 
     public static Option<bool> NoWait() => new("--no-wait")
     {
         Description = "Do not wait for the long-running operation to finish.",
     };
 
-    public static OutputFormat Format(ParseResult result, Option<string> option) =>
-        result.GetValue(option)?.ToLowerInvariant() switch
+    /// <summary>The format given with <paramref name="option"/>, the global --query (checked by CliApp) and whether to colour.</summary>
+    public static OutputSettings Format(ParseResult result, Option<string> option)
+    {
+        var format = result.GetValue(option)?.ToLowerInvariant() switch
         {
+            "jsonc" => OutputFormat.Jsonc,
+            "yaml" => OutputFormat.Yaml,
+            "yamlc" => OutputFormat.Yamlc,
             "table" => OutputFormat.Table,
             "tsv" => OutputFormat.Tsv,
             "none" => OutputFormat.None,
             _ => OutputFormat.Json,
         };
+        return new OutputSettings(format, result.GetValue<string>("--query"), Color: !Console.IsOutputRedirected);
+    }
 
     /// <summary>The option's value when it was given on the command line, null when it was not.</summary>
     public static T? IfGiven<T>(ParseResult result, Option<T> option)

@@ -40,9 +40,10 @@ internal static class RunCommandCommands
 
     private static Command CreateOrUpdate(bool isUpdate, bool scaleSet)
     {
-        var name = Options.RunCommandName();
-        var machine = MachineOptions.For(scaleSet);
-        var group = Options.ResourceGroup();
+        var name = Options.RunCommandName(required: !isUpdate);
+        var machine = MachineOptions.For(scaleSet, required: !isUpdate);
+        var group = Options.ResourceGroup(required: !isUpdate);
+        var ids = ResourceIds.Option("run commands");
         var subscription = Options.Subscription();
         var output = Options.Output();
         var noWait = Options.NoWait();
@@ -65,7 +66,8 @@ internal static class RunCommandCommands
         };
         var protectedParameters = new Option<string[]>("--protected-parameters")
         {
-            Description = "Like --parameters, but stored encrypted and never shown by the API.",
+            Description = "Secret script parameters, space-separated: name=value becomes an environment variable, a bare value a "
+                + "positional argument ('=value' keeps an '='). Stored encrypted, never returned by the API, never on a command line.",
             AllowMultipleArgumentsPerToken = true,
             HelpName = "name=value|value",
         };
@@ -101,7 +103,10 @@ internal static class RunCommandCommands
 
         var command = isUpdate
             ? new Command("update", "Update the given properties of a run command (PATCH); a changed script runs again.")
-            : new Command("create", "Create or replace a run command and run it; waits until the script ends (with --async-execution: until it starts) unless --no-wait. Exit code 1 when the script did not succeed.");
+            : new Command("create", "Create or replace a run command and run it; waits until the script ends (with --async-execution: until it starts) unless --no-wait, "
+                + "showing its state on stderr as it changes. Exit code 1 when the script did not succeed.\n"
+                + "A create identical to the existing run command (same script, parameters and settings) does not run again: it prints the "
+                + "earlier result and says so on stderr. To run it again, delete it first (vm run-command delete --yes) or change something.");
         foreach (var option in new Option[]
         {
             name, group, script, scriptUri, commandId, parameters, protectedParameters, timeout, asyncExecution,
@@ -112,6 +117,10 @@ internal static class RunCommandCommands
         }
 
         command.Add(machine);
+        if (isUpdate)
+        {
+            command.Options.Add(ids);
+        }
 
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -132,8 +141,13 @@ internal static class RunCommandCommands
                 throw CliException.Usage("--timeout-in-seconds must be 0 (no limit) or more");
             }
 
+            var givenIds = isUpdate ? ResourceIds.Given(result, ids, [name, group, .. machine.All]) : null;
+            if (givenIds is null && isUpdate)
+            {
+                RequireNames(result, name, group, machine);
+            }
+
             using var session = Session.Open();
-            var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
 
             var source = sources == 0
                 ? null
@@ -160,45 +174,69 @@ internal static class RunCommandCommands
                 TreatFailureAsDeploymentFailure = Options.IfGiven(result, treatFailure),
             };
 
-            ArmResponse<RunCommandResource> response;
-            if (isUpdate)
-            {
-                var patch = new RunCommandResource
-                {
-                    Location = Options.IfGiven(result, location),
-                    Tags = givenTags is null ? null : ParameterParser.ParseTags(givenTags),
-                    Properties = properties,
-                };
-                if (patch == new RunCommandResource { Properties = new RunCommandProperties() })
-                {
-                    throw CliException.Usage("nothing to update: give at least one property, e.g. --script or --parameters");
-                }
-
-                response = await session.Client.PatchAsync(target, patch, cancellationToken);
-            }
-            else
-            {
-                var resource = new RunCommandResource
-                {
-                    Location = Options.IfGiven(result, location) ?? await DefaultLocationAsync(session, target, cancellationToken),
-                    Tags = givenTags is null ? null : ParameterParser.ParseTags(givenTags),
-                    Properties = properties,
-                };
-                response = await session.Client.CreateOrUpdateAsync(target, resource, cancellationToken);
-            }
-
             var format = Options.Format(result, output);
-            if (result.GetValue(noWait))
+            if (givenIds is not null)
             {
-                if (response.Body is not null)
+                // az applies an update to each id in turn and prints each result.
+                var exitCode = ExitCodes.Success;
+                foreach (var id in givenIds)
                 {
-                    Renderer.RunCommand(result.InvocationConfiguration.Output, response.Body, format);
+                    exitCode = Math.Max(exitCode, await WriteAsync(ResourceIds.RunCommand(id)));
                 }
 
-                return ExitCodes.Success;
+                return exitCode;
             }
 
-            return await WaitAndShowAsync(session.Client, target, response.OperationUrl, format, result.InvocationConfiguration, cancellationToken);
+            return await WriteAsync(machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!));
+
+            async Task<int> WriteAsync(RunCommandRef target)
+            {
+                ArmResponse<RunCommandResource> response;
+                if (isUpdate)
+                {
+                    var patch = new RunCommandResource
+                    {
+                        Location = Options.IfGiven(result, location),
+                        Tags = givenTags is null ? null : ParameterParser.ParseTags(givenTags),
+                        Properties = properties,
+                    };
+                    if (patch == new RunCommandResource { Properties = new RunCommandProperties() })
+                    {
+                        throw CliException.Usage("nothing to update: give at least one property, e.g. --script or --parameters");
+                    }
+
+                    response = await session.Client.PatchAsync(target, patch, cancellationToken);
+                }
+                else
+                {
+                    var resource = new RunCommandResource
+                    {
+                        Location = Options.IfGiven(result, location) ?? await DefaultLocationAsync(session, target, cancellationToken),
+                        Tags = givenTags is null ? null : ParameterParser.ParseTags(givenTags),
+                        Properties = properties,
+                    };
+                    response = await session.Client.CreateOrUpdateAsync(target, resource, cancellationToken);
+                }
+
+                if (response.Unchanged)
+                {
+                    result.InvocationConfiguration.Error.WriteLine(
+                        $"Unchanged: run command '{target.Name}' already has this script, parameters and settings, so it did not run again; "
+                        + "this is its earlier result. To run it again: vm run-command delete ... --yes, then create (or change something).");
+                }
+
+                if (result.GetValue(noWait))
+                {
+                    if (response.Body is not null)
+                    {
+                        Renderer.RunCommand(result.InvocationConfiguration.Output, response.Body, format);
+                    }
+
+                    return ExitCodes.Success;
+                }
+
+                return await WaitAndShowAsync(session.Client, target, response.OperationUrl, format, result.InvocationConfiguration, cancellationToken);
+            }
         });
         return command;
     }
@@ -209,14 +247,16 @@ internal static class RunCommandCommands
     /// execution) is not a failure.
     /// </summary>
     private static async Task<int> WaitAndShowAsync(
-        RunCommandClient client, RunCommandRef target, Uri? operationUrl, OutputFormat format, InvocationConfiguration console,
+        RunCommandClient client, RunCommandRef target, Uri? operationUrl, OutputSettings format, InvocationConfiguration console,
         CancellationToken cancellationToken)
     {
         AsyncOperation? operation = null;
         RunCommandResource resource;
+        var progress = new WaitProgress(client, target, console.Error);
         if (operationUrl is not null)
         {
-            operation = await client.WaitForOperationAsync(operationUrl, cancellationToken);
+            await progress.ReportAsync(cancellationToken);
+            operation = await client.WaitForOperationAsync(operationUrl, WaitProgress.PollSeconds, progress.ReportAsync, cancellationToken);
             resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
         }
         else
@@ -229,6 +269,8 @@ internal static class RunCommandCommands
                 {
                     break;
                 }
+
+                await progress.ReportAsync(cancellationToken);
 
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
@@ -307,15 +349,39 @@ internal static class RunCommandCommands
         var expand = Expand();
         var commandId = CommandDocumentCommands.CommandId(required: false);
         var location = CommandDocumentCommands.Location();
-        var command = new Command("show", "Show a run command (-g, --vm-name, -n), or with --command-id a command document of a location (az's form).")
+        var ids = ResourceIds.Option("run commands");
+        var command = new Command("show", "Show a run command (-g, --vm-name, -n, or --ids), or with --command-id a command document of a location (az's form).")
         {
-            name, machine, group, instanceView, expand, commandId, location, subscription, output,
+            name, machine, group, ids, instanceView, expand, commandId, location, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (Options.IfGiven(result, commandId) is { } id)
             {
                 return await CommandDocumentCommands.ShowAsync(result, result.GetValue(subscription), Options.IfGiven(result, location), id, Options.Format(result, output), cancellationToken);
+            }
+
+            var expandView = result.GetValue(instanceView) || result.GetValue(expand) is not null;
+            if (ResourceIds.Given(result, ids, [name, group, .. machine.All]) is { } givenIds)
+            {
+                using var byId = Session.Open();
+                var shown = new List<RunCommandResource>();
+                foreach (var resourceId in givenIds)
+                {
+                    shown.Add(await byId.Client.GetAsync(ResourceIds.RunCommand(resourceId), expandView, cancellationToken));
+                }
+
+                // One id prints the resource, several a list of them (as az).
+                if (shown.Count == 1)
+                {
+                    Renderer.RunCommand(result.InvocationConfiguration.Output, shown[0], Options.Format(result, output));
+                }
+                else
+                {
+                    Renderer.RunCommands(result.InvocationConfiguration.Output, shown, Options.Format(result, output));
+                }
+
+                return ExitCodes.Success;
             }
 
             RequireAll(result, "show", [group, .. machine.All, name]);
@@ -334,12 +400,26 @@ internal static class RunCommandCommands
         var expand = Expand();
         var instanceView = new Option<bool>("--instance-view") { Description = "Include each run command's instance view." };
         var location = CommandDocumentCommands.Location();
-        var command = new Command("list", "List the run commands of a virtual machine (-g, --vm-name), or with --location and no --vm-name the command documents of that location (az's form).")
+        var ids = ResourceIds.Option(scaleSet ? "scale-set instances" : "virtual machines");
+        var command = new Command("list", "List the run commands of a virtual machine (-g, --vm-name, or --ids), or with --location and no --vm-name the command documents of that location (az's form).")
         {
-            machine, group, instanceView, expand, location, subscription, output,
+            machine, group, ids, instanceView, expand, location, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            if (ResourceIds.Given(result, ids, [group, .. machine.All]) is { } givenIds)
+            {
+                using var byId = Session.Open();
+                var all = new List<RunCommandResource>();
+                foreach (var id in givenIds)
+                {
+                    all.AddRange(await byId.Client.ListAsync(ResourceIds.Vm(id), result.GetValue(instanceView) || result.GetValue(expand) is not null, cancellationToken));
+                }
+
+                Renderer.RunCommands(result.InvocationConfiguration.Output, all, Options.Format(result, output));
+                return ExitCodes.Success;
+            }
+
             if (Options.IfGiven(result, location) is { } where && machine.IsAbsent(result))
             {
                 return await CommandDocumentCommands.ListAsync(result, result.GetValue(subscription), where, Options.Format(result, output), cancellationToken);
@@ -374,30 +454,83 @@ internal static class RunCommandCommands
 
     private static Command Delete(bool scaleSet)
     {
-        var (name, machine, group, subscription, noWait) = (Options.RunCommandName(), MachineOptions.For(scaleSet), Options.ResourceGroup(), Options.Subscription(), Options.NoWait());
-        var yes = new Option<bool>("--yes", "-y") { Description = "Do not prompt for confirmation (runcmd never prompts)." };
-        var command = new Command("delete", "Delete a run command; a running script is stopped.") { name, machine, group, yes, noWait, subscription };
+        var (name, machine, group, subscription, noWait) = (Options.RunCommandName(required: false), MachineOptions.For(scaleSet, required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.NoWait());
+        var ids = ResourceIds.Option("run commands");
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not prompt for confirmation (asked only when stdin is a terminal)." };
+        var command = new Command("delete", "Delete a run command (-g, --vm-name, -n, or --ids); a running script is stopped. Asks for confirmation on a terminal unless --yes.")
+        {
+            name, machine, group, ids, yes, noWait, subscription,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
-            using var session = Session.Open();
-            var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
-            var operationUrl = await session.Client.DeleteAsync(target, cancellationToken);
-            if (operationUrl is null || result.GetValue(noWait))
+            var givenIds = ResourceIds.Given(result, ids, [name, group, .. machine.All]);
+            if (givenIds is null)
             {
+                RequireNames(result, name, group, machine);
+            }
+
+            if (!result.GetValue(yes) && !Confirm(result.InvocationConfiguration.Error))
+            {
+                throw new CliException("Operation cancelled.", ExitCodes.Failure);
+            }
+
+            using var session = Session.Open();
+            if (givenIds is not null)
+            {
+                var exitCode = ExitCodes.Success;
+                foreach (var id in givenIds)
+                {
+                    exitCode = Math.Max(exitCode, await DeleteAsync(ResourceIds.RunCommand(id)));
+                }
+
+                return exitCode;
+            }
+
+            return await DeleteAsync(machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!));
+
+            async Task<int> DeleteAsync(RunCommandRef target)
+            {
+                var operationUrl = await session.Client.DeleteAsync(target, cancellationToken);
+                if (operationUrl is null || result.GetValue(noWait))
+                {
+                    return ExitCodes.Success;
+                }
+
+                var operation = await session.Client.WaitForOperationAsync(operationUrl, cancellationToken);
+                if (operation.Status != OperationStatus.Succeeded)
+                {
+                    var why = operation.Error is { } error ? ArmRequestException.Describe(error) : $"the delete ended {operation.Status}";
+                    result.InvocationConfiguration.Error.WriteLine($"ERROR: {why}");
+                    return ExitCodes.Failure;
+                }
+
                 return ExitCodes.Success;
             }
-
-            var operation = await session.Client.WaitForOperationAsync(operationUrl, cancellationToken);
-            if (operation.Status != OperationStatus.Succeeded)
-            {
-                var why = operation.Error is { } error ? ArmRequestException.Describe(error) : $"the delete ended {operation.Status}";
-                result.InvocationConfiguration.Error.WriteLine($"ERROR: {why}");
-                return ExitCodes.Failure;
-            }
-
-            return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>az's confirmation: asked only when stdin is a terminal (a script without --yes is not stopped by it).</summary>
+    private static bool Confirm(TextWriter prompt)
+    {
+        if (Console.IsInputRedirected)
+        {
+            return true;
+        }
+
+        prompt.Write("Are you sure you want to perform this operation? (y/n): ");
+        prompt.Flush();
+        return Console.ReadLine()?.Trim().ToLowerInvariant() is "y" or "yes";
+    }
+
+    /// <summary>Without --ids, the resource's names are all needed.</summary>
+    private static void RequireNames(ParseResult result, Option<string> name, Option<string> group, MachineOptions machine)
+    {
+        var missing = new[] { group }.Concat(machine.All).Append(name).Where(o => string.IsNullOrEmpty(result.GetValue(o))).Select(o => o.Name).ToList();
+        if (missing.Count > 0)
+        {
+            throw CliException.Usage($"give {string.Join(", ", missing)}, or --ids");
+        }
     }
 
     private static Command Wait(bool scaleSet)

@@ -1,150 +1,70 @@
-using System.Globalization;
-using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
 
 namespace RunCommand.Cli.Output;
 
-/// <summary>Prints resources as indented JSON (the default, as in az), an aligned table, or tsv.</summary>
+/// <summary>
+/// Prints the CLI's results through <see cref="AzOutput"/>, in az's shape (<see cref="AzShape"/>): run commands and
+/// documents with az's own rules (no table transformer in az for them), VMs, fleet runs and deployments with the
+/// columns their tables choose when no <c>--query</c> is given.
+/// </summary>
 internal static class Renderer
 {
-    private static readonly string[] RunCommandColumns = ["Name", "ProvisioningState", "ExecutionState", "ExitCode", "StartTime", "EndTime"];
-    private static readonly string[] VmColumns = ["Name", "ResourceGroup", "Location", "AgentStatus", "LastContact"];
+    /// <summary>vm list / vmss list-instances: the agent's state and version beside az's Name, ResourceGroup, Location.</summary>
+    public const string VmTable =
+        "[].{Name:name, ResourceGroup:resourceGroup, Location:location, AgentStatus:agentInstanceView.status, "
+        + "AgentVersion:agentInstanceView.agentVersion, LastContact:agentInstanceView.lastContact}";
 
-    /// <summary>The shared contracts context, indented and without escaping non-ASCII text.</summary>
-    private static readonly ContractsJsonContext Indented = new(new JsonSerializerOptions(ContractsJsonContext.Default.Options)
-    {
-        WriteIndented = true,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    });
+    public const string FleetTable =
+        "[].{Name:name, ProvisioningState:provisioningState, Targets:length(instanceView.targets || `[]`), "
+        + "Running:instanceView.counts.Running || `0`, Succeeded:instanceView.counts.Succeeded || `0`, "
+        + "Failed:instanceView.counts.Failed || `0`, NotStarted:instanceView.counts.NotStarted || `0`}";
 
-    public static void RunCommand(TextWriter writer, RunCommandResource resource, OutputFormat format)
-    {
-        switch (format)
-        {
-            case OutputFormat.Json:
-                Json(writer, resource, Indented.RunCommandResource);
-                break;
-            case OutputFormat.Table:
-                TextTable.Write(writer, RunCommandColumns, [RunCommandRow(resource, Table)]);
-                if (resource.Properties?.InstanceView is { } view)
-                {
-                    WriteSection(writer, "Output", view.Output);
-                    WriteSection(writer, "Error", view.Error);
-                }
+    public const string DeploymentTable =
+        "[].{Name:name, State:provisioningState, Timestamp:timestamp, Duration:duration}";
 
-                break;
-            case OutputFormat.Tsv:
-                TextTable.WriteTsv(writer, [RunCommandRow(resource, Tsv)]);
-                break;
-            case OutputFormat.None:
-                break;
-        }
-    }
+    public const string DeploymentOperationTable =
+        "[].{ResourceName:targetResource.resourceName, State:provisioningState, StatusCode:statusCode, StartTime:startTime, EndTime:endTime}";
 
-    public static void RunCommands(TextWriter writer, IReadOnlyList<RunCommandResource> resources, OutputFormat format)
-    {
-        switch (format)
-        {
-            case OutputFormat.Json:
-                JsonArray(writer, resources, Indented.RunCommandResource);
-                break;
-            case OutputFormat.Table:
-                TextTable.Write(writer, RunCommandColumns, resources.Select(r => RunCommandRow(r, Table)));
-                break;
-            case OutputFormat.Tsv:
-                TextTable.WriteTsv(writer, resources.Select(r => RunCommandRow(r, Tsv)));
-                break;
-            case OutputFormat.None:
-                break;
-        }
-    }
+    public static void RunCommand(TextWriter writer, RunCommandResource resource, OutputSettings settings) =>
+        Print(writer, resource, ContractsJsonContext.Default.RunCommandResource, settings);
 
-    public static void Vm(TextWriter writer, VirtualMachineResource vm, OutputFormat format) =>
-        Vms(writer, [vm], format, single: true);
+    public static void RunCommands(TextWriter writer, IReadOnlyList<RunCommandResource> resources, OutputSettings settings) =>
+        PrintList(writer, resources, ContractsJsonContext.Default.RunCommandResource, settings);
 
-    public static void Vms(TextWriter writer, IReadOnlyList<VirtualMachineResource> vms, OutputFormat format, bool single = false)
-    {
-        switch (format)
-        {
-            case OutputFormat.Json when single:
-                Json(writer, vms[0], Indented.VirtualMachineResource);
-                break;
-            case OutputFormat.Json:
-                JsonArray(writer, vms, Indented.VirtualMachineResource);
-                break;
-            case OutputFormat.Table:
-                TextTable.Write(writer, VmColumns, vms.Select(vm => VmRow(vm, Table)));
-                break;
-            case OutputFormat.Tsv:
-                TextTable.WriteTsv(writer, vms.Select(vm => VmRow(vm, Tsv)));
-                break;
-            case OutputFormat.None:
-                break;
-        }
-    }
+    public static void Vm(TextWriter writer, VirtualMachineResource vm, OutputSettings settings) =>
+        Print(writer, vm, ContractsJsonContext.Default.VirtualMachineResource, settings, VmTable[3..]);
 
-    private static readonly string[] DocumentColumns = ["Id", "OsType", "Label"];
+    public static void Vms(TextWriter writer, IReadOnlyList<VirtualMachineResource> vms, OutputSettings settings) =>
+        PrintList(writer, vms, ContractsJsonContext.Default.VirtualMachineResource, settings, VmTable);
 
-    public static void Documents(TextWriter writer, IReadOnlyList<RunCommandDocumentBase> documents, OutputFormat format)
-    {
-        switch (format)
-        {
-            case OutputFormat.Json:
-                JsonArray(writer, documents, Indented.RunCommandDocumentBase);
-                break;
-            case OutputFormat.Table:
-                TextTable.Write(writer, DocumentColumns, documents.Select(d => new[] { d.Id, d.OsType, d.Label ?? "" }));
-                break;
-            case OutputFormat.Tsv:
-                TextTable.WriteTsv(writer, documents.Select(d => new[] { d.Id, d.OsType, d.Label ?? "" }));
-                break;
-            case OutputFormat.None:
-                break;
-        }
-    }
+    public static void Documents(TextWriter writer, IReadOnlyList<RunCommandDocumentBase> documents, OutputSettings settings) =>
+        PrintList(writer, documents, ContractsJsonContext.Default.RunCommandDocumentBase, settings);
 
-    public static void Document(TextWriter writer, RunCommandDocument document, OutputFormat format)
-    {
-        switch (format)
-        {
-            case OutputFormat.Json:
-                Json(writer, document, Indented.RunCommandDocument);
-                break;
-            case OutputFormat.Table:
-                TextTable.Write(writer, DocumentColumns, [[document.Id, document.OsType, document.Label ?? ""]]);
-                WriteSection(writer, "Script", string.Join("\n", document.Script));
-                break;
-            case OutputFormat.Tsv:
-                TextTable.WriteTsv(writer, [[document.Id, document.OsType, document.Label ?? ""]]);
-                break;
-            case OutputFormat.None:
-                break;
-        }
-    }
+    public static void Document(TextWriter writer, RunCommandDocument document, OutputSettings settings) =>
+        Print(writer, document, ContractsJsonContext.Default.RunCommandDocument, settings);
 
-    /// <summary>The action run's result: az's <c>{"value":[...]}</c> as JSON; the status and its message otherwise.</summary>
-    public static void ActionResult(TextWriter writer, RunCommandResult result, OutputFormat format)
-    {
-        switch (format)
-        {
-            case OutputFormat.Json:
-                Json(writer, result, Indented.RunCommandResult);
-                break;
-            case OutputFormat.Table or OutputFormat.Tsv:
-                foreach (var status in result.Value)
-                {
-                    writer.WriteLine(status.Code);
-                    WriteSection(writer, "Message", status.Message);
-                }
+    /// <summary>The action run's result, az's <c>{"value":[...]}</c>.</summary>
+    public static void ActionResult(TextWriter writer, RunCommandResult result, OutputSettings settings) =>
+        Print(writer, result, ContractsJsonContext.Default.RunCommandResult, settings);
 
-                break;
-            case OutputFormat.None:
-                break;
-        }
-    }
+    public static void FleetRun(TextWriter writer, FleetRunResource run, OutputSettings settings) =>
+        Print(writer, run, ContractsJsonContext.Default.FleetRunResource, settings, FleetTable[3..]);
+
+    public static void FleetRuns(TextWriter writer, IReadOnlyList<FleetRunResource> runs, OutputSettings settings) =>
+        PrintList(writer, runs, ContractsJsonContext.Default.FleetRunResource, settings, FleetTable);
+
+    public static void Deployment(TextWriter writer, DeploymentResource deployment, OutputSettings settings) =>
+        Print(writer, deployment, ContractsJsonContext.Default.DeploymentResource, settings, DeploymentTable[3..]);
+
+    public static void Deployments(TextWriter writer, IReadOnlyList<DeploymentResource> deployments, OutputSettings settings) =>
+        PrintList(writer, deployments, ContractsJsonContext.Default.DeploymentResource, settings, DeploymentTable);
+
+    public static void DeploymentOperations(TextWriter writer, IReadOnlyList<DeploymentOperation> operations, OutputSettings settings) =>
+        PrintList(writer, operations, ContractsJsonContext.Default.DeploymentOperation, settings, DeploymentOperationTable);
 
     /// <summary>The resource group segment of an ARM id, or "" when the id has none.</summary>
     public static string ResourceGroupOf(string? id)
@@ -161,103 +81,10 @@ internal static class Renderer
         return "";
     }
 
-    private static string[] RunCommandRow(RunCommandResource resource, Func<DateTimeOffset?, string> time)
-    {
-        var view = resource.Properties?.InstanceView;
-        return
-        [
-            resource.Name ?? "",
-            resource.Properties?.ProvisioningState ?? "",
-            view?.ExecutionState ?? "",
-            view?.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "",
-            time(view?.StartTime),
-            time(view?.EndTime),
-        ];
-    }
+    /// <summary>One value as az prints it: serialized as the API sends it, then shaped, queried and formatted.</summary>
+    public static void Print<T>(TextWriter writer, T value, JsonTypeInfo<T> typeInfo, OutputSettings settings, string? tableTransformer = null) =>
+        AzOutput.Write(writer, AzShape.Of(JsonSerializer.SerializeToNode(value, typeInfo)), settings, tableTransformer);
 
-    private static string[] VmRow(VirtualMachineResource vm, Func<DateTimeOffset?, string> time) =>
-    [
-        vm.Name,
-        ResourceGroupOf(vm.Id),
-        vm.Location,
-        vm.Properties.AgentInstanceView.Status,
-        time(vm.Properties.AgentInstanceView.LastContact),
-    ];
-
-    /// <summary>Readable to the second in tables, always in UTC.</summary>
-    private static string Table(DateTimeOffset? time) =>
-        time?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "";
-
-    /// <summary>Round-trip precision for scripts.</summary>
-    private static string Tsv(DateTimeOffset? time) =>
-        time?.ToString("O", CultureInfo.InvariantCulture) ?? "";
-
-    private static void WriteSection(TextWriter writer, string title, string? text)
-    {
-        if (string.IsNullOrEmpty(text))
-        {
-            return;
-        }
-
-        writer.WriteLine();
-        writer.WriteLine($"{title}:");
-        writer.Write(text);
-        if (!text.EndsWith('\n'))
-        {
-            writer.WriteLine();
-        }
-    }
-
-    private static readonly string[] FleetColumns = ["Name", "ProvisioningState", "Targets", "Running", "Succeeded", "Failed", "NotStarted"];
-
-    public static void FleetRunJson(TextWriter writer, FleetRunResource run) => Json(writer, run, Indented.FleetRunResource);
-
-    public static void FleetRuns(TextWriter writer, IReadOnlyList<FleetRunResource> runs, OutputFormat format)
-    {
-        static string[] Row(FleetRunResource run)
-        {
-            var counts = run.Properties?.InstanceView?.Counts ?? new Dictionary<string, int>();
-            string Count(string state) => (counts.TryGetValue(state, out var n) ? n : 0).ToString(CultureInfo.InvariantCulture);
-            return
-            [
-                run.Name ?? "", run.Properties?.ProvisioningState ?? "", (run.Properties?.InstanceView?.Targets.Count ?? 0).ToString(CultureInfo.InvariantCulture),
-                Count(ExecutionStates.Running), Count(ExecutionStates.Succeeded), Count(ExecutionStates.Failed), Count(FleetTargetStates.NotStarted),
-            ];
-        }
-
-        switch (format)
-        {
-            case OutputFormat.Json:
-                JsonArray(writer, runs, Indented.FleetRunResource);
-                break;
-            case OutputFormat.Table:
-                TextTable.Write(writer, FleetColumns, runs.Select(Row));
-                break;
-            case OutputFormat.Tsv:
-                TextTable.WriteTsv(writer, runs.Select(Row));
-                break;
-            case OutputFormat.None:
-                break;
-        }
-    }
-
-    private static void Json<T>(TextWriter writer, T value, JsonTypeInfo<T> typeInfo) =>
-        writer.WriteLine(JsonSerializer.Serialize(value, typeInfo));
-
-    private static void JsonArray<T>(TextWriter writer, IReadOnlyList<T> values, JsonTypeInfo<T> typeInfo)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            json.WriteStartArray();
-            foreach (var value in values)
-            {
-                JsonSerializer.Serialize(json, value, typeInfo);
-            }
-
-            json.WriteEndArray();
-        }
-
-        writer.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+    public static void PrintList<T>(TextWriter writer, IReadOnlyList<T> values, JsonTypeInfo<T> typeInfo, OutputSettings settings, string? tableTransformer = null) =>
+        AzOutput.Write(writer, AzShape.Of(new JsonArray(values.Select(v => JsonSerializer.SerializeToNode(v, typeInfo)).ToArray())), settings, tableTransformer);
 }

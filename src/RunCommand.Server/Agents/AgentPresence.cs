@@ -20,11 +20,11 @@ public sealed class AgentPresence
 
     /// <summary>When this node last wrote the VM's contact to the store (throttles those writes).</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastStored = new(StringComparer.Ordinal);
-    private readonly IRunCommandStore _store;
+    private readonly IMachineStore _store;
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
 
-    public AgentPresence(IRunCommandStore store, TimeProvider time, IOptions<ServerOptions> options)
+    public AgentPresence(IMachineStore store, TimeProvider time, IOptions<ServerOptions> options)
     {
         _store = store;
         _time = time;

@@ -23,11 +23,12 @@ public sealed class RunCommandService
     private readonly CommandDocuments _documents;
     private readonly LongPolls _polls;
 
-    public RunCommandService(IRunCommandStore store, IChangeFeed changes, SecretProtector protector, RunCommandViews views, CommandDocuments documents, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, LongPolls polls, ILogger<RunCommandService> logger)
+    public RunCommandService(IRunCommandStore store, IMachineStore machines, IChangeFeed changes, SecretProtector protector, RunCommandViews views, CommandDocuments documents, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, LongPolls polls, ILogger<RunCommandService> logger)
     {
         _polls = polls;
         _documents = documents;
         Store = store;
+        Machines = machines;
         Views = views;
         _changes = changes;
         _protector = protector;
@@ -38,6 +39,8 @@ public sealed class RunCommandService
     }
 
     public IRunCommandStore Store { get; }
+
+    public IMachineStore Machines { get; }
 
     public RunCommandViews Views { get; }
 
@@ -95,7 +98,7 @@ public sealed class RunCommandService
         checkedMachine.Errors.Count > 0 ? throw new ArmRequestException(checkedMachine.Errors) : checkedMachine.Machine;
 
     public async Task<VmRecord> RequireVmAsync(VmKey vm, CancellationToken cancellationToken) =>
-        await Store.GetVmAsync(vm, cancellationToken) ?? throw VmNotFound(vm);
+        await Machines.GetVmAsync(vm, cancellationToken) ?? throw VmNotFound(vm);
 
     public async Task<RunCommandRecord> RequireAsync(RunCommandKey key, CancellationToken cancellationToken)
     {
@@ -124,6 +127,11 @@ public sealed class RunCommandService
         var outcome = await WriteCoreAsync(key, request, isPatch, cancellationToken);
         var record = outcome.Record!;
         SetOperationHeaders(http, record.OperationId, location: false);
+        if (outcome.Kind == WriteOutcomeKind.Unchanged)
+        {
+            http.Response.Headers[ArmHeaders.Unchanged] = "true";
+        }
+
         var resource = await Views.ToResourceAsync(record, expandInstanceView: false, cancellationToken);
         var status = outcome.Kind == WriteOutcomeKind.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
         return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource, statusCode: status);
@@ -274,7 +282,7 @@ public sealed class RunCommandService
 
     private async Task<AsyncOperation> ComputeStatusAsync(OperationRecord operation, CancellationToken cancellationToken)
     {
-        if (operation.Kind == "delete")
+        if (operation.Kind == OperationKind.Delete)
         {
             return new AsyncOperation
             {
@@ -286,7 +294,7 @@ public sealed class RunCommandService
         }
 
         var execution = await Store.GetExecutionAsync(operation.ExecutionId!, cancellationToken);
-        if (operation.Kind == "action")
+        if (operation.Kind == OperationKind.Action)
         {
             return await ActionStatusAsync(operation, execution, cancellationToken);
         }
@@ -311,7 +319,7 @@ public sealed class RunCommandService
             return new AsyncOperation { Name = operation.OperationId, Status = execution is null ? OperationStatus.Canceled : OperationStatus.InProgress, StartTime = operation.Created };
         }
 
-        if (execution.State == ExecutionStates.Canceled)
+        if (execution.State == ExecutionState.Canceled)
         {
             return new AsyncOperation
             {
@@ -334,7 +342,7 @@ public sealed class RunCommandService
             Properties = new AsyncOperationProperties
             {
                 Output = ActionRunResult.Build(execution, RunCommandViews.Utf8Tail(stdout), RunCommandViews.Utf8Tail(stderr)),
-                ExecutionState = execution.State,
+                ExecutionState = execution.State.ToString(),
                 ExitCode = execution.ExitCode,
             },
         };
@@ -362,7 +370,7 @@ public sealed class RunCommandService
                 return new RunCommandLogs
                 {
                     ExecutionId = execution.ExecutionId,
-                    ExecutionState = execution.State,
+                    ExecutionState = execution.State.ToString(),
                     Finished = finished,
                     ExitCode = execution.ExitCode,
                     Stdout = new LogChunk { Offset = stdoutOffset, Data = stdout, NextOffset = stdoutOffset + stdout.Length },

@@ -22,7 +22,7 @@ public sealed class ActivityLogRecorder
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, IRunCommandStore store, TimeProvider time, ILogger<ActivityLogRecorder> logger)
+    public async Task InvokeAsync(HttpContext http, IActivityLogStore store, TimeProvider time, ILogger<ActivityLogRecorder> logger)
     {
         var started = time.GetUtcNow();
         try
@@ -60,7 +60,7 @@ public sealed class ActivityLogRecorder
         return !(HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method) || HttpMethods.IsOptions(http.Request.Method));
     }
 
-    private static async Task RecordAsync(HttpContext http, IRunCommandStore store, DateTimeOffset started, ILogger logger)
+    private static async Task RecordAsync(HttpContext http, IActivityLogStore store, DateTimeOffset started, ILogger logger)
     {
         var caller = http.Items[typeof(Caller)] as Caller;
         var metadata = http.GetEndpoint()?.Metadata.GetMetadata<ArmActionMetadata>();
@@ -105,7 +105,7 @@ public static partial class ActivityLogEndpoints
     [GeneratedRegex(@"(?<field>eventTimestamp|resourceGroupName|resourceGroup|caller)\s+(?<op>eq|ge|le)\s+'(?<value>[^']*)'", RegexOptions.IgnoreCase)]
     private static partial Regex Clause();
 
-    private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, IActivityLogStore store, ServerIdentity identity, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);

@@ -23,6 +23,9 @@ public sealed record ArmActionMetadata(string Action, Func<HttpContext, string>?
 /// <summary>Marks an endpoint any authenticated caller may use (the subscription list, the 404 fallback).</summary>
 public sealed record AnyAuthenticatedCallerMetadata;
 
+/// <summary>Marks an endpoint anyone may call without a token (health checks, the agent installer and downloads).</summary>
+public sealed record AnonymousCallerMetadata;
+
 public static class ArmAuthorizationExtensions
 {
     /// <summary>Declares the action the endpoint performs; the request is refused with 403 AuthorizationFailed unless the caller holds it.</summary>
@@ -30,7 +33,13 @@ public static class ArmAuthorizationExtensions
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new ArmActionMetadata(action, scope, checkedByHandler));
 
+    /// <summary>No token needed: the endpoint serves nothing a stranger could misuse.</summary>
+    public static TBuilder AllowAnonymousCaller<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new AnonymousCallerMetadata());
+
     /// <summary>Lets any authenticated caller use the endpoint.</summary>
+
     public static TBuilder AllowAnyAuthenticatedCaller<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AnyAuthenticatedCallerMetadata());
@@ -77,9 +86,9 @@ public static class ArmScope
 /// <summary>Decides whether a caller holds an action at a scope, from its role assignments (inherited downwards).</summary>
 public sealed class Authorizer
 {
-    private readonly IRunCommandStore _store;
+    private readonly IIdentityStore _store;
 
-    public Authorizer(IRunCommandStore store)
+    public Authorizer(IIdentityStore store)
     {
         _store = store;
     }
@@ -106,6 +115,22 @@ public sealed class Authorizer
         return assignments.Any(a => ActionPattern.IsAtOrBelow(scope, a.Scope)
             && roles.TryGetValue(a.RoleDefinitionId, out var role) && ActionPattern.Grants(role, action));
     }
+
+    /// <summary>The bootstrap admin's Owner at "/", so lists and permission answers show where its access comes from.</summary>
+    public static readonly RoleAssignmentRecord AdminAssignment = new()
+    {
+        Id = "00000000-0000-0000-0000-0000000000a1",
+        PrincipalId = Caller.AdminPrincipalId,
+        RoleDefinitionId = BuiltInRoles.Owner.Id,
+        Scope = "/",
+        Created = DateTimeOffset.UnixEpoch,
+    };
+
+    /// <summary>The role assignments the caller holds (the bootstrap admin: Owner at "/"; agents: none).</summary>
+    public async Task<IReadOnlyList<RoleAssignmentRecord>> AssignmentsAsync(Caller caller, CancellationToken cancellationToken) =>
+        caller.Kind == Caller.Admin ? [AdminAssignment]
+        : caller.PrincipalId is null ? []
+        : await _store.ListRoleAssignmentsAsync(caller.PrincipalId, cancellationToken);
 
     /// <summary>Built-in and custom role definitions by GUID.</summary>
     public async Task<Dictionary<string, RoleDefinitionRecord>> RolesAsync(CancellationToken cancellationToken)

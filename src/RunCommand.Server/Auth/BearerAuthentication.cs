@@ -55,10 +55,10 @@ public sealed class BearerAuthentication
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, TokenService tokens, IRunCommandStore store, TimeProvider time, ILogger<BearerAuthentication> logger)
+    public async Task InvokeAsync(HttpContext http, TokenService tokens, IIdentityStore store, IMachineStore machines, TimeProvider time, ILogger<BearerAuthentication> logger)
     {
         var path = http.Request.Path;
-        if (path.StartsWithSegments("/healthz"))
+        if (path.StartsWithSegments("/healthz") || http.GetEndpoint()?.Metadata.GetMetadata<AnonymousCallerMetadata>() is not null)
         {
             await _next(http);
             return;
@@ -92,7 +92,7 @@ public sealed class BearerAuthentication
         }
         else if (path.StartsWithSegments("/agent"))
         {
-            var vm = await FindAgentAsync(token, store, time, http.RequestAborted);
+            var vm = await FindAgentAsync(token, machines, time, http.RequestAborted);
             caller = vm is null ? null : new Caller(Caller.Agent, vm) { Name = "agent:" + vm.Vm.ResourceId };
         }
         else if (tokens.IsAdmin(token))
@@ -134,7 +134,7 @@ public sealed class BearerAuthentication
     /// <see cref="AgentAssertion.MaxSkew"/> of now; the machine is the one whose key verified, so an agent only ever
     /// speaks for itself. Anything else is an agent token, looked up by its hash.
     /// </summary>
-    public static async Task<VmRecord?> FindAgentAsync(string token, IRunCommandStore store, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<VmRecord?> FindAgentAsync(string token, IMachineStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!token.StartsWith(AgentAssertion.Prefix, StringComparison.Ordinal))
         {

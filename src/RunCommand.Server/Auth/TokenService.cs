@@ -15,11 +15,11 @@ public sealed class TokenService
     public const string AdminPurpose = "admin";
     public const string EnrollPurpose = "enroll";
 
-    private readonly IRunCommandStore _store;
+    private readonly IIdentityStore _store;
     private byte[]? _adminHash;
     private byte[]? _enrollHash;
 
-    public TokenService(IRunCommandStore store)
+    public TokenService(IIdentityStore store)
     {
         _store = store;
     }
@@ -70,7 +70,7 @@ public sealed class TokenService
             return fresh;
         }
 
-        var winner = await _store.AddTokenHashIfAbsentAsync(purpose, fresh, cancellationToken);
+        var winner = await _store.SetTokenHashIfAbsentAsync(purpose, fresh, cancellationToken);
         if (!CryptographicOperations.FixedTimeEquals(winner, fresh))
         {
             // Another node started at the same moment and stored its token first: ours is void.

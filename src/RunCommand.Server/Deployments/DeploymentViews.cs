@@ -22,7 +22,7 @@ public static class DeploymentViews
             Properties = new DeploymentProperties
             {
                 Mode = "Incremental",
-                ProvisioningState = record.State,
+                ProvisioningState = record.State.ToString(),
                 Timestamp = lastChange,
                 Duration = XmlConvert.ToString((record.Ended ?? now) - record.Created),
                 StartTime = record.Created,
@@ -53,13 +53,13 @@ public static class DeploymentViews
             OperationId = o.Plan.OperationId,
             Properties = new DeploymentOperationProperties
             {
-                ProvisioningState = o.State!,
+                ProvisioningState = o.State!.Value.ToString(),
                 Timestamp = o.Ended ?? o.Started,
                 Duration = o.Started is { } started ? XmlConvert.ToString((o.Ended ?? now) - started) : null,
                 StartTime = o.Started,
                 EndTime = o.Ended,
                 StatusCode = o.StatusCode,
-                StatusMessage = o.Error is null ? null : new DeploymentStatusMessage { Status = o.State, Error = o.Error },
+                StatusMessage = o.Error is null ? null : new DeploymentStatusMessage { Status = o.State.ToString(), Error = o.Error },
                 TargetResource = new DeploymentTargetResource { Id = o.Plan.ResourceId, ResourceType = o.Plan.ResourceType, ResourceName = o.Plan.ResourceName },
             },
         }).ToList();

@@ -58,7 +58,7 @@ public static class FleetEndpoints
     }
 
     /// <summary>202: running targets are being stopped and nothing new starts; the run ends Canceled once they have.</summary>
-    private static async Task<IResult> CancelAsync(HttpContext http, string subscriptionId, string resourceGroupName, string runName, FleetService fleet, Storage.IRunCommandStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> CancelAsync(HttpContext http, string subscriptionId, string resourceGroupName, string runName, FleetService fleet, Storage.IFleetRunStore store, CancellationToken cancellationToken)
     {
         var key = fleet.Resolve(http.Request, subscriptionId, resourceGroupName, runName);
         if (!await store.RequestFleetRunCancelAsync(key, cancellationToken))

@@ -15,7 +15,7 @@ namespace RunCommand.Server.Fleet;
 /// every pass; a run whose node died is free once its lease runs out, and the next pass of another node takes it up.
 /// </summary>
 public sealed partial class FleetOrchestrator(
-    IRunCommandStore store, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, WorkLeases leases,
+    IFleetRunStore store, IRunCommandStore runCommands, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, WorkLeases leases,
     ILogger<FleetOrchestrator> logger)
     : BackgroundService
 {
@@ -72,10 +72,10 @@ public sealed partial class FleetOrchestrator(
             if (target.ExecutionId is { } executionId)
             {
                 var changed = changes.NextChangeAsync(Topics.Execution(executionId));
-                var execution = await store.GetExecutionAsync(executionId, cancellationToken);
+                var execution = await runCommands.GetExecutionAsync(executionId, cancellationToken);
                 if (execution is null || execution.IsTerminal)
                 {
-                    failures += execution?.State == ExecutionStates.Succeeded ? 0 : 1;
+                    failures += execution?.State == ExecutionState.Succeeded ? 0 : 1;
                 }
                 else
                 {
@@ -102,7 +102,7 @@ public sealed partial class FleetOrchestrator(
             // Asked once per execution: its agent then stops it and reports, which wakes the next pass.
             foreach (var executionId in toCancel)
             {
-                await store.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
+                await runCommands.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
             }
 
             if (waiting.Count > 0)
@@ -112,7 +112,7 @@ public sealed partial class FleetOrchestrator(
 
             if (running.Count == 0)
             {
-                await CompleteAsync(run, FleetRunStates.Canceled, cancellationToken);
+                await CompleteAsync(run, FleetRunState.Canceled, cancellationToken);
             }
 
             return wake;
@@ -152,7 +152,7 @@ public sealed partial class FleetOrchestrator(
 
         if (running.Count == 0 && waiting.Count == 0)
         {
-            await CompleteAsync(run, failures > 0 || skipped > 0 ? FleetRunStates.Failed : FleetRunStates.Succeeded, cancellationToken);
+            await CompleteAsync(run, failures > 0 || skipped > 0 ? FleetRunState.Failed : FleetRunState.Succeeded, cancellationToken);
         }
 
         return wake;
@@ -175,7 +175,7 @@ public sealed partial class FleetOrchestrator(
             Fingerprint = definition.Fingerprint,
             MaxRunCommandsPerVm = options.Value.MaxRunCommandsPerVm,
         };
-        var outcome = await store.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
+        var outcome = await runCommands.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
         var (started, failure) = outcome.Kind switch
         {
             WriteOutcomeKind.Created or WriteOutcomeKind.Updated or WriteOutcomeKind.Unchanged => (outcome.Record!.Execution.ExecutionId, (string?)null),
@@ -187,11 +187,11 @@ public sealed partial class FleetOrchestrator(
         return started;
     }
 
-    private async Task CompleteAsync(FleetRunRecord run, string state, CancellationToken cancellationToken)
+    private async Task CompleteAsync(FleetRunRecord run, FleetRunState state, CancellationToken cancellationToken)
     {
         await store.CompleteFleetRunAsync(run.Run, state, time.GetUtcNow(), cancellationToken);
         await leases.ReleaseAsync(LeaseKind.FleetRun, run.Run.Key, cancellationToken);
-        LogCompleted(logger, run.Run.ResourceId, state);
+        LogCompleted(logger, run.Run.ResourceId, state.ToString());
     }
 
     [LoggerMessage(300, LogLevel.Critical, "The fleet orchestrator failed; stopping the server so that it is noticed and restarted (fleet runs resume from the store)")]

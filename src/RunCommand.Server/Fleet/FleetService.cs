@@ -15,7 +15,7 @@ namespace RunCommand.Server.Fleet;
 /// counts and per-target outcomes, cancel. The running itself is <see cref="FleetOrchestrator"/>'s.
 /// </summary>
 public sealed class FleetService(
-    IRunCommandStore store, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options, LongPolls polls)
+    IFleetRunStore store, IMachineStore machineStore, IRunCommandStore runCommands, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options, LongPolls polls)
 {
     /// <summary>Prefix of the run command each target gets; its full output is read there.</summary>
     public const string RunCommandPrefix = "fleet-";
@@ -111,7 +111,7 @@ public sealed class FleetService(
                 Fingerprint = protector.Fingerprint(StorageFormat.Serialize(resolved with { ProtectedParameterCount = 0 }) + "\n" + key.Key + "\n" + Guid.NewGuid(), secrets),
             },
             SealedSecrets = protector.Seal(secrets),
-            State = FleetRunStates.Running,
+            State = FleetRunState.Running,
             Targets = machines.Select((m, i) => new FleetTargetRecord { Ordinal = i, Machine = m.Vm }).ToList(),
             Created = now,
         };
@@ -135,7 +135,7 @@ public sealed class FleetService(
             var found = new List<VmRecord>();
             foreach (var id in ids)
             {
-                var vm = StorageFormat.ParseMachineId(id) is { } parsed ? await store.GetVmAsync(parsed with { SubscriptionId = identity.SubscriptionId }, cancellationToken) : null;
+                var vm = StorageFormat.ParseMachineId(id) is { } parsed ? await machineStore.GetVmAsync(parsed with { SubscriptionId = identity.SubscriptionId }, cancellationToken) : null;
                 if (vm is null)
                 {
                     errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets.virtualMachines",
@@ -151,7 +151,7 @@ public sealed class FleetService(
         }
         else
         {
-            machines = await store.ListMachinesAsync(identity.SubscriptionId, targets.ResourceGroup ?? (targets.VirtualMachineScaleSet is null ? null : key.ResourceGroup), cancellationToken);
+            machines = await machineStore.ListMachinesAsync(identity.SubscriptionId, targets.ResourceGroup ?? (targets.VirtualMachineScaleSet is null ? null : key.ResourceGroup), cancellationToken);
         }
 
         if (targets.ResourceGroup is { } group)
@@ -189,7 +189,7 @@ public sealed class FleetService(
     public async Task<FleetRunResource> GetAsync(FleetRunKey key, TimeSpan wait, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(key, cancellationToken);
-        if (wait > TimeSpan.Zero && !FleetRunStates.IsTerminal(record.State) && !polls.Stopping)
+        if (wait > TimeSpan.Zero && !record.State.IsTerminal() && !polls.Stopping)
         {
             if (wait > options.Value.MaxLongPoll)
             {
@@ -252,7 +252,7 @@ public sealed class FleetService(
                 RunAsUser = definition.Spec.RunAsUser,
                 MaxConcurrency = definition.MaxConcurrencyText,
                 MaxErrors = definition.MaxErrorsText,
-                ProvisioningState = run.State,
+                ProvisioningState = run.State.ToString(),
                 RunCommandName = definition.RunCommandName,
                 InstanceView = new FleetRunInstanceView { Counts = counts, Targets = targets, StartTime = run.Created, EndTime = run.Completed },
             },
@@ -268,7 +268,7 @@ public sealed class FleetService(
             return new FleetTargetStatus { ResourceId = id, State = state, Message = target.Message };
         }
 
-        var execution = await store.GetExecutionAsync(target.ExecutionId, cancellationToken);
+        var execution = await runCommands.GetExecutionAsync(target.ExecutionId, cancellationToken);
         if (execution is null)
         {
             return new FleetTargetStatus { ResourceId = id, State = ExecutionStates.Canceled, Message = "The execution no longer exists (its run command was deleted)." };
@@ -277,12 +277,12 @@ public sealed class FleetService(
         return new FleetTargetStatus
         {
             ResourceId = id,
-            State = execution.State,
+            State = execution.State.ToString(),
             ExitCode = execution.ExitCode,
             StartTime = execution.StartTime,
             EndTime = execution.EndTime,
-            Output = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(store, execution, OutputStream.Stdout, cancellationToken)),
-            Error = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(store, execution, OutputStream.Stderr, cancellationToken)),
+            Output = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(runCommands, execution, OutputStream.Stdout, cancellationToken)),
+            Error = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(runCommands, execution, OutputStream.Stderr, cancellationToken)),
             Message = execution.Message,
         };
     }

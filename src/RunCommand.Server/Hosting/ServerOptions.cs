@@ -11,6 +11,13 @@ public sealed class ServerOptions
     [Required]
     public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".runcmd");
 
+    /// <summary>
+    /// Npgsql connection string of the PostgreSQL database every node of a multi-node deployment shares; null keeps the
+    /// embedded SQLite file in <see cref="DataDir"/>. Also read from <c>RUNCMD_POSTGRES</c>. It may hold a password, so
+    /// it is never logged nor echoed in an error.
+    /// </summary>
+    public string? Postgres { get; set; }
+
     /// <summary>Location name of every resource this server hosts.</summary>
     [Required]
     [RegularExpression("^[A-Za-z0-9-]{1,40}$")]
@@ -31,6 +38,12 @@ public sealed class ServerOptions
 
     /// <summary>File with the 32-byte key sealing secrets; null keeps it at <c>secrets.key</c> in the data dir.</summary>
     public string? SecretsKeyFile { get; set; }
+
+    /// <summary>
+    /// Directory of the agent builds this server hands out (<c>linux-x64/runcmd-agent</c>, <c>linux-arm64/runcmd-agent</c>,
+    /// and the <c>-compat</c> builds for older glibc); null: the server distributes no agent (downloads answer 404).
+    /// </summary>
+    public string? AgentBinariesDir { get; set; }
 
     /// <summary>How long after its last call an agent still counts as connected.</summary>
     [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
@@ -61,6 +74,12 @@ public sealed class ServerOptions
     /// <summary>Requests a principal may make at once above <see cref="RequestsPerSecond"/> (the bucket size).</summary>
     [Range(1, 1_000_000)]
     public int RequestBurst { get; set; } = 500;
+
+    /// <summary>
+    /// Directory of the web portal's built files (index.html and assets/), served at /portal; null: the
+    /// <c>portal</c> folder beside the server's binaries, where the build puts them.
+    /// </summary>
+    public string? PortalDir { get; set; }
 
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]

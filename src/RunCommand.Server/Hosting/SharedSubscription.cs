@@ -13,10 +13,10 @@ public static class SharedSubscription
     public const string Purpose = "subscription";
 
     /// <summary>The subscription this node serves, or (null, why not).</summary>
-    public static async Task<(string? Subscription, string? Problem)> AgreeAsync(IRunCommandStore store, DataDirectory dataDir, string? configured, CancellationToken cancellationToken)
+    public static async Task<(string? Subscription, string? Problem)> AgreeAsync(IIdentityStore store, DataDirectory dataDir, string? configured, CancellationToken cancellationToken)
     {
         var mine = dataDir.ResolveSubscription(configured);
-        var agreed = Encoding.UTF8.GetString(await store.AddTokenHashIfAbsentAsync(Purpose, Encoding.UTF8.GetBytes(mine), cancellationToken));
+        var agreed = Encoding.UTF8.GetString(await store.SetTokenHashIfAbsentAsync(Purpose, Encoding.UTF8.GetBytes(mine), cancellationToken));
         if (agreed == mine)
         {
             return (mine, null);

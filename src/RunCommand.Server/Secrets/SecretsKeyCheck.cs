@@ -16,7 +16,7 @@ public static class SecretsKeyCheck
     public const string Purpose = "secrets-key-check";
 
     /// <summary>Null when this node may use the key in <paramref name="keyFile"/> (created when the database has none); else why not.</summary>
-    public static async Task<string?> VerifyAsync(string keyFile, IRunCommandStore store, CancellationToken cancellationToken)
+    public static async Task<string?> VerifyAsync(string keyFile, IIdentityStore store, CancellationToken cancellationToken)
     {
         var stored = await store.GetTokenHashAsync(Purpose, cancellationToken);
         if (stored is not null && !File.Exists(keyFile))
@@ -26,7 +26,7 @@ public static class SecretsKeyCheck
         }
 
         var check = SecretProtector.FromKeyFile(keyFile).KeyCheck;
-        var agreed = await store.AddTokenHashIfAbsentAsync(Purpose, check, cancellationToken);
+        var agreed = await store.SetTokenHashIfAbsentAsync(Purpose, check, cancellationToken);
         return CryptographicOperations.FixedTimeEquals(agreed, check)
             ? null
             : $"the secrets key in '{keyFile}' is not the key this database's secrets are sealed with: give every node a copy of the same key file (--secrets-key-file)";

@@ -15,3 +15,14 @@ public interface ILeaseStore
     /// <summary>The lease as stored, or null.</summary>
     Task<Lease?> GetAsync(LeaseKind kind, string key, CancellationToken cancellationToken);
 }
+
+/// <summary>Rows of <c>leases</c>.</summary>
+public interface ILeaseRows
+{
+    Task<Lease?> GetLeaseAsync(LeaseKind kind, string key, CancellationToken cancellationToken);
+
+    /// <summary>Inserts or replaces the lease row.</summary>
+    Task SaveLeaseAsync(Lease lease, CancellationToken cancellationToken);
+
+    Task DeleteLeaseAsync(LeaseKind kind, string key, CancellationToken cancellationToken);
+}

@@ -15,22 +15,22 @@ public sealed class AgentPresenceTests : IAsyncLifetime
     private readonly string _root = Directory.CreateTempSubdirectory("rc-presence-").FullName;
     private readonly ManualTime _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly VmKey _vm = new("00000000-0000-0000-0000-0000000000aa", "rg", "vm1");
-    private SqliteRunCommandStore _store = null!;
+    private RunCommandStorage _storage = null!;
 
     public async Task InitializeAsync()
     {
-        _store = new SqliteRunCommandStore(Path.Combine(_root, "shared.db"), new InProcessChangeFeed(), false);
-        await _store.InitializeAsync(CancellationToken.None);
-        await _store.EnrollAgentAsync(_vm, "local", null, null, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
+        _storage = new RunCommandStorage(new SqliteBackend(Path.Combine(_root, "shared.db"), new InProcessChangeFeed()));
+        await _storage.MigrateAsync(CancellationToken.None);
+        await _storage.Machines.EnrollAgentAsync(_vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
+        await _storage.DisposeAsync();
         Directory.Delete(_root, recursive: true);
-        return Task.CompletedTask;
     }
 
-    private AgentPresence Node() => new(_store, _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
+    private AgentPresence Node() => new(_storage.Machines, _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
 
     [Fact]
     public async Task StatusOf_AgentPollsOtherNodeWithoutPause_IsConnectedLongAfterItsFirstPoll()
@@ -48,7 +48,7 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         }
 
         using var stillPolling = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
-        var record = (await _store.GetVmAsync(_vm, CancellationToken.None))!;
+        var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
         Assert.Equal("Connected", nodeB.StatusOf(record));
         Assert.True(_time.Now - record.LastContact!.Value <= TimeSpan.FromSeconds(30), $"stored contact {record.LastContact} at {_time.Now}");
     }
@@ -65,7 +65,7 @@ public sealed class AgentPresenceTests : IAsyncLifetime
 
         _time.Now += TimeSpan.FromSeconds(76);
 
-        Assert.Equal("Disconnected", nodeB.StatusOf((await _store.GetVmAsync(_vm, CancellationToken.None))!));
+        Assert.Equal("Disconnected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
     }
 
     private sealed class ManualTime(DateTimeOffset now) : TimeProvider
