@@ -163,6 +163,7 @@ builder.Services.AddSingleton<DeploymentRunner>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DeploymentRunner>());
 builder.Services.AddSingleton<FleetService>();
 builder.Services.AddHostedService<FleetOrchestrator>();
+builder.Services.AddHostedService<ChangeRelay>();
 
 var app = builder.Build();
 
