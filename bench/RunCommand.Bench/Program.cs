@@ -7,6 +7,11 @@ using RunCommand.Testing;
 
 // End-to-end latency of a trivial run command (PUT until the client sees the terminal state) beside the cost of a
 // bare `bash -c true` on the same machine, measured in one run so the ratio holds on a noisy shared machine.
+if (args.FirstOrDefault() == "nodes")
+{
+    return await NodesBench.RunAsync(ReadArg("--iterations", 100), ReadArg("--warmup", 20));
+}
+
 if (args.FirstOrDefault() == "stop")
 {
     return await StopBench.RunAsync(ReadArg("--agents", 10), ReadArg("--rounds", 5));
