@@ -13,7 +13,7 @@ cd "$root"
 dist="$root/dist"
 version="$(sed -nE 's|.*<Version>([^<]+)</Version>.*|\1|p' src/RunCommand.Agent/RunCommand.Agent.csproj | head -1)"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(agent-linux-x64 agent-linux-arm64 agent-compat)
+[[ ${#targets[@]} -gt 0 ]] || targets=(agent-linux-x64 agent-linux-arm64 agent-compat server debs)
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

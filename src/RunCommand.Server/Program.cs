@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using Prometheus;
 using RunCommand.Server;
 using RunCommand.Server.Agents;
 using RunCommand.Server.Arm;
@@ -57,7 +58,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
                                          node sharing one database needs a copy of the same file.
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
           --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
-                                         (DIR/linux-x64/runcmd-agent, ...; packaging/build.sh makes them in dist/).
+                                         (DIR/linux-x64/runcmd-agent, ...; default under ./runcmd: the checkout's
+                                         dist/, where packaging/build.sh makes them).
           --config FILE                  Read settings from FILE, one "name = value" a line (name: an option above
                                          without "--"); the command line wins. The package uses /etc/runcmd/server.conf.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
@@ -72,8 +74,7 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
     return 0;
 }
 
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+var switches = new Dictionary<string, string>
 {
     ["--urls"] = "urls",
     ["--data-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DataDir)}",
@@ -89,7 +90,15 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
     ["--agent-binaries-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.AgentBinariesDir)}",
     ["--portal-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.PortalDir)}",
-});
+};
+if (ServerCommandLine.FindError(args, switches) is { } commandLineError)
+{
+    Console.Error.WriteLine("error: " + commandLineError);
+    return 2;
+}
+
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.Configuration.AddCommandLine(args, switches);
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
 builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -134,16 +143,20 @@ if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 
 builder.WebHost.ConfigureKestrel(k =>
 {
-    // Agent reports carry up to 1 MiB per stream, base64-encoded.
-    k.Limits.MaxRequestBodySize = 8 * 1024 * 1024;
-    k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+    // The application enforces the real limits with ARM errors (HttpLimits); Kestrel's are the last resort beyond them.
+    k.Limits.MaxRequestBodySize = HttpLimits.MaxBodyBytes;
+    k.Limits.MaxRequestLineSize = HttpLimits.KestrelRequestLineBytes;
+    k.Limits.MaxRequestHeadersTotalSize = HttpLimits.KestrelHeaderBytes;
     k.AddServerHeader = false;
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(_ => identity);
-builder.Services.AddSingleton(new AgentDistribution(options.AgentBinariesDir, certificate));
+// Run from a checkout (./runcmd server sets RUNCMD_ROOT): the agent builds packaging/build.sh left in dist/.
+var agentBinaries = options.AgentBinariesDir
+    ?? (Environment.GetEnvironmentVariable("RUNCMD_ROOT") is { } checkout && Directory.Exists(Path.Combine(checkout, "dist")) ? Path.Combine(checkout, "dist") : null);
+builder.Services.AddSingleton(new AgentDistribution(agentBinaries, certificate));
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddRunCommandStorage(sp => postgres is not null
     ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
@@ -152,10 +165,13 @@ var secretsKeyFile = options.SecretsKeyFile ?? dataDir.SecretsKeyFile;
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(secretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
+builder.Services.AddSingleton<FailedAuthenticationThrottle>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<LongPolls>();
 builder.Services.AddSingleton<WorkLeases>();
 builder.Services.AddSingleton<AgentPresence>();
+builder.Services.AddSingleton<ServerMetrics>();
+builder.Services.AddOpenApi();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
@@ -169,7 +185,9 @@ var app = builder.Build();
 
 var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 // Every node runs this at start; the backend's migration lock makes a node starting at the same moment wait, not migrate twice.
-await app.Services.GetRequiredService<RunCommandStorage>().MigrateAsync(CancellationToken.None);
+var storage = app.Services.GetRequiredService<RunCommandStorage>();
+await storage.MigrateAsync(CancellationToken.None);
+var readiness = await storage.CheckReadinessAsync(CancellationToken.None);
 var identityStore = app.Services.GetRequiredService<IIdentityStore>();
 if (await SecretsKeyCheck.VerifyAsync(secretsKeyFile, identityStore, CancellationToken.None) is { } keyProblem)
 {
@@ -188,13 +206,16 @@ if (subscription is null)
 identity = identity with { SubscriptionId = subscription };
 // The SQLite database lives in the data dir (removing a token file there rotates the token); PostgreSQL is shared.
 await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, databaseIsLocal: postgres is null, logger, CancellationToken.None);
+_ = app.Services.GetRequiredService<ServerMetrics>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
 app.UsePortal();
 app.UseRouting();
+app.UseHttpMetrics();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
+app.UseMiddleware<HttpLimits>();
 app.UseMiddleware<BearerAuthentication>();
 app.UseRateLimiter();
 app.UseMiddleware<ArmAuthorization>();
@@ -206,6 +227,7 @@ app.MapDeployments();
 app.MapFleetRuns();
 app.MapAgentProtocol();
 app.MapAgentDistribution();
+app.MapOperations(dataDir);
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();
@@ -217,6 +239,7 @@ app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotF
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);
+    Log.StorageReady(logger, storage.Backend.Name, readiness.SchemaVersion);
     if (certificate is not null)
     {
         Log.Tls(logger, certificate.Subject, certificate.Thumbprint, certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256),

@@ -35,6 +35,10 @@ public sealed partial class SqlRows
         }
     }
 
+    public async Task<FleetTargetRecord?> GetFleetTargetAsync(FleetRunKey run, int ordinal, CancellationToken cancellationToken) =>
+        (await QueryAsync(FleetTargetSelect + " WHERE run_key = @run AND ordinal = @ord", ReadFleetTarget, cancellationToken,
+            ("@run", run.Key), ("@ord", ordinal))).FirstOrDefault();
+
     public async Task SaveFleetTargetAsync(FleetRunKey run, FleetTargetRecord target, CancellationToken cancellationToken) =>
         await ExecuteAsync(
             "UPDATE fleet_targets SET execution_id = @exec, not_started = @ns, start_failed = @failed, message = @msg WHERE run_key = @run AND ordinal = @ord",
@@ -47,6 +51,18 @@ public sealed partial class SqlRows
                 secrets = CASE WHEN @drop THEN NULL ELSE secrets END
             WHERE key = @key
             """, cancellationToken, ("@key", run.Key), ("@state", state.ToString()), ("@cancel", cancelRequested), ("@completed", Time(completed)), ("@drop", dropSecrets));
+
+    private const string FleetTargetSelect = "SELECT ordinal, machine_id, execution_id, not_started, start_failed, message FROM fleet_targets";
+
+    private static FleetTargetRecord ReadFleetTarget(System.Data.Common.DbDataReader reader) => new()
+    {
+        Ordinal = Int32(reader, 0),
+        Machine = StorageFormat.ParseMachineId(reader.GetString(1)) ?? throw new InvalidDataException($"Stored fleet target is not a machine id: '{reader.GetString(1)}'."),
+        ExecutionId = Text(reader, 2),
+        NotStarted = Flag(reader, 3),
+        StartFailed = Flag(reader, 4),
+        Message = Text(reader, 5),
+    };
 
     private async Task<IReadOnlyList<FleetRunRecord>> ReadFleetRunsAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
@@ -66,17 +82,7 @@ public sealed partial class SqlRows
         var result = new List<FleetRunRecord>(runs.Count);
         foreach (var (key, run) in runs)
         {
-            var targets = await QueryAsync(
-                "SELECT ordinal, machine_id, execution_id, not_started, start_failed, message FROM fleet_targets WHERE run_key = @run ORDER BY ordinal",
-                reader => new FleetTargetRecord
-                {
-                    Ordinal = Int32(reader, 0),
-                    Machine = StorageFormat.ParseMachineId(reader.GetString(1)) ?? throw new InvalidDataException($"Stored fleet target is not a machine id: '{reader.GetString(1)}'."),
-                    ExecutionId = Text(reader, 2),
-                    NotStarted = Flag(reader, 3),
-                    StartFailed = Flag(reader, 4),
-                    Message = Text(reader, 5),
-                }, cancellationToken, ("@run", key));
+            var targets = await QueryAsync(FleetTargetSelect + " WHERE run_key = @run ORDER BY ordinal", ReadFleetTarget, cancellationToken, ("@run", key));
             result.Add(run with { Targets = targets });
         }
 

@@ -50,14 +50,24 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
     public async Task SignIn_AdminToken_ShowsNameRolesAndConnectedMachine()
     {
         var vm = Unique("pvm");
+        var scaleSet = Unique("pss");
         await _stack.StartAgentAsync(vm);
+        var instance = await _stack.StartScaleSetAgentAsync(scaleSet, Path.Combine(_stack.Dir, "agents", scaleSet));
         var page = await SignedInAsAdminAsync();
 
         await ExpectTextAsync(page.GetByTestId("user-roles"), "Owner");
         var row = page.Locator("table.list tr", new() { HasText = vm });
         await ExpectTextAsync(row, "Connected");
         await ExpectTextAsync(row, "e2e");
+        await ExpectTextAsync(page.Locator("table.list tr", new() { HasText = $"{scaleSet} instance {instance.InstanceId}" }), "Connected");
         Assert.DoesNotContain(_stack.Server.AdminToken, page.Url, StringComparison.Ordinal);
+
+        // Filters: a tag no machine has leaves an empty state that says what to do; clearing it brings the rows back.
+        await page.GetByLabel("Tag").FillAsync("no-such-tag=1");
+        await ExpectTextAsync(page.Locator("main"), "No machine matches these filters.");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Clear the filters" }).ClickAsync();
+        await page.GetByLabel("Resource group").SelectOptionAsync("e2e");
+        await ExpectTextAsync(page.Locator("table.list tr", new() { HasText = vm }), "Connected");
 
         await ExpectAccessibleAsync(page, "the machines page");
         await ScreenshotAsync(page, "machines");

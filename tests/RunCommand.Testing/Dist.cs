@@ -14,6 +14,19 @@ public static class Dist
     public static Task<string> NativeAgentAsync() =>
         EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]);
 
+    /// <summary>
+    /// The .deb packages (agent amd64 and arm64, server amd64), with everything they hold; builds whatever is missing
+    /// (the NativeAOT agents, the server) on first use.
+    /// </summary>
+    public static Task<string> PackagesAsync() =>
+        EnsureAsync(Path.Combine(Root, $"runcmd-server_{Version}_amd64.deb"), "all",
+            ["src", "deploy", "packaging"]);
+
+    /// <summary>The version packaging/build.sh stamps (the agent project's).</summary>
+    public static string Version =>
+        System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(Repo.Root, "src/RunCommand.Agent/RunCommand.Agent.csproj")),
+            "<Version>([^<]+)</Version>").Groups[1].Value;
+
     private static async Task<string> EnsureAsync(string artifact, string target, string[] sources)
     {
         await InProcess.WaitAsync();
@@ -27,8 +40,8 @@ public static class Dist
                 return artifact;
             }
 
-            await using var build = ChildProcess.Start("packaging", Path.Combine(Repo.Root, "packaging", "build.sh"), [target]);
-            var exit = await build.WaitForExitAsync(TimeSpan.FromMinutes(15));
+            await using var build = ChildProcess.Start("packaging", Path.Combine(Repo.Root, "packaging", "build.sh"), target == "all" ? [] : [target]);
+            var exit = await build.WaitForExitAsync(TimeSpan.FromMinutes(40));
             return exit == 0 && File.Exists(artifact)
                 ? artifact
                 : throw new InvalidOperationException($"packaging/build.sh {target} failed ({exit}):\n{build.Output}");

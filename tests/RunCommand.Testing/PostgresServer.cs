@@ -134,7 +134,19 @@ public sealed class PostgresServer
         try
         {
             RunAsync(_binDir, "pg_ctl", ["-D", Path.Combine(_dir, "data"), "-m", "immediate", "-w", "stop"]).GetAwaiter().GetResult();
-            Directory.Delete(_dir, recursive: true);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    Directory.Delete(_dir, recursive: true);
+                    return;
+                }
+                catch (IOException) when (attempt < 20)
+                {
+                    // The last server process may still be removing its files.
+                    Thread.Sleep(100);
+                }
+            }
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
         {

@@ -34,18 +34,18 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool IsHttps => Url.StartsWith("https://", StringComparison.Ordinal);
 
-    public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null)
+    public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null, IDictionary<string, string>? environment = null)
     {
         var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
         var args = new List<string> { "--urls", url, "--data-dir", dataDir };
-        if (TestStore.Current == TestStore.Postgres)
+        if (TestStore.Current == TestStore.Postgres && extraArgs?.Contains("--postgres") != true && environment?.ContainsKey("RUNCMD_POSTGRES") != true)
         {
             // One database per data dir: a server restarted on the same data dir finds its rows again.
             args.AddRange(["--postgres", await (await PostgresServer.SharedAsync()).EnsureDatabaseAsync(dataDir)]);
         }
 
         args.AddRange(extraArgs ?? []);
-        var process = ChildProcess.StartDotnet("server", Repo.ServerDll, args);
+        var process = ChildProcess.StartDotnet("server", Repo.ServerDll, args, environment);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
         await Wait.UntilAsync(async () =>

@@ -80,7 +80,6 @@ export function usePoll<T>(load: (signal: AbortSignal) => Promise<T>, intervalMs
       controller.abort();
       window.clearTimeout(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick, intervalMs]);
 
   const reload = useCallback(() => setTick((t) => t + 1), []);

@@ -130,7 +130,7 @@ public static class AgentEndpoints
         }, ContractsJsonContext.Default.EnrollResponse);
     }
 
-    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IMachineStore machines, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, LongPolls polls, CancellationToken cancellationToken)
+    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IMachineStore machines, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
@@ -174,6 +174,11 @@ public static class AgentEndpoints
         }
 
         var (current, work) = await store.LeaseGoalStateAsync(vm, cancellationToken);
+        foreach (var item in work)
+        {
+            metrics.Handed(item.Execution);
+        }
+
         var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
         return Results.Json(new GoalState { Version = current, Executions = assignments }, ContractsJsonContext.Default.GoalState);
     }
@@ -206,7 +211,7 @@ public static class AgentEndpoints
         };
     }
 
-    private static async Task<IResult> ReportAsync(HttpContext http, string executionId, IAgentWorkStore store, AgentPresence presence, TimeProvider time, ILogger<AgentPresence> logger, CancellationToken cancellationToken)
+    private static async Task<IResult> ReportAsync(HttpContext http, string executionId, IAgentWorkStore store, AgentPresence presence, TimeProvider time, ILogger<AgentPresence> logger, ServerMetrics metrics, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var report = await ArmBody.ReadAsync(http.Request, ContractsJsonContext.Default.ExecutionReport, cancellationToken);
@@ -237,6 +242,7 @@ public static class AgentEndpoints
         if (state.IsTerminal())
         {
             Log.ExecutionState(logger, executionId, vm.ResourceId, report.State);
+            metrics.Finished(executionId, report.State);
         }
 
         return Results.Json(new ReportAck

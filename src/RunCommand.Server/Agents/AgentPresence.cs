@@ -52,6 +52,9 @@ public sealed class AgentPresence
         await _store.TouchAgentAsync(vm, now, cancellationToken);
     }
 
+    /// <summary>How many machines hold a goal-state poll open right now (the <c>runcmd_agents_connected</c> gauge).</summary>
+    public int OpenPolls => _activePolls.Count(p => p.Value > 0);
+
     /// <summary>Connected, Disconnected or NeverConnected.</summary>
     public string StatusOf(VmRecord vm)
     {

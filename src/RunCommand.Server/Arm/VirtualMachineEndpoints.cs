@@ -58,14 +58,9 @@ public static class VirtualMachineEndpoints
         }
 
         // Only the VMs the caller may read are listed (a role on one resource group sees that group's VMs).
-        var vms = new List<VmRecord>();
-        foreach (var vm in await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken))
-        {
-            if (await authorizer.IsAllowedAsync(http.Caller(), Actions.VirtualMachinesRead, vm.Vm.ResourceId, cancellationToken))
-            {
-                vms.Add(vm);
-            }
-        }
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
+        var vms = (await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken))
+            .Where(vm => viewer.IsAllowed(Actions.VirtualMachinesRead, vm.Vm.ResourceId)).ToList();
 
         return Results.Json(new ResourceList<VirtualMachineResource> { Value = vms.Select(vm => ToResource(vm, presence)).ToList() },
             ContractsJsonContext.Default.ResourceListVirtualMachineResource);

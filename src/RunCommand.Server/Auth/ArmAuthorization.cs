@@ -51,9 +51,11 @@ public static class ArmScope
     private static readonly string[] ExtensionProviders = ["/providers/Microsoft.Authorization/", "/providers/Microsoft.Insights/"];
 
     /// <summary>The scope a request acts on: its path, cut before an extension provider; "/" for tenant-level paths.</summary>
-    public static string Of(HttpContext http)
+    public static string Of(HttpContext http) => OfPath(http.Request.Path.Value ?? "/");
+
+    /// <summary>The scope of a request path: cut before an extension provider; "/" for tenant-level paths.</summary>
+    public static string OfPath(string path)
     {
-        var path = http.Request.Path.Value ?? "/";
         foreach (var provider in ExtensionProviders)
         {
             var at = path.IndexOf(provider, StringComparison.OrdinalIgnoreCase);
@@ -93,27 +95,19 @@ public sealed class Authorizer
         _store = store;
     }
 
-    public async Task<bool> IsAllowedAsync(Caller caller, string action, string scope, CancellationToken cancellationToken)
-    {
-        if (caller.Kind == Caller.Admin)
-        {
-            return true;
-        }
+    public async Task<bool> IsAllowedAsync(Caller caller, string action, string scope, CancellationToken cancellationToken) =>
+        (await GrantsOfAsync(caller, cancellationToken)).IsAllowed(action, scope);
 
-        if (caller.PrincipalId is null)
+    /// <summary>Everything the caller may do, for a view that asks about many resources at once.</summary>
+    public async Task<CallerGrants> GrantsOfAsync(Caller caller, CancellationToken cancellationToken)
+    {
+        if (caller.Kind == Caller.Admin || caller.PrincipalId is null)
         {
-            return false;
+            return new CallerGrants(caller, [], new Dictionary<string, RoleDefinitionRecord>());
         }
 
         var assignments = await _store.ListRoleAssignmentsAsync(caller.PrincipalId, cancellationToken);
-        if (assignments.Count == 0)
-        {
-            return false;
-        }
-
-        var roles = await RolesAsync(cancellationToken);
-        return assignments.Any(a => ActionPattern.IsAtOrBelow(scope, a.Scope)
-            && roles.TryGetValue(a.RoleDefinitionId, out var role) && ActionPattern.Grants(role, action));
+        return new CallerGrants(caller, assignments, assignments.Count == 0 ? new Dictionary<string, RoleDefinitionRecord>() : await RolesAsync(cancellationToken));
     }
 
     /// <summary>The bootstrap admin's Owner at "/", so lists and permission answers show where its access comes from.</summary>

@@ -154,32 +154,34 @@ public static class DeploymentEndpoints
         var record = await store.GetDeploymentAsync(key, cancellationToken) ?? throw new InvalidOperationException("The deployment vanished right after it was written.");
         http.Response.Headers["Azure-AsyncOperation"] = StatusUrl(http.Request, record);
         http.Response.Headers.RetryAfter = "1";
-        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow()), ContractsJsonContext.Default.DeploymentResource,
+        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow(), await authorizer.GrantsOfAsync(http.Caller(), cancellationToken)), ContractsJsonContext.Default.DeploymentResource,
             statusCode: outcome == DeploymentPutOutcome.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private static async Task<IResult> GetAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
-        IDeploymentStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(http, store, identity, subscriptionId, resourceGroupName, deploymentName, cancellationToken);
-        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow()), ContractsJsonContext.Default.DeploymentResource);
+        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow(), await authorizer.GrantsOfAsync(http.Caller(), cancellationToken)), ContractsJsonContext.Default.DeploymentResource);
     }
 
     private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string resourceGroupName,
-        IDeploymentStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, Authorizer authorizer, CancellationToken cancellationToken)
     {
         Resolve(http.Request, identity, subscriptionId, resourceGroupName, null);
         var records = await store.ListDeploymentsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
         var now = time.GetUtcNow();
-        return Results.Json(new ResourceList<DeploymentResource> { Value = records.Select(r => DeploymentViews.ToResource(r, now)).ToList() },
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
+        return Results.Json(new ResourceList<DeploymentResource> { Value = records.Select(r => DeploymentViews.ToResource(r, now, viewer)).ToList() },
             ContractsJsonContext.Default.ResourceListDeploymentResource);
     }
 
     private static async Task<IResult> OperationsAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
-        IDeploymentStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(http, store, identity, subscriptionId, resourceGroupName, deploymentName, cancellationToken);
-        return Results.Json(new ResourceList<DeploymentOperation> { Value = DeploymentViews.ToOperations(record, time.GetUtcNow()) },
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
+        return Results.Json(new ResourceList<DeploymentOperation> { Value = DeploymentViews.ToOperations(record, time.GetUtcNow(), viewer) },
             ContractsJsonContext.Default.ResourceListDeploymentOperation);
     }
 

@@ -22,6 +22,18 @@ public sealed partial class FleetOrchestrator(
     /// <summary>Longest sleep without any signal (a signal could have been missed; leases are renewed and claimed here).</summary>
     public static readonly TimeSpan SafetyPassInterval = WorkLeases.RenewInterval;
 
+    /// <summary>
+    /// How long a pass waits after the first change that woke it, so that the targets of a fleet that end together are
+    /// handled in one pass rather than one pass (reading every running target) each.
+    /// </summary>
+    public static readonly TimeSpan PassCoalescing = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Executions seen terminal, with whether they succeeded. A terminal execution never changes, so a pass reads only
+    /// the others; forgotten when their run completes (and rebuilt from the store after a restart).
+    /// </summary>
+    private readonly Dictionary<string, bool> _terminal = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
@@ -40,8 +52,13 @@ public sealed partial class FleetOrchestrator(
                 }
 
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                await Task.WhenAny(Task.WhenAny(wake), Task.Delay(SafetyPassInterval, time, sleep.Token));
+                var changed = Task.WhenAny(wake);
+                var first = await Task.WhenAny(changed, Task.Delay(SafetyPassInterval, time, sleep.Token));
                 await sleep.CancelAsync();
+                if (first == changed)
+                {
+                    await Task.Delay(PassCoalescing, time, stoppingToken);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -71,11 +88,18 @@ public sealed partial class FleetOrchestrator(
         {
             if (target.ExecutionId is { } executionId)
             {
+                if (_terminal.TryGetValue(executionId, out var succeeded))
+                {
+                    failures += succeeded ? 0 : 1;
+                    continue;
+                }
+
                 var changed = changes.NextChangeAsync(Topics.Execution(executionId));
                 var execution = await runCommands.GetExecutionAsync(executionId, cancellationToken);
                 if (execution is null || execution.IsTerminal)
                 {
-                    failures += execution?.State == ExecutionState.Succeeded ? 0 : 1;
+                    _terminal[executionId] = execution?.State == ExecutionState.Succeeded;
+                    failures += _terminal[executionId] ? 0 : 1;
                 }
                 else
                 {
@@ -191,6 +215,14 @@ public sealed partial class FleetOrchestrator(
     {
         await store.CompleteFleetRunAsync(run.Run, state, time.GetUtcNow(), cancellationToken);
         await leases.ReleaseAsync(LeaseKind.FleetRun, run.Run.Key, cancellationToken);
+        foreach (var target in run.Targets)
+        {
+            if (target.ExecutionId is { } executionId)
+            {
+                _terminal.Remove(executionId);
+            }
+        }
+
         LogCompleted(logger, run.Run.ResourceId, state.ToString());
     }
 

@@ -54,6 +54,15 @@ public sealed class ServerOptions
     public TimeSpan MaxLongPoll { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// How long a GET of an operation that is still in progress is held for it to end when the client asked for no
+    /// <c>waitSeconds</c> (an ARM client: the Azure SDK, or one polling every few milliseconds). The Azure SDK waits at
+    /// least a second between polls whatever the server says, so answering its first poll as soon as a short script has
+    /// ended, rather than "InProgress" at once, is what makes it fast. Zero answers at once, as ARM does.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan OperationPollHold { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// True fsyncs every database commit (survives a power cut; costs a disk flush per write, ~5 ms on many
     /// virtual disks). False (the default) survives a kill -9 of the server and a clean reboot.
     /// </summary>
@@ -80,6 +89,14 @@ public sealed class ServerOptions
     /// <c>portal</c> folder beside the server's binaries, where the build puts them.
     /// </summary>
     public string? PortalDir { get; set; }
+
+    /// <summary>Failed authentications one client address may make per <see cref="FailedAuthenticationWindow"/>; beyond them its requests get 429 until the window ends.</summary>
+    [Range(1, 1_000_000)]
+    public int FailedAuthenticationsPerWindow { get; set; } = 30;
+
+    /// <summary>The window of <see cref="FailedAuthenticationsPerWindow"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan FailedAuthenticationWindow { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]

@@ -44,6 +44,9 @@ public interface IFleetRows
     /// <summary>Inserts a run with all its targets.</summary>
     Task InsertFleetRunAsync(FleetRunRecord run, CancellationToken cancellationToken);
 
+    /// <summary>One target of a run, or null (no such run or ordinal): starting a target must not read all of them.</summary>
+    Task<FleetTargetRecord?> GetFleetTargetAsync(FleetRunKey run, int ordinal, CancellationToken cancellationToken);
+
     /// <summary>Replaces one target row.</summary>
     Task SaveFleetTargetAsync(FleetRunKey run, FleetTargetRecord target, CancellationToken cancellationToken);
 

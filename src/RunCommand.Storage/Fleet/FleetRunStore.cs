@@ -29,7 +29,8 @@ public sealed class FleetRunStore(IStorageBackend backend) : IFleetRunStore
     public Task RecordFleetTargetStartAsync(FleetRunKey run, int ordinal, string? executionId, string? failureMessage, CancellationToken cancellationToken) =>
         backend.WriteAsync(async rows =>
         {
-            var target = (await rows.GetFleetRunAsync(run, cancellationToken))?.Targets.SingleOrDefault(t => t.Ordinal == ordinal);
+            // One row, not the run's every target: reading them all made starting N targets cost N² row reads.
+            var target = await rows.GetFleetTargetAsync(run, ordinal, cancellationToken);
             if (target is null)
             {
                 return false;
