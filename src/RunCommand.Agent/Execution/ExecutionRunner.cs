@@ -322,7 +322,10 @@ internal sealed class ExecutionRunner
             message = message is null ? note : $"{message}; {note}";
         }
 
-        _record = _record with { State = state, ExitCode = exitCode, Message = message, EndTime = _time.GetUtcNow() };
+        // A run that ends before its script started (download, blob or run-as failure) starts when it ends: the server
+        // would otherwise take its own, later clock for startTime and show an endTime before it.
+        var now = _time.GetUtcNow();
+        _record = _record with { State = state, ExitCode = exitCode, Message = message, StartTime = _record.StartTime ?? now, EndTime = now };
         // Checkpoint: the outcome is durable before it is reported; if the agent dies now, the next one
         // finds a terminal, unreported record and sends it again.
         _store.Save(_record);
