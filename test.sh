@@ -28,12 +28,37 @@ fi
 dotnet test RunCommand.slnx -c Debug --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 
+# The end-to-end classes that exercise the store, once more with every server on PostgreSQL (docs/storage.md).
+if [[ $# -eq 0 ]]; then
+    storage_e2e="ExecutionTests|AgentRestartTests|CommandDocumentApiTests|DeploymentTests|DeploymentRestartTests|FleetRunTests|FleetRestartTests|AuthorizationTests|ScaleSetTests|AzureSdkTests"
+    filter="$(sed -E 's/([A-Za-z]+)/FullyQualifiedName~RunCommand.EndToEnd.Tests.\1/g' <<<"$storage_e2e")"
+    echo "== end-to-end tests on PostgreSQL: $storage_e2e"
+    RUNCMD_TEST_STORE=postgres dotnet test tests/RunCommand.EndToEnd.Tests -c Debug --no-build -nologo --filter "$filter" 2>&1 | tee -a "$log"
+    pg_rc=${PIPESTATUS[0]}
+    [[ $pg_rc -ne 0 ]] && rc=$pg_rc
+fi
+
 passed=0
 failed=0
 while read -r f p; do
     passed=$((passed + p))
     failed=$((failed + f))
 done < <(sed -nE 's/.*Failed:[[:space:]]+([0-9]+), Passed:[[:space:]]+([0-9]+).*/\1 \2/p' "$log")
+
+# The portal's client-side unit tests (vitest; the build installed its node_modules with npm ci).
+(cd src/RunCommand.Portal && NO_COLOR=1 npx --no-install vitest run) 2>&1 | tee "$log"
+portal_rc=${PIPESTATUS[0]}
+portal_passed=$(sed -nE 's/^[[:space:]]*Tests[[:space:]].*[^0-9]([0-9]+) passed.*/\1/p' "$log" | tail -1)
+portal_failed=$(sed -nE 's/^[[:space:]]*Tests[[:space:]]+([0-9]+) failed.*/\1/p' "$log" | tail -1)
+passed=$((passed + ${portal_passed:-0}))
+failed=$((failed + ${portal_failed:-0}))
+if [[ $portal_rc -ne 0 && ${portal_failed:-0} -eq 0 ]]; then
+    echo "the portal's unit tests (vitest) exited with $portal_rc without a failed test count"
+    failed=$((failed + 1))
+fi
+if [[ $portal_rc -ne 0 && $rc -eq 0 ]]; then
+    rc=$portal_rc
+fi
 
 if [[ $rc -ne 0 && $failed -eq 0 ]]; then
     # A test host that crashed reports no counts; never let that read as a clean run.

@@ -7,6 +7,16 @@ using RunCommand.Agent;
 using RunCommand.Agent.Protocol;
 
 var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+try
+{
+    // --config FILE (the packages' /etc/runcmd/agent.conf): its settings as options, the command line winning.
+    args = RunCommand.Contracts.ConfigFile.Expand(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 
 var server = new Option<string>("--server") { Description = "Server base URL, http:// or https://", Required = true, HelpName = "URL" };
 var vmName = new Option<string?>("--vm-name") { Description = "Name of the VM resource this machine is (or give --vmss-name)", HelpName = "NAME" };
@@ -15,14 +25,14 @@ var vmssName = new Option<string?>("--vmss-name")
     Description = "Join this scale set as a new instance instead of being a VM; the server assigns the instance id, kept with the agent's credential",
     HelpName = "NAME",
 };
-var resourceGroup = new Option<string>("--resource-group")
+var resourceGroup = new Option<string>("--resource-group", "-g")
 {
     Description = "Resource group of the VM",
     DefaultValueFactory = _ => "default",
     HelpName = "RG",
 };
 var subscription = new Option<string?>("--subscription") { Description = "Subscription GUID (default: the server's default)", HelpName = "GUID" };
-var location = new Option<string?>("--location") { Description = "Location name (default: the server's default)", HelpName = "L" };
+var location = new Option<string?>("--location", "-l") { Description = "Location name (default: the server's default)", HelpName = "L" };
 var stateDir = new Option<string>("--state-dir")
 {
     Description = "Directory for the agent token and executions (created 0700)",
@@ -65,10 +75,14 @@ var root = new RootCommand(
     server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, tags,
 };
 
+// Every spelling of every option, for "did you mean" on a misspelt one.
+var optionNames = root.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal)).ToList();
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
 {
-    Console.Error.WriteLine($"error: {parsed.Errors[0].Message} (see --help)");
+    Console.Error.WriteLine(parsed.UnmatchedTokens.FirstOrDefault(t => t.StartsWith('-')) is { } unknown
+        ? "error: " + RunCommand.Contracts.OptionSuggestion.UnknownOption(unknown.Split('=', 2)[0], optionNames)
+        : $"error: {parsed.Errors[0].Message} (see --help)");
     return 2;
 }
 
@@ -203,6 +217,13 @@ AgentOptions? Validate(ParseResult result)
     var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
     foreach (var tag in result.GetValue(tags) ?? [])
     {
+        // --tags takes every following token that is not a known option: a misspelt option lands here.
+        if (tag.StartsWith('-'))
+        {
+            Fail(RunCommand.Contracts.OptionSuggestion.UnknownOption(tag.Split('=', 2)[0], optionNames));
+            return null;
+        }
+
         var eq = tag.IndexOf('=', StringComparison.Ordinal);
         if (eq <= 0)
         {

@@ -16,6 +16,7 @@ namespace RunCommand.Contracts;
 [JsonSerializable(typeof(VirtualMachineResource))]
 [JsonSerializable(typeof(VirtualMachineUpdate))]
 [JsonSerializable(typeof(VirtualMachineScaleSetResource))]
+[JsonSerializable(typeof(ResourceList<VirtualMachineScaleSetResource>))]
 [JsonSerializable(typeof(FleetRunResource))]
 [JsonSerializable(typeof(ResourceList<FleetRunResource>))]
 [JsonSerializable(typeof(ArmErrorResponse))]
@@ -58,4 +59,6 @@ namespace RunCommand.Contracts;
 [JsonSerializable(typeof(EnrollmentTokenCreate))]
 [JsonSerializable(typeof(ResourceList<EnrollmentTokenResource>))]
 [JsonSerializable(typeof(IReadOnlyList<EnrollmentTokenResource>))]
+[JsonSerializable(typeof(SignedInPrincipal))]
+[JsonSerializable(typeof(ResourceList<RolePermission>))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

@@ -34,6 +34,9 @@ internal static partial class Log
     public static partial void RateLimited(ILogger logger, string caller, string path);
 
     // Deployments: 100-109, apart from the ids other features take.
+    [LoggerMessage(11, LogLevel.Warning, "Refused a request from {Address} to {Path}: too many failed authentications from that address")]
+    public static partial void AuthenticationThrottled(ILogger logger, string address, string path);
+
     [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed after restart ({State})")]
     public static partial void DeploymentResumed(ILogger logger, string deploymentId, string state);
 
@@ -48,4 +51,10 @@ internal static partial class Log
 
     [LoggerMessage(104, LogLevel.Critical, "Deployment runner failed on {DeploymentId}; stopping the server")]
     public static partial void DeploymentRunnerFailed(ILogger logger, Exception exception, string deploymentId);
+
+    [LoggerMessage(120, LogLevel.Warning, "Not ready: {Reason}")]
+    public static partial void NotReady(ILogger logger, string reason);
+
+    [LoggerMessage(400, LogLevel.Information, "Storage: {Backend}, schema version {SchemaVersion}")]
+    public static partial void StorageReady(ILogger logger, string backend, int schemaVersion);
 }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using Prometheus;
 using RunCommand.Server;
 using RunCommand.Server.Agents;
 using RunCommand.Server.Arm;
@@ -10,8 +11,10 @@ using RunCommand.Server.Auth;
 using RunCommand.Server.Deployments;
 using RunCommand.Server.Fleet;
 using RunCommand.Server.Hosting;
+using RunCommand.Server.Portal;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
+using RunCommand.Storage.Postgres;
 using RunCommand.Storage.Sqlite;
 
 if (args is ["--version"])
@@ -19,6 +22,17 @@ if (args is ["--version"])
     // The one version from Directory.Build.props, as the CLI and the agent print it.
     Console.WriteLine(typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
     return 0;
+}
+
+try
+{
+    // --config FILE (the package's /etc/runcmd/server.conf): its settings as options, the command line winning.
+    args = RunCommand.Contracts.ConfigFile.Expand(args);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
 }
 
 if (args.Any(a => a is "--help" or "-h" or "-?"))
@@ -32,27 +46,38 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --urls URL                     Where to listen (default http://127.0.0.1:5080). https:// URLs use
                                          --tls-cert/--tls-key, or a self-signed certificate made in the data dir.
           --data-dir DIR                 Database, tokens, TLS files and the secrets key (default ~/.runcmd).
+          --postgres "CONNECTION"        Keep everything in this PostgreSQL database (an Npgsql connection string,
+                                         e.g. "Host=db;Database=runcmd;Username=runcmd") instead of SQLite in the
+                                         data dir; nodes sharing it serve the same resources. Also RUNCMD_POSTGRES,
+                                         which keeps a password off the command line (or use Passfile=...).
           --tls-cert FILE --tls-key FILE PEM certificate and key for https.
           --location NAME                Location of every resource (default local).
           --subscription GUID            Subscription id (default: generated once, kept in the data dir).
           --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
+          --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
+                                         (DIR/linux-x64/runcmd-agent, ...; default under ./runcmd: the checkout's
+                                         dist/, where packaging/build.sh makes them).
+          --config FILE                  Read settings from FILE, one "name = value" a line (name: an option above
+                                         without "--"); the command line wins. The package uses /etc/runcmd/server.conf.
           --requests-per-second N        Sustained requests per second per principal (default 50), burst
                                          --request-burst N (default 500); beyond it: 429 with Retry-After.
 
           --version                      Print the version and exit.
+
+        The web portal is served at /portal (/ redirects there); --portal-dir DIR serves its built files from DIR.
 
         On first start the server writes <data-dir>/admin.token (API) and <data-dir>/enroll.token (agents), mode 0600.
         """);
     return 0;
 }
 
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+var switches = new Dictionary<string, string>
 {
     ["--urls"] = "urls",
     ["--data-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DataDir)}",
+    ["--postgres"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Postgres)}",
     ["--tls-cert"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsCertFile)}",
     ["--tls-key"] = $"{ServerOptions.Section}:{nameof(ServerOptions.TlsKeyFile)}",
     ["--location"] = $"{ServerOptions.Section}:{nameof(ServerOptions.Location)}",
@@ -62,7 +87,17 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
-});
+    ["--agent-binaries-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.AgentBinariesDir)}",
+    ["--portal-dir"] = $"{ServerOptions.Section}:{nameof(ServerOptions.PortalDir)}",
+};
+if (ServerCommandLine.FindError(args, switches) is { } commandLineError)
+{
+    Console.Error.WriteLine("error: " + commandLineError);
+    return 2;
+}
+
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.Configuration.AddCommandLine(args, switches);
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";
 builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -82,6 +117,14 @@ if (options.SubscriptionId is { } configured && !Guid.TryParse(configured, out _
     return 2;
 }
 
+var postgres = options.Postgres ?? Environment.GetEnvironmentVariable("RUNCMD_POSTGRES");
+if (postgres is not null && !StorageChoice.IsValidPostgres(postgres, out var postgresError))
+{
+    // The string may hold a password: say what is wrong with it, never echo it.
+    Console.Error.WriteLine($"error: --postgres / RUNCMD_POSTGRES is not a valid Npgsql connection string: {postgresError}");
+    return 2;
+}
+
 var dataDir = new DataDirectory(options.DataDir);
 dataDir.EnsureExists();
 var identity = new ServerIdentity(dataDir.ResolveSubscription(options.SubscriptionId), options.Location);
@@ -98,22 +141,32 @@ if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 
 builder.WebHost.ConfigureKestrel(k =>
 {
-    // Agent reports carry up to 1 MiB per stream, base64-encoded.
-    k.Limits.MaxRequestBodySize = 8 * 1024 * 1024;
-    k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+    // The application enforces the real limits with ARM errors (HttpLimits); Kestrel's are the last resort beyond them.
+    k.Limits.MaxRequestBodySize = HttpLimits.MaxBodyBytes;
+    k.Limits.MaxRequestLineSize = HttpLimits.KestrelRequestLineBytes;
+    k.Limits.MaxRequestHeadersTotalSize = HttpLimits.KestrelHeaderBytes;
     k.AddServerHeader = false;
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(identity);
+// Run from a checkout (./runcmd server sets RUNCMD_ROOT): the agent builds packaging/build.sh left in dist/.
+var agentBinaries = options.AgentBinariesDir
+    ?? (Environment.GetEnvironmentVariable("RUNCMD_ROOT") is { } checkout && Directory.Exists(Path.Combine(checkout, "dist")) ? Path.Combine(checkout, "dist") : null);
+builder.Services.AddSingleton(new AgentDistribution(agentBinaries, certificate));
 builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
-builder.Services.AddSingleton<IRunCommandStore>(sp => new SqliteRunCommandStore(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
+builder.Services.AddRunCommandStorage(sp => postgres is not null
+    ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
+    : new SqliteBackend(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
 builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
+builder.Services.AddSingleton<FailedAuthenticationThrottle>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<AgentPresence>();
+builder.Services.AddSingleton<ServerMetrics>();
+builder.Services.AddOpenApi();
 builder.Services.AddSingleton<RunCommandViews>();
 builder.Services.AddSingleton<CommandDocuments>();
 builder.Services.AddSingleton<RunCommandService>();
@@ -124,16 +177,22 @@ builder.Services.AddHostedService<FleetOrchestrator>();
 
 var app = builder.Build();
 
-var store = app.Services.GetRequiredService<IRunCommandStore>();
-await store.InitializeAsync(CancellationToken.None);
+// Every node runs this at start; the backend's migration lock makes a node starting at the same moment wait, not migrate twice.
+var storage = app.Services.GetRequiredService<RunCommandStorage>();
+await storage.MigrateAsync(CancellationToken.None);
+var readiness = await storage.CheckReadinessAsync(CancellationToken.None);
 await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
 _ = app.Services.GetRequiredService<SecretProtector>();
+_ = app.Services.GetRequiredService<ServerMetrics>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
+app.UsePortal();
 app.UseRouting();
+app.UseHttpMetrics();
 app.UseMiddleware<ActivityLogRecorder>();
 app.UseMiddleware<ArmErrorHandling>();
+app.UseMiddleware<HttpLimits>();
 app.UseMiddleware<BearerAuthentication>();
 app.UseRateLimiter();
 app.UseMiddleware<ArmAuthorization>();
@@ -144,9 +203,12 @@ app.MapActionRuns();
 app.MapDeployments();
 app.MapFleetRuns();
 app.MapAgentProtocol();
+app.MapAgentDistribution();
+app.MapOperations(dataDir);
 app.MapIdentity();
 app.MapEnrollmentTokens();
 app.MapRoles();
+app.MapPermissions();
 app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();
@@ -155,6 +217,7 @@ var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);
+    Log.StorageReady(logger, storage.Backend.Name, readiness.SchemaVersion);
     if (certificate is not null)
     {
         Log.Tls(logger, certificate.Subject, certificate.Thumbprint, certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256),

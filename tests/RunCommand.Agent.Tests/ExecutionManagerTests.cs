@@ -386,4 +386,25 @@ public sealed class ExecutionManagerTests : IDisposable
             .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? ProcStat.TryRead(pid) : null)
             .Where(s => s?.ProcessGroup == pgid)
             .All(s => s!.Value.State == 'Z');
+
+    [Fact]
+    public async Task Reconcile_ScriptWritesManyChunksAtOnce_ShipsThemBeforeTheNextTick()
+    {
+        // One tick an hour and 1 KiB chunks: only back-to-back reports can bring 64 KiB to the server while it runs.
+        var settings = AgentFixture.FastSettings with
+        {
+            ProgressInterval = TimeSpan.FromHours(1),
+            // Long enough for the script to have written all of it before the first report.
+            FirstReportDelay = TimeSpan.FromSeconds(3),
+            MaxChunkBytes = 1024,
+        };
+        var (manager, _) = _fixture.NewManager(settings: settings);
+        var assignment = AgentFixture.Assignment("head -c 65536 /dev/zero | tr '\\0' x; sleep 60");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+
+        await AgentFixture.WaitUntilAsync(() => _fixture.Server[assignment.ExecutionId].StdoutText.Length == 65536,
+            "all 64 KiB of stdout to reach the server while the script still runs");
+        Assert.False(_fixture.Server[assignment.ExecutionId].Terminal.Task.IsCompleted);
+    }
 }

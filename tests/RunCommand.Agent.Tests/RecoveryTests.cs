@@ -133,7 +133,7 @@ public sealed class RecoveryTests : IDisposable
     {
         var store = new FileExecutionStateStore(_fixture.ExecutionsRoot);
         var id = Guid.NewGuid().ToString("N");
-        Assert.True(store.TryAccept(new ExecutionRecord { ExecutionId = id, RunCommandName = "x", State = LocalState.Accepted, AcceptedAt = DateTimeOffset.UtcNow }));
+        Assert.True(store.TryAccept(new LocalExecutionRecord { ExecutionId = id, RunCommandName = "x", State = LocalState.Accepted, AcceptedAt = DateTimeOffset.UtcNow }));
         var (manager, _) = _fixture.NewManager();
 
         manager.Recover();

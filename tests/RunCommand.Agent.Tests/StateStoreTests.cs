@@ -14,7 +14,7 @@ public sealed class StateStoreTests : IDisposable
     private IExecutionStateStore Create(string kind) =>
         kind == "file" ? new FileExecutionStateStore(_fixture.ExecutionsRoot) : new InMemoryExecutionStateStore();
 
-    private static ExecutionRecord Record(string id) =>
+    private static LocalExecutionRecord Record(string id) =>
         new() { ExecutionId = id, RunCommandName = "n", State = LocalState.Accepted, AcceptedAt = DateTimeOffset.UnixEpoch };
 
     [Theory]

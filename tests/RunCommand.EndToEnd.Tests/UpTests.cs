@@ -40,6 +40,15 @@ public sealed partial class UpTests
         Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
         Assert.Contains("\"output\": \"Hello World!\\n\"", created.Stdout, StringComparison.Ordinal);
 
+        // The web portal is served by the same server, from files the build put beside it.
+        await Wait.UntilAsync(() => Task.FromResult(up.Output.Contains($"web portal at http://127.0.0.1:{port}/portal/", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), "runcmd up to name the web portal");
+        using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
+        {
+            var portal = await http.GetStringAsync("/");
+            Assert.Contains("<div id=\"root\"></div>", portal, StringComparison.Ordinal);
+        }
+
         up.Interrupt();
         Assert.Equal(0, await up.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         var stopped = StoppingLine().Matches(up.Output).Select(m => (Role: m.Groups[1].Value, Pid: int.Parse(m.Groups[2].Value))).ToList();

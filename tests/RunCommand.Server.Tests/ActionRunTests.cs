@@ -7,7 +7,7 @@ namespace RunCommand.Server.Tests;
 
 public sealed class ActionRunTests
 {
-    private static ExecutionRecord Ended(string state, int? exitCode, string? message = null) => new()
+    private static ExecutionRecord Ended(ExecutionState state, int? exitCode, string? message = null) => new()
     {
         ExecutionId = "e",
         State = state,
@@ -25,7 +25,7 @@ public sealed class ActionRunTests
     [Fact]
     public void Build_Succeeded_MatchesAzureLinuxFormat()
     {
-        var status = Assert.Single(ActionRunResult.Build(Ended(ExecutionStates.Succeeded, 0), "hello\n", "").Value);
+        var status = Assert.Single(ActionRunResult.Build(Ended(ExecutionState.Succeeded, 0), "hello\n", "").Value);
 
         Assert.Equal("ProvisioningState/succeeded", status.Code);
         Assert.Equal("Info", status.Level);
@@ -36,7 +36,7 @@ public sealed class ActionRunTests
     [Fact]
     public void Build_NonZeroExit_ReportsExitStatusLikeTheExtension()
     {
-        var status = Assert.Single(ActionRunResult.Build(Ended(ExecutionStates.Failed, 127), "", "ech: not found\n").Value);
+        var status = Assert.Single(ActionRunResult.Build(Ended(ExecutionState.Failed, 127), "", "ech: not found\n").Value);
 
         Assert.Equal("ProvisioningState/failed/0", status.Code);
         Assert.Equal("Error", status.Level);

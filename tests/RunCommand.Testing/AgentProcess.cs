@@ -33,7 +33,15 @@ public sealed class AgentProcess : IAsyncDisposable
     public static Task<AgentProcess> StartInScaleSetAsync(ServerProcess server, string scaleSetName, string resourceGroup, string stateDir) =>
         StartCoreAsync(server, "--vmss-name", scaleSetName, resourceGroup, stateDir, null);
 
-    private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags)
+    /// <summary>
+    /// Starts a shipped agent binary (<paramref name="binary"/>, e.g. the NativeAOT build in dist/) instead of the
+    /// agent dll under <c>dotnet</c>, with exactly <paramref name="environment"/> changed; returns once it has enrolled.
+    /// </summary>
+    public static Task<AgentProcess> StartBinaryAsync(ServerProcess server, string binary, string vmName, string resourceGroup, string stateDir, IDictionary<string, string> environment) =>
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, null, binary, environment);
+
+    private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir,
+        IReadOnlyDictionary<string, string>? tags, string? binary = null, IDictionary<string, string>? environment = null)
     {
         var args = new List<string>
         {
@@ -50,7 +58,9 @@ public sealed class AgentProcess : IAsyncDisposable
             args.AddRange(["--tags", $"{key}={value}"]);
         }
 
-        var process = ChildProcess.StartDotnet("agent " + name, Repo.AgentDll, args);
+        var process = binary is null
+            ? ChildProcess.StartDotnet("agent " + name, Repo.AgentDll, args)
+            : ChildProcess.Start("agent " + name, binary, args, environment);
         var agent = new AgentProcess(process, name, resourceGroup, stateDir);
         await Wait.UntilAsync(() =>
         {

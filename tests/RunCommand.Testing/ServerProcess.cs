@@ -5,7 +5,10 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace RunCommand.Testing;
 
-/// <summary>A real RunCommand server process on a free 127.0.0.1 port with its own data dir.</summary>
+/// <summary>
+/// A real RunCommand server process on a free 127.0.0.1 port with its own data dir, on the backend
+/// <see cref="TestStore.Current"/> names (SQLite in the data dir, or a PostgreSQL database of its own).
+/// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
     private ServerProcess(ChildProcess process, string url, string dataDir)
@@ -31,12 +34,18 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool IsHttps => Url.StartsWith("https://", StringComparison.Ordinal);
 
-    public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null)
+    public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null, IDictionary<string, string>? environment = null)
     {
         var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
         var args = new List<string> { "--urls", url, "--data-dir", dataDir };
+        if (TestStore.Current == TestStore.Postgres && extraArgs?.Contains("--postgres") != true && environment?.ContainsKey("RUNCMD_POSTGRES") != true)
+        {
+            // One database per data dir: a server restarted on the same data dir finds its rows again.
+            args.AddRange(["--postgres", await (await PostgresServer.SharedAsync()).EnsureDatabaseAsync(dataDir)]);
+        }
+
         args.AddRange(extraArgs ?? []);
-        var process = ChildProcess.StartDotnet("server", Repo.ServerDll, args);
+        var process = ChildProcess.StartDotnet("server", Repo.ServerDll, args, environment);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
         await Wait.UntilAsync(async () =>

@@ -72,7 +72,7 @@ public sealed class ExecutionManager
             if (record is null)
             {
                 // Died between creating the directory and writing the first state.json: nothing ran.
-                record = new ExecutionRecord { ExecutionId = id, RunCommandName = "", State = LocalState.Accepted, AcceptedAt = _time.GetUtcNow() };
+                record = new LocalExecutionRecord { ExecutionId = id, RunCommandName = "", State = LocalState.Accepted, AcceptedAt = _time.GetUtcNow() };
                 _store.Save(record);
             }
 
@@ -169,7 +169,7 @@ public sealed class ExecutionManager
     {
         var now = _time.GetUtcNow();
         var endsNow = assignment.Cancel || lostMessage is not null;
-        var record = new ExecutionRecord
+        var record = new LocalExecutionRecord
         {
             ExecutionId = assignment.ExecutionId,
             RunCommandName = assignment.RunCommandName,
@@ -195,7 +195,7 @@ public sealed class ExecutionManager
         Track(runner, endsNow ? runner.ResendFinalAsync : () => runner.RunNewAsync(assignment));
     }
 
-    private ExecutionRunner CreateRunner(ExecutionRecord record, long stdoutAcked, long stderrAcked) =>
+    private ExecutionRunner CreateRunner(LocalExecutionRecord record, long stdoutAcked, long stderrAcked) =>
         new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _shutdown);
 
     private ExecutionPaths PathsOf(string executionId) => new(Path.Combine(_executionsRoot, executionId));

@@ -27,6 +27,10 @@ internal sealed class OutputShipper(
 
     public bool HasNewOutput => Length(paths.Stdout) > _stdoutAcked || Length(paths.Stderr) > _stderrAcked;
 
+    /// <summary>True when at least one whole chunk of a stream waits to be sent (the script writes faster than a chunk a tick).</summary>
+    public bool HasFullChunkPending =>
+        Length(paths.Stdout) - _stdoutAcked >= settings.MaxChunkBytes || Length(paths.Stderr) - _stderrAcked >= settings.MaxChunkBytes;
+
     /// <summary>
     /// Sends a Running report with the next output chunks. Returns false when it failed (the next tick
     /// tries again); never throws except on cancellation.

@@ -8,5 +8,5 @@ namespace RunCommand.Agent.State;
     JsonSerializerDefaults.Web,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     WriteIndented = true)]
-[JsonSerializable(typeof(ExecutionRecord))]
+[JsonSerializable(typeof(LocalExecutionRecord))]
 internal sealed partial class AgentStateJsonContext : JsonSerializerContext;

@@ -27,7 +27,7 @@ public sealed class FileExecutionStateStore : IExecutionStateStore
 
     public string DirectoryOf(string executionId) => Path.Combine(_root, executionId);
 
-    public bool TryAccept(ExecutionRecord record)
+    public bool TryAccept(LocalExecutionRecord record)
     {
         ExecutionPathsGuard.ThrowIfUnsafeId(record.ExecutionId);
         var dir = DirectoryOf(record.ExecutionId);
@@ -47,19 +47,19 @@ public sealed class FileExecutionStateStore : IExecutionStateStore
         }
     }
 
-    public void Save(ExecutionRecord record)
+    public void Save(LocalExecutionRecord record)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(record, AgentStateJsonContext.Default.ExecutionRecord);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(record, AgentStateJsonContext.Default.LocalExecutionRecord);
         AtomicFile.Write(Path.Combine(DirectoryOf(record.ExecutionId), StateFileName), bytes, FileMode);
     }
 
-    public ExecutionRecord? Get(string executionId)
+    public LocalExecutionRecord? Get(string executionId)
     {
         var path = Path.Combine(DirectoryOf(executionId), StateFileName);
         try
         {
             var bytes = File.ReadAllBytes(path);
-            return JsonSerializer.Deserialize(bytes, AgentStateJsonContext.Default.ExecutionRecord);
+            return JsonSerializer.Deserialize(bytes, AgentStateJsonContext.Default.LocalExecutionRecord);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or JsonException)
         {

@@ -11,13 +11,13 @@ public interface IExecutionStateStore
     /// Records a new execution durably. Returns false (and changes nothing) when the id is already known,
     /// whatever its state.
     /// </summary>
-    bool TryAccept(ExecutionRecord record);
+    bool TryAccept(LocalExecutionRecord record);
 
     /// <summary>Replaces the record of a known execution durably.</summary>
-    void Save(ExecutionRecord record);
+    void Save(LocalExecutionRecord record);
 
     /// <summary>The record, or null when the id was never accepted.</summary>
-    ExecutionRecord? Get(string executionId);
+    LocalExecutionRecord? Get(string executionId);
 
     /// <summary>Every known id, including those whose directory exists without a readable record.</summary>
     IReadOnlyList<string> ListIds();

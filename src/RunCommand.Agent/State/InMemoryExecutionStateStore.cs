@@ -5,11 +5,11 @@ namespace RunCommand.Agent.State;
 /// <summary>The in-memory twin of <see cref="FileExecutionStateStore"/>, for tests.</summary>
 public sealed class InMemoryExecutionStateStore : IExecutionStateStore
 {
-    private readonly ConcurrentDictionary<string, ExecutionRecord> _records = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LocalExecutionRecord> _records = new(StringComparer.Ordinal);
 
-    public bool TryAccept(ExecutionRecord record) => _records.TryAdd(record.ExecutionId, record);
+    public bool TryAccept(LocalExecutionRecord record) => _records.TryAdd(record.ExecutionId, record);
 
-    public void Save(ExecutionRecord record)
+    public void Save(LocalExecutionRecord record)
     {
         if (!_records.ContainsKey(record.ExecutionId))
         {
@@ -19,7 +19,7 @@ public sealed class InMemoryExecutionStateStore : IExecutionStateStore
         _records[record.ExecutionId] = record;
     }
 
-    public ExecutionRecord? Get(string executionId) => _records.GetValueOrDefault(executionId);
+    public LocalExecutionRecord? Get(string executionId) => _records.GetValueOrDefault(executionId);
 
     public IReadOnlyList<string> ListIds() => [.. _records.Keys];
 }

@@ -228,11 +228,27 @@ internal static class FleetCommands
         }
         else
         {
-            foreach (var target in view.Properties?.InstanceView?.Targets ?? [])
+            var targets = view.Properties?.InstanceView?.Targets ?? [];
+            // Every machine's output is fetched at once (a few requests in flight), then printed in order: one
+            // request after another made a fleet's report cost a round trip per machine.
+            using var lanes = new SemaphoreSlim(OutputFetchConcurrency);
+            var outputs = targets.Select(async target =>
+            {
+                await lanes.WaitAsync(cancellationToken);
+                try
+                {
+                    return await FullOutputAsync(client, target, view.Properties!.RunCommandName!, cancellationToken);
+                }
+                finally
+                {
+                    lanes.Release();
+                }
+            }).ToList();
+            foreach (var (target, output) in targets.Zip(outputs))
             {
                 var exit = target.ExitCode is { } code ? $", exit code {code}" : "";
                 writer.WriteLine($"=== {MachineName(target.ResourceId)} ({target.State}{exit}) ===");
-                var (stdout, stderr) = await FullOutputAsync(client, target, view.Properties!.RunCommandName!, cancellationToken);
+                var (stdout, stderr) = await output;
                 WriteBlock(writer, stdout);
                 if (stderr.Length > 0)
                 {
@@ -259,6 +275,9 @@ internal static class FleetCommands
     }
 
     /// <summary>The whole output of a target from its run command; the 4 KiB tails when it cannot be read (e.g. deleted since).</summary>
+    /// <summary>Requests for machines' output in flight at once while a fleet run's report is printed.</summary>
+    private const int OutputFetchConcurrency = 8;
+
     private static async Task<(string Stdout, string Stderr)> FullOutputAsync(RunCommandClient client, FleetTargetStatus target, string runCommandName, CancellationToken cancellationToken)
     {
         if (target.StartTime is null || ParseTarget(target.ResourceId, runCommandName) is not { } command)
@@ -277,7 +296,8 @@ internal static class FleetCommands
                 stdout.Write(logs.Stdout.Data);
                 stderr.Write(logs.Stderr.Data);
                 (outOffset, errOffset) = (logs.Stdout.NextOffset, logs.Stderr.NextOffset);
-                if (logs.Stdout.Data.Length == 0 && logs.Stderr.Data.Length == 0)
+                // Finished: the server holds all of the output and this answer reached its end; no need to ask again.
+                if (logs.Finished || (logs.Stdout.Data.Length == 0 && logs.Stderr.Data.Length == 0))
                 {
                     return (Encoding.UTF8.GetString(stdout.ToArray()), Encoding.UTF8.GetString(stderr.ToArray()));
                 }

@@ -98,6 +98,8 @@ internal static class UpCommand
                 Console.WriteLine($"  ./runcmd vm run-command create -g {resourceGroup} --vm-name {vmName} -n hello --script 'echo Hello World!'");
                 Console.WriteLine($"  ./runcmd vm run-command list -g {resourceGroup} --vm-name {vmName} -o table");
                 Console.WriteLine();
+                Console.WriteLine($"Or open the web portal at {config.Server.TrimEnd('/')}/portal/ and sign in with the token in {Path.Combine(dataDir, "admin.token")}.");
+                Console.WriteLine();
                 Console.WriteLine("Press Ctrl-C to stop the agent and the server.");
             }
 

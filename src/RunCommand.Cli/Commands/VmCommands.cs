@@ -52,6 +52,7 @@ internal static class VmCommands
         });
         agent.Subcommands.Add(revoke);
         agent.Subcommands.Add(EnrollmentTokens());
+        agent.Subcommands.Add(AgentInstallCommand.Create());
         return agent;
     }
 

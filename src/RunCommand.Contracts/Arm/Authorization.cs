@@ -240,3 +240,37 @@ public sealed record EnrollmentTokenCreate
     /// <summary>Scale set whose instances alone may enroll with it; null: any VM or scale set of the resource group.</summary>
     public string? VirtualMachineScaleSet { get; init; }
 }
+
+/// <summary>
+/// RunCommand extension (Azure's directory answers this as Graph's <c>/me</c>): who the caller's token belongs to and
+/// where it holds which roles, from <c>GET /providers/Microsoft.Authorization/signedInPrincipal</c>.
+/// </summary>
+public sealed record SignedInPrincipal
+{
+    /// <summary>Object id of the principal.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Unique name; "admin" for the bootstrap admin token.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>"User" or "ServicePrincipal".</summary>
+    public required string PrincipalType { get; init; }
+
+    public string? DisplayName { get; init; }
+
+    /// <summary>Every role the principal holds and where (empty: it may do nothing yet).</summary>
+    public required IReadOnlyList<SignedInRole> Roles { get; init; }
+}
+
+/// <summary>One role held at one scope.</summary>
+public sealed record SignedInRole
+{
+    /// <summary>The role's name, e.g. "Reader".</summary>
+    public required string RoleName { get; init; }
+
+    /// <summary>The role definition's GUID.</summary>
+    public required string RoleDefinitionId { get; init; }
+
+    /// <summary>Where it applies (and below): "/", a subscription, a resource group or a resource id.</summary>
+    public required string Scope { get; init; }
+}

@@ -77,7 +77,11 @@ public sealed record FleetRunInstanceView
     /// <summary>Targets per state: Pending, Running, Succeeded, Failed, TimedOut, Canceled, NotStarted (every key present).</summary>
     public required IReadOnlyDictionary<string, int> Counts { get; init; }
 
+    /// <summary>The targets on machines whose run commands the caller may read (a caller sees no more through a fleet run than directly).</summary>
     public required IReadOnlyList<FleetTargetStatus> Targets { get; init; }
+
+    /// <summary>Targets on machines the caller may not read: counted here only, left out of <see cref="Targets"/> and <see cref="Counts"/>.</summary>
+    public int HiddenTargets { get; init; }
 
     public DateTimeOffset? StartTime { get; init; }
 

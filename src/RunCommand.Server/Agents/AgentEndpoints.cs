@@ -21,7 +21,7 @@ public static class AgentEndpoints
         app.MapPost("/agent/v1/executions/{executionId}/report", ReportAsync);
     }
 
-    private static async Task<IResult> EnrollAsync(HttpContext http, IRunCommandStore store, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
+    private static async Task<IResult> EnrollAsync(HttpContext http, IIdentityStore store, IMachineStore machines, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
     {
         var request = await ArmBody.ReadAsync(http.Request, ContractsJsonContext.Default.EnrollRequest, cancellationToken);
         var errors = ArmNames.CheckResourceGroup(request.ResourceGroup ?? "").ToList();
@@ -111,14 +111,14 @@ public static class AgentEndpoints
         if (request.VmScaleSetName is { } scaleSetName)
         {
             // Keep the display spelling of a scale set that already exists.
-            var scaleSet = await store.GetScaleSetAsync(identity.SubscriptionId, request.ResourceGroup!, scaleSetName, cancellationToken);
-            record = await store.EnrollScaleSetInstanceAsync(identity.SubscriptionId, scaleSet?.ResourceGroup ?? request.ResourceGroup!, scaleSet?.Name ?? scaleSetName,
-                identity.Location, tokenHash, publicKey, request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
+            var scaleSet = await machines.GetScaleSetAsync(new ScaleSetKey(identity.SubscriptionId, request.ResourceGroup!, scaleSetName), cancellationToken);
+            record = await machines.EnrollScaleSetInstanceAsync(scaleSet?.Key ?? new ScaleSetKey(identity.SubscriptionId, request.ResourceGroup!, scaleSetName),
+                identity.Location, new AgentCredential(tokenHash, publicKey), request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
         }
         else
         {
-            var existing = await store.GetVmAsync(vm, cancellationToken);
-            record = await store.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, tokenHash, publicKey, request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
+            var existing = await machines.GetVmAsync(vm, cancellationToken);
+            record = await machines.EnrollAgentAsync(existing?.Vm ?? vm, identity.Location, new AgentCredential(tokenHash, publicKey), request.Hostname, request.AgentVersion, request.Tags, time.GetUtcNow(), cancellationToken);
         }
 
         Log.AgentEnrolled(logger, record.Vm.ResourceId, request.Hostname);
@@ -130,7 +130,7 @@ public static class AgentEndpoints
         }, ContractsJsonContext.Default.EnrollResponse);
     }
 
-    private static async Task<IResult> GoalStateAsync(HttpContext http, IRunCommandStore store, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IMachineStore machines, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
@@ -162,13 +162,18 @@ public static class AgentEndpoints
 
         // The credential may have been revoked while the poll waited: a revoked agent gets no work, not even this once.
         var token = http.Request.Headers.Authorization.ToString()[7..].Trim();
-        if (await BearerAuthentication.FindAgentAsync(token, store, time, cancellationToken) is not { } still || still.Vm.Key != vm.Key)
+        if (await BearerAuthentication.FindAgentAsync(token, machines, time, cancellationToken) is not { } still || still.Vm.Key != vm.Key)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The agent credential has been revoked.");
         }
 
         var (current, work) = await store.LeaseGoalStateAsync(vm, cancellationToken);
+        foreach (var item in work)
+        {
+            metrics.Handed(item.Execution);
+        }
+
         var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
         return Results.Json(new GoalState { Version = current, Executions = assignments }, ContractsJsonContext.Default.GoalState);
     }
@@ -184,7 +189,7 @@ public static class AgentEndpoints
             ExecutionId = item.Execution.ExecutionId,
             RunCommandName = item.Command.Name,
             Cancel = item.Execution.CancelRequested,
-            Started = item.Execution.State == ExecutionStates.Running,
+            Started = item.Execution.State == ExecutionState.Running,
             // A commandId source runs the document script resolved when the command was written.
             Script = spec.ResolvedScript ?? spec.Script,
             // Only the agent gets the full URL: the query (a SAS) was sealed apart from the public spec.
@@ -201,11 +206,11 @@ public static class AgentEndpoints
         };
     }
 
-    private static async Task<IResult> ReportAsync(HttpContext http, string executionId, IRunCommandStore store, AgentPresence presence, TimeProvider time, ILogger<AgentPresence> logger, CancellationToken cancellationToken)
+    private static async Task<IResult> ReportAsync(HttpContext http, string executionId, IAgentWorkStore store, AgentPresence presence, TimeProvider time, ILogger<AgentPresence> logger, ServerMetrics metrics, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var report = await ArmBody.ReadAsync(http.Request, ContractsJsonContext.Default.ExecutionReport, cancellationToken);
-        if (report.State is not (ExecutionStates.Pending or ExecutionStates.Running) && !ExecutionStates.IsTerminal(report.State))
+        if (!StateRules.TryParseName<ExecutionState>(report.State, out var state))
         {
             return ArmResults.Error(StatusCodes.Status400BadRequest, "InvalidParameter", $"'{report.State}' is not an execution state.", "state");
         }
@@ -214,7 +219,7 @@ public static class AgentEndpoints
         var outcome = await store.RecordReportAsync(vm, new ReportWrite
         {
             ExecutionId = executionId,
-            State = report.State,
+            State = state,
             ExitCode = report.ExitCode,
             Message = report.Message,
             StartTime = report.StartTime,
@@ -229,9 +234,10 @@ public static class AgentEndpoints
             return ArmResults.NotFound($"Execution '{executionId}' is not an execution of this VM.");
         }
 
-        if (ExecutionStates.IsTerminal(report.State))
+        if (state.IsTerminal())
         {
             Log.ExecutionState(logger, executionId, vm.ResourceId, report.State);
+            metrics.Finished(executionId, report.State);
         }
 
         return Results.Json(new ReportAck

@@ -15,11 +15,11 @@ public sealed class AgentPresence
     private static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, int> _activePolls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastTouch = new(StringComparer.Ordinal);
-    private readonly IRunCommandStore _store;
+    private readonly IMachineStore _store;
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
 
-    public AgentPresence(IRunCommandStore store, TimeProvider time, IOptions<ServerOptions> options)
+    public AgentPresence(IMachineStore store, TimeProvider time, IOptions<ServerOptions> options)
     {
         _store = store;
         _time = time;
@@ -45,6 +45,9 @@ public sealed class AgentPresence
         _lastTouch[vm.Key] = now;
         await _store.TouchAgentAsync(vm, now, cancellationToken);
     }
+
+    /// <summary>How many machines hold a goal-state poll open right now (the <c>runcmd_agents_connected</c> gauge).</summary>
+    public int OpenPolls => _activePolls.Count(p => p.Value > 0);
 
     /// <summary>Connected, Disconnected or NeverConnected.</summary>
     public string StatusOf(VmRecord vm)

@@ -23,7 +23,7 @@ public static class EnrollmentTokenEndpoints
         app.MapDelete(Path + "/{tokenId}", RevokeAsync).RequireArmAction(Actions.EnrollmentTokensDelete);
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, string subscriptionId, string resourceGroupName, IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(HttpContext http, string subscriptionId, string resourceGroupName, IIdentityStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
     {
         Check(http.Request, subscriptionId, resourceGroupName, identity);
         var body = http.Request.ContentLength is 0 ? new EnrollmentTokenCreate() : await ArmBody.ReadAsync(http.Request, ContractsJsonContext.Default.EnrollmentTokenCreate, cancellationToken);
@@ -65,14 +65,14 @@ public static class EnrollmentTokenEndpoints
         return Results.Json(ToResource(record) with { Token = token }, ContractsJsonContext.Default.EnrollmentTokenResource, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, string resourceGroupName, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, string resourceGroupName, IIdentityStore store, ServerIdentity identity, CancellationToken cancellationToken)
     {
         Check(request, subscriptionId, resourceGroupName, identity);
         var tokens = await store.ListEnrollmentTokensAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
         return Results.Json(new ResourceList<EnrollmentTokenResource> { Value = tokens.Select(ToResource).ToList() }, ContractsJsonContext.Default.ResourceListEnrollmentTokenResource);
     }
 
-    private static async Task<IResult> RevokeAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string tokenId, IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> RevokeAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string tokenId, IIdentityStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
     {
         Check(request, subscriptionId, resourceGroupName, identity);
         var tokens = await store.ListEnrollmentTokensAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);

@@ -5,11 +5,18 @@ namespace RunCommand.Server.Arm;
 /// <summary>Reads ARM request bodies; malformed JSON is a 400 InvalidRequestContent naming the line and position.</summary>
 public static class ArmBody
 {
+    /// <summary>Nesting of objects and arrays in any request body; deeper is a 400 (the readers recurse per level).</summary>
+    public const int MaxJsonDepth = 32;
+
+    // The wire types' context with the request depth bound (the shared Default keeps System.Text.Json's 64 for answers).
+    private static readonly RunCommand.Contracts.ContractsJsonContext Requests =
+        new(new JsonSerializerOptions(RunCommand.Contracts.ContractsJsonContext.Default.Options) { MaxDepth = MaxJsonDepth, TypeInfoResolver = null });
+
     public static async Task<JsonDocument> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         try
         {
-            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 32 }, cancellationToken);
+            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = MaxJsonDepth }, cancellationToken);
         }
         catch (JsonException e)
         {
@@ -25,7 +32,8 @@ public static class ArmBody
     {
         try
         {
-            return await JsonSerializer.DeserializeAsync(request.Body, typeInfo, cancellationToken)
+            var bounded = (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)(Requests.GetTypeInfo(typeof(T)) ?? typeInfo);
+            return await JsonSerializer.DeserializeAsync(request.Body, bounded, cancellationToken)
                 ?? throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent", "The request body is empty.");
         }
         catch (JsonException e)

@@ -117,7 +117,7 @@ public static class RunCommandEndpoints
         return Results.Json(logs, ContractsJsonContext.Default.RunCommandLogs);
     }
 
-    private static async Task<IResult> OperationAsync(HttpContext http, string subscriptionId, string location, string operationId, RunCommandService service, Authorizer authorizer, CancellationToken cancellationToken)
+    private static async Task<IResult> OperationAsync(HttpContext http, string subscriptionId, string location, string operationId, RunCommandService service, Authorizer authorizer, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(http.Request);
         ArmNames.RequireSubscription(subscriptionId, service.SubscriptionId);
@@ -127,7 +127,9 @@ public static class RunCommandEndpoints
             throw Authorizer.Denied(http.Caller(), Actions.OperationsRead, record.ResourceId);
         }
 
-        var wait = service.ReadWait(http.Request);
+        // No waitSeconds: an ARM client. Hold its poll briefly anyway (ServerOptions.OperationPollHold), so a short run
+        // is answered terminal on the first poll instead of after the client's own poll interval.
+        var wait = http.Request.Query.ContainsKey("waitSeconds") ? service.ReadWait(http.Request) : options.Value.OperationPollHold;
         var operation = await service.GetOperationStatusAsync(operationId, wait, cancellationToken);
         if (operation is null)
         {

@@ -13,6 +13,12 @@ namespace RunCommand.Server.Arm;
 /// </summary>
 public sealed partial class RunCommandRequest
 {
+    /// <summary>Tags on one resource (ARM's limit).</summary>
+    public const int MaxTags = 50;
+
+    /// <summary>Entries of <c>parameters</c>, and of <c>protectedParameters</c>, of one run command.</summary>
+    public const int MaxParameters = 100;
+
     private readonly List<ArmError> _errors = [];
     private readonly HashSet<string> _given = new(StringComparer.Ordinal);
 
@@ -226,6 +232,12 @@ public sealed partial class RunCommandRequest
             return null;
         }
 
+        if (array.GetArrayLength() > MaxParameters)
+        {
+            Add(path, $"'{path}' has {array.GetArrayLength():N0} entries; the limit is {MaxParameters}.");
+            return null;
+        }
+
         var result = new List<RunCommandParameter>();
         var index = 0;
         foreach (var item in array.EnumerateArray())
@@ -279,6 +291,13 @@ public sealed partial class RunCommandRequest
         if (tags.ValueKind != JsonValueKind.Object)
         {
             Add("tags", "'tags' must be an object of string values.");
+            return null;
+        }
+
+        var count = tags.EnumerateObject().Count();
+        if (count > MaxTags)
+        {
+            Add("tags", $"'tags' has {count:N0} entries; the limit is {MaxTags}.");
             return null;
         }
 

@@ -22,10 +22,11 @@ public sealed class RunCommandService
     private readonly ILogger<RunCommandService> _logger;
     private readonly CommandDocuments _documents;
 
-    public RunCommandService(IRunCommandStore store, IChangeFeed changes, SecretProtector protector, RunCommandViews views, CommandDocuments documents, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, ILogger<RunCommandService> logger)
+    public RunCommandService(IRunCommandStore store, IMachineStore machines, IChangeFeed changes, SecretProtector protector, RunCommandViews views, CommandDocuments documents, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, ILogger<RunCommandService> logger)
     {
         _documents = documents;
         Store = store;
+        Machines = machines;
         Views = views;
         _changes = changes;
         _protector = protector;
@@ -36,6 +37,8 @@ public sealed class RunCommandService
     }
 
     public IRunCommandStore Store { get; }
+
+    public IMachineStore Machines { get; }
 
     public RunCommandViews Views { get; }
 
@@ -93,7 +96,7 @@ public sealed class RunCommandService
         checkedMachine.Errors.Count > 0 ? throw new ArmRequestException(checkedMachine.Errors) : checkedMachine.Machine;
 
     public async Task<VmRecord> RequireVmAsync(VmKey vm, CancellationToken cancellationToken) =>
-        await Store.GetVmAsync(vm, cancellationToken) ?? throw VmNotFound(vm);
+        await Machines.GetVmAsync(vm, cancellationToken) ?? throw VmNotFound(vm);
 
     public async Task<RunCommandRecord> RequireAsync(RunCommandKey key, CancellationToken cancellationToken)
     {
@@ -277,7 +280,7 @@ public sealed class RunCommandService
 
     private async Task<AsyncOperation> ComputeStatusAsync(OperationRecord operation, CancellationToken cancellationToken)
     {
-        if (operation.Kind == "delete")
+        if (operation.Kind == OperationKind.Delete)
         {
             return new AsyncOperation
             {
@@ -289,7 +292,7 @@ public sealed class RunCommandService
         }
 
         var execution = await Store.GetExecutionAsync(operation.ExecutionId!, cancellationToken);
-        if (operation.Kind == "action")
+        if (operation.Kind == OperationKind.Action)
         {
             return await ActionStatusAsync(operation, execution, cancellationToken);
         }
@@ -314,7 +317,7 @@ public sealed class RunCommandService
             return new AsyncOperation { Name = operation.OperationId, Status = execution is null ? OperationStatus.Canceled : OperationStatus.InProgress, StartTime = operation.Created };
         }
 
-        if (execution.State == ExecutionStates.Canceled)
+        if (execution.State == ExecutionState.Canceled)
         {
             return new AsyncOperation
             {
@@ -337,7 +340,7 @@ public sealed class RunCommandService
             Properties = new AsyncOperationProperties
             {
                 Output = ActionRunResult.Build(execution, RunCommandViews.Utf8Tail(stdout), RunCommandViews.Utf8Tail(stderr)),
-                ExecutionState = execution.State,
+                ExecutionState = execution.State.ToString(),
                 ExitCode = execution.ExitCode,
             },
         };
@@ -365,7 +368,7 @@ public sealed class RunCommandService
                 return new RunCommandLogs
                 {
                     ExecutionId = execution.ExecutionId,
-                    ExecutionState = execution.State,
+                    ExecutionState = execution.State.ToString(),
                     Finished = finished,
                     ExitCode = execution.ExitCode,
                     Stdout = new LogChunk { Offset = stdoutOffset, Data = stdout, NextOffset = stdoutOffset + stdout.Length },

@@ -16,11 +16,13 @@ public sealed class RunCommandViews
     public const int TailBytes = 4096;
 
     private readonly IRunCommandStore _store;
+    private readonly IMachineStore _machines;
     private readonly AgentPresence _presence;
 
-    public RunCommandViews(IRunCommandStore store, AgentPresence presence)
+    public RunCommandViews(IRunCommandStore store, IMachineStore machines, AgentPresence presence)
     {
         _store = store;
+        _machines = machines;
         _presence = presence;
     }
 
@@ -73,12 +75,12 @@ public sealed class RunCommandViews
     {
         if (!execution.IsTerminal)
         {
-            return spec.AsyncExecution && execution.State == ExecutionStates.Running
+            return spec.AsyncExecution && execution.State == ExecutionState.Running
                 ? (OperationStatus.Succeeded, execution.StartTime, null)
                 : (OperationStatus.InProgress, null, null);
         }
 
-        if (execution.State == ExecutionStates.Canceled)
+        if (execution.State == ExecutionState.Canceled)
         {
             return (OperationStatus.Canceled, execution.EndTime, new ArmError
             {
@@ -87,7 +89,7 @@ public sealed class RunCommandViews
             });
         }
 
-        if (execution.State != ExecutionStates.Succeeded && spec.TreatFailureAsDeploymentFailure)
+        if (execution.State != ExecutionState.Succeeded && spec.TreatFailureAsDeploymentFailure)
         {
             return (OperationStatus.Failed, execution.EndTime, new ArmError
             {
@@ -109,7 +111,7 @@ public sealed class RunCommandViews
         var stderr = await TailAsync(_store, execution, OutputStream.Stderr, cancellationToken);
         return new RunCommandInstanceView
         {
-            ExecutionState = execution.State,
+            ExecutionState = execution.State.ToString(),
             ExecutionMessage = await ExecutionMessageAsync(record, cancellationToken),
             ExitCode = execution.ExitCode,
             Output = Utf8Tail(stdout),
@@ -130,10 +132,10 @@ public sealed class RunCommandViews
 
         switch (execution.State)
         {
-            case ExecutionStates.Succeeded:
+            case ExecutionState.Succeeded:
                 return "Execution completed";
-            case ExecutionStates.Pending:
-                var vm = await _store.GetVmAsync(record.Command.Vm, cancellationToken);
+            case ExecutionState.Pending:
+                var vm = await _machines.GetVmAsync(record.Command.Vm, cancellationToken);
                 if (vm is null)
                 {
                     return "Waiting for the agent.";
@@ -145,7 +147,7 @@ public sealed class RunCommandViews
                     "NeverConnected" => $"Waiting for the agent of VM '{vm.Vm.VmName}': it has never connected.",
                     _ => $"Waiting for the agent of VM '{vm.Vm.VmName}': it is disconnected (last contact {_presence.LastContact(vm):u}). The command runs when it returns.",
                 };
-            case ExecutionStates.Running:
+            case ExecutionState.Running:
                 return "Execution in progress";
             default:
                 return $"Execution ended: {execution.State}";

@@ -23,6 +23,8 @@ public static class VirtualMachineEndpoints
             .RequireArmAction(Actions.RevokeAgent);
         app.MapPatch("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}", PatchAsync)
             .RequireArmAction(Actions.VirtualMachinesWrite);
+        app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachineScaleSets", ListScaleSetsAsync).RequireArmAction(Actions.ScaleSetsRead, checkedByHandler: true);
+        app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets", ListScaleSetsAsync).RequireArmAction(Actions.ScaleSetsRead, checkedByHandler: true);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}", GetScaleSetAsync)
             .RequireArmAction(Actions.ScaleSetsRead);
         app.MapGet("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}/virtualMachines", ListInstancesAsync)
@@ -45,7 +47,7 @@ public static class VirtualMachineEndpoints
         return Results.Json(new ResourceList<SubscriptionResource> { Value = [subscription] }, ContractsJsonContext.Default.ResourceListSubscriptionResource);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IRunCommandStore store, AgentPresence presence, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IMachineStore store, AgentPresence presence, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var request = http.Request;
         ArmNames.RequireComputeApiVersion(request);
@@ -56,14 +58,9 @@ public static class VirtualMachineEndpoints
         }
 
         // Only the VMs the caller may read are listed (a role on one resource group sees that group's VMs).
-        var vms = new List<VmRecord>();
-        foreach (var vm in await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken))
-        {
-            if (await authorizer.IsAllowedAsync(http.Caller(), Actions.VirtualMachinesRead, vm.Vm.ResourceId, cancellationToken))
-            {
-                vms.Add(vm);
-            }
-        }
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
+        var vms = (await store.ListVmsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken))
+            .Where(vm => viewer.IsAllowed(Actions.VirtualMachinesRead, vm.Vm.ResourceId)).ToList();
 
         return Results.Json(new ResourceList<VirtualMachineResource> { Value = vms.Select(vm => ToResource(vm, presence)).ToList() },
             ContractsJsonContext.Default.ResourceListVirtualMachineResource);
@@ -81,7 +78,7 @@ public static class VirtualMachineEndpoints
     {
         var vm = service.ResolveVm(request, subscriptionId, resourceGroupName, vmName);
         var record = await service.RequireVmAsync(vm, cancellationToken);
-        await service.Store.RevokeAgentAsync(record.Vm, cancellationToken);
+        await service.Machines.RevokeAgentAsync(record.Vm, cancellationToken);
         return Results.Ok();
     }
 
@@ -97,14 +94,14 @@ public static class VirtualMachineEndpoints
             throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidParameter", $"The tag name '{badKey}' must be 1-512 characters.", "tags");
         }
 
-        var record = update?.Tags is null ? existing : await service.Store.SetVmTagsAsync(existing.Vm, update.Tags, cancellationToken) ?? throw new InvalidOperationException("The VM vanished.");
+        var record = update?.Tags is null ? existing : await service.Machines.SetVmTagsAsync(existing.Vm, update.Tags, cancellationToken) ?? throw new InvalidOperationException("The VM vanished.");
         return Results.Json(ToResource(record, presence), ContractsJsonContext.Default.VirtualMachineResource);
     }
 
     private static async Task<IResult> GetScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)
     {
         var scaleSet = await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
-        var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
+        var instances = await service.Machines.ListScaleSetInstancesAsync(new ScaleSetKey(service.SubscriptionId, resourceGroupName, vmScaleSetName), cancellationToken);
         return Results.Json(new VirtualMachineScaleSetResource
         {
             Id = scaleSet.ResourceId,
@@ -112,6 +109,39 @@ public static class VirtualMachineEndpoints
             Location = scaleSet.Location,
             Properties = new VirtualMachineScaleSetProperties { InstanceCount = instances.Count },
         }, ContractsJsonContext.Default.VirtualMachineScaleSetResource);
+    }
+
+    /// <summary>ARM's scale set lists (<c>VirtualMachineScaleSets_ListAll</c> and <c>_List</c>): only those the caller may read.</summary>
+    private static async Task<IResult> ListScaleSetsAsync(HttpContext http, string subscriptionId, string? resourceGroupName, IMachineStore store, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
+    {
+        ArmNames.RequireComputeApiVersion(http.Request);
+        ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);
+        if (resourceGroupName is not null && ArmNames.CheckResourceGroup(resourceGroupName).ToList() is { Count: > 0 } errors)
+        {
+            throw new ArmRequestException(errors);
+        }
+
+        // A scale set exists once an instance has enrolled, so the instances name every scale set.
+        var scaleSets = new List<VirtualMachineScaleSetResource>();
+        var machines = await store.ListMachinesAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
+        foreach (var group in machines.Where(m => m.Vm.IsScaleSetInstance)
+            .GroupBy(m => (ResourceGroup: m.Vm.ResourceGroup.ToUpperInvariant(), ScaleSet: m.Vm.ScaleSetName!.ToUpperInvariant())))
+        {
+            var first = group.First();
+            var id = $"/subscriptions/{identity.SubscriptionId}/resourceGroups/{first.Vm.ResourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{first.Vm.ScaleSetName}";
+            if (await authorizer.IsAllowedAsync(http.Caller(), Actions.ScaleSetsRead, id, cancellationToken))
+            {
+                scaleSets.Add(new VirtualMachineScaleSetResource
+                {
+                    Id = id,
+                    Name = first.Vm.ScaleSetName!,
+                    Location = first.Location,
+                    Properties = new VirtualMachineScaleSetProperties { InstanceCount = group.Count() },
+                });
+            }
+        }
+
+        return Results.Json(new ResourceList<VirtualMachineScaleSetResource> { Value = scaleSets }, ContractsJsonContext.Default.ResourceListVirtualMachineScaleSetResource);
     }
 
     private static async Task<ScaleSetRecord> RequireScaleSetAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, CancellationToken cancellationToken)
@@ -123,7 +153,7 @@ public static class VirtualMachineEndpoints
             throw new ArmRequestException(errors);
         }
 
-        return await service.Store.GetScaleSetAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken)
+        return await service.Machines.GetScaleSetAsync(new ScaleSetKey(service.SubscriptionId, resourceGroupName, vmScaleSetName), cancellationToken)
             ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
                 $"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}' under resource group '{resourceGroupName}' was not found. A scale set exists once an agent has enrolled into it (./runcmd agent --vmss-name {vmScaleSetName}).");
     }
@@ -132,7 +162,7 @@ public static class VirtualMachineEndpoints
     private static async Task<IResult> ListInstancesAsync(HttpRequest request, string subscriptionId, string resourceGroupName, string vmScaleSetName, RunCommandService service, AgentPresence presence, CancellationToken cancellationToken)
     {
         await RequireScaleSetAsync(request, subscriptionId, resourceGroupName, vmScaleSetName, service, cancellationToken);
-        var instances = await service.Store.ListScaleSetInstancesAsync(service.SubscriptionId, resourceGroupName, vmScaleSetName, cancellationToken);
+        var instances = await service.Machines.ListScaleSetInstancesAsync(new ScaleSetKey(service.SubscriptionId, resourceGroupName, vmScaleSetName), cancellationToken);
         return Results.Json(new ResourceList<VirtualMachineResource> { Value = instances.Select(vm => ToResource(vm, presence)).ToList() },
             ContractsJsonContext.Default.ResourceListVirtualMachineResource);
     }

@@ -10,7 +10,7 @@ namespace RunCommand.Server.Auth;
 
 /// <summary>
 /// Records every write and every run (any ARM request but GET/HEAD), every agent enrollment, and every refused
-/// request (401, 403) in the append-only activity log: who, which action, which resource, when, from which address,
+/// request (401, 403, 429) in the append-only activity log: who, which action, which resource, when, from which address,
 /// which status. It records the path only: never a body, query string or header, so no secret reaches the log.
 /// </summary>
 public sealed class ActivityLogRecorder
@@ -22,7 +22,7 @@ public sealed class ActivityLogRecorder
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, IRunCommandStore store, TimeProvider time, ILogger<ActivityLogRecorder> logger)
+    public async Task InvokeAsync(HttpContext http, IActivityLogStore store, TimeProvider time, ILogger<ActivityLogRecorder> logger)
     {
         var started = time.GetUtcNow();
         try
@@ -41,7 +41,7 @@ public sealed class ActivityLogRecorder
     private static bool ShouldRecord(HttpContext http)
     {
         var status = http.Response.StatusCode;
-        if (status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden)
+        if (status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status429TooManyRequests)
         {
             return true;
         }
@@ -60,7 +60,7 @@ public sealed class ActivityLogRecorder
         return !(HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method) || HttpMethods.IsOptions(http.Request.Method));
     }
 
-    private static async Task RecordAsync(HttpContext http, IRunCommandStore store, DateTimeOffset started, ILogger logger)
+    private static async Task RecordAsync(HttpContext http, IActivityLogStore store, DateTimeOffset started, ILogger logger)
     {
         var caller = http.Items[typeof(Caller)] as Caller;
         var metadata = http.GetEndpoint()?.Metadata.GetMetadata<ArmActionMetadata>();
@@ -100,13 +100,24 @@ public static partial class ActivityLogEndpoints
 {
     public static void MapActivityLog(this IEndpointRouteBuilder app) =>
         app.MapGet("/subscriptions/{subscriptionId}/providers/Microsoft.Insights/eventtypes/management/values", ListAsync)
-            .RequireArmAction(Actions.ActivityLogRead);
+            .RequireArmAction(Actions.ActivityLogRead, checkedByHandler: true);
 
     [GeneratedRegex(@"(?<field>eventTimestamp|resourceGroupName|resourceGroup|caller)\s+(?<op>eq|ge|le)\s+'(?<value>[^']*)'", RegexOptions.IgnoreCase)]
     private static partial Regex Clause();
 
-    private static async Task<IResult> ListAsync(HttpRequest request, string subscriptionId, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    /// <summary>
+    /// The entries the caller may read: all of them with the right at the subscription; with it at a resource group or
+    /// a resource, only the entries at or below that scope (as Azure's activity log shows a resource group's Reader).
+    /// </summary>
+    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, IActivityLogStore store, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
     {
+        var request = http.Request;
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
+        if (!viewer.HoldsAnywhere(Actions.ActivityLogRead))
+        {
+            throw Authorizer.Denied(http.Caller(), Actions.ActivityLogRead, "/subscriptions/" + subscriptionId);
+        }
+
         ArmNames.RequireApiVersion(request);
         ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);
         var query = new AuditQuery();
@@ -134,9 +145,15 @@ public static partial class ActivityLogEndpoints
         }
 
         var entries = await store.ListAuditAsync(query, cancellationToken);
-        var items = entries.Select(e => ToEvent(e, identity.SubscriptionId)).ToList();
+        var items = entries
+            .Where(e => viewer.IsAllowed(Actions.ActivityLogRead, ScopeOf(e.ResourceId, identity.SubscriptionId)))
+            .Select(e => ToEvent(e, identity.SubscriptionId)).ToList();
         return Results.Json(new ResourceList<ActivityLogEvent> { Value = items }, ContractsJsonContext.Default.ResourceListActivityLogEvent);
     }
+
+    /// <summary>The scope an entry belongs to: its path cut before an extension provider; the subscription for paths outside it (agent enrollment).</summary>
+    private static string ScopeOf(string path, string subscriptionId) =>
+        path.StartsWith("/subscriptions/", StringComparison.OrdinalIgnoreCase) ? ArmScope.OfPath(path) : "/subscriptions/" + subscriptionId;
 
     private static DateTimeOffset ParseTime(string value) =>
         DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)

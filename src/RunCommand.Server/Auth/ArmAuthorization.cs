@@ -23,6 +23,9 @@ public sealed record ArmActionMetadata(string Action, Func<HttpContext, string>?
 /// <summary>Marks an endpoint any authenticated caller may use (the subscription list, the 404 fallback).</summary>
 public sealed record AnyAuthenticatedCallerMetadata;
 
+/// <summary>Marks an endpoint anyone may call without a token (health checks, the agent installer and downloads).</summary>
+public sealed record AnonymousCallerMetadata;
+
 public static class ArmAuthorizationExtensions
 {
     /// <summary>Declares the action the endpoint performs; the request is refused with 403 AuthorizationFailed unless the caller holds it.</summary>
@@ -30,7 +33,13 @@ public static class ArmAuthorizationExtensions
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new ArmActionMetadata(action, scope, checkedByHandler));
 
+    /// <summary>No token needed: the endpoint serves nothing a stranger could misuse.</summary>
+    public static TBuilder AllowAnonymousCaller<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new AnonymousCallerMetadata());
+
     /// <summary>Lets any authenticated caller use the endpoint.</summary>
+
     public static TBuilder AllowAnyAuthenticatedCaller<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AnyAuthenticatedCallerMetadata());
@@ -42,9 +51,11 @@ public static class ArmScope
     private static readonly string[] ExtensionProviders = ["/providers/Microsoft.Authorization/", "/providers/Microsoft.Insights/"];
 
     /// <summary>The scope a request acts on: its path, cut before an extension provider; "/" for tenant-level paths.</summary>
-    public static string Of(HttpContext http)
+    public static string Of(HttpContext http) => OfPath(http.Request.Path.Value ?? "/");
+
+    /// <summary>The scope of a request path: cut before an extension provider; "/" for tenant-level paths.</summary>
+    public static string OfPath(string path)
     {
-        var path = http.Request.Path.Value ?? "/";
         foreach (var provider in ExtensionProviders)
         {
             var at = path.IndexOf(provider, StringComparison.OrdinalIgnoreCase);
@@ -77,35 +88,43 @@ public static class ArmScope
 /// <summary>Decides whether a caller holds an action at a scope, from its role assignments (inherited downwards).</summary>
 public sealed class Authorizer
 {
-    private readonly IRunCommandStore _store;
+    private readonly IIdentityStore _store;
 
-    public Authorizer(IRunCommandStore store)
+    public Authorizer(IIdentityStore store)
     {
         _store = store;
     }
 
-    public async Task<bool> IsAllowedAsync(Caller caller, string action, string scope, CancellationToken cancellationToken)
-    {
-        if (caller.Kind == Caller.Admin)
-        {
-            return true;
-        }
+    public async Task<bool> IsAllowedAsync(Caller caller, string action, string scope, CancellationToken cancellationToken) =>
+        (await GrantsOfAsync(caller, cancellationToken)).IsAllowed(action, scope);
 
-        if (caller.PrincipalId is null)
+    /// <summary>Everything the caller may do, for a view that asks about many resources at once.</summary>
+    public async Task<CallerGrants> GrantsOfAsync(Caller caller, CancellationToken cancellationToken)
+    {
+        if (caller.Kind == Caller.Admin || caller.PrincipalId is null)
         {
-            return false;
+            return new CallerGrants(caller, [], new Dictionary<string, RoleDefinitionRecord>());
         }
 
         var assignments = await _store.ListRoleAssignmentsAsync(caller.PrincipalId, cancellationToken);
-        if (assignments.Count == 0)
-        {
-            return false;
-        }
-
-        var roles = await RolesAsync(cancellationToken);
-        return assignments.Any(a => ActionPattern.IsAtOrBelow(scope, a.Scope)
-            && roles.TryGetValue(a.RoleDefinitionId, out var role) && ActionPattern.Grants(role, action));
+        return new CallerGrants(caller, assignments, assignments.Count == 0 ? new Dictionary<string, RoleDefinitionRecord>() : await RolesAsync(cancellationToken));
     }
+
+    /// <summary>The bootstrap admin's Owner at "/", so lists and permission answers show where its access comes from.</summary>
+    public static readonly RoleAssignmentRecord AdminAssignment = new()
+    {
+        Id = "00000000-0000-0000-0000-0000000000a1",
+        PrincipalId = Caller.AdminPrincipalId,
+        RoleDefinitionId = BuiltInRoles.Owner.Id,
+        Scope = "/",
+        Created = DateTimeOffset.UnixEpoch,
+    };
+
+    /// <summary>The role assignments the caller holds (the bootstrap admin: Owner at "/"; agents: none).</summary>
+    public async Task<IReadOnlyList<RoleAssignmentRecord>> AssignmentsAsync(Caller caller, CancellationToken cancellationToken) =>
+        caller.Kind == Caller.Admin ? [AdminAssignment]
+        : caller.PrincipalId is null ? []
+        : await _store.ListRoleAssignmentsAsync(caller.PrincipalId, cancellationToken);
 
     /// <summary>Built-in and custom role definitions by GUID.</summary>
     public async Task<Dictionary<string, RoleDefinitionRecord>> RolesAsync(CancellationToken cancellationToken)

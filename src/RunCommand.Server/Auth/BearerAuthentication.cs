@@ -55,12 +55,24 @@ public sealed class BearerAuthentication
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, TokenService tokens, IRunCommandStore store, TimeProvider time, ILogger<BearerAuthentication> logger)
+    public async Task InvokeAsync(HttpContext http, TokenService tokens, IIdentityStore store, IMachineStore machines, TimeProvider time, ILogger<BearerAuthentication> logger, FailedAuthenticationThrottle throttle)
     {
         var path = http.Request.Path;
-        if (path.StartsWithSegments("/healthz"))
+        if (path.StartsWithSegments("/healthz") || http.GetEndpoint()?.Metadata.GetMetadata<AnonymousCallerMetadata>() is not null)
         {
             await _next(http);
+            return;
+        }
+
+        // Before the credential is looked at: an address that failed too often is not heard until its window ends.
+        var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (throttle.IsBlocked(address))
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(throttle.Window.TotalSeconds));
+            Log.AuthenticationThrottled(logger, address, path);
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ArmResults.Error(StatusCodes.Status429TooManyRequests, "TooManyFailedAuthentications",
+                $"Too many failed authentications from {address}; retry after {seconds} s.").ExecuteAsync(http);
             return;
         }
 
@@ -92,7 +104,7 @@ public sealed class BearerAuthentication
         }
         else if (path.StartsWithSegments("/agent"))
         {
-            var vm = await FindAgentAsync(token, store, time, http.RequestAborted);
+            var vm = await FindAgentAsync(token, machines, time, http.RequestAborted);
             caller = vm is null ? null : new Caller(Caller.Agent, vm) { Name = "agent:" + vm.Vm.ResourceId };
         }
         else if (tokens.IsAdmin(token))
@@ -134,7 +146,7 @@ public sealed class BearerAuthentication
     /// <see cref="AgentAssertion.MaxSkew"/> of now; the machine is the one whose key verified, so an agent only ever
     /// speaks for itself. Anything else is an agent token, looked up by its hash.
     /// </summary>
-    public static async Task<VmRecord?> FindAgentAsync(string token, IRunCommandStore store, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<VmRecord?> FindAgentAsync(string token, IMachineStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!token.StartsWith(AgentAssertion.Prefix, StringComparison.Ordinal))
         {
@@ -155,6 +167,7 @@ public sealed class BearerAuthentication
     private static async Task RefuseAsync(HttpContext http, ILogger logger, string code, string message)
     {
         Log.Unauthorized(logger, http.Request.Path, code);
+        http.RequestServices.GetRequiredService<FailedAuthenticationThrottle>().RecordFailure(http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
         http.Response.Headers.WWWAuthenticate = "Bearer";
         await ArmResults.Error(StatusCodes.Status401Unauthorized, code, message).ExecuteAsync(http);
     }

@@ -32,7 +32,7 @@ public static partial class IdentityEndpoints
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
     private static partial Regex PrincipalName();
 
-    private static async Task<IResult> ListPrincipalsAsync(HttpRequest request, IRunCommandStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> ListPrincipalsAsync(HttpRequest request, IIdentityStore store, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         var principals = await store.ListPrincipalsAsync(cancellationToken);
@@ -40,14 +40,14 @@ public static partial class IdentityEndpoints
         return Results.Json(new ResourceList<PrincipalResource> { Value = items }, ContractsJsonContext.Default.ResourceListPrincipalResource);
     }
 
-    private static async Task<IResult> GetPrincipalAsync(HttpRequest request, string name, IRunCommandStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> GetPrincipalAsync(HttpRequest request, string name, IIdentityStore store, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         var principal = await RequirePrincipalAsync(store, name, cancellationToken);
         return Results.Json(ToResource(principal), ContractsJsonContext.Default.PrincipalResource);
     }
 
-    private static async Task<IResult> PutPrincipalAsync(HttpRequest request, string name, IRunCommandStore store, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> PutPrincipalAsync(HttpRequest request, string name, IIdentityStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         var body = await ArmBody.ReadAsync(request, ContractsJsonContext.Default.PrincipalCreate, cancellationToken);
@@ -58,10 +58,10 @@ public static partial class IdentityEndpoints
                 $"The principal name '{name}' is invalid: use 1-128 letters, digits, '.', '_', '@' or '-', not a GUID and not '{Caller.AdminName}'."));
         }
 
-        var kind = body.PrincipalType ?? PrincipalKinds.User;
-        if (kind is not (PrincipalKinds.User or PrincipalKinds.ServicePrincipal))
+        var kind = PrincipalKind.User;
+        if (body.PrincipalType is { } given && !StateRules.TryParseName(given, out kind))
         {
-            errors.Add(ArmNames.Invalid("InvalidParameter", "principalType", $"'principalType' must be '{PrincipalKinds.User}' or '{PrincipalKinds.ServicePrincipal}'."));
+            errors.Add(ArmNames.Invalid("InvalidParameter", "principalType", $"'principalType' must be '{PrincipalKind.User}' or '{PrincipalKind.ServicePrincipal}'."));
         }
 
         if (errors.Count > 0)
@@ -85,14 +85,14 @@ public static partial class IdentityEndpoints
         return Results.Json(ToResource(principal), ContractsJsonContext.Default.PrincipalResource, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> DeletePrincipalAsync(HttpRequest request, string name, IRunCommandStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> DeletePrincipalAsync(HttpRequest request, string name, IIdentityStore store, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         var principal = await store.FindPrincipalAsync(name, cancellationToken);
         return principal is not null && await store.DeletePrincipalAsync(principal.Id, cancellationToken) ? Results.Ok() : Results.NoContent();
     }
 
-    private static async Task<IResult> CreateTokenAsync(HttpRequest request, string name, IRunCommandStore store, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateTokenAsync(HttpRequest request, string name, IIdentityStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         var principal = await RequirePrincipalAsync(store, name, cancellationToken);
@@ -116,7 +116,7 @@ public static partial class IdentityEndpoints
         return Results.Json(ToResource(record, principal.Name) with { Token = token }, ContractsJsonContext.Default.ApiTokenResource, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> ListTokensAsync(HttpRequest request, IRunCommandStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> ListTokensAsync(HttpRequest request, IIdentityStore store, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         string? principalId = null;
@@ -131,7 +131,7 @@ public static partial class IdentityEndpoints
         return Results.Json(new ResourceList<ApiTokenResource> { Value = items }, ContractsJsonContext.Default.ResourceListApiTokenResource);
     }
 
-    private static async Task<IResult> RevokeTokenAsync(HttpRequest request, string tokenId, IRunCommandStore store, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> RevokeTokenAsync(HttpRequest request, string tokenId, IIdentityStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(request);
         return await store.RevokeApiTokenAsync(tokenId, time.GetUtcNow(), cancellationToken)
@@ -139,7 +139,7 @@ public static partial class IdentityEndpoints
             : ArmResults.NotFound($"The token '{tokenId}' was not found.");
     }
 
-    private static async Task<PrincipalRecord> RequirePrincipalAsync(IRunCommandStore store, string name, CancellationToken cancellationToken) =>
+    private static async Task<PrincipalRecord> RequirePrincipalAsync(IIdentityStore store, string name, CancellationToken cancellationToken) =>
         await store.FindPrincipalAsync(name, cancellationToken)
             ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "PrincipalNotFound", $"The principal '{name}' was not found.", "name");
 
@@ -147,7 +147,7 @@ public static partial class IdentityEndpoints
     {
         Id = Caller.AdminPrincipalId,
         Name = Caller.AdminName,
-        PrincipalType = PrincipalKinds.ServicePrincipal,
+        PrincipalType = nameof(PrincipalKind.ServicePrincipal),
         DisplayName = "Bootstrap admin (admin.token), Owner at /",
     };
 
@@ -155,7 +155,7 @@ public static partial class IdentityEndpoints
     {
         Id = p.Id,
         Name = p.Name,
-        PrincipalType = p.Kind,
+        PrincipalType = p.Kind.ToString(),
         DisplayName = p.DisplayName,
         CreatedDateTime = p.Created,
     };

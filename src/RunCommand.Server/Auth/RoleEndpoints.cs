@@ -62,7 +62,7 @@ public static class RoleEndpoints
             : ArmResults.Error(StatusCodes.Status404NotFound, "RoleDefinitionDoesNotExist", $"The specified role definition with ID '{roleDefinitionId}' does not exist.");
     }
 
-    private static async Task<IResult> PutDefinitionAsync(HttpRequest request, string subscriptionId, string roleDefinitionId, Authorizer authorizer, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> PutDefinitionAsync(HttpRequest request, string subscriptionId, string roleDefinitionId, Authorizer authorizer, IIdentityStore store, ServerIdentity identity, CancellationToken cancellationToken)
     {
         Check(request, subscriptionId, identity);
         var body = await ArmBody.ReadAsync(request, ContractsJsonContext.Default.RoleDefinitionCreate, cancellationToken);
@@ -120,7 +120,7 @@ public static class RoleEndpoints
             statusCode: created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task<IResult> DeleteDefinitionAsync(HttpRequest request, string subscriptionId, string roleDefinitionId, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteDefinitionAsync(HttpRequest request, string subscriptionId, string roleDefinitionId, IIdentityStore store, ServerIdentity identity, CancellationToken cancellationToken)
     {
         Check(request, subscriptionId, identity);
         if (BuiltInRoles.IsBuiltIn(roleDefinitionId))
@@ -139,7 +139,7 @@ public static class RoleEndpoints
 
     // ---------------------------------------------------------------- role assignments
 
-    private static async Task<IResult> ListAssignmentsAsync(HttpContext http, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAssignmentsAsync(HttpContext http, IIdentityStore store, ServerIdentity identity, CancellationToken cancellationToken)
     {
         var scope = CheckScope(http, identity);
         var principals = (await store.ListPrincipalsAsync(cancellationToken)).ToDictionary(p => p.Id);
@@ -150,16 +150,16 @@ public static class RoleEndpoints
             principalFilter = filter[16..].TrimEnd('\'');
         }
 
-        var all = (await store.ListRoleAssignmentsAsync(null, cancellationToken)).Prepend(AdminAssignment);
+        var all = (await store.ListRoleAssignmentsAsync(null, cancellationToken)).Prepend(Authorizer.AdminAssignment);
         var items = all
             .Where(a => ActionPattern.IsAtOrBelow(scope, a.Scope) || ActionPattern.IsAtOrBelow(a.Scope, scope))
             .Where(a => principalFilter is null || string.Equals(a.PrincipalId, principalFilter, StringComparison.OrdinalIgnoreCase))
-            .Select(a => ToResource(a, identity.SubscriptionId, principals.GetValueOrDefault(a.PrincipalId)?.Kind))
+            .Select(a => ToResource(a, identity.SubscriptionId, principals.GetValueOrDefault(a.PrincipalId)?.Kind.ToString()))
             .ToList();
         return Results.Json(new ResourceList<RoleAssignmentResource> { Value = items }, ContractsJsonContext.Default.ResourceListRoleAssignmentResource);
     }
 
-    private static async Task<IResult> GetAssignmentAsync(HttpContext http, string assignmentId, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAssignmentAsync(HttpContext http, string assignmentId, IIdentityStore store, ServerIdentity identity, CancellationToken cancellationToken)
     {
         var scope = CheckScope(http, identity);
         var assignment = (await store.ListRoleAssignmentsAsync(null, cancellationToken))
@@ -169,7 +169,7 @@ public static class RoleEndpoints
             : Results.Json(ToResource(assignment, identity.SubscriptionId, null), ContractsJsonContext.Default.RoleAssignmentResource);
     }
 
-    private static async Task<IResult> PutAssignmentAsync(HttpContext http, string assignmentId, Authorizer authorizer, IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> PutAssignmentAsync(HttpContext http, string assignmentId, Authorizer authorizer, IIdentityStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
     {
         var scope = CheckScope(http, identity);
         var body = await ArmBody.ReadAsync(http.Request, ContractsJsonContext.Default.RoleAssignmentCreate, cancellationToken);
@@ -224,10 +224,10 @@ public static class RoleEndpoints
             return ArmResults.Conflict("RoleAssignmentExists", $"A role assignment with id '{assignmentId}' already exists.");
         }
 
-        return Results.Json(ToResource(assignment, identity.SubscriptionId, principal.Kind), ContractsJsonContext.Default.RoleAssignmentResource, statusCode: StatusCodes.Status201Created);
+        return Results.Json(ToResource(assignment, identity.SubscriptionId, principal.Kind.ToString()), ContractsJsonContext.Default.RoleAssignmentResource, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> DeleteAssignmentAsync(HttpContext http, string assignmentId, IRunCommandStore store, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAssignmentAsync(HttpContext http, string assignmentId, IIdentityStore store, ServerIdentity identity, CancellationToken cancellationToken)
     {
         var scope = CheckScope(http, identity);
         var assignment = (await store.ListRoleAssignmentsAsync(null, cancellationToken))
@@ -242,16 +242,6 @@ public static class RoleEndpoints
     }
 
     // ---------------------------------------------------------------- shapes
-
-    /// <summary>The bootstrap admin's Owner at "/", listed so nobody wonders where its access comes from.</summary>
-    private static readonly RoleAssignmentRecord AdminAssignment = new()
-    {
-        Id = "00000000-0000-0000-0000-0000000000a1",
-        PrincipalId = Caller.AdminPrincipalId,
-        RoleDefinitionId = BuiltInRoles.Owner.Id,
-        Scope = "/",
-        Created = DateTimeOffset.UnixEpoch,
-    };
 
     private static void Check(HttpRequest request, string subscriptionId, ServerIdentity identity)
     {

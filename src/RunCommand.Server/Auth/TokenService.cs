@@ -15,11 +15,11 @@ public sealed class TokenService
     public const string AdminPurpose = "admin";
     public const string EnrollPurpose = "enroll";
 
-    private readonly IRunCommandStore _store;
+    private readonly IIdentityStore _store;
     private byte[]? _adminHash;
     private byte[]? _enrollHash;
 
-    public TokenService(IRunCommandStore store)
+    public TokenService(IIdentityStore store)
     {
         _store = store;
     }

@@ -60,7 +60,7 @@ public static class DeploymentEndpoints
     }
 
     private static async Task<IResult> PutAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
-        IRunCommandStore store, SecretProtector protector, ServerIdentity identity, DeploymentRunner runner, Authorizer authorizer, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, IMachineStore machineStore, SecretProtector protector, ServerIdentity identity, DeploymentRunner runner, Authorizer authorizer, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = Resolve(http.Request, identity, subscriptionId, resourceGroupName, deploymentName);
         using var document = await ArmBody.ReadJsonAsync(http.Request, cancellationToken);
@@ -93,7 +93,7 @@ public static class DeploymentEndpoints
         }
 
         var parameters = properties.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p : (JsonElement?)null;
-        var machines = await store.ListMachinesAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
+        var machines = await machineStore.ListMachinesAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
         var scope = new ExpressionScope { SubscriptionId = identity.SubscriptionId, ResourceGroup = resourceGroupName, Location = identity.Location };
         var (resources, planErrors) = TemplatePlanner.Plan(template, parameters, scope, machines.Select(m => m.Vm));
         if (planErrors.Count > 0)
@@ -154,38 +154,40 @@ public static class DeploymentEndpoints
         var record = await store.GetDeploymentAsync(key, cancellationToken) ?? throw new InvalidOperationException("The deployment vanished right after it was written.");
         http.Response.Headers["Azure-AsyncOperation"] = StatusUrl(http.Request, record);
         http.Response.Headers.RetryAfter = "1";
-        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow()), ContractsJsonContext.Default.DeploymentResource,
+        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow(), await authorizer.GrantsOfAsync(http.Caller(), cancellationToken)), ContractsJsonContext.Default.DeploymentResource,
             statusCode: outcome == DeploymentPutOutcome.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private static async Task<IResult> GetAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
-        IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(http, store, identity, subscriptionId, resourceGroupName, deploymentName, cancellationToken);
-        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow()), ContractsJsonContext.Default.DeploymentResource);
+        return Results.Json(DeploymentViews.ToResource(record, time.GetUtcNow(), await authorizer.GrantsOfAsync(http.Caller(), cancellationToken)), ContractsJsonContext.Default.DeploymentResource);
     }
 
     private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string resourceGroupName,
-        IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, Authorizer authorizer, CancellationToken cancellationToken)
     {
         Resolve(http.Request, identity, subscriptionId, resourceGroupName, null);
         var records = await store.ListDeploymentsAsync(identity.SubscriptionId, resourceGroupName, cancellationToken);
         var now = time.GetUtcNow();
-        return Results.Json(new ResourceList<DeploymentResource> { Value = records.Select(r => DeploymentViews.ToResource(r, now)).ToList() },
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
+        return Results.Json(new ResourceList<DeploymentResource> { Value = records.Select(r => DeploymentViews.ToResource(r, now, viewer)).ToList() },
             ContractsJsonContext.Default.ResourceListDeploymentResource);
     }
 
     private static async Task<IResult> OperationsAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
-        IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(http, store, identity, subscriptionId, resourceGroupName, deploymentName, cancellationToken);
-        return Results.Json(new ResourceList<DeploymentOperation> { Value = DeploymentViews.ToOperations(record, time.GetUtcNow()) },
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
+        return Results.Json(new ResourceList<DeploymentOperation> { Value = DeploymentViews.ToOperations(record, time.GetUtcNow(), viewer) },
             ContractsJsonContext.Default.ResourceListDeploymentOperation);
     }
 
     /// <summary>The deployment's status; with <c>waitSeconds</c> (RunCommand's long-poll extension) held until it ends or the wait does.</summary>
     private static async Task<IResult> StatusAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName, string deploymentId,
-        IRunCommandStore store, IChangeFeed changes, RunCommandService service, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, IChangeFeed changes, RunCommandService service, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = Resolve(http.Request, identity, subscriptionId, resourceGroupName, deploymentName);
         var deadline = time.GetUtcNow() + service.ReadWait(http.Request);
@@ -219,7 +221,7 @@ public static class DeploymentEndpoints
         return Results.Json(new AsyncOperation
         {
             Name = record.DeploymentId,
-            Status = record.State == DeploymentStates.Accepted ? DeploymentStates.Running : record.State,
+            Status = (record.State == DeploymentState.Accepted ? DeploymentState.Running : record.State).ToString(),
             StartTime = record.Created,
             EndTime = record.Ended,
             Error = record.Error,
@@ -231,22 +233,22 @@ public static class DeploymentEndpoints
     /// first: what has not started never starts; run commands already running finish on their own.
     /// </summary>
     private static async Task<IResult> DeleteAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
-        IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = Resolve(http.Request, identity, subscriptionId, resourceGroupName, deploymentName);
         if (await store.GetDeploymentAsync(key, cancellationToken) is { IsTerminal: false } running)
         {
-            await store.FinishDeploymentAsync(key, running.DeploymentId, DeploymentStates.Canceled, Canceled(), time.GetUtcNow(), cancellationToken);
+            await store.FinishDeploymentAsync(key, running.DeploymentId, DeploymentState.Canceled, Canceled(), time.GetUtcNow(), cancellationToken);
         }
 
         return await store.DeleteDeploymentAsync(key, cancellationToken) ? Results.Ok() : Results.NoContent();
     }
 
     private static async Task<IResult> CancelAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
-        IRunCommandStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(http, store, identity, subscriptionId, resourceGroupName, deploymentName, cancellationToken);
-        if (record.IsTerminal || !await store.FinishDeploymentAsync(record.Deployment, record.DeploymentId, DeploymentStates.Canceled, Canceled(), time.GetUtcNow(), cancellationToken))
+        if (record.IsTerminal || !await store.FinishDeploymentAsync(record.Deployment, record.DeploymentId, DeploymentState.Canceled, Canceled(), time.GetUtcNow(), cancellationToken))
         {
             return ArmResults.Conflict("DeploymentCannotBeCancelled", $"The deployment '{deploymentName}' has already finished ({record.State}).");
         }
@@ -260,7 +262,7 @@ public static class DeploymentEndpoints
         Message = "The deployment was canceled: resources not yet started were not started; run commands already running finish on their own.",
     };
 
-    private static async Task<DeploymentRecord> RequireAsync(HttpContext http, IRunCommandStore store, ServerIdentity identity, string subscriptionId, string resourceGroupName, string deploymentName, CancellationToken cancellationToken)
+    private static async Task<DeploymentRecord> RequireAsync(HttpContext http, IDeploymentStore store, ServerIdentity identity, string subscriptionId, string resourceGroupName, string deploymentName, CancellationToken cancellationToken)
     {
         var key = Resolve(http.Request, identity, subscriptionId, resourceGroupName, deploymentName);
         return await store.GetDeploymentAsync(key, cancellationToken)

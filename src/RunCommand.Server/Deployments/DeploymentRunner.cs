@@ -25,7 +25,8 @@ public sealed class DeploymentRunner : BackgroundService
     /// <summary>Re-check interval when no change signal arrives (a guard, not the wake-up path).</summary>
     public static readonly TimeSpan SafetyRecheckInterval = TimeSpan.FromSeconds(30);
 
-    private readonly IRunCommandStore _store;
+    private readonly IDeploymentStore _store;
+    private readonly IRunCommandStore _runCommands;
     private readonly IChangeFeed _changes;
     private readonly RunCommandService _service;
     private readonly SecretProtector _protector;
@@ -35,11 +36,12 @@ public sealed class DeploymentRunner : BackgroundService
     private readonly TaskCompletionSource _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationToken _stopping;
 
-    public DeploymentRunner(IRunCommandStore store, IChangeFeed changes, RunCommandService service, SecretProtector protector, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<DeploymentRunner> logger)
+    public DeploymentRunner(IDeploymentStore store, IRunCommandStore runCommands, IChangeFeed changes, RunCommandService service, SecretProtector protector, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<DeploymentRunner> logger)
     {
         // The host's stopping token rather than ExecuteAsync's: a PUT may call Start before ExecuteAsync has run.
         _stopping = lifetime.ApplicationStopping;
         _store = store;
+        _runCommands = runCommands;
         _changes = changes;
         _service = service;
         _protector = protector;
@@ -59,7 +61,7 @@ public sealed class DeploymentRunner : BackgroundService
     {
         foreach (var deployment in await _store.ListUnfinishedDeploymentsAsync(stoppingToken))
         {
-            Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State);
+            Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State.ToString());
             Start(deployment.Deployment);
         }
 
@@ -95,7 +97,7 @@ public sealed class DeploymentRunner : BackgroundService
 
             var byIndex = deployment.Operations.ToDictionary(o => o.Plan.Index);
             var ready = deployment.Operations
-                .Where(o => o.State is null && o.Plan.DependsOn.All(i => byIndex[i].State == DeploymentStates.Succeeded))
+                .Where(o => o.State is null && o.Plan.DependsOn.All(i => byIndex[i].State == DeploymentState.Succeeded))
                 .ToList();
             if (ready.Count > 0)
             {
@@ -104,9 +106,9 @@ public sealed class DeploymentRunner : BackgroundService
                 continue;
             }
 
-            if (deployment.Operations.All(o => o.State is null or DeploymentStates.Succeeded or DeploymentStates.Failed or DeploymentStates.Canceled))
+            if (deployment.Operations.All(o => o.State is null or DeploymentState.Succeeded or DeploymentState.Failed or DeploymentState.Canceled))
             {
-                var failed = deployment.Operations.Where(o => o.State is DeploymentStates.Failed or DeploymentStates.Canceled).ToList();
+                var failed = deployment.Operations.Where(o => o.State is DeploymentState.Failed or DeploymentState.Canceled).ToList();
                 var error = failed.Count == 0 ? null : new ArmError
                 {
                     Code = "DeploymentFailed",
@@ -115,10 +117,10 @@ public sealed class DeploymentRunner : BackgroundService
                         + "See the deployment operations for details.",
                     Details = failed.Select(o => o.Error ?? new ArmError { Code = "ResourceDeploymentFailure", Message = $"'{o.Plan.ResourceName}' ended {o.State}." }).ToList(),
                 };
-                var state = failed.Count == 0 ? DeploymentStates.Succeeded : DeploymentStates.Failed;
+                var state = failed.Count == 0 ? DeploymentState.Succeeded : DeploymentState.Failed;
                 if (await _store.FinishDeploymentAsync(key, deployment.DeploymentId, state, error, _time.GetUtcNow(), cancellationToken))
                 {
-                    Log.DeploymentFinished(_logger, key.ResourceId, state);
+                    Log.DeploymentFinished(_logger, key.ResourceId, state.ToString());
                 }
 
                 continue;
@@ -138,20 +140,20 @@ public sealed class DeploymentRunner : BackgroundService
     private async Task<bool> CollectEndedAsync(DeploymentRecord deployment, List<Task> waits, CancellationToken cancellationToken)
     {
         var recorded = false;
-        foreach (var operation in deployment.Operations.Where(o => o.State == DeploymentStates.Running))
+        foreach (var operation in deployment.Operations.Where(o => o.State == DeploymentState.Running))
         {
             var executionId = operation.ExecutionId!;
             waits.Add(_changes.NextChangeAsync(Topics.Execution(executionId)));
-            var execution = await _store.GetExecutionAsync(executionId, cancellationToken);
+            var execution = await _runCommands.GetExecutionAsync(executionId, cancellationToken);
             string status;
             ArmError? error;
             if (execution is null)
             {
-                (status, error) = (DeploymentStates.Canceled, new ArmError { Code = "ResourceDeleted", Message = $"The run command '{operation.Plan.ResourceName}' was deleted before it finished." });
+                (status, error) = (OperationStatus.Canceled, new ArmError { Code = "ResourceDeleted", Message = $"The run command '{operation.Plan.ResourceName}' was deleted before it finished." });
             }
             else
             {
-                var command = await _store.GetRunCommandAsync(StorageFormat.ParseRunCommandId(operation.Plan.ResourceId), cancellationToken);
+                var command = await _runCommands.GetRunCommandAsync(StorageFormat.ParseRunCommandId(operation.Plan.ResourceId), cancellationToken);
                 // The spec that decides is the one the execution ran with; if the resource moved on, read it from the plan.
                 var spec = command is not null && command.Execution.ExecutionId == executionId ? command.Spec : SpecOfPlan(operation.Plan);
                 (status, _, error) = RunCommandViews.PutStatus(execution, spec);
@@ -163,7 +165,7 @@ public sealed class DeploymentRunner : BackgroundService
             }
 
             var statusCode = status == OperationStatus.Succeeded ? "OK" : "Conflict";
-            if (await _store.RecordDeploymentOperationEndedAsync(deployment.Deployment, deployment.DeploymentId, operation.Plan.Index, status, statusCode, error, _time.GetUtcNow(), cancellationToken))
+            if (await _store.RecordDeploymentOperationEndedAsync(deployment.Deployment, deployment.DeploymentId, operation.Plan.Index, Enum.Parse<DeploymentState>(status), statusCode, error, _time.GetUtcNow(), cancellationToken))
             {
                 Log.DeploymentOperationEnded(_logger, deployment.Deployment.ResourceId, operation.Plan.ResourceName, status);
             }
@@ -211,8 +213,8 @@ public sealed class DeploymentRunner : BackgroundService
                 _ => "BadRequest",
             };
             await _store.RecordDeploymentOperationEndedAsync(deployment.Deployment, deployment.DeploymentId, operation.Plan.Index,
-                DeploymentStates.Failed, statusCode, e.ToError(), _time.GetUtcNow(), cancellationToken);
-            Log.DeploymentOperationEnded(_logger, deployment.Deployment.ResourceId, operation.Plan.ResourceName, DeploymentStates.Failed);
+                DeploymentState.Failed, statusCode, e.ToError(), _time.GetUtcNow(), cancellationToken);
+            Log.DeploymentOperationEnded(_logger, deployment.Deployment.ResourceId, operation.Plan.ResourceName, nameof(DeploymentState.Failed));
         }
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace RunCommand.Server.Deployments;
 
@@ -32,6 +33,9 @@ public sealed record ExpressionScope
 
     /// <summary>Value of a variable; throws <see cref="TemplateException"/> for an unknown one.</summary>
     public Func<string, JsonNode?> Variable { get; init; } = name => throw new TemplateException($"The template variable '{name}' is not found.");
+
+    /// <summary>Depth and size spent so far; one budget for every expression of a deployment (<c>with</c> keeps it).</summary>
+    public EvaluationBudget Budget { get; init; } = new();
 }
 
 /// <summary>
@@ -59,6 +63,11 @@ public static class TemplateExpression
     /// <summary>Evaluates the text between the outer brackets.</summary>
     public static JsonNode? Evaluate(string expression, ExpressionScope scope)
     {
+        if (expression.Length > TemplateLimits.MaxExpressionLength)
+        {
+            throw new TemplateException($"An expression has {expression.Length:N0} characters; the limit is {TemplateLimits.MaxExpressionLength:N0}.");
+        }
+
         var parser = new Parser(expression);
         var tree = parser.ParseWhole();
         return tree.Evaluate(scope);
@@ -78,14 +87,20 @@ public static class TemplateExpression
 
     private sealed record Call(string Name, IReadOnlyList<Node> Arguments) : Node
     {
-        public override JsonNode? Evaluate(ExpressionScope scope) =>
-            TemplateFunctions.Invoke(Name, Arguments.Select(a => a.Evaluate(scope)).ToList(), scope);
+        public override JsonNode? Evaluate(ExpressionScope scope)
+        {
+            using var level = scope.Budget.Enter();
+            var result = TemplateFunctions.Invoke(Name, Arguments.Select(a => a.Evaluate(scope)).ToList(), scope);
+            scope.Budget.Charge(result);
+            return result;
+        }
     }
 
     private sealed record Member(Node Target, string Name) : Node
     {
         public override JsonNode? Evaluate(ExpressionScope scope)
         {
+            using var level = scope.Budget.Enter();
             if (Target.Evaluate(scope) is not JsonObject obj)
             {
                 throw new TemplateException($"The property '{Name}' cannot be read: the value is not an object.");
@@ -107,6 +122,7 @@ public static class TemplateExpression
     {
         public override JsonNode? Evaluate(ExpressionScope scope)
         {
+            using var level = scope.Budget.Enter();
             var target = Target.Evaluate(scope);
             var key = Key.Evaluate(scope);
             if (target is JsonArray array && key is JsonValue v && v.TryGetValue<long>(out var i))
@@ -146,6 +162,7 @@ public static class TemplateExpression
         private readonly string _text;
         private readonly List<Token> _tokens;
         private int _next;
+        private int _depth;
 
         public Parser(string text)
         {
@@ -160,7 +177,25 @@ public static class TemplateExpression
             return node;
         }
 
+        // Recursive descent, bounded: each nested call, property read or index is one level.
         private Node ParseExpression()
+        {
+            if (++_depth > TemplateLimits.MaxExpressionDepth)
+            {
+                throw TooDeep();
+            }
+
+            try
+            {
+                return ParseNested();
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        private Node ParseNested()
         {
             var token = Take();
             Node node = token.Kind switch
@@ -174,8 +209,14 @@ public static class TemplateExpression
                 _ => throw Error(token, "a function call, a string or a number"),
             };
 
-            while (true)
+            // Each property read or index wraps the node once more: the chain counts towards the depth.
+            for (var links = 1; ; links++)
             {
+                if (_depth + links > TemplateLimits.MaxExpressionDepth && Peek().Kind is TokenKind.Dot or TokenKind.OpenBracket)
+                {
+                    throw TooDeep();
+                }
+
                 if (Peek().Kind == TokenKind.Dot)
                 {
                     Take();
@@ -218,6 +259,9 @@ public static class TemplateExpression
             Expect(TokenKind.CloseParen, $"',' or ')' in the call of '{name.Text}'");
             return new Call(name.Text, arguments);
         }
+
+        private static TemplateException TooDeep() =>
+            new($"An expression nests calls, property reads or indexes deeper than {TemplateLimits.MaxExpressionDepth} levels, the limit of this server.");
 
         private Token Peek() => _tokens[_next];
 
@@ -327,8 +371,12 @@ public static class TemplateExpression
 }
 
 /// <summary>The template functions RunCommand implements; names compare case-insensitively, as in ARM.</summary>
-public static class TemplateFunctions
+public static partial class TemplateFunctions
 {
+    // The alignment of a format item, {index,alignment}: string.Format would allocate that many characters.
+    [GeneratedRegex(@"\{\s*\d+\s*,\s*-?\s*(\d+)")]
+    private static partial Regex FormatAlignment();
+
     public static IReadOnlyList<string> Names { get; } = ["parameters", "variables", "concat", "format", "resourceId", "resourceGroup", "subscription"];
 
     public static JsonNode? Invoke(string name, IReadOnlyList<JsonNode?> args, ExpressionScope scope)
@@ -400,6 +448,14 @@ public static class TemplateFunctions
     private static JsonNode Format(IReadOnlyList<JsonNode?> args)
     {
         var pattern = RequireString("format", args, 0, count: null);
+        foreach (Match alignment in FormatAlignment().Matches(pattern))
+        {
+            if (!int.TryParse(alignment.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var width) || width > TemplateLimits.MaxFormatAlignment)
+            {
+                throw new TemplateException($"The format string of the template function 'format' pads a value wider than {TemplateLimits.MaxFormatAlignment:N0} characters, the limit of this server.");
+            }
+        }
+
         try
         {
             return JsonValue.Create(string.Format(CultureInfo.InvariantCulture, pattern, args.Skip(1).Select(a => (object)Text(a)).ToArray()));

@@ -62,6 +62,19 @@ public static class TemplatePlanner
         var supplied = parameters is { ValueKind: JsonValueKind.Object } p ? p : (JsonElement?)null;
         var variables = ReadObject(template, "variables");
 
+        CheckCount(errors, declared, "properties.template.parameters", "parameters", TemplateLimits.MaxParameters);
+        CheckCount(errors, supplied, "properties.parameters", "parameter values", TemplateLimits.MaxParameters);
+        CheckCount(errors, variables, "properties.template.variables", "variables", TemplateLimits.MaxVariables);
+        if (template.TryGetProperty("resources", out var all) && all.ValueKind == JsonValueKind.Array && all.GetArrayLength() > TemplateLimits.MaxResources)
+        {
+            errors.Add(Error("properties.template.resources", $"The template has {all.GetArrayLength():N0} resources; the limit is {TemplateLimits.MaxResources}."));
+        }
+
+        if (errors.Count > 0)
+        {
+            return ([], errors);
+        }
+
         var parameterValues = new Dictionary<string, JsonNode?>(StringComparer.OrdinalIgnoreCase);
         var variableValues = new Dictionary<string, JsonNode?>(StringComparer.OrdinalIgnoreCase);
         var evaluating = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -369,6 +382,15 @@ public static class TemplatePlanner
         catch (TemplateException e)
         {
             errors.Add(Error(target, e.Message, e.Code));
+        }
+    }
+
+    private static void CheckCount(List<ArmError> errors, JsonElement? obj, string target, string what, int limit)
+    {
+        var count = obj?.EnumerateObject().Count() ?? 0;
+        if (count > limit)
+        {
+            errors.Add(Error(target, $"The deployment has {count:N0} {what}; the limit is {limit}."));
         }
     }
 

@@ -26,6 +26,7 @@ public static class FleetEndpoints
     {
         var key = fleet.Resolve(http.Request, subscriptionId, resourceGroupName, runName);
         using var document = await ArmBody.ReadJsonAsync(http.Request, cancellationToken);
+        var viewer = await authorizer.GrantsOfAsync(http.Caller(), cancellationToken);
         // A fleet run may only run what its caller could run on each machine directly.
         return await fleet.CreateAsync(key, document.RootElement, async machine =>
         {
@@ -34,17 +35,17 @@ public static class FleetEndpoints
             {
                 throw Authorizer.Denied(http.Caller(), action, machine.ResourceId);
             }
-        }, cancellationToken);
+        }, viewer, cancellationToken);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, string subscriptionId, string resourceGroupName, string runName, FleetService fleet, RunCommandService runCommands, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext http, string subscriptionId, string resourceGroupName, string runName, FleetService fleet, RunCommandService runCommands, Authorizer authorizer, CancellationToken cancellationToken)
     {
         var key = fleet.Resolve(http.Request, subscriptionId, resourceGroupName, runName);
-        var resource = await fleet.GetAsync(key, runCommands.ReadWait(http.Request), cancellationToken);
+        var resource = await fleet.GetAsync(key, runCommands.ReadWait(http.Request), await authorizer.GrantsOfAsync(http.Caller(), cancellationToken), cancellationToken);
         return Results.Json(resource, ContractsJsonContext.Default.FleetRunResource);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string resourceGroupName, FleetService fleet, ServerIdentity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, string subscriptionId, string resourceGroupName, FleetService fleet, ServerIdentity identity, Authorizer authorizer, CancellationToken cancellationToken)
     {
         ArmNames.RequireApiVersion(http.Request);
         ArmNames.RequireSubscription(subscriptionId, identity.SubscriptionId);
@@ -53,12 +54,12 @@ public static class FleetEndpoints
             throw new ArmRequestException(errors);
         }
 
-        var runs = await fleet.ListAsync(resourceGroupName, cancellationToken);
+        var runs = await fleet.ListAsync(resourceGroupName, await authorizer.GrantsOfAsync(http.Caller(), cancellationToken), cancellationToken);
         return Results.Json(new ResourceList<FleetRunResource> { Value = runs }, ContractsJsonContext.Default.ResourceListFleetRunResource);
     }
 
     /// <summary>202: running targets are being stopped and nothing new starts; the run ends Canceled once they have.</summary>
-    private static async Task<IResult> CancelAsync(HttpContext http, string subscriptionId, string resourceGroupName, string runName, FleetService fleet, Storage.IRunCommandStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> CancelAsync(HttpContext http, string subscriptionId, string resourceGroupName, string runName, FleetService fleet, Storage.IFleetRunStore store, CancellationToken cancellationToken)
     {
         var key = fleet.Resolve(http.Request, subscriptionId, resourceGroupName, runName);
         if (!await store.RequestFleetRunCancelAsync(key, cancellationToken))

@@ -13,11 +13,23 @@ namespace RunCommand.Server.Fleet;
 /// by another node. If the loop dies, the host stops: a server that silently stops running fleets is worse.
 /// </summary>
 public sealed partial class FleetOrchestrator(
-    IRunCommandStore store, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, ILogger<FleetOrchestrator> logger)
+    IFleetRunStore store, IRunCommandStore runCommands, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, ILogger<FleetOrchestrator> logger)
     : BackgroundService
 {
     /// <summary>Longest sleep without any signal (a signal from another node could have been missed).</summary>
     public static readonly TimeSpan SafetyPassInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a pass waits after the first change that woke it, so that the targets of a fleet that end together are
+    /// handled in one pass rather than one pass (reading every running target) each.
+    /// </summary>
+    public static readonly TimeSpan PassCoalescing = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Executions seen terminal, with whether they succeeded. A terminal execution never changes, so a pass reads only
+    /// the others; forgotten when their run completes (and rebuilt from the store after a restart).
+    /// </summary>
+    private readonly Dictionary<string, bool> _terminal = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -33,8 +45,13 @@ public sealed partial class FleetOrchestrator(
                 }
 
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                await Task.WhenAny(Task.WhenAny(wake), Task.Delay(SafetyPassInterval, time, sleep.Token));
+                var changed = Task.WhenAny(wake);
+                var first = await Task.WhenAny(changed, Task.Delay(SafetyPassInterval, time, sleep.Token));
                 await sleep.CancelAsync();
+                if (first == changed)
+                {
+                    await Task.Delay(PassCoalescing, time, stoppingToken);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -64,11 +81,18 @@ public sealed partial class FleetOrchestrator(
         {
             if (target.ExecutionId is { } executionId)
             {
+                if (_terminal.TryGetValue(executionId, out var succeeded))
+                {
+                    failures += succeeded ? 0 : 1;
+                    continue;
+                }
+
                 var changed = changes.NextChangeAsync(Topics.Execution(executionId));
-                var execution = await store.GetExecutionAsync(executionId, cancellationToken);
+                var execution = await runCommands.GetExecutionAsync(executionId, cancellationToken);
                 if (execution is null || execution.IsTerminal)
                 {
-                    failures += execution?.State == ExecutionStates.Succeeded ? 0 : 1;
+                    _terminal[executionId] = execution?.State == ExecutionState.Succeeded;
+                    failures += _terminal[executionId] ? 0 : 1;
                 }
                 else
                 {
@@ -95,7 +119,7 @@ public sealed partial class FleetOrchestrator(
             // Asked once per execution: its agent then stops it and reports, which wakes the next pass.
             foreach (var executionId in toCancel)
             {
-                await store.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
+                await runCommands.CancelExecutionAsync(executionId, "Canceled: the fleet run was canceled", time.GetUtcNow(), cancellationToken);
             }
 
             if (waiting.Count > 0)
@@ -105,7 +129,7 @@ public sealed partial class FleetOrchestrator(
 
             if (running.Count == 0)
             {
-                await CompleteAsync(run, FleetRunStates.Canceled, cancellationToken);
+                await CompleteAsync(run, FleetRunState.Canceled, cancellationToken);
             }
 
             return wake;
@@ -145,7 +169,7 @@ public sealed partial class FleetOrchestrator(
 
         if (running.Count == 0 && waiting.Count == 0)
         {
-            await CompleteAsync(run, failures > 0 || skipped > 0 ? FleetRunStates.Failed : FleetRunStates.Succeeded, cancellationToken);
+            await CompleteAsync(run, failures > 0 || skipped > 0 ? FleetRunState.Failed : FleetRunState.Succeeded, cancellationToken);
         }
 
         return wake;
@@ -168,7 +192,7 @@ public sealed partial class FleetOrchestrator(
             Fingerprint = definition.Fingerprint,
             MaxRunCommandsPerVm = options.Value.MaxRunCommandsPerVm,
         };
-        var outcome = await store.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
+        var outcome = await runCommands.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
         var (started, failure) = outcome.Kind switch
         {
             WriteOutcomeKind.Created or WriteOutcomeKind.Updated or WriteOutcomeKind.Unchanged => (outcome.Record!.Execution.ExecutionId, (string?)null),
@@ -180,10 +204,18 @@ public sealed partial class FleetOrchestrator(
         return started;
     }
 
-    private async Task CompleteAsync(FleetRunRecord run, string state, CancellationToken cancellationToken)
+    private async Task CompleteAsync(FleetRunRecord run, FleetRunState state, CancellationToken cancellationToken)
     {
         await store.CompleteFleetRunAsync(run.Run, state, time.GetUtcNow(), cancellationToken);
-        LogCompleted(logger, run.Run.ResourceId, state);
+        foreach (var target in run.Targets)
+        {
+            if (target.ExecutionId is { } executionId)
+            {
+                _terminal.Remove(executionId);
+            }
+        }
+
+        LogCompleted(logger, run.Run.ResourceId, state.ToString());
     }
 
     [LoggerMessage(300, LogLevel.Critical, "The fleet orchestrator failed; stopping the server so that it is noticed and restarted (fleet runs resume from the store)")]

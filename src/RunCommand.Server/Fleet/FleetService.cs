@@ -4,6 +4,7 @@ using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Arm;
 using RunCommand.Server.Arm.Documents;
+using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
@@ -15,7 +16,7 @@ namespace RunCommand.Server.Fleet;
 /// counts and per-target outcomes, cancel. The running itself is <see cref="FleetOrchestrator"/>'s.
 /// </summary>
 public sealed class FleetService(
-    IRunCommandStore store, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options)
+    IFleetRunStore store, IMachineStore machineStore, IRunCommandStore runCommands, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options)
 {
     /// <summary>Prefix of the run command each target gets; its full output is read there.</summary>
     public const string RunCommandPrefix = "fleet-";
@@ -34,7 +35,8 @@ public sealed class FleetService(
     }
 
     /// <param name="authorizeTarget">Throws when the caller may not run commands on a target (no escalation through a fleet run).</param>
-    public async Task<IResult> CreateAsync(FleetRunKey key, JsonElement root, Func<VmKey, Task> authorizeTarget, CancellationToken cancellationToken)
+    /// <param name="viewer">What the caller may read: the answer shows only the targets it may read directly.</param>
+    public async Task<IResult> CreateAsync(FleetRunKey key, JsonElement root, Func<VmKey, Task> authorizeTarget, CallerGrants viewer, CancellationToken cancellationToken)
     {
         var request = RunCommandRequest.Parse(root, isPatch: false);
         var errors = request.Errors.ToList();
@@ -111,7 +113,7 @@ public sealed class FleetService(
                 Fingerprint = protector.Fingerprint(StorageFormat.Serialize(resolved with { ProtectedParameterCount = 0 }) + "\n" + key.Key + "\n" + Guid.NewGuid(), secrets),
             },
             SealedSecrets = protector.Seal(secrets),
-            State = FleetRunStates.Running,
+            State = FleetRunState.Running,
             Targets = machines.Select((m, i) => new FleetTargetRecord { Ordinal = i, Machine = m.Vm }).ToList(),
             Created = now,
         };
@@ -122,7 +124,7 @@ public sealed class FleetService(
         }
 
         var created = await store.GetFleetRunAsync(key, cancellationToken) ?? run;
-        return Results.Json(await ToResourceAsync(created, cancellationToken), ContractsJsonContext.Default.FleetRunResource, statusCode: StatusCodes.Status201Created);
+        return Results.Json(await ToResourceAsync(created, viewer, cancellationToken), ContractsJsonContext.Default.FleetRunResource, statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>The machines a selector names now; every selector given must match (AND). Errors name what did not resolve.</summary>
@@ -135,7 +137,7 @@ public sealed class FleetService(
             var found = new List<VmRecord>();
             foreach (var id in ids)
             {
-                var vm = StorageFormat.ParseMachineId(id) is { } parsed ? await store.GetVmAsync(parsed with { SubscriptionId = identity.SubscriptionId }, cancellationToken) : null;
+                var vm = StorageFormat.ParseMachineId(id) is { } parsed ? await machineStore.GetVmAsync(parsed with { SubscriptionId = identity.SubscriptionId }, cancellationToken) : null;
                 if (vm is null)
                 {
                     errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets.virtualMachines",
@@ -151,7 +153,7 @@ public sealed class FleetService(
         }
         else
         {
-            machines = await store.ListMachinesAsync(identity.SubscriptionId, targets.ResourceGroup ?? (targets.VirtualMachineScaleSet is null ? null : key.ResourceGroup), cancellationToken);
+            machines = await machineStore.ListMachinesAsync(identity.SubscriptionId, targets.ResourceGroup ?? (targets.VirtualMachineScaleSet is null ? null : key.ResourceGroup), cancellationToken);
         }
 
         if (targets.ResourceGroup is { } group)
@@ -185,50 +187,79 @@ public sealed class FleetService(
         ?? throw new ArmRequestException(StatusCodes.Status404NotFound, "ResourceNotFound",
             $"The Resource '{FleetRunKey.ResourceType}/{key.Name}' under resource group '{key.ResourceGroup}' was not found.");
 
+    /// <summary>
+    /// How long a waiting GET keeps collecting changes after the first one before it answers: targets of a fleet end in
+    /// bursts, and one answer per burst (not per target) keeps a followed run of N targets from costing N full views.
+    /// </summary>
+    public static readonly TimeSpan ChangeCoalescing = TimeSpan.FromMilliseconds(20);
+
     /// <summary>The run's view; with a wait, holds the call until a target or the run changes (or the wait ends).</summary>
-    public async Task<FleetRunResource> GetAsync(FleetRunKey key, TimeSpan wait, CancellationToken cancellationToken)
+    /// <param name="viewer">What the caller may read: the answer shows only the targets it may read directly (and waits only on those).</param>
+    public async Task<FleetRunResource> GetAsync(FleetRunKey key, TimeSpan wait, CallerGrants viewer, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(key, cancellationToken);
-        if (wait > TimeSpan.Zero && !FleetRunStates.IsTerminal(record.State))
+        if (wait > TimeSpan.Zero && !record.State.IsTerminal())
         {
             if (wait > options.Value.MaxLongPoll)
             {
                 wait = options.Value.MaxLongPoll;
             }
 
-            // Subscribe first, then read again: a change in between is not missed.
-            var view = await ToResourceAsync(record, cancellationToken);
+            // Watch the run and every started target the caller may read, without reading their state first: a terminal execution never
+            // changes, so watching it costs nothing, while reading every target's view before waiting cost 3 queries
+            // a target on every call.
             var watched = new List<Task> { changes.NextChangeAsync(Topics.Fleet(key)) };
-            watched.AddRange(view.Properties!.InstanceView!.Targets
-                .Zip(record.Targets)
-                .Where(t => t.Second.ExecutionId is not null && !ExecutionStates.IsTerminal(t.First.State))
-                .Select(t => changes.NextChangeAsync(Topics.Execution(t.Second.ExecutionId!))));
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            await Task.WhenAny(Task.WhenAny(watched), Task.Delay(wait, time, timeout.Token));
-            await timeout.CancelAsync();
-            cancellationToken.ThrowIfCancellationRequested();
+            watched.AddRange(record.Targets
+                .Where(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine))
+                .Select(t => changes.NextChangeAsync(Topics.Execution(t.ExecutionId!))));
+            // A change between the read above and the subscriptions would be missed: read once more now.
+            var again = await RequireAsync(key, cancellationToken);
+            if (again.State == record.State && again.Targets.Count(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine)) == watched.Count - 1)
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var changed = Task.WhenAny(watched);
+                var first = await Task.WhenAny(changed, Task.Delay(wait, time, timeout.Token));
+                await timeout.CancelAsync();
+                cancellationToken.ThrowIfCancellationRequested();
+                if (first == changed)
+                {
+                    await Task.Delay(ChangeCoalescing, time, cancellationToken);
+                }
+            }
+
             record = await RequireAsync(key, cancellationToken);
         }
 
-        return await ToResourceAsync(record, cancellationToken);
+        return await ToResourceAsync(record, viewer, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<FleetRunResource>> ListAsync(string resourceGroup, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FleetRunResource>> ListAsync(string resourceGroup, CallerGrants viewer, CancellationToken cancellationToken)
     {
         var result = new List<FleetRunResource>();
         foreach (var run in await store.ListFleetRunsAsync(identity.SubscriptionId, resourceGroup, cancellationToken))
         {
-            result.Add(await ToResourceAsync(run, cancellationToken));
+            result.Add(await ToResourceAsync(run, viewer, cancellationToken));
         }
 
         return result;
     }
 
-    public async Task<FleetRunResource> ToResourceAsync(FleetRunRecord run, CancellationToken cancellationToken)
+    /// <summary>
+    /// The run as <paramref name="viewer"/> may see it: a target on a machine whose run commands the viewer may not read
+    /// is left out of the targets, the counts and the selector's machine ids, and only counted in <c>hiddenTargets</c>.
+    /// </summary>
+    public async Task<FleetRunResource> ToResourceAsync(FleetRunRecord run, CallerGrants viewer, CancellationToken cancellationToken)
     {
         var targets = new List<FleetTargetStatus>();
+        var hidden = 0;
         foreach (var target in run.Targets)
         {
+            if (!viewer.CanReadMachine(target.Machine))
+            {
+                hidden++;
+                continue;
+            }
+
             targets.Add(await TargetStatusAsync(target, cancellationToken));
         }
 
@@ -247,7 +278,9 @@ public sealed class FleetService(
                     ResourceGroup = definition.Selector.ResourceGroup,
                     Tags = definition.Selector.Tags,
                     VirtualMachineScaleSet = definition.Selector.VirtualMachineScaleSet,
-                    VirtualMachines = definition.Selector.VirtualMachines,
+                    VirtualMachines = definition.Selector.VirtualMachines?
+                        .Where(id => StorageFormat.ParseMachineId(id) is { } machine && viewer.CanReadMachine(machine with { SubscriptionId = identity.SubscriptionId }))
+                        .ToList(),
                 },
                 Source = new RunCommandSource { Script = definition.Spec.Script, ScriptUri = definition.Spec.ScriptUri, CommandId = definition.Spec.CommandId },
                 Parameters = definition.Spec.Parameters,
@@ -255,9 +288,9 @@ public sealed class FleetService(
                 RunAsUser = definition.Spec.RunAsUser,
                 MaxConcurrency = definition.MaxConcurrencyText,
                 MaxErrors = definition.MaxErrorsText,
-                ProvisioningState = run.State,
+                ProvisioningState = run.State.ToString(),
                 RunCommandName = definition.RunCommandName,
-                InstanceView = new FleetRunInstanceView { Counts = counts, Targets = targets, StartTime = run.Created, EndTime = run.Completed },
+                InstanceView = new FleetRunInstanceView { Counts = counts, Targets = targets, HiddenTargets = hidden, StartTime = run.Created, EndTime = run.Completed },
             },
         };
     }
@@ -271,7 +304,7 @@ public sealed class FleetService(
             return new FleetTargetStatus { ResourceId = id, State = state, Message = target.Message };
         }
 
-        var execution = await store.GetExecutionAsync(target.ExecutionId, cancellationToken);
+        var execution = await runCommands.GetExecutionAsync(target.ExecutionId, cancellationToken);
         if (execution is null)
         {
             return new FleetTargetStatus { ResourceId = id, State = ExecutionStates.Canceled, Message = "The execution no longer exists (its run command was deleted)." };
@@ -280,12 +313,12 @@ public sealed class FleetService(
         return new FleetTargetStatus
         {
             ResourceId = id,
-            State = execution.State,
+            State = execution.State.ToString(),
             ExitCode = execution.ExitCode,
             StartTime = execution.StartTime,
             EndTime = execution.EndTime,
-            Output = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(store, execution, OutputStream.Stdout, cancellationToken)),
-            Error = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(store, execution, OutputStream.Stderr, cancellationToken)),
+            Output = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(runCommands, execution, OutputStream.Stdout, cancellationToken)),
+            Error = RunCommandViews.Utf8Tail(await RunCommandViews.TailAsync(runCommands, execution, OutputStream.Stderr, cancellationToken)),
             Message = execution.Message,
         };
     }

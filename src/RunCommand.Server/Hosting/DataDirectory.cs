@@ -28,9 +28,18 @@ public sealed class DataDirectory
 
     public string TlsKeyFile => System.IO.Path.Combine(Path, "tls.key");
 
+    /// <summary>
+    /// Creates the directory mode 0700, and forces 0700 on one that already exists with looser modes (made by hand or by
+    /// an older release): it holds the secrets key, tokens and the database.
+    /// </summary>
     public void EnsureExists()
     {
-        Directory.CreateDirectory(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(Path, ownerOnly);
+        if (File.GetUnixFileMode(Path) != ownerOnly)
+        {
+            File.SetUnixFileMode(Path, ownerOnly);
+        }
     }
 
     /// <summary>The subscription GUID: the configured one, else the one kept here, else a new one.</summary>

@@ -11,6 +11,13 @@ public sealed class ServerOptions
     [Required]
     public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".runcmd");
 
+    /// <summary>
+    /// Npgsql connection string of the PostgreSQL database every node of a multi-node deployment shares; null keeps the
+    /// embedded SQLite file in <see cref="DataDir"/>. Also read from <c>RUNCMD_POSTGRES</c>. It may hold a password, so
+    /// it is never logged nor echoed in an error.
+    /// </summary>
+    public string? Postgres { get; set; }
+
     /// <summary>Location name of every resource this server hosts.</summary>
     [Required]
     [RegularExpression("^[A-Za-z0-9-]{1,40}$")]
@@ -32,6 +39,12 @@ public sealed class ServerOptions
     /// <summary>File with the 32-byte key sealing secrets; null keeps it at <c>secrets.key</c> in the data dir.</summary>
     public string? SecretsKeyFile { get; set; }
 
+    /// <summary>
+    /// Directory of the agent builds this server hands out (<c>linux-x64/runcmd-agent</c>, <c>linux-arm64/runcmd-agent</c>,
+    /// and the <c>-compat</c> builds for older glibc); null: the server distributes no agent (downloads answer 404).
+    /// </summary>
+    public string? AgentBinariesDir { get; set; }
+
     /// <summary>How long after its last call an agent still counts as connected.</summary>
     [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
     public TimeSpan AgentPresenceWindow { get; set; } = TimeSpan.FromSeconds(75);
@@ -39,6 +52,15 @@ public sealed class ServerOptions
     /// <summary>Longest an agent's goal-state poll or a client's wait is held open.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan MaxLongPoll { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long a GET of an operation that is still in progress is held for it to end when the client asked for no
+    /// <c>waitSeconds</c> (an ARM client: the Azure SDK, or one polling every few milliseconds). The Azure SDK waits at
+    /// least a second between polls whatever the server says, so answering its first poll as soon as a short script has
+    /// ended, rather than "InProgress" at once, is what makes it fast. Zero answers at once, as ARM does.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan OperationPollHold { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// True fsyncs every database commit (survives a power cut; costs a disk flush per write, ~5 ms on many
@@ -61,6 +83,20 @@ public sealed class ServerOptions
     /// <summary>Requests a principal may make at once above <see cref="RequestsPerSecond"/> (the bucket size).</summary>
     [Range(1, 1_000_000)]
     public int RequestBurst { get; set; } = 500;
+
+    /// <summary>
+    /// Directory of the web portal's built files (index.html and assets/), served at /portal; null: the
+    /// <c>portal</c> folder beside the server's binaries, where the build puts them.
+    /// </summary>
+    public string? PortalDir { get; set; }
+
+    /// <summary>Failed authentications one client address may make per <see cref="FailedAuthenticationWindow"/>; beyond them its requests get 429 until the window ends.</summary>
+    [Range(1, 1_000_000)]
+    public int FailedAuthenticationsPerWindow { get; set; } = 30;
+
+    /// <summary>The window of <see cref="FailedAuthenticationsPerWindow"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan FailedAuthenticationWindow { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]

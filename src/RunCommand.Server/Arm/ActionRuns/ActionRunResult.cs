@@ -14,7 +14,7 @@ public static class ActionRunResult
     public static RunCommandResult Build(ExecutionRecord execution, string stdoutTail, string stderrTail)
     {
         var streams = $"\n[stdout]\n{stdoutTail}\n[stderr]\n{stderrTail}";
-        if (execution.State == ExecutionStates.Succeeded)
+        if (execution.State == ExecutionState.Succeeded)
         {
             return new RunCommandResult
             {
@@ -30,7 +30,7 @@ public static class ActionRunResult
 
         var reason = execution.State switch
         {
-            ExecutionStates.TimedOut => "failed to execute command: command timed out" + (execution.Message is { Length: > 0 } m ? $" ({m})" : ""),
+            ExecutionState.TimedOut => "failed to execute command: command timed out" + (execution.Message is { Length: > 0 } m ? $" ({m})" : ""),
             _ when execution.ExitCode is { } code => $"failed to execute command: command terminated with exit status={code}",
             _ => "failed to execute command: " + (execution.Message is { Length: > 0 } message ? message : $"execution state {execution.State}"),
         };

@@ -15,10 +15,10 @@ public sealed class CommandDocuments
     public const int MaxScriptLines = 10_000;
     public const int MaxParameters = 64;
 
-    private readonly IRunCommandStore _store;
+    private readonly ICommandDocumentStore _store;
     private readonly TimeProvider _time;
 
-    public CommandDocuments(IRunCommandStore store, TimeProvider time)
+    public CommandDocuments(ICommandDocumentStore store, TimeProvider time)
     {
         _store = store;
         _time = time;

@@ -1,0 +1,100 @@
+using System.Globalization;
+
+namespace RunCommand.Bench.Measure;
+
+/// <summary>Memory and CPU of a process from <c>/proc</c> (Linux only, as RunCommand itself).</summary>
+public static class ProcessStats
+{
+    private static readonly double TicksPerSecond = 100; // USER_HZ on every Linux the project supports.
+
+    /// <summary>Resident set size in bytes, or 0 when the process is gone.</summary>
+    public static long Rss(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return 0;
+    }
+
+    /// <summary>CPU time (user + system) the process has used so far.</summary>
+    public static TimeSpan CpuTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // Fields after the command name (which may hold spaces) start after the last ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / TicksPerSecond);
+        }
+        catch (IOException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>The machine's load average over the last minute (how busy the shared machine was).</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+}
+
+/// <summary>Samples a process's RSS every few milliseconds in the background and keeps the peak.</summary>
+public sealed class PeakRss : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private long _peak;
+
+    public PeakRss(int pid, TimeSpan? interval = null)
+    {
+        _loop = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(interval ?? TimeSpan.FromMilliseconds(20));
+            do
+            {
+                var rss = ProcessStats.Rss(pid);
+                if (rss > Volatile.Read(ref _peak))
+                {
+                    Volatile.Write(ref _peak, rss);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false) is true);
+        });
+    }
+
+    public long Peak => Volatile.Read(ref _peak);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+}

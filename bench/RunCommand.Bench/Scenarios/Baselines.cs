@@ -1,0 +1,35 @@
+using System.Diagnostics;
+
+namespace RunCommand.Bench.Scenarios;
+
+/// <summary>The baselines figures are compared with: what the same work costs without RunCommand, on this machine, now.</summary>
+public static class Baselines
+{
+    /// <summary>Milliseconds from starting a program to its exit (stdout and stderr discarded).</summary>
+    public static async Task<double> RunMsAsync(string program, params string[] args)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var psi = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        await Task.WhenAll(stdout, stderr);
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited {process.ExitCode}: {await stdout}{await stderr}");
+        }
+
+        return elapsed;
+    }
+
+    /// <summary>A bare <c>bash -c true</c>: the least any run command can cost.</summary>
+    public static Task<double> BashTrueAsync() => RunMsAsync("/bin/bash", "-c", "true");
+}

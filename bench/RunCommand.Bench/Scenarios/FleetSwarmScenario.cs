@@ -1,0 +1,49 @@
+using RunCommand.Bench.Measure;
+using RunCommand.Bench.Swarm;
+
+namespace RunCommand.Bench.Scenarios;
+
+/// <summary>
+/// A fleet run of <c>echo hi</c> to 1,000 simulated agents over https (200 in the quick suite), until the client sees it
+/// terminal with every target succeeded; beside the same fleet run to one simulated agent on the same server.
+/// </summary>
+public sealed class FleetSwarmScenario : IScenario
+{
+    public string Name => "fleet-1k";
+
+    public bool InQuick => true;
+
+    public async Task RunAsync(SuiteContext context)
+    {
+        var count = context.Quick ? 200 : 1000;
+        await using var server = await context.StartServerAsync("fleet-1k");
+        using var client = SwarmFleet.Client(server);
+        var token = File.ReadAllText(server.EnrollTokenFile).Trim();
+        await using var one = await AgentSwarm.StartAsync(SwarmFleet.Options(server, "swarm", "one"), 1, token, CancellationToken.None);
+        await using var swarm = await AgentSwarm.StartAsync(SwarmFleet.Options(server, "swarm", "many"), count, token, CancellationToken.None);
+        if (!await swarm.WaitAllPollingAsync(TimeSpan.FromMinutes(2)))
+        {
+            throw new InvalidOperationException($"Only {swarm.PollingCount} of {count} simulated agents are polling.");
+        }
+
+        var timeout = TimeSpan.FromMinutes(5);
+        await SwarmFleet.RunAsync(client, server, "swarm", "one", "warm-one", 1, timeout);
+        await SwarmFleet.RunAsync(client, server, "swarm", "many", "warm-many", count, timeout);
+        var baseline = new Samples();
+        var measured = new Samples();
+        for (var i = 0; i < 3; i++)
+        {
+            baseline.Add(await SwarmFleet.RunAsync(client, server, "swarm", "one", $"one-{i}", 1, timeout));
+            measured.Add(await SwarmFleet.RunAsync(client, server, "swarm", "many", $"many-{i}", count, timeout));
+        }
+
+        context.Add(new Figure
+        {
+            Name = $"fleet run to {count:N0} simulated agents, all terminal (median of 3)",
+            Measured = $"median {Samples.Seconds(measured.Median)}",
+            Baseline = $"fleet run to 1 simulated agent {Samples.Ms(baseline.Median)}",
+            Target = count == 1000 ? "≤ 2 s" : "≤ 2 s (at 1,000)",
+            Met = measured.Median <= 2000,
+        });
+    }
+}

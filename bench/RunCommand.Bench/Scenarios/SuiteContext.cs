@@ -1,0 +1,48 @@
+using RunCommand.Testing;
+
+namespace RunCommand.Bench.Scenarios;
+
+/// <summary>What every scenario of one suite run shares: the scale, a scratch dir, and the table being filled.</summary>
+public sealed class SuiteContext(bool quick, string scratch)
+{
+    /// <summary>
+    /// Limits set for every benchmark server (docs/performance.md, "Limits"): the per-principal rate limit and the
+    /// agents' rate limit lifted so they are never what is measured; the per-VM limit kept at Azure's 25.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ServerLimits =
+    [
+        "--requests-per-second", "100000", "--request-burst", "1000000",
+        "--RunCommand:AgentRequestsPerSecond", "10000",
+        "--max-run-commands-per-vm", "25",
+    ];
+
+    private readonly List<Figure> _figures = [];
+    private int _dirs;
+
+    /// <summary>True for the short CI version: smaller counts and sizes, noted in each figure's name.</summary>
+    public bool Quick { get; } = quick;
+
+    public IReadOnlyList<Figure> Figures => _figures;
+
+    public void Add(Figure figure)
+    {
+        lock (_figures)
+        {
+            _figures.Add(figure);
+        }
+
+        Console.WriteLine($"  {figure.Name}: {figure.Measured} (baseline {figure.Baseline}; target {figure.Target}){(figure.Met is { } met ? met ? " met" : " NOT met" : "")}");
+    }
+
+    /// <summary>A fresh directory under the suite's scratch dir.</summary>
+    public string NewDir(string name)
+    {
+        var dir = Path.Combine(scratch, $"{Interlocked.Increment(ref _dirs):00}-{name}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>A server with the benchmark's limits (https unless told), in its own data dir.</summary>
+    public Task<ServerProcess> StartServerAsync(string name, bool https = true, IEnumerable<string>? extraArgs = null, int? port = null, string? dataDir = null) =>
+        ServerProcess.StartAsync(dataDir ?? Path.Combine(NewDir(name), "server"), https, [.. ServerLimits, .. extraArgs ?? []], port);
+}

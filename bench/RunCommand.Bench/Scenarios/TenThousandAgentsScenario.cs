@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using RunCommand.Bench.Measure;
+using RunCommand.Bench.Swarm;
+
+namespace RunCommand.Bench.Scenarios;
+
+/// <summary>
+/// 10,000 simulated agents long-polling one server over https: the server's RSS (beside its RSS with no agent), its
+/// idle CPU over 20 s, one fleet run to all; then a kill -9 and restart of the server on the same port with all of
+/// them connected: time until every agent polls again, and how many 5xx answers they saw.
+/// </summary>
+public sealed class TenThousandAgentsScenario : IScenario
+{
+    public string Name => "swarm-10k";
+
+    public bool InQuick => false;
+
+    public async Task RunAsync(SuiteContext context)
+    {
+        const int count = 10_000;
+        var dataDir = Path.Combine(context.NewDir("swarm-10k"), "server");
+        var port = RunCommand.Testing.ServerProcess.FreePort();
+        var server = await context.StartServerAsync("swarm-10k", port: port, dataDir: dataDir);
+        try
+        {
+            using var client = SwarmFleet.Client(server);
+            var emptyRss = ProcessStats.Rss(server.Process.Pid);
+            var token = File.ReadAllText(server.EnrollTokenFile).Trim();
+            var options = SwarmFleet.Options(server, "swarm", "tenk");
+            var enrolling = Stopwatch.GetTimestamp();
+            await using var swarm = await AgentSwarm.StartAsync(options, count, token, CancellationToken.None);
+            if (!await swarm.WaitAllPollingAsync(TimeSpan.FromMinutes(5)))
+            {
+                throw new InvalidOperationException($"Only {swarm.PollingCount} of {count} simulated agents are polling.");
+            }
+
+            var enrolled = Stopwatch.GetElapsedTime(enrolling);
+            // Let the enrollment storm settle before measuring idle.
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            var rss = ProcessStats.Rss(server.Process.Pid);
+            var cpuBefore = ProcessStats.CpuTime(server.Process.Pid);
+            var idle = Stopwatch.GetTimestamp();
+            await Task.Delay(TimeSpan.FromSeconds(20));
+            var idleCpu = (ProcessStats.CpuTime(server.Process.Pid) - cpuBefore) / Stopwatch.GetElapsedTime(idle) * 100;
+            context.Add(new Figure
+            {
+                Name = $"{count:N0} simulated agents connected and long-polling: server RSS, idle CPU",
+                Measured = $"RSS {Samples.Mb(rss)}, idle CPU {Samples.F(idleCpu, "F1")} % of one core (enrolled and polling in {enrolled.TotalSeconds:F0} s)",
+                Baseline = $"server RSS with no agent {Samples.Mb(emptyRss)}",
+                Target = "RSS ≤ 1 GiB, idle CPU ≤ 5 %",
+                Met = rss <= 1L << 30 && idleCpu <= 5,
+            });
+
+            var fleet = await SwarmFleet.RunAsync(client, server, "swarm", "tenk", "all", count, TimeSpan.FromMinutes(10));
+            context.Add(new Figure
+            {
+                Name = $"one fleet run to all {count:N0} simulated agents, all terminal",
+                Measured = Samples.Seconds(fleet),
+                Baseline = $"peak server RSS after it {Samples.Mb(ProcessStats.Rss(server.Process.Pid))}",
+                Target = "≤ 20 s",
+                Met = fleet <= 20_000,
+            });
+
+            // The thundering herd: every agent loses its poll at once and comes back with the agent's jittered back-off.
+            swarm.Counters.ResetFailures();
+            await server.Process.KillHardAsync();
+            await server.DisposeAsync();
+            var restarted = Stopwatch.GetTimestamp();
+            server = await context.StartServerAsync("swarm-10k", port: port, dataDir: dataDir);
+            var serverUp = Stopwatch.GetElapsedTime(restarted);
+            var back = await swarm.WaitAllPollingAsync(TimeSpan.FromMinutes(3));
+            var reconnected = Stopwatch.GetElapsedTime(restarted);
+            context.Add(new Figure
+            {
+                Name = $"server kill -9 and restart with {count:N0} simulated agents connected",
+                Measured = back
+                    ? $"all polling again {reconnected.TotalSeconds:F1} s after the restart began; {swarm.Counters.ServerErrors} answers 5xx"
+                    : $"{count - swarm.Counters.DisconnectedCount:N0} of {count:N0} back after {reconnected.TotalSeconds:F0} s; {swarm.Counters.ServerErrors} answers 5xx",
+                Baseline = $"server process up (healthz) {serverUp.TotalSeconds:F1} s; failures seen: {string.Join(", ", swarm.Counters.Failures.Select(f => $"{f.Key} ×{f.Value}"))}",
+                Target = "all reconnected within 30 s, no 5xx",
+                Met = back && reconnected <= TimeSpan.FromSeconds(30) && swarm.Counters.ServerErrors == 0,
+            });
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using ConsoleTables;
+using RunCommand.Bench.Measure;
+using RunCommand.Bench.Scenarios;
+
+namespace RunCommand.Bench;
+
+/// <summary>Runs the scenarios in order and prints one table of every figure beside its baseline.</summary>
+public static class Suite
+{
+    /// <summary>Every scenario, in the order of the issue's targets. Add a scenario here (one file each).</summary>
+    public static IReadOnlyList<IScenario> All { get; } =
+    [
+        new HttpsLatencyScenario(),
+        new FleetRealAgentsScenario(),
+        new CliStartScenario(),
+        new FleetSwarmScenario(),
+        new TenThousandAgentsScenario(),
+        new PutThroughputScenario(onPostgres: false),
+        new PutThroughputScenario(onPostgres: true),
+        new BigOutputScenario(),
+        new AppendBlobScenario(),
+    ];
+
+    public static async Task<int> RunAsync(bool quick, IReadOnlyCollection<string> only)
+    {
+        var unknown = only.Where(name => All.All(s => s.Name != name)).ToList();
+        if (unknown.Count > 0)
+        {
+            Console.Error.WriteLine($"error: unknown scenario {string.Join(", ", unknown)}; scenarios: {string.Join(", ", All.Select(s => s.Name))}");
+            return 2;
+        }
+
+        var scenarios = All.Where(s => only.Count > 0 ? only.Contains(s.Name) : !quick || s.InQuick).ToList();
+        var scratch = Directory.CreateTempSubdirectory("rc-bench-").FullName;
+        var context = new SuiteContext(quick, scratch);
+        var failed = new List<string>();
+        var load = new List<string> { ProcessStats.LoadAverage() };
+        var started = Stopwatch.GetTimestamp();
+        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start");
+        try
+        {
+            foreach (var scenario in scenarios)
+            {
+                Console.WriteLine($"== {scenario.Name}");
+                var scenarioStarted = Stopwatch.GetTimestamp();
+                try
+                {
+                    await scenario.RunAsync(context);
+                }
+                catch (Exception e)
+                {
+                    // One scenario failing must not hide the others' figures.
+                    failed.Add(scenario.Name);
+                    Console.WriteLine($"  {scenario.Name} failed: {e.GetType().Name}: {e.Message}");
+                }
+
+                load.Add(ProcessStats.LoadAverage());
+                Console.WriteLine($"  ({Stopwatch.GetElapsedTime(scenarioStarted).TotalSeconds:F0} s, load average {load[^1]})");
+            }
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A script may still hold a file; the temp dir is cleaned by the OS.
+            }
+        }
+
+        Console.WriteLine();
+        var table = new ConsoleTable("figure", "measured", "baseline (same run)", "target", "met");
+        foreach (var figure in context.Figures)
+        {
+            table.AddRow(figure.Name, figure.Measured, figure.Baseline, figure.Target, figure.Met switch { true => "yes", false => "no", null => "-" });
+        }
+
+        table.Configure(o => o.EnableCount = false);
+        // One line per figure: the table is Markdown, pasted as is into docs/performance.md.
+        table.MaxWidth = int.MaxValue;
+        Console.WriteLine(table.ToMarkDownString());
+        Console.WriteLine($"load average (1 min) during the run: {string.Join(" → ", load)}; {Stopwatch.GetElapsedTime(started).TotalMinutes:F1} min");
+        if (failed.Count > 0)
+        {
+            Console.WriteLine($"scenarios that failed: {string.Join(", ", failed)}");
+        }
+
+        return failed.Count == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Data;
+using System.Data.Common;
+using Npgsql;
+using RunCommand.Storage.Relational;
+
+namespace RunCommand.Storage.Postgres;
+
+/// <summary>
+/// The backend for several server nodes on one PostgreSQL database. Every write is one SERIALIZABLE transaction:
+/// two nodes changing the same rows cannot both act on what they read (one is retried on fresh rows); reads see one
+/// snapshot. Migrations run under <c>pg_advisory_xact_lock</c>, so nodes starting together migrate once.
+/// </summary>
+public sealed class PostgresBackend : SqlBackend
+{
+    /// <summary>The advisory lock every RunCommand node takes to migrate ("RunCmd" in ASCII).</summary>
+    public const long MigrationLockKey = 0x52756e436d64;
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    /// <param name="connectionString">An Npgsql connection string; it is never logged nor put into an error message.</param>
+    public PostgresBackend(string connectionString, IChangeFeed changes)
+        : base(changes, new PostgresDialect(), Migration.FromResources(typeof(PostgresBackend).Assembly))
+    {
+        _dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "runcommand" }.Build();
+    }
+
+    public override string Name => "postgres";
+
+    protected override string SchemaVersionExistsSql =>
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version'";
+
+    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await _dataSource.OpenConnectionAsync(cancellationToken);
+
+    protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.Serializable, cancellationToken);
+
+    protected override async Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+
+    /// <summary>
+    /// READ COMMITTED, so that once this node holds the lock it sees the versions a node that held it before committed;
+    /// the transaction-scoped advisory lock is released by the commit (or by the connection dying).
+    /// </summary>
+    protected override async Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        await SqlRows.ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@key)", cancellationToken, ("@key", MigrationLockKey));
+        return transaction;
+    }
+
+    /// <summary>Serialization failures and deadlocks: the transaction did nothing and may run again.</summary>
+    protected override bool IsTransient(Exception exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected };
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _dataSource.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    private sealed class PostgresDialect : SqlDialect
+    {
+        // timestamptz holds microseconds; Npgsql takes a DateTimeOffset only in UTC.
+        public override object ToTimeValue(DateTimeOffset value)
+        {
+            var utc = value.ToUniversalTime();
+            return utc.AddTicks(-(utc.Ticks % 10));
+        }
+    }
+}

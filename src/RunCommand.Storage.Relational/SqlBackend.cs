@@ -1,0 +1,160 @@
+using System.Data.Common;
+
+namespace RunCommand.Storage.Relational;
+
+/// <summary>
+/// The transaction runner every SQL backend shares: opens a connection, begins the backend's kind of transaction,
+/// hands the work a <see cref="SqlRows"/>, commits, then publishes the topics the work notified. Retries the whole
+/// unit when the database reports a serialization conflict. Migrations run here too, under the backend's lock.
+/// </summary>
+public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadOnlyList<Migration> migrations) : IStorageBackend
+{
+    private const int MaxAttempts = 10;
+
+    public abstract string Name { get; }
+
+    /// <summary>The numbered scripts this build applies; the last one's number is the version it needs.</summary>
+    public IReadOnlyList<Migration> Migrations { get; } = migrations;
+
+    public int RequiredSchemaVersion => Migrations.Count;
+
+    protected IChangeFeed Changes { get; } = changes;
+
+    protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>A transaction in which reads and writes are atomic and isolated from other writers (other nodes too).</summary>
+    protected abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>A transaction that reads one consistent snapshot.</summary>
+    protected abstract Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Begins the migration transaction and takes the lock every node takes before migrating; returns once this node
+    /// holds it. Statements after it must see what a node that held the lock before committed.
+    /// </summary>
+    protected abstract Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>True when the database asks to run the transaction again (serialization failure, deadlock, busy).</summary>
+    protected virtual bool IsTransient(Exception exception) => false;
+
+    /// <summary>
+    /// Called inside the write transaction just before it commits, with the topics it notified: where a multi-node
+    /// backend relays them (PostgreSQL: <c>NOTIFY</c>, delivered by the commit). The in-process publish follows the commit either way.
+    /// </summary>
+    protected virtual Task BeforeCommitAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<string> topics, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    /// <summary>Called inside the migration transaction before the versions are read: adopts a database made before versioned migrations.</summary>
+    protected virtual Task AdoptUnversionedSchemaAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    public virtual async Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await OpenAsync(cancellationToken);
+                await using var transaction = await BeginWriteAsync(connection, cancellationToken);
+                var rows = new SqlRows(connection, transaction, dialect);
+                var result = await work(rows);
+                await BeforeCommitAsync(connection, transaction, rows.Topics, cancellationToken);
+
+                // Checkpoint: once the commit returns, the work is durable; a crash before it leaves nothing of it.
+                await transaction.CommitAsync(CancellationToken.None);
+                foreach (var topic in rows.Topics)
+                {
+                    Changes.Publish(topic);
+                }
+
+                return result;
+            }
+            catch (Exception e) when (attempt < MaxAttempts && IsTransient(e))
+            {
+                // Another transaction won a conflicting write: run the whole unit again on fresh rows.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), cancellationToken);
+            }
+        }
+    }
+
+    public async Task<T> ReadAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await OpenAsync(cancellationToken);
+                await using var transaction = await BeginReadAsync(connection, cancellationToken);
+                var result = await work(new SqlRows(connection, transaction, dialect));
+                await transaction.CommitAsync(CancellationToken.None);
+                return result;
+            }
+            catch (Exception e) when (attempt < MaxAttempts && IsTransient(e))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), cancellationToken);
+            }
+        }
+    }
+
+    public virtual async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await BeginMigrationAsync(connection, cancellationToken);
+        var versioned = await SqlRows.ScalarAsync(connection, transaction, SchemaVersionExistsSql, cancellationToken) is not null;
+        if (!versioned)
+        {
+            await AdoptUnversionedSchemaAsync(connection, transaction, cancellationToken);
+            await SqlRows.ExecuteAsync(connection, transaction,
+                "CREATE TABLE schema_version(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)", cancellationToken);
+        }
+
+        var applied = Convert.ToInt32(await SqlRows.ScalarAsync(connection, transaction, "SELECT coalesce(max(version), 0) FROM schema_version", cancellationToken),
+            System.Globalization.CultureInfo.InvariantCulture);
+        if (applied > RequiredSchemaVersion)
+        {
+            throw new InvalidOperationException(
+                $"The {Name} database is at schema version {applied}, newer than this build knows ({RequiredSchemaVersion}). Run the newer RunCommand release.");
+        }
+
+        foreach (var migration in Migrations.Where(m => m.Version > applied))
+        {
+            await SqlRows.ExecuteAsync(connection, transaction, migration.Sql, cancellationToken);
+            await SqlRows.ExecuteAsync(connection, transaction, "INSERT INTO schema_version(version, name, applied) VALUES(@v, @n, @t)", cancellationToken,
+                ("@v", migration.Version), ("@n", migration.Name), ("@t", StorageFormat.Timestamp(DateTimeOffset.UtcNow)));
+        }
+
+        // Checkpoint: every script and its version row commit together; a crash midway leaves the previous version.
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>SQL answering a row when the <c>schema_version</c> table exists.</summary>
+    protected abstract string SchemaVersionExistsSql { get; }
+
+    public async Task<StorageReadiness> CheckReadinessAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            if (await SqlRows.ScalarAsync(connection, null, SchemaVersionExistsSql, cancellationToken) is null)
+            {
+                return new StorageReadiness(false, 0, RequiredSchemaVersion, "The schema has not been created yet.");
+            }
+
+            var version = Convert.ToInt32(await SqlRows.ScalarAsync(connection, null, "SELECT coalesce(max(version), 0) FROM schema_version", cancellationToken),
+                System.Globalization.CultureInfo.InvariantCulture);
+            return version == RequiredSchemaVersion
+                ? new StorageReadiness(true, version, RequiredSchemaVersion, null)
+                : new StorageReadiness(false, version, RequiredSchemaVersion, $"The schema is at version {version}; this build needs {RequiredSchemaVersion}.");
+        }
+        catch (Exception e) when (e is DbException or IOException or TimeoutException or InvalidOperationException)
+        {
+            return StorageReadiness.NotReachable(RequiredSchemaVersion, $"The {Name} database cannot be reached: {e.Message}");
+        }
+    }
+
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,12 @@
+namespace RunCommand.Storage.Relational;
+
+/// <summary>
+/// What differs between the SQL databases the shared rows (<see cref="SqlRows"/>) run on. The SQL text itself is
+/// common (named <c>@parameters</c>, <c>ON CONFLICT</c>, <c>TRUE</c>/<c>FALSE</c>, <c>lower()</c>); the schema is
+/// each backend's own (its numbered migration scripts).
+/// </summary>
+public abstract class SqlDialect
+{
+    /// <summary>The parameter value a timestamp column takes (ISO-8601 text for SQLite, <c>timestamptz</c> for PostgreSQL).</summary>
+    public abstract object ToTimeValue(DateTimeOffset value);
+}

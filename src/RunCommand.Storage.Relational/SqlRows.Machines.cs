@@ -1,0 +1,99 @@
+using System.Data.Common;
+
+namespace RunCommand.Storage.Relational;
+
+/// <summary>Rows of <c>vms</c> (VMs and scale-set instances) and <c>scale_sets</c>.</summary>
+public sealed partial class SqlRows
+{
+    private const string VmSelect =
+        "SELECT subscription, resource_group, name, location, vm_id, tags, last_contact, hostname, agent_version, created, scale_set FROM vms";
+
+    private static VmRecord ReadVm(DbDataReader reader) => new()
+    {
+        Vm = new VmKey(reader.GetString(0), reader.GetString(1), reader.GetString(2), Text(reader, 10)),
+        Location = reader.GetString(3),
+        VmId = reader.GetString(4),
+        Tags = StorageFormat.DeserializeTags(Text(reader, 5)),
+        LastContact = TimeOrNull(reader, 6),
+        Hostname = Text(reader, 7),
+        AgentVersion = Text(reader, 8),
+        Created = Time(reader, 9),
+    };
+
+    public Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken) =>
+        QuerySingleAsync(VmSelect + " WHERE key = @key", ReadVm, cancellationToken, ("@key", vm.Key));
+
+    public async Task InsertMachineAsync(VmRecord vm, AgentCredential credential, CancellationToken cancellationToken) =>
+        await ExecuteAsync("""
+            INSERT INTO vms(key, subscription, resource_group, name, scale_set, location, vm_id, tags, agent_token_hash, agent_public_key, last_contact, hostname, agent_version, created, goal_version)
+            VALUES(@key, @sub, @rg, @name, @ss, @loc, @vmid, @tags, @hash, @pk, @contact, @host, @ver, @created, 1)
+            """, cancellationToken,
+            ("@key", vm.Vm.Key), ("@sub", vm.Vm.SubscriptionId), ("@rg", vm.Vm.ResourceGroup), ("@name", vm.Vm.VmName), ("@ss", vm.Vm.ScaleSetName),
+            ("@loc", vm.Location), ("@vmid", vm.VmId), ("@tags", StorageFormat.Serialize(vm.Tags)), ("@hash", credential.TokenHash), ("@pk", credential.PublicKey),
+            ("@contact", Time(vm.LastContact)), ("@host", vm.Hostname), ("@ver", vm.AgentVersion), ("@created", Time(vm.Created)));
+
+    public async Task<bool> UpdateAgentAsync(VmKey vm, AgentCredential credential, string? hostname, string? agentVersion, DateTimeOffset lastContact, CancellationToken cancellationToken) =>
+        await ExecuteAsync(
+            "UPDATE vms SET agent_token_hash = @hash, agent_public_key = @pk, last_contact = @now, hostname = @host, agent_version = @ver WHERE key = @key",
+            cancellationToken, ("@key", vm.Key), ("@hash", credential.TokenHash), ("@pk", credential.PublicKey), ("@now", Time(lastContact)),
+            ("@host", hostname), ("@ver", agentVersion)) == 1;
+
+    public async Task<bool> SetAgentCredentialAsync(VmKey vm, AgentCredential credential, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE vms SET agent_token_hash = @hash, agent_public_key = @pk WHERE key = @key", cancellationToken,
+            ("@key", vm.Key), ("@hash", credential.TokenHash), ("@pk", credential.PublicKey)) == 1;
+
+    public async Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE vms SET last_contact = @now WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@now", Time(lastContact)));
+
+    public async Task<bool> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE vms SET tags = @tags WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@tags", StorageFormat.Serialize(tags))) == 1;
+
+    public Task<VmRecord?> FindVmByAgentTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
+        QuerySingleAsync(VmSelect + " WHERE agent_token_hash = @h", ReadVm, cancellationToken, ("@h", tokenHash));
+
+    public async Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmKey, CancellationToken cancellationToken)
+    {
+        var found = await QueryAsync(VmSelect.Replace(" FROM vms", ", agent_public_key FROM vms", StringComparison.Ordinal) + " WHERE key = @key AND agent_public_key IS NOT NULL",
+            reader => (ReadVm(reader), (byte[])reader.GetValue(11)), cancellationToken, ("@key", vmKey));
+        return found.Count == 0 ? null : found[0];
+    }
+
+    public async Task<IReadOnlyList<VmRecord>> ListMachinesAsync(MachineQuery query, CancellationToken cancellationToken) =>
+        await QueryAsync(VmSelect + " WHERE lower(subscription) = lower(@sub)"
+            + (query.ResourceGroup is null ? "" : " AND lower(resource_group) = lower(@rg)")
+            + (query.IncludeScaleSetInstances ? "" : " AND scale_set IS NULL")
+            + (query.ScaleSetName is null ? "" : " AND lower(scale_set) = lower(@ss)")
+            // Instance ids are decimal numbers without leading zeros: ordered by length then text, they sort numerically.
+            + " ORDER BY lower(resource_group), CASE WHEN scale_set IS NULL THEN 0 ELSE 1 END, lower(scale_set), CASE WHEN scale_set IS NULL THEN 0 ELSE length(name) END, lower(name)",
+            ReadVm, cancellationToken, ("@sub", query.SubscriptionId), ("@rg", query.ResourceGroup), ("@ss", query.ScaleSetName));
+
+    public Task<ScaleSetRecord?> GetScaleSetAsync(ScaleSetKey scaleSet, CancellationToken cancellationToken) =>
+        QuerySingleAsync("SELECT subscription, resource_group, name, location, instance_count, created FROM scale_sets WHERE key = @key", reader => new ScaleSetRecord
+        {
+            SubscriptionId = reader.GetString(0),
+            ResourceGroup = reader.GetString(1),
+            Name = reader.GetString(2),
+            Location = reader.GetString(3),
+            InstanceCount = Int32(reader, 4),
+            Created = Time(reader, 5),
+        }, cancellationToken, ("@key", scaleSet.Key));
+
+    public async Task InsertScaleSetAsync(ScaleSetRecord scaleSet, CancellationToken cancellationToken) =>
+        await ExecuteAsync("""
+            INSERT INTO scale_sets(key, subscription, resource_group, name, location, instance_count, created)
+            VALUES(@key, @sub, @rg, @name, @loc, @count, @created)
+            """, cancellationToken,
+            ("@key", scaleSet.Key.Key), ("@sub", scaleSet.SubscriptionId), ("@rg", scaleSet.ResourceGroup), ("@name", scaleSet.Name),
+            ("@loc", scaleSet.Location), ("@count", scaleSet.InstanceCount), ("@created", Time(scaleSet.Created)));
+
+    public async Task SetScaleSetInstanceCountAsync(ScaleSetKey scaleSet, int instanceCount, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE scale_sets SET instance_count = @count WHERE key = @key", cancellationToken, ("@key", scaleSet.Key), ("@count", instanceCount));
+
+    public async Task<long> GetGoalVersionAsync(VmKey vm, CancellationToken cancellationToken) =>
+        await ScalarAsync("SELECT goal_version FROM vms WHERE key = @key", cancellationToken, ("@key", vm.Key)) is { } version
+            ? Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)
+            : 0L;
+
+    public async Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE vms SET goal_version = goal_version + 1 WHERE key = @key", cancellationToken, ("@key", vm.Key));
+}

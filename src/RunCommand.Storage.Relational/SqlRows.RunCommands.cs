@@ -1,0 +1,144 @@
+using System.Data.Common;
+
+namespace RunCommand.Storage.Relational;
+
+/// <summary>Rows of <c>run_commands</c>, <c>executions</c>, <c>output</c> and <c>operations</c>.</summary>
+public sealed partial class SqlRows
+{
+    private const string RunCommandSelect = """
+        SELECT r.name, r.location, r.tags, r.spec, r.secrets, r.fingerprint, r.operation_id, r.first_execution, r.deleting, r.created,
+               e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created,
+               v.subscription, v.resource_group, v.name, v.scale_set
+        FROM run_commands r JOIN executions e ON e.id = r.execution_id JOIN vms v ON v.key = r.vm_key
+        """;
+
+    private const string ExecutionColumns =
+        "e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created";
+
+    private static RunCommandRecord ReadRunCommand(DbDataReader reader) => new()
+    {
+        Command = new RunCommandKey(new VmKey(reader.GetString(21), reader.GetString(22), reader.GetString(23), Text(reader, 24)), reader.GetString(0)),
+        Location = reader.GetString(1),
+        Tags = StorageFormat.DeserializeTags(Text(reader, 2)),
+        Spec = StorageFormat.DeserializeSpec(reader.GetString(3)),
+        SealedSecrets = Bytes(reader, 4),
+        Fingerprint = reader.GetString(5),
+        OperationId = reader.GetString(6),
+        IsFirstExecution = Flag(reader, 7),
+        Deleting = Flag(reader, 8),
+        Created = Time(reader, 9),
+        Execution = ReadExecution(reader, 10),
+    };
+
+    private static ExecutionRecord ReadExecution(DbDataReader reader, int first) => new()
+    {
+        ExecutionId = reader.GetString(first),
+        State = Enum<ExecutionState>(reader, first + 1),
+        ExitCode = Int32OrNull(reader, first + 2),
+        Message = Text(reader, first + 3),
+        StartTime = TimeOrNull(reader, first + 4),
+        EndTime = TimeOrNull(reader, first + 5),
+        CancelRequested = Flag(reader, first + 6),
+        Delivered = Flag(reader, first + 7),
+        StdoutLength = Int64(reader, first + 8),
+        StderrLength = Int64(reader, first + 9),
+        Created = Time(reader, first + 10),
+    };
+
+    public Task<RunCommandRecord?> GetRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken) =>
+        QuerySingleAsync(RunCommandSelect + " WHERE r.key = @key", ReadRunCommand, cancellationToken, ("@key", command.Key));
+
+    public async Task<IReadOnlyList<RunCommandRecord>> ListRunCommandsAsync(VmKey vm, string? afterLowerName, int take, CancellationToken cancellationToken) =>
+        await QueryAsync(RunCommandSelect + " WHERE r.vm_key = @vm" + (afterLowerName is null ? "" : " AND r.sort_name > @after") + " ORDER BY r.sort_name LIMIT @take",
+            ReadRunCommand, cancellationToken, ("@vm", vm.Key), ("@after", afterLowerName), ("@take", take));
+
+    public async Task<int> CountRunCommandsAsync(VmKey vm, CancellationToken cancellationToken) =>
+        Convert.ToInt32(await ScalarAsync("SELECT count(*) FROM run_commands WHERE vm_key = @vm", cancellationToken, ("@vm", vm.Key)), System.Globalization.CultureInfo.InvariantCulture);
+
+    public async Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken) =>
+        await ExecuteAsync("""
+            INSERT INTO run_commands(key, vm_key, name, sort_name, location, tags, spec, secrets, fingerprint, execution_id, operation_id, first_execution, deleting, created)
+            VALUES(@key, @vm, @name, @sort, @loc, @tags, @spec, @secrets, @fp, @exec, @op, @first, @deleting, @created)
+            ON CONFLICT(key) DO UPDATE SET name = excluded.name, sort_name = excluded.sort_name, location = excluded.location, tags = excluded.tags,
+                spec = excluded.spec, secrets = excluded.secrets, fingerprint = excluded.fingerprint, execution_id = excluded.execution_id,
+                operation_id = excluded.operation_id, first_execution = excluded.first_execution, deleting = excluded.deleting, created = excluded.created
+            """, cancellationToken,
+            ("@key", row.Command.Key), ("@vm", row.Command.Vm.Key), ("@name", row.Command.Name), ("@sort", row.Command.Name.ToLowerInvariant()),
+            ("@loc", row.Location), ("@tags", StorageFormat.Serialize(row.Tags)), ("@spec", StorageFormat.Serialize(row.Spec)), ("@secrets", row.SealedSecrets),
+            ("@fp", row.Fingerprint), ("@exec", row.ExecutionId), ("@op", row.OperationId), ("@first", row.IsFirstExecution), ("@deleting", row.Deleting),
+            ("@created", Time(row.Created)));
+
+    public async Task DeleteRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken) =>
+        await ExecuteAsync("DELETE FROM run_commands WHERE key = @key", cancellationToken, ("@key", command.Key));
+
+    public Task<RunCommandRecord?> FindDeletingRunCommandAsync(string executionId, CancellationToken cancellationToken) =>
+        QuerySingleAsync(RunCommandSelect + " WHERE r.execution_id = @id AND r.deleting = TRUE", ReadRunCommand, cancellationToken, ("@id", executionId));
+
+    public async Task InsertExecutionAsync(VmKey vm, NewExecution execution, CancellationToken cancellationToken) =>
+        await ExecuteAsync("""
+            INSERT INTO executions(id, vm_key, command_resource_id, spec, secrets, state, cancel_requested, delivered, stdout_len, stderr_len, created)
+            VALUES(@id, @vm, @rid, @spec, @secrets, @state, FALSE, FALSE, 0, 0, @created)
+            """, cancellationToken,
+            ("@id", execution.ExecutionId), ("@vm", vm.Key), ("@rid", execution.Command.ResourceId), ("@spec", StorageFormat.Serialize(execution.Spec)),
+            ("@secrets", execution.SealedSecrets), ("@state", nameof(ExecutionState.Pending)), ("@created", Time(execution.Created)));
+
+    public async Task<(ExecutionRecord Execution, RunCommandKey Command)?> GetExecutionAsync(string executionId, CancellationToken cancellationToken)
+    {
+        var found = await QueryAsync($"SELECT {ExecutionColumns}, e.command_resource_id FROM executions e WHERE e.id = @id",
+            reader => (ReadExecution(reader, 0), StorageFormat.ParseRunCommandId(reader.GetString(11))), cancellationToken, ("@id", executionId));
+        return found.Count == 0 ? null : found[0];
+    }
+
+    public async Task UpdateExecutionAsync(ExecutionRecord execution, bool dropSecrets, CancellationToken cancellationToken) =>
+        await ExecuteAsync("""
+            UPDATE executions SET state = @state, exit_code = @code, message = @msg, start_time = @start, end_time = @end,
+                cancel_requested = @cancel, delivered = @delivered, stdout_len = @out, stderr_len = @err,
+                secrets = CASE WHEN @drop THEN NULL ELSE secrets END
+            WHERE id = @id
+            """, cancellationToken,
+            ("@id", execution.ExecutionId), ("@state", execution.State.ToString()), ("@code", execution.ExitCode), ("@msg", execution.Message),
+            ("@start", Time(execution.StartTime)), ("@end", Time(execution.EndTime)), ("@cancel", execution.CancelRequested), ("@delivered", execution.Delivered),
+            ("@out", execution.StdoutLength), ("@err", execution.StderrLength), ("@drop", dropSecrets));
+
+    public async Task<IReadOnlyList<PendingWork>> ListUnfinishedExecutionsAsync(VmKey vm, CancellationToken cancellationToken) =>
+        await QueryAsync(
+            $"SELECT {ExecutionColumns}, e.command_resource_id, e.spec, e.secrets FROM executions e WHERE e.vm_key = @vm AND e.state IN ('Pending', 'Running') ORDER BY e.created, e.id",
+            reader => new PendingWork
+            {
+                Execution = ReadExecution(reader, 0),
+                Command = StorageFormat.ParseRunCommandId(reader.GetString(11)),
+                Spec = StorageFormat.DeserializeSpec(reader.GetString(12)),
+                SealedSecrets = Bytes(reader, 13),
+            }, cancellationToken, ("@vm", vm.Key));
+
+    public async Task InsertOutputAsync(string executionId, OutputStream stream, long start, byte[] data, CancellationToken cancellationToken) =>
+        await ExecuteAsync("INSERT INTO output(execution_id, stream, start_offset, end_offset, data) VALUES(@id, @s, @start, @end, @data)", cancellationToken,
+            ("@id", executionId), ("@s", (int)stream), ("@start", start), ("@end", start + data.Length), ("@data", data));
+
+    public async Task<IReadOnlyList<(long Start, byte[] Data)>> ReadOutputAsync(string executionId, OutputStream stream, long from, long to, CancellationToken cancellationToken) =>
+        await QueryAsync("""
+            SELECT start_offset, data FROM output
+            WHERE execution_id = @id AND stream = @s AND end_offset > @from AND start_offset < @to
+            ORDER BY start_offset
+            """, reader => (Int64(reader, 0), (byte[])reader.GetValue(1)), cancellationToken,
+            ("@id", executionId), ("@s", (int)stream), ("@from", from), ("@to", to));
+
+    public async Task InsertOperationAsync(OperationRecord operation, CancellationToken cancellationToken) =>
+        await ExecuteAsync("INSERT INTO operations(id, kind, resource_id, execution_id, created, completed) VALUES(@id, @kind, @rid, @exec, @created, @completed)",
+            cancellationToken, ("@id", operation.OperationId), ("@kind", operation.Kind.ToString().ToLowerInvariant()), ("@rid", operation.ResourceId),
+            ("@exec", operation.ExecutionId), ("@created", Time(operation.Created)), ("@completed", Time(operation.Completed)));
+
+    public async Task CompleteOperationAsync(string operationId, DateTimeOffset completed, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE operations SET completed = @now WHERE id = @id", cancellationToken, ("@id", operationId), ("@now", Time(completed)));
+
+    public Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken) =>
+        QuerySingleAsync("SELECT id, kind, resource_id, execution_id, created, completed FROM operations WHERE id = @id", reader => new OperationRecord
+        {
+            OperationId = reader.GetString(0),
+            Kind = Enum<OperationKind>(reader, 1),
+            ResourceId = reader.GetString(2),
+            ExecutionId = Text(reader, 3),
+            Created = Time(reader, 4),
+            Completed = TimeOrNull(reader, 5),
+        }, cancellationToken, ("@id", operationId));
+}

@@ -1,0 +1,146 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using RunCommand.Storage.Relational;
+
+namespace RunCommand.Storage.Sqlite;
+
+/// <summary>
+/// The embedded backend: one SQLite file in WAL mode. A committed transaction survives a kill -9 of the server
+/// (the WAL is written before the commit returns); with <c>fullSync</c> each commit is also fsynced, so it
+/// survives a power cut, at the price of one disk flush per write. Writers are serialized in process and take
+/// SQLite's write lock at BEGIN (IMMEDIATE), so a second process on the same file waits rather than failing
+/// midway; readers run in parallel on their own connections. The file is created mode 0600.
+/// </summary>
+public sealed class SqliteBackend : SqlBackend
+{
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private readonly string _databasePath;
+    private readonly string _connectionString;
+    private readonly string _pragmas;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    public SqliteBackend(string databasePath, IChangeFeed changes, bool fullSync = false)
+        : base(changes, new SqliteDialect(), Migration.FromResources(typeof(SqliteBackend).Assembly))
+    {
+        _databasePath = databasePath;
+        _pragmas = $"PRAGMA synchronous={(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=10000;";
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public override string Name => "sqlite";
+
+    protected override string SchemaVersionExistsSql => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'";
+
+    public override async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        RestrictFileModes();
+        await using (var connection = await OpenAsync(cancellationToken))
+        {
+            // Outside any transaction: the journal mode is a property of the file, set once and kept.
+            await SqlRows.ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
+        }
+
+        RestrictFileModes();
+        await base.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The database and its WAL files hold sealed secrets and token hashes: only the server's user may read them.
+    /// A new file is created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same mode);
+    /// an existing one made looser (by an older release or by hand) is tightened.
+    /// </summary>
+    private void RestrictFileModes()
+    {
+        if (!File.Exists(_databasePath))
+        {
+            using (new FileStream(_databasePath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
+            {
+            }
+        }
+
+        foreach (var path in new[] { _databasePath, _databasePath + "-wal", _databasePath + "-shm" })
+        {
+            if (File.Exists(path) && (File.GetUnixFileMode(path) & ~OwnerOnly) != 0)
+            {
+                File.SetUnixFileMode(path, OwnerOnly);
+            }
+        }
+    }
+
+    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await SqlRows.ExecuteAsync(connection, null, _pragmas, cancellationToken);
+        return connection;
+    }
+
+    public override async Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
+    {
+        // SQLite has one writer at a time: queue here instead of spinning on the busy handler.
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            return await base.WriteAsync(work, cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    protected override Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
+    protected override Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(IsolationLevel.Serializable, deferred: true));
+
+    /// <summary>An IMMEDIATE transaction holds SQLite's write lock on the file: a second process waits (busy timeout) until this one commits.</summary>
+    protected override Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        BeginWriteAsync(connection, cancellationToken);
+
+    protected override bool IsTransient(Exception exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 }; // SQLITE_BUSY, SQLITE_LOCKED
+
+    /// <summary>
+    /// A database made before versioned migrations: adds the columns that release added on the fly when it met an
+    /// even older file, so the baseline script (all IF NOT EXISTS) then finds every table complete.
+    /// </summary>
+    protected override async Task AdoptUnversionedSchemaAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        (string Table, string Column, string Type)[] added =
+        [
+            ("vms", "scale_set", "TEXT"),
+            ("vms", "agent_public_key", "BLOB"),
+            ("enrollment_tokens", "scale_set", "TEXT"),
+        ];
+        foreach (var (table, column, type) in added)
+        {
+            var tableExists = await SqlRows.ScalarAsync(connection, transaction, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = @t", cancellationToken, ("@t", table)) is not null;
+            var columnExists = await SqlRows.ScalarAsync(connection, transaction, $"SELECT 1 FROM pragma_table_info('{table}') WHERE name = @c", cancellationToken, ("@c", column)) is not null;
+            if (tableExists && !columnExists)
+            {
+                await SqlRows.ExecuteAsync(connection, transaction, $"ALTER TABLE {table} ADD COLUMN {column} {type}", cancellationToken);
+            }
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _writeLock.Dispose();
+        await base.DisposeAsync();
+    }
+
+    private sealed class SqliteDialect : SqlDialect
+    {
+        // The text format every release has written: fixed width, so text order is time order.
+        public override object ToTimeValue(DateTimeOffset value) => StorageFormat.Timestamp(value);
+    }
+}

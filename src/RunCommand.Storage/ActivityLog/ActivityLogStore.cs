@@ -1,0 +1,20 @@
+namespace RunCommand.Storage;
+
+/// <summary>The activity log over any backend: append and query, never change.</summary>
+public sealed class ActivityLogStore(IStorageBackend backend) : IActivityLogStore
+{
+    public Task AppendAuditAsync(AuditRecord entry, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            // The resource group is kept lower-cased so a filter matches whatever casing the request used.
+            await rows.InsertAuditAsync(entry with { ResourceGroup = entry.ResourceGroup?.ToLowerInvariant() }, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<AuditRecord>> ListAuditAsync(AuditQuery query, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListAuditAsync(query with
+        {
+            ResourceGroup = query.ResourceGroup?.ToLowerInvariant(),
+            Caller = query.Caller?.ToLowerInvariant(),
+        }, cancellationToken), cancellationToken);
+}

@@ -1,0 +1,21 @@
+namespace RunCommand.Storage;
+
+/// <summary>What the agent protocol needs: the goal state an agent leases and the reports it sends back.</summary>
+public interface IAgentWorkStore
+{
+    /// <summary>
+    /// The VM's goal-state version and every execution the server does not hold as finished, oldest first;
+    /// marks them delivered.
+    /// </summary>
+    Task<(long Version, IReadOnlyList<PendingWork> Work)> LeaseGoalStateAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>The VM's current goal-state version (cheap; used to decide whether a poll must wait).</summary>
+    Task<long> GetGoalStateVersionAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records an agent's report: appends output past what is held (idempotent), moves the state forward (never
+    /// back out of a terminal state) and, when the execution has ended, completes a pending delete.
+    /// Returns null when the execution does not exist or is not this VM's.
+    /// </summary>
+    Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken);
+}

@@ -1,0 +1,43 @@
+namespace RunCommand.Storage;
+
+/// <summary>Rows of machines (VMs and scale-set instances) and scale sets.</summary>
+public interface IMachineRows
+{
+    Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>Inserts a machine with its agent credential; the goal-state version starts at 1.</summary>
+    Task InsertMachineAsync(VmRecord vm, AgentCredential credential, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a machine's agent credential and agent details and sets its last contact; false when there is no such machine.</summary>
+    Task<bool> UpdateAgentAsync(VmKey vm, AgentCredential credential, string? hostname, string? agentVersion, DateTimeOffset lastContact, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the credential only; false when there is no such machine.</summary>
+    Task<bool> SetAgentCredentialAsync(VmKey vm, AgentCredential credential, CancellationToken cancellationToken);
+
+    Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the tags (null or empty: none); false when there is no such machine.</summary>
+    Task<bool> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
+
+    Task<VmRecord?> FindVmByAgentTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>The machine with this key and its agent's public key; null when none or it has no key.</summary>
+    Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmKey, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Machines matching the query, ordered by resource group, plain VMs before scale-set instances, scale set name,
+    /// then instance id numerically (VMs by name), all case-insensitively.
+    /// </summary>
+    Task<IReadOnlyList<VmRecord>> ListMachinesAsync(MachineQuery query, CancellationToken cancellationToken);
+
+    Task<ScaleSetRecord?> GetScaleSetAsync(ScaleSetKey scaleSet, CancellationToken cancellationToken);
+
+    Task InsertScaleSetAsync(ScaleSetRecord scaleSet, CancellationToken cancellationToken);
+
+    Task SetScaleSetInstanceCountAsync(ScaleSetKey scaleSet, int instanceCount, CancellationToken cancellationToken);
+
+    /// <summary>The machine's goal-state version; 0 when there is no such machine.</summary>
+    Task<long> GetGoalVersionAsync(VmKey vm, CancellationToken cancellationToken);
+
+    Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken);
+}

@@ -1,0 +1,45 @@
+namespace RunCommand.Storage;
+
+/// <summary>Rows of run commands, executions, output chunks and operations.</summary>
+public interface IRunCommandRows
+{
+    /// <summary>The run command with its current execution joined in; null when none.</summary>
+    Task<RunCommandRecord?> GetRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="take"/> run commands of a VM ordered by lower-cased name, after <paramref name="afterLowerName"/> when set.</summary>
+    Task<IReadOnlyList<RunCommandRecord>> ListRunCommandsAsync(VmKey vm, string? afterLowerName, int take, CancellationToken cancellationToken);
+
+    Task<int> CountRunCommandsAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>Inserts or replaces the run command row (all columns as given).</summary>
+    Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken);
+
+    Task DeleteRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken);
+
+    /// <summary>The run command being deleted whose current execution is <paramref name="executionId"/>, or null.</summary>
+    Task<RunCommandRecord?> FindDeletingRunCommandAsync(string executionId, CancellationToken cancellationToken);
+
+    /// <summary>Inserts a Pending, undelivered execution for <paramref name="vm"/>.</summary>
+    Task InsertExecutionAsync(VmKey vm, NewExecution execution, CancellationToken cancellationToken);
+
+    /// <summary>The execution and the run command (or action run name) it belongs to, which names its machine; null when none.</summary>
+    Task<(ExecutionRecord Execution, RunCommandKey Command)?> GetExecutionAsync(string executionId, CancellationToken cancellationToken);
+
+    /// <summary>Writes every mutable column of the execution as given; drops its sealed secrets when <paramref name="dropSecrets"/>.</summary>
+    Task UpdateExecutionAsync(ExecutionRecord execution, bool dropSecrets, CancellationToken cancellationToken);
+
+    /// <summary>Pending and Running executions of a machine with what they run, oldest first.</summary>
+    Task<IReadOnlyList<PendingWork>> ListUnfinishedExecutionsAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>Stores a chunk of output that starts at <paramref name="start"/>.</summary>
+    Task InsertOutputAsync(string executionId, OutputStream stream, long start, byte[] data, CancellationToken cancellationToken);
+
+    /// <summary>Chunks of a stream overlapping [<paramref name="from"/>, <paramref name="to"/>), by start offset.</summary>
+    Task<IReadOnlyList<(long Start, byte[] Data)>> ReadOutputAsync(string executionId, OutputStream stream, long from, long to, CancellationToken cancellationToken);
+
+    Task InsertOperationAsync(OperationRecord operation, CancellationToken cancellationToken);
+
+    Task CompleteOperationAsync(string operationId, DateTimeOffset completed, CancellationToken cancellationToken);
+
+    Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken);
+}

@@ -1,0 +1,48 @@
+namespace RunCommand.Storage;
+
+/// <summary>
+/// What a database must offer RunCommand: atomic units of row reads and writes, versioned migrations, and a
+/// readiness check. Everything else (which state may follow which, when a delete is complete, limits, token checks)
+/// lives above it in the stores (<see cref="RunCommandStorage"/>), written once for every backend.
+/// </summary>
+public interface IStorageBackend : IAsyncDisposable
+{
+    /// <summary>Short name for logs and errors ("sqlite", "postgres").</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Brings the schema to the latest version this build knows, under a lock shared by every node: a node starting
+    /// at the same moment waits and then finds nothing left to apply. Applies each numbered script at most once.
+    /// </summary>
+    Task MigrateAsync(CancellationToken cancellationToken);
+
+    /// <summary>Whether the database answers and holds the schema version this build needs.</summary>
+    Task<StorageReadiness> CheckReadinessAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> as one transaction: every row it writes is committed together when it returns,
+    /// none when it throws. The topics it notifies are published after the commit (or, for a multi-node backend,
+    /// relayed to every node by the commit itself). <paramref name="work"/> may run more than once when the database
+    /// asks to retry (a serialization conflict), so it must not have effects outside the rows.
+    /// </summary>
+    Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> on one consistent snapshot; it must only read.</summary>
+    Task<T> ReadAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Every row operation of one transaction. Each member moves rows and nothing more: it applies no rule
+/// (no state check, no limit); the stores decide, the rows obey.
+/// </summary>
+public interface IRows : IMachineRows, IRunCommandRows, ICommandDocumentRows, IDeploymentRows, IFleetRows, IIdentityRows, IActivityLogRows
+{
+    /// <summary>Wakes whoever waits on <paramref name="topic"/> once this transaction has committed (nothing when it rolls back).</summary>
+    void Notify(string topic);
+}
+
+/// <summary>The answer of <see cref="IStorageBackend.CheckReadinessAsync"/>; <see cref="Reason"/> says why not ready.</summary>
+public sealed record StorageReadiness(bool Ready, int SchemaVersion, int RequiredSchemaVersion, string? Reason)
+{
+    public static StorageReadiness NotReachable(int required, string reason) => new(false, 0, required, reason);
+}

@@ -1,0 +1,53 @@
+namespace RunCommand.Storage;
+
+/// <summary>VMs, scale sets and the credentials their agents enroll with.</summary>
+public interface IMachineStore
+{
+    /// <summary>
+    /// Enrolls an agent for a VM: creates the VM if it does not exist (with <paramref name="tags"/>; an existing VM keeps
+    /// its tags), and replaces the VM's agent credential with <paramref name="credential"/> (a previous agent of that VM
+    /// is refused from then on).
+    /// </summary>
+    Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, AgentCredential credential, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Enrolls an agent as a new instance of a scale set: creates the scale set if it does not exist, hands out the next
+    /// instance id ("0", "1", ...; never reused) and binds the credential to that instance. The agent keeps its
+    /// credential, so a restarted agent stays the same instance.
+    /// </summary>
+    Task<VmRecord> EnrollScaleSetInstanceAsync(ScaleSetKey scaleSet, string location, AgentCredential credential, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The VM whose agent holds this token hash, or null.</summary>
+    Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The VM or scale-set instance with this resource id (any casing) and the public key (SubjectPublicKeyInfo) its
+    /// agent enrolled with; null when there is no such machine or its agent has no key (enrolled with a token, or revoked).
+    /// </summary>
+    Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmResourceId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes the VM's agent credential: its agent is refused from the next request on, until an agent enrolls again
+    /// with an enrollment token. False when the VM does not exist.
+    /// </summary>
+    Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>Records that the VM's agent called now.</summary>
+    Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>VMs (not scale-set instances) of a subscription, optionally of one resource group, ordered by resource group then name.</summary>
+    Task<IReadOnlyList<VmRecord>> ListVmsAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken);
+
+    /// <summary>Every machine (VMs, then scale-set instances) of a subscription, optionally of one resource group.</summary>
+    Task<IReadOnlyList<VmRecord>> ListMachinesAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a VM's tags; null when the VM does not exist.</summary>
+    Task<VmRecord?> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
+
+    Task<ScaleSetRecord?> GetScaleSetAsync(ScaleSetKey scaleSet, CancellationToken cancellationToken);
+
+    /// <summary>Instances of a scale set, ordered by instance id (numerically).</summary>
+    Task<IReadOnlyList<VmRecord>> ListScaleSetInstancesAsync(ScaleSetKey scaleSet, CancellationToken cancellationToken);
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+
+namespace RunCommand.Storage;
+
+/// <summary>The machine verbs over any backend: enrollment creates or re-keys machines, instance ids are handed out once.</summary>
+public sealed class MachineStore(IStorageBackend backend) : IMachineStore
+{
+    public Task<VmRecord> EnrollAgentAsync(VmKey vm, string location, AgentCredential credential, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            // An existing VM keeps its tags and id; only its agent changes.
+            if (!await rows.UpdateAgentAsync(vm, credential, hostname, agentVersion, now, cancellationToken))
+            {
+                await rows.InsertMachineAsync(NewMachine(vm, location, hostname, agentVersion, tags, now), credential, cancellationToken);
+            }
+
+            return (await rows.GetVmAsync(vm, cancellationToken))!;
+        }, cancellationToken);
+
+    public Task<VmRecord> EnrollScaleSetInstanceAsync(ScaleSetKey scaleSet, string location, AgentCredential credential, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            var set = await rows.GetScaleSetAsync(scaleSet, cancellationToken);
+            if (set is null)
+            {
+                set = new ScaleSetRecord
+                {
+                    SubscriptionId = scaleSet.SubscriptionId,
+                    ResourceGroup = scaleSet.ResourceGroup,
+                    Name = scaleSet.Name,
+                    Location = location,
+                    InstanceCount = 0,
+                    Created = now,
+                };
+                await rows.InsertScaleSetAsync(set, cancellationToken);
+            }
+
+            // The id and the credential are committed together: a crash leaves either no instance or a complete one.
+            var instance = new VmKey(set.SubscriptionId, set.ResourceGroup, set.InstanceCount.ToString(CultureInfo.InvariantCulture), set.Name);
+            await rows.SetScaleSetInstanceCountAsync(scaleSet, set.InstanceCount + 1, cancellationToken);
+            await rows.InsertMachineAsync(NewMachine(instance, set.Location, hostname, agentVersion, tags, now), credential, cancellationToken);
+            return (await rows.GetVmAsync(instance, cancellationToken))!;
+        }, cancellationToken);
+
+    private static VmRecord NewMachine(VmKey vm, string location, string? hostname, string? agentVersion, IReadOnlyDictionary<string, string>? tags, DateTimeOffset now) => new()
+    {
+        Vm = vm,
+        Location = location,
+        VmId = Guid.NewGuid().ToString(),
+        Tags = tags is { Count: > 0 } ? tags : null,
+        LastContact = now,
+        Hostname = hostname,
+        AgentVersion = agentVersion,
+        Created = now,
+    };
+
+    public Task<VmRecord?> FindVmByAgentTokenAsync(byte[] agentTokenHash, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.FindVmByAgentTokenHashAsync(agentTokenHash, cancellationToken), cancellationToken);
+
+    public Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmResourceId, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.FindVmAgentKeyAsync(vmResourceId.ToLowerInvariant(), cancellationToken), cancellationToken);
+
+    public Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.SetAgentCredentialAsync(vm, AgentCredential.None, cancellationToken), cancellationToken);
+
+    public Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            await rows.SetLastContactAsync(vm, now, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.GetVmAsync(vm, cancellationToken), cancellationToken);
+
+    public Task<IReadOnlyList<VmRecord>> ListVmsAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListMachinesAsync(new MachineQuery { SubscriptionId = subscriptionId, ResourceGroup = resourceGroup }, cancellationToken), cancellationToken);
+
+    public Task<IReadOnlyList<VmRecord>> ListMachinesAsync(string subscriptionId, string? resourceGroup, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListMachinesAsync(
+            new MachineQuery { SubscriptionId = subscriptionId, ResourceGroup = resourceGroup, IncludeScaleSetInstances = true }, cancellationToken), cancellationToken);
+
+    public Task<VmRecord?> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+            await rows.SetVmTagsAsync(vm, tags is { Count: > 0 } ? tags : null, cancellationToken) ? await rows.GetVmAsync(vm, cancellationToken) : null,
+            cancellationToken);
+
+    public Task<ScaleSetRecord?> GetScaleSetAsync(ScaleSetKey scaleSet, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.GetScaleSetAsync(scaleSet, cancellationToken), cancellationToken);
+
+    public Task<IReadOnlyList<VmRecord>> ListScaleSetInstancesAsync(ScaleSetKey scaleSet, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListMachinesAsync(new MachineQuery
+        {
+            SubscriptionId = scaleSet.SubscriptionId,
+            ResourceGroup = scaleSet.ResourceGroup,
+            IncludeScaleSetInstances = true,
+            ScaleSetName = scaleSet.Name,
+        }, cancellationToken), cancellationToken);
+}

@@ -1,0 +1,181 @@
+namespace RunCommand.Storage;
+
+/// <summary>
+/// The run command verbs over any backend. Each verb is one transaction; the rules (unchanged fingerprint, per-VM
+/// limit, a delete waits for the execution to end) are here, the backend only moves rows. Watchers are woken
+/// after the commit, so nobody sees work that could still vanish.
+/// </summary>
+public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
+{
+    public Task<WriteOutcome> PutRunCommandAsync(RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            var vm = write.Command.Vm;
+            if (await rows.GetVmAsync(vm, cancellationToken) is null)
+            {
+                return new WriteOutcome(WriteOutcomeKind.VmNotFound, null);
+            }
+
+            var existing = await rows.GetRunCommandAsync(write.Command, cancellationToken);
+            if (existing is { Deleting: true })
+            {
+                return new WriteOutcome(WriteOutcomeKind.Deleting, existing);
+            }
+
+            if (existing is not null && existing.Fingerprint == write.Fingerprint)
+            {
+                // Same body again: ARM semantics say nothing changes and nothing re-runs. Tags may differ.
+                var retagged = existing with { Tags = write.Tags };
+                await rows.SaveRunCommandAsync(RunCommandRow.From(retagged), cancellationToken);
+                return new WriteOutcome(WriteOutcomeKind.Unchanged, retagged);
+            }
+
+            if (existing is null)
+            {
+                if (await rows.CountRunCommandsAsync(vm, cancellationToken) >= write.MaxRunCommandsPerVm)
+                {
+                    return new WriteOutcome(WriteOutcomeKind.LimitReached, null);
+                }
+            }
+            else
+            {
+                await ExecutionRules.StopAsync(rows, existing.Execution, "Canceled: the run command was updated", now, cancellationToken);
+            }
+
+            await rows.InsertExecutionAsync(vm, new NewExecution
+            {
+                ExecutionId = newExecutionId,
+                Command = write.Command,
+                Spec = write.Spec,
+                SealedSecrets = write.SealedSecrets,
+                Created = now,
+            }, cancellationToken);
+            await rows.InsertOperationAsync(new OperationRecord
+            {
+                OperationId = newOperationId,
+                Kind = OperationKind.Put,
+                ResourceId = write.Command.ResourceId,
+                ExecutionId = newExecutionId,
+                Created = now,
+            }, cancellationToken);
+            await rows.SaveRunCommandAsync(new RunCommandRow
+            {
+                Command = write.Command,
+                Location = write.Location,
+                Tags = write.Tags,
+                Spec = write.Spec,
+                SealedSecrets = write.SealedSecrets,
+                Fingerprint = write.Fingerprint,
+                ExecutionId = newExecutionId,
+                OperationId = newOperationId,
+                IsFirstExecution = existing is null,
+                Created = existing?.Created ?? now,
+            }, cancellationToken);
+            await ExecutionRules.TellAgentAsync(rows, vm, cancellationToken);
+
+            var record = await rows.GetRunCommandAsync(write.Command, cancellationToken);
+            return new WriteOutcome(existing is null ? WriteOutcomeKind.Created : WriteOutcomeKind.Updated, record);
+        }, cancellationToken);
+
+    public Task<RunCommandRecord?> GetRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.GetRunCommandAsync(command, cancellationToken), cancellationToken);
+
+    public Task<IReadOnlyList<RunCommandRecord>> ListRunCommandsAsync(VmKey vm, string? afterName, int pageSize, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListRunCommandsAsync(vm, afterName?.ToLowerInvariant(), pageSize, cancellationToken), cancellationToken);
+
+    public Task<DeleteOutcome> DeleteRunCommandAsync(RunCommandKey command, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            var existing = await rows.GetRunCommandAsync(command, cancellationToken);
+            if (existing is null)
+            {
+                return new DeleteOutcome(DeleteOutcomeKind.NotFound, null);
+            }
+
+            if (existing.Deleting)
+            {
+                // A second delete while the first waits for the agent joins the first.
+                return new DeleteOutcome(DeleteOutcomeKind.Accepted, existing.OperationId);
+            }
+
+            await rows.InsertOperationAsync(new OperationRecord
+            {
+                OperationId = newOperationId,
+                Kind = OperationKind.Delete,
+                ResourceId = existing.Command.ResourceId,
+                Created = now,
+            }, cancellationToken);
+            await rows.SaveRunCommandAsync(RunCommandRow.From(existing) with { Deleting = true, OperationId = newOperationId }, cancellationToken);
+            if (await ExecutionRules.StopAsync(rows, existing.Execution, "Canceled: the run command was deleted", now, cancellationToken))
+            {
+                await ExecutionRules.RemoveAsync(rows, existing.Command, newOperationId, now, cancellationToken);
+            }
+            else
+            {
+                // The agent learns of the cancel from its goal state: a new version wakes its long poll at once.
+                await ExecutionRules.TellAgentAsync(rows, existing.Command.Vm, cancellationToken);
+            }
+
+            return new DeleteOutcome(DeleteOutcomeKind.Accepted, newOperationId);
+        }, cancellationToken);
+
+    public Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.GetOperationAsync(operationId, cancellationToken), cancellationToken);
+
+    public Task<ExecutionRecord?> GetExecutionAsync(string executionId, CancellationToken cancellationToken) =>
+        backend.ReadAsync(async rows => (await rows.GetExecutionAsync(executionId, cancellationToken))?.Execution, cancellationToken);
+
+    public Task<bool> StartActionRunAsync(ActionRunWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            if (await rows.GetVmAsync(write.Vm, cancellationToken) is null)
+            {
+                return false;
+            }
+
+            var command = new RunCommandKey(write.Vm, write.RunCommandName);
+            await rows.InsertExecutionAsync(write.Vm, new NewExecution { ExecutionId = newExecutionId, Command = command, Spec = write.Spec, Created = now }, cancellationToken);
+            await rows.InsertOperationAsync(new OperationRecord
+            {
+                OperationId = newOperationId,
+                Kind = OperationKind.Action,
+                ResourceId = command.ResourceId,
+                ExecutionId = newExecutionId,
+                Created = now,
+            }, cancellationToken);
+            await ExecutionRules.TellAgentAsync(rows, write.Vm, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> CancelExecutionAsync(string executionId, string message, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(async rows =>
+        {
+            if (await rows.GetExecutionAsync(executionId, cancellationToken) is not { } found || found.Execution.IsTerminal)
+            {
+                return false;
+            }
+
+            var (execution, command) = found;
+            if (!await ExecutionRules.StopAsync(rows, execution, message, now, cancellationToken))
+            {
+                // The agent learns of the cancel from its goal state.
+                await ExecutionRules.TellAgentAsync(rows, command.Vm, cancellationToken);
+            }
+
+            return true;
+        }, cancellationToken);
+
+    public Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
+        backend.ReadAsync(async rows =>
+        {
+            using var buffer = new MemoryStream();
+            foreach (var (start, data) in await rows.ReadOutputAsync(executionId, stream, offset, offset + maxBytes, cancellationToken))
+            {
+                var from = (int)Math.Max(0, offset - start);
+                var take = (int)Math.Min(data.Length - from, offset + maxBytes - (start + from));
+                buffer.Write(data, from, take);
+            }
+
+            return buffer.ToArray();
+        }, cancellationToken);
+}

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using RunCommand.Contracts.Arm;
+using RunCommand.Testing;
+
+namespace RunCommand.EndToEnd.Tests;
+
+/// <summary>/metrics (Prometheus text, counters that move with real commands) and /readyz (follows the database).</summary>
+public sealed partial class OperationsTests(StackFixture fixture) : IClassFixture<StackFixture>
+{
+    private readonly Stack _stack = fixture.Stack;
+
+    [Fact]
+    public async Task Metrics_CommandRuns_ParsesAsPrometheusTextAndCountersMove()
+    {
+        const string vm = "metered";
+        await _stack.StartAgentAsync(vm);
+        using var admin = _stack.Server.CreateHttpClient();
+        using var anonymous = _stack.Server.CreateHttpClient(token: "not-a-token");
+        var before = await ScrapeAsync(admin);
+
+        await _stack.RunAsync(_stack.Command(vm, "ok"), Stack.Script("echo fine"));
+        await _stack.RunAsync(_stack.Command(vm, "bad"), Stack.Script("exit 3"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/subscriptions?api-version=2022-12-01")).StatusCode);
+
+        var after = await ScrapeAsync(admin);
+        Assert.Equal(Value(before, "runcmd_executions_finished_total{state=\"Succeeded\"}") + 1, Value(after, "runcmd_executions_finished_total{state=\"Succeeded\"}"));
+        Assert.Equal(Value(before, "runcmd_executions_finished_total{state=\"Failed\"}") + 1, Value(after, "runcmd_executions_finished_total{state=\"Failed\"}"));
+        Assert.True(Value(after, "runcmd_executions_dispatched_total") >= Value(before, "runcmd_executions_dispatched_total") + 2);
+        Assert.True(Value(after, "runcmd_dispatch_latency_seconds_count") >= Value(before, "runcmd_dispatch_latency_seconds_count") + 2);
+        Assert.True(Value(after, "runcmd_agents_connected") >= 1);
+        Assert.True(after.ContainsKey("runcmd_fleet_runs_active"));
+        Assert.True(Sum(after, "http_requests_received_total", "code=\"401\"") > Sum(before, "http_requests_received_total", "code=\"401\""));
+    }
+
+    [Fact]
+    public async Task Metrics_WithoutToken_Refused()
+    {
+        using var anonymous = _stack.Server.CreateHttpClient(token: null);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/metrics")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Readyz_DatabaseUnreachable_503UntilItIsBack()
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-ready-").FullName;
+        await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"));
+        using var http = server.CreateHttpClient(token: null);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);
+
+        var database = Path.Combine(server.DataDir, "runcommand.db");
+        File.Move(database, database + ".away");
+        var down = await http.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
+        Assert.Contains("DatabaseUnavailable", await down.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+
+        File.Move(database + ".away", database);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task OpenApi_Document_ListsTheRunCommandApi()
+    {
+        using var admin = _stack.Server.CreateHttpClient();
+        var response = await admin.GetAsync("/openapi/v1.json");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var document = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.StartsWith("3.", document.RootElement.GetProperty("openapi").GetString(), StringComparison.Ordinal);
+        var paths = document.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}/runCommands/{runCommandName}", paths);
+        Assert.Contains("/agent/install.sh", paths);
+    }
+
+    /// <summary>Reads /metrics and checks every line is Prometheus text format; returns the samples by name{labels}.</summary>
+    private static async Task<Dictionary<string, double>> ScrapeAsync(HttpClient http)
+    {
+        var response = await http.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
+        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var line in (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.StartsWith('#'))
+            {
+                Assert.Matches(MetaLine(), line);
+                continue;
+            }
+
+            var match = SampleLine().Match(line);
+            Assert.True(match.Success, $"not a Prometheus sample line: '{line}'");
+            samples[match.Groups["key"].Value] = match.Groups["value"].Value switch
+            {
+                "+Inf" => double.PositiveInfinity,
+                "-Inf" => double.NegativeInfinity,
+                var v => double.Parse(v, CultureInfo.InvariantCulture),
+            };
+        }
+
+        return samples;
+    }
+
+    private static double Value(Dictionary<string, double> samples, string key) => samples.GetValueOrDefault(key);
+
+    private static double Sum(Dictionary<string, double> samples, string name, string label) =>
+        samples.Where(s => s.Key.StartsWith(name + "{", StringComparison.Ordinal) && s.Key.Contains(label, StringComparison.Ordinal)).Sum(s => s.Value);
+
+    [GeneratedRegex(@"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$")]
+    private static partial Regex MetaLine();
+
+    [GeneratedRegex(@"^(?<key>[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*=""([^""\\]|\\.)*"",?)*\})?) (?<value>[-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf|NaN))( [0-9]+)?$")]
+    private static partial Regex SampleLine();
+}

@@ -1,0 +1,97 @@
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using RunCommand.Storage.Postgres;
+using RunCommand.Storage.Sqlite;
+using RunCommand.Testing;
+
+namespace RunCommand.Storage.Tests;
+
+/// <summary>
+/// Makes empty databases of one backend for the contract tests: each test gets its own, so no test sees another's
+/// rows. <see cref="OpenAsync"/> may be called more than once per test to get a second node on the same database.
+/// </summary>
+public interface IBackendFactory : IAsyncDisposable
+{
+    /// <summary>A backend on this test's database (not migrated).</summary>
+    Task<IStorageBackend> OpenAsync(IChangeFeed changes);
+
+    /// <summary>Runs SQL on this test's database outside the stores (to check what the schema itself refuses).</summary>
+    Task ExecuteSqlAsync(string sql);
+
+    /// <summary>The first column of the first row of a query on this test's database, outside the stores.</summary>
+    Task<object?> ScalarAsync(string sql);
+}
+
+/// <summary>A SQLite file in a temporary directory.</summary>
+public sealed class SqliteBackends : IBackendFactory
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rc-store-").FullName;
+
+    public string DatabaseFile => Path.Combine(_dir, "runcommand.db");
+
+    public Task<IStorageBackend> OpenAsync(IChangeFeed changes) => Task.FromResult<IStorageBackend>(new SqliteBackend(DatabaseFile, changes));
+
+    public async Task ExecuteSqlAsync(string sql)
+    {
+        await using var command = await CommandAsync(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<object?> ScalarAsync(string sql)
+    {
+        await using var command = await CommandAsync(sql);
+        return await command.ExecuteScalarAsync();
+    }
+
+    private async Task<SqliteCommand> CommandAsync(string sql)
+    {
+        var connection = new SqliteConnection($"Data Source={DatabaseFile}");
+        await connection.OpenAsync();
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Disposed += (_, _) => connection.Dispose();
+        return command;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>A fresh database on the PostgreSQL server of this test run (started by the first test that needs it).</summary>
+public sealed class PostgresBackends : IBackendFactory
+{
+    private string? _connectionString;
+
+    private async Task<string> ConnectionStringAsync() =>
+        _connectionString ??= await (await PostgresServer.SharedAsync()).CreateDatabaseAsync("rc_store");
+
+    public async Task<IStorageBackend> OpenAsync(IChangeFeed changes) => new PostgresBackend(await ConnectionStringAsync(), changes);
+
+    public async Task ExecuteSqlAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(await ConnectionStringAsync());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<object?> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(await ConnectionStringAsync());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteScalarAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connectionString is not null)
+        {
+            await (await PostgresServer.SharedAsync()).DropDatabaseAsync(_connectionString);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+namespace RunCommand.Storage.Tests;
+
+/// <summary>VMs, scale sets and fleet runs on any backend.</summary>
+public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TBackends>
+    where TBackends : IBackendFactory, new()
+{
+    private const string Subscription = "00000000-0000-0000-0000-000000000001";
+
+    private Task<VmRecord> EnrollInstanceAsync(string scaleSet, byte token, IReadOnlyDictionary<string, string>? tags = null) =>
+        Machines.EnrollScaleSetInstanceAsync(new ScaleSetKey(Subscription, "Group", scaleSet), "local", new AgentCredential([token], null), null, null, tags, Now, default);
+
+    [Fact]
+    public async Task EnrollScaleSetInstance_ThreeAgents_GetIdsZeroOneTwoAndTheCredentialFindsTheInstance()
+    {
+        var instances = new[] { await EnrollInstanceAsync("Web", 1), await EnrollInstanceAsync("web", 2), await EnrollInstanceAsync("WEB", 3) };
+
+        Assert.Equal(["0", "1", "2"], instances.Select(i => i.Vm.VmName));
+        Assert.All(instances, i => Assert.Equal("Web", i.Vm.ScaleSetName));
+        Assert.EndsWith("/virtualMachineScaleSets/Web/virtualMachines/1", instances[1].Vm.ResourceId, StringComparison.Ordinal);
+        Assert.Equal(instances[1].Vm, (await Machines.FindVmByAgentTokenAsync([2], default))!.Vm);
+        Assert.Equal(3, (await Machines.GetScaleSetAsync(new ScaleSetKey(Subscription, "group", "web"), default))!.InstanceCount);
+        Assert.Equal(["0", "1", "2"], (await Machines.ListScaleSetInstancesAsync(new ScaleSetKey(Subscription, "group", "web"), default)).Select(i => i.Vm.VmName));
+    }
+
+    [Fact]
+    public async Task ListVms_WithScaleSetInstances_ListsOnlyVmsWhileListMachinesListsBoth()
+    {
+        await Machines.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", new AgentCredential([9], null), null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);
+        await EnrollInstanceAsync("ss", 1, new Dictionary<string, string> { ["role"] = "db" });
+
+        Assert.Equal(["vm1"], (await Machines.ListVmsAsync(Subscription, null, default)).Select(v => v.Vm.VmName));
+        var machines = await Machines.ListMachinesAsync(Subscription, "group", default);
+        Assert.Equal(["web", "db"], machines.Select(m => m.Tags!["role"]));
+    }
+
+    [Fact]
+    public async Task RunCommandOnInstance_PutAndLease_RoundTripsTheScaleSetIdentity()
+    {
+        var instance = (await EnrollInstanceAsync("ss", 1)).Vm;
+        var write = new RunCommandWrite
+        {
+            Command = new RunCommandKey(instance, "rc"),
+            Location = "local",
+            Spec = new RunCommandSpec { Script = "true" },
+            Fingerprint = "f",
+            MaxRunCommandsPerVm = 25,
+        };
+
+        await RunCommands.PutRunCommandAsync(write, "e1", "o1", Now, default);
+
+        Assert.Equal(write.Command, (await RunCommands.GetRunCommandAsync(write.Command, default))!.Command);
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(instance, default);
+        Assert.Equal(write.Command, Assert.Single(work).Command);
+        Assert.Empty(await RunCommands.ListRunCommandsAsync(instance with { VmName = "1" }, null, 25, default));
+    }
+
+    [Fact]
+    public async Task FleetRun_CreateRecordSkipComplete_PersistsEveryDecision()
+    {
+        var machine = new VmKey(Subscription, "Group", "0", "ss");
+        var key = new FleetRunKey(Subscription, "Group", "run1");
+        var run = new FleetRunRecord
+        {
+            Run = key,
+            Location = "local",
+            Definition = new FleetRunDefinition
+            {
+                Selector = new FleetTargetSelector { VirtualMachineScaleSet = "ss" },
+                Spec = new RunCommandSpec { Script = "true" },
+                MaxConcurrency = 1,
+                MaxErrors = 0,
+                MaxConcurrencyText = "1",
+                MaxErrorsText = "0",
+                RunCommandName = "fleet-run1",
+                Fingerprint = "f",
+            },
+            State = FleetRunState.Running,
+            Targets = [new FleetTargetRecord { Ordinal = 0, Machine = machine }, new FleetTargetRecord { Ordinal = 1, Machine = machine with { VmName = "1" } }],
+            Created = Now,
+        };
+        var woken = Changes.NextChangeAsync(Topics.Fleets);
+
+        Assert.Equal(FleetCreateOutcome.Created, await FleetRuns.CreateFleetRunAsync(run, default));
+        Assert.True(woken.IsCompleted);
+        Assert.Equal(FleetCreateOutcome.Exists, await FleetRuns.CreateFleetRunAsync(run, default));
+        await FleetRuns.RecordFleetTargetStartAsync(key, 0, "e1", null, default);
+        await FleetRuns.SkipUnstartedFleetTargetsAsync(key, "too many errors", default);
+        Assert.Single(await FleetRuns.ListActiveFleetRunsAsync(default));
+        await FleetRuns.CompleteFleetRunAsync(key, FleetRunState.Failed, Now, default);
+
+        var stored = (await FleetRuns.GetFleetRunAsync(key, default))!;
+        Assert.Equal(FleetRunState.Failed, stored.State);
+        Assert.Equal("e1", stored.Targets[0].ExecutionId);
+        Assert.Equal(machine, stored.Targets[0].Machine);
+        Assert.True(stored.Targets[1].NotStarted);
+        Assert.Equal("too many errors", stored.Targets[1].Message);
+        Assert.Empty(await FleetRuns.ListActiveFleetRunsAsync(default));
+    }
+}

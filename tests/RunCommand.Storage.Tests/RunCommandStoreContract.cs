@@ -1,0 +1,261 @@
+using System.Text;
+using RunCommand.Contracts.Arm;
+
+namespace RunCommand.Storage.Tests;
+
+/// <summary>Run commands, executions, output and the agent protocol on any backend.</summary>
+public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBackends>
+    where TBackends : IBackendFactory, new()
+{
+    private readonly VmKey _vm = new("00000000-0000-0000-0000-000000000001", "Group", "Vm1");
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        await Machines.EnrollAgentAsync(_vm, "local", new AgentCredential([1, 2, 3], null), "host", "1.0", null, Now, default);
+    }
+
+    private RunCommandWrite Write(string name, string script, string fingerprint, int max = 25) => new()
+    {
+        Command = new RunCommandKey(_vm, name),
+        Location = "local",
+        Spec = new RunCommandSpec { Script = script },
+        Fingerprint = fingerprint,
+        MaxRunCommandsPerVm = max,
+    };
+
+    private Task<WriteOutcome> PutAsync(RunCommandWrite write) =>
+        RunCommands.PutRunCommandAsync(write, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Now, default);
+
+    [Fact]
+    public async Task PutRunCommand_SameFingerprint_ChangesNothing()
+    {
+        var first = await PutAsync(Write("a", "echo 1", "f1"));
+        var again = await PutAsync(Write("a", "echo 1", "f1"));
+
+        Assert.Equal(WriteOutcomeKind.Created, first.Kind);
+        Assert.Equal(WriteOutcomeKind.Unchanged, again.Kind);
+        Assert.Equal(first.Record!.Execution.ExecutionId, again.Record!.Execution.ExecutionId);
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(_vm, default);
+        Assert.Single(work);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_ChangedWhileRunning_AsksTheAgentToCancelTheOldExecution()
+    {
+        var first = await PutAsync(Write("a", "sleep 100", "f1"));
+        await AgentWork.LeaseGoalStateAsync(_vm, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = first.Record!.Execution.ExecutionId, State = ExecutionState.Running, StartTime = Now }, Now, default);
+
+        var second = await PutAsync(Write("a", "echo 2", "f2"));
+
+        Assert.Equal(WriteOutcomeKind.Updated, second.Kind);
+        Assert.False(second.Record!.IsFirstExecution);
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(_vm, default);
+        Assert.Equal(2, work.Count);
+        Assert.True(work.Single(w => w.Execution.ExecutionId == first.Record.Execution.ExecutionId).Execution.CancelRequested);
+        Assert.False(work.Single(w => w.Execution.ExecutionId == second.Record.Execution.ExecutionId).Execution.CancelRequested);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_OverTheLimit_IsRefused()
+    {
+        await PutAsync(Write("a", "x", "1", max: 2));
+        await PutAsync(Write("b", "x", "2", max: 2));
+
+        var third = await PutAsync(Write("c", "x", "3", max: 2));
+
+        Assert.Equal(WriteOutcomeKind.LimitReached, third.Kind);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_UnknownVm_ReportsVmNotFound()
+    {
+        var write = Write("a", "x", "1") with { Command = new RunCommandKey(_vm with { VmName = "other" }, "a") };
+
+        Assert.Equal(WriteOutcomeKind.VmNotFound, (await PutAsync(write)).Kind);
+    }
+
+    [Fact]
+    public async Task DeleteRunCommand_NeverDelivered_IsGoneAtOnce()
+    {
+        await PutAsync(Write("a", "x", "1"));
+
+        var outcome = await RunCommands.DeleteRunCommandAsync(new RunCommandKey(_vm, "A"), "op", Now, default);
+
+        Assert.Equal(DeleteOutcomeKind.Accepted, outcome.Kind);
+        Assert.Null(await RunCommands.GetRunCommandAsync(new RunCommandKey(_vm, "a"), default));
+        Assert.NotNull((await RunCommands.GetOperationAsync("op", default))!.Completed);
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(_vm, default);
+        Assert.Empty(work);
+    }
+
+    [Fact]
+    public async Task DeleteRunCommand_Running_WaitsForTheAgentToReportTheEnd()
+    {
+        var put = await PutAsync(Write("a", "sleep 100", "1"));
+        var executionId = put.Record!.Execution.ExecutionId;
+        await AgentWork.LeaseGoalStateAsync(_vm, default);
+
+        var versionBefore = await AgentWork.GetGoalStateVersionAsync(_vm, default);
+        var agentWoken = Changes.NextChangeAsync(Topics.Vm(_vm));
+        await RunCommands.DeleteRunCommandAsync(put.Record.Command, "op", Now, default);
+        Assert.True(await AgentWork.GetGoalStateVersionAsync(_vm, default) > versionBefore, "the agent's goal state must change so its poll returns");
+        Assert.True(agentWoken.IsCompleted);
+        var deleting = await RunCommands.GetRunCommandAsync(put.Record.Command, default);
+        var ack = await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = executionId, State = ExecutionState.Running }, Now, default);
+        Assert.True(deleting!.Deleting);
+        Assert.True(ack!.CancelRequested);
+
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = executionId, State = ExecutionState.Canceled }, Now, default);
+
+        Assert.Null(await RunCommands.GetRunCommandAsync(put.Record.Command, default));
+        Assert.NotNull((await RunCommands.GetOperationAsync("op", default))!.Completed);
+    }
+
+    [Fact]
+    public async Task RecordReport_RepeatedAndOverlappingChunks_KeepsEachByteOnce()
+    {
+        var put = await PutAsync(Write("a", "x", "1"));
+        var id = put.Record!.Execution.ExecutionId;
+        var data = Encoding.UTF8.GetBytes("hello world");
+
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionState.Running, StdoutOffset = 0, StdoutData = data[..5] }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionState.Running, StdoutOffset = 0, StdoutData = data[..5] }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionState.Running, StdoutOffset = 3, StdoutData = data[3..] }, Now, default);
+        var gap = await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionState.Running, StdoutOffset = 50, StdoutData = data }, Now, default);
+
+        Assert.Equal(11, gap!.StdoutLength);
+        Assert.Equal("hello world", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 0, 1000, default)));
+        Assert.Equal("world", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 6, 100, default)));
+        Assert.Equal("lo w", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 3, 4, default)));
+    }
+
+    [Fact]
+    public async Task RecordReport_AfterTerminal_NeverMovesTheStateBack()
+    {
+        var put = await PutAsync(Write("a", "x", "1"));
+        var id = put.Record!.Execution.ExecutionId;
+
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionState.Failed, ExitCode = 3 }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionState.Running }, Now, default);
+
+        var execution = await RunCommands.GetExecutionAsync(id, default);
+        Assert.Equal(ExecutionState.Failed, execution!.State);
+        Assert.Equal(3, execution.ExitCode);
+    }
+
+    [Fact]
+    public async Task RecordReport_AnotherVmsExecution_IsNotFound()
+    {
+        var other = new VmKey(_vm.SubscriptionId, "group", "vm2");
+        await Machines.EnrollAgentAsync(other, "local", new AgentCredential([9], null), null, null, null, Now, default);
+        var put = await PutAsync(Write("a", "x", "1"));
+
+        var outcome = await AgentWork.RecordReportAsync(other, new ReportWrite { ExecutionId = put.Record!.Execution.ExecutionId, State = ExecutionState.Succeeded }, Now, default);
+
+        Assert.Null(outcome);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_WakesAWaiterOfTheVm()
+    {
+        var waiter = Changes.NextChangeAsync(Topics.Vm(_vm));
+        var before = await AgentWork.GetGoalStateVersionAsync(_vm, default);
+
+        await PutAsync(Write("a", "x", "1"));
+
+        Assert.True(waiter.IsCompleted);
+        Assert.True(await AgentWork.GetGoalStateVersionAsync(_vm, default) > before);
+    }
+
+    [Fact]
+    public async Task EnrollAgent_Again_RevokesThePreviousCredential()
+    {
+        await Machines.EnrollAgentAsync(_vm, "local", new AgentCredential([4, 5, 6], null), "host", "1.0", null, Now, default);
+
+        Assert.Null(await Machines.FindVmByAgentTokenAsync([1, 2, 3], default));
+        Assert.Equal("Vm1", (await Machines.FindVmByAgentTokenAsync([4, 5, 6], default))!.Vm.VmName);
+    }
+
+    [Fact]
+    public async Task EnrollAgent_WithKey_ReplacesTokenAndRevokeClearsKey()
+    {
+        await Machines.EnrollAgentAsync(_vm, "local", new AgentCredential(null, [7, 7, 7]), "host", "1.0", null, Now, default);
+
+        Assert.Null(await Machines.FindVmByAgentTokenAsync([1, 2, 3], default));
+        var found = await Machines.FindVmAgentKeyAsync(_vm.ResourceId.ToUpperInvariant(), default);
+        Assert.Equal("Vm1", found!.Value.Vm.Vm.VmName);
+        Assert.Equal([7, 7, 7], found.Value.PublicKey);
+
+        Assert.True(await Machines.RevokeAgentAsync(_vm, default));
+
+        Assert.Null(await Machines.FindVmAgentKeyAsync(_vm.ResourceId, default));
+    }
+
+    [Fact]
+    public async Task ListRunCommands_Paged_ReturnsEachOnceInNameOrder()
+    {
+        foreach (var name in new[] { "c", "A", "b", "D" })
+        {
+            await PutAsync(Write(name, "x", name));
+        }
+
+        var first = await RunCommands.ListRunCommandsAsync(_vm, null, 2, default);
+        var second = await RunCommands.ListRunCommandsAsync(_vm, first[^1].Command.Name, 2, default);
+
+        Assert.Equal(["A", "b", "c", "D"], first.Concat(second).Select(r => r.Command.Name));
+    }
+
+    [Fact]
+    public async Task PutCommandDocument_SameIdOtherCase_ReplacesAndListsOnce()
+    {
+        var created = await Documents.PutCommandDocumentAsync(new RunCommandDocument { Id = "Deploy", Script = ["echo 1"] }, Now, default);
+        var replaced = await Documents.PutCommandDocumentAsync(new RunCommandDocument { Id = "deploy", Script = ["echo 2"] }, Now.AddMinutes(1), default);
+
+        Assert.True(created);
+        Assert.False(replaced);
+        var stored = Assert.Single(await Documents.ListCommandDocumentsAsync(default));
+        Assert.Equal(["echo 2"], stored.Document.Script);
+        Assert.Equal(Now, stored.Created);
+        Assert.Equal(Now.AddMinutes(1), stored.Updated);
+        Assert.NotNull(await Documents.GetCommandDocumentAsync("DEPLOY", default));
+    }
+
+    [Fact]
+    public async Task DeleteCommandDocument_Missing_ReturnsFalse()
+    {
+        await Documents.PutCommandDocumentAsync(new RunCommandDocument { Id = "d", Script = ["true"] }, Now, default);
+
+        Assert.True(await Documents.DeleteCommandDocumentAsync("D", default));
+        Assert.False(await Documents.DeleteCommandDocumentAsync("d", default));
+        Assert.Null(await Documents.GetCommandDocumentAsync("d", default));
+    }
+
+    [Fact]
+    public async Task StartActionRun_KnownVm_ReachesAgentButIsNeitherListedNorCounted()
+    {
+        var write = new ActionRunWrite { Vm = _vm, RunCommandName = "$action-op1", Spec = new RunCommandSpec { CommandId = "RunShellScript", ResolvedScript = "echo hi" } };
+
+        Assert.True(await RunCommands.StartActionRunAsync(write, "exec1", "op1", Now, default));
+
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(_vm, default);
+        var item = Assert.Single(work);
+        Assert.Equal("$action-op1", item.Command.Name);
+        Assert.Equal("echo hi", item.Spec.ResolvedScript);
+        Assert.Empty(await RunCommands.ListRunCommandsAsync(_vm, null, 100, default));
+        var operation = await RunCommands.GetOperationAsync("op1", default);
+        Assert.Equal(OperationKind.Action, operation!.Kind);
+        Assert.Equal("exec1", operation.ExecutionId);
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("only", "true", "f", max: 1))).Kind);
+    }
+
+    [Fact]
+    public async Task StartActionRun_UnknownVm_ReturnsFalse()
+    {
+        var write = new ActionRunWrite { Vm = _vm with { VmName = "nope" }, RunCommandName = "$action-x", Spec = new RunCommandSpec() };
+
+        Assert.False(await RunCommands.StartActionRunAsync(write, "e", "o", Now, default));
+        Assert.Null(await RunCommands.GetOperationAsync("o", default));
+    }
+}
