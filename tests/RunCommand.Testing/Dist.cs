@@ -59,7 +59,8 @@ public static class Dist
         {
             foreach (var file in Directory.EnumerateFiles(Path.Combine(Repo.Root, source), "*", SearchOption.AllDirectories))
             {
-                if (file.Contains("/obj/", StringComparison.Ordinal) || file.Contains("/bin/", StringComparison.Ordinal))
+                if (file.Contains("/obj/", StringComparison.Ordinal) || file.Contains("/bin/", StringComparison.Ordinal)
+                    || file.Contains("/node_modules/", StringComparison.Ordinal))
                 {
                     continue;
                 }
