@@ -8,6 +8,26 @@ cd "$root"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+# What the tests need from Debian, installed when missing (the tests run as root, as CI does): PostgreSQL for the
+# storage and end-to-end tests, Chromium for the portal's browser tests, systemd-analyze for the unit files, and
+# clang + the aarch64 cross libc + dpkg-dev for the NativeAOT agents and the .deb packages (packaging/build.sh).
+need=()
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+for pkg in clang lld llvm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu dpkg-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+    echo "== installing ${need[*]} (Debian)"
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >"$log" 2>&1; then
+        cat "$log"
+        echo "apt-get install ${need[*]} failed (run ./test.sh as root on Debian)"
+        echo "tests: 0 passed, 1 failed"
+        exit 1
+    fi
+fi
+
 # Azurite (the Azure Storage emulator) for the blob tests, pinned in package-lock.json; node_modules is gitignored.
 if [[ ! -x node_modules/.bin/azurite-blob ]]; then
     if ! npm ci --no-audit --no-fund >"$log" 2>&1; then
@@ -23,6 +43,18 @@ if ! dotnet build RunCommand.slnx -c Debug -nologo -v q >"$log" 2>&1; then
     echo "the build failed"
     echo "tests: 0 passed, 1 failed"
     exit 1
+fi
+
+# The shipped builds (NativeAOT agents, server, .deb packages) once, before the tests that check them; a test finding
+# them older than their sources rebuilds them itself.
+if ! ls dist/runcmd-server_*_amd64.deb >/dev/null 2>&1; then
+    echo "== packaging/build.sh (NativeAOT agents and packages; a few minutes, first run only)"
+    if ! ./packaging/build.sh >"$log" 2>&1; then
+        cat "$log"
+        echo "packaging/build.sh failed"
+        echo "tests: 0 passed, 1 failed"
+        exit 1
+    fi
 fi
 
 dotnet test RunCommand.slnx -c Debug --no-build -nologo "$@" 2>&1 | tee "$log"

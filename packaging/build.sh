@@ -11,7 +11,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$root"
 dist="$root/dist"
-version="$(sed -nE 's|.*<Version>([^<]+)</Version>.*|\1|p' src/RunCommand.Agent/RunCommand.Agent.csproj | head -1)"
+version="$(sed -nE 's|.*<Version>([^<]+)</Version>.*|\1|p' Directory.Build.props | head -1)"
+[[ -n "$version" ]] || { echo "ERROR: no <Version> in Directory.Build.props" >&2; exit 1; }
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(agent-linux-x64 agent-linux-arm64 agent-compat server debs)
 

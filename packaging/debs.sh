@@ -71,7 +71,7 @@ server_deb() {
     install -m 0644 "$root/deploy/runcmd-server.service" "$stage/lib/systemd/system/"
     install -m 0644 "$root/deploy/server.conf" "$stage/etc/runcmd/server.conf"
     install -m 0644 "$root/docs/install.md" "$stage/usr/share/doc/runcmd-server/install.md"
-    control_file runcmd-server amd64 "libc6 (>= 2.27), libssl3 | libssl1.1, ca-certificates" \
+    control_file runcmd-server amd64 "libc6 (>= 2.34), libssl3 | libssl1.1, ca-certificates" \
         "RunCommand server: Azure-compatible run command control plane for Linux fleets" "$stage"
     echo "/etc/runcmd/server.conf" > "$stage/DEBIAN/conffiles"
     install -m 0755 "$here/deb/runcmd-server.postinst" "$stage/DEBIAN/postinst"

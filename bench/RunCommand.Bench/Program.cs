@@ -6,8 +6,12 @@ using RunCommand.Bench.Swarm;
 //   suite [--quick] [--only NAME[,NAME]]   every figure of the performance targets beside its baseline, as one table
 //   swarm --server URL --enroll-token-file FILE [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
 //                                           N simulated agents against a running server, until Ctrl+C
+//   stop [--agents N] [--rounds N]          server and agent stop times on SIGTERM with agents connected (docs/scale-out.md)
+//   nodes [--iterations N] [--warmup N]     PUT-to-terminal through the agent's node vs another node on one PostgreSQL
 return args.FirstOrDefault() switch
 {
+    "stop" => await StopBench.RunAsync(int.Parse(Read("--agents") ?? "10", CultureInfo.InvariantCulture), int.Parse(Read("--rounds") ?? "5", CultureInfo.InvariantCulture)),
+    "nodes" => await NodesBench.RunAsync(int.Parse(Read("--iterations") ?? "100", CultureInfo.InvariantCulture), int.Parse(Read("--warmup") ?? "20", CultureInfo.InvariantCulture)),
     "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)),
     "swarm" => await RunSwarmAsync(),
     _ => Usage(),

@@ -3,8 +3,11 @@ namespace RunCommand.Agent;
 /// <summary>What the command line configured; validated by Program before the agent starts.</summary>
 public sealed record AgentOptions
 {
-    /// <summary>Server base URL (http or https), ending with '/'.</summary>
-    public required Uri Server { get; init; }
+    /// <summary>
+    /// The control-plane nodes (http or https base URLs, each ending with '/'), in the order the agent tries them; one
+    /// URL may also be a load balancer in front of several nodes. At least one.
+    /// </summary>
+    public required IReadOnlyList<Uri> Servers { get; init; }
 
     /// <summary>The VM this machine is; null when it joins a scale set instead (exactly one of the two is set).</summary>
     public string? VmName { get; init; }

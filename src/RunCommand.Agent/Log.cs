@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(1013, LogLevel.Critical, "Cannot read the agent key {KeyPath}: {Detail}; delete it and restart to enroll again")]
     public static partial void AgentKeyUnreadable(ILogger logger, string keyPath, string detail);
 
+    [LoggerMessage(1014, LogLevel.Warning, "Server {Server} is gone ({Kind}); moving to {Next}")]
+    public static partial void MovingToServer(ILogger logger, string server, string kind, string next);
+
     [LoggerMessage(1005, LogLevel.Warning, "Cannot reach the server ({Kind}: {Detail}); retrying with backoff, next in {DelayMs} ms (further failures of this kind are not logged)")]
     public static partial void ServerUnreachable(ILogger logger, string kind, string detail, long delayMs);
 

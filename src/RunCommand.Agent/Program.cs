@@ -18,7 +18,12 @@ catch (FormatException e)
     return 2;
 }
 
-var server = new Option<string>("--server") { Description = "Server base URL, http:// or https://", Required = true, HelpName = "URL" };
+var server = new Option<string>("--server")
+{
+    Description = "Server base URL, http:// or https://; several control-plane nodes as URL1,URL2,... (the agent moves to the next when its node goes away)",
+    Required = true,
+    HelpName = "URL[,URL...]",
+};
 var vmName = new Option<string?>("--vm-name") { Description = "Name of the VM resource this machine is (or give --vmss-name)", HelpName = "NAME" };
 var vmssName = new Option<string?>("--vmss-name")
 {
@@ -143,8 +148,9 @@ async Task<int> RunAsync(ParseResult result)
 
     using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-    using var client = new AgentClient(options.Server, trusted, options.ServerFingerprint);
-    Log.AgentStarting(logger, AgentService.Version, options.MachineDisplayName, options.ResourceGroup, options.Server.GetLeftPart(UriPartial.Authority));
+    using var client = new AgentClient(new ServerEndpoints(options.Servers), trusted, options.ServerFingerprint, logger);
+    Log.AgentStarting(logger, AgentService.Version, options.MachineDisplayName, options.ResourceGroup,
+        string.Join(",", options.Servers.Select(s => s.GetLeftPart(UriPartial.Authority))));
     try
     {
         return await new AgentService(options, client, time, logger).RunAsync(shutdown.Token);
@@ -161,16 +167,11 @@ AgentOptions? Validate(ParseResult result)
 {
     static void Fail(string message) => Console.Error.WriteLine($"error: {message}");
 
-    var url = result.GetValue(server)!;
-    if (!Uri.TryCreate(url, UriKind.Absolute, out var serverUri) || serverUri.Scheme is not ("http" or "https") || serverUri.Query.Length > 0)
+    var servers = ParseServers(result.GetValue(server)!, out var serverProblem);
+    if (servers is null)
     {
-        Fail($"--server must be an http:// or https:// URL without a query, not '{url}'");
+        Fail(serverProblem!);
         return null;
-    }
-
-    if (!serverUri.AbsolutePath.EndsWith('/'))
-    {
-        serverUri = new Uri(serverUri + "/");
     }
 
     var name = result.GetValue(vmName);
@@ -233,9 +234,9 @@ AgentOptions? Validate(ParseResult result)
             return null;
         }
 
-        if (serverUri.Scheme != "https")
+        if (servers.Any(s => s.Scheme != "https"))
         {
-            Fail("--server-fingerprint needs an https:// --server");
+            Fail("--server-fingerprint needs https:// --server URLs");
             return null;
         }
     }
@@ -262,7 +263,7 @@ AgentOptions? Validate(ParseResult result)
 
     return new AgentOptions
     {
-        Server = serverUri,
+        Servers = servers,
         VmName = name,
         VmScaleSetName = scaleSet,
         ResourceGroup = group,
@@ -277,4 +278,31 @@ AgentOptions? Validate(ParseResult result)
         ExecutionBudgetBytes = executionBudget,
         Tags = tagMap,
     };
+}
+
+// Parses --server: one URL, or several control-plane nodes separated by commas (each http(s), no query; a trailing
+// '/' is added so relative calls land under the URL's path).
+static List<Uri>? ParseServers(string text, out string? problem)
+{
+    var servers = new List<Uri>();
+    foreach (var url in text.Split(',', StringSplitOptions.TrimEntries))
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Query.Length > 0)
+        {
+            problem = $"--server takes http:// or https:// URLs without a query, separated by commas; '{url}' is not one";
+            return null;
+        }
+
+        uri = uri.AbsolutePath.EndsWith('/') ? uri : new Uri(uri + "/");
+        if (servers.Contains(uri))
+        {
+            problem = $"--server names {uri} twice";
+            return null;
+        }
+
+        servers.Add(uri);
+    }
+
+    problem = null;
+    return servers;
 }

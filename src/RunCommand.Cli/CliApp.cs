@@ -29,10 +29,12 @@ internal static class CliApp
     }
 
     /// <summary>"vm run-command create " for the verb the user typed, "" for the root.</summary>
-    private static string CommandPath(ParseResult parseResult)
+    private static string CommandPath(ParseResult parseResult) => CommandPath(parseResult.CommandResult);
+
+    private static string CommandPath(CommandResult command)
     {
         var names = new List<string>();
-        for (var result = parseResult.CommandResult; result.Command is not RootCommand; result = (CommandResult)result.Parent!)
+        for (var result = command; result.Command is not RootCommand; result = (CommandResult)result.Parent!)
         {
             names.Insert(0, result.Command.Name);
         }
@@ -44,27 +46,36 @@ internal static class CliApp
     /// A command group given no verb, or a verb it does not have: "unknown command" with the nearest verb (edit
     /// distance), for the help that follows. Null for any other parse error.
     /// </summary>
-    private static string? UnknownCommand(ParseResult parseResult)
+    private static (string Message, string Path)? UnknownCommand(ParseResult parseResult)
     {
-        var group = parseResult.CommandResult.Command;
-        if (group.Subcommands.Count == 0 || group.Action is not null)
+        var result = parseResult.CommandResult;
+        var typed = parseResult.UnmatchedTokens.FirstOrDefault(t => !t.StartsWith('-'));
+        var tokens = parseResult.Tokens.Select(t => t.Value).ToList();
+        if (result.Command.Action is not null && typed is not null && result.Parent is CommandResult parent
+            && tokens.IndexOf(typed) >= 0 && tokens.IndexOf(typed) < tokens.IndexOf(result.Command.Name))
+        {
+            // "vm run-comand list": the misspelled group came before a verb the parser matched one level up.
+            result = parent;
+        }
+
+        var group = result.Command;
+        if (group.Subcommands.Count == 0 || (group.Action is not null && result == parseResult.CommandResult))
         {
             return null;
         }
 
-        var path = ("runcmd " + CommandPath(parseResult)).TrimEnd();
-        var typed = parseResult.UnmatchedTokens.FirstOrDefault(t => !t.StartsWith('-'));
+        var path = ("runcmd " + CommandPath(result)).TrimEnd();
         if (typed is null)
         {
-            return $"ERROR: unknown command: '{path}' needs a command, one of: {string.Join(", ", group.Subcommands.Select(c => c.Name))}";
+            return ($"ERROR: unknown command: '{path}' needs a command, one of: {string.Join(", ", group.Subcommands.Select(c => c.Name))}", path);
         }
 
         var nearest = group.Subcommands.SelectMany(c => c.Aliases.Prepend(c.Name))
             .Select(name => (Name: name, Distance: EditDistance(typed, name)))
             .OrderBy(c => c.Distance).First();
-        return nearest.Distance <= Math.Max(2, typed.Length / 2)
+        return (nearest.Distance <= Math.Max(2, typed.Length / 2)
             ? $"ERROR: unknown command '{typed}' in '{path}'. Did you mean '{path} {nearest.Name}'?"
-            : $"ERROR: unknown command '{typed}' in '{path}'.";
+            : $"ERROR: unknown command '{typed}' in '{path}'.", path);
     }
 
     private static int EditDistance(string a, string b)
@@ -107,9 +118,9 @@ internal static class CliApp
             {
                 if (UnknownCommand(parseResult) is { } unknown)
                 {
-                    await error.WriteLineAsync(unknown);
+                    await error.WriteLineAsync(unknown.Message);
                     await error.WriteLineAsync();
-                    await CreateRoot().Parse([.. CommandPath(parseResult).Split(' ', StringSplitOptions.RemoveEmptyEntries), "--help"])
+                    await CreateRoot().Parse([.. unknown.Path.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1), "--help"])
                         .InvokeAsync(new InvocationConfiguration { Output = error, Error = error }, cancellationToken);
                     return ExitCodes.Usage;
                 }

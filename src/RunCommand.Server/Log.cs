@@ -33,11 +33,17 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Warning, "Rate limit: refused a request of {Caller} to {Path}")]
     public static partial void RateLimited(ILogger logger, string caller, string path);
 
+    [LoggerMessage(12, LogLevel.Information, "The {Purpose} token is the one the first node of this database minted; this node mints none ({File} {State})")]
+    private static partial void WellKnownTokenFromDatabaseCore(ILogger logger, string purpose, string file, string state);
+
+    public static void WellKnownTokenFromDatabase(ILogger logger, string purpose, string file, bool staleFile) =>
+        WellKnownTokenFromDatabaseCore(logger, purpose, file, staleFile ? "holds another token, which is not accepted" : "is absent; copy it from the first node where needed");
+
     // Deployments: 100-109, apart from the ids other features take.
     [LoggerMessage(11, LogLevel.Warning, "Refused a request from {Address} to {Path}: too many failed authentications from that address")]
     public static partial void AuthenticationThrottled(ILogger logger, string address, string path);
 
-    [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed after restart ({State})")]
+    [LoggerMessage(100, LogLevel.Information, "Deployment {DeploymentId}: resumed by this node ({State}): new, restarted, or its node stopped")]
     public static partial void DeploymentResumed(ILogger logger, string deploymentId, string state);
 
     [LoggerMessage(101, LogLevel.Information, "Deployment {DeploymentId}: {ResourceName} started, execution {ExecutionId}")]

@@ -54,7 +54,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --location NAME                Location of every resource (default local).
           --subscription GUID            Subscription id (default: generated once, kept in the data dir).
           --max-run-commands-per-vm N    Limit of run commands per VM (default 25).
-          --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key).
+          --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key); every
+                                         node sharing one database needs a copy of the same file.
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
           --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
                                          (DIR/linux-x64/runcmd-agent, ...; default under ./runcmd: the checkout's
@@ -127,6 +128,7 @@ if (postgres is not null && !StorageChoice.IsValidPostgres(postgres, out var pos
 
 var dataDir = new DataDirectory(options.DataDir);
 dataDir.EnsureExists();
+// The subscription is settled with the database below, before anything resolves the identity.
 var identity = new ServerIdentity(dataDir.ResolveSubscription(options.SubscriptionId), options.Location);
 
 System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null;
@@ -150,7 +152,7 @@ builder.WebHost.ConfigureKestrel(k =>
 
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(dataDir);
-builder.Services.AddSingleton(identity);
+builder.Services.AddSingleton(_ => identity);
 // Run from a checkout (./runcmd server sets RUNCMD_ROOT): the agent builds packaging/build.sh left in dist/.
 var agentBinaries = options.AgentBinariesDir
     ?? (Environment.GetEnvironmentVariable("RUNCMD_ROOT") is { } checkout && Directory.Exists(Path.Combine(checkout, "dist")) ? Path.Combine(checkout, "dist") : null);
@@ -159,11 +161,14 @@ builder.Services.AddSingleton<IChangeFeed, InProcessChangeFeed>();
 builder.Services.AddRunCommandStorage(sp => postgres is not null
     ? new PostgresBackend(postgres, sp.GetRequiredService<IChangeFeed>())
     : new SqliteBackend(dataDir.DatabaseFile, sp.GetRequiredService<IChangeFeed>(), options.DurableCommits));
-builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(options.SecretsKeyFile ?? dataDir.SecretsKeyFile));
+var secretsKeyFile = options.SecretsKeyFile ?? dataDir.SecretsKeyFile;
+builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(secretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddSingleton<FailedAuthenticationThrottle>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
+builder.Services.AddSingleton<LongPolls>();
+builder.Services.AddSingleton<WorkLeases>();
 builder.Services.AddSingleton<AgentPresence>();
 builder.Services.AddSingleton<ServerMetrics>();
 builder.Services.AddOpenApi();
@@ -174,15 +179,33 @@ builder.Services.AddSingleton<DeploymentRunner>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<DeploymentRunner>());
 builder.Services.AddSingleton<FleetService>();
 builder.Services.AddHostedService<FleetOrchestrator>();
+builder.Services.AddHostedService<ChangeRelay>();
 
 var app = builder.Build();
 
+var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 // Every node runs this at start; the backend's migration lock makes a node starting at the same moment wait, not migrate twice.
 var storage = app.Services.GetRequiredService<RunCommandStorage>();
 await storage.MigrateAsync(CancellationToken.None);
 var readiness = await storage.CheckReadinessAsync(CancellationToken.None);
-await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, CancellationToken.None);
+var identityStore = app.Services.GetRequiredService<IIdentityStore>();
+if (await SecretsKeyCheck.VerifyAsync(secretsKeyFile, identityStore, CancellationToken.None) is { } keyProblem)
+{
+    Console.Error.WriteLine("error: " + keyProblem);
+    return 2;
+}
+
 _ = app.Services.GetRequiredService<SecretProtector>();
+var (subscription, subscriptionProblem) = await SharedSubscription.AgreeAsync(identityStore, dataDir, options.SubscriptionId, CancellationToken.None);
+if (subscription is null)
+{
+    Console.Error.WriteLine("error: " + subscriptionProblem);
+    return 2;
+}
+
+identity = identity with { SubscriptionId = subscription };
+// The SQLite database lives in the data dir (removing a token file there rotates the token); PostgreSQL is shared.
+await app.Services.GetRequiredService<TokenService>().EnsureWellKnownTokensAsync(dataDir, databaseIsLocal: postgres is null, logger, CancellationToken.None);
 _ = app.Services.GetRequiredService<ServerMetrics>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
@@ -213,7 +236,6 @@ app.MapActivityLog();
 app.MapFallback((HttpContext http) => ArmResults.Error(StatusCodes.Status404NotFound, "InvalidResourceType",
     $"No API is served at '{http.Request.Method} {http.Request.Path}'.")).AllowAnyAuthenticatedCaller();
 
-var logger = app.Services.GetRequiredService<ILogger<ServerOptions>>();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     Log.Started(logger, urls, dataDir.Path, identity.SubscriptionId, identity.Location);

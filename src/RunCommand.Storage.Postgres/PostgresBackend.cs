@@ -16,12 +16,33 @@ public sealed class PostgresBackend : SqlBackend
     public const long MigrationLockKey = 0x52756e436d64;
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly string _connectionString;
 
     /// <param name="connectionString">An Npgsql connection string; it is never logged nor put into an error message.</param>
     public PostgresBackend(string connectionString, IChangeFeed changes)
         : base(changes, new PostgresDialect(), Migration.FromResources(typeof(PostgresBackend).Assembly))
     {
         _dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "runcommand" }.Build();
+        _connectionString = connectionString;
+    }
+
+    /// <summary>This process among the nodes: prefixes its notifications, so its listener skips its own.</summary>
+    public string NodeTag { get; } = Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>The listener that brings other nodes' changes to this node's waiters; run it for the node's lifetime.</summary>
+    public PostgresChangeListener CreateListener(Microsoft.Extensions.Logging.ILogger logger) => new(_connectionString, NodeTag, Changes, logger);
+
+    /// <summary>
+    /// Sends every topic the transaction notified to the other nodes: <c>NOTIFY</c> inside the transaction is delivered
+    /// by its commit, exactly when the rows are visible, and never when it rolls back.
+    /// </summary>
+    protected override async Task BeforeCommitAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<string> topics, CancellationToken cancellationToken)
+    {
+        foreach (var topic in topics)
+        {
+            await SqlRows.ExecuteAsync(connection, transaction, "SELECT pg_notify(@channel, @payload)", cancellationToken,
+                ("@channel", PostgresChangeListener.Channel), ("@payload", NodeTag + "|" + topic));
+        }
     }
 
     public override string Name => "postgres";

@@ -12,6 +12,9 @@ public interface IChangeFeed
     Task NextChangeAsync(string topic);
 
     void Publish(string topic);
+
+    /// <summary>Wakes every waiter of every topic: a change may have been missed (they read again and wait again).</summary>
+    void PublishAll();
 }
 
 /// <summary>Topic names shared by the store and the server.</summary>
@@ -63,5 +66,20 @@ public sealed class InProcessChangeFeed : IChangeFeed
         }
 
         tcs!.TrySetResult();
+    }
+
+    public void PublishAll()
+    {
+        List<TaskCompletionSource> all;
+        lock (_gate)
+        {
+            all = [.. _waiters.Values];
+            _waiters.Clear();
+        }
+
+        foreach (var tcs in all)
+        {
+            tcs.TrySetResult();
+        }
     }
 }

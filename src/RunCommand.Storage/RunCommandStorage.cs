@@ -24,6 +24,8 @@ public sealed class RunCommandStorage(IStorageBackend backend) : IAsyncDisposabl
 
     public IActivityLogStore ActivityLog { get; } = new ActivityLogStore(backend);
 
+    public ILeaseStore Leases { get; } = new LeaseStore(backend);
+
     /// <summary>Applies pending migrations (under the backend's lock); call once at start.</summary>
     public Task MigrateAsync(CancellationToken cancellationToken) => Backend.MigrateAsync(cancellationToken);
 

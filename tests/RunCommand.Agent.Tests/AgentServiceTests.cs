@@ -21,7 +21,7 @@ public sealed class AgentServiceTests : IDisposable
         File.WriteAllText(tokenFile, KestrelFakeServer.EnrollmentToken + "\n");
         return new AgentOptions
         {
-            Server = server,
+            Servers = [server],
             VmName = "vm1",
             ResourceGroup = "rg1",
             StateDirectory = Path.Combine(_fixture.Root, "state"),
@@ -123,6 +123,96 @@ public sealed class AgentServiceTests : IDisposable
 
         Assert.Single(server.Enrollments);
         Assert.Equal(key, await File.ReadAllTextAsync(Path.Combine(options.StateDirectory, "agent.key")));
+    }
+
+    [Fact]
+    public async Task RunAsync_FirstServerRefusesConnections_EnrollsAndRunsOnTheNext()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        var dead = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var options = Options(server.BaseAddress) with { Servers = [dead, server.BaseAddress] };
+        using var client = new AgentClient(new ServerEndpoints(options.Servers), null);
+        using var shutdown = new CancellationTokenSource();
+        var run = Service(options, client).RunAsync(shutdown.Token);
+
+        await AgentFixture.WaitUntilAsync(() => server.Enrollments.Count == 1, "the agent enrolls through the second URL");
+        server.SetAssignments(AgentFixture.Assignment("echo second", "exec-next"));
+        var final = await server.Reports["exec-next"].WaitForTerminalAsync();
+        await shutdown.CancelAsync();
+
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal("second\n", server.Reports["exec-next"].StdoutText);
+        Assert.Equal(server.BaseAddress, client.Servers.Current);
+    }
+
+    [Fact]
+    public async Task RunAsync_ServerStopsWhileScriptRuns_MovesToTheNextWhichGetsTheRestOfTheOutput()
+    {
+        await using var first = await KestrelFakeServer.StartAsync();
+        await using var second = await KestrelFakeServer.StartAsync();
+        var options = Options(first.BaseAddress) with { Servers = [first.BaseAddress, second.BaseAddress] };
+        using var client = new AgentClient(new ServerEndpoints(options.Servers), null);
+        using var shutdown = new CancellationTokenSource();
+        var run = Service(options, client).RunAsync(shutdown.Token);
+        await AgentFixture.WaitUntilAsync(() => first.Enrollments.Count == 1, "the agent enrolls");
+        var marker = Path.Combine(_fixture.Root, "go-on");
+        var assignment = AgentFixture.Assignment($"echo before\nwhile [ ! -e {marker} ]; do sleep 0.05; done\necho after\n", "exec-move");
+        first.SetAssignments(assignment);
+        second.SetAssignments(assignment);
+        await AgentFixture.WaitUntilAsync(() => first.Reports["exec-move"].StdoutText == "before\n", "the script runs, reported to the first server");
+
+        // The first node stops (503 to every call, as a stopping server answers): the agent moves to the second,
+        // which holds no output yet and gets all of it, once, with the terminal state.
+        var stopped = DateTimeOffset.UtcNow;
+        first.Stopping = true;
+        await AgentFixture.WaitUntilAsync(() => client.Servers.Current == second.BaseAddress, "the agent moves to the second server");
+        var moved = DateTimeOffset.UtcNow - stopped;
+        await File.WriteAllTextAsync(marker, "");
+        var final = await second.Reports["exec-move"].WaitForTerminalAsync();
+        // The agent had sent "before" to the first node; the second acknowledges what it holds, so it is sent again.
+        await AgentFixture.WaitUntilAsync(() => second.Reports["exec-move"].StdoutText == "before\nafter\n", "all output reaches the second server");
+        await shutdown.CancelAsync();
+
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.True(moved < TimeSpan.FromSeconds(5), $"moved after {moved}");
+    }
+
+    [Fact]
+    public void MoveOn_ManyCallsFailOnOneNode_MovesOnceAndBacksOffAfterAFullRound()
+    {
+        var a = new Uri("http://a/");
+        var b = new Uri("http://b/");
+        var servers = new ServerEndpoints([a, b]);
+
+        Parallel.For(0, 50, _ => servers.MoveOn(a));
+        Assert.Equal(b, servers.Current);
+        Assert.True(servers.UntriedNodeLeft);
+
+        servers.MoveOn(b);
+        Assert.Equal(a, servers.Current);
+        Assert.False(servers.UntriedNodeLeft);
+
+        servers.Succeeded();
+        Assert.True(servers.UntriedNodeLeft);
+    }
+
+    [Fact]
+    public void MoveOn_SingleUrl_StaysAndBacksOff()
+    {
+        var only = new Uri("http://lb/");
+        var servers = new ServerEndpoints([only]);
+
+        Assert.Equal(only, servers.MoveOn(only));
+        Assert.False(servers.UntriedNodeLeft);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [Fact]

@@ -40,6 +40,19 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
     /// </summary>
     public bool AcceptKeys { get; set; }
 
+    /// <summary>True: goal-state and report calls answer 503 with Retry-After, as a stopping server does.</summary>
+    public bool Stopping
+    {
+        get => _stopping;
+        set
+        {
+            _stopping = value;
+            SetAssignments([.. _assignments]);
+        }
+    }
+
+    private volatile bool _stopping;
+
     /// <summary>Every Authorization header a goal-state or report call carried.</summary>
     public List<string> AgentAuthorizations { get; } = [];
 
@@ -116,6 +129,11 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
 
         app.MapGet("/agent/v1/goalstate", async context =>
         {
+            if (RefuseWhileStopping(context))
+            {
+                return;
+            }
+
             if (!Authorized(context))
             {
                 context.Response.StatusCode = 401;
@@ -151,6 +169,11 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
 
         app.MapPost("/agent/v1/executions/{id}/report", async context =>
         {
+            if (RefuseWhileStopping(context))
+            {
+                return;
+            }
+
             if (!Authorized(context))
             {
                 context.Response.StatusCode = 401;
@@ -162,6 +185,18 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
             var ack = await Reports.ReportAsync(id, report!, context.RequestAborted);
             await context.Response.WriteAsJsonAsync(ack, ContractsJsonContext.Default.ReportAck);
         });
+    }
+
+    private bool RefuseWhileStopping(HttpContext context)
+    {
+        if (!_stopping)
+        {
+            return false;
+        }
+
+        context.Response.StatusCode = 503;
+        context.Response.Headers.RetryAfter = "1";
+        return true;
     }
 
     private bool Authorized(HttpContext context)

@@ -22,6 +22,16 @@ public sealed class AzFidelityCliTests : InProcessCliTest
     }
 
     [Fact]
+    public async Task Misspelled_Group_BeforeAVerbOfItsParent_SuggestsTheGroup()
+    {
+        var (exitCode, _, error) = await RunAsync("vm", "run-comand", "list", "-g", "rg");
+
+        Assert.Equal(ExitCodes.Usage, exitCode);
+        Assert.StartsWith("ERROR: unknown command 'run-comand' in 'runcmd vm'. Did you mean 'runcmd vm run-command'?", error);
+        Assert.Contains("Usage:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bare_Runcmd_SaysUnknownCommandAndPrintsHelp()
     {
         var (exitCode, _, error) = await RunAsync();

@@ -65,5 +65,8 @@ public sealed class ScriptUriTests(StackFixture fixture) : IClassFixture<StackFi
         Assert.Equal(ExecutionStates.Failed, view.ExecutionState);
         Assert.Equal($"Script download failed: HTTP 404 from host {http.HostAndPort}", view.ExecutionMessage);
         Assert.Null(view.ExitCode);
+        // A run that fails before its script starts starts and ends at the agent's same moment, never "ends before it starts".
+        Assert.NotNull(view.StartTime);
+        Assert.Equal(view.StartTime, view.EndTime);
     }
 }

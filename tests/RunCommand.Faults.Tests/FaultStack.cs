@@ -47,7 +47,7 @@ internal sealed class FaultStack : IAsyncDisposable
     {
         await Task.WhenAll(vmNames.Select(async name =>
         {
-            var agent = await AgentProcess.StartAsync(Server, name, "faults", stateDirOf?.Invoke(name) ?? Path.Combine(Dir, "agents", name), serverUrl: serverUrl);
+            var agent = await AgentProcess.StartAsync(Server, name, "faults", stateDirOf?.Invoke(name) ?? Path.Combine(Dir, "agents", name), serverUrls: serverUrl);
             lock (_agents)
             {
                 _agents.Add(agent);

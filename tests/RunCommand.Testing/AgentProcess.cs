@@ -25,10 +25,12 @@ public sealed class AgentProcess : IAsyncDisposable
     /// <summary>For a scale-set instance: the instance id the server assigned.</summary>
     public string InstanceId => ResourceId[(ResourceId.LastIndexOf('/') + 1)..];
 
-    /// <summary>Starts the agent; returns once it has enrolled (its credential file exists).</summary>
-    /// <param name="serverUrl">Where the agent connects (e.g. a proxy in front of the server); null: the server's own URL.</param>
-    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null, string? serverUrl = null) =>
-        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, serverUrl);
+    /// <summary>
+    /// Starts the agent; returns once it has enrolled (its credential file exists). <paramref name="serverUrls"/>
+    /// (default: the server's URL) is what <c>--server</c> gets, e.g. several nodes as <c>URL1,URL2</c>.
+    /// </summary>
+    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null, string? serverUrls = null) =>
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, serverUrls);
 
     /// <summary>Starts an agent that joins a scale set as a new instance; returns once it has enrolled.</summary>
     public static Task<AgentProcess> StartInScaleSetAsync(ServerProcess server, string scaleSetName, string resourceGroup, string stateDir) =>
@@ -42,11 +44,11 @@ public sealed class AgentProcess : IAsyncDisposable
         StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, null, null, binary, environment);
 
     private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir,
-        IReadOnlyDictionary<string, string>? tags, string? serverUrl, string? binary = null, IDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? tags, string? serverUrls, string? binary = null, IDictionary<string, string>? environment = null)
     {
         var args = new List<string>
         {
-            "--server", serverUrl ?? server.Url, nameOption, name, "--resource-group", resourceGroup,
+            "--server", serverUrls ?? server.Url, nameOption, name, "--resource-group", resourceGroup,
             "--state-dir", stateDir, "--enroll-token-file", server.EnrollTokenFile,
         };
         if (server.IsHttps)

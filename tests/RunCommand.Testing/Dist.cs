@@ -22,9 +22,9 @@ public static class Dist
         EnsureAsync(Path.Combine(Root, $"runcmd-server_{Version}_amd64.deb"), "all",
             ["src", "deploy", "packaging"]);
 
-    /// <summary>The version packaging/build.sh stamps (the agent project's).</summary>
+    /// <summary>The version packaging/build.sh stamps (Directory.Build.props).</summary>
     public static string Version =>
-        System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(Repo.Root, "src/RunCommand.Agent/RunCommand.Agent.csproj")),
+        System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(Repo.Root, "Directory.Build.props")),
             "<Version>([^<]+)</Version>").Groups[1].Value;
 
     private static async Task<string> EnsureAsync(string artifact, string target, string[] sources)
@@ -59,7 +59,8 @@ public static class Dist
         {
             foreach (var file in Directory.EnumerateFiles(Path.Combine(Repo.Root, source), "*", SearchOption.AllDirectories))
             {
-                if (file.Contains("/obj/", StringComparison.Ordinal) || file.Contains("/bin/", StringComparison.Ordinal))
+                if (file.Contains("/obj/", StringComparison.Ordinal) || file.Contains("/bin/", StringComparison.Ordinal)
+                    || file.Contains("/node_modules/", StringComparison.Ordinal))
                 {
                     continue;
                 }

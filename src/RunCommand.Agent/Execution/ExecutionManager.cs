@@ -263,6 +263,7 @@ public sealed class ExecutionManager
             AcceptedAt = now,
             TimeoutInSeconds = Math.Max(0, assignment.TimeoutInSeconds),
             Message = lostMessage ?? (assignment.Cancel ? "Canceled before it started" : null),
+            StartTime = endsNow ? now : null,
             EndTime = endsNow ? now : null,
             OutputBlob = assignment.OutputBlobUri is not null,
             ErrorBlob = assignment.ErrorBlobUri is not null,

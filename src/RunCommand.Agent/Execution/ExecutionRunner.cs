@@ -341,7 +341,10 @@ internal sealed class ExecutionRunner
 
         // An emptied cgroup goes now; one a script left a process in (a daemon it started) stays until that ends.
         ProcessTracker.TryRemove(_record.Cgroup);
-        _record = _record with { State = state, ExitCode = exitCode, Message = message, EndTime = _time.GetUtcNow() };
+        // A run that ends before its script started (download, blob or run-as failure) starts when it ends: the server
+        // would otherwise take its own, later clock for startTime and show an endTime before it.
+        var now = _time.GetUtcNow();
+        _record = _record with { State = state, ExitCode = exitCode, Message = message, StartTime = _record.StartTime ?? now, EndTime = now };
         // Checkpoint: the outcome is durable before it is reported; if the agent dies now, the next one
         // finds a terminal, unreported record and sends it again. If the state dir refuses it, the report
         // still goes out (from memory) and says so.

@@ -2,11 +2,13 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using RunCommand.Agent.Execution;
 using RunCommand.Contracts;
 using RunCommand.Contracts.Agents;
+using Microsoft.Extensions.Logging;
 
 namespace RunCommand.Agent.Protocol;
 
@@ -25,14 +27,32 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
     /// <summary>Longest goal-state wait the agent asks for; the HTTP timeout is longer than this.</summary>
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a silent connection may go before the kernel probes the peer, and then how often: a node whose machine
+    /// vanished (no RST, no FIN) is noticed within about <c>idle + probes x interval</c> = 4 s, even during a long poll.
+    /// </summary>
+    private static readonly TimeSpan KeepAliveIdle = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(1);
+    private const int KeepAliveProbes = 2;
+
     private readonly HttpClient _http;
+    private readonly ILogger? _logger;
 
     public AgentClient(Uri server, X509Certificate2? caCertificate, byte[]? serverFingerprint = null)
+        : this(new ServerEndpoints([server]), caCertificate, serverFingerprint)
     {
+    }
+
+    public AgentClient(ServerEndpoints servers, X509Certificate2? caCertificate, byte[]? serverFingerprint = null, ILogger? logger = null)
+    {
+        Servers = servers;
+        _logger = logger;
         var handler = new SocketsHttpHandler
         {
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
-            ConnectTimeout = TimeSpan.FromSeconds(15),
+            // Short: with several nodes, a node that does not take connections is left for the next one quickly.
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+            ConnectCallback = ConnectWithKeepAliveAsync,
         };
         if (serverFingerprint is not null)
         {
@@ -53,11 +73,13 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
 
         _http = new HttpClient(handler)
         {
-            BaseAddress = server,
             // Must outlast the long poll, or every idle wait would end as a timeout.
             Timeout = LongPollWait + TimeSpan.FromSeconds(30),
         };
     }
+
+    /// <summary>The nodes this agent talks to, and the one it uses now.</summary>
+    public ServerEndpoints Servers { get; }
 
     /// <summary>The agent's own bearer token (set after loading or enrolling); secret, never logged.</summary>
     public string? AgentToken { get; set; }
@@ -134,52 +156,122 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
 
     public async Task<EnrollResponse> EnrollAsync(string enrollmentToken, EnrollRequest request, CancellationToken cancellationToken)
     {
-        using var message = new HttpRequestMessage(HttpMethod.Post, "agent/v1/enroll")
+        return await SendAsync(HttpMethod.Post, "agent/v1/enroll", message =>
         {
-            Content = JsonContent.Create(request, ContractsJsonContext.Default.EnrollRequest),
-        };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", enrollmentToken);
-        using var response = await _http.SendAsync(message, cancellationToken);
-        ThrowIfUnauthorized(response);
-        response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollResponse, cancellationToken)
-            ?? throw new HttpRequestException("Empty enrollment answer.");
+            message.Content = JsonContent.Create(request, ContractsJsonContext.Default.EnrollRequest);
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", enrollmentToken);
+        }, async (response, ct) =>
+        {
+            ThrowIfUnauthorized(response);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollResponse, ct)
+                ?? throw new HttpRequestException("Empty enrollment answer.");
+        }, cancellationToken);
     }
 
     public async Task<GoalState> GetGoalStateAsync(long version, TimeSpan wait, CancellationToken cancellationToken)
     {
         var uri = $"agent/v1/goalstate?version={version}&waitSeconds={(int)wait.TotalSeconds}";
-        using var message = Authorized(HttpMethod.Get, uri);
-        using var response = await _http.SendAsync(message, cancellationToken);
-        ThrowIfUnauthorized(response);
-        response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.GoalState, cancellationToken)
-            ?? throw new HttpRequestException("Empty goal state.");
+        return await SendAsync(HttpMethod.Get, uri, Authorize, async (response, ct) =>
+        {
+            ThrowIfUnauthorized(response);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.GoalState, ct)
+                ?? throw new HttpRequestException("Empty goal state.");
+        }, cancellationToken);
     }
 
     public async Task<ReportAck> ReportAsync(string executionId, ExecutionReport report, CancellationToken cancellationToken)
     {
-        using var message = Authorized(HttpMethod.Post, $"agent/v1/executions/{Uri.EscapeDataString(executionId)}/report");
-        message.Content = JsonContent.Create(report, ContractsJsonContext.Default.ExecutionReport);
-        using var response = await _http.SendAsync(message, cancellationToken);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        return await SendAsync(HttpMethod.Post, $"agent/v1/executions/{Uri.EscapeDataString(executionId)}/report", message =>
         {
-            throw new ExecutionNotFoundException(executionId);
-        }
+            Authorize(message);
+            message.Content = JsonContent.Create(report, ContractsJsonContext.Default.ExecutionReport);
+        }, async (response, ct) =>
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                throw new ExecutionNotFoundException(executionId);
+            }
 
-        ThrowIfUnauthorized(response);
-        response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, cancellationToken)
-            ?? throw new HttpRequestException("Empty report answer.");
+            ThrowIfUnauthorized(response);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, ct)
+                ?? throw new HttpRequestException("Empty report answer.");
+        }, cancellationToken);
     }
 
     public void Dispose() => _http.Dispose();
 
-    private HttpRequestMessage Authorized(HttpMethod method, string uri)
+    /// <summary>
+    /// Sends one call to the current node and reads its answer. When the node is gone (see <see cref="IsNodeGone"/>)
+    /// the agent moves on to the next node before the failure reaches the caller, whose retry then goes there.
+    /// </summary>
+    private async Task<T> SendAsync<T>(HttpMethod method, string relativeUri, Action<HttpRequestMessage> prepare,
+        Func<HttpResponseMessage, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
-        var message = new HttpRequestMessage(method, uri);
+        var server = Servers.Current;
+        try
+        {
+            using var message = new HttpRequestMessage(method, ServerEndpoints.Resolve(server, relativeUri));
+            prepare(message);
+            using var response = await _http.SendAsync(message, cancellationToken);
+            if (response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
+            {
+                // A stopping node (503) or a load balancer without a live node behind it.
+                throw new HttpRequestException($"The server answered HTTP {(int)response.StatusCode}.", null, response.StatusCode);
+            }
+
+            var result = await read(response, cancellationToken);
+            Servers.Succeeded();
+            return result;
+        }
+        catch (Exception e) when (IsNodeGone(e, cancellationToken))
+        {
+            var next = Servers.MoveOn(server);
+            if (_logger is not null && next != server)
+            {
+                Log.MovingToServer(_logger, server.GetLeftPart(UriPartial.Authority), FailureKindFilter.KindOf(e), next.GetLeftPart(UriPartial.Authority));
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// True when a call failed because its node is gone or stopping, not because of what was asked: no connection,
+    /// a connection cut mid-answer, no answer in time, or 502/503/504. Any node may serve the retry.
+    /// </summary>
+    internal static bool IsNodeGone(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        _ when cancellationToken.IsCancellationRequested => false,
+        HttpRequestException { StatusCode: null } => true,
+        HttpRequestException { StatusCode: HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout } => true,
+        IOException or TaskCanceledException or TimeoutException => true,
+        _ => false,
+    };
+
+    private void Authorize(HttpRequestMessage message) =>
         message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AgentKey?.Assertion() ?? AgentToken);
-        return message;
+
+    /// <summary>Opens a TCP connection with keep-alive probes, so a vanished peer fails the call instead of hanging it.</summary>
+    private static async ValueTask<Stream> ConnectWithKeepAliveAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)KeepAliveIdle.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)KeepAliveInterval.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, KeepAliveProbes);
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static void ThrowIfUnauthorized(HttpResponseMessage response)

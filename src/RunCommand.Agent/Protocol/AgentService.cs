@@ -34,6 +34,9 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
     /// </summary>
     private string IdentityPath => Path.Combine(options.StateDirectory, "agent.identity");
 
+    /// <summary>Pause before trying the next node after one failed: 100-200 ms, jittered.</summary>
+    private readonly Backoff _nextNodePause = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(200));
+
     public async Task<int> RunAsync(CancellationToken shutdown)
     {
         Directory.CreateDirectory(options.StateDirectory, PrivateDirectory);
@@ -252,7 +255,9 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
     private async Task WaitAfterFailureAsync(Exception e, Backoff backoff, FailureKindFilter failures, CancellationToken shutdown)
     {
-        var delay = backoff.Next();
+        // The client moved on to another node that has not failed yet: try it after a short jittered pause (no hot
+        // loop, and not every agent of a dead node at once). Once every node failed in a row, back off.
+        var delay = client.Servers.UntriedNodeLeft ? _nextNodePause.Next() : backoff.Next();
         var kind = FailureKindFilter.KindOf(e);
         if (failures.ShouldLog(kind))
         {

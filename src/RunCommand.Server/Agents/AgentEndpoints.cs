@@ -130,7 +130,7 @@ public static class AgentEndpoints
         }, ContractsJsonContext.Default.EnrollResponse);
     }
 
-    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IMachineStore machines, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, CancellationToken cancellationToken)
+    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IMachineStore machines, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
@@ -154,10 +154,15 @@ public static class AgentEndpoints
                 break;
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            await Task.WhenAny(changed, Task.Delay(remaining, time, timeout.Token));
-            await timeout.CancelAsync();
-            cancellationToken.ThrowIfCancellationRequested();
+            if (polls.Stopping)
+            {
+                // This node is stopping: the agent takes its next poll to another node (or here again, later).
+                http.Response.Headers.RetryAfter = "1";
+                http.Response.Headers.Connection = "close";
+                return ArmResults.Error(StatusCodes.Status503ServiceUnavailable, "ServerStopping", "This server is stopping; poll another node or retry later.");
+            }
+
+            await polls.WaitAsync(changed, remaining, cancellationToken);
         }
 
         // The credential may have been revoked while the poll waited: a revoked agent gets no work, not even this once.

@@ -8,13 +8,18 @@ namespace RunCommand.Server.Agents;
 /// <summary>
 /// Whether a VM's agent is there. An agent holding a long poll on this node is connected; otherwise the last
 /// contact recorded in the store decides (so a VM polling another node also shows connected). Contacts are
-/// written to the store at most every few seconds per VM, keeping polls cheap at fleet scale.
+/// written to the store at most every few seconds per VM, keeping polls cheap at fleet scale; an agent that polls
+/// without pause (one poll ending as the next begins) still refreshes its stored contact every few seconds.
 /// </summary>
 public sealed class AgentPresence
 {
     private static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, int> _activePolls = new(StringComparer.Ordinal);
+    /// <summary>The latest contact seen by this node (a poll's start or end, a report).</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastTouch = new(StringComparer.Ordinal);
+
+    /// <summary>When this node last wrote the VM's contact to the store (throttles those writes).</summary>
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastStored = new(StringComparer.Ordinal);
     private readonly IMachineStore _store;
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
@@ -37,12 +42,13 @@ public sealed class AgentPresence
     public async Task TouchAsync(VmKey vm, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        if (_lastTouch.TryGetValue(vm.Key, out var last) && now - last < TouchInterval)
+        _lastTouch[vm.Key] = now;
+        if (_lastStored.TryGetValue(vm.Key, out var stored) && now - stored < TouchInterval)
         {
             return;
         }
 
-        _lastTouch[vm.Key] = now;
+        _lastStored[vm.Key] = now;
         try
         {
             await _store.TouchAgentAsync(vm, now, cancellationToken);

@@ -21,9 +21,11 @@ public sealed class RunCommandService
     private readonly ServerOptions _options;
     private readonly ILogger<RunCommandService> _logger;
     private readonly CommandDocuments _documents;
+    private readonly LongPolls _polls;
 
-    public RunCommandService(IRunCommandStore store, IMachineStore machines, IChangeFeed changes, SecretProtector protector, RunCommandViews views, CommandDocuments documents, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, ILogger<RunCommandService> logger)
+    public RunCommandService(IRunCommandStore store, IMachineStore machines, IChangeFeed changes, SecretProtector protector, RunCommandViews views, CommandDocuments documents, TimeProvider time, IOptions<ServerOptions> options, ServerIdentity identity, LongPolls polls, ILogger<RunCommandService> logger)
     {
+        _polls = polls;
         _documents = documents;
         Store = store;
         Machines = machines;
@@ -256,7 +258,7 @@ public sealed class RunCommandService
             var changed = operation.ExecutionId is { } executionId ? _changes.NextChangeAsync(Topics.Execution(executionId)) : null;
             var status = await ComputeStatusAsync(operation, cancellationToken);
             var remaining = deadline - _time.GetUtcNow();
-            if (status.Status != OperationStatus.InProgress || remaining <= TimeSpan.Zero)
+            if (status.Status != OperationStatus.InProgress || remaining <= TimeSpan.Zero || _polls.Stopping)
             {
                 return status;
             }
@@ -273,7 +275,7 @@ public sealed class RunCommandService
                 }
             }
 
-            await WaitAsync(changed, remaining, cancellationToken);
+            await _polls.WaitAsync(changed, remaining, cancellationToken);
             operation = await Store.GetOperationAsync(operationId, cancellationToken) ?? operation;
         }
     }
@@ -358,7 +360,7 @@ public sealed class RunCommandService
             execution = await Store.GetExecutionAsync(execution.ExecutionId, cancellationToken) ?? execution;
             var hasNew = execution.StdoutLength > stdoutOffset || execution.StderrLength > stderrOffset;
             var remaining = deadline - _time.GetUtcNow();
-            if (hasNew || execution.IsTerminal || remaining <= TimeSpan.Zero)
+            if (hasNew || execution.IsTerminal || remaining <= TimeSpan.Zero || _polls.Stopping)
             {
                 var stdout = await Store.ReadOutputAsync(execution.ExecutionId, OutputStream.Stdout, stdoutOffset, MaxLogChunkBytes, cancellationToken);
                 var stderr = await Store.ReadOutputAsync(execution.ExecutionId, OutputStream.Stderr, stderrOffset, MaxLogChunkBytes, cancellationToken);
@@ -376,17 +378,8 @@ public sealed class RunCommandService
                 };
             }
 
-            await WaitAsync(changed, remaining, cancellationToken);
+            await _polls.WaitAsync(changed, remaining, cancellationToken);
         }
-    }
-
-    private async Task WaitAsync(Task changed, TimeSpan remaining, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var delay = Task.Delay(remaining, _time, timeout.Token);
-        await Task.WhenAny(changed, delay);
-        await timeout.CancelAsync();
-        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>ARM location names compare without spaces and case ("West US" is "westus").</summary>

@@ -30,32 +30,55 @@ public sealed class TokenService
     public static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
     /// <summary>
-    /// Makes sure the admin and enrollment tokens exist: a token file that is missing (first start, or removed by
-    /// the operator to rotate it) gets a new token, whose hash replaces the stored one.
+    /// Makes sure the admin and enrollment tokens exist. The database holds their hashes, so every node that shares it
+    /// accepts the same two tokens: the first node to start mints them (atomically: of two nodes starting at once on an
+    /// empty database, one wins and the other uses the winner's) and writes them to its data dir. A later node never
+    /// mints a competing one: it accepts the stored tokens (copy the files from the first node where they are needed).
+    /// When the database lives in this data dir (<paramref name="databaseIsLocal"/>, SQLite), a missing file means the
+    /// operator removed it to rotate the token: a new one replaces the stored one.
     /// </summary>
-    public async Task EnsureWellKnownTokensAsync(DataDirectory dataDir, CancellationToken cancellationToken)
+    public async Task EnsureWellKnownTokensAsync(DataDirectory dataDir, bool databaseIsLocal, ILogger logger, CancellationToken cancellationToken)
     {
-        _adminHash = await EnsureAsync(AdminPurpose, dataDir.AdminTokenFile, "rca_", cancellationToken);
-        _enrollHash = await EnsureAsync(EnrollPurpose, dataDir.EnrollTokenFile, "rce_", cancellationToken);
+        _adminHash = await EnsureAsync(AdminPurpose, dataDir.AdminTokenFile, "rca_", databaseIsLocal, logger, cancellationToken);
+        _enrollHash = await EnsureAsync(EnrollPurpose, dataDir.EnrollTokenFile, "rce_", databaseIsLocal, logger, cancellationToken);
     }
 
-    private async Task<byte[]> EnsureAsync(string purpose, string file, string prefix, CancellationToken cancellationToken)
+    private async Task<byte[]> EnsureAsync(string purpose, string file, string prefix, bool databaseIsLocal, ILogger logger, CancellationToken cancellationToken)
     {
         var stored = await _store.GetTokenHashAsync(purpose, cancellationToken);
-        if (File.Exists(file))
+        var onFile = File.Exists(file) ? Hash(File.ReadAllText(file).Trim()) : null;
+        if (stored is not null && onFile is not null && CryptographicOperations.FixedTimeEquals(stored, onFile))
         {
-            var hash = Hash(File.ReadAllText(file).Trim());
-            if (stored is not null && CryptographicOperations.FixedTimeEquals(stored, hash))
-            {
-                return stored;
-            }
+            return stored;
         }
 
+        if (stored is not null && !databaseIsLocal)
+        {
+            // Another node bootstrapped this database: its token is the one; this node mints none.
+            Log.WellKnownTokenFromDatabase(logger, purpose, file, onFile is not null);
+            return stored;
+        }
+
+        // Checkpoint: the file is written (0600) before the hash is stored; dying in between leaves a file whose token
+        // the database does not know, and the next start mints again.
         var token = NewToken(prefix);
         SecureFile.WriteAllText(file, token + "\n");
         var fresh = Hash(token);
-        await _store.SetTokenHashAsync(purpose, fresh, cancellationToken);
-        return fresh;
+        if (stored is not null)
+        {
+            await _store.SetTokenHashAsync(purpose, fresh, cancellationToken);
+            return fresh;
+        }
+
+        var winner = await _store.SetTokenHashIfAbsentAsync(purpose, fresh, cancellationToken);
+        if (!CryptographicOperations.FixedTimeEquals(winner, fresh))
+        {
+            // Another node started at the same moment and stored its token first: ours is void.
+            File.Delete(file);
+            Log.WellKnownTokenFromDatabase(logger, purpose, file, false);
+        }
+
+        return winner;
     }
 
     public bool IsAdmin(string token) => Matches(_adminHash, token);

@@ -187,7 +187,7 @@ public static class DeploymentEndpoints
 
     /// <summary>The deployment's status; with <c>waitSeconds</c> (RunCommand's long-poll extension) held until it ends or the wait does.</summary>
     private static async Task<IResult> StatusAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName, string deploymentId,
-        IDeploymentStore store, IChangeFeed changes, RunCommandService service, ServerIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+        IDeploymentStore store, IChangeFeed changes, RunCommandService service, ServerIdentity identity, TimeProvider time, LongPolls polls, CancellationToken cancellationToken)
     {
         var key = Resolve(http.Request, identity, subscriptionId, resourceGroupName, deploymentName);
         var deadline = time.GetUtcNow() + service.ReadWait(http.Request);
@@ -197,15 +197,12 @@ public static class DeploymentEndpoints
             var changed = changes.NextChangeAsync(Topics.Deployment(key));
             record = await store.GetDeploymentAsync(key, cancellationToken);
             var remaining = deadline - time.GetUtcNow();
-            if (record is null || record.IsTerminal || remaining <= TimeSpan.Zero)
+            if (record is null || record.IsTerminal || remaining <= TimeSpan.Zero || polls.Stopping)
             {
                 break;
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            await Task.WhenAny(changed, Task.Delay(remaining, time, timeout.Token));
-            await timeout.CancelAsync();
-            cancellationToken.ThrowIfCancellationRequested();
+            await polls.WaitAsync(changed, remaining, cancellationToken);
         }
 
         if (record is null || record.DeploymentId != deploymentId)

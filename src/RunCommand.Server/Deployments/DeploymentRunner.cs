@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Arm;
+using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
 
@@ -14,6 +15,9 @@ namespace RunCommand.Server.Deployments;
 /// not written again (their executions are waited on), and those not started start when their dependencies have
 /// succeeded. Wakes on changes of the executions it waits on and of the deployment (cancel, delete) through
 /// <see cref="IChangeFeed"/>; a slow safety timer covers a missed signal. A run that throws stops the host.
+/// With several nodes, a deployment is driven only by the node holding its lease (<see cref="WorkLeases"/>), renewed
+/// at every pass; every node scans for unfinished deployments whose lease ran out (their node died) and takes them
+/// over, continuing from the store as after a restart.
 /// </summary>
 /// <remarks>
 /// Success of an operation is the run command's provisioning state, as in ARM: a script that exits non-zero
@@ -22,8 +26,8 @@ namespace RunCommand.Server.Deployments;
 /// </remarks>
 public sealed class DeploymentRunner : BackgroundService
 {
-    /// <summary>Re-check interval when no change signal arrives (a guard, not the wake-up path).</summary>
-    public static readonly TimeSpan SafetyRecheckInterval = TimeSpan.FromSeconds(30);
+    /// <summary>Re-check interval when no change signal arrives (a guard, not the wake-up path); also renews the lease.</summary>
+    public static readonly TimeSpan SafetyRecheckInterval = WorkLeases.RenewInterval;
 
     private readonly IDeploymentStore _store;
     private readonly IRunCommandStore _runCommands;
@@ -35,9 +39,14 @@ public sealed class DeploymentRunner : BackgroundService
     private readonly ConcurrentDictionary<string, Task> _runs = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationToken _stopping;
+    private readonly WorkLeases _leases;
 
-    public DeploymentRunner(IDeploymentStore store, IRunCommandStore runCommands, IChangeFeed changes, RunCommandService service, SecretProtector protector, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<DeploymentRunner> logger)
+    /// <summary>Deployments this node drives right now (their RunAsync is between its first and last lease check).</summary>
+    private readonly ConcurrentDictionary<string, byte> _driving = new(StringComparer.Ordinal);
+
+    public DeploymentRunner(IDeploymentStore store, IRunCommandStore runCommands, IChangeFeed changes, RunCommandService service, SecretProtector protector, TimeProvider time, IHostApplicationLifetime lifetime, WorkLeases leases, ILogger<DeploymentRunner> logger)
     {
+        _leases = leases;
         // The host's stopping token rather than ExecuteAsync's: a PUT may call Start before ExecuteAsync has run.
         _stopping = lifetime.ApplicationStopping;
         _store = store;
@@ -59,14 +68,23 @@ public sealed class DeploymentRunner : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        foreach (var deployment in await _store.ListUnfinishedDeploymentsAsync(stoppingToken))
+        // Every few seconds: unfinished deployments nobody drives (never started here, or their node died) are taken up.
+        // Ends only when a run fails unexpectedly (rethrown: the host stops) or the host stops.
+        while (!_fatal.Task.IsCompleted)
         {
-            Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State.ToString());
-            Start(deployment.Deployment);
+            foreach (var deployment in await _store.ListUnfinishedDeploymentsAsync(stoppingToken))
+            {
+                if (!_driving.ContainsKey(deployment.Deployment.Key) && await _leases.IsFreeAsync(LeaseKind.Deployment, deployment.Deployment.Key, stoppingToken))
+                {
+                    Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State.ToString());
+                    Start(deployment.Deployment);
+                }
+            }
+
+            await Task.WhenAny(_fatal.Task, Task.Delay(WorkLeases.RenewInterval, _time, stoppingToken));
         }
 
-        // Ends only when a run fails unexpectedly (rethrown: the host stops) or the host stops.
-        await _fatal.Task.WaitAsync(stoppingToken);
+        await _fatal.Task;
     }
 
     private Task Guard(DeploymentKey key, Task run) => run.ContinueWith(t =>
@@ -79,6 +97,19 @@ public sealed class DeploymentRunner : BackgroundService
     }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
 
     private async Task RunAsync(DeploymentKey key, CancellationToken cancellationToken)
+    {
+        _driving[key.Key] = 0;
+        try
+        {
+            await DriveAsync(key, cancellationToken);
+        }
+        finally
+        {
+            _driving.TryRemove(key.Key, out _);
+        }
+    }
+
+    private async Task DriveAsync(DeploymentKey key, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -103,11 +134,18 @@ public sealed class DeploymentRunner : BackgroundService
     {
         while (!cancellationToken.IsCancellationRequested)
         {
+            // Each pass first takes or renews the lease: a node that lost it (another took over) stops at once.
+            if (!await _leases.HoldAsync(LeaseKind.Deployment, key.Key, cancellationToken))
+            {
+                return;
+            }
+
             // Subscribe before reading, so a change in between is not missed.
             var waits = new List<Task> { _changes.NextChangeAsync(Topics.Deployment(key)) };
             var deployment = await _store.GetDeploymentAsync(key, cancellationToken);
             if (deployment is null || deployment.IsTerminal)
             {
+                await _leases.ReleaseAsync(LeaseKind.Deployment, key.Key, cancellationToken);
                 return;
             }
 

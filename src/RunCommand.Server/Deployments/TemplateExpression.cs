@@ -201,7 +201,9 @@ public static class TemplateExpression
             Node node = token.Kind switch
             {
                 TokenKind.String => new Literal(JsonValue.Create(token.Text)),
-                TokenKind.Integer => new Literal(JsonValue.Create(long.Parse(token.Text, CultureInfo.InvariantCulture))),
+                TokenKind.Integer => new Literal(JsonValue.Create(long.TryParse(token.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)
+                    ? number
+                    : throw new TemplateException($"The expression '[{_text}]' is not valid: the integer at position {token.Position + 1} is out of range."))),
                 TokenKind.Identifier when token.Text == "true" => new Literal(JsonValue.Create(true)),
                 TokenKind.Identifier when token.Text == "false" => new Literal(JsonValue.Create(false)),
                 TokenKind.Identifier when token.Text == "null" => new Literal(null),

@@ -11,13 +11,16 @@ namespace RunCommand.Server.Fleet;
 /// All its state is in the store, so after a server restart it simply resumes. It sleeps until a fleet run is created
 /// or canceled or one of the executions it watches changes (IChangeFeed), with a slow safety pass for changes made
 /// by another node. If the loop dies, the host stops: a server that silently stops running fleets is worse.
+/// With several nodes, a run is advanced only by the node holding its lease (<see cref="WorkLeases"/>), renewed at
+/// every pass; a run whose node died is free once its lease runs out, and the next pass of another node takes it up.
 /// </summary>
 public sealed partial class FleetOrchestrator(
-    IFleetRunStore store, IRunCommandStore runCommands, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, ILogger<FleetOrchestrator> logger)
+    IFleetRunStore store, IRunCommandStore runCommands, IChangeFeed changes, TimeProvider time, IOptions<ServerOptions> options, IHostApplicationLifetime lifetime, WorkLeases leases,
+    ILogger<FleetOrchestrator> logger)
     : BackgroundService
 {
-    /// <summary>Longest sleep without any signal (a signal from another node could have been missed).</summary>
-    public static readonly TimeSpan SafetyPassInterval = TimeSpan.FromSeconds(30);
+    /// <summary>Longest sleep without any signal (a signal could have been missed; leases are renewed and claimed here).</summary>
+    public static readonly TimeSpan SafetyPassInterval = WorkLeases.RenewInterval;
 
     /// <summary>Pause before a pass is tried again after the store's disk was full.</summary>
     public static readonly TimeSpan StorageFullRetryInterval = TimeSpan.FromSeconds(5);
@@ -46,7 +49,11 @@ public sealed partial class FleetOrchestrator(
                 {
                     foreach (var run in await store.ListActiveFleetRunsAsync(stoppingToken))
                     {
-                        wake.AddRange(await AdvanceAsync(run, stoppingToken));
+                        // Another node drives this run while it holds the lease: leave it alone.
+                        if (await leases.HoldAsync(LeaseKind.FleetRun, run.Run.Key, stoppingToken))
+                        {
+                            wake.AddRange(await AdvanceAsync(run, stoppingToken));
+                        }
                     }
                 }
                 catch (StorageFullException)
@@ -220,6 +227,7 @@ public sealed partial class FleetOrchestrator(
     private async Task CompleteAsync(FleetRunRecord run, FleetRunState state, CancellationToken cancellationToken)
     {
         await store.CompleteFleetRunAsync(run.Run, state, time.GetUtcNow(), cancellationToken);
+        await leases.ReleaseAsync(LeaseKind.FleetRun, run.Run.Key, cancellationToken);
         foreach (var target in run.Targets)
         {
             if (target.ExecutionId is { } executionId)

@@ -16,7 +16,7 @@ namespace RunCommand.Server.Fleet;
 /// counts and per-target outcomes, cancel. The running itself is <see cref="FleetOrchestrator"/>'s.
 /// </summary>
 public sealed class FleetService(
-    IFleetRunStore store, IMachineStore machineStore, IRunCommandStore runCommands, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options)
+    IFleetRunStore store, IMachineStore machineStore, IRunCommandStore runCommands, IChangeFeed changes, SecretProtector protector, CommandDocuments documents, ServerIdentity identity, TimeProvider time, IOptions<ServerOptions> options, LongPolls polls)
 {
     /// <summary>Prefix of the run command each target gets; its full output is read there.</summary>
     public const string RunCommandPrefix = "fleet-";
@@ -198,7 +198,7 @@ public sealed class FleetService(
     public async Task<FleetRunResource> GetAsync(FleetRunKey key, TimeSpan wait, CallerGrants viewer, CancellationToken cancellationToken)
     {
         var record = await RequireAsync(key, cancellationToken);
-        if (wait > TimeSpan.Zero && !record.State.IsTerminal())
+        if (wait > TimeSpan.Zero && !record.State.IsTerminal() && !polls.Stopping)
         {
             if (wait > options.Value.MaxLongPoll)
             {
@@ -216,17 +216,13 @@ public sealed class FleetService(
             var again = await RequireAsync(key, cancellationToken);
             if (again.State == record.State && again.Targets.Count(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine)) == watched.Count - 1)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 var changed = Task.WhenAny(watched);
-                var first = await Task.WhenAny(changed, Task.Delay(wait, time, timeout.Token));
-                await timeout.CancelAsync();
-                cancellationToken.ThrowIfCancellationRequested();
-                if (first == changed)
+                await polls.WaitAsync(changed, wait, cancellationToken);
+                if (changed.IsCompleted && !polls.Stopping)
                 {
                     await Task.Delay(ChangeCoalescing, time, cancellationToken);
                 }
             }
-
             record = await RequireAsync(key, cancellationToken);
         }
 

@@ -60,6 +60,9 @@ public sealed class DataDirectory
         return created;
     }
 
+    /// <summary>Records the subscription this data dir's node serves (the one its database serves).</summary>
+    public void KeepSubscription(string subscription) => SecureFile.WriteAllText(SubscriptionFile, subscription + "\n");
+
     /// <summary>
     /// Loads the certificate for https: the operator's files, or a self-signed one created here (for localhost,
     /// 127.0.0.1, ::1 and the host name) that clients trust with <c>--ca-cert tls.crt</c>.

@@ -16,6 +16,7 @@ public static class StorageRegistration
         services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().FleetRuns);
         services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().Identity);
         services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().ActivityLog);
+        services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().Leases);
         return services;
     }
 }

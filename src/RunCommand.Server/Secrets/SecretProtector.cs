@@ -51,6 +51,9 @@ public sealed class SecretProtector
         _fingerprintKey = HMACSHA256.HashData(key, "runcommand-fingerprint"u8);
     }
 
+    /// <summary>A value that identifies the key without revealing it (HMAC of a constant), for <see cref="SecretsKeyCheck"/>.</summary>
+    public byte[] KeyCheck => HMACSHA256.HashData(_key, "runcommand-secrets-key-check"u8);
+
     /// <summary>Loads the key file, creating it (0600) with a fresh random key when it does not exist.</summary>
     public static SecretProtector FromKeyFile(string path)
     {

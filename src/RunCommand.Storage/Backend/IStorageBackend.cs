@@ -35,7 +35,7 @@ public interface IStorageBackend : IAsyncDisposable
 /// Every row operation of one transaction. Each member moves rows and nothing more: it applies no rule
 /// (no state check, no limit); the stores decide, the rows obey.
 /// </summary>
-public interface IRows : IMachineRows, IRunCommandRows, ICommandDocumentRows, IDeploymentRows, IFleetRows, IIdentityRows, IActivityLogRows
+public interface IRows : IMachineRows, IRunCommandRows, ICommandDocumentRows, IDeploymentRows, IFleetRows, IIdentityRows, IActivityLogRows, ILeaseRows
 {
     /// <summary>Wakes whoever waits on <paramref name="topic"/> once this transaction has committed (nothing when it rolls back).</summary>
     void Notify(string topic);

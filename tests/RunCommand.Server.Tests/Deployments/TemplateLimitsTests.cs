@@ -48,6 +48,12 @@ public sealed class TemplateLimitsTests
         Assert.Contains("deeper than", e.Message);
     }
 
+    [Theory]
+    [InlineData("[-9223372036854775809]")]
+    [InlineData("[99999999999999999999999]")]
+    public void EvaluateString_IntegerOutOfRange_IsATemplateError(string expression) =>
+        Assert.Contains("out of range", Assert.Throws<TemplateException>(() => TemplateExpression.EvaluateString(expression, NewScope())).Message);
+
     [Fact]
     public void EvaluateString_HugeFormatAlignment_IsRefusedBeforeAllocating()
     {

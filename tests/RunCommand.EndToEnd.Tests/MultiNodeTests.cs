@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Azure;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.ResourceManager;
+using Azure.ResourceManager.Compute;
+using Azure.ResourceManager.Compute.Models;
+using RunCommand.Client;
+using RunCommand.Contracts.Arm;
+using RunCommand.Testing;
+
+namespace RunCommand.EndToEnd.Tests;
+
+/// <summary>
+/// Several control-plane nodes on one real PostgreSQL (issue 8 items 3 and 4): any node serves any client and any
+/// agent; a node killed with -9 loses nothing: its agents move, its fleet runs and deployments are taken over.
+/// </summary>
+public sealed class MultiNodeTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rc-nodes-").FullName;
+    private readonly List<IAsyncDisposable> _processes = [];
+    private PostgresServer _postgres = null!;
+    private string _database = null!;
+
+    public async Task InitializeAsync()
+    {
+        _postgres = await PostgresServer.SharedAsync();
+        _database = await _postgres.CreateDatabaseAsync("nodes");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask()));
+        await _postgres.DropDatabaseAsync(_database);
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A script may still hold a file; the temp dir is cleaned by the OS.
+        }
+    }
+
+    /// <summary>Starts a node on the shared database; later nodes get a copy of the first node's secrets key.</summary>
+    private async Task<ServerProcess> StartNodeAsync(string name, ServerProcess? first = null, bool https = false, int? port = null)
+    {
+        var dataDir = Path.Combine(_dir, name);
+        Directory.CreateDirectory(dataDir);
+        if (first is not null)
+        {
+            File.Copy(Path.Combine(first.DataDir, "secrets.key"), Path.Combine(dataDir, "secrets.key"));
+            File.SetUnixFileMode(Path.Combine(dataDir, "secrets.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        var node = await ServerProcess.StartAsync(dataDir, https, ["--postgres", _database, "--RunCommand:AgentPresenceWindow", "00:00:10"], port);
+        lock (_processes)
+        {
+            _processes.Add(node);
+        }
+
+        return node;
+    }
+
+    private static RunCommandClient Client(ServerProcess node, string adminToken) => new(new RunCommandClientOptions
+    {
+        Server = new Uri(node.Url),
+        Token = adminToken,
+        CaCertificatePath = node.IsHttps ? node.CaCertFile : null,
+    });
+
+    [Fact]
+    public async Task TwoNodes_CommandCreatedOnB_RunsOnAgentOfA_AndCliAndSdkWorkThroughEither()
+    {
+        var nodeA = await StartNodeAsync("a", https: true);
+        var nodeB = await StartNodeAsync("b", nodeA, https: true);
+        var admin = nodeA.AdminToken;
+        // One subscription, one admin: node B minted neither.
+        Assert.Equal(nodeA.SubscriptionId, nodeB.SubscriptionId);
+        Assert.False(File.Exists(Path.Combine(nodeB.DataDir, "admin.token")));
+        var agent = await AgentProcess.StartAsync(nodeA, "cross", "nodes", Path.Combine(_dir, "agent-cross"), serverUrls: nodeA.Url);
+        _processes.Add(agent);
+        using var clientB = Client(nodeB, admin);
+        var target = new RunCommandRef(nodeA.SubscriptionId, "nodes", "cross", "hello");
+
+        var clock = Stopwatch.StartNew();
+        var put = await clientB.CreateOrUpdateAsync(target, Stack.Script("echo hello from $(hostname)"));
+        await clientB.WaitForOperationAsync(put.OperationUrl!);
+        var view = (await clientB.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
+
+        Assert.Equal(ExecutionStates.Succeeded, view.ExecutionState);
+        Assert.Equal($"hello from {Environment.MachineName}\n", view.Output);
+        // The PUT on B reached the agent's poll on A through NOTIFY, not the safety pass (10 s).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"PUT on B to terminal state took {clock.Elapsed.TotalSeconds:0.0} s");
+
+        // The CLI, logged in to either node with the first node's admin token.
+        foreach (var node in new[] { nodeA, nodeB })
+        {
+            var cli = new CliRunner(Path.Combine(_dir, "cli-" + Path.GetFileName(node.DataDir)));
+            var login = await cli.RunAsync("login", "--server", node.Url, "--token-file", Path.Combine(nodeA.DataDir, "admin.token"), "--ca-cert", node.CaCertFile);
+            Assert.True(login.ExitCode == 0, login.Stdout + login.Stderr);
+            var name = "cli-" + Path.GetFileName(node.DataDir);
+            var created = await cli.RunAsync("vm", "run-command", "create", "-g", "nodes", "--vm-name", "cross", "-n", name, "--script", $"echo {name}");
+            Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
+            Assert.Contains($"\"output\": \"{name}\\n\"", created.Stdout, StringComparison.Ordinal);
+        }
+
+        // The official Azure SDK against either node.
+        foreach (var node in new[] { nodeA, nodeB })
+        {
+            var arm = new ArmClient(new StaticToken(admin), node.SubscriptionId, new ArmClientOptions
+            {
+                Environment = new ArmEnvironment(new Uri(node.Url), node.Url),
+                Transport = new HttpClientTransport(node.CreateHttpClient(token: null)),
+            });
+            var commands = arm.GetVirtualMachineResource(Azure.ResourceManager.Compute.VirtualMachineResource.CreateResourceIdentifier(node.SubscriptionId, "nodes", "cross")).GetVirtualMachineRunCommands();
+            var name = "sdk-" + Path.GetFileName(node.DataDir);
+            var operation = await commands.CreateOrUpdateAsync(WaitUntil.Completed, name, new VirtualMachineRunCommandData(new AzureLocation("local"))
+            {
+                Source = new VirtualMachineRunCommandScriptSource { Script = $"echo {name}" },
+            });
+            Assert.Equal("Succeeded", operation.Value.Data.ProvisioningState);
+            var shown = await commands.GetAsync(name, expand: "instanceView");
+            Assert.Equal($"{name}\n", shown.Value.Data.InstanceView.Output);
+        }
+    }
+
+    [Fact]
+    public async Task KillNodeA_WithScriptsFleetRunAndDeploymentInFlight_EverythingFinishesOnBOnce()
+    {
+        const int machines = 20;
+        var nodeA = await StartNodeAsync("a");
+        var admin = nodeA.AdminToken;
+        var work = Path.Combine(_dir, "work");
+        Directory.CreateDirectory(work);
+        var gate = Path.Combine(work, "gate");
+        // Node B's address is known before it starts: the agents list it and reach it once A is gone.
+        var portB = ServerProcess.FreePort();
+        var urlB = $"http://127.0.0.1:{portB}";
+        var agents = await Task.WhenAll(Enumerable.Range(0, machines).Select(async i =>
+        {
+            var agent = await AgentProcess.StartAsync(nodeA, $"m{i}", "fleet", Path.Combine(_dir, "agents", $"m{i}"), serverUrls: $"{nodeA.Url},{urlB}");
+            lock (_processes)
+            {
+                _processes.Add(agent);
+            }
+
+            return agent;
+        }));
+        using var clientA = Client(nodeA, admin);
+        var subscription = nodeA.SubscriptionId;
+
+        // 20 scripts, one per machine: each counts its runs, prints a line, waits for the gate, then prints 200 more
+        // lines and exits with its own code.
+        var scripts = Enumerable.Range(0, machines).ToDictionary(i => new RunCommandRef(subscription, "fleet", $"m{i}", "job"), i =>
+            $"echo run >> {work}/job-{i}.count; echo start {i}; while [ ! -e {gate} ]; do sleep 0.05; done; "
+            + $"for n in $(seq 1 200); do echo \"job {i} line $n\"; done; echo err {i} >&2; exit {i % 4}");
+        foreach (var (target, script) in scripts)
+        {
+            await clientA.CreateOrUpdateAsync(target, Stack.Script(script));
+        }
+
+        // A 20-target fleet run, 5 at a time, each target counting its runs.
+        var fleet = new FleetRunRef(subscription, "fleet", "wave");
+        await clientA.CreateFleetRunAsync(fleet, new FleetRunResource
+        {
+            Location = "local",
+            Properties = new FleetRunProperties
+            {
+                Targets = new FleetTargets { ResourceGroup = "fleet" },
+                Source = new RunCommandSource { Script = $"echo run >> {work}/fleet.count; while [ ! -e {gate} ]; do sleep 0.05; done; echo wave" },
+                MaxConcurrency = "5",
+            },
+        });
+
+        // A 3-step deployment on m0: first waits for the gate, second and third follow.
+        var template = JsonDocument.Parse("""
+            {"resources":[
+               {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"m0/step1","location":"local",
+                "properties":{"source":{"script":"echo run >> 'WORK/step1.count'; while [ ! -e 'GATE' ]; do sleep 0.05; done; echo one"}}},
+               {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"m0/step2","location":"local",
+                "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', 'm0', 'step1')]"],
+                "properties":{"source":{"script":"echo run >> 'WORK/step2.count'; echo two"}}},
+               {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"m0/step3","location":"local",
+                "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', 'm0', 'step2')]"],
+                "properties":{"source":{"script":"echo run >> 'WORK/step3.count'; echo three"}}}]}
+            """.Replace("WORK", work, StringComparison.Ordinal).Replace("GATE", gate, StringComparison.Ordinal)).RootElement.Clone();
+        await clientA.CreateDeploymentAsync(subscription, "fleet", "three", template, JsonDocument.Parse("{}").RootElement.Clone());
+
+        // Everything in flight on A: the scripts, 5 fleet targets and the first step run.
+        foreach (var target in scripts.Keys)
+        {
+            await Wait.UntilAsync(async () => (await clientA.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!.ExecutionState == ExecutionStates.Running,
+                TimeSpan.FromSeconds(120), $"{target.VmName}'s job to run");
+        }
+
+        await Wait.UntilAsync(async () => (await clientA.GetFleetRunAsync(fleet)).Properties!.InstanceView!.Counts[ExecutionStates.Running] == 5,
+            TimeSpan.FromSeconds(120), "5 fleet targets to run");
+        await DeploymentTests.WaitForRunningAsync(clientA, new RunCommandRef(subscription, "fleet", "m0", "step1"));
+
+        var nodeB = await StartNodeAsync("b", nodeA, port: portB);
+        await nodeA.Process.KillHardAsync();
+        var killed = Stopwatch.StartNew();
+        await File.WriteAllTextAsync(gate, "");
+        using var clientB = Client(nodeB, admin);
+
+        var fleetView = await Wait.UntilAsync(async () =>
+        {
+            var current = await clientB.GetFleetRunAsync(fleet, waitSeconds: 10);
+            return FleetRunStates.IsTerminal(current.Properties!.ProvisioningState!) ? current : null;
+        }, TimeSpan.FromMinutes(4), "the fleet run to finish on node B");
+        var deployment = await Wait.UntilAsync(async () =>
+        {
+            var d = await clientB.GetDeploymentAsync(subscription, "fleet", "three");
+            return d.Properties!.ProvisioningState is "Succeeded" or "Failed" or "Canceled" ? d : null;
+        }, TimeSpan.FromMinutes(2), "the deployment to finish on node B");
+        var finishedAfter = killed.Elapsed;
+
+        foreach (var (target, i) in scripts.Keys.Select((t, i) => (t, i)))
+        {
+            var view = await Wait.UntilAsync(async () =>
+            {
+                var instance = (await clientB.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
+                return ExecutionStates.IsTerminal(instance.ExecutionState!) ? instance : null;
+            }, TimeSpan.FromMinutes(2), $"{target.VmName}'s job to end");
+            Assert.Equal(i % 4 == 0 ? ExecutionStates.Succeeded : ExecutionStates.Failed, view.ExecutionState);
+            Assert.Equal(i % 4, view.ExitCode);
+            var stdout = Encoding(await ReadAllStdoutAsync(clientB, target));
+            Assert.Equal($"start {i}\n" + string.Concat(Enumerable.Range(1, 200).Select(n => $"job {i} line {n}\n")), stdout);
+            Assert.Equal($"err {i}\n", view.Error);
+            Assert.Equal(["run"], File.ReadAllLines(Path.Combine(work, $"job-{i}.count")));
+        }
+
+        Assert.Equal(FleetRunStates.Succeeded, fleetView.Properties!.ProvisioningState);
+        Assert.Equal(machines, fleetView.Properties.InstanceView!.Counts[ExecutionStates.Succeeded]);
+        Assert.Equal(machines, File.ReadAllLines(Path.Combine(work, "fleet.count")).Length);
+        Assert.Equal("Succeeded", deployment.Properties!.ProvisioningState);
+        foreach (var step in new[] { "step1", "step2", "step3" })
+        {
+            Assert.Equal(["run"], File.ReadAllLines(Path.Combine(work, $"{step}.count")));
+        }
+
+        Console.WriteLine($"node A killed: fleet run and deployment finished on node B after {finishedAfter.TotalSeconds:0.0} s");
+    }
+
+    private static string Encoding(byte[] bytes) => System.Text.Encoding.UTF8.GetString(bytes);
+
+    private static async Task<byte[]> ReadAllStdoutAsync(RunCommandClient client, RunCommandRef target)
+    {
+        using var buffer = new MemoryStream();
+        long offset = 0;
+        while (true)
+        {
+            var logs = await client.GetLogsAsync(target, offset, 0, 0);
+            buffer.Write(logs.Stdout.Data);
+            offset = logs.Stdout.NextOffset;
+            if (logs.Stdout.Data.Length == 0)
+            {
+                return buffer.ToArray();
+            }
+        }
+    }
+
+    private sealed class StaticToken(string token) : TokenCredential
+    {
+        public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken) => new(token, DateTimeOffset.MaxValue);
+
+        public override ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken) => new(GetToken(requestContext, cancellationToken));
+    }
+}

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Options;
+using RunCommand.Server.Agents;
+using RunCommand.Server.Hosting;
+using RunCommand.Storage;
+using RunCommand.Storage.Sqlite;
+
+namespace RunCommand.Server.Tests.Agents;
+
+/// <summary>
+/// Presence across nodes (issue 8 item 3): a VM whose agent polls node A shows Connected on node B, from the contact
+/// stored in the shared database. Real SQLite file; each node is its own AgentPresence; time is moved, not waited.
+/// </summary>
+public sealed class AgentPresenceTests : IAsyncLifetime
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("rc-presence-").FullName;
+    private readonly ManualTime _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly VmKey _vm = new("00000000-0000-0000-0000-0000000000aa", "rg", "vm1");
+    private RunCommandStorage _storage = null!;
+
+    public async Task InitializeAsync()
+    {
+        _storage = new RunCommandStorage(new SqliteBackend(Path.Combine(_root, "shared.db"), new InProcessChangeFeed()));
+        await _storage.MigrateAsync(CancellationToken.None);
+        await _storage.Machines.EnrollAgentAsync(_vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _storage.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private AgentPresence Node() => new(_storage.Machines, _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
+
+    [Fact]
+    public async Task StatusOf_AgentPollsOtherNodeWithoutPause_IsConnectedLongAfterItsFirstPoll()
+    {
+        var nodeA = Node();
+        var nodeB = Node();
+
+        // Five minutes of back-to-back 30 s polls on node A: each ends as the next begins.
+        for (var i = 0; i < 10; i++)
+        {
+            using (await nodeA.BeginPollAsync(_vm, CancellationToken.None))
+            {
+                _time.Now += TimeSpan.FromSeconds(30);
+            }
+        }
+
+        using var stillPolling = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+        var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        Assert.Equal("Connected", nodeB.StatusOf(record));
+        Assert.True(_time.Now - record.LastContact!.Value <= TimeSpan.FromSeconds(30), $"stored contact {record.LastContact} at {_time.Now}");
+    }
+
+    [Fact]
+    public async Task StatusOf_AgentGoneFromOtherNode_IsDisconnectedAfterTheWindow()
+    {
+        var nodeA = Node();
+        var nodeB = Node();
+        using (await nodeA.BeginPollAsync(_vm, CancellationToken.None))
+        {
+            _time.Now += TimeSpan.FromSeconds(5);
+        }
+
+        _time.Now += TimeSpan.FromSeconds(76);
+
+        Assert.Equal("Disconnected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+    }
+
+    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+}
