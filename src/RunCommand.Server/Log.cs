@@ -61,8 +61,8 @@ internal static partial class Log
     [LoggerMessage(105, LogLevel.Warning, "Storage full: {Method} {Path} answered 507 and nothing of it was stored ({Detail})")]
     public static partial void StorageFull(ILogger logger, string method, string path, string detail);
 
-    [LoggerMessage(106, LogLevel.Warning, "Storage full in {Component}; retrying in {DelaySeconds} s")]
-    public static partial void BackgroundStorageFull(ILogger logger, string component, double delaySeconds);
+    [LoggerMessage(106, LogLevel.Warning, "Storage unavailable to {Component} ({Reason}); retrying in {DelaySeconds} s")]
+    public static partial void BackgroundStorageUnavailable(ILogger logger, string component, string reason, double delaySeconds);
 
     [LoggerMessage(107, LogLevel.Warning, "Storage busy: {Method} {Path} answered 503 after its transaction kept conflicting ({Detail})")]
     public static partial void StorageBusy(ILogger logger, string method, string path, string detail);

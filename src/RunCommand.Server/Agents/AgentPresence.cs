@@ -53,9 +53,9 @@ public sealed class AgentPresence
         {
             await _store.TouchAgentAsync(vm, now, cancellationToken);
         }
-        catch (StorageFullException)
+        catch (Exception e) when (e is StorageFullException or StorageBusyException)
         {
-            // Presence is a hint: on a full disk this node still knows the contact (in memory), and the agent's poll,
+            // Presence is a hint: on a full disk (or a database too busy to take it) this node still knows the contact (in memory), and the agent's poll,
             // which may bring a cancel, must go on rather than fail.
         }
     }

@@ -118,10 +118,10 @@ public sealed class DeploymentRunner : BackgroundService
                 await RunPassesAsync(key, cancellationToken);
                 return;
             }
-            catch (StorageFullException)
+            catch (Exception e) when (e is StorageFullException or StorageBusyException)
             {
-                // A full disk is not a bug: nothing of the failed write was kept, so the next pass redoes it.
-                Log.BackgroundStorageFull(_logger, "the deployment runner", StorageFullRetryInterval.TotalSeconds);
+                // A full disk or writes that kept conflicting are not bugs: nothing of the failed write was kept, so the next pass redoes it.
+                Log.BackgroundStorageUnavailable(_logger, "the deployment runner", e is StorageFullException ? "disk full" : "write conflicts persisted", StorageFullRetryInterval.TotalSeconds);
                 await Task.Delay(StorageFullRetryInterval, _time, cancellationToken);
             }
         }

@@ -56,10 +56,10 @@ public sealed partial class FleetOrchestrator(
                         }
                     }
                 }
-                catch (StorageFullException)
+                catch (Exception e) when (e is StorageFullException or StorageBusyException)
                 {
-                    // A full disk is not a bug: nothing of the failed write was kept, so the next pass redoes it.
-                    Log.BackgroundStorageFull(logger, "the fleet orchestrator", StorageFullRetryInterval.TotalSeconds);
+                    // A full disk or writes that kept conflicting are not bugs: nothing of the failed write was kept, so the next pass redoes it.
+                    Log.BackgroundStorageUnavailable(logger, "the fleet orchestrator", e is StorageFullException ? "disk full" : "write conflicts persisted", StorageFullRetryInterval.TotalSeconds);
                     await Task.Delay(StorageFullRetryInterval, time, stoppingToken);
                     continue;
                 }
