@@ -40,7 +40,9 @@ build_deb() {
 }
 
 agent_deb() {
-    local rid="$1" arch="$2" stage="$work/agent-$arch"
+    # Two lines: the words of one 'local' are expanded before any of its assignments happen.
+    local rid="$1" arch="$2"
+    local stage="$work/agent-$arch"
     [[ -x "$dist/$rid/runcmd-agent" ]] || { echo "skipping runcmd-agent $arch: no dist/$rid/runcmd-agent" >&2; return 0; }
     mkdir -p "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/runcmd" "$stage/usr/share/doc/runcmd-agent"
     install -m 0755 "$dist/$rid/runcmd-agent" "$stage/usr/bin/runcmd-agent"
