@@ -28,13 +28,23 @@ public sealed class TwoNodeStartTests : IAsyncLifetime
         var postgres = await PostgresServer.SharedAsync();
         var database = await postgres.CreateDatabaseAsync("rc_two_nodes");
         var subscription = Guid.NewGuid().ToString();
+        // Nodes of one database share its secrets key (docs/scale-out.md): one key file, made before either starts.
+        var key = Path.Combine(_dir, "secrets.key");
+        File.WriteAllBytes(key, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         // Node A is given the database on its command line, node B through RUNCMD_POSTGRES.
         var started = await Task.WhenAll(
-            ServerProcess.StartAsync(Path.Combine(_dir, "a"), extraArgs: ["--postgres", database, "--subscription", subscription]),
-            ServerProcess.StartAsync(Path.Combine(_dir, "b"), extraArgs: ["--subscription", subscription], environment: new Dictionary<string, string> { ["RUNCMD_POSTGRES"] = database }));
+            ServerProcess.StartAsync(Path.Combine(_dir, "a"), extraArgs: ["--postgres", database, "--subscription", subscription, "--secrets-key-file", key]),
+            ServerProcess.StartAsync(Path.Combine(_dir, "b"), extraArgs: ["--subscription", subscription, "--secrets-key-file", key],
+                environment: new Dictionary<string, string> { ["RUNCMD_POSTGRES"] = database }));
         _servers.AddRange(started);
         var (a, b) = (started[0], started[1]);
+
+        // One admin for both: whichever node won the start minted admin.token, the other minted none.
+        var minted = started.Where(s => File.Exists(Path.Combine(s.DataDir, "admin.token"))).ToList();
+        Assert.Single(minted);
+        var admin = minted[0].AdminToken;
 
         await using (var connection = new NpgsqlConnection(database))
         {
@@ -47,8 +57,8 @@ public sealed class TwoNodeStartTests : IAsyncLifetime
         }
 
         // A command document written through one node is read through the other.
-        using var clientA = a.CreateHttpClient();
-        using var clientB = b.CreateHttpClient();
+        using var clientA = a.CreateHttpClient(admin);
+        using var clientB = b.CreateHttpClient(admin);
         var path = $"/subscriptions/{subscription}/providers/Microsoft.Compute/locations/local/runCommands/two-nodes?api-version=2023-03-01";
         using var put = await clientA.PutAsync(path, new StringContent("""{"script":["echo both"]}""", System.Text.Encoding.UTF8, "application/json"));
         Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
