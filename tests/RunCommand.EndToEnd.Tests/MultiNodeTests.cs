@@ -226,7 +226,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
             }, TimeSpan.FromMinutes(2), $"{target.VmName}'s job to end");
             Assert.Equal(i % 4 == 0 ? ExecutionStates.Succeeded : ExecutionStates.Failed, view.ExecutionState);
             Assert.Equal(i % 4, view.ExitCode);
-            var stdout = Encoding(await ReadAllStdoutAsync(clientB, target));
+            var stdout = Encoding(await Stack.ReadAllStdoutAsync(clientB, target));
             Assert.Equal($"start {i}\n" + string.Concat(Enumerable.Range(1, 200).Select(n => $"job {i} line {n}\n")), stdout);
             Assert.Equal($"err {i}\n", view.Error);
             Assert.Equal(["run"], File.ReadAllLines(Path.Combine(work, $"job-{i}.count")));
@@ -245,22 +245,6 @@ public sealed class MultiNodeTests : IAsyncLifetime
     }
 
     private static string Encoding(byte[] bytes) => System.Text.Encoding.UTF8.GetString(bytes);
-
-    private static async Task<byte[]> ReadAllStdoutAsync(RunCommandClient client, RunCommandRef target)
-    {
-        using var buffer = new MemoryStream();
-        long offset = 0;
-        while (true)
-        {
-            var logs = await client.GetLogsAsync(target, offset, 0, 0);
-            buffer.Write(logs.Stdout.Data);
-            offset = logs.Stdout.NextOffset;
-            if (logs.Stdout.Data.Length == 0)
-            {
-                return buffer.ToArray();
-            }
-        }
-    }
 
     private sealed class StaticToken(string token) : TokenCredential
     {
