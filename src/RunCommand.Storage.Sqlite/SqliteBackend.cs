@@ -59,11 +59,9 @@ public sealed class SqliteBackend : SqlBackend
     /// </summary>
     private void RestrictFileModes()
     {
-        if (!File.Exists(_databasePath))
+        // OpenOrCreate: another node migrating at the same moment may create the file between a check and a CreateNew.
+        using (new FileStream(_databasePath, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
         {
-            using (new FileStream(_databasePath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
-            {
-            }
         }
 
         foreach (var path in new[] { _databasePath, _databasePath + "-wal", _databasePath + "-shm" })
