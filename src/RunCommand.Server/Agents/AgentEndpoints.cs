@@ -19,6 +19,7 @@ public static class AgentEndpoints
         app.MapPost("/agent/v1/enroll", EnrollAsync);
         app.MapGet("/agent/v1/goalstate", GoalStateAsync);
         app.MapPost("/agent/v1/executions/{executionId}/report", ReportAsync);
+        app.MapPut("/agent/v1/executions/{executionId}/output/{stream}", OutputUploads.UploadAsync);
     }
 
     private static async Task<IResult> EnrollAsync(HttpContext http, IIdentityStore store, IMachineStore machines, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
@@ -245,12 +246,6 @@ public static class AgentEndpoints
             metrics.Finished(executionId, report.State);
         }
 
-        return Results.Json(new ReportAck
-        {
-            StdoutLength = outcome.StdoutLength,
-            StderrLength = outcome.StderrLength,
-            Cancel = outcome.CancelRequested,
-            Finished = outcome.Finished,
-        }, ContractsJsonContext.Default.ReportAck);
+        return Results.Json(OutputUploads.Ack(outcome), ContractsJsonContext.Default.ReportAck);
     }
 }
