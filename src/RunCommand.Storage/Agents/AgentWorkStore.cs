@@ -69,4 +69,10 @@ public sealed class AgentWorkStore(IStorageBackend backend) : IAgentWorkStore
 
             return new ReportOutcome(after.StdoutLength, after.StderrLength, after.CancelRequested && !after.IsTerminal, after.IsTerminal);
         }, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListForgottenExecutionsAsync(vm, cancellationToken), cancellationToken);
+
+    public Task<bool> AcknowledgeForgottenAsync(VmKey vm, string executionId, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.DeleteForgottenExecutionAsync(vm, executionId, cancellationToken), cancellationToken);
 }

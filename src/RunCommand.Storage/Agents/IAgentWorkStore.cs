@@ -18,4 +18,10 @@ public interface IAgentWorkStore
     /// Returns null when the execution does not exist or is not this VM's.
     /// </summary>
     Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Executions whose run command was deleted: the agent deletes its local files of them, then acknowledges each.</summary>
+    Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>The agent has deleted its files of the execution; false when it was not on the machine's list.</summary>
+    Task<bool> AcknowledgeForgottenAsync(VmKey vm, string executionId, CancellationToken cancellationToken);
 }

@@ -84,10 +84,36 @@ internal static class ExecutionRules
         }
     }
 
+    /// <summary>
+    /// The resource goes with everything it ran that has ended: each execution's record, operations and output, and the
+    /// machine's agent is told (through its goal state) to delete its files of them. An older execution still being
+    /// stopped stays until it ends; retention removes it later.
+    /// </summary>
     public static async Task RemoveAsync(IRows rows, RunCommandKey command, string deleteOperationId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await rows.DeleteRunCommandAsync(command, cancellationToken);
         await rows.CompleteOperationAsync(deleteOperationId, now, cancellationToken);
+        var forgotten = false;
+        foreach (var execution in await rows.ListExecutionsOfCommandAsync(command, cancellationToken))
+        {
+            if (!execution.IsTerminal)
+            {
+                continue;
+            }
+
+            await rows.DeleteOutputAsync(execution.ExecutionId, cancellationToken);
+            await rows.DeleteExecutionAsync(execution.ExecutionId, cancellationToken);
+            if (execution.Delivered)
+            {
+                await rows.InsertForgottenExecutionAsync(command.Vm, execution.ExecutionId, now, cancellationToken);
+                forgotten = true;
+            }
+        }
+
+        if (forgotten)
+        {
+            await TellAgentAsync(rows, command.Vm, cancellationToken);
+        }
     }
 
     /// <summary>Asks the machine's agent to look at its goal state again (a new version wakes its long poll).</summary>
