@@ -67,6 +67,9 @@ internal static partial class Log
     [LoggerMessage(107, LogLevel.Warning, "Storage busy: {Method} {Path} answered 503 after its transaction kept conflicting ({Detail})")]
     public static partial void StorageBusy(ILogger logger, string method, string path, string detail);
 
+    [LoggerMessage(108, LogLevel.Information, "Retention: deleted {Executions} finished executions and {OutputBytes} bytes of output (ended before {Cutoff:o} or over the budget of {BudgetBytes} bytes)")]
+    public static partial void Pruned(ILogger logger, int executions, long outputBytes, DateTimeOffset cutoff, long budgetBytes);
+
     [LoggerMessage(120, LogLevel.Warning, "Not ready: {Reason}")]
     public static partial void NotReady(ILogger logger, string reason);
 

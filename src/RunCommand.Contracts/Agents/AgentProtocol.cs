@@ -68,6 +68,13 @@ public sealed record GoalState
     public required long Version { get; init; }
 
     public IReadOnlyList<ExecutionAssignment> Executions { get; init; } = [];
+
+    /// <summary>
+    /// Executions whose run command was deleted: the agent deletes its local files of each (a running one once it has
+    /// stopped) and then acknowledges it with <c>DELETE /agent/v1/executions/{executionId}</c>, which takes it off this
+    /// list. Absent from older servers; an older agent ignores it.
+    /// </summary>
+    public IReadOnlyList<string>? Forget { get; init; }
 }
 
 /// <summary>One execution the server expects the agent to run (or to stop).</summary>

@@ -19,6 +19,7 @@ public static class AgentEndpoints
         app.MapPost("/agent/v1/enroll", EnrollAsync);
         app.MapGet("/agent/v1/goalstate", GoalStateAsync);
         app.MapPost("/agent/v1/executions/{executionId}/report", ReportAsync);
+        app.MapDelete("/agent/v1/executions/{executionId}", ForgottenAsync);
     }
 
     private static async Task<IResult> EnrollAsync(HttpContext http, IIdentityStore store, IMachineStore machines, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
@@ -180,8 +181,16 @@ public static class AgentEndpoints
         }
 
         var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
-        return Results.Json(new GoalState { Version = current, Executions = assignments }, ContractsJsonContext.Default.GoalState);
+        var forget = await store.ListForgottenExecutionsAsync(vm, cancellationToken);
+        return Results.Json(new GoalState { Version = current, Executions = assignments, Forget = forget.Count == 0 ? null : forget },
+            ContractsJsonContext.Default.GoalState);
     }
+
+    /// <summary>The agent has deleted its files of an execution whose run command was deleted: it leaves the goal state's <c>forget</c> list.</summary>
+    private static async Task<IResult> ForgottenAsync(HttpContext http, string executionId, IAgentWorkStore store, CancellationToken cancellationToken) =>
+        await store.AcknowledgeForgottenAsync(http.Caller().Vm!.Vm, executionId, cancellationToken)
+            ? Results.NoContent()
+            : ArmResults.NotFound($"Execution '{executionId}' is not on this VM's list to forget.");
 
     private static ExecutionAssignment ToAssignment(PendingWork item, SecretProtector protector)
     {
