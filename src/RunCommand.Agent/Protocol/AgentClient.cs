@@ -201,6 +201,22 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// Tells the server the agent deleted its files of an execution from the goal state's <c>forget</c> list. A 404
+    /// (already taken off, e.g. by another node) is success too.
+    /// </summary>
+    public async Task AcknowledgeForgottenAsync(string executionId, CancellationToken cancellationToken) =>
+        await SendAsync(HttpMethod.Delete, $"agent/v1/executions/{Uri.EscapeDataString(executionId)}", Authorize, (response, _) =>
+        {
+            ThrowIfUnauthorized(response);
+            if (response.StatusCode != HttpStatusCode.NotFound)
+            {
+                response.EnsureSuccessStatusCode();
+            }
+
+            return Task.FromResult(true);
+        }, cancellationToken);
+
     public void Dispose() => _http.Dispose();
 
     /// <summary>
