@@ -163,6 +163,8 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestLineSize = HttpLimits.KestrelRequestLineBytes;
     k.Limits.MaxRequestHeadersTotalSize = HttpLimits.KestrelHeaderBytes;
     k.AddServerHeader = false;
+    // A NUL byte in the request line gets an ARM error with the security headers, not Kestrel's bare 400.
+    k.ConfigureEndpointDefaults(listen => listen.Use(NulRequestLineGuard.Wrap));
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
