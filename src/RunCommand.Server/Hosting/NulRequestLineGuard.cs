@@ -22,9 +22,27 @@ public static class NulRequestLineGuard
 
     private const byte TlsHandshake = 0x16;
 
+    /// <summary>
+    /// Longest wait for the first line (Kestrel's own request-headers timeout): a client that sends no line end by then
+    /// is handed to Kestrel, whose timeouts deal with it, rather than held here.
+    /// </summary>
+    public static readonly TimeSpan FirstLineWait = TimeSpan.FromSeconds(30);
+
     public static ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
-        if (await HoldsNulAsync(connection.Transport.Input, connection.ConnectionClosed))
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        wait.CancelAfter(FirstLineWait);
+        bool refuse;
+        try
+        {
+            refuse = await HoldsNulAsync(connection.Transport.Input, wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            refuse = false;
+        }
+
+        if (refuse)
         {
             await RefuseAsync(connection.Transport.Output, connection.ConnectionClosed);
             return;
@@ -39,6 +57,9 @@ public static class NulRequestLineGuard
     /// </summary>
     private static async Task<bool> HoldsNulAsync(System.IO.Pipelines.PipeReader input, CancellationToken cancellationToken)
     {
+        // A pipe refuses an examined position before the previous one, so the last answer repeats it; any byte after
+        // it is unexamined, so Kestrel's first read returns at once.
+        SequencePosition? examined = null;
         while (true)
         {
             var result = await input.ReadAsync(cancellationToken);
@@ -46,12 +67,13 @@ public static class NulRequestLineGuard
             var verdict = Judge(buffer);
             if (verdict is not null || result.IsCompleted || result.IsCanceled)
             {
-                input.AdvanceTo(buffer.Start, buffer.Start);
+                input.AdvanceTo(buffer.Start, examined ?? buffer.Start);
                 return verdict == true;
             }
 
             // No whole line yet: wait for more bytes.
             input.AdvanceTo(buffer.Start, buffer.End);
+            examined = buffer.End;
         }
     }
 
