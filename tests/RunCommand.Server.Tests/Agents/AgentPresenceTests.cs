@@ -67,11 +67,4 @@ public sealed class AgentPresenceTests : IAsyncLifetime
 
         Assert.Equal("Disconnected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
     }
-
-    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 }
