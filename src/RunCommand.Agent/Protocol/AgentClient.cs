@@ -201,6 +201,17 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
         }, cancellationToken);
     }
 
+    /// <summary>Tells the server this agent is stopping: the machine shows Disconnected at once (204).</summary>
+    public async Task SignOffAsync(CancellationToken cancellationToken)
+    {
+        await SendAsync(HttpMethod.Post, "agent/v1/signoff", Authorize, (response, _) =>
+        {
+            ThrowIfUnauthorized(response);
+            response.EnsureSuccessStatusCode();
+            return Task.FromResult(true);
+        }, cancellationToken);
+    }
+
     public void Dispose() => _http.Dispose();
 
     /// <summary>

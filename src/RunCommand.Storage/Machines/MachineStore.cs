@@ -63,6 +63,15 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
     public Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken) =>
         backend.WriteAsync(rows => rows.SetAgentCredentialAsync(vm, AgentCredential.None, cancellationToken), cancellationToken);
 
+    public Task<bool> TryUseAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.InsertAgentAssertionAsync(assertionId, expires, cancellationToken), cancellationToken);
+
+    public Task<int> PurgeAgentAssertionsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.DeleteAgentAssertionsExpiredAsync(now, cancellationToken), cancellationToken);
+
+    public Task<bool> SignOffAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.SetAgentSignedOffAsync(vm, now, cancellationToken), cancellationToken);
+
     public Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
         backend.WriteAsync(async rows =>
         {
