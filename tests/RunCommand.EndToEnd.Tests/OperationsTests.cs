@@ -32,6 +32,52 @@ public sealed partial class OperationsTests(StackFixture fixture) : IClassFixtur
         Assert.True(Value(after, "runcmd_agents_connected") >= 1);
         Assert.True(after.ContainsKey("runcmd_fleet_runs_active"));
         Assert.True(Sum(after, "http_requests_received_total", "code=\"401\"") > Sum(before, "http_requests_received_total", "code=\"401\""));
+
+        // Run commands by state: counted from the store, at most every 10 s, so waited for.
+        await Wait.UntilAsync(async () =>
+        {
+            var now = await ScrapeAsync(admin);
+            return Value(now, "runcmd_commands{state=\"Succeeded\"}") == Value(before, "runcmd_commands{state=\"Succeeded\"}") + 1
+                && Value(now, "runcmd_commands{state=\"Failed\"}") == Value(before, "runcmd_commands{state=\"Failed\"}") + 1;
+        }, TimeSpan.FromSeconds(60), "runcmd_commands to count the two new run commands");
+        Assert.All(new[] { "Pending", "Running", "Succeeded", "Failed", "TimedOut", "Canceled" },
+            state => Assert.True(after.ContainsKey($"runcmd_commands{{state=\"{state}\"}}"), $"no runcmd_commands sample for {state}"));
+    }
+
+    [Fact]
+    public async Task Metrics_RefusedForbiddenAndThrottledRequests_AreCountedByStatusCode()
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-codes-").FullName;
+        await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https: false,
+            ["--RunCommand:RequestsPerSecond", "1", "--RunCommand:RequestBurst", "10"]);
+        using var admin = server.CreateHttpClient();
+        using var client = new RunCommand.Client.RunCommandClient(new RunCommand.Client.RunCommandClientOptions { Server = new Uri(server.Url), Token = server.AdminToken });
+        await client.CreatePrincipalAsync("nobody", "User", null);
+        var token = (await client.CreateTokenAsync("nobody", null, "metrics test")).Token!;
+        using var nobody = server.CreateHttpClient(token);
+        using var stranger = server.CreateHttpClient("not-a-token");
+        var before = await ScrapeAsync(admin);
+
+        // A principal without a role: 403 while its bucket lasts, then 429; an unknown token: 401.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
+        {
+            using var response = await nobody.GetAsync($"/subscriptions/{server.SubscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2023-07-01");
+            return (int)response.StatusCode;
+        }));
+        using (var refused = await stranger.GetAsync($"/subscriptions/{server.SubscriptionId}/resourceGroups?api-version=2022-12-01"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        var after = await ScrapeAsync(admin);
+        Assert.Contains(403, answers);
+        Assert.Contains(429, answers);
+        foreach (var code in new[] { 403, 429 })
+        {
+            Assert.Equal(answers.Count(a => a == code), Sum(after, "http_requests_received_total", $"code=\"{code}\"") - Sum(before, "http_requests_received_total", $"code=\"{code}\""));
+        }
+
+        Assert.Equal(1, Sum(after, "http_requests_received_total", "code=\"401\"") - Sum(before, "http_requests_received_total", "code=\"401\""));
     }
 
     [Fact]

@@ -42,4 +42,7 @@ public interface IRunCommandRows
     Task CompleteOperationAsync(string operationId, DateTimeOffset completed, CancellationToken cancellationToken);
 
     Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken);
+
+    /// <summary>Run commands (not being deleted) by the state of their current execution, one row per state present.</summary>
+    Task<IReadOnlyList<(ExecutionState State, long Count)>> CountRunCommandsByStateAsync(CancellationToken cancellationToken);
 }
