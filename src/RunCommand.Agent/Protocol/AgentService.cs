@@ -59,6 +59,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
                 ExecutionRetention = options.ExecutionRetention,
                 ExecutionBudgetBytes = options.ExecutionBudgetBytes,
             }, time, logger, stopRunners.Token);
+            client.Metrics.RunningExecutions = () => manager.ActiveExecutionIds.Count;
             manager.Recover();
             var result = await PollAsync(manager, shutdown);
             await stopRunners.CancelAsync();
