@@ -70,6 +70,9 @@ internal static partial class Log
     [LoggerMessage(108, LogLevel.Warning, "Agent assertions: the database cannot record one ({Reason}); this node alone refuses its replay until space returns")]
     public static partial void AssertionReplayStoreUnavailable(ILogger logger, string reason);
 
+    [LoggerMessage(109, LogLevel.Warning, "Agent assertions: purging expired ids failed ({Reason}); the next purge, a minute later, retries")]
+    public static partial void AssertionPurgeFailed(ILogger logger, string reason);
+
     [LoggerMessage(13, LogLevel.Information, "Agent of {VmResourceId} signed off (stopping); shown Disconnected")]
     public static partial void AgentSignedOff(ILogger logger, string vmResourceId);
 

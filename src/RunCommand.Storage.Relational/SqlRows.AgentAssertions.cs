@@ -7,6 +7,7 @@ public sealed partial class SqlRows
         await ExecuteAsync("INSERT INTO agent_assertions(id, expires) VALUES(@id, @expires) ON CONFLICT(id) DO NOTHING", cancellationToken,
             ("@id", assertionId), ("@expires", Time(expires))) == 1;
 
-    public Task<int> DeleteAgentAssertionsExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
-        ExecuteAsync("DELETE FROM agent_assertions WHERE expires < @now", cancellationToken, ("@now", Time(now)));
+    public Task<int> DeleteAgentAssertionsExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        ExecuteAsync("DELETE FROM agent_assertions WHERE id IN (SELECT id FROM agent_assertions WHERE expires < @now LIMIT @limit)", cancellationToken,
+            ("@now", Time(now)), ("@limit", limit));
 }

@@ -40,6 +40,21 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
     }
 
     [Fact]
+    public async Task PurgeAgentAssertions_MoreThanOneBatch_DeletesEveryExpiredOne()
+    {
+        for (var i = 0; i < 1_001; i++)
+        {
+            Assert.True(await Machines.TryUseAgentAssertionAsync(BitConverter.GetBytes(i), Now.AddMinutes(1), default));
+        }
+
+        Assert.True(await Machines.TryUseAgentAssertionAsync([9, 9, 9], Now.AddMinutes(10), default));
+
+        Assert.Equal(1_001, await Machines.PurgeAgentAssertionsAsync(Now.AddMinutes(2), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(BitConverter.GetBytes(1_000), Now.AddMinutes(11), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync([9, 9, 9], Now.AddMinutes(10), default));
+    }
+
+    [Fact]
     public async Task TryUseAgentAssertion_SameIdAtOnce_ExactlyOneUseSucceeds()
     {
         var uses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Machines.TryUseAgentAssertionAsync([7, 7], Now.AddMinutes(5), default))));

@@ -37,7 +37,7 @@ public sealed class AgentAssertionReplay(IMachineStore store, TimeProvider time,
             return false;
         }
 
-        await PurgeIfDueAsync(cancellationToken);
+        PurgeIfDue();
         try
         {
             return await store.TryUseAgentAssertionAsync(id, expires, cancellationToken);
@@ -57,7 +57,8 @@ public sealed class AgentAssertionReplay(IMachineStore store, TimeProvider time,
         }
     }
 
-    private async Task PurgeIfDueAsync(CancellationToken cancellationToken)
+    /// <summary>At most once a minute per node, in the background (no request waits for it): forgets expired ids.</summary>
+    private void PurgeIfDue()
     {
         var now = time.GetUtcNow();
         var next = Interlocked.Read(ref _nextPurgeTicks);
@@ -66,21 +67,25 @@ public sealed class AgentAssertionReplay(IMachineStore store, TimeProvider time,
             return;
         }
 
-        foreach (var (key, expires) in _seen)
+        _ = Task.Run(async () =>
         {
-            if (expires < now)
+            foreach (var (key, expires) in _seen)
             {
-                _seen.TryRemove(key, out _);
+                if (expires < now)
+                {
+                    _seen.TryRemove(key, out _);
+                }
             }
-        }
 
-        try
-        {
-            await store.PurgeAgentAssertionsAsync(now, cancellationToken);
-        }
-        catch (Exception e) when (e is StorageFullException or StorageBusyException)
-        {
-            // The next purge takes what this one left.
-        }
+            try
+            {
+                await store.PurgeAgentAssertionsAsync(now, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // The next purge takes what this one left (a full or busy database, a node stopping).
+                Log.AssertionPurgeFailed(logger, e.Message);
+            }
+        });
     }
 }

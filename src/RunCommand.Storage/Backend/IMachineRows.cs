@@ -47,6 +47,6 @@ public interface IMachineRows
     /// <summary>Inserts the assertion id unless it is there; false when it was (nothing written).</summary>
     Task<bool> InsertAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken);
 
-    /// <summary>Deletes assertion ids that expired before <paramref name="now"/>; how many.</summary>
-    Task<int> DeleteAgentAssertionsExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>Deletes up to <paramref name="limit"/> assertion ids that expired before <paramref name="now"/>; how many.</summary>
+    Task<int> DeleteAgentAssertionsExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 }
