@@ -114,6 +114,29 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task CountRunCommandsByState_CountsCurrentExecutionsAndSkipsOnesBeingDeleted()
+    {
+        Assert.All(await RunCommands.CountRunCommandsByStateAsync(default), pair => Assert.Equal(0, pair.Value));
+        var done = await PutAsync(Write("done", "true", "1"));
+        var running = await PutAsync(Write("running", "sleep 100", "1"));
+        await PutAsync(Write("pending", "true", "1"));
+        var leaving = await PutAsync(Write("leaving", "sleep 100", "1"));
+        await AgentWork.LeaseGoalStateAsync(_vm, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = done.Record!.Execution.ExecutionId, State = ExecutionState.Succeeded, ExitCode = 0 }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = running.Record!.Execution.ExecutionId, State = ExecutionState.Running }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = leaving.Record!.Execution.ExecutionId, State = ExecutionState.Running }, Now, default);
+        await RunCommands.DeleteRunCommandAsync(leaving.Record.Command, "op", Now, default);
+
+        var counts = await RunCommands.CountRunCommandsByStateAsync(default);
+
+        Assert.Equal(Enum.GetValues<ExecutionState>(), counts.Keys.Order());
+        Assert.Equal(1, counts[ExecutionState.Succeeded]);
+        Assert.Equal(1, counts[ExecutionState.Running]);
+        Assert.Equal(1, counts[ExecutionState.Pending]);
+        Assert.Equal(0, counts[ExecutionState.Failed]);
+    }
+
+    [Fact]
     public async Task RecordReport_RepeatedAndOverlappingChunks_KeepsEachByteOnce()
     {
         var put = await PutAsync(Write("a", "x", "1"));

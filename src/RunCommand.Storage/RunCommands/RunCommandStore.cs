@@ -178,4 +178,16 @@ public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
 
             return buffer.ToArray();
         }, cancellationToken);
+
+    public Task<IReadOnlyDictionary<ExecutionState, long>> CountRunCommandsByStateAsync(CancellationToken cancellationToken) =>
+        backend.ReadAsync<IReadOnlyDictionary<ExecutionState, long>>(async rows =>
+        {
+            var counts = Enum.GetValues<ExecutionState>().ToDictionary(state => state, _ => 0L);
+            foreach (var (state, count) in await rows.CountRunCommandsByStateAsync(cancellationToken))
+            {
+                counts[state] = count;
+            }
+
+            return counts;
+        }, cancellationToken);
 }
