@@ -8,7 +8,7 @@ using RunCommand.Testing;
 namespace RunCommand.EndToEnd.Tests;
 
 /// <summary>
-/// A command carrying a unique value of every kind of secret (protected parameter, run-as password, script SAS,
+/// A command carrying a unique value of every kind of secret (named and nameless protected parameter, run-as password, script SAS,
 /// output blob SAS) runs; then every place a secret could leak is searched: the server's database files, the
 /// server's and agent's logs, the agent's state dir, every API response, and every process's command line.
 /// </summary>
@@ -22,13 +22,14 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
         var agent = await _stack.StartAgentAsync("secrets");
         await using var user = await LinuxTestUser.CreateAsync();
         var protectedValue = "pp-" + Guid.NewGuid().ToString("N");
+        var positionalValue = "pos-" + Guid.NewGuid().ToString("N");
         var scriptSas = "sig-" + Guid.NewGuid().ToString("N");
-        var script = "printf %s \"$PSECRET\" | sha256sum | cut -c1-16; id -un; sleep 2\n";
+        var script = "printf %s \"$PSECRET\" | sha256sum | cut -c1-16; printf %s \"$1\" | sha256sum | cut -c1-16; id -un; sleep 2\n";
         await using var scripts = new ScriptHttpServer((_, _) => ScriptAnswer.Text(script));
         var container = await fixture.Azurite.CreateContainerAsync();
         var outputBlob = AzuriteProcess.SasUri(container.GetBlobClient("out.log"), AzuriteProcess.AppendBlobPermissions);
         var blobSig = HttpUtility.ParseQueryString(outputBlob.Query)["sig"]!;
-        var secrets = new[] { protectedValue, user.Password, scriptSas, blobSig, Uri.EscapeDataString(blobSig) };
+        var secrets = new[] { protectedValue, positionalValue, user.Password, scriptSas, blobSig, Uri.EscapeDataString(blobSig) };
         var target = _stack.Command("secrets", "all-secrets");
         var resource = new RunCommandResource
         {
@@ -36,7 +37,7 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
             Properties = new RunCommandProperties
             {
                 Source = new RunCommandSource { ScriptUri = scripts.Url("/script.sh?sv=2024&sig=" + scriptSas) },
-                ProtectedParameters = [new RunCommandParameter { Name = "PSECRET", Value = protectedValue }],
+                ProtectedParameters = [new RunCommandParameter { Name = "PSECRET", Value = protectedValue }, new RunCommandParameter { Name = "", Value = positionalValue }],
                 RunAsUser = user.Name,
                 RunAsPassword = user.Password,
                 OutputBlobUri = outputBlob.ToString(),
@@ -59,6 +60,9 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
             Assert.DoesNotContain(secrets, s => text.Contains(s, StringComparison.Ordinal));
         }
 
+        // A nameless protected value is set inside the script's shell: in no process's environment either.
+        Assert.DoesNotContain(processes, p => TryRead(Path.Combine(p, "environ")).Contains(positionalValue, StringComparison.Ordinal));
+
         // Control: the same scan does find the protected value where it belongs, in the script's environment.
         Assert.Contains(processes, p => TryRead(Path.Combine(p, "environ")).Contains("PSECRET=" + protectedValue, StringComparison.Ordinal));
 
@@ -72,7 +76,8 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
         var view = (await _stack.Client.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
         Assert.True(view.ExecutionState == ExecutionStates.Succeeded, view.ExecutionMessage + view.Error);
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(protectedValue)))[..16];
-        Assert.Equal($"{hash}\n{user.Name}\n", view.Output);
+        var positionalHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(positionalValue)))[..16];
+        Assert.Equal($"{hash}\n{positionalHash}\n{user.Name}\n", view.Output);
         Assert.Contains("sig=" + scriptSas, scripts.Requests.Single(), StringComparison.Ordinal);
 
         var places = new Dictionary<string, byte[]>

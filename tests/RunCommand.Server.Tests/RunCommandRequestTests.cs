@@ -37,6 +37,19 @@ public sealed class RunCommandRequestTests
     }
 
     [Fact]
+    public void Parse_NamelessProtectedParameters_AreKeptInOrder()
+    {
+        var request = Parse("""
+            {"location":"local","properties":{"source":{"script":"x"},
+             "protectedParameters":[{"name":"","value":"s1"},{"name":"S","value":"n"},{"value":"s2"}]}}
+            """);
+
+        Assert.Empty(request.Errors);
+        var (_, secrets) = request.Apply(null, null);
+        Assert.Equal([("", "s1"), ("S", "n"), ("", "s2")], secrets.ProtectedParameters.Select(p => (p.Name, p.Value)));
+    }
+
+    [Fact]
     public void Apply_BlobUrisWithSas_KeepsUrlsWithoutQueryAndSealsTheQueries()
     {
         var request = Parse("""
@@ -90,7 +103,6 @@ public sealed class RunCommandRequestTests
     [InlineData("""{"location":5,"properties":{"source":{"script":"x"}}}""", "location")]
     [InlineData("""{"location":"local","tags":{"a":1},"properties":{"source":{"script":"x"}}}""", "tags.a")]
     [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"protectedParameters":{"name":"a"}}}""", "properties.protectedParameters")]
-    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"protectedParameters":[{"name":"","value":"s"}]}}""", "properties.protectedParameters[0].name")]
     public void Parse_InvalidField_NamesTheField(string json, string target)
     {
         Assert.Contains(target, Targets(Parse(json)));

@@ -175,10 +175,18 @@ internal sealed class ExecutionRunner
             Checkpoint();
         }
 
+        var spec = BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup };
+        if (spec.PositionalThroughPipe && !ProcessLauncher.BashCanRun(Paths.Script))
+        {
+            await FinishAsync(LocalState.Failed, null, "Nameless protected parameters need a shell script (no #! line, or #! naming bash or sh): "
+                + "they are set inside bash, never passed on a command line");
+            return;
+        }
+
         LaunchedProcess launched;
         try
         {
-            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup });
+            launched = ProcessLauncher.Start(spec);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
@@ -547,13 +555,18 @@ internal sealed class ExecutionRunner
         && (char.IsAsciiLetter(name[0]) || name[0] == '_')
         && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
+    /// <summary>
+    /// Public parameters, then protected ones (Azure's order: <c>myscript.sh public1 public2 secret1 secret2</c>). When a
+    /// nameless one is protected, all positional values go through the pipe, so their order stays that one.
+    /// </summary>
     private LaunchSpec BuildLaunchSpec(ExecutionAssignment assignment)
     {
         var all = assignment.Parameters.Concat(assignment.ProtectedParameters).ToList();
         return new LaunchSpec(
             Paths,
             [.. all.Where(p => p.Name.Length == 0).Select(p => p.Value)],
-            [.. all.Where(p => p.Name.Length > 0).Select(p => KeyValuePair.Create(p.Name, p.Value))]);
+            [.. all.Where(p => p.Name.Length > 0).Select(p => KeyValuePair.Create(p.Name, p.Value))],
+            PositionalThroughPipe: assignment.ProtectedParameters.Any(p => p.Name.Length == 0));
     }
 
     /// <summary>Sends Running at once, then a report whenever output grew, until stopped.</summary>

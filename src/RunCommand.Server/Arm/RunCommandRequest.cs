@@ -261,14 +261,6 @@ public sealed partial class RunCommandRequest
                 continue;
             }
 
-            if (parameterName.Length == 0 && name == "protectedParameters")
-            {
-                // Azure passes a nameless protected parameter as a command-line argument, which every user of the
-                // machine can read in /proc; RunCommand keeps secrets off command lines, so it must be named.
-                Add(itemPath + ".name", $"'{itemPath}' needs a name: a protected parameter is passed as an environment variable, never as a command-line argument (those are visible to every user of the machine).");
-                continue;
-            }
-
             if (parameterName.Length > 0 && !EnvironmentName().IsMatch(parameterName))
             {
                 Add(itemPath + ".name", $"Parameter name '{parameterName}' is not a valid environment variable name (letters, digits and '_', not starting with a digit); use an empty name for a positional argument.");
