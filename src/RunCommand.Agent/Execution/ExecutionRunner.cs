@@ -121,7 +121,8 @@ internal sealed class ExecutionRunner
             ScriptDownload download;
             try
             {
-                download = await _downloader.DownloadAsync(scriptUri, ExecutionId, abort.Token);
+                // Each failed attempt is reported (state Pending, the attempt as message) while the next one waits.
+                download = await _downloader.DownloadAsync(scriptUri, ExecutionId, note => _shipper.SendNoteAsync(note, abort.Token), abort.Token);
             }
             catch (OperationCanceledException) when (_cancelRequested.Task.IsCompleted && !_shutdown.IsCancellationRequested)
             {

@@ -31,7 +31,14 @@ public sealed record ExecutionSettings
     /// <summary>Overall limit of one script download, retries included; the execution fails when it passes.</summary>
     public TimeSpan ScriptDownloadTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    public TimeSpan ScriptDownloadRetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>First wait between download attempts (then doubling, with jitter); 1 s leaves a waiting client time to show each failure.</summary>
+    public TimeSpan ScriptDownloadRetryInitialDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Attempts in all for a failure that usually heals (connection error, 408, 429, 5xx), within <see cref="ScriptDownloadTimeout"/>.</summary>
+    public int ScriptDownloadAttempts { get; init; } = 8;
+
+    /// <summary>Attempts in all when the host's name does not exist (NXDOMAIN): a record may be on its way, rarely.</summary>
+    public int ScriptDownloadAttemptsNameNotFound { get; init; } = 3;
 
     public TimeSpan ScriptDownloadRetryMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
 
