@@ -78,6 +78,12 @@ var maxExecutionBytes = new Option<long>("--max-execution-bytes")
     DefaultValueFactory = _ => 1024L * 1024 * 1024,
     HelpName = "BYTES",
 };
+var storageCredentials = new Option<string?>("--storage-credentials")
+{
+    Description = "JSON file (mode 0600) mapping the managed identities run commands name (clientId, objectId, or the system-assigned one) "
+        + "to storage account keys, used for a scriptUri, output or error blob without SAS (see docs/agent.md)",
+    HelpName = "FILE",
+};
 var tags = new Option<string[]>("--tags")
 {
     Description = "Tags of the machine as key=value pairs, set when its enrollment creates it",
@@ -89,7 +95,7 @@ var root = new RootCommand(
     "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
     + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
 {
-    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, retentionDays, maxExecutionBytes, tags,
+    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, retentionDays, maxExecutionBytes, storageCredentials, tags,
 };
 
 // Every spelling of every option, for "did you mean" on a misspelt one.
@@ -241,6 +247,20 @@ AgentOptions? Validate(ParseResult result)
         }
     }
 
+    var credentials = RunCommand.Agent.Blobs.StorageCredentials.None;
+    if (result.GetValue(storageCredentials) is { } credentialsFile)
+    {
+        try
+        {
+            credentials = RunCommand.Agent.Blobs.StorageCredentials.Load(credentialsFile);
+        }
+        catch (InvalidDataException e)
+        {
+            Fail(e.Message);
+            return null;
+        }
+    }
+
     var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
     foreach (var tag in result.GetValue(tags) ?? [])
     {
@@ -276,6 +296,7 @@ AgentOptions? Validate(ParseResult result)
         MaxScriptBytes = scriptLimit,
         ExecutionRetention = TimeSpan.FromDays(keepDays),
         ExecutionBudgetBytes = executionBudget,
+        StorageCredentials = credentials,
         Tags = tagMap,
     };
 }

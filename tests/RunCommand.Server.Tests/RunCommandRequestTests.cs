@@ -37,6 +37,30 @@ public sealed class RunCommandRequestTests
     }
 
     [Fact]
+    public void Apply_ManagedIdentities_AreKeptInTheSpec()
+    {
+        var (spec, _) = Parse("""
+            {"location":"local","properties":{"source":{"scriptUri":"https://h/s.sh","scriptUriManagedIdentity":{}},
+             "outputBlobUri":"https://h/c/o","outputBlobManagedIdentity":{"clientId":"c1"},
+             "errorBlobUri":"https://h/c/e","errorBlobManagedIdentity":{"objectId":"o1"}}}
+            """).Apply(null, null);
+
+        Assert.Equal(new RunCommand.Contracts.Arm.RunCommandManagedIdentity(), spec.ScriptUriManagedIdentity);
+        Assert.Equal("c1", spec.OutputBlobManagedIdentity!.ClientId);
+        Assert.Equal("o1", spec.ErrorBlobManagedIdentity!.ObjectId);
+    }
+
+    [Theory]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"outputBlobManagedIdentity":"c1"}}""", "properties.outputBlobManagedIdentity")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"errorBlobManagedIdentity":{"clientId":"a","objectId":"b"}}}""", "properties.errorBlobManagedIdentity")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"outputBlobManagedIdentity":{"clientId":""}}}""", "properties.outputBlobManagedIdentity.clientId")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x","scriptUriManagedIdentity":{}}}}""", "properties.source.scriptUriManagedIdentity")]
+    public void Parse_BadManagedIdentity_NamesTheField(string json, string target)
+    {
+        Assert.Contains(target, Targets(Parse(json)));
+    }
+
+    [Fact]
     public void Parse_NamelessProtectedParameters_AreKeptInOrder()
     {
         var request = Parse("""

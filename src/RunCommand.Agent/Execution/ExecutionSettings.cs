@@ -48,6 +48,9 @@ public sealed record ExecutionSettings
     /// </summary>
     public int BlobAttempts { get; init; } = 8;
 
+    /// <summary>Storage account keys that managed identities named by run commands stand for (agent option <c>--storage-credentials</c>).</summary>
+    public Blobs.StorageCredentials StorageCredentials { get; init; } = Blobs.StorageCredentials.None;
+
     /// <summary>After a restart, how long to wait for the goal state to bring an execution's blob URLs again.</summary>
     public TimeSpan BlobUrlWait { get; init; } = TimeSpan.FromMinutes(2);
 

@@ -48,8 +48,9 @@ internal sealed class ScriptDownloader : IDisposable
     /// Downloads the script, retrying what may heal. Each failed attempt that is followed by another is told to
     /// <paramref name="attemptFailed"/> as it happens (e.g. "Script download: attempt 1 of 8 failed: HTTP 503 from host
     /// h; retrying in 1 s"), so a waiting user sees why nothing runs yet; the returned error names the last cause.
+    /// With <paramref name="key"/> (the storage credential of scriptUriManagedIdentity) each GET is signed with Shared Key.
     /// </summary>
-    public async Task<ScriptDownload> DownloadAsync(string scriptUri, string executionId, Func<string, Task> attemptFailed, CancellationToken cancellationToken)
+    public async Task<ScriptDownload> DownloadAsync(string scriptUri, string executionId, Blobs.StorageKey? key, Func<string, Task> attemptFailed, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(scriptUri, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
@@ -68,7 +69,7 @@ internal sealed class ScriptDownloader : IDisposable
             Attempt outcome;
             try
             {
-                outcome = await TryOnceAsync(uri, host, deadline.Token);
+                outcome = await TryOnceAsync(uri, host, key, deadline.Token);
                 if (outcome.Script is { } script)
                 {
                     Log.ScriptDownloaded(_logger, executionId, host, script.Length, attempt);
@@ -132,11 +133,20 @@ internal sealed class ScriptDownloader : IDisposable
     private readonly record struct Attempt(byte[]? Script, string? Error, RetryKind Retry);
 
     /// <summary>One GET. Returns the script, or an error message and whether trying again may help.</summary>
-    private async Task<Attempt> TryOnceAsync(Uri uri, string host, CancellationToken cancellationToken)
+    private async Task<Attempt> TryOnceAsync(Uri uri, string host, Blobs.StorageKey? key, CancellationToken cancellationToken)
     {
         try
         {
-            using var response = await _http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+            if (key is not null)
+            {
+                // A blob read with the storage credential of scriptUriManagedIdentity (Get Blob, Shared Key).
+                request.Headers.Add("x-ms-version", Blobs.AppendBlobClient.ApiVersion);
+                request.Headers.Add("x-ms-date", _time.GetUtcNow().ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+                Blobs.SharedKey.Sign(request, key);
+            }
+
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var status = (int)response.StatusCode;
             if (!response.IsSuccessStatusCode)
             {
