@@ -56,6 +56,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             var manager = new ExecutionManager(executionsRoot, store, client, new ExecutionSettings
             {
                 MaxScriptBytes = options.MaxScriptBytes,
+                StorageCredentials = options.StorageCredentials,
                 ExecutionRetention = options.ExecutionRetention,
                 ExecutionBudgetBytes = options.ExecutionBudgetBytes,
             }, time, logger, stopRunners.Token);

@@ -119,6 +119,15 @@ public sealed record ExecutionAssignment
 
     public string? ErrorBlobUri { get; init; }
 
+    /// <summary>Identity whose storage credential (configured on the agent) reads a <see cref="ScriptUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? ScriptUriManagedIdentity { get; init; }
+
+    /// <summary>Identity whose storage credential writes an <see cref="OutputBlobUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? OutputBlobManagedIdentity { get; init; }
+
+    /// <summary>Identity whose storage credential writes an <see cref="ErrorBlobUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? ErrorBlobManagedIdentity { get; init; }
+
     /// <summary>Bytes of stdout the server already holds; the agent resumes uploading from here.</summary>
     public long StdoutLength { get; init; }
 

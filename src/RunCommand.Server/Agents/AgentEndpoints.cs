@@ -226,6 +226,9 @@ public static class AgentEndpoints
             RunAsPassword = secrets.RunAsPassword,
             OutputBlobUri = SasUrl.Join(spec.OutputBlobUri, sealedSecrets.OutputBlobSas),
             ErrorBlobUri = SasUrl.Join(spec.ErrorBlobUri, sealedSecrets.ErrorBlobSas),
+            ScriptUriManagedIdentity = spec.ScriptUriManagedIdentity,
+            OutputBlobManagedIdentity = spec.OutputBlobManagedIdentity,
+            ErrorBlobManagedIdentity = spec.ErrorBlobManagedIdentity,
             StdoutLength = item.Execution.StdoutLength,
             StderrLength = item.Execution.StderrLength,
         };

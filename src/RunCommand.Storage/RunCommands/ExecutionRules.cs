@@ -37,10 +37,18 @@ internal static class ExecutionRules
 
     /// <summary>
     /// The execution after a report moved it, or null when the report does not move it: only forward, never out of a
-    /// terminal state. A terminal report fills in missing start and end times.
+    /// terminal state. A terminal report fills in missing start and end times; a Pending report on a Pending execution
+    /// only replaces its message (the agent's note on how the not yet started run is getting on).
     /// </summary>
     public static ExecutionRecord? Apply(ExecutionRecord execution, ReportWrite report, DateTimeOffset now)
     {
+        if (execution.State == ExecutionState.Pending && report.State == ExecutionState.Pending)
+        {
+            // A note on a run that has not started (a failed script download attempt): only the message changes, unless a
+            // cancel is under way (its message says so and stays).
+            return report.Message == execution.Message || execution.CancelRequested ? null : execution with { Message = report.Message, Delivered = true };
+        }
+
         if (execution.IsTerminal || report.State == execution.State || !StateRules.CanMove(execution.State, report.State))
         {
             return null;

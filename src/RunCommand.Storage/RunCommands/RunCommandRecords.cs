@@ -51,6 +51,13 @@ public sealed record RunCommandSpec
 
     public string? ErrorBlobUri { get; init; }
 
+    /// <summary>Identities for a scriptUri / output / error blob without SAS (names of agent-side storage credentials); null: none.</summary>
+    public RunCommandManagedIdentity? ScriptUriManagedIdentity { get; init; }
+
+    public RunCommandManagedIdentity? OutputBlobManagedIdentity { get; init; }
+
+    public RunCommandManagedIdentity? ErrorBlobManagedIdentity { get; init; }
+
     public bool TreatFailureAsDeploymentFailure { get; init; }
 }
 
