@@ -23,7 +23,7 @@ public sealed class AgentUnauthorizedException(int statusCode) : Exception($"The
 /// The agent protocol over HTTP(S) (docs/agent-protocol.md). Every body goes through
 /// <see cref="ContractsJsonContext"/>: no reflection, NativeAOT-safe.
 /// </summary>
-public sealed class AgentClient : IExecutionReporter, IDisposable
+public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposable
 {
     /// <summary>Longest goal-state wait the agent asks for; the HTTP timeout is longer than this.</summary>
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
@@ -254,6 +254,31 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
             ThrowIfUnauthorized(response);
             response.EnsureSuccessStatusCode();
             return Task.FromResult(true);
+        }, cancellationToken);
+    }
+
+    public async Task<ReportAck> UploadOutputAsync(string executionId, string stream, string path, long offset, long length, CancellationToken cancellationToken)
+    {
+        return await SendAsync(HttpMethod.Put, OutputUpload.Path(executionId, stream, offset), message =>
+        {
+            Authorize(message);
+            message.Content = new FileRangeContent(path, offset, length);
+        }, async (response, ct) =>
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                throw new ExecutionNotFoundException(executionId);
+            }
+
+            ThrowIfUnauthorized(response);
+            if (response.StatusCode != HttpStatusCode.Conflict)
+            {
+                // 409 is a refused gap: its body is an acknowledgement like any other.
+                response.EnsureSuccessStatusCode();
+            }
+
+            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, ct)
+                ?? throw new HttpRequestException("Empty upload answer.");
         }, cancellationToken);
     }
 

@@ -20,6 +20,7 @@ public static class AgentEndpoints
         app.MapGet("/agent/v1/goalstate", GoalStateAsync);
         app.MapPost("/agent/v1/executions/{executionId}/report", ReportAsync);
         app.MapDelete("/agent/v1/executions/{executionId}", ForgottenAsync);
+        app.MapPut("/agent/v1/executions/{executionId}/output/{stream}", OutputUploads.UploadAsync);
         app.MapPost("/agent/v1/signoff", SignOffAsync);
     }
 
@@ -268,12 +269,6 @@ public static class AgentEndpoints
             metrics.Finished(executionId, report.State);
         }
 
-        return Results.Json(new ReportAck
-        {
-            StdoutLength = outcome.StdoutLength,
-            StderrLength = outcome.StderrLength,
-            Cancel = outcome.CancelRequested,
-            Finished = outcome.Finished,
-        }, ContractsJsonContext.Default.ReportAck);
+        return Results.Json(OutputUploads.Ack(outcome), ContractsJsonContext.Default.ReportAck);
     }
 }

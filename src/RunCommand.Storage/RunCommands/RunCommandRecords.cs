@@ -222,8 +222,11 @@ public sealed record ReportWrite
     public byte[]? StderrData { get; init; }
 }
 
-/// <summary>What the store holds for an execution after a report.</summary>
-public sealed record ReportOutcome(long StdoutLength, long StderrLength, bool CancelRequested, bool Finished);
+/// <summary>
+/// What the store holds for an execution after a report or an output upload. <paramref name="Gap"/>: an upload was
+/// refused because it started past the end of what is held (nothing of it was kept).
+/// </summary>
+public sealed record ReportOutcome(long StdoutLength, long StderrLength, bool CancelRequested, bool Finished, bool Gap = false);
 
 public enum OutputStream
 {
