@@ -103,6 +103,11 @@ public sealed partial class FleetOrchestrator(
         var waiting = new List<FleetTargetRecord>();
         var failures = 0;
         var skipped = run.Targets.Count(t => t.NotStarted);
+        // The executions not known terminal, subscribed before they are read (a change in between still wakes the next
+        // pass) and read in one snapshot rather than one transaction each.
+        var unsettled = run.Targets.Select(t => t.ExecutionId).OfType<string>().Where(id => !_terminal.ContainsKey(id)).ToList();
+        var subscriptions = unsettled.ToDictionary(id => id, id => changes.NextChangeAsync(Topics.Execution(id)), StringComparer.Ordinal);
+        var executions = unsettled.Count == 0 ? null : await runCommands.GetExecutionsAsync(unsettled, 0, cancellationToken);
         foreach (var target in run.Targets)
         {
             if (target.ExecutionId is { } executionId)
@@ -113,8 +118,7 @@ public sealed partial class FleetOrchestrator(
                     continue;
                 }
 
-                var changed = changes.NextChangeAsync(Topics.Execution(executionId));
-                var execution = await runCommands.GetExecutionAsync(executionId, cancellationToken);
+                var execution = executions!.GetValueOrDefault(executionId)?.Execution;
                 if (execution is null || execution.IsTerminal)
                 {
                     _terminal[executionId] = execution?.State == ExecutionState.Succeeded;
@@ -123,7 +127,7 @@ public sealed partial class FleetOrchestrator(
                 else
                 {
                     running.Add(executionId);
-                    wake.Add(changed);
+                    wake.Add(subscriptions[executionId]);
                     if (!execution.CancelRequested)
                     {
                         toCancel.Add(executionId);
@@ -182,7 +186,7 @@ public sealed partial class FleetOrchestrator(
             var batch = waiting.Take(slots).Select(t => new FleetTargetStart(t.Ordinal, Guid.NewGuid().ToString(), Guid.NewGuid().ToString())).ToList();
 
             // Subscribed before the start, so an execution that ends at once still wakes the next pass.
-            var subscriptions = batch.ToDictionary(b => b.NewExecutionId, b => changes.NextChangeAsync(Topics.Execution(b.NewExecutionId)), StringComparer.Ordinal);
+            var newSubscriptions = batch.ToDictionary(b => b.NewExecutionId, b => changes.NextChangeAsync(Topics.Execution(b.NewExecutionId)), StringComparer.Ordinal);
             var outcomes = await store.StartFleetTargetsAsync(run, batch, options.Value.MaxRunCommandsPerVm, time.GetUtcNow(), cancellationToken);
             foreach (var outcome in outcomes)
             {
@@ -193,7 +197,7 @@ public sealed partial class FleetOrchestrator(
                 }
 
                 running.Add(startedId);
-                wake.Add(subscriptions.GetValueOrDefault(startedId) ?? changes.NextChangeAsync(Topics.Execution(startedId)));
+                wake.Add(newSubscriptions.GetValueOrDefault(startedId) ?? changes.NextChangeAsync(Topics.Execution(startedId)));
             }
 
             // The store stops after a target that could not start (so that maxErrors is checked again before the next);

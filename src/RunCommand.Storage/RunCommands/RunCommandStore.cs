@@ -98,17 +98,46 @@ public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
             return true;
         }, cancellationToken);
 
-    public Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
-        backend.ReadAsync(async rows =>
+    public Task<IReadOnlyDictionary<string, ExecutionWithTails>> GetExecutionsAsync(IReadOnlyCollection<string> executionIds, int tailBytes, CancellationToken cancellationToken) =>
+        backend.ReadAsync<IReadOnlyDictionary<string, ExecutionWithTails>>(async rows =>
         {
-            using var buffer = new MemoryStream();
-            foreach (var (start, data) in await rows.ReadOutputAsync(executionId, stream, offset, offset + maxBytes, cancellationToken))
+            var found = new Dictionary<string, ExecutionWithTails>(executionIds.Count, StringComparer.Ordinal);
+            foreach (var executionId in executionIds)
             {
-                var from = (int)Math.Max(0, offset - start);
-                var take = (int)Math.Min(data.Length - from, offset + maxBytes - (start + from));
-                buffer.Write(data, from, take);
+                if (await rows.GetExecutionAsync(executionId, cancellationToken) is not { Execution: var execution })
+                {
+                    continue;
+                }
+
+                found[executionId] = new ExecutionWithTails(
+                    execution,
+                    await TailAsync(rows, execution, OutputStream.Stdout, tailBytes, cancellationToken),
+                    await TailAsync(rows, execution, OutputStream.Stderr, tailBytes, cancellationToken));
             }
 
-            return buffer.ToArray();
+            return found;
         }, cancellationToken);
+
+    public Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => ReadOutputAsync(rows, executionId, stream, offset, maxBytes, cancellationToken), cancellationToken);
+
+    private static Task<byte[]> TailAsync(IRows rows, ExecutionRecord execution, OutputStream stream, int tailBytes, CancellationToken cancellationToken)
+    {
+        var length = stream == OutputStream.Stdout ? execution.StdoutLength : execution.StderrLength;
+        var from = Math.Max(0, length - tailBytes);
+        return length == from ? Task.FromResult<byte[]>([]) : ReadOutputAsync(rows, execution.ExecutionId, stream, from, (int)(length - from), cancellationToken);
+    }
+
+    private static async Task<byte[]> ReadOutputAsync(IRows rows, string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        foreach (var (start, data) in await rows.ReadOutputAsync(executionId, stream, offset, offset + maxBytes, cancellationToken))
+        {
+            var from = (int)Math.Max(0, offset - start);
+            var take = (int)Math.Min(data.Length - from, offset + maxBytes - (start + from));
+            buffer.Write(data, from, take);
+        }
+
+        return buffer.ToArray();
+    }
 }
