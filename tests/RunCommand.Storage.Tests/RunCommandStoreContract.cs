@@ -137,6 +137,33 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task GetExecutions_Several_AnswersEachWithItsOutputTailsAndLeavesOutTheUnknown()
+    {
+        var first = (await PutAsync(Write("a", "x", "1"))).Record!.Execution.ExecutionId;
+        var second = (await PutAsync(Write("b", "x", "2"))).Record!.Execution.ExecutionId;
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite
+        {
+            ExecutionId = first, State = ExecutionState.Running,
+            StdoutOffset = 0, StdoutData = Encoding.UTF8.GetBytes("hello "),
+            StderrOffset = 0, StderrData = Encoding.UTF8.GetBytes("oops"),
+        }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = first, State = ExecutionState.Succeeded, ExitCode = 0, StdoutOffset = 6, StdoutData = Encoding.UTF8.GetBytes("world") }, Now, default);
+
+        var found = await RunCommands.GetExecutionsAsync([first, second, "unknown"], 7, default);
+        var bare = await RunCommands.GetExecutionsAsync([first], 0, default);
+
+        Assert.Equal(2, found.Count);
+        Assert.False(found.ContainsKey("unknown"));
+        Assert.Equal(ExecutionState.Succeeded, found[first].Execution.State);
+        Assert.Equal("o world", Encoding.UTF8.GetString(found[first].StdoutTail));
+        Assert.Equal("oops", Encoding.UTF8.GetString(found[first].StderrTail));
+        Assert.Equal(ExecutionState.Pending, found[second].Execution.State);
+        Assert.Empty(found[second].StdoutTail);
+        Assert.Empty(bare[first].StdoutTail);
+        Assert.Equal(11, bare[first].Execution.StdoutLength);
+    }
+
+    [Fact]
     public async Task RecordReport_RepeatedAndOverlappingChunks_KeepsEachByteOnce()
     {
         var put = await PutAsync(Write("a", "x", "1"));

@@ -138,6 +138,9 @@ public sealed record PendingWork
     public byte[]? SealedSecrets { get; init; }
 }
 
+/// <summary>An execution with the last bytes of its output, as of the same snapshot.</summary>
+public sealed record ExecutionWithTails(ExecutionRecord Execution, byte[] StdoutTail, byte[] StderrTail);
+
 /// <summary>What a PUT or PATCH asks the store to make true.</summary>
 public sealed record RunCommandWrite
 {
