@@ -126,6 +126,12 @@ public sealed partial class SqlRows
             """, reader => (Int64(reader, 0), (byte[])reader.GetValue(1)), cancellationToken,
             ("@id", executionId), ("@s", (int)stream), ("@from", from), ("@to", to));
 
+    public async Task<IReadOnlyList<(ExecutionState State, long Count)>> CountRunCommandsByStateAsync(CancellationToken cancellationToken) =>
+        await QueryAsync("""
+            SELECT e.state, count(*) FROM run_commands r JOIN executions e ON e.id = r.execution_id
+            WHERE NOT r.deleting GROUP BY e.state
+            """, reader => (Enum<ExecutionState>(reader, 0), Int64(reader, 1)), cancellationToken);
+
     public async Task InsertOperationAsync(OperationRecord operation, CancellationToken cancellationToken) =>
         await ExecuteAsync("INSERT INTO operations(id, kind, resource_id, execution_id, created, completed) VALUES(@id, @kind, @rid, @exec, @created, @completed)",
             cancellationToken, ("@id", operation.OperationId), ("@kind", operation.Kind.ToString().ToLowerInvariant()), ("@rid", operation.ResourceId),

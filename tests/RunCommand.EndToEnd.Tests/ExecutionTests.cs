@@ -63,6 +63,50 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
     }
 
     [Fact]
+    public async Task Run_NamelessProtectedParameters_FollowThePublicOnesAsDollarArgumentsByteForByte()
+    {
+        await _stack.StartAgentAsync("protpos");
+        string[] secrets = ["it's \"quoted\" with  spaces", "line one\nline two\n", "", "$(echo nope) -x"];
+        var resource = Stack.Script("""
+            #!/usr/bin/env bash
+            for arg in "$@"; do printf '%s' "$arg" | base64 -w0; echo; done
+            echo "count $# named $NAMED zero $0"
+            """, parameters: [new() { Name = "", Value = "public one" }, new() { Name = "", Value = "public\ntwo" }]);
+        resource = resource with
+        {
+            Properties = resource.Properties! with
+            {
+                ProtectedParameters = [.. secrets.Take(2).Select(v => new RunCommandParameter { Name = "", Value = v }),
+                    new() { Name = "NAMED", Value = "n" }, .. secrets.Skip(2).Select(v => new RunCommandParameter { Name = "", Value = v })],
+            },
+        };
+
+        var result = await _stack.RunAsync(_stack.Command("protpos", "p"), resource);
+
+        var view = result.Properties!.InstanceView!;
+        Assert.True(view.ExecutionState == ExecutionStates.Succeeded, view.ExecutionMessage + view.Error);
+        string[] all = ["public one", "public\ntwo", .. secrets];
+        var lines = view.Output!.Split('\n');
+        Assert.Equal(all.Select(v => Convert.ToBase64String(Encoding.UTF8.GetBytes(v))), lines.Take(all.Length));
+        Assert.StartsWith($"count {all.Length} named n zero /", lines[all.Length], StringComparison.Ordinal);
+        Assert.EndsWith("/script", lines[all.Length], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_NamelessProtectedParameterWithPythonShebang_FailsClearlyWithoutRunning()
+    {
+        await _stack.StartAgentAsync("protpy");
+        var resource = Stack.Script("#!/usr/bin/python3\nprint('ran')\n");
+        resource = resource with { Properties = resource.Properties! with { ProtectedParameters = [new() { Name = "", Value = "s" }] } };
+
+        var view = (await _stack.RunAsync(_stack.Command("protpy", "p"), resource)).Properties!.InstanceView!;
+
+        Assert.Equal(ExecutionStates.Failed, view.ExecutionState);
+        Assert.Contains("Nameless protected parameters need a shell script", view.ExecutionMessage, StringComparison.Ordinal);
+        Assert.Equal("", view.Output ?? "");
+    }
+
+    [Fact]
     public async Task Delete_RunningScriptWithBackgroundChild_LeavesNoProcess()
     {
         await _stack.StartAgentAsync("deleter");

@@ -114,6 +114,56 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task CountRunCommandsByState_CountsCurrentExecutionsAndSkipsOnesBeingDeleted()
+    {
+        Assert.All(await RunCommands.CountRunCommandsByStateAsync(default), pair => Assert.Equal(0, pair.Value));
+        var done = await PutAsync(Write("done", "true", "1"));
+        var running = await PutAsync(Write("running", "sleep 100", "1"));
+        await PutAsync(Write("pending", "true", "1"));
+        var leaving = await PutAsync(Write("leaving", "sleep 100", "1"));
+        await AgentWork.LeaseGoalStateAsync(_vm, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = done.Record!.Execution.ExecutionId, State = ExecutionState.Succeeded, ExitCode = 0 }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = running.Record!.Execution.ExecutionId, State = ExecutionState.Running }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = leaving.Record!.Execution.ExecutionId, State = ExecutionState.Running }, Now, default);
+        await RunCommands.DeleteRunCommandAsync(leaving.Record.Command, "op", Now, default);
+
+        var counts = await RunCommands.CountRunCommandsByStateAsync(default);
+
+        Assert.Equal(Enum.GetValues<ExecutionState>(), counts.Keys.Order());
+        Assert.Equal(1, counts[ExecutionState.Succeeded]);
+        Assert.Equal(1, counts[ExecutionState.Running]);
+        Assert.Equal(1, counts[ExecutionState.Pending]);
+        Assert.Equal(0, counts[ExecutionState.Failed]);
+    }
+
+    [Fact]
+    public async Task GetExecutions_Several_AnswersEachWithItsOutputTailsAndLeavesOutTheUnknown()
+    {
+        var first = (await PutAsync(Write("a", "x", "1"))).Record!.Execution.ExecutionId;
+        var second = (await PutAsync(Write("b", "x", "2"))).Record!.Execution.ExecutionId;
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite
+        {
+            ExecutionId = first, State = ExecutionState.Running,
+            StdoutOffset = 0, StdoutData = Encoding.UTF8.GetBytes("hello "),
+            StderrOffset = 0, StderrData = Encoding.UTF8.GetBytes("oops"),
+        }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = first, State = ExecutionState.Succeeded, ExitCode = 0, StdoutOffset = 6, StdoutData = Encoding.UTF8.GetBytes("world") }, Now, default);
+
+        var found = await RunCommands.GetExecutionsAsync([first, second, "unknown"], 7, default);
+        var bare = await RunCommands.GetExecutionsAsync([first], 0, default);
+
+        Assert.Equal(2, found.Count);
+        Assert.False(found.ContainsKey("unknown"));
+        Assert.Equal(ExecutionState.Succeeded, found[first].Execution.State);
+        Assert.Equal("o world", Encoding.UTF8.GetString(found[first].StdoutTail));
+        Assert.Equal("oops", Encoding.UTF8.GetString(found[first].StderrTail));
+        Assert.Equal(ExecutionState.Pending, found[second].Execution.State);
+        Assert.Empty(found[second].StdoutTail);
+        Assert.Empty(bare[first].StdoutTail);
+        Assert.Equal(11, bare[first].Execution.StdoutLength);
+    }
+
+    [Fact]
     public async Task RecordReport_RepeatedAndOverlappingChunks_KeepsEachByteOnce()
     {
         var put = await PutAsync(Write("a", "x", "1"));

@@ -25,9 +25,10 @@ public sealed class BlobRequestException(string message, HttpStatusCode? status,
 /// The three calls of the Azure Blob REST protocol that an append blob needs, over plain <see cref="HttpClient"/>
 /// (NativeAOT-friendly, no SDK): Put Blob (create or replace as an empty append blob), Get Blob Properties
 /// (length) and Append Block (at most <see cref="MaxBlockBytes"/>, made idempotent by an append position
-/// condition). The URL carries its own SAS token in the query; it is sent, never logged or put in a message.
+/// condition). The URL carries its own SAS token in the query (sent, never logged or put in a message), or every call
+/// is signed with <paramref name="key"/> (Shared Key, the agent's storage credential of a managed identity).
 /// </summary>
-public sealed class AppendBlobClient(HttpClient http, Uri blobUri)
+public sealed class AppendBlobClient(HttpClient http, Uri blobUri, StorageKey? key = null)
 {
     /// <summary>Largest Append Block of <see cref="ApiVersion"/> (100 MiB, from service version 2022-11-02 on).</summary>
     public const int MaxBlockBytes = 100 * 1024 * 1024;
@@ -120,6 +121,11 @@ public sealed class AppendBlobClient(HttpClient http, Uri blobUri)
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (key is not null)
+        {
+            SharedKey.Sign(request, key);
+        }
+
         try
         {
             return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);

@@ -25,20 +25,20 @@ internal sealed class OutputBlobs
         _executionId = executionId;
     }
 
-    /// <summary>The mirror for the given blob URLs (either may be null); null when there is none.</summary>
+    /// <summary>The mirror for the given blob URLs (either may be null), signed with a key where given; null when there is none.</summary>
     public static OutputBlobs? For(
         string executionId, string stdoutPath, string stderrPath, string? outputBlobUri, string? errorBlobUri,
-        HttpClient http, int maxAttempts, ILogger logger)
+        HttpClient http, int maxAttempts, ILogger logger, StorageKey? outputKey = null, StorageKey? errorKey = null)
     {
         var targets = new List<Target>();
         if (outputBlobUri is not null)
         {
-            targets.Add(new Target("output", stdoutPath, new AppendBlobClient(http, new Uri(outputBlobUri))));
+            targets.Add(new Target("output", stdoutPath, new AppendBlobClient(http, new Uri(outputBlobUri), outputKey)));
         }
 
         if (errorBlobUri is not null)
         {
-            targets.Add(new Target("error", stderrPath, new AppendBlobClient(http, new Uri(errorBlobUri))));
+            targets.Add(new Target("error", stderrPath, new AppendBlobClient(http, new Uri(errorBlobUri), errorKey)));
         }
 
         return targets.Count == 0 ? null : new OutputBlobs(targets, maxAttempts, logger, executionId);

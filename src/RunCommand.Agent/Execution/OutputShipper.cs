@@ -66,6 +66,27 @@ internal sealed class OutputShipper(
     }
 
     /// <summary>
+    /// Tells the server how a not yet started execution is getting on (a Pending report whose message is the note, e.g.
+    /// a failed download attempt). Best effort: a note that does not go through is only logged, never retried.
+    /// </summary>
+    public async Task SendNoteAsync(string note, CancellationToken cancellationToken)
+    {
+        if (UnknownToServer)
+        {
+            return;
+        }
+
+        try
+        {
+            await SendAsync(new ExecutionReport { State = LocalState.Pending, Message = note }, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            NoteFailure(e);
+        }
+    }
+
+    /// <summary>
     /// Sends all remaining output and then the terminal state (the last chunk carries it, so a client that
     /// sees a terminal state sees all output). Retries with backoff until it succeeds or
     /// <paramref name="cancellationToken"/> fires. Returns true once the server holds everything.

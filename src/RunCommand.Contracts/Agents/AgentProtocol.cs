@@ -68,6 +68,13 @@ public sealed record GoalState
     public required long Version { get; init; }
 
     public IReadOnlyList<ExecutionAssignment> Executions { get; init; } = [];
+
+    /// <summary>
+    /// Executions whose run command was deleted: the agent deletes its local files of each (a running one once it has
+    /// stopped) and then acknowledges it with <c>DELETE /agent/v1/executions/{executionId}</c>, which takes it off this
+    /// list. Absent from older servers; an older agent ignores it.
+    /// </summary>
+    public IReadOnlyList<string>? Forget { get; init; }
 }
 
 /// <summary>One execution the server expects the agent to run (or to stop).</summary>
@@ -111,6 +118,15 @@ public sealed record ExecutionAssignment
     public string? OutputBlobUri { get; init; }
 
     public string? ErrorBlobUri { get; init; }
+
+    /// <summary>Identity whose storage credential (configured on the agent) reads a <see cref="ScriptUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? ScriptUriManagedIdentity { get; init; }
+
+    /// <summary>Identity whose storage credential writes an <see cref="OutputBlobUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? OutputBlobManagedIdentity { get; init; }
+
+    /// <summary>Identity whose storage credential writes an <see cref="ErrorBlobUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? ErrorBlobManagedIdentity { get; init; }
 
     /// <summary>Bytes of stdout the server already holds; the agent resumes uploading from here.</summary>
     public long StdoutLength { get; init; }

@@ -70,6 +70,12 @@ public sealed class AgentWorkStore(IStorageBackend backend) : IAgentWorkStore
             return Outcome(after);
         }, cancellationToken);
 
+    public Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListForgottenExecutionsAsync(vm, cancellationToken), cancellationToken);
+
+    public Task<bool> AcknowledgeForgottenAsync(VmKey vm, string executionId, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.DeleteForgottenExecutionAsync(vm, executionId, cancellationToken), cancellationToken);
+
     public Task<ReportOutcome?> AppendOutputAsync(VmKey vm, string executionId, OutputStream stream, long offset, IReadOnlyList<byte[]> pieces, CancellationToken cancellationToken) =>
         backend.WriteAsync<ReportOutcome?>(async rows =>
         {

@@ -19,6 +19,12 @@ public interface IAgentWorkStore
     /// </summary>
     Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>Executions whose run command was deleted: the agent deletes its local files of them, then acknowledges each.</summary>
+    Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>The agent has deleted its files of the execution; false when it was not on the machine's list.</summary>
+    Task<bool> AcknowledgeForgottenAsync(VmKey vm, string executionId, CancellationToken cancellationToken);
+
     /// <summary>
     /// Appends a run of one stream's output uploaded raw: <paramref name="pieces"/> are contiguous from
     /// <paramref name="offset"/> and are kept as one row each, in one transaction. Bytes already held are skipped (a
