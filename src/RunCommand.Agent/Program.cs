@@ -83,6 +83,12 @@ var metricsListen = new Option<string?>("--metrics-listen")
     Description = "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (plain http, no authentication: a loopback or private address); off by default",
     HelpName = "ADDRESS:PORT",
 };
+var storageCredentials = new Option<string?>("--storage-credentials")
+{
+    Description = "JSON file (mode 0600) mapping the managed identities run commands name (clientId, objectId, or the system-assigned one) "
+        + "to storage account keys, used for a scriptUri, output or error blob without SAS (see docs/agent.md)",
+    HelpName = "FILE",
+};
 var tags = new Option<string[]>("--tags")
 {
     Description = "Tags of the machine as key=value pairs, set when its enrollment creates it",
@@ -94,7 +100,7 @@ var root = new RootCommand(
     "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
     + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
 {
-    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, retentionDays, maxExecutionBytes, metricsListen, tags,
+    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, retentionDays, maxExecutionBytes, metricsListen, storageCredentials, tags,
 };
 
 // Every spelling of every option, for "did you mean" on a misspelt one.
@@ -263,6 +269,20 @@ AgentOptions? Validate(ParseResult result)
         }
     }
 
+    var credentials = RunCommand.Agent.Blobs.StorageCredentials.None;
+    if (result.GetValue(storageCredentials) is { } credentialsFile)
+    {
+        try
+        {
+            credentials = RunCommand.Agent.Blobs.StorageCredentials.Load(credentialsFile);
+        }
+        catch (InvalidDataException e)
+        {
+            Fail(e.Message);
+            return null;
+        }
+    }
+
     var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
     foreach (var tag in result.GetValue(tags) ?? [])
     {
@@ -309,6 +329,7 @@ AgentOptions? Validate(ParseResult result)
         ExecutionRetention = TimeSpan.FromDays(keepDays),
         ExecutionBudgetBytes = executionBudget,
         MetricsListen = metricsAt,
+        StorageCredentials = credentials,
         Tags = tagMap,
     };
 }

@@ -62,6 +62,8 @@ public sealed class AgentProcess : IAsyncDisposable
             args.AddRange(["--tags", $"{key}={value}"]);
         }
 
+        args.AddRange(extraArgs ?? []);
+
         var process = binary is null
             ? ChildProcess.StartDotnet("agent " + name, Repo.AgentDll, args)
             : ChildProcess.Start("agent " + name, binary, args, environment);

@@ -23,7 +23,7 @@ public sealed class AgentUnauthorizedException(int statusCode) : Exception($"The
 /// The agent protocol over HTTP(S) (docs/agent-protocol.md). Every body goes through
 /// <see cref="ContractsJsonContext"/>: no reflection, NativeAOT-safe.
 /// </summary>
-public sealed class AgentClient : IExecutionReporter, IDisposable
+public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposable
 {
     /// <summary>Longest goal-state wait the agent asks for; the HTTP timeout is longer than this.</summary>
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
@@ -230,6 +230,22 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// Tells the server the agent deleted its files of an execution from the goal state's <c>forget</c> list. A 404
+    /// (already taken off, e.g. by another node) is success too.
+    /// </summary>
+    public async Task AcknowledgeForgottenAsync(string executionId, CancellationToken cancellationToken) =>
+        await SendAsync(HttpMethod.Delete, $"agent/v1/executions/{Uri.EscapeDataString(executionId)}", Authorize, (response, _) =>
+        {
+            ThrowIfUnauthorized(response);
+            if (response.StatusCode != HttpStatusCode.NotFound)
+            {
+                response.EnsureSuccessStatusCode();
+            }
+
+            return Task.FromResult(true);
+        }, cancellationToken);
+
     /// <summary>Tells the server this agent is stopping: the machine shows Disconnected at once (204).</summary>
     public async Task SignOffAsync(CancellationToken cancellationToken)
     {
@@ -238,6 +254,31 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
             ThrowIfUnauthorized(response);
             response.EnsureSuccessStatusCode();
             return Task.FromResult(true);
+        }, cancellationToken);
+    }
+
+    public async Task<ReportAck> UploadOutputAsync(string executionId, string stream, string path, long offset, long length, CancellationToken cancellationToken)
+    {
+        return await SendAsync(HttpMethod.Put, OutputUpload.Path(executionId, stream, offset), message =>
+        {
+            Authorize(message);
+            message.Content = new FileRangeContent(path, offset, length);
+        }, async (response, ct) =>
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                throw new ExecutionNotFoundException(executionId);
+            }
+
+            ThrowIfUnauthorized(response);
+            if (response.StatusCode != HttpStatusCode.Conflict)
+            {
+                // 409 is a refused gap: its body is an acknowledgement like any other.
+                response.EnsureSuccessStatusCode();
+            }
+
+            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, ct)
+                ?? throw new HttpRequestException("Empty upload answer.");
         }, cancellationToken);
     }
 

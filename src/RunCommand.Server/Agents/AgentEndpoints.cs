@@ -19,6 +19,8 @@ public static class AgentEndpoints
         app.MapPost("/agent/v1/enroll", EnrollAsync);
         app.MapGet("/agent/v1/goalstate", GoalStateAsync);
         app.MapPost("/agent/v1/executions/{executionId}/report", ReportAsync);
+        app.MapDelete("/agent/v1/executions/{executionId}", ForgottenAsync);
+        app.MapPut("/agent/v1/executions/{executionId}/output/{stream}", OutputUploads.UploadAsync);
         app.MapPost("/agent/v1/signoff", SignOffAsync);
     }
 
@@ -191,8 +193,16 @@ public static class AgentEndpoints
         }
 
         var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
-        return Results.Json(new GoalState { Version = current, Executions = assignments }, ContractsJsonContext.Default.GoalState);
+        var forget = await store.ListForgottenExecutionsAsync(vm, cancellationToken);
+        return Results.Json(new GoalState { Version = current, Executions = assignments, Forget = forget.Count == 0 ? null : forget },
+            ContractsJsonContext.Default.GoalState);
     }
+
+    /// <summary>The agent has deleted its files of an execution whose run command was deleted: it leaves the goal state's <c>forget</c> list.</summary>
+    private static async Task<IResult> ForgottenAsync(HttpContext http, string executionId, IAgentWorkStore store, CancellationToken cancellationToken) =>
+        await store.AcknowledgeForgottenAsync(http.Caller().Vm!.Vm, executionId, cancellationToken)
+            ? Results.NoContent()
+            : ArmResults.NotFound($"Execution '{executionId}' is not on this VM's list to forget.");
 
     private static ExecutionAssignment ToAssignment(PendingWork item, SecretProtector protector)
     {
@@ -217,6 +227,9 @@ public static class AgentEndpoints
             RunAsPassword = secrets.RunAsPassword,
             OutputBlobUri = SasUrl.Join(spec.OutputBlobUri, sealedSecrets.OutputBlobSas),
             ErrorBlobUri = SasUrl.Join(spec.ErrorBlobUri, sealedSecrets.ErrorBlobSas),
+            ScriptUriManagedIdentity = spec.ScriptUriManagedIdentity,
+            OutputBlobManagedIdentity = spec.OutputBlobManagedIdentity,
+            ErrorBlobManagedIdentity = spec.ErrorBlobManagedIdentity,
             StdoutLength = item.Execution.StdoutLength,
             StderrLength = item.Execution.StderrLength,
         };
@@ -256,12 +269,6 @@ public static class AgentEndpoints
             metrics.Finished(executionId, report.State);
         }
 
-        return Results.Json(new ReportAck
-        {
-            StdoutLength = outcome.StdoutLength,
-            StderrLength = outcome.StderrLength,
-            Cancel = outcome.CancelRequested,
-            Finished = outcome.Finished,
-        }, ContractsJsonContext.Default.ReportAck);
+        return Results.Json(OutputUploads.Ack(outcome), ContractsJsonContext.Default.ReportAck);
     }
 }

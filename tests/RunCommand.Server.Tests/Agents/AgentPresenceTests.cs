@@ -91,11 +91,4 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         using var back = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
         Assert.Equal("Connected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
     }
-
-    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 }
