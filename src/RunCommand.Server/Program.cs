@@ -183,6 +183,7 @@ builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(secretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddSingleton<FailedAuthenticationThrottle>();
+builder.Services.AddSingleton<AgentAssertionReplay>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<LongPolls>();
 builder.Services.AddSingleton<WorkLeases>();

@@ -76,6 +76,19 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.Contains($"unknown option '{option}'", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("9464")]
+    [InlineData("localhost:9464")]
+    [InlineData("127.0.0.1:0")]
+    public async Task Agent_MetricsListenWithoutAddressAndPort_StopsSayingWhatItTakes(string value)
+    {
+        var (exitCode, output) = await RunToExitAsync("agent", Repo.AgentDll,
+            ["--server", "http://127.0.0.1:1", "--vm-name", "vm1", "--state-dir", Path.Combine(_dir, "agent"), "--metrics-listen", value]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"--metrics-listen takes an IP address and a port, such as 127.0.0.1:9464 or [::1]:9464, not '{value}'", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Agent_UnknownOptionAfterTags_StopsNamingIt()
     {

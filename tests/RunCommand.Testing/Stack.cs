@@ -37,10 +37,10 @@ public sealed class Stack : IAsyncDisposable
         return new Stack(dir, server);
     }
 
-    /// <summary>Starts an agent for a new VM named after the test, in resource group "e2e".</summary>
-    public async Task<AgentProcess> StartAgentAsync(string vmName, string? stateDir = null)
+    /// <summary>Starts an agent for a new VM named after the test, in resource group "e2e" (with <paramref name="extraArgs"/> on its command line).</summary>
+    public async Task<AgentProcess> StartAgentAsync(string vmName, string? stateDir = null, IReadOnlyList<string>? extraArgs = null)
     {
-        var agent = await AgentProcess.StartAsync(Server, vmName, "e2e", stateDir ?? Path.Combine(Dir, "agents", vmName));
+        var agent = await AgentProcess.StartAsync(Server, vmName, "e2e", stateDir ?? Path.Combine(Dir, "agents", vmName), extraArgs: extraArgs);
         lock (_agents)
         {
             _agents.Add(agent);

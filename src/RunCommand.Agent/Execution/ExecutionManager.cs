@@ -263,7 +263,7 @@ public sealed class ExecutionManager
                 }
 
                 // A runner recovered after a restart waits for the blob URLs (never stored on disk) from here.
-                active.Runner.OfferBlobUris(assignment.OutputBlobUri, assignment.ErrorBlobUri);
+                active.Runner.OfferBlobUris(assignment);
 
                 continue;
             }

@@ -56,19 +56,54 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             var manager = new ExecutionManager(executionsRoot, store, client, new ExecutionSettings
             {
                 MaxScriptBytes = options.MaxScriptBytes,
+                StorageCredentials = options.StorageCredentials,
                 ExecutionRetention = options.ExecutionRetention,
                 ExecutionBudgetBytes = options.ExecutionBudgetBytes,
             }, time, logger, stopRunners.Token);
+            client.Metrics.RunningExecutions = () => manager.ActiveExecutionIds.Count;
             manager.Recover();
             var result = await PollAsync(manager, shutdown);
             await stopRunners.CancelAsync();
             await manager.WhenAllAsync();
+            if (shutdown.IsCancellationRequested)
+            {
+                await SignOffAsync();
+            }
+
             return result;
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {
             Log.ShuttingDown(logger);
+            await SignOffAsync();
             return ExitOk;
+        }
+    }
+
+    /// <summary>Longest the agent waits, when stopping, for the server to take its sign-off.</summary>
+    public static readonly TimeSpan SignOffTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Tells the server this agent is stopping (docs/agent-protocol.md, "Signing off"), so the machine shows Disconnected
+    /// at once rather than when its presence window runs out. Best effort and short: a server that does not answer in
+    /// <see cref="SignOffTimeout"/> leaves the window to do it. Nothing to say before the agent has a credential.
+    /// </summary>
+    private async Task SignOffAsync()
+    {
+        if (client.AgentKey is null && client.AgentToken is null)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(SignOffTimeout, time);
+        try
+        {
+            await client.SignOffAsync(timeout.Token);
+            Log.SignedOff(logger);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException or AgentUnauthorizedException)
+        {
+            Log.SignOffFailed(logger, e.Message);
         }
     }
 

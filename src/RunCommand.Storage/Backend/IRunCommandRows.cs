@@ -76,4 +76,7 @@ public interface IRunCommandRows
 
     /// <summary>Removes ids recorded before <paramref name="before"/> (agents that never came back to forget them); returns how many.</summary>
     Task<int> DeleteForgottenExecutionsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken);
+
+    /// <summary>Run commands (not being deleted) by the state of their current execution, one row per state present.</summary>
+    Task<IReadOnlyList<(ExecutionState State, long Count)>> CountRunCommandsByStateAsync(CancellationToken cancellationToken);
 }

@@ -31,8 +31,9 @@ public sealed class RetentionTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private async Task<string> FinishedAsync(string name, int bytes)
+    private async Task<string> FinishedAsync(string name, int bytes, TimeSpan? endedAfterStart = null)
     {
+        var end = Start + (endedAfterStart ?? TimeSpan.Zero);
         var write = new RunCommandWrite { Command = new RunCommandKey(_vm, name), Location = "local", Spec = new RunCommandSpec { Script = "x" }, Fingerprint = name, MaxRunCommandsPerVm = 25 };
         var id = (await _storage.RunCommands.PutRunCommandAsync(write, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Start, default)).Record!.Execution.ExecutionId;
         await _storage.AgentWork.LeaseGoalStateAsync(_vm, default);
@@ -40,8 +41,8 @@ public sealed class RetentionTests : IAsyncLifetime
         Random.Shared.NextBytes(data);
         await _storage.AgentWork.RecordReportAsync(_vm, new ReportWrite
         {
-            ExecutionId = id, State = ExecutionState.Succeeded, ExitCode = 0, EndTime = Start, StdoutOffset = 0, StdoutData = data,
-        }, Start, default);
+            ExecutionId = id, State = ExecutionState.Succeeded, ExitCode = 0, EndTime = end, StdoutOffset = 0, StdoutData = data,
+        }, end, default);
         return id;
     }
 
@@ -73,7 +74,7 @@ public sealed class RetentionTests : IAsyncLifetime
     public async Task RunOnce_OverMaxOutputBytes_DeletesTheOldestOutputFirst()
     {
         var older = await FinishedAsync("older", 1024 * 1024);
-        var newer = await FinishedAsync("newer", 1024 * 1024);
+        var newer = await FinishedAsync("newer", 1024 * 1024, TimeSpan.FromMinutes(1));
         var pass = Pass(new ServerOptions { MaxOutputBytes = 1024 * 1024 });
 
         var outcome = await pass.RunOnceAsync(default);
