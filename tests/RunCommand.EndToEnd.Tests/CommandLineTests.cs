@@ -24,11 +24,15 @@ public sealed class CommandLineTests : IAsyncLifetime
         return (exitCode, process.Output);
     }
 
+    /// <summary>Runs the server with <paramref name="options"/> after its address and data dir, until it exits.</summary>
+    private Task<(int ExitCode, string Output)> RunServerToExitAsync(params string[] options) =>
+        RunToExitAsync("server", Repo.ServerDll,
+            ["--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", "--data-dir", Path.Combine(_dir, "server"), .. options]);
+
     [Fact]
     public async Task Server_MisspeltLimitOption_StopsNamingItAndTheOptionMeant()
     {
-        var (exitCode, output) = await RunToExitAsync("server", Repo.ServerDll,
-            ["--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", "--data-dir", Path.Combine(_dir, "server"), "--max-run-comands-per-vm", "3"]);
+        var (exitCode, output) = await RunServerToExitAsync("--max-run-comands-per-vm", "3");
 
         Assert.Equal(2, exitCode);
         Assert.Contains("unknown option '--max-run-comands-per-vm'; did you mean '--max-run-commands-per-vm'?", output, StringComparison.Ordinal);
@@ -42,8 +46,7 @@ public sealed class CommandLineTests : IAsyncLifetime
     [InlineData("--max-run-commands-per-vm", "0", "MaxRunCommandsPerVm")]
     public async Task Server_OptionOutOfRange_StopsNamingTheSettingWithoutAStackTrace(string option, string value, string setting)
     {
-        var (exitCode, output) = await RunToExitAsync("server", Repo.ServerDll,
-            ["--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", "--data-dir", Path.Combine(_dir, "server"), option, value]);
+        var (exitCode, output) = await RunServerToExitAsync(option, value);
 
         Assert.Equal(2, exitCode);
         Assert.Contains($"error: invalid settings: The field {setting} must be between", output, StringComparison.Ordinal);
@@ -53,8 +56,7 @@ public sealed class CommandLineTests : IAsyncLifetime
     [Fact]
     public async Task Server_OptionThatDoesNotParse_StopsNamingTheSetting()
     {
-        var (exitCode, output) = await RunToExitAsync("server", Repo.ServerDll,
-            ["--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", "--data-dir", Path.Combine(_dir, "server"), "--execution-retention-days", "thirty"]);
+        var (exitCode, output) = await RunServerToExitAsync("--execution-retention-days", "thirty");
 
         Assert.Equal(2, exitCode);
         Assert.Contains("error: invalid settings:", output, StringComparison.Ordinal);

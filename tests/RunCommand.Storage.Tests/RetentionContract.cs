@@ -34,13 +34,18 @@ public abstract class RetentionContract<TBackends> : StoreContract<TBackends>
     private async Task<string> FinishedAsync(string name, DateTimeOffset endedAt)
     {
         var id = await StartAsync(name, endedAt);
+        await EndWithOutputAsync(id, ExecutionState.Succeeded, endedAt);
+        return id;
+    }
+
+    private async Task EndWithOutputAsync(string executionId, ExecutionState state, DateTimeOffset endedAt)
+    {
         var data = new byte[OutputBytes];
         Random.Shared.NextBytes(data);
         await AgentWork.RecordReportAsync(_vm, new ReportWrite
         {
-            ExecutionId = id, State = ExecutionState.Succeeded, ExitCode = 0, StartTime = endedAt, EndTime = endedAt, StdoutOffset = 0, StdoutData = data,
+            ExecutionId = executionId, State = state, ExitCode = 0, StartTime = endedAt, EndTime = endedAt, StdoutOffset = 0, StdoutData = data,
         }, endedAt, default);
-        return id;
     }
 
     private async Task<int> OutputLengthAsync(string executionId) =>
@@ -127,12 +132,7 @@ public abstract class RetentionContract<TBackends> : StoreContract<TBackends>
         var id = Guid.NewGuid().ToString();
         await RunCommands.StartActionRunAsync(new ActionRunWrite { Vm = _vm, RunCommandName = name, Spec = new RunCommandSpec { Script = "x" } }, id, Guid.NewGuid().ToString(), endedAt, default);
         await AgentWork.LeaseGoalStateAsync(_vm, default);
-        var data = new byte[OutputBytes];
-        Random.Shared.NextBytes(data);
-        await AgentWork.RecordReportAsync(_vm, new ReportWrite
-        {
-            ExecutionId = id, State = ExecutionState.Failed, ExitCode = 1, StartTime = endedAt, EndTime = endedAt, StdoutOffset = 0, StdoutData = data,
-        }, endedAt, default);
+        await EndWithOutputAsync(id, ExecutionState.Failed, endedAt);
         return id;
     }
 
