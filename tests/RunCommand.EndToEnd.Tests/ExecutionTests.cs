@@ -226,6 +226,30 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
     }
 
     [Fact]
+    public async Task Run_OutputOfManyUploads_IsKeptByteForByte()
+    {
+        // About 40 MB: the first report carries 1 MiB inside JSON, the rest goes as raw uploads of up to 8 MiB, each
+        // stored as rows of 1 MiB. Every line is distinct, so a byte lost, doubled or misplaced at any seam shows.
+        await _stack.StartAgentAsync("rawout");
+        var target = _stack.Command("rawout", "raw");
+        const int lines = 5_000_000;
+        var expected = new StringBuilder();
+        for (var i = 1; i <= lines; i++)
+        {
+            expected.Append(i).Append('\n');
+        }
+
+        var result = await _stack.RunAsync(target, Stack.Script($"seq 1 {lines}", timeoutInSeconds: 600));
+
+        Assert.Equal(ExecutionStates.Succeeded, result.Properties!.InstanceView!.ExecutionState);
+        var all = await _stack.ReadAllStdoutAsync(target);
+        var want = Encoding.ASCII.GetBytes(expected.ToString());
+        Assert.Equal(want.Length, all.Length);
+        Assert.True(want.AsSpan().SequenceEqual(all), "stdout differs from what the script wrote");
+        Assert.EndsWith($"\n{lines}\n", result.Properties.InstanceView.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_WhileRunning_ShowsStateAndOutputWithinASecond()
     {
         await _stack.StartAgentAsync("live");

@@ -23,6 +23,46 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
     }
 
     [Fact]
+    public async Task TryUseAgentAssertion_SecondUse_IsRefusedUntilPurgedAfterExpiry()
+    {
+        byte[] early = [1, 2, 3], late = [4, 5, 6];
+
+        Assert.True(await Machines.TryUseAgentAssertionAsync(early, Now.AddMinutes(5), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(late, Now.AddMinutes(10), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync(early, Now.AddMinutes(5), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync(late, Now.AddMinutes(10), default));
+
+        // Purged once expired, and only then; a purged id could be used again (its assertion's time refuses it).
+        Assert.Equal(0, await Machines.PurgeAgentAssertionsAsync(Now.AddMinutes(4), default));
+        Assert.Equal(1, await Machines.PurgeAgentAssertionsAsync(Now.AddMinutes(6), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(early, Now.AddMinutes(11), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync(late, Now.AddMinutes(10), default));
+    }
+
+    [Fact]
+    public async Task PurgeAgentAssertions_MoreThanOneBatch_DeletesEveryExpiredOne()
+    {
+        for (var i = 0; i < 1_001; i++)
+        {
+            Assert.True(await Machines.TryUseAgentAssertionAsync(BitConverter.GetBytes(i), Now.AddMinutes(1), default));
+        }
+
+        Assert.True(await Machines.TryUseAgentAssertionAsync([9, 9, 9], Now.AddMinutes(10), default));
+
+        Assert.Equal(1_001, await Machines.PurgeAgentAssertionsAsync(Now.AddMinutes(2), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(BitConverter.GetBytes(1_000), Now.AddMinutes(11), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync([9, 9, 9], Now.AddMinutes(10), default));
+    }
+
+    [Fact]
+    public async Task TryUseAgentAssertion_SameIdAtOnce_ExactlyOneUseSucceeds()
+    {
+        var uses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Machines.TryUseAgentAssertionAsync([7, 7], Now.AddMinutes(5), default))));
+
+        Assert.Single(uses, used => used);
+    }
+
+    [Fact]
     public async Task ListVms_WithScaleSetInstances_ListsOnlyVmsWhileListMachinesListsBoth()
     {
         await Machines.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", new AgentCredential([9], null), null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);
@@ -83,7 +123,8 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
         Assert.Equal(FleetCreateOutcome.Created, await FleetRuns.CreateFleetRunAsync(run, default));
         Assert.True(woken.IsCompleted);
         Assert.Equal(FleetCreateOutcome.Exists, await FleetRuns.CreateFleetRunAsync(run, default));
-        await FleetRuns.RecordFleetTargetStartAsync(key, 0, "e1", null, default);
+        await EnrollInstanceAsync("ss", 1);
+        await FleetRuns.StartFleetTargetsAsync(run, [new FleetTargetStart(0, "e1", "o1")], 25, Now, default);
         await FleetRuns.SkipUnstartedFleetTargetsAsync(key, "too many errors", default);
         Assert.Single(await FleetRuns.ListActiveFleetRunsAsync(default));
         await FleetRuns.CompleteFleetRunAsync(key, FleetRunState.Failed, Now, default);
@@ -95,5 +136,140 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
         Assert.True(stored.Targets[1].NotStarted);
         Assert.Equal("too many errors", stored.Targets[1].Message);
         Assert.Empty(await FleetRuns.ListActiveFleetRunsAsync(default));
+    }
+
+    private static FleetRunRecord FleetRun(string name, params VmKey[] machines) => new()
+    {
+        Run = new FleetRunKey(Subscription, "Group", name),
+        Location = "local",
+        Definition = new FleetRunDefinition
+        {
+            Selector = new FleetTargetSelector { VirtualMachines = [.. machines.Select(m => m.ResourceId)] },
+            Spec = new RunCommandSpec { Script = "echo hi" },
+            MaxConcurrency = machines.Length,
+            MaxErrors = machines.Length,
+            MaxConcurrencyText = "100%",
+            MaxErrorsText = "100%",
+            RunCommandName = "fleet-" + name,
+            Fingerprint = "fleet-fingerprint-" + name,
+        },
+        State = FleetRunState.Running,
+        Targets = [.. machines.Select((m, i) => new FleetTargetRecord { Ordinal = i, Machine = m })],
+        Created = Now,
+    };
+
+    private async Task<VmKey> EnrollVmAsync(string name, byte token)
+    {
+        var vm = new VmKey(Subscription, "Group", name);
+        await Machines.EnrollAgentAsync(vm, "local", new AgentCredential([token], null), null, null, null, Now, default);
+        return vm;
+    }
+
+    [Fact]
+    public async Task StartFleetTargets_ABatch_WritesEachRunCommandAndRecordsItsExecutionOnTheTarget()
+    {
+        VmKey[] machines = [await EnrollVmAsync("a", 1), await EnrollVmAsync("b", 2), await EnrollVmAsync("c", 3)];
+        var run = FleetRun("batch", machines);
+        await FleetRuns.CreateFleetRunAsync(run, default);
+        var agentWoken = Changes.NextChangeAsync(Topics.Vm(machines[2]));
+        var watchersWoken = Changes.NextChangeAsync(Topics.Fleet(run.Run));
+
+        var outcomes = await FleetRuns.StartFleetTargetsAsync(run, [.. Enumerable.Range(0, 3).Select(i => new FleetTargetStart(i, $"e{i}", $"o{i}"))], 25, Now, default);
+
+        Assert.Equal([("e0", (string?)null), ("e1", null), ("e2", null)], outcomes.Select(o => (o.ExecutionId!, o.FailureMessage)));
+        Assert.True(agentWoken.IsCompleted);
+        Assert.True(watchersWoken.IsCompleted);
+        var stored = (await FleetRuns.GetFleetRunAsync(run.Run, default))!;
+        Assert.Equal(["e0", "e1", "e2"], stored.Targets.Select(t => t.ExecutionId));
+        for (var i = 0; i < 3; i++)
+        {
+            var command = (await RunCommands.GetRunCommandAsync(new RunCommandKey(machines[i], "fleet-batch"), default))!;
+            Assert.Equal($"e{i}", command.Execution.ExecutionId);
+            Assert.Equal(ExecutionState.Pending, command.Execution.State);
+            Assert.Equal($"o{i}", command.OperationId);
+            var (_, work) = await AgentWork.LeaseGoalStateAsync(machines[i], default);
+            Assert.Equal($"e{i}", Assert.Single(work).Execution.ExecutionId);
+        }
+    }
+
+    [Fact]
+    public async Task StartFleetTargets_ATargetCannotStart_RecordsWhyAndStopsSoTheCallerCanApplyMaxErrors()
+    {
+        var gone = new VmKey(Subscription, "Group", "gone");
+        VmKey[] machines = [await EnrollVmAsync("a", 1), gone, await EnrollVmAsync("c", 3)];
+        var run = FleetRun("stops", machines);
+        await FleetRuns.CreateFleetRunAsync(run, default);
+
+        var outcomes = await FleetRuns.StartFleetTargetsAsync(run, [.. Enumerable.Range(0, 3).Select(i => new FleetTargetStart(i, $"e{i}", $"o{i}"))], 25, Now, default);
+
+        Assert.Equal([0, 1], outcomes.Select(o => o.Ordinal));
+        Assert.Equal("e0", outcomes[0].ExecutionId);
+        Assert.Null(outcomes[1].ExecutionId);
+        Assert.Equal("The machine no longer exists.", outcomes[1].FailureMessage);
+        var stored = (await FleetRuns.GetFleetRunAsync(run.Run, default))!;
+        Assert.True(stored.Targets[1].StartFailed);
+        Assert.Equal("The machine no longer exists.", stored.Targets[1].Message);
+        Assert.Equal(new FleetTargetRecord { Ordinal = 2, Machine = machines[2] }, stored.Targets[2]);
+        Assert.Null(await RunCommands.GetRunCommandAsync(new RunCommandKey(machines[2], "fleet-stops"), default));
+    }
+
+    [Fact]
+    public async Task StartFleetTargets_LimitReachedOnAMachine_IsAFailureWithTheLimitInTheMessage()
+    {
+        var machine = await EnrollVmAsync("full", 1);
+        var run = FleetRun("full", machine);
+        await FleetRuns.CreateFleetRunAsync(run, default);
+        await RunCommands.PutRunCommandAsync(new RunCommandWrite
+        {
+            Command = new RunCommandKey(machine, "other"),
+            Location = "local",
+            Spec = new RunCommandSpec { Script = "true" },
+            Fingerprint = "other",
+            MaxRunCommandsPerVm = 1,
+        }, "e-other", "o-other", Now, default);
+
+        var outcome = Assert.Single(await FleetRuns.StartFleetTargetsAsync(run, [new FleetTargetStart(0, "e0", "o0")], 1, Now, default));
+
+        Assert.Null(outcome.ExecutionId);
+        Assert.Equal("The machine already has the maximum of 1 run commands.", outcome.FailureMessage);
+        Assert.True((await FleetRuns.GetFleetRunAsync(run.Run, default))!.Targets[0].StartFailed);
+    }
+
+    [Fact]
+    public async Task StartFleetTargets_StartedAgain_LeavesDecidedTargetsAloneAndRunsNothingTwice()
+    {
+        VmKey[] machines = [await EnrollVmAsync("a", 1), await EnrollVmAsync("b", 2)];
+        var run = FleetRun("again", machines);
+        await FleetRuns.CreateFleetRunAsync(run, default);
+        await FleetRuns.StartFleetTargetsAsync(run, [new FleetTargetStart(0, "e0", "o0")], 25, Now, default);
+
+        // Target 0 is decided: a second start (a pass that did not see the first, another node) skips it.
+        var outcomes = await FleetRuns.StartFleetTargetsAsync(run, [new FleetTargetStart(0, "x0", "y0"), new FleetTargetStart(1, "e1", "o1")], 25, Now, default);
+
+        Assert.Equal([(1, "e1")], outcomes.Select(o => (o.Ordinal, o.ExecutionId!)));
+        Assert.Equal("e0", (await RunCommands.GetRunCommandAsync(new RunCommandKey(machines[0], "fleet-again"), default))!.Execution.ExecutionId);
+        Assert.Null(await RunCommands.GetExecutionAsync("x0", default));
+    }
+
+    [Fact]
+    public async Task StartFleetTargets_RunCommandAlreadyWrittenWithTheRunsFingerprint_RecordsThatExecutionInsteadOfANewOne()
+    {
+        var machine = await EnrollVmAsync("a", 1);
+        var run = FleetRun("resumed", machine);
+        await FleetRuns.CreateFleetRunAsync(run, default);
+        await RunCommands.PutRunCommandAsync(new RunCommandWrite
+        {
+            Command = new RunCommandKey(machine, "fleet-resumed"),
+            Location = "local",
+            Spec = run.Definition.Spec,
+            Fingerprint = run.Definition.Fingerprint,
+            MaxRunCommandsPerVm = 25,
+        }, "e-first", "o-first", Now, default);
+
+        var outcome = Assert.Single(await FleetRuns.StartFleetTargetsAsync(run, [new FleetTargetStart(0, "e-second", "o-second")], 25, Now, default));
+
+        Assert.Equal("e-first", outcome.ExecutionId);
+        Assert.Equal("e-first", (await FleetRuns.GetFleetRunAsync(run.Run, default))!.Targets[0].ExecutionId);
+        Assert.Null(await RunCommands.GetExecutionAsync("e-second", default));
     }
 }

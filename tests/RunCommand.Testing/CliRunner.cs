@@ -14,17 +14,23 @@ public sealed class CliRunner
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>
+    /// How the CLI is started: <c>dotnet runcmd.dll</c> (the build under test), or the executable named by
+    /// <c>RUNCMD_TEST_CLI</c>, so that the same tests check a published build (the NativeAOT binary: docs/native-aot.md).
+    /// </summary>
+    public static IReadOnlyList<string> Command =>
+        Environment.GetEnvironmentVariable("RUNCMD_TEST_CLI") is { Length: > 0 } binary ? [binary] : ["dotnet", Repo.CliDll];
+
     public async Task<Result> RunAsync(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(Command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(Repo.CliDll);
-        foreach (var arg in args)
+        foreach (var arg in Command.Skip(1).Concat(args))
         {
             psi.ArgumentList.Add(arg);
         }
@@ -46,7 +52,7 @@ public sealed class CliRunner
     /// </summary>
     public async Task<Result> RunOnTerminalAsync(string typed, params string[] args)
     {
-        var command = string.Join(' ', new[] { "dotnet", Repo.CliDll }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        var command = string.Join(' ', Command.Concat(args).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
         var psi = new ProcessStartInfo("script")
         {
             RedirectStandardOutput = true,

@@ -29,11 +29,11 @@ public sealed class Stack : IAsyncDisposable
 
     public RunCommandClient Client { get; }
 
-    /// <summary>Starts a server; a gone agent shows Disconnected after 10 s (75 s in production).</summary>
-    public static async Task<Stack> StartAsync(string name, bool https = false)
+    /// <summary>Starts a server (with <paramref name="serverArgs"/> added); a gone agent shows Disconnected after 10 s (75 s in production).</summary>
+    public static async Task<Stack> StartAsync(string name, bool https = false, IEnumerable<string>? serverArgs = null)
     {
         var dir = Directory.CreateTempSubdirectory($"rc-{name}-").FullName;
-        var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https, ["--RunCommand:AgentPresenceWindow", "00:00:10"]);
+        var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https, ["--RunCommand:AgentPresenceWindow", "00:00:10", .. serverArgs ?? []]);
         return new Stack(dir, server);
     }
 

@@ -32,13 +32,14 @@ public sealed class HttpsLatencyScenario : IScenario
         await using var server = await context.StartServerAsync("latency");
         await using var agent = await AgentProcess.StartAsync(server, "lat-vm", "bench", Path.Combine(context.NewDir("latency-agent"), "agent"));
         using var http = server.CreateHttpClient();
-        var url = $"/subscriptions/{server.SubscriptionId}/resourceGroups/bench/providers/Microsoft.Compute/virtualMachines/lat-vm/runCommands/trivial?api-version=2023-07-01";
+        // One run command per way: two ways PUTting the same body to one name would find it unchanged (already terminal).
+        string Url(string name) => $"/subscriptions/{server.SubscriptionId}/resourceGroups/bench/providers/Microsoft.Compute/virtualMachines/lat-vm/runCommands/{name}?api-version=2023-07-01";
         var sdk = SdkCommands(server);
 
         var ways = new (string Name, Func<int, Task> Run)[]
         {
-            ("operation URL polled every 2 ms", i => PollAsync(http, url, i, wait: false)),
-            ("operation URL with waitSeconds=30", i => PollAsync(http, url, i, wait: true)),
+            ("operation URL polled every 2 ms", i => PollAsync(http, Url("trivial-poll"), i, wait: false)),
+            ("operation URL with waitSeconds=30", i => PollAsync(http, Url("trivial-wait"), i, wait: true)),
             ("Azure SDK WaitUntil.Completed", i => SdkAsync(sdk, i)),
         };
         // Every way is warmed before any is measured (the server's JIT tiers up in the first few hundred calls), then

@@ -34,6 +34,10 @@ internal sealed class ExecutionRunner
 
     // Why the last checkpoint failed (state dir full or read-only); null while every save succeeded.
     private string? _stateNote;
+
+    // Set by the progress loop when it finds the output's disk full while the script runs (latched: space freed
+    // later does not bring lost writes back).
+    private volatile bool _outputSpaceRanOut;
     private CancellationTokenSource? _blobLoopStop;
     private Task? _blobLoop;
 
@@ -283,6 +287,14 @@ internal sealed class ExecutionRunner
 
     private async Task FinishFromExitCodeAsync(ProgressLoop progress)
     {
+        if (_outputSpaceRanOut || OutputSpace.IsFull(Paths.Directory))
+        {
+            // Writes of the script may have failed with ENOSPC: never its own success with output silently lost.
+            var kept = Paths.TryReadExitCode();
+            await FinishCoreAsync(LocalState.Failed, kept, OutputSpace.LostOutputMessage(kept), progress);
+            return;
+        }
+
         if (Paths.TryReadExitCode() is { } code)
         {
             await FinishCoreAsync(
@@ -636,6 +648,7 @@ internal sealed class ExecutionRunner
             using var timer = new PeriodicTimer(runner._settings.ProgressInterval, runner._time);
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
+                runner._outputSpaceRanOut |= OutputSpace.IsFull(runner.Paths.Directory);
                 if (!sentRunning || runner._shipper.HasNewOutput)
                 {
                     sentRunning = await SendAsync(runner, cancellationToken) || sentRunning;

@@ -35,6 +35,12 @@ public sealed partial class FleetOrchestrator(
     /// Executions seen terminal, with whether they succeeded. A terminal execution never changes, so a pass reads only
     /// the others; forgotten when their run completes (and rebuilt from the store after a restart).
     /// </summary>
+    /// <summary>
+    /// Most targets started in one store transaction. Starting them one transaction each cost a commit (and on SQLite an
+    /// fsync) a target; a batch this size keeps the write lock short enough for agents' reports to interleave.
+    /// </summary>
+    public const int StartBatchSize = 100;
+
     private readonly Dictionary<string, bool> _terminal = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -97,6 +103,11 @@ public sealed partial class FleetOrchestrator(
         var waiting = new List<FleetTargetRecord>();
         var failures = 0;
         var skipped = run.Targets.Count(t => t.NotStarted);
+        // The executions not known terminal, subscribed before they are read (a change in between still wakes the next
+        // pass) and read in one snapshot rather than one transaction each.
+        var unsettled = run.Targets.Select(t => t.ExecutionId).OfType<string>().Where(id => !_terminal.ContainsKey(id)).ToList();
+        var subscriptions = unsettled.ToDictionary(id => id, id => changes.NextChangeAsync(Topics.Execution(id)), StringComparer.Ordinal);
+        var executions = unsettled.Count == 0 ? null : await runCommands.GetExecutionsAsync(unsettled, 0, cancellationToken);
         foreach (var target in run.Targets)
         {
             if (target.ExecutionId is { } executionId)
@@ -107,8 +118,7 @@ public sealed partial class FleetOrchestrator(
                     continue;
                 }
 
-                var changed = changes.NextChangeAsync(Topics.Execution(executionId));
-                var execution = await runCommands.GetExecutionAsync(executionId, cancellationToken);
+                var execution = executions!.GetValueOrDefault(executionId)?.Execution;
                 if (execution is null || execution.IsTerminal)
                 {
                     _terminal[executionId] = execution?.State == ExecutionState.Succeeded;
@@ -117,7 +127,7 @@ public sealed partial class FleetOrchestrator(
                 else
                 {
                     running.Add(executionId);
-                    wake.Add(changed);
+                    wake.Add(subscriptions[executionId]);
                     if (!execution.CancelRequested)
                     {
                         toCancel.Add(executionId);
@@ -155,7 +165,7 @@ public sealed partial class FleetOrchestrator(
             return wake;
         }
 
-        foreach (var target in waiting.ToList())
+        while (waiting.Count > 0)
         {
             if (failures > definition.MaxErrors)
             {
@@ -167,24 +177,34 @@ public sealed partial class FleetOrchestrator(
                 break;
             }
 
-            if (running.Count >= definition.MaxConcurrency)
+            var slots = Math.Min(definition.MaxConcurrency - running.Count, StartBatchSize);
+            if (slots <= 0)
             {
                 break;
             }
 
-            var executionId = Guid.NewGuid().ToString();
-            var changed = changes.NextChangeAsync(Topics.Execution(executionId));
-            var startedId = await StartAsync(run, target, executionId, cancellationToken);
-            waiting.Remove(target);
-            if (startedId is null)
+            var batch = waiting.Take(slots).Select(t => new FleetTargetStart(t.Ordinal, Guid.NewGuid().ToString(), Guid.NewGuid().ToString())).ToList();
+
+            // Subscribed before the start, so an execution that ends at once still wakes the next pass.
+            var newSubscriptions = batch.ToDictionary(b => b.NewExecutionId, b => changes.NextChangeAsync(Topics.Execution(b.NewExecutionId)), StringComparer.Ordinal);
+            var outcomes = await store.StartFleetTargetsAsync(run, batch, options.Value.MaxRunCommandsPerVm, time.GetUtcNow(), cancellationToken);
+            foreach (var outcome in outcomes)
             {
-                failures++;
-                continue;
+                if (outcome.ExecutionId is not { } startedId)
+                {
+                    failures++;
+                    continue;
+                }
+
+                running.Add(startedId);
+                wake.Add(newSubscriptions.GetValueOrDefault(startedId) ?? changes.NextChangeAsync(Topics.Execution(startedId)));
             }
 
-            running.Add(startedId);
-            wake.Add(startedId == executionId ? changed : changes.NextChangeAsync(Topics.Execution(startedId)));
-            LogTargetStarted(logger, run.Run.ResourceId, target.Machine.ResourceId, startedId);
+            // The store stops after a target that could not start (so that maxErrors is checked again before the next);
+            // every target before it, and it, is decided.
+            var decided = outcomes is [.., { ExecutionId: null } last] ? waiting.FindIndex(t => t.Ordinal == last.Ordinal) + 1 : batch.Count;
+            waiting.RemoveRange(0, decided);
+            LogTargetsStarted(logger, run.Run.ResourceId, outcomes.Count(o => o.ExecutionId is not null), decided, waiting.Count);
         }
 
         if (running.Count == 0 && waiting.Count == 0)
@@ -193,35 +213,6 @@ public sealed partial class FleetOrchestrator(
         }
 
         return wake;
-    }
-
-    /// <summary>
-    /// Creates the target's run command (<c>fleet-{run}</c>). Returns the execution it runs, or null (the reason recorded
-    /// on the target) when the server could not start it. Checkpoint: if the server dies between the PUT and recording the execution, the next
-    /// pass PUTs again with the same fingerprint, which changes nothing and answers the execution already started.
-    /// </summary>
-    private async Task<string?> StartAsync(FleetRunRecord run, FleetTargetRecord target, string executionId, CancellationToken cancellationToken)
-    {
-        var definition = run.Definition;
-        var write = new RunCommandWrite
-        {
-            Command = new RunCommandKey(target.Machine, definition.RunCommandName),
-            Location = run.Location,
-            Spec = definition.Spec,
-            SealedSecrets = run.SealedSecrets,
-            Fingerprint = definition.Fingerprint,
-            MaxRunCommandsPerVm = options.Value.MaxRunCommandsPerVm,
-        };
-        var outcome = await runCommands.PutRunCommandAsync(write, executionId, Guid.NewGuid().ToString(), time.GetUtcNow(), cancellationToken);
-        var (started, failure) = outcome.Kind switch
-        {
-            WriteOutcomeKind.Created or WriteOutcomeKind.Updated or WriteOutcomeKind.Unchanged => (outcome.Record!.Execution.ExecutionId, (string?)null),
-            WriteOutcomeKind.VmNotFound => (null, "The machine no longer exists."),
-            WriteOutcomeKind.LimitReached => (null, $"The machine already has the maximum of {options.Value.MaxRunCommandsPerVm} run commands."),
-            _ => (null, $"Run command '{definition.RunCommandName}' is being deleted on the machine."),
-        };
-        await store.RecordFleetTargetStartAsync(run.Run, target.Ordinal, started, failure, cancellationToken);
-        return started;
     }
 
     private async Task CompleteAsync(FleetRunRecord run, FleetRunState state, CancellationToken cancellationToken)
@@ -242,8 +233,8 @@ public sealed partial class FleetOrchestrator(
     [LoggerMessage(300, LogLevel.Critical, "The fleet orchestrator failed; stopping the server so that it is noticed and restarted (fleet runs resume from the store)")]
     private static partial void LogDied(ILogger logger, Exception exception);
 
-    [LoggerMessage(301, LogLevel.Information, "Fleet run {RunId}: started on {MachineId} (execution {ExecutionId})")]
-    private static partial void LogTargetStarted(ILogger logger, string runId, string machineId, string executionId);
+    [LoggerMessage(301, LogLevel.Information, "Fleet run {RunId}: started {Started} of {Decided} targets in one transaction; {Waiting} still waiting")]
+    private static partial void LogTargetsStarted(ILogger logger, string runId, int started, int decided, int waiting);
 
     [LoggerMessage(302, LogLevel.Information, "Fleet run {RunId} ended {State}")]
     private static partial void LogCompleted(ILogger logger, string runId, string state);

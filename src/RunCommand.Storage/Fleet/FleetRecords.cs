@@ -98,6 +98,12 @@ public sealed record FleetRunRecord
     public DateTimeOffset? Completed { get; init; }
 }
 
+/// <summary>A target to start, with the ids its new execution and operation get (chosen by the caller: a unit may run twice).</summary>
+public sealed record FleetTargetStart(int Ordinal, string NewExecutionId, string NewOperationId);
+
+/// <summary>How starting one target ended: the execution it runs, or (with none) why the server could not start it.</summary>
+public sealed record FleetTargetStartOutcome(int Ordinal, string? ExecutionId, string? FailureMessage);
+
 public enum FleetCreateOutcome
 {
     Created,

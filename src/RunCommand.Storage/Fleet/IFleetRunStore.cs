@@ -14,8 +14,15 @@ public interface IFleetRunStore
     /// <summary>Every fleet run not yet in a terminal state, oldest first (what the orchestrator resumes after a restart).</summary>
     Task<IReadOnlyList<FleetRunRecord>> ListActiveFleetRunsAsync(CancellationToken cancellationToken);
 
-    /// <summary>Records the outcome of starting a target: its execution, or (with no execution) why it could not start.</summary>
-    Task RecordFleetTargetStartAsync(FleetRunKey run, int ordinal, string? executionId, string? failureMessage, CancellationToken cancellationToken);
+    /// <summary>
+    /// Starts targets of a running fleet run in the order given, all in one transaction: for each, its run command
+    /// (<c>fleet-{run}</c>) is written as a PUT would write it and the execution (or why it could not start) is recorded
+    /// on the target. Stops after the first target that cannot start, so that the caller can count that failure against
+    /// <c>maxErrors</c> before starting more. A target already started or skipped is left alone and not in the answer.
+    /// Returns the outcome of each target it decided, in order.
+    /// </summary>
+    Task<IReadOnlyList<FleetTargetStartOutcome>> StartFleetTargetsAsync(
+        FleetRunRecord run, IReadOnlyList<FleetTargetStart> starts, int maxRunCommandsPerVm, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Marks every target that has not started as never to start, with the reason.</summary>
     Task SkipUnstartedFleetTargetsAsync(FleetRunKey run, string message, CancellationToken cancellationToken);

@@ -26,6 +26,13 @@ public interface IRunCommandStore
     Task<ExecutionRecord?> GetExecutionAsync(string executionId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Many executions read in one snapshot (one transaction, not one each: a fleet run's view and its orchestrator read
+    /// every target's), each with the last <paramref name="tailBytes"/> of its stdout and stderr (none when 0).
+    /// An execution that does not exist is absent from the answer.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, ExecutionWithTails>> GetExecutionsAsync(IReadOnlyCollection<string> executionIds, int tailBytes, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Starts an action-style run: records a Pending execution for the VM's agent and an <see cref="OperationKind.Action"/>
     /// operation tracking it. Returns false (and does nothing) when the VM does not exist.
     /// </summary>
@@ -39,4 +46,7 @@ public interface IRunCommandStore
 
     /// <summary>Up to <paramref name="maxBytes"/> bytes of an execution's stream from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>How many run commands (not being deleted) are in each state of their current execution; every state is a key (0 when none).</summary>
+    Task<IReadOnlyDictionary<ExecutionState, long>> CountRunCommandsByStateAsync(CancellationToken cancellationToken);
 }

@@ -138,6 +138,9 @@ public sealed record PendingWork
     public byte[]? SealedSecrets { get; init; }
 }
 
+/// <summary>An execution with the last bytes of its output, as of the same snapshot.</summary>
+public sealed record ExecutionWithTails(ExecutionRecord Execution, byte[] StdoutTail, byte[] StderrTail);
+
 /// <summary>What a PUT or PATCH asks the store to make true.</summary>
 public sealed record RunCommandWrite
 {
@@ -222,8 +225,11 @@ public sealed record ReportWrite
     public byte[]? StderrData { get; init; }
 }
 
-/// <summary>What the store holds for an execution after a report.</summary>
-public sealed record ReportOutcome(long StdoutLength, long StderrLength, bool CancelRequested, bool Finished);
+/// <summary>
+/// What the store holds for an execution after a report or an output upload. <paramref name="Gap"/>: an upload was
+/// refused because it started past the end of what is held (nothing of it was kept).
+/// </summary>
+public sealed record ReportOutcome(long StdoutLength, long StderrLength, bool CancelRequested, bool Finished, bool Gap = false);
 
 public enum OutputStream
 {

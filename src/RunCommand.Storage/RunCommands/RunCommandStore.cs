@@ -8,74 +8,7 @@ namespace RunCommand.Storage;
 public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
 {
     public Task<WriteOutcome> PutRunCommandAsync(RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken) =>
-        backend.WriteAsync(async rows =>
-        {
-            var vm = write.Command.Vm;
-            if (await rows.GetVmAsync(vm, cancellationToken) is null)
-            {
-                return new WriteOutcome(WriteOutcomeKind.VmNotFound, null);
-            }
-
-            var existing = await rows.GetRunCommandAsync(write.Command, cancellationToken);
-            if (existing is { Deleting: true })
-            {
-                return new WriteOutcome(WriteOutcomeKind.Deleting, existing);
-            }
-
-            if (existing is not null && existing.Fingerprint == write.Fingerprint)
-            {
-                // Same body again: ARM semantics say nothing changes and nothing re-runs. Tags may differ.
-                var retagged = existing with { Tags = write.Tags };
-                await rows.SaveRunCommandAsync(RunCommandRow.From(retagged), cancellationToken);
-                return new WriteOutcome(WriteOutcomeKind.Unchanged, retagged);
-            }
-
-            if (existing is null)
-            {
-                if (await rows.CountRunCommandsAsync(vm, cancellationToken) >= write.MaxRunCommandsPerVm)
-                {
-                    return new WriteOutcome(WriteOutcomeKind.LimitReached, null);
-                }
-            }
-            else
-            {
-                await ExecutionRules.StopAsync(rows, existing.Execution, "Canceled: the run command was updated", now, cancellationToken);
-            }
-
-            await rows.InsertExecutionAsync(vm, new NewExecution
-            {
-                ExecutionId = newExecutionId,
-                Command = write.Command,
-                Spec = write.Spec,
-                SealedSecrets = write.SealedSecrets,
-                Created = now,
-            }, cancellationToken);
-            await rows.InsertOperationAsync(new OperationRecord
-            {
-                OperationId = newOperationId,
-                Kind = OperationKind.Put,
-                ResourceId = write.Command.ResourceId,
-                ExecutionId = newExecutionId,
-                Created = now,
-            }, cancellationToken);
-            await rows.SaveRunCommandAsync(new RunCommandRow
-            {
-                Command = write.Command,
-                Location = write.Location,
-                Tags = write.Tags,
-                Spec = write.Spec,
-                SealedSecrets = write.SealedSecrets,
-                Fingerprint = write.Fingerprint,
-                ExecutionId = newExecutionId,
-                OperationId = newOperationId,
-                IsFirstExecution = existing is null,
-                Created = existing?.Created ?? now,
-            }, cancellationToken);
-            await ExecutionRules.TellAgentAsync(rows, vm, cancellationToken);
-
-            var record = await rows.GetRunCommandAsync(write.Command, cancellationToken);
-            return new WriteOutcome(existing is null ? WriteOutcomeKind.Created : WriteOutcomeKind.Updated, record);
-        }, cancellationToken);
+        backend.WriteAsync(rows => RunCommandRules.PutAsync(rows, write, newExecutionId, newOperationId, now, cancellationToken), cancellationToken);
 
     public Task<RunCommandRecord?> GetRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken) =>
         backend.ReadAsync(rows => rows.GetRunCommandAsync(command, cancellationToken), cancellationToken);
@@ -165,17 +98,58 @@ public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
             return true;
         }, cancellationToken);
 
-    public Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
-        backend.ReadAsync(async rows =>
+    public Task<IReadOnlyDictionary<string, ExecutionWithTails>> GetExecutionsAsync(IReadOnlyCollection<string> executionIds, int tailBytes, CancellationToken cancellationToken) =>
+        backend.ReadAsync<IReadOnlyDictionary<string, ExecutionWithTails>>(async rows =>
         {
-            using var buffer = new MemoryStream();
-            foreach (var (start, data) in await rows.ReadOutputAsync(executionId, stream, offset, offset + maxBytes, cancellationToken))
+            var found = new Dictionary<string, ExecutionWithTails>(executionIds.Count, StringComparer.Ordinal);
+            foreach (var executionId in executionIds)
             {
-                var from = (int)Math.Max(0, offset - start);
-                var take = (int)Math.Min(data.Length - from, offset + maxBytes - (start + from));
-                buffer.Write(data, from, take);
+                if (await rows.GetExecutionAsync(executionId, cancellationToken) is not { Execution: var execution })
+                {
+                    continue;
+                }
+
+                found[executionId] = new ExecutionWithTails(
+                    execution,
+                    await TailAsync(rows, execution, OutputStream.Stdout, tailBytes, cancellationToken),
+                    await TailAsync(rows, execution, OutputStream.Stderr, tailBytes, cancellationToken));
             }
 
-            return buffer.ToArray();
+            return found;
         }, cancellationToken);
+
+    public Task<IReadOnlyDictionary<ExecutionState, long>> CountRunCommandsByStateAsync(CancellationToken cancellationToken) =>
+        backend.ReadAsync<IReadOnlyDictionary<ExecutionState, long>>(async rows =>
+        {
+            var counts = Enum.GetValues<ExecutionState>().ToDictionary(state => state, _ => 0L);
+            foreach (var (state, count) in await rows.CountRunCommandsByStateAsync(cancellationToken))
+            {
+                counts[state] = count;
+            }
+
+            return counts;
+        }, cancellationToken);
+
+    public Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => ReadOutputAsync(rows, executionId, stream, offset, maxBytes, cancellationToken), cancellationToken);
+
+    private static Task<byte[]> TailAsync(IRows rows, ExecutionRecord execution, OutputStream stream, int tailBytes, CancellationToken cancellationToken)
+    {
+        var length = stream == OutputStream.Stdout ? execution.StdoutLength : execution.StderrLength;
+        var from = Math.Max(0, length - tailBytes);
+        return length == from ? Task.FromResult<byte[]>([]) : ReadOutputAsync(rows, execution.ExecutionId, stream, from, (int)(length - from), cancellationToken);
+    }
+
+    private static async Task<byte[]> ReadOutputAsync(IRows rows, string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        foreach (var (start, data) in await rows.ReadOutputAsync(executionId, stream, offset, offset + maxBytes, cancellationToken))
+        {
+            var from = (int)Math.Max(0, offset - start);
+            var take = (int)Math.Min(data.Length - from, offset + maxBytes - (start + from));
+            buffer.Write(data, from, take);
+        }
+
+        return buffer.ToArray();
+    }
 }
