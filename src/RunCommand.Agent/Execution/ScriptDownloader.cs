@@ -85,15 +85,15 @@ internal sealed class ScriptDownloader : IDisposable
             }
 
             var limit = AttemptsFor(outcome.Retry);
+            lastFailure = $"Script download failed: {outcome.Cause}";
             if (attempt >= limit)
             {
-                return new ScriptDownload(null, limit == 1 ? outcome.Error : $"{outcome.Error} (gave up after {attempt} attempts)");
+                return new ScriptDownload(null, limit == 1 ? lastFailure : $"{lastFailure} (gave up after {attempt} attempts)");
             }
 
-            lastFailure = outcome.Error!;
             var delay = backoff.Next();
             Log.ScriptDownloadRetry(_logger, executionId, lastFailure, (long)delay.TotalMilliseconds);
-            await attemptFailed($"Script download: attempt {attempt} of {limit} failed: {lastFailure["Script download failed: ".Length..]}; retrying in {delay.TotalSeconds:0.#} s");
+            await attemptFailed($"Script download: attempt {attempt} of {limit} failed: {outcome.Cause}; retrying in {delay.TotalSeconds:0.#} s");
             try
             {
                 await Task.Delay(delay, _time, deadline.Token);
@@ -129,8 +129,8 @@ internal sealed class ScriptDownloader : IDisposable
         Unlikely,
     }
 
-    /// <summary>One attempt's result: the script, or an error message (safe to show) and whether to try again.</summary>
-    private readonly record struct Attempt(byte[]? Script, string? Error, RetryKind Retry);
+    /// <summary>One attempt's result: the script, or why not (safe to show, e.g. "HTTP 503 from host h") and whether to try again.</summary>
+    private readonly record struct Attempt(byte[]? Script, string? Cause, RetryKind Retry);
 
     /// <summary>One GET. Returns the script, or an error message and whether trying again may help.</summary>
     private async Task<Attempt> TryOnceAsync(Uri uri, string host, Blobs.StorageKey? key, CancellationToken cancellationToken)
@@ -151,13 +151,13 @@ internal sealed class ScriptDownloader : IDisposable
             if (!response.IsSuccessStatusCode)
             {
                 var transient = status is 408 or 429 || status >= 500;
-                return new Attempt(null, $"Script download failed: HTTP {status} from host {host}", transient ? RetryKind.Transient : RetryKind.Never);
+                return new Attempt(null, $"HTTP {status} from host {host}", transient ? RetryKind.Transient : RetryKind.Never);
             }
 
             var limit = _settings.MaxScriptBytes;
             if (response.Content.Headers.ContentLength is { } length && length > limit)
             {
-                return new Attempt(null, $"Script download failed: the script from host {host} is {length} bytes, more than the limit of {limit} bytes", RetryKind.Never);
+                return new Attempt(null, $"the script from host {host} is {length} bytes, more than the limit of {limit} bytes", RetryKind.Never);
             }
 
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
@@ -168,7 +168,7 @@ internal sealed class ScriptDownloader : IDisposable
             {
                 if (buffer.Length + read > limit)
                 {
-                    return new Attempt(null, $"Script download failed: the script from host {host} is more than the limit of {limit} bytes", RetryKind.Never);
+                    return new Attempt(null, $"the script from host {host} is more than the limit of {limit} bytes", RetryKind.Never);
                 }
 
                 buffer.Write(chunk, 0, read);
@@ -181,14 +181,14 @@ internal sealed class ScriptDownloader : IDisposable
             // e.Message is not used: some texts carry the request URL. The error kind and status are enough.
             if (e.HttpRequestError == HttpRequestError.NameResolutionError && e.InnerException is SocketException { SocketErrorCode: SocketError.HostNotFound })
             {
-                return new Attempt(null, $"Script download failed: cannot resolve host {host}: the name does not exist", RetryKind.Unlikely);
+                return new Attempt(null, $"cannot resolve host {host}: the name does not exist", RetryKind.Unlikely);
             }
 
-            return new Attempt(null, $"Script download failed: {Describe(e.HttpRequestError)} host {host}", RetryKind.Transient);
+            return new Attempt(null, $"{Describe(e.HttpRequestError)} host {host}", RetryKind.Transient);
         }
         catch (IOException)
         {
-            return new Attempt(null, $"Script download failed: the connection to host {host} broke off", RetryKind.Transient);
+            return new Attempt(null, $"the connection to host {host} broke off", RetryKind.Transient);
         }
     }
 
