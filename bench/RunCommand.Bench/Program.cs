@@ -3,7 +3,8 @@ using RunCommand.Bench;
 using RunCommand.Bench.Swarm;
 
 // RunCommand's benchmarks (docs/performance.md):
-//   suite [--quick] [--only NAME[,NAME]]   every figure of the performance targets beside its baseline, as one table
+//   suite [--quick] [--only NAME[,NAME]] [--agent native|jit]
+//                                           every figure of the performance targets beside its baseline, as one table
 //   swarm --server URL --enroll-token-file FILE [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
 //                                           N simulated agents against a running server, until Ctrl+C
 //   stop [--agents N] [--rounds N]          server and agent stop times on SIGTERM with agents connected (docs/scale-out.md)
@@ -12,7 +13,7 @@ return args.FirstOrDefault() switch
 {
     "stop" => await StopBench.RunAsync(int.Parse(Read("--agents") ?? "10", CultureInfo.InvariantCulture), int.Parse(Read("--rounds") ?? "5", CultureInfo.InvariantCulture)),
     "nodes" => await NodesBench.RunAsync(int.Parse(Read("--iterations") ?? "100", CultureInfo.InvariantCulture), int.Parse(Read("--warmup") ?? "20", CultureInfo.InvariantCulture)),
-    "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)),
+    "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), Read("--agent")),
     "swarm" => await RunSwarmAsync(),
     _ => Usage(),
 };
@@ -61,11 +62,13 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         Usage:
-          dotnet run --project bench/RunCommand.Bench -c Release -- suite [--quick] [--only NAME[,NAME]]
+          dotnet run --project bench/RunCommand.Bench -c Release -- suite [--quick] [--only NAME[,NAME]] [--agent native|jit]
           dotnet run --project bench/RunCommand.Bench -c Release -- swarm --server URL --enroll-token-file FILE
               [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
         Scenarios: latency, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput,
             put-throughput-pg, big-output, append-blob.
+        --agent: the agent build big-output and append-blob start; default: the NativeAOT agent users install
+            (dist/linux-x64/runcmd-agent, from packaging/build.sh agent-linux-x64) when it is built, else the JIT dll.
         """);
     return 2;
 }

@@ -22,8 +22,29 @@ public static class Suite
         new AppendBlobScenario(),
     ];
 
-    public static async Task<int> RunAsync(bool quick, IReadOnlyCollection<string> only)
+    public static async Task<int> RunAsync(bool quick, IReadOnlyCollection<string> only, string? agent)
     {
+        // The agent of the real-agent output scenarios: the NativeAOT build users install when it is built, else the dll.
+        AgentBuild build;
+        switch (agent)
+        {
+            case null:
+                build = File.Exists(SuiteContext.NativeAgentPath) ? AgentBuild.Native : AgentBuild.Jit;
+                break;
+            case "jit":
+                build = AgentBuild.Jit;
+                break;
+            case "native" when File.Exists(SuiteContext.NativeAgentPath):
+                build = AgentBuild.Native;
+                break;
+            case "native":
+                Console.Error.WriteLine($"error: no NativeAOT agent at {SuiteContext.NativeAgentPath}: build it with `packaging/build.sh agent-linux-x64`");
+                return 2;
+            default:
+                Console.Error.WriteLine($"error: --agent must be 'native' or 'jit', not '{agent}'");
+                return 2;
+        }
+
         var unknown = only.Where(name => All.All(s => s.Name != name)).ToList();
         if (unknown.Count > 0)
         {
@@ -33,11 +54,11 @@ public static class Suite
 
         var scenarios = All.Where(s => only.Count > 0 ? only.Contains(s.Name) : !quick || s.InQuick).ToList();
         var scratch = Directory.CreateTempSubdirectory("rc-bench-").FullName;
-        var context = new SuiteContext(quick, scratch);
+        var context = new SuiteContext(quick, scratch, build);
         var failed = new List<string>();
         var load = new List<string> { ProcessStats.LoadAverage() };
         var started = Stopwatch.GetTimestamp();
-        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start");
+        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel} in the output scenarios{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u}: rebuild it after changing the agent)" : "")}");
         try
         {
             foreach (var scenario in scenarios)

@@ -46,6 +46,12 @@ public sealed record AgentOptions
     /// <summary>Most bytes reported executions' directories may take; the oldest go first beyond it.</summary>
     public long ExecutionBudgetBytes { get; init; } = 1024L * 1024 * 1024;
 
+    /// <summary>Where to serve Prometheus <c>/metrics</c> (plain http); null: no metrics endpoint (the default).</summary>
+    public System.Net.IPEndPoint? MetricsListen { get; init; }
+
+    /// <summary>Storage account keys that run commands' managed identities stand for (<c>--storage-credentials</c>); none by default.</summary>
+    public Blobs.StorageCredentials StorageCredentials { get; init; } = Blobs.StorageCredentials.None;
+
     /// <summary>Tags the machine gets when its enrollment creates it.</summary>
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 }

@@ -111,4 +111,22 @@ internal static partial class Log
 
     [LoggerMessage(2019, LogLevel.Information, "Retention: deleted {Count} reported executions ({Bytes} bytes) that were old or over the budget")]
     public static partial void ExecutionsPruned(ILogger logger, int count, long bytes);
+
+    [LoggerMessage(2020, LogLevel.Information, "Execution {ExecutionId}: its run command was deleted; deleted its files ({Bytes} bytes)")]
+    public static partial void ExecutionForgotten(ILogger logger, string executionId, long bytes);
+
+    [LoggerMessage(2021, LogLevel.Warning, "Execution {ExecutionId}: its run command was deleted but its files could not be deleted ({Reason}); trying again later")]
+    public static partial void CannotForget(ILogger logger, string executionId, string reason);
+
+    [LoggerMessage(1015, LogLevel.Information, "Signed off: the server shows this machine Disconnected until the agent starts again")]
+    public static partial void SignedOff(ILogger logger);
+
+    [LoggerMessage(1016, LogLevel.Warning, "Could not sign off ({Reason}); the server shows this machine Disconnected once its presence window ends")]
+    public static partial void SignOffFailed(ILogger logger, string reason);
+
+    [LoggerMessage(1017, LogLevel.Information, "Metrics: serving Prometheus text at http://{Address}/metrics")]
+    public static partial void MetricsListening(ILogger logger, string address);
+
+    [LoggerMessage(1018, LogLevel.Warning, "Metrics: could not accept a connection ({Reason})")]
+    public static partial void MetricsAcceptFailed(ILogger logger, string reason);
 }

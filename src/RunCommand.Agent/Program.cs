@@ -78,6 +78,17 @@ var maxExecutionBytes = new Option<long>("--max-execution-bytes")
     DefaultValueFactory = _ => 1024L * 1024 * 1024,
     HelpName = "BYTES",
 };
+var metricsListen = new Option<string?>("--metrics-listen")
+{
+    Description = "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (plain http, no authentication: a loopback or private address); off by default",
+    HelpName = "ADDRESS:PORT",
+};
+var storageCredentials = new Option<string?>("--storage-credentials")
+{
+    Description = "JSON file (mode 0600) mapping the managed identities run commands name (clientId, objectId, or the system-assigned one) "
+        + "to storage account keys, used for a scriptUri, output or error blob without SAS (see docs/agent.md)",
+    HelpName = "FILE",
+};
 var tags = new Option<string[]>("--tags")
 {
     Description = "Tags of the machine as key=value pairs, set when its enrollment creates it",
@@ -89,7 +100,7 @@ var root = new RootCommand(
     "RunCommand agent: enrolls this machine as a VM with a RunCommand server, then runs the run commands the server assigns to it. "
     + "Scripts keep running across agent restarts; stop the agent with SIGTERM or Ctrl-C.")
 {
-    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, retentionDays, maxExecutionBytes, tags,
+    server, vmName, vmssName, resourceGroup, subscription, location, stateDir, enrollTokenFile, caCert, serverFingerprint, maxScriptBytes, retentionDays, maxExecutionBytes, metricsListen, storageCredentials, tags,
 };
 
 // Every spelling of every option, for "did you mean" on a misspelt one.
@@ -149,6 +160,23 @@ async Task<int> RunAsync(ParseResult result)
     using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
     using var client = new AgentClient(new ServerEndpoints(options.Servers), trusted, options.ServerFingerprint, logger);
+    RunCommand.Agent.Metrics.MetricsEndpoint? metricsEndpoint = null;
+    if (options.MetricsListen is { } metricsAddress)
+    {
+        try
+        {
+            metricsEndpoint = RunCommand.Agent.Metrics.MetricsEndpoint.Start(metricsAddress, client.Metrics, logger);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            Console.Error.WriteLine($"error: --metrics-listen {metricsAddress}: cannot listen there ({e.Message})");
+            return 2;
+        }
+
+        Log.MetricsListening(logger, metricsEndpoint.Address.ToString());
+    }
+
+    await using var metricsLifetime = metricsEndpoint;
     Log.AgentStarting(logger, AgentService.Version, options.MachineDisplayName, options.ResourceGroup,
         string.Join(",", options.Servers.Select(s => s.GetLeftPart(UriPartial.Authority))));
     try
@@ -241,6 +269,20 @@ AgentOptions? Validate(ParseResult result)
         }
     }
 
+    var credentials = RunCommand.Agent.Blobs.StorageCredentials.None;
+    if (result.GetValue(storageCredentials) is { } credentialsFile)
+    {
+        try
+        {
+            credentials = RunCommand.Agent.Blobs.StorageCredentials.Load(credentialsFile);
+        }
+        catch (InvalidDataException e)
+        {
+            Fail(e.Message);
+            return null;
+        }
+    }
+
     var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
     foreach (var tag in result.GetValue(tags) ?? [])
     {
@@ -261,6 +303,16 @@ AgentOptions? Validate(ParseResult result)
         tagMap[tag[..eq]] = tag[(eq + 1)..];
     }
 
+    System.Net.IPEndPoint? metricsAt = null;
+    if (result.GetValue(metricsListen) is { } listen)
+    {
+        if (!System.Net.IPEndPoint.TryParse(listen, out metricsAt) || metricsAt.Port == 0 || !listen.Contains(':', StringComparison.Ordinal))
+        {
+            Fail($"--metrics-listen takes an IP address and a port, such as 127.0.0.1:9464 or [::1]:9464, not '{listen}'");
+            return null;
+        }
+    }
+
     return new AgentOptions
     {
         Servers = servers,
@@ -276,6 +328,8 @@ AgentOptions? Validate(ParseResult result)
         MaxScriptBytes = scriptLimit,
         ExecutionRetention = TimeSpan.FromDays(keepDays),
         ExecutionBudgetBytes = executionBudget,
+        MetricsListen = metricsAt,
+        StorageCredentials = credentials,
         Tags = tagMap,
     };
 }

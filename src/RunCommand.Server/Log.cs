@@ -67,6 +67,18 @@ internal static partial class Log
     [LoggerMessage(107, LogLevel.Warning, "Storage busy: {Method} {Path} answered 503 after its transaction kept conflicting ({Detail})")]
     public static partial void StorageBusy(ILogger logger, string method, string path, string detail);
 
+    [LoggerMessage(108, LogLevel.Information, "Retention: deleted {Executions} finished executions and {OutputBytes} bytes of output (ended before {Cutoff:o} or over the budget of {BudgetBytes} bytes)")]
+    public static partial void Pruned(ILogger logger, int executions, long outputBytes, DateTimeOffset cutoff, long budgetBytes);
+
+    [LoggerMessage(110, LogLevel.Warning, "Agent assertions: the database cannot record one ({Reason}); this node alone refuses its replay until space returns")]
+    public static partial void AssertionReplayStoreUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(111, LogLevel.Warning, "Agent assertions: purging expired ids failed ({Reason}); the next purge, a minute later, retries")]
+    public static partial void AssertionPurgeFailed(ILogger logger, string reason);
+
+    [LoggerMessage(13, LogLevel.Information, "Agent of {VmResourceId} signed off (stopping); shown Disconnected")]
+    public static partial void AgentSignedOff(ILogger logger, string vmResourceId);
+
     [LoggerMessage(120, LogLevel.Warning, "Not ready: {Reason}")]
     public static partial void NotReady(ILogger logger, string reason);
 

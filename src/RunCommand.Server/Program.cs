@@ -57,6 +57,12 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
           --secrets-key-file FILE        32-byte key sealing secrets (default <data-dir>/secrets.key); every
                                          node sharing one database needs a copy of the same file.
           --durable-commits true         fsync every database commit: survives power cuts, costs latency.
+          --execution-retention-days N   Delete finished executions and their output N days after they ended
+                                         (default 30, as the agent's option of the same name). Deleting a run
+                                         command deletes its output at once, on the server and on its agent.
+          --max-output-bytes N           Keep at most N bytes of output; beyond it the output of the executions
+                                         that ended first goes (default 17179869184, 16 GiB).
+          --retention-interval HH:MM:SS  Time between retention passes (default 01:00:00).
           --agent-binaries-dir DIR       Agent builds served at /agent/download/PLATFORM and used by /agent/install.sh
                                          (DIR/linux-x64/runcmd-agent, ...; default under ./runcmd: the checkout's
                                          dist/, where packaging/build.sh makes them).
@@ -85,6 +91,9 @@ var switches = new Dictionary<string, string>
     ["--subscription"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SubscriptionId)}",
     ["--max-run-commands-per-vm"] = $"{ServerOptions.Section}:{nameof(ServerOptions.MaxRunCommandsPerVm)}",
     ["--durable-commits"] = $"{ServerOptions.Section}:{nameof(ServerOptions.DurableCommits)}",
+    ["--execution-retention-days"] = $"{ServerOptions.Section}:{nameof(ServerOptions.ExecutionRetentionDays)}",
+    ["--max-output-bytes"] = $"{ServerOptions.Section}:{nameof(ServerOptions.MaxOutputBytes)}",
+    ["--retention-interval"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RetentionInterval)}",
     ["--secrets-key-file"] = $"{ServerOptions.Section}:{nameof(ServerOptions.SecretsKeyFile)}",
     ["--requests-per-second"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestsPerSecond)}",
     ["--request-burst"] = $"{ServerOptions.Section}:{nameof(ServerOptions.RequestBurst)}",
@@ -111,7 +120,13 @@ builder.Logging.AddSimpleConsole(o =>
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
 builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+if (ServerCommandLine.BindSettings(builder.Configuration, out var options) is { } settingsError)
+{
+    // Before anything resolves the options: a value out of range stops the start with its rule, not a stack trace.
+    Console.Error.WriteLine("error: invalid settings: " + settingsError);
+    return 2;
+}
+
 if (options.SubscriptionId is { } configured && !Guid.TryParse(configured, out _))
 {
     Console.Error.WriteLine($"error: --subscription must be a GUID; got '{configured}'.");
@@ -148,6 +163,8 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestLineSize = HttpLimits.KestrelRequestLineBytes;
     k.Limits.MaxRequestHeadersTotalSize = HttpLimits.KestrelHeaderBytes;
     k.AddServerHeader = false;
+    // A NUL byte in the request line gets an ARM error with the security headers, not Kestrel's bare 400.
+    k.ConfigureEndpointDefaults(listen => listen.Use(NulRequestLineGuard.Wrap));
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
@@ -166,6 +183,7 @@ builder.Services.AddSingleton(_ => SecretProtector.FromKeyFile(secretsKeyFile));
 builder.Services.AddSingleton<TokenService>();
 builder.Services.AddSingleton<Authorizer>();
 builder.Services.AddSingleton<FailedAuthenticationThrottle>();
+builder.Services.AddSingleton<AgentAssertionReplay>();
 builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, options));
 builder.Services.AddSingleton<LongPolls>();
 builder.Services.AddSingleton<WorkLeases>();
@@ -180,6 +198,8 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<DeploymentRunner>(
 builder.Services.AddSingleton<FleetService>();
 builder.Services.AddHostedService<FleetOrchestrator>();
 builder.Services.AddHostedService<ChangeRelay>();
+builder.Services.AddSingleton<Retention>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<Retention>());
 
 var app = builder.Build();
 

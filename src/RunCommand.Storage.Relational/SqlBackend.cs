@@ -125,6 +125,9 @@ public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadO
         return Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * window), cancellationToken);
     }
 
+    /// <summary>Nothing by default: the database server reclaims space itself (PostgreSQL: autovacuum makes it reusable).</summary>
+    public virtual Task CompactAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public virtual async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);

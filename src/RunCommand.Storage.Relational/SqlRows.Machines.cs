@@ -6,7 +6,7 @@ namespace RunCommand.Storage.Relational;
 public sealed partial class SqlRows
 {
     private const string VmSelect =
-        "SELECT subscription, resource_group, name, location, vm_id, tags, last_contact, hostname, agent_version, created, scale_set FROM vms";
+        "SELECT subscription, resource_group, name, location, vm_id, tags, last_contact, hostname, agent_version, created, scale_set, signed_off FROM vms";
 
     private static VmRecord ReadVm(DbDataReader reader) => new()
     {
@@ -18,6 +18,7 @@ public sealed partial class SqlRows
         Hostname = Text(reader, 7),
         AgentVersion = Text(reader, 8),
         Created = Time(reader, 9),
+        SignedOff = TimeOrNull(reader, 11),
     };
 
     public Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken) =>
@@ -45,6 +46,9 @@ public sealed partial class SqlRows
     public async Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken) =>
         await ExecuteAsync("UPDATE vms SET last_contact = @now WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@now", Time(lastContact)));
 
+    public async Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE vms SET signed_off = @off WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@off", Time(signedOff))) == 1;
+
     public async Task<bool> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
         await ExecuteAsync("UPDATE vms SET tags = @tags WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@tags", StorageFormat.Serialize(tags))) == 1;
 
@@ -54,7 +58,7 @@ public sealed partial class SqlRows
     public async Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmKey, CancellationToken cancellationToken)
     {
         var found = await QueryAsync(VmSelect.Replace(" FROM vms", ", agent_public_key FROM vms", StringComparison.Ordinal) + " WHERE key = @key AND agent_public_key IS NOT NULL",
-            reader => (ReadVm(reader), (byte[])reader.GetValue(11)), cancellationToken, ("@key", vmKey));
+            reader => (ReadVm(reader), (byte[])reader.GetValue(12)), cancellationToken, ("@key", vmKey));
         return found.Count == 0 ? null : found[0];
     }
 

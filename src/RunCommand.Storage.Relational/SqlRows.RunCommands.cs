@@ -115,13 +115,22 @@ public sealed partial class SqlRows
         await ExecuteAsync("INSERT INTO output(execution_id, stream, start_offset, end_offset, data) VALUES(@id, @s, @start, @end, @data)", cancellationToken,
             ("@id", executionId), ("@s", (int)stream), ("@start", start), ("@end", start + data.Length), ("@data", data));
 
+    // The lower bound on start_offset (the last row starting at or before @from) makes a read near the end of a long
+    // stream (a tail: the last 4 KiB of 1 GiB) a seek in the primary key instead of a scan of every row before it.
     public async Task<IReadOnlyList<(long Start, byte[] Data)>> ReadOutputAsync(string executionId, OutputStream stream, long from, long to, CancellationToken cancellationToken) =>
         await QueryAsync("""
             SELECT start_offset, data FROM output
             WHERE execution_id = @id AND stream = @s AND end_offset > @from AND start_offset < @to
+              AND start_offset >= COALESCE((SELECT MAX(start_offset) FROM output WHERE execution_id = @id AND stream = @s AND start_offset <= @from), 0)
             ORDER BY start_offset
             """, reader => (Int64(reader, 0), (byte[])reader.GetValue(1)), cancellationToken,
             ("@id", executionId), ("@s", (int)stream), ("@from", from), ("@to", to));
+
+    public async Task<IReadOnlyList<(ExecutionState State, long Count)>> CountRunCommandsByStateAsync(CancellationToken cancellationToken) =>
+        await QueryAsync("""
+            SELECT e.state, count(*) FROM run_commands r JOIN executions e ON e.id = r.execution_id
+            WHERE NOT r.deleting GROUP BY e.state
+            """, reader => (Enum<ExecutionState>(reader, 0), Int64(reader, 1)), cancellationToken);
 
     public async Task InsertOperationAsync(OperationRecord operation, CancellationToken cancellationToken) =>
         await ExecuteAsync("INSERT INTO operations(id, kind, resource_id, execution_id, created, completed) VALUES(@id, @kind, @rid, @exec, @created, @completed)",

@@ -44,12 +44,67 @@ public sealed class SqliteBackend : SqlBackend
         RestrictFileModes();
         await using (var connection = await OpenAsync(cancellationToken))
         {
+            await UseIncrementalVacuumAsync(connection, cancellationToken);
+
             // Outside any transaction: the journal mode is a property of the file, set once and kept.
             await SqlRows.ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
         }
 
         RestrictFileModes();
         await base.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Retention gives space back with <c>PRAGMA incremental_vacuum</c> (<see cref="CompactAsync"/>), which needs
+    /// <c>auto_vacuum=INCREMENTAL</c>. A new file takes it before its first table; a file made before it (auto_vacuum
+    /// NONE) only changes mode through a whole VACUUM, which cannot run inside the migration's transaction: it runs
+    /// here, once, before the migration (as long as copying the file takes; it needs as much free space again).
+    /// </summary>
+    private async Task UseIncrementalVacuumAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        const long Incremental = 2;
+        if (Convert.ToInt64(await SqlRows.ScalarAsync(connection, null, "PRAGMA auto_vacuum", cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == Incremental)
+        {
+            return;
+        }
+
+        await SqlRows.ExecuteAsync(connection, null, "PRAGMA auto_vacuum=INCREMENTAL;", cancellationToken);
+        var hasTables = await SqlRows.ScalarAsync(connection, null, "SELECT 1 FROM sqlite_master LIMIT 1", cancellationToken) is not null;
+        if (hasTables)
+        {
+            await _writeLock.WaitAsync(cancellationToken);
+            try
+            {
+                await SqlRows.ExecuteAsync(connection, null, "VACUUM;", cancellationToken);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Moves free pages to the end of the file and cuts them off (<c>incremental_vacuum</c>), then checkpoints the WAL
+    /// with TRUNCATE: the main file shrinks and the WAL file is emptied. Queued with the writers, so it never waits on one.
+    /// </summary>
+    public override async Task CompactAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await SqlRows.ExecuteAsync(connection, null, "PRAGMA incremental_vacuum;", cancellationToken);
+            await SqlRows.ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken);
+        }
+        catch (SqliteException e) when (IsStorageFull(e))
+        {
+            throw new StorageFullException(e);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 
     /// <summary>

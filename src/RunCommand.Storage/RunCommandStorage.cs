@@ -26,6 +26,8 @@ public sealed class RunCommandStorage(IStorageBackend backend) : IAsyncDisposabl
 
     public ILeaseStore Leases { get; } = new LeaseStore(backend);
 
+    public IRetentionStore Retention { get; } = new RetentionStore(backend);
+
     /// <summary>Applies pending migrations (under the backend's lock); call once at start.</summary>
     public Task MigrateAsync(CancellationToken cancellationToken) => Backend.MigrateAsync(cancellationToken);
 

@@ -216,21 +216,20 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
-    public void Assertion_WithinLifetime_IsReusedThenRenewed()
+    public void Assertion_EveryCall_IsFreshlySignedWithItsOwnNonce()
     {
         var time = new ManualTime(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         using var credential = new AgentKeyCredential(AgentAssertion.NewKey(), "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm", time);
 
+        // The server accepts each assertion once: two calls in the same second must not share one.
         var first = credential.Assertion();
-        time.Now += TimeSpan.FromSeconds(59);
-        var cached = credential.Assertion();
-        time.Now += TimeSpan.FromSeconds(2);
-        var renewed = credential.Assertion();
+        var second = credential.Assertion();
 
-        Assert.Equal(first, cached);
-        Assert.NotEqual(first, renewed);
-        Assert.True(AgentAssertion.TryParse(renewed, out _, out var issued, out _, out _));
+        Assert.NotEqual(first, second);
+        Assert.True(AgentAssertion.TryParse(first, out _, out var issued, out var firstPayload, out _));
+        Assert.True(AgentAssertion.TryParse(second, out _, out _, out var secondPayload, out _));
         Assert.Equal(time.Now, issued);
+        Assert.NotEqual(firstPayload, secondPayload);
     }
 
     private sealed class ManualTime(DateTimeOffset now) : TimeProvider

@@ -83,7 +83,7 @@ public sealed class AppendBlobTests(AzuriteFixture fixture) : IClassFixture<Azur
     }
 
     [Fact]
-    public async Task PumpOnceAsync_NineMiBFile_WritesExactBytesInBlocksOfAtMostFourMiB()
+    public async Task PumpOnceAsync_NineMiBFile_WritesExactBytesInOneBlock()
     {
         var blob = await NewBlobAsync();
         var stdout = Path.Combine(_dir, "stdout");
@@ -97,9 +97,30 @@ public sealed class AppendBlobTests(AzuriteFixture fixture) : IClassFixture<Azur
         Assert.True(await blobs.PumpOnceAsync(CancellationToken.None));
 
         var properties = (await blob.GetPropertiesAsync()).Value;
-        Assert.Equal(3, properties.BlobCommittedBlockCount);
+        Assert.Equal(1, properties.BlobCommittedBlockCount);
         Assert.Equal(content, (await blob.DownloadContentAsync()).Value.Content.ToArray());
         Assert.False(blobs.HasPendingBytes);
+    }
+
+    [Fact]
+    public async Task PumpOnceAsync_ServiceRefusingBlocksOverFourMiB_FallsBackToFourMiBBlocks()
+    {
+        var blob = await NewBlobAsync();
+        var stdout = Path.Combine(_dir, "stdout");
+        var content = new byte[(9 * 1024 * 1024) + 123];
+        new Random(7).NextBytes(content);
+        File.WriteAllBytes(stdout, content);
+        using var faults = new FaultyHandler { MaxBlockBytes = AppendBlobClient.LegacyMaxBlockBytes };
+        using var http = new HttpClient(faults);
+        var blobs = OutputBlobs.For("e1", stdout, Path.Combine(_dir, "stderr"), WritableSas(blob).ToString(), null, http, 8, NullLogger.Instance)!;
+        Assert.Null(await blobs.CreateAsync(new Backoff(TimeSpan.Zero, TimeSpan.Zero), CancellationToken.None));
+
+        Assert.True(await blobs.PumpOnceAsync(CancellationToken.None));
+
+        Assert.Equal(1, faults.Refused);
+        Assert.Equal(3, (await blob.GetPropertiesAsync()).Value.BlobCommittedBlockCount);
+        Assert.Equal(content, (await blob.DownloadContentAsync()).Value.Content.ToArray());
+        Assert.Null(blobs.FailureNote);
     }
 
     [Fact]
@@ -141,16 +162,29 @@ public sealed class AppendBlobTests(AzuriteFixture fixture) : IClassFixture<Azur
         Assert.False(blobs.HasPendingBytes);
     }
 
-    /// <summary>Forwards to Azurite but loses the answer of some appends (after they landed) and fails others with 500.</summary>
+    /// <summary>Forwards to Azurite but loses the answer of some appends (after they landed), fails others with 500, and refuses blocks over a size.</summary>
     private sealed class FaultyHandler() : DelegatingHandler(new HttpClientHandler())
     {
         public int LoseAnswerOfAppend { get; set; }
 
         public int FailWith500 { get; set; }
 
+        /// <summary>Larger appends are refused with 413, as a service version before 2022-11-02 refuses blocks over 4 MiB.</summary>
+        public long MaxBlockBytes { get; set; } = long.MaxValue;
+
+        public int Refused { get; private set; }
+
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var isAppend = request.RequestUri!.Query.Contains("comp=appendblock", StringComparison.Ordinal);
+            if (isAppend && request.Content?.Headers.ContentLength > MaxBlockBytes)
+            {
+                Refused++;
+                var refusal = new HttpResponseMessage(HttpStatusCode.RequestEntityTooLarge) { RequestMessage = request };
+                refusal.Headers.Add("x-ms-error-code", "RequestBodyTooLarge");
+                return refusal;
+            }
+
             if (isAppend && LoseAnswerOfAppend > 0)
             {
                 LoseAnswerOfAppend--;

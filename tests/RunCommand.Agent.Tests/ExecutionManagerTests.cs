@@ -29,6 +29,42 @@ public sealed class ExecutionManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Reconcile_ServerTakesRawUploads_SendsOutputRawThenTheTerminalStateWithoutOutput()
+    {
+        var server = new RawUploadServer(_fixture.Server);
+        var (manager, _) = _fixture.NewManager(server);
+        // 20 MB of distinct lines, written over about a second so that progress uploads happen while it runs.
+        var assignment = AgentFixture.Assignment("seq 1 1000000; sleep 0.5; seq 1000001 2500000; echo err >&2");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Null(final.Stdout);
+        Assert.Null(final.Stderr);
+        Assert.True(server.Uploads >= 3, $"only {server.Uploads} raw uploads for 20 MB (at most 8 MiB each)");
+        Assert.Equal(string.Concat(Enumerable.Range(1, 2_500_000).Select(i => $"{i}\n")), _fixture.Server[assignment.ExecutionId].StdoutText);
+        Assert.Equal("err\n", _fixture.Server[assignment.ExecutionId].StderrText);
+        // After the first report (JSON, when the agent does not yet know the server takes uploads) no report carries output.
+        Assert.All(_fixture.Server[assignment.ExecutionId].ReportsSnapshot.Skip(1), r => Assert.Null(r.Stdout));
+    }
+
+    [Fact]
+    public async Task Reconcile_RawUploadRefusedAsAGap_ResumesFromWhereTheServerIs()
+    {
+        var server = new RawUploadServer(_fixture.Server) { ForgetOnce = true };
+        var (manager, _) = _fixture.NewManager(server);
+        var assignment = AgentFixture.Assignment("seq 1 3000000");
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.True(server.Gaps >= 1, "no upload was refused as a gap");
+        Assert.Equal(string.Concat(Enumerable.Range(1, 3_000_000).Select(i => $"{i}\n")), _fixture.Server[assignment.ExecutionId].StdoutText);
+    }
+
+    [Fact]
     public async Task Reconcile_StartedOnServerButUnknownHere_ReportsFailedAndNeverRuns()
     {
         var (manager, _) = _fixture.NewManager();

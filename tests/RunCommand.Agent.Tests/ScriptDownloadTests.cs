@@ -97,6 +97,27 @@ public sealed class ScriptDownloadTests : IDisposable
         Assert.Equal(LocalState.Succeeded, final.State);
         Assert.Equal("third time\n", _fixture.Server[id].StdoutText);
         Assert.Equal(3, http.Requests.Count);
+        var notes = _fixture.Server[id].ReportsSnapshot.Where(r => r.State == LocalState.Pending).Select(r => r.Message).ToList();
+        Assert.Equal(2, notes.Count);
+        Assert.StartsWith($"Script download: attempt 1 of 8 failed: HTTP 503 from host {http.HostAndPort}; retrying in ", notes[0], StringComparison.Ordinal);
+        Assert.StartsWith($"Script download: attempt 2 of 8 failed: HTTP 429 from host {http.HostAndPort}; retrying in ", notes[1], StringComparison.Ordinal);
+        AssertNoSasOnDisk();
+    }
+
+    [Fact]
+    public async Task RunNew_UnresolvableHost_ReportsEachAttemptAndGivesUpAfterThree()
+    {
+        var (final, id) = await RunAsync("https://nonexistent.invalid/x.sh" + Sas, Settings());
+
+        Assert.Equal(LocalState.Failed, final.State);
+        Assert.Equal("Script download failed: cannot resolve host nonexistent.invalid: the name does not exist (gave up after 3 attempts)", final.Message);
+        var notes = _fixture.Server[id].ReportsSnapshot.Where(r => r.State == LocalState.Pending).Select(r => r.Message!).ToList();
+        Assert.Equal(2, notes.Count);
+        for (var i = 0; i < notes.Count; i++)
+        {
+            Assert.StartsWith($"Script download: attempt {i + 1} of 3 failed: cannot resolve host nonexistent.invalid: the name does not exist; retrying in ", notes[i], StringComparison.Ordinal);
+        }
+
         AssertNoSasOnDisk();
     }
 

@@ -387,22 +387,48 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task AgentKey_CapturedAssertionReplayed_IsRefused()
+    {
+        var (key, resourceId) = await fixture.EnrollWithKeyAsync("rgb", "key-replayed");
+        using var ownedKey = key;
+        var captured = AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow);
+
+        Assert.Equal(HttpStatusCode.OK, await PollStatusAsync(captured));
+        // The same bytes again, well inside the assertion's 5-minute window: a replay.
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(captured));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(captured));
+        // A re-encoded signature (the other ECDSA form of the same signature) names the same payload: still a replay.
+        var parts = captured.Split('.');
+        var signature = System.Buffers.Text.Base64Url.DecodeFromChars(parts[2]);
+        var order = System.Numerics.BigInteger.Parse("0FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", System.Globalization.NumberStyles.HexNumber);
+        var sHalf = new System.Numerics.BigInteger(signature.AsSpan(32), isUnsigned: true, isBigEndian: true);
+        var flipped = (order - sHalf).ToByteArray(isUnsigned: true, isBigEndian: true);
+        var malleated = signature[..32].Concat(new byte[32 - flipped.Length]).Concat(flipped).ToArray();
+        Assert.True(AgentAssertion.TryParse(captured, out _, out _, out var payload, out _));
+        Assert.True(AgentAssertion.Verify(key.ExportSubjectPublicKeyInfo(), payload, malleated));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync($"{parts[0]}.{parts[1]}.{System.Buffers.Text.Base64Url.EncodeToString(malleated)}"));
+        // The agent's next assertion (a new nonce) is accepted.
+        Assert.Equal(HttpStatusCode.OK, await PollStatusAsync(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow)));
+    }
+
+    [Fact]
     public async Task AgentKey_Revoked_IsRefusedAtOnce()
     {
         var (key, resourceId) = await fixture.EnrollWithKeyAsync("rgb", "key-revoked");
         using var _ = key;
-        var assertion = AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow);
-        using var agent = fixture.Server.CreateHttpClient(assertion);
+        // Each call signs its own assertion, as the agent does (the server accepts an assertion once).
+        using var agent = fixture.Server.CreateHttpClient(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow));
         var first = await agent.GetFromJsonAsync<GoalState>("/agent/v1/goalstate?version=-1&waitSeconds=0");
 
         // A poll waiting when the agent is revoked must not hand it the work created afterwards.
-        var waiting = agent.GetAsync($"/agent/v1/goalstate?version={first!.Version}&waitSeconds=20");
+        using var waitingAgent = fixture.Server.CreateHttpClient(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow));
+        var waiting = waitingAgent.GetAsync($"/agent/v1/goalstate?version={first!.Version}&waitSeconds=20");
         await fixture.Admin.RevokeAgentAsync(new VmRef(fixture.Subscription, "rgb", "key-revoked"));
         await fixture.Admin.CreateOrUpdateAsync(new RunCommandRef(fixture.Subscription, "rgb", "key-revoked", "after-revoke"), Script("echo no"));
 
         using var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(assertion));
         Assert.Equal(HttpStatusCode.Unauthorized, await PollStatusAsync(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow)));
     }
 

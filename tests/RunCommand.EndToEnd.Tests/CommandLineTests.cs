@@ -36,6 +36,33 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("--execution-retention-days", "0", "ExecutionRetentionDays")]
+    [InlineData("--max-output-bytes", "1000", "MaxOutputBytes")]
+    [InlineData("--retention-interval", "2.00:00:00", "RetentionInterval")]
+    [InlineData("--max-run-commands-per-vm", "0", "MaxRunCommandsPerVm")]
+    public async Task Server_OptionOutOfRange_StopsNamingTheSettingWithoutAStackTrace(string option, string value, string setting)
+    {
+        var (exitCode, output) = await RunToExitAsync("server", Repo.ServerDll,
+            ["--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", "--data-dir", Path.Combine(_dir, "server"), option, value]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"error: invalid settings: The field {setting} must be between", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Server_OptionThatDoesNotParse_StopsNamingTheSetting()
+    {
+        var (exitCode, output) = await RunToExitAsync("server", Repo.ServerDll,
+            ["--urls", $"http://127.0.0.1:{ServerProcess.FreePort()}", "--data-dir", Path.Combine(_dir, "server"), "--execution-retention-days", "thirty"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("error: invalid settings:", output, StringComparison.Ordinal);
+        Assert.Contains("ExecutionRetentionDays", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--max-run-comands-per-vm", "3")]
     [InlineData("--resource-grup", "web")]
     public async Task Agent_UnknownOption_StopsNamingIt(string option, string value)
@@ -45,6 +72,19 @@ public sealed class CommandLineTests : IAsyncLifetime
 
         Assert.Equal(2, exitCode);
         Assert.Contains($"unknown option '{option}'", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("9464")]
+    [InlineData("localhost:9464")]
+    [InlineData("127.0.0.1:0")]
+    public async Task Agent_MetricsListenWithoutAddressAndPort_StopsSayingWhatItTakes(string value)
+    {
+        var (exitCode, output) = await RunToExitAsync("agent", Repo.AgentDll,
+            ["--server", "http://127.0.0.1:1", "--vm-name", "vm1", "--state-dir", Path.Combine(_dir, "agent"), "--metrics-listen", value]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"--metrics-listen takes an IP address and a port, such as 127.0.0.1:9464 or [::1]:9464, not '{value}'", output, StringComparison.Ordinal);
     }
 
     [Fact]

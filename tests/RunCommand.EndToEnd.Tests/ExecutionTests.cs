@@ -63,6 +63,50 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
     }
 
     [Fact]
+    public async Task Run_NamelessProtectedParameters_FollowThePublicOnesAsDollarArgumentsByteForByte()
+    {
+        await _stack.StartAgentAsync("protpos");
+        string[] secrets = ["it's \"quoted\" with  spaces", "line one\nline two\n", "", "$(echo nope) -x"];
+        var resource = Stack.Script("""
+            #!/usr/bin/env bash
+            for arg in "$@"; do printf '%s' "$arg" | base64 -w0; echo; done
+            echo "count $# named $NAMED zero $0"
+            """, parameters: [new() { Name = "", Value = "public one" }, new() { Name = "", Value = "public\ntwo" }]);
+        resource = resource with
+        {
+            Properties = resource.Properties! with
+            {
+                ProtectedParameters = [.. secrets.Take(2).Select(v => new RunCommandParameter { Name = "", Value = v }),
+                    new() { Name = "NAMED", Value = "n" }, .. secrets.Skip(2).Select(v => new RunCommandParameter { Name = "", Value = v })],
+            },
+        };
+
+        var result = await _stack.RunAsync(_stack.Command("protpos", "p"), resource);
+
+        var view = result.Properties!.InstanceView!;
+        Assert.True(view.ExecutionState == ExecutionStates.Succeeded, view.ExecutionMessage + view.Error);
+        string[] all = ["public one", "public\ntwo", .. secrets];
+        var lines = view.Output!.Split('\n');
+        Assert.Equal(all.Select(v => Convert.ToBase64String(Encoding.UTF8.GetBytes(v))), lines.Take(all.Length));
+        Assert.StartsWith($"count {all.Length} named n zero /", lines[all.Length], StringComparison.Ordinal);
+        Assert.EndsWith("/script", lines[all.Length], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_NamelessProtectedParameterWithPythonShebang_FailsClearlyWithoutRunning()
+    {
+        await _stack.StartAgentAsync("protpy");
+        var resource = Stack.Script("#!/usr/bin/python3\nprint('ran')\n");
+        resource = resource with { Properties = resource.Properties! with { ProtectedParameters = [new() { Name = "", Value = "s" }] } };
+
+        var view = (await _stack.RunAsync(_stack.Command("protpy", "p"), resource)).Properties!.InstanceView!;
+
+        Assert.Equal(ExecutionStates.Failed, view.ExecutionState);
+        Assert.Contains("Nameless protected parameters need a shell script", view.ExecutionMessage, StringComparison.Ordinal);
+        Assert.Equal("", view.Output ?? "");
+    }
+
+    [Fact]
     public async Task Delete_RunningScriptWithBackgroundChild_LeavesNoProcess()
     {
         await _stack.StartAgentAsync("deleter");
@@ -179,6 +223,30 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
         Assert.True(Encoding.UTF8.GetByteCount(tail) > 4090);
         Assert.EndsWith("line 20000 ünï\n", tail, StringComparison.Ordinal);
         Assert.DoesNotContain('\uFFFD', tail);
+    }
+
+    [Fact]
+    public async Task Run_OutputOfManyUploads_IsKeptByteForByte()
+    {
+        // About 40 MB: the first report carries 1 MiB inside JSON, the rest goes as raw uploads of up to 8 MiB, each
+        // stored as rows of 1 MiB. Every line is distinct, so a byte lost, doubled or misplaced at any seam shows.
+        await _stack.StartAgentAsync("rawout");
+        var target = _stack.Command("rawout", "raw");
+        const int lines = 5_000_000;
+        var expected = new StringBuilder();
+        for (var i = 1; i <= lines; i++)
+        {
+            expected.Append(i).Append('\n');
+        }
+
+        var result = await _stack.RunAsync(target, Stack.Script($"seq 1 {lines}", timeoutInSeconds: 600));
+
+        Assert.Equal(ExecutionStates.Succeeded, result.Properties!.InstanceView!.ExecutionState);
+        var all = await _stack.ReadAllStdoutAsync(target);
+        var want = Encoding.ASCII.GetBytes(expected.ToString());
+        Assert.Equal(want.Length, all.Length);
+        Assert.True(want.AsSpan().SequenceEqual(all), "stdout differs from what the script wrote");
+        Assert.EndsWith($"\n{lines}\n", result.Properties.InstanceView.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -103,11 +103,31 @@ public sealed class HttpRefusalTests(ApiServerFixture fixture) : IClassFixture<A
     }
 
     [Fact]
-    public async Task Get_EncodedNulInPath_IsRefusedAndTheServerStaysUp()
+    public async Task Get_EncodedNulInPath_Answers400ArmErrorAndTheServerStaysUp()
     {
-        var (status, _, _) = await SendRawAsync(Request("/subscriptions/a%00b"));
+        var (status, head, body) = await SendRawAsync(Request("/subscriptions/a%00b"));
 
         Assert.Equal(400, status);
+        AssertArmError(head, body, "InvalidRequestUri");
         Assert.False(_server.Process.HasExited);
+    }
+
+    [Fact]
+    public async Task Get_RawNulByteInPath_Answers400ArmError()
+    {
+        var (status, head, body) = await SendRawAsync(Request("/subscriptions/a\0b"));
+
+        Assert.Equal(400, status);
+        AssertArmError(head, body, "InvalidRequestUri");
+        Assert.Contains("X-Frame-Options: DENY", head, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Content-Security-Policy: default-src 'none'", head, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Get_NoNul_StillServedOnTheSameGuardedConnection()
+    {
+        var (status, _, _) = await SendRawAsync(Request("/healthz"));
+
+        Assert.Equal(200, status);
     }
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Azure;
 using Azure.Core;
@@ -7,6 +9,7 @@ using Azure.ResourceManager;
 using Azure.ResourceManager.Compute;
 using Azure.ResourceManager.Compute.Models;
 using RunCommand.Client;
+using RunCommand.Contracts.Agents;
 using RunCommand.Contracts.Arm;
 using RunCommand.Testing;
 
@@ -44,7 +47,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
     }
 
     /// <summary>Starts a node on the shared database; later nodes get a copy of the first node's secrets key.</summary>
-    private async Task<ServerProcess> StartNodeAsync(string name, ServerProcess? first = null, bool https = false, int? port = null)
+    private async Task<ServerProcess> StartNodeAsync(string name, ServerProcess? first = null, bool https = false, int? port = null, string presenceWindow = "00:00:10")
     {
         var dataDir = Path.Combine(_dir, name);
         Directory.CreateDirectory(dataDir);
@@ -54,7 +57,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
             File.SetUnixFileMode(Path.Combine(dataDir, "secrets.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
-        var node = await ServerProcess.StartAsync(dataDir, https, ["--postgres", _database, "--RunCommand:AgentPresenceWindow", "00:00:10"], port);
+        var node = await ServerProcess.StartAsync(dataDir, https, ["--postgres", _database, "--RunCommand:AgentPresenceWindow", presenceWindow], port);
         lock (_processes)
         {
             _processes.Add(node);
@@ -123,6 +126,86 @@ public sealed class MultiNodeTests : IAsyncLifetime
             Assert.Equal("Succeeded", operation.Value.Data.ProvisioningState);
             var shown = await commands.GetAsync(name, expand: "instanceView");
             Assert.Equal($"{name}\n", shown.Value.Data.InstanceView.Output);
+        }
+    }
+
+    [Fact]
+    public async Task TwoNodes_CapturedAgentAssertion_IsRefusedOnEitherNode()
+    {
+        var nodeA = await StartNodeAsync("a");
+        var nodeB = await StartNodeAsync("b", nodeA);
+        var key = AgentAssertion.NewKey();
+        using var ownedKey = key;
+        using (var enroll = nodeA.CreateHttpClient(File.ReadAllText(nodeA.EnrollTokenFile).Trim()))
+        {
+            using var enrolled = await enroll.PostAsJsonAsync("/agent/v1/enroll",
+                new EnrollRequest { ResourceGroup = "nodes", VmName = "replayed", PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()) });
+            enrolled.EnsureSuccessStatusCode();
+        }
+
+        var resourceId = $"/subscriptions/{nodeA.SubscriptionId}/resourceGroups/nodes/providers/Microsoft.Compute/virtualMachines/replayed";
+        async Task<HttpStatusCode> PollAsync(ServerProcess node, string assertion)
+        {
+            using var agent = node.CreateHttpClient(assertion);
+            using var response = await agent.GetAsync("/agent/v1/goalstate?version=-1&waitSeconds=0");
+            return response.StatusCode;
+        }
+
+        // Used on A, then replayed on A and on B; used on B, then replayed on A.
+        var first = AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow);
+        Assert.Equal(HttpStatusCode.OK, await PollAsync(nodeA, first));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(nodeA, first));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(nodeB, first));
+        var second = AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow);
+        Assert.Equal(HttpStatusCode.OK, await PollAsync(nodeB, second));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(nodeA, second));
+        Assert.Equal(HttpStatusCode.OK, await PollAsync(nodeA, AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow)));
+    }
+
+    [Fact]
+    public async Task TwoNodes_AgentStoppedWithSigterm_ShowsDisconnectedThroughEitherNodeAtOnce()
+    {
+        // A presence window of 10 minutes: without its sign-off the stopped agent would show Connected all test long.
+        var nodeA = await StartNodeAsync("a", presenceWindow: "00:10:00");
+        var nodeB = await StartNodeAsync("b", nodeA, presenceWindow: "00:10:00");
+        var agent = await AgentProcess.StartAsync(nodeA, "leaving", "nodes", Path.Combine(_dir, "agent-leaving"), serverUrls: nodeA.Url);
+        _processes.Add(agent);
+        var clis = new[] { nodeA, nodeB }.Select(node => (Node: node, Cli: new CliRunner(Path.Combine(_dir, "cli-" + Path.GetFileName(node.DataDir))))).ToList();
+        foreach (var (node, cli) in clis)
+        {
+            var login = await cli.RunAsync("login", "--server", node.Url, "--token-file", Path.Combine(nodeA.DataDir, "admin.token"));
+            Assert.True(login.ExitCode == 0, login.Stdout + login.Stderr);
+        }
+
+        async Task<string> StatusAsync(CliRunner cli)
+        {
+            var shown = await cli.RunAsync("vm", "show", "-g", "nodes", "-n", "leaving", "--query", "agentInstanceView.status", "-o", "tsv");
+            Assert.True(shown.ExitCode == 0, shown.Stdout + shown.Stderr);
+            return shown.Stdout.Trim();
+        }
+
+        foreach (var (_, cli) in clis)
+        {
+            await Wait.UntilAsync(async () => await StatusAsync(cli) == "Connected", TimeSpan.FromSeconds(30), "the agent to show Connected");
+        }
+
+        await agent.Process.StopAsync();
+        Assert.Equal(0, await agent.Process.WaitForExitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("Signed off", agent.Process.Output, StringComparison.Ordinal);
+        foreach (var (_, cli) in clis)
+        {
+            await Wait.UntilAsync(async () => await StatusAsync(cli) == "Disconnected", TimeSpan.FromSeconds(30), "the stopped agent to show Disconnected");
+            var list = await cli.RunAsync("vm", "list", "-g", "nodes", "-o", "table");
+            Assert.True(list.ExitCode == 0, list.Stdout + list.Stderr);
+            Assert.Contains("Disconnected", list.Stdout, StringComparison.Ordinal);
+        }
+
+        // Started again, it is Connected again through either node, before any window could matter.
+        var back = await AgentProcess.StartAsync(nodeA, "leaving", "nodes", Path.Combine(_dir, "agent-leaving"), serverUrls: nodeB.Url);
+        _processes.Add(back);
+        foreach (var (_, cli) in clis)
+        {
+            await Wait.UntilAsync(async () => await StatusAsync(cli) == "Connected", TimeSpan.FromSeconds(30), "the restarted agent to show Connected");
         }
     }
 

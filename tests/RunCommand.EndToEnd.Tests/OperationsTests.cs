@@ -1,13 +1,11 @@
-using System.Globalization;
 using System.Net;
-using System.Text.RegularExpressions;
 using RunCommand.Contracts.Arm;
 using RunCommand.Testing;
 
 namespace RunCommand.EndToEnd.Tests;
 
 /// <summary>/metrics (Prometheus text, counters that move with real commands) and /readyz (follows the database).</summary>
-public sealed partial class OperationsTests(StackFixture fixture) : IClassFixture<StackFixture>
+public sealed class OperationsTests(StackFixture fixture) : IClassFixture<StackFixture>
 {
     private readonly Stack _stack = fixture.Stack;
 
@@ -32,6 +30,92 @@ public sealed partial class OperationsTests(StackFixture fixture) : IClassFixtur
         Assert.True(Value(after, "runcmd_agents_connected") >= 1);
         Assert.True(after.ContainsKey("runcmd_fleet_runs_active"));
         Assert.True(Sum(after, "http_requests_received_total", "code=\"401\"") > Sum(before, "http_requests_received_total", "code=\"401\""));
+
+        // Run commands by state: counted from the store, at most every 10 s, so waited for.
+        await Wait.UntilAsync(async () =>
+        {
+            var now = await ScrapeAsync(admin);
+            return Value(now, "runcmd_commands{state=\"Succeeded\"}") == Value(before, "runcmd_commands{state=\"Succeeded\"}") + 1
+                && Value(now, "runcmd_commands{state=\"Failed\"}") == Value(before, "runcmd_commands{state=\"Failed\"}") + 1;
+        }, TimeSpan.FromSeconds(60), "runcmd_commands to count the two new run commands");
+        Assert.All(new[] { "Pending", "Running", "Succeeded", "Failed", "TimedOut", "Canceled" },
+            state => Assert.True(after.ContainsKey($"runcmd_commands{{state=\"{state}\"}}"), $"no runcmd_commands sample for {state}"));
+    }
+
+    [Fact]
+    public async Task Metrics_RefusedForbiddenAndThrottledRequests_AreCountedByStatusCode()
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-codes-").FullName;
+        await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https: false,
+            ["--RunCommand:RequestsPerSecond", "1", "--RunCommand:RequestBurst", "10"]);
+        using var admin = server.CreateHttpClient();
+        using var client = new RunCommand.Client.RunCommandClient(new RunCommand.Client.RunCommandClientOptions { Server = new Uri(server.Url), Token = server.AdminToken });
+        await client.CreatePrincipalAsync("nobody", "User", null);
+        var token = (await client.CreateTokenAsync("nobody", null, "metrics test")).Token!;
+        using var nobody = server.CreateHttpClient(token);
+        using var stranger = server.CreateHttpClient("not-a-token");
+        var before = await ScrapeAsync(admin);
+
+        // A principal without a role: 403 while its bucket lasts, then 429; an unknown token: 401.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
+        {
+            using var response = await nobody.GetAsync($"/subscriptions/{server.SubscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2023-07-01");
+            return (int)response.StatusCode;
+        }));
+        using (var refused = await stranger.GetAsync($"/subscriptions/{server.SubscriptionId}/resourceGroups?api-version=2022-12-01"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        var after = await ScrapeAsync(admin);
+        Assert.Contains(403, answers);
+        Assert.Contains(429, answers);
+        foreach (var code in new[] { 403, 429 })
+        {
+            Assert.Equal(answers.Count(a => a == code), Sum(after, "http_requests_received_total", $"code=\"{code}\"") - Sum(before, "http_requests_received_total", $"code=\"{code}\""));
+        }
+
+        Assert.Equal(1, Sum(after, "http_requests_received_total", "code=\"401\"") - Sum(before, "http_requests_received_total", "code=\"401\""));
+    }
+
+    [Fact]
+    public async Task AgentMetrics_CommandRuns_ParsesAsPrometheusTextAndCountersMove()
+    {
+        const string vm = "agent-metered";
+        var port = ServerProcess.FreePort();
+        await using var agent = await AgentProcess.StartAsync(_stack.Server, vm, "e2e", Path.Combine(_stack.Dir, "agents", vm),
+            extraArgs: ["--metrics-listen", $"127.0.0.1:{port}"]);
+        using var scraper = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        async Task<Dictionary<string, double>> ScrapeAgentAsync()
+        {
+            using var response = await scraper.GetAsync("/metrics");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("text/plain", response.Content.Headers.ContentType!.MediaType);
+            return PrometheusText.Parse(await response.Content.ReadAsStringAsync());
+        }
+
+        await Wait.UntilAsync(async () => Value(await ScrapeAgentAsync(), "runcmd_agent_polls_total") >= 1, TimeSpan.FromSeconds(30), "the agent's first poll");
+        var before = await ScrapeAgentAsync();
+
+        await _stack.RunAsync(_stack.Command(vm, "ok"), Stack.Script("echo fine; echo warn >&2"));
+        await _stack.RunAsync(_stack.Command(vm, "bad"), Stack.Script("exit 3"));
+
+        var after = await Wait.UntilAsync(async () =>
+        {
+            var now = await ScrapeAgentAsync();
+            return Value(now, "runcmd_agent_executions_running") == 0 ? now : null;
+        }, TimeSpan.FromSeconds(30), "the agent to finish reporting");
+        Assert.Equal(Value(before, "runcmd_agent_executions_finished_total{outcome=\"Succeeded\"}") + 1, Value(after, "runcmd_agent_executions_finished_total{outcome=\"Succeeded\"}"));
+        Assert.Equal(Value(before, "runcmd_agent_executions_finished_total{outcome=\"Failed\"}") + 1, Value(after, "runcmd_agent_executions_finished_total{outcome=\"Failed\"}"));
+        Assert.True(after.ContainsKey("runcmd_agent_executions_finished_total{outcome=\"TimedOut\"}"));
+        Assert.Equal(Value(before, "runcmd_agent_output_shipped_bytes_total{stream=\"stdout\"}") + "fine\n".Length, Value(after, "runcmd_agent_output_shipped_bytes_total{stream=\"stdout\"}"));
+        Assert.Equal(Value(before, "runcmd_agent_output_shipped_bytes_total{stream=\"stderr\"}") + "warn\n".Length, Value(after, "runcmd_agent_output_shipped_bytes_total{stream=\"stderr\"}"));
+        Assert.True(Value(after, "runcmd_agent_reports_total") >= Value(before, "runcmd_agent_reports_total") + 2);
+        Assert.True(Value(after, "runcmd_agent_polls_total") > Value(before, "runcmd_agent_polls_total"));
+        Assert.True(after.ContainsKey("runcmd_agent_report_failures_total"));
+        Assert.True(after.ContainsKey("runcmd_agent_poll_failures_total"));
+        using var elsewhere = await scraper.GetAsync("/");
+        Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
     }
 
     [Fact]
@@ -79,36 +163,10 @@ public sealed partial class OperationsTests(StackFixture fixture) : IClassFixtur
         var response = await http.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
-        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var line in (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (line.StartsWith('#'))
-            {
-                Assert.Matches(MetaLine(), line);
-                continue;
-            }
-
-            var match = SampleLine().Match(line);
-            Assert.True(match.Success, $"not a Prometheus sample line: '{line}'");
-            samples[match.Groups["key"].Value] = match.Groups["value"].Value switch
-            {
-                "+Inf" => double.PositiveInfinity,
-                "-Inf" => double.NegativeInfinity,
-                var v => double.Parse(v, CultureInfo.InvariantCulture),
-            };
-        }
-
-        return samples;
+        return PrometheusText.Parse(await response.Content.ReadAsStringAsync());
     }
 
     private static double Value(Dictionary<string, double> samples, string key) => samples.GetValueOrDefault(key);
 
-    private static double Sum(Dictionary<string, double> samples, string name, string label) =>
-        samples.Where(s => s.Key.StartsWith(name + "{", StringComparison.Ordinal) && s.Key.Contains(label, StringComparison.Ordinal)).Sum(s => s.Value);
-
-    [GeneratedRegex(@"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$")]
-    private static partial Regex MetaLine();
-
-    [GeneratedRegex(@"^(?<key>[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*=""([^""\\]|\\.)*"",?)*\})?) (?<value>[-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf|NaN))( [0-9]+)?$")]
-    private static partial Regex SampleLine();
+    private static double Sum(Dictionary<string, double> samples, string name, string label) => PrometheusText.Sum(samples, name, label);
 }

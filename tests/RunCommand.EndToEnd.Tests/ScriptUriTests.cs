@@ -54,6 +54,44 @@ public sealed class ScriptUriTests(StackFixture fixture) : IClassFixture<StackFi
     }
 
     [Fact]
+    public async Task Run_ScriptUriAnswering503_ShowsTheFailedAttemptWhileTheNextOneRuns()
+    {
+        await _stack.StartAgentAsync("scripturi503");
+        // The first attempt fails; the second hangs, so the note of the first stays until the test has seen it.
+        await using var http = new ScriptHttpServer((_, n) => n == 1 ? ScriptAnswer.Text("busy", 503) : new ScriptAnswer(200, [], Hang: true));
+        var target = _stack.Command("scripturi503", "busy");
+        await _stack.StartAsync(target, FromUri(http.Url("/s.sh" + Sas)));
+
+        var view = await _stack.WaitForStateAsync(target, v => v.ExecutionMessage?.Contains("attempt 1 of", StringComparison.Ordinal) == true,
+            TimeSpan.FromSeconds(30), "the failed attempt to be shown");
+
+        Assert.Equal(ExecutionStates.Pending, view.ExecutionState);
+        Assert.StartsWith($"Script download: attempt 1 of 8 failed: HTTP 503 from host {http.HostAndPort}; retrying in ", view.ExecutionMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain(Signature, view.ExecutionMessage, StringComparison.Ordinal);
+        var deleted = await _stack.Client.DeleteAsync(target);
+        Assert.Equal(OperationStatus.Succeeded, (await _stack.Client.WaitForOperationAsync(deleted!)).Status);
+    }
+
+    [Fact]
+    public async Task Create_UnresolvableScriptUri_CliShowsFailedAttemptsThenTheCause()
+    {
+        await _stack.StartAgentAsync("scriptnx");
+        var cli = new CliRunner(Path.Combine(_stack.Dir, "cli-" + Guid.NewGuid().ToString("N")));
+        await cli.LoginAsync(_stack.Server);
+
+        var result = await cli.RunAsync("vm", "run-command", "create", "-g", "e2e", "--vm-name", "scriptnx", "-n", "nx",
+            "--script-uri", "https://nonexistent.invalid/x.sh");
+
+        Assert.Equal(1, result.ExitCode);
+        // Each attempt's note is shown on stderr as it happens ("[0s] Pending: Script download: attempt 1 of 3 failed: ...").
+        var attempts = result.Stderr.Split('\n').Where(l => l.Contains("Pending: Script download: attempt ", StringComparison.Ordinal)).ToList();
+        Assert.True(attempts.Count > 0, result.Stderr);
+        Assert.All(attempts, l => Assert.Matches(@"^\[\d+s\] Pending: Script download: attempt [12] of 3 failed: cannot resolve host nonexistent\.invalid: the name does not exist; retrying in [\d.]+ s$", l));
+        Assert.Contains("\"executionMessage\": \"Script download failed: cannot resolve host nonexistent.invalid: the name does not exist (gave up after 3 attempts)\"",
+            result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_ScriptUriNotFound_FailedNamingStatusAndHost()
     {
         await _stack.StartAgentAsync("scripturi404");

@@ -8,7 +8,8 @@ using RunCommand.Testing;
 namespace RunCommand.EndToEnd.Tests;
 
 /// <summary>
-/// A command carrying a unique value of every kind of secret (protected parameter, run-as password, script SAS,
+/// A command carrying a unique value of every kind of secret (named and nameless protected parameter, run-as password, script SAS,
+/// the agent's storage credential of a managed identity,
 /// output blob SAS) runs; then every place a secret could leak is searched: the server's database files, the
 /// server's and agent's logs, the agent's state dir, every API response, and every process's command line.
 /// </summary>
@@ -19,16 +20,21 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
     [Fact]
     public async Task Run_WithEverySecretKind_LeavesNoSecretAnywhere()
     {
-        var agent = await _stack.StartAgentAsync("secrets");
+        // The agent's storage credential (for the error blob's managed identity) is a secret too: only its 0600 file holds it.
+        var credentials = Path.Combine(_stack.Dir, "secrets-storage-credentials.json");
+        File.WriteAllText(credentials, $$"""{"identities":[{"clientId":"hygiene","accountName":"{{AzuriteProcess.AccountName}}","accountKey":"{{AzuriteProcess.AccountKey}}"}]}""");
+        File.SetUnixFileMode(credentials, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var agent = await _stack.StartAgentAsync("secrets", extraArgs: ["--storage-credentials", credentials]);
         await using var user = await LinuxTestUser.CreateAsync();
         var protectedValue = "pp-" + Guid.NewGuid().ToString("N");
+        var positionalValue = "pos-" + Guid.NewGuid().ToString("N");
         var scriptSas = "sig-" + Guid.NewGuid().ToString("N");
-        var script = "printf %s \"$PSECRET\" | sha256sum | cut -c1-16; id -un; sleep 2\n";
+        var script = "printf %s \"$PSECRET\" | sha256sum | cut -c1-16; printf %s \"$1\" | sha256sum | cut -c1-16; id -un; echo to-error-blob >&2; sleep 2\n";
         await using var scripts = new ScriptHttpServer((_, _) => ScriptAnswer.Text(script));
         var container = await fixture.Azurite.CreateContainerAsync();
         var outputBlob = AzuriteProcess.SasUri(container.GetBlobClient("out.log"), AzuriteProcess.AppendBlobPermissions);
         var blobSig = HttpUtility.ParseQueryString(outputBlob.Query)["sig"]!;
-        var secrets = new[] { protectedValue, user.Password, scriptSas, blobSig, Uri.EscapeDataString(blobSig) };
+        var secrets = new[] { protectedValue, positionalValue, user.Password, scriptSas, blobSig, Uri.EscapeDataString(blobSig), AzuriteProcess.AccountKey, Uri.EscapeDataString(AzuriteProcess.AccountKey) };
         var target = _stack.Command("secrets", "all-secrets");
         var resource = new RunCommandResource
         {
@@ -36,10 +42,12 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
             Properties = new RunCommandProperties
             {
                 Source = new RunCommandSource { ScriptUri = scripts.Url("/script.sh?sv=2024&sig=" + scriptSas) },
-                ProtectedParameters = [new RunCommandParameter { Name = "PSECRET", Value = protectedValue }],
+                ProtectedParameters = [new RunCommandParameter { Name = "PSECRET", Value = protectedValue }, new RunCommandParameter { Name = "", Value = positionalValue }],
                 RunAsUser = user.Name,
                 RunAsPassword = user.Password,
                 OutputBlobUri = outputBlob.ToString(),
+                ErrorBlobUri = container.GetBlobClient("err.log").Uri.ToString(),
+                ErrorBlobManagedIdentity = new RunCommandManagedIdentity { ClientId = "hygiene" },
             },
         };
 
@@ -59,6 +67,9 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
             Assert.DoesNotContain(secrets, s => text.Contains(s, StringComparison.Ordinal));
         }
 
+        // A nameless protected value is set inside the script's shell: in no process's environment either.
+        Assert.DoesNotContain(processes, p => TryRead(Path.Combine(p, "environ")).Contains(positionalValue, StringComparison.Ordinal));
+
         // Control: the same scan does find the protected value where it belongs, in the script's environment.
         Assert.Contains(processes, p => TryRead(Path.Combine(p, "environ")).Contains("PSECRET=" + protectedValue, StringComparison.Ordinal));
 
@@ -72,8 +83,10 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
         var view = (await _stack.Client.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!;
         Assert.True(view.ExecutionState == ExecutionStates.Succeeded, view.ExecutionMessage + view.Error);
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(protectedValue)))[..16];
-        Assert.Equal($"{hash}\n{user.Name}\n", view.Output);
+        var positionalHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(positionalValue)))[..16];
+        Assert.Equal($"{hash}\n{positionalHash}\n{user.Name}\n", view.Output);
         Assert.Contains("sig=" + scriptSas, scripts.Requests.Single(), StringComparison.Ordinal);
+        Assert.Equal("to-error-blob\n", (await container.GetBlobClient("err.log").DownloadContentAsync()).Value.Content.ToString());
 
         var places = new Dictionary<string, byte[]>
         {

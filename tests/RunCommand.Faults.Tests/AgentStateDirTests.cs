@@ -52,4 +52,30 @@ public sealed class AgentStateDirTests(ITestOutputHelper output)
         ledger.AssertEachOnce(["first", "after"]);
         output.WriteLine($"agent state dir: 2 faults (full, read-only) reported as Failed with their reason, 0 lost, 0 run unrecorded, {clock.Elapsed.TotalSeconds:F0} s");
     }
+
+    /// <summary>
+    /// The state dir fills while a script writes: its writes fail with ENOSPC (unseen by the agent) and it exits 0 all
+    /// the same. The execution must not end as the script's success with its output silently cut: it ends Failed,
+    /// saying why and what the script's exit code was, with the output that was kept.
+    /// </summary>
+    [Fact]
+    public async Task StateDirFillsWhileTheScriptWrites_EndsFailedSayingTheOutputCouldNotBeKept()
+    {
+        await using var stack = new FaultStack("agentfull");
+        await stack.StartServerAsync();
+        var stateDir = Path.Combine(stack.Dir, "agent-state");
+        await stack.MountTmpfsAsync(stateDir, 8);
+        await stack.StartAgentsAsync(["filler"], stateDirOf: _ => stateDir);
+
+        var target = stack.Command("filler", "flood");
+        await stack.PutAsync(target, "echo first line; yes 0123456789abcdef | head -c 20000000 2>/dev/null; exit 0");
+        var view = (await stack.WaitAllTerminalAsync([target], TimeSpan.FromMinutes(2)))["filler/flood"];
+
+        Assert.Equal(ExecutionStates.Failed, view.ExecutionState);
+        Assert.Contains("ran out of space (No space left on device) while the script ran, so its output could not be kept", view.ExecutionMessage, StringComparison.Ordinal);
+        var kept = System.Text.Encoding.ASCII.GetString(await Stack.ReadAllStdoutAsync(stack.Client, target));
+        Assert.StartsWith("first line\n0123456789abcdef", kept, StringComparison.Ordinal);
+        Assert.InRange(kept.Length, 1_000_000, 8 * 1024 * 1024);
+        output.WriteLine($"agent state dir filled by the script: Failed, '{view.ExecutionMessage}', {kept.Length} of 20000011 bytes of output kept");
+    }
 }

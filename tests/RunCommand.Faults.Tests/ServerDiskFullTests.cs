@@ -39,8 +39,9 @@ public sealed class ServerDiskFullTests(ITestOutputHelper output)
         var filled = FaultStack.FillDisk(ballast);
         File.WriteAllText(gate, "");
 
-        // The agent's reports of the output are refused (507, logged as storage full, never as an unhandled error) ...
-        await Wait.UntilAsync(() => stack.Server.Process.Output.Contains("Storage full: POST", StringComparison.Ordinal), TimeSpan.FromMinutes(2), "an agent report to be refused for lack of space");
+        // The agent's output (raw uploads, docs/agent-protocol.md) is refused (507, logged as storage full, never as an
+        // unhandled error) ...
+        await Wait.UntilAsync(() => stack.Server.Process.Output.Contains("Storage full: PUT /agent/v1/executions/", StringComparison.Ordinal), TimeSpan.FromMinutes(2), "an agent upload to be refused for lack of space");
         // ... and so is a new command, with an ARM error a client can read.
         var refused = await Wait.UntilAsync(async () =>
         {

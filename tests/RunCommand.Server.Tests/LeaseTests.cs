@@ -73,11 +73,4 @@ public sealed class LeaseTests : IAsyncLifetime
         await a.ReleaseAsync(LeaseKind.FleetRun, "r", CancellationToken.None);
         Assert.True(await b.HoldAsync(LeaseKind.FleetRun, "r", CancellationToken.None));
     }
-
-    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 }

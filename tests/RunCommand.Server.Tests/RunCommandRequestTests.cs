@@ -37,6 +37,43 @@ public sealed class RunCommandRequestTests
     }
 
     [Fact]
+    public void Apply_ManagedIdentities_AreKeptInTheSpec()
+    {
+        var (spec, _) = Parse("""
+            {"location":"local","properties":{"source":{"scriptUri":"https://h/s.sh","scriptUriManagedIdentity":{}},
+             "outputBlobUri":"https://h/c/o","outputBlobManagedIdentity":{"clientId":"c1"},
+             "errorBlobUri":"https://h/c/e","errorBlobManagedIdentity":{"objectId":"o1"}}}
+            """).Apply(null, null);
+
+        Assert.Equal(new RunCommand.Contracts.Arm.RunCommandManagedIdentity(), spec.ScriptUriManagedIdentity);
+        Assert.Equal("c1", spec.OutputBlobManagedIdentity!.ClientId);
+        Assert.Equal("o1", spec.ErrorBlobManagedIdentity!.ObjectId);
+    }
+
+    [Theory]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"outputBlobManagedIdentity":"c1"}}""", "properties.outputBlobManagedIdentity")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"errorBlobManagedIdentity":{"clientId":"a","objectId":"b"}}}""", "properties.errorBlobManagedIdentity")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"outputBlobManagedIdentity":{"clientId":""}}}""", "properties.outputBlobManagedIdentity.clientId")]
+    [InlineData("""{"location":"local","properties":{"source":{"script":"x","scriptUriManagedIdentity":{}}}}""", "properties.source.scriptUriManagedIdentity")]
+    public void Parse_BadManagedIdentity_NamesTheField(string json, string target)
+    {
+        Assert.Contains(target, Targets(Parse(json)));
+    }
+
+    [Fact]
+    public void Parse_NamelessProtectedParameters_AreKeptInOrder()
+    {
+        var request = Parse("""
+            {"location":"local","properties":{"source":{"script":"x"},
+             "protectedParameters":[{"name":"","value":"s1"},{"name":"S","value":"n"},{"value":"s2"}]}}
+            """);
+
+        Assert.Empty(request.Errors);
+        var (_, secrets) = request.Apply(null, null);
+        Assert.Equal([("", "s1"), ("S", "n"), ("", "s2")], secrets.ProtectedParameters.Select(p => (p.Name, p.Value)));
+    }
+
+    [Fact]
     public void Apply_BlobUrisWithSas_KeepsUrlsWithoutQueryAndSealsTheQueries()
     {
         var request = Parse("""
@@ -90,7 +127,6 @@ public sealed class RunCommandRequestTests
     [InlineData("""{"location":5,"properties":{"source":{"script":"x"}}}""", "location")]
     [InlineData("""{"location":"local","tags":{"a":1},"properties":{"source":{"script":"x"}}}""", "tags.a")]
     [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"protectedParameters":{"name":"a"}}}""", "properties.protectedParameters")]
-    [InlineData("""{"location":"local","properties":{"source":{"script":"x"},"protectedParameters":[{"name":"","value":"s"}]}}""", "properties.protectedParameters[0].name")]
     public void Parse_InvalidField_NamesTheField(string json, string target)
     {
         Assert.Contains(target, Targets(Parse(json)));

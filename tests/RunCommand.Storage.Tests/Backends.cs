@@ -20,6 +20,13 @@ public interface IBackendFactory : IAsyncDisposable
 
     /// <summary>The first column of the first row of a query on this test's database, outside the stores.</summary>
     Task<object?> ScalarAsync(string sql);
+
+    /// <summary>
+    /// Bytes the database holds on disk for output, once the space of deleted rows has been given back the backend's
+    /// way: SQLite the whole file and its WAL after <paramref name="storage"/>'s compaction; PostgreSQL the output table
+    /// (with its TOAST data) after a VACUUM, which is what autovacuum runs.
+    /// </summary>
+    Task<long> StoredBytesAsync(RunCommandStorage storage);
 }
 
 /// <summary>A SQLite file in a temporary directory.</summary>
@@ -51,6 +58,13 @@ public sealed class SqliteBackends : IBackendFactory
         command.CommandText = sql;
         command.Disposed += (_, _) => connection.Dispose();
         return command;
+    }
+
+    public async Task<long> StoredBytesAsync(RunCommandStorage storage)
+    {
+        await storage.Retention.CompactAsync(default);
+        var wal = new FileInfo(DatabaseFile + "-wal");
+        return new FileInfo(DatabaseFile).Length + (wal.Exists ? wal.Length : 0);
     }
 
     public ValueTask DisposeAsync()
@@ -85,6 +99,13 @@ public sealed class PostgresBackends : IBackendFactory
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return await command.ExecuteScalarAsync();
+    }
+
+    public async Task<long> StoredBytesAsync(RunCommandStorage storage)
+    {
+        await storage.Retention.CompactAsync(default);
+        await ExecuteSqlAsync("VACUUM output");
+        return Convert.ToInt64(await ScalarAsync("SELECT pg_total_relation_size('output')"), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async ValueTask DisposeAsync()

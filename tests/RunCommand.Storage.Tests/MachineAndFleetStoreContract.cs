@@ -23,6 +23,46 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
     }
 
     [Fact]
+    public async Task TryUseAgentAssertion_SecondUse_IsRefusedUntilPurgedAfterExpiry()
+    {
+        byte[] early = [1, 2, 3], late = [4, 5, 6];
+
+        Assert.True(await Machines.TryUseAgentAssertionAsync(early, Now.AddMinutes(5), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(late, Now.AddMinutes(10), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync(early, Now.AddMinutes(5), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync(late, Now.AddMinutes(10), default));
+
+        // Purged once expired, and only then; a purged id could be used again (its assertion's time refuses it).
+        Assert.Equal(0, await Machines.PurgeAgentAssertionsAsync(Now.AddMinutes(4), default));
+        Assert.Equal(1, await Machines.PurgeAgentAssertionsAsync(Now.AddMinutes(6), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(early, Now.AddMinutes(11), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync(late, Now.AddMinutes(10), default));
+    }
+
+    [Fact]
+    public async Task PurgeAgentAssertions_MoreThanOneBatch_DeletesEveryExpiredOne()
+    {
+        for (var i = 0; i < 1_001; i++)
+        {
+            Assert.True(await Machines.TryUseAgentAssertionAsync(BitConverter.GetBytes(i), Now.AddMinutes(1), default));
+        }
+
+        Assert.True(await Machines.TryUseAgentAssertionAsync([9, 9, 9], Now.AddMinutes(10), default));
+
+        Assert.Equal(1_001, await Machines.PurgeAgentAssertionsAsync(Now.AddMinutes(2), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(BitConverter.GetBytes(1_000), Now.AddMinutes(11), default));
+        Assert.False(await Machines.TryUseAgentAssertionAsync([9, 9, 9], Now.AddMinutes(10), default));
+    }
+
+    [Fact]
+    public async Task TryUseAgentAssertion_SameIdAtOnce_ExactlyOneUseSucceeds()
+    {
+        var uses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Machines.TryUseAgentAssertionAsync([7, 7], Now.AddMinutes(5), default))));
+
+        Assert.Single(uses, used => used);
+    }
+
+    [Fact]
     public async Task ListVms_WithScaleSetInstances_ListsOnlyVmsWhileListMachinesListsBoth()
     {
         await Machines.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", new AgentCredential([9], null), null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);

@@ -10,3 +10,5 @@ public sealed class DeploymentStoreOnPostgres : DeploymentStoreContract<Postgres
 public sealed class MachineAndFleetStoreOnPostgres : MachineAndFleetStoreContract<PostgresBackends>;
 
 public sealed class MigrationOnPostgres : MigrationContract<PostgresBackends>;
+
+public sealed class RetentionOnPostgres : RetentionContract<PostgresBackends>;

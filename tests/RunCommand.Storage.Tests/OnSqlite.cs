@@ -10,3 +10,5 @@ public sealed class DeploymentStoreOnSqlite : DeploymentStoreContract<SqliteBack
 public sealed class MachineAndFleetStoreOnSqlite : MachineAndFleetStoreContract<SqliteBackends>;
 
 public sealed class MigrationOnSqlite : MigrationContract<SqliteBackends>;
+
+public sealed class RetentionOnSqlite : RetentionContract<SqliteBackends>;

@@ -114,6 +114,29 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task CountRunCommandsByState_CountsCurrentExecutionsAndSkipsOnesBeingDeleted()
+    {
+        Assert.All(await RunCommands.CountRunCommandsByStateAsync(default), pair => Assert.Equal(0, pair.Value));
+        var done = await PutAsync(Write("done", "true", "1"));
+        var running = await PutAsync(Write("running", "sleep 100", "1"));
+        await PutAsync(Write("pending", "true", "1"));
+        var leaving = await PutAsync(Write("leaving", "sleep 100", "1"));
+        await AgentWork.LeaseGoalStateAsync(_vm, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = done.Record!.Execution.ExecutionId, State = ExecutionState.Succeeded, ExitCode = 0 }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = running.Record!.Execution.ExecutionId, State = ExecutionState.Running }, Now, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = leaving.Record!.Execution.ExecutionId, State = ExecutionState.Running }, Now, default);
+        await RunCommands.DeleteRunCommandAsync(leaving.Record.Command, "op", Now, default);
+
+        var counts = await RunCommands.CountRunCommandsByStateAsync(default);
+
+        Assert.Equal(Enum.GetValues<ExecutionState>(), counts.Keys.Order());
+        Assert.Equal(1, counts[ExecutionState.Succeeded]);
+        Assert.Equal(1, counts[ExecutionState.Running]);
+        Assert.Equal(1, counts[ExecutionState.Pending]);
+        Assert.Equal(0, counts[ExecutionState.Failed]);
+    }
+
+    [Fact]
     public async Task GetExecutions_Several_AnswersEachWithItsOutputTailsAndLeavesOutTheUnknown()
     {
         var first = (await PutAsync(Write("a", "x", "1"))).Record!.Execution.ExecutionId;
@@ -156,6 +179,60 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
         Assert.Equal("hello world", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 0, 1000, default)));
         Assert.Equal("world", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 6, 100, default)));
         Assert.Equal("lo w", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 3, 4, default)));
+    }
+
+    [Fact]
+    public async Task AppendOutput_RetriedRun_IsNotDoubledAndAGapIsRefused()
+    {
+        var put = await PutAsync(Write("a", "x", "1"));
+        var id = put.Record!.Execution.ExecutionId;
+        byte[][] run = [Encoding.UTF8.GetBytes("hello "), Encoding.UTF8.GetBytes("world")];
+
+        var first = await AgentWork.AppendOutputAsync(_vm, id, OutputStream.Stdout, 0, run, default);
+        var retried = await AgentWork.AppendOutputAsync(_vm, id, OutputStream.Stdout, 0, run, default);
+        var overlapping = await AgentWork.AppendOutputAsync(_vm, id, OutputStream.Stdout, 6, [Encoding.UTF8.GetBytes("world!")], default);
+        var gap = await AgentWork.AppendOutputAsync(_vm, id, OutputStream.Stdout, 20, [Encoding.UTF8.GetBytes("lost")], default);
+        var stderr = await AgentWork.AppendOutputAsync(_vm, id, OutputStream.Stderr, 0, [Encoding.UTF8.GetBytes("err")], default);
+
+        Assert.Equal((11, false), (first!.StdoutLength, first.Gap));
+        Assert.Equal((11, false), (retried!.StdoutLength, retried.Gap));
+        Assert.Equal((12, false), (overlapping!.StdoutLength, overlapping.Gap));
+        Assert.Equal((12, true), (gap!.StdoutLength, gap.Gap));
+        Assert.Equal((12, 3L), (stderr!.StdoutLength, stderr.StderrLength));
+        Assert.Equal("hello world!", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 0, 1000, default)));
+        Assert.Equal("err", Encoding.UTF8.GetString(await RunCommands.ReadOutputAsync(id, OutputStream.Stderr, 0, 1000, default)));
+        var execution = await RunCommands.GetExecutionAsync(id, default);
+        Assert.Equal((12L, 3L), (execution!.StdoutLength, execution.StderrLength));
+    }
+
+    [Fact]
+    public async Task AppendOutput_AnotherVmsExecution_IsNotFound()
+    {
+        var other = new VmKey(_vm.SubscriptionId, "group", "vm2");
+        await Machines.EnrollAgentAsync(other, "local", new AgentCredential([9], null), null, null, null, Now, default);
+        var put = await PutAsync(Write("a", "x", "1"));
+
+        Assert.Null(await AgentWork.AppendOutputAsync(other, put.Record!.Execution.ExecutionId, OutputStream.Stdout, 0, [[1, 2, 3]], default));
+        Assert.Empty(await RunCommands.ReadOutputAsync(put.Record.Execution.ExecutionId, OutputStream.Stdout, 0, 1000, default));
+    }
+
+    [Fact]
+    public async Task ReadOutput_FromTheMiddleOfManyRows_ReturnsExactlyTheRangeAsked()
+    {
+        var put = await PutAsync(Write("a", "x", "1"));
+        var id = put.Record!.Execution.ExecutionId;
+        // 200 rows of 1,000 bytes, each byte its offset mod 251: any misplaced byte shows.
+        var all = Enumerable.Range(0, 200_000).Select(i => (byte)(i % 251)).ToArray();
+        var rows = all.Chunk(1000).ToList();
+        for (var i = 0; i < rows.Count; i += 50)
+        {
+            await AgentWork.AppendOutputAsync(_vm, id, OutputStream.Stdout, i * 1000L, rows.GetRange(i, 50), default);
+        }
+
+        Assert.Equal(all[123_456..127_552], await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 123_456, 4096, default));
+        Assert.Equal(all[199_000..], await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 199_000, 4096, default));
+        Assert.Equal(all[..10], await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 0, 10, default));
+        Assert.Equal(all[1000..2000], await RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 1000, 1000, default));
     }
 
     [Fact]

@@ -21,6 +21,34 @@ public sealed class SqliteMigrationTests : IAsyncDisposable
     }
 
     /// <summary>
+    /// A file made before retention has auto_vacuum NONE, which only a whole VACUUM (outside any transaction) changes:
+    /// migrating converts it once, keeping its rows, so incremental vacuum can give deleted output back.
+    /// </summary>
+    [Fact]
+    public async Task Migrate_FileWithoutAutoVacuum_IsConvertedToIncrementalAndKeepsItsRows()
+    {
+        await using (var connection = new SqliteConnection($"Data Source={DatabaseFile};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE keep(v TEXT); INSERT INTO keep VALUES('kept');";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var storage = new RunCommandStorage(new SqliteBackend(DatabaseFile, new InProcessChangeFeed()));
+        await storage.MigrateAsync(default);
+
+        await using var check = new SqliteConnection($"Data Source={DatabaseFile};Pooling=False");
+        await check.OpenAsync();
+        await using var read = check.CreateCommand();
+        read.CommandText = "PRAGMA auto_vacuum";
+        Assert.Equal(2L, await read.ExecuteScalarAsync());
+        read.CommandText = "SELECT v FROM keep";
+        Assert.Equal("kept", await read.ExecuteScalarAsync());
+        Assert.True((await storage.CheckReadinessAsync(default)).Ready);
+    }
+
+    /// <summary>
     /// Fixtures/previous-release is the data directory of the release before versioned migrations (main at 026edfe):
     /// a VM "fixture-vm" in group "fixture" with run commands hello, params (with a protected parameter) and fails,
     /// a command document, a user alice with a token and a Reader assignment, and a finished fleet run (its run command fleet-fixture-fleet).

@@ -13,6 +13,21 @@ public sealed class StateRulesTests
     public void CanMove_FromTo_OnlyForward(ExecutionState from, ExecutionState to, bool allowed) =>
         Assert.Equal(allowed, StateRules.CanMove(from, to));
 
+    [Fact]
+    public void Apply_PendingNoteOnPendingRun_ReplacesOnlyTheMessageUnlessCanceling()
+    {
+        var now = DateTimeOffset.UnixEpoch;
+        var pending = new ExecutionRecord { ExecutionId = "e", State = ExecutionState.Pending, Created = now };
+        var note = new ReportWrite { ExecutionId = "e", State = ExecutionState.Pending, Message = "attempt 1 of 3 failed" };
+
+        var after = ExecutionRules.Apply(pending, note, now);
+
+        Assert.Equal(pending with { Message = "attempt 1 of 3 failed", Delivered = true }, after);
+        Assert.Null(ExecutionRules.Apply(after!, note, now));
+        Assert.Null(ExecutionRules.Apply(pending with { CancelRequested = true, Message = "canceling" }, note, now));
+        Assert.Null(ExecutionRules.Apply(pending with { State = ExecutionState.Running }, note, now));
+    }
+
     [Theory]
     [InlineData("Succeeded", true)]
     [InlineData("TimedOut", true)]

@@ -29,8 +29,8 @@ public sealed class AgentProcess : IAsyncDisposable
     /// Starts the agent; returns once it has enrolled (its credential file exists). <paramref name="serverUrls"/>
     /// (default: the server's URL) is what <c>--server</c> gets, e.g. several nodes as <c>URL1,URL2</c>.
     /// </summary>
-    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null, string? serverUrls = null) =>
-        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, serverUrls);
+    public static Task<AgentProcess> StartAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null, string? serverUrls = null, IEnumerable<string>? extraArgs = null) =>
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, serverUrls, extraArgs: extraArgs);
 
     /// <summary>Starts an agent that joins a scale set as a new instance; returns once it has enrolled.</summary>
     public static Task<AgentProcess> StartInScaleSetAsync(ServerProcess server, string scaleSetName, string resourceGroup, string stateDir) =>
@@ -44,7 +44,7 @@ public sealed class AgentProcess : IAsyncDisposable
         StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, null, null, binary, environment);
 
     private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir,
-        IReadOnlyDictionary<string, string>? tags, string? serverUrls, string? binary = null, IDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? tags, string? serverUrls, string? binary = null, IDictionary<string, string>? environment = null, IEnumerable<string>? extraArgs = null)
     {
         var args = new List<string>
         {
@@ -56,10 +56,13 @@ public sealed class AgentProcess : IAsyncDisposable
             args.AddRange(["--ca-cert", server.CaCertFile]);
         }
 
+        args.AddRange(extraArgs ?? []);
         foreach (var (key, value) in tags ?? new Dictionary<string, string>())
         {
             args.AddRange(["--tags", $"{key}={value}"]);
         }
+
+        args.AddRange(extraArgs ?? []);
 
         var process = binary is null
             ? ChildProcess.StartDotnet("agent " + name, Repo.AgentDll, args)

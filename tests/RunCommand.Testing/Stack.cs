@@ -29,18 +29,18 @@ public sealed class Stack : IAsyncDisposable
 
     public RunCommandClient Client { get; }
 
-    /// <summary>Starts a server; a gone agent shows Disconnected after 10 s (75 s in production).</summary>
-    public static async Task<Stack> StartAsync(string name, bool https = false)
+    /// <summary>Starts a server (with <paramref name="serverArgs"/> added); a gone agent shows Disconnected after 10 s (75 s in production).</summary>
+    public static async Task<Stack> StartAsync(string name, bool https = false, IEnumerable<string>? serverArgs = null)
     {
         var dir = Directory.CreateTempSubdirectory($"rc-{name}-").FullName;
-        var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https, ["--RunCommand:AgentPresenceWindow", "00:00:10"]);
+        var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https, ["--RunCommand:AgentPresenceWindow", "00:00:10", .. serverArgs ?? []]);
         return new Stack(dir, server);
     }
 
-    /// <summary>Starts an agent for a new VM named after the test, in resource group "e2e".</summary>
-    public async Task<AgentProcess> StartAgentAsync(string vmName, string? stateDir = null)
+    /// <summary>Starts an agent for a new VM named after the test, in resource group "e2e" (with <paramref name="extraArgs"/> on its command line).</summary>
+    public async Task<AgentProcess> StartAgentAsync(string vmName, string? stateDir = null, IReadOnlyList<string>? extraArgs = null)
     {
-        var agent = await AgentProcess.StartAsync(Server, vmName, "e2e", stateDir ?? Path.Combine(Dir, "agents", vmName));
+        var agent = await AgentProcess.StartAsync(Server, vmName, "e2e", stateDir ?? Path.Combine(Dir, "agents", vmName), extraArgs: extraArgs);
         lock (_agents)
         {
             _agents.Add(agent);

@@ -26,7 +26,7 @@ public sealed class AppendBlobScenario : IScenario
         var label = context.Quick ? "128 MiB" : "1 GiB";
         await using var azurite = await AzuriteProcess.StartAsync();
         await using var server = await context.StartServerAsync("append-blob");
-        await using var agent = await AgentProcess.StartAsync(server, "blob-vm", "bench", Path.Combine(context.NewDir("blob-agent"), "agent"));
+        await using var agent = await context.StartAgentAsync(server, "blob-vm", "bench", Path.Combine(context.NewDir("blob-agent"), "agent"));
         using var client = SwarmFleet.Client(server);
         var container = await azurite.CreateContainerAsync();
         var work = context.NewDir("blob-work");
@@ -73,7 +73,7 @@ public sealed class AppendBlobScenario : IScenario
         var mbPerSecond = bytes / 1e6 / (elapsed / 1000);
         context.Add(new Figure
         {
-            Name = $"{label} of stdout to an append blob (Azurite), byte-exact",
+            Name = $"{label} of stdout to an append blob (Azurite), byte-exact ({context.AgentLabel})",
             Measured = $"{mbPerSecond:F0} MB/s ({Samples.Seconds(elapsed)}), SHA-256 matches",
             Baseline = $"same bytes as one SDK block-blob upload to the same Azurite {bytes / 1e6 / (baseline / 1000):F0} MB/s",
             Target = "≥ 100 MB/s, byte-exact",

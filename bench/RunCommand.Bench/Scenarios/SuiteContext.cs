@@ -2,9 +2,12 @@ using RunCommand.Testing;
 
 namespace RunCommand.Bench.Scenarios;
 
-/// <summary>What every scenario of one suite run shares: the scale, a scratch dir, and the table being filled.</summary>
-public sealed class SuiteContext(bool quick, string scratch)
+/// <summary>What every scenario of one suite run shares: the scale, the agent build, a scratch dir, and the table being filled.</summary>
+public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = AgentBuild.Jit)
 {
+    /// <summary>Where packaging/build.sh puts the NativeAOT agent that users install.</summary>
+    public static string NativeAgentPath => Path.Combine(Repo.Root, "dist", "linux-x64", "runcmd-agent");
+
     /// <summary>
     /// Limits set for every benchmark server (docs/performance.md, "Limits"): the per-principal rate limit and the
     /// agents' rate limit lifted so they are never what is measured; the per-VM limit kept at Azure's 25.
@@ -23,6 +26,18 @@ public sealed class SuiteContext(bool quick, string scratch)
     public bool Quick { get; } = quick;
 
     public IReadOnlyList<Figure> Figures => _figures;
+
+    /// <summary>The agent build the output scenarios start (<c>--agent</c>).</summary>
+    public AgentBuild Agent { get; } = agent;
+
+    /// <summary>How figures name the agent build: "NativeAOT agent" or "JIT agent".</summary>
+    public string AgentLabel => Agent == AgentBuild.Native ? "NativeAOT agent" : "JIT agent";
+
+    /// <summary>A real agent of the suite's build (<see cref="Agent"/>) for <paramref name="vmName"/>; returns once it has enrolled.</summary>
+    public Task<AgentProcess> StartAgentAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir) =>
+        Agent == AgentBuild.Native
+            ? AgentProcess.StartBinaryAsync(server, NativeAgentPath, vmName, resourceGroup, stateDir, new Dictionary<string, string>())
+            : AgentProcess.StartAsync(server, vmName, resourceGroup, stateDir);
 
     public void Add(Figure figure)
     {
@@ -45,4 +60,11 @@ public sealed class SuiteContext(bool quick, string scratch)
     /// <summary>A server with the benchmark's limits (https unless told), in its own data dir.</summary>
     public Task<ServerProcess> StartServerAsync(string name, bool https = true, IEnumerable<string>? extraArgs = null, int? port = null, string? dataDir = null) =>
         ServerProcess.StartAsync(dataDir ?? Path.Combine(NewDir(name), "server"), https, [.. ServerLimits, .. extraArgs ?? []], port);
+}
+
+/// <summary>Which build of the agent a scenario runs: the NativeAOT binary users install, or the dll under <c>dotnet</c>.</summary>
+public enum AgentBuild
+{
+    Jit,
+    Native,
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using RunCommand.Agent.Protocol;
 
 namespace RunCommand.Agent.Blobs;
 
@@ -24,15 +25,22 @@ public sealed class BlobRequestException(string message, HttpStatusCode? status,
 /// The three calls of the Azure Blob REST protocol that an append blob needs, over plain <see cref="HttpClient"/>
 /// (NativeAOT-friendly, no SDK): Put Blob (create or replace as an empty append blob), Get Blob Properties
 /// (length) and Append Block (at most <see cref="MaxBlockBytes"/>, made idempotent by an append position
-/// condition). The URL carries its own SAS token in the query; it is sent, never logged or put in a message.
+/// condition). The URL carries its own SAS token in the query (sent, never logged or put in a message), or every call
+/// is signed with <paramref name="key"/> (Shared Key, the agent's storage credential of a managed identity).
 /// </summary>
-public sealed class AppendBlobClient(HttpClient http, Uri blobUri)
+public sealed class AppendBlobClient(HttpClient http, Uri blobUri, StorageKey? key = null)
 {
-    /// <summary>Largest Append Block the service accepts (4 MiB).</summary>
-    public const int MaxBlockBytes = 4 * 1024 * 1024;
+    /// <summary>Largest Append Block of <see cref="ApiVersion"/> (100 MiB, from service version 2022-11-02 on).</summary>
+    public const int MaxBlockBytes = 100 * 1024 * 1024;
 
-    /// <summary>Storage REST version sent with every call.</summary>
-    public const string ApiVersion = "2021-08-06";
+    /// <summary>
+    /// Largest Append Block of service versions before 2022-11-02 (4 MiB): what a blob falls back to when its service
+    /// refuses a larger block (413, an older Azure Stack or emulator).
+    /// </summary>
+    public const int LegacyMaxBlockBytes = 4 * 1024 * 1024;
+
+    /// <summary>Storage REST version sent with every call (the first with 100 MiB append blocks).</summary>
+    public const string ApiVersion = "2022-11-02";
 
     /// <summary>Host (and port) of the blob, the only part of the URL that may appear in messages.</summary>
     public string Host => blobUri.IsDefaultPort ? blobUri.Host : $"{blobUri.Host}:{blobUri.Port}";
@@ -68,18 +76,30 @@ public sealed class AppendBlobClient(HttpClient http, Uri blobUri)
     /// the blob is not <paramref name="position"/> bytes long (a retry of an append that did land, or another
     /// writer), nothing is written and the true length is returned: the caller continues from there.
     /// </summary>
-    public async Task<long> AppendAsync(long position, ReadOnlyMemory<byte> block, CancellationToken cancellationToken)
+    public Task<long> AppendAsync(long position, ReadOnlyMemory<byte> block, CancellationToken cancellationToken) =>
+        AppendAsync(position, new ReadOnlyMemoryContent(block), block.Length, cancellationToken);
+
+    /// <summary>
+    /// Appends <paramref name="length"/> bytes of the file at <paramref name="path"/> from offset <paramref name="position"/>
+    /// (the blob mirrors the file from its first byte), streamed from the file: a block of any size costs one pooled
+    /// buffer. Otherwise as <see cref="AppendAsync(long, ReadOnlyMemory{byte}, CancellationToken)"/>.
+    /// </summary>
+    public Task<long> AppendFileAsync(long position, string path, long length, CancellationToken cancellationToken) =>
+        AppendAsync(position, new FileRangeContent(path, position, length), length, cancellationToken);
+
+    private async Task<long> AppendAsync(long position, HttpContent content, long length, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(block.Length, MaxBlockBytes);
-        if (block.IsEmpty)
+        using var disposeContent = content;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, MaxBlockBytes);
+        if (length == 0)
         {
             return position;
         }
 
         using var request = NewRequest(HttpMethod.Put, new Uri(blobUri + (string.IsNullOrEmpty(blobUri.Query) ? "?" : "&") + "comp=appendblock"));
         request.Headers.Add("x-ms-blob-condition-appendpos", position.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        request.Content = new ReadOnlyMemoryContent(block);
-        request.Content.Headers.ContentLength = block.Length;
+        request.Content = content;
+        request.Content.Headers.ContentLength = length;
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await SendAsync(request, cancellationToken);
         if (response.StatusCode == HttpStatusCode.PreconditionFailed && ErrorCodeOf(response) == "AppendPositionConditionNotMet")
@@ -88,7 +108,7 @@ public sealed class AppendBlobClient(HttpClient http, Uri blobUri)
         }
 
         await ThrowUnlessAsync(response, HttpStatusCode.Created, cancellationToken);
-        return position + block.Length;
+        return position + length;
     }
 
     private static HttpRequestMessage NewRequest(HttpMethod method, Uri uri)
@@ -101,6 +121,11 @@ public sealed class AppendBlobClient(HttpClient http, Uri blobUri)
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (key is not null)
+        {
+            SharedKey.Sign(request, key);
+        }
+
         try
         {
             return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);

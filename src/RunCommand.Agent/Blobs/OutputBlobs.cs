@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace RunCommand.Agent.Blobs;
@@ -24,20 +25,20 @@ internal sealed class OutputBlobs
         _executionId = executionId;
     }
 
-    /// <summary>The mirror for the given blob URLs (either may be null); null when there is none.</summary>
+    /// <summary>The mirror for the given blob URLs (either may be null), signed with a key where given; null when there is none.</summary>
     public static OutputBlobs? For(
         string executionId, string stdoutPath, string stderrPath, string? outputBlobUri, string? errorBlobUri,
-        HttpClient http, int maxAttempts, ILogger logger)
+        HttpClient http, int maxAttempts, ILogger logger, StorageKey? outputKey = null, StorageKey? errorKey = null)
     {
         var targets = new List<Target>();
         if (outputBlobUri is not null)
         {
-            targets.Add(new Target("output", stdoutPath, new AppendBlobClient(http, new Uri(outputBlobUri))));
+            targets.Add(new Target("output", stdoutPath, new AppendBlobClient(http, new Uri(outputBlobUri), outputKey)));
         }
 
         if (errorBlobUri is not null)
         {
-            targets.Add(new Target("error", stderrPath, new AppendBlobClient(http, new Uri(errorBlobUri))));
+            targets.Add(new Target("error", stderrPath, new AppendBlobClient(http, new Uri(errorBlobUri), errorKey)));
         }
 
         return targets.Count == 0 ? null : new OutputBlobs(targets, maxAttempts, logger, executionId);
@@ -90,7 +91,7 @@ internal sealed class OutputBlobs
     }
 
     /// <summary>
-    /// Appends whatever each file holds past its blob's offset, in blocks of at most 4 MiB. Returns false when a call
+    /// Appends whatever each file holds past its blob's offset, in blocks of at most 100 MiB (4 MiB where refused). Returns false when a call
     /// failed (wait before the next pass); a blob that failed <c>maxAttempts</c> passes in a row (3 for a refusal such
     /// as 403) is given up and named in <see cref="FailureNote"/>.
     /// </summary>
@@ -108,9 +109,18 @@ internal sealed class OutputBlobs
                     target.Ready = true;
                 }
 
-                while (ReadBlock(target.Path, target.Offset) is { } block)
+                // Append blobs take no parallel writes: as few, as large blocks as the service takes, streamed from the file.
+                while (FileLength(target.Path) - target.Offset is var available and > 0)
                 {
-                    target.Offset = await target.Client.AppendAsync(target.Offset, block, cancellationToken);
+                    try
+                    {
+                        target.Offset = await target.Client.AppendFileAsync(target.Offset, target.Path, Math.Min(available, target.BlockBytes), cancellationToken);
+                    }
+                    catch (BlobRequestException e) when (e.Status == HttpStatusCode.RequestEntityTooLarge && target.BlockBytes > AppendBlobClient.LegacyMaxBlockBytes)
+                    {
+                        // A service older than 2022-11-02 (or one that caps blocks lower): its blocks are 4 MiB at most.
+                        target.BlockBytes = AppendBlobClient.LegacyMaxBlockBytes;
+                    }
                 }
 
                 target.Failures = 0;
@@ -159,28 +169,6 @@ internal sealed class OutputBlobs
         }
     }
 
-    private static byte[]? ReadBlock(string path, long offset)
-    {
-        try
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var available = stream.Length - offset;
-            if (available <= 0)
-            {
-                return null;
-            }
-
-            var buffer = new byte[Math.Min(available, AppendBlobClient.MaxBlockBytes)];
-            stream.Position = offset;
-            var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-            return read == 0 ? null : read == buffer.Length ? buffer : buffer[..read];
-        }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
-    }
-
     private static long FileLength(string path)
     {
         try
@@ -203,6 +191,9 @@ internal sealed class OutputBlobs
 
         /// <summary>Bytes of the file already in the blob (valid when <see cref="Ready"/>).</summary>
         public long Offset { get; set; }
+
+        /// <summary>Largest block to send: <see cref="AppendBlobClient.MaxBlockBytes"/>, lowered once when the service refuses it.</summary>
+        public int BlockBytes { get; set; } = AppendBlobClient.MaxBlockBytes;
 
         /// <summary>False until the blob was created, or its length read after a restart.</summary>
         public bool Ready { get; set; }

@@ -181,6 +181,51 @@ public sealed class ExecutionManager
         return (deleted, freed);
     }
 
+    /// <summary>
+    /// The server deleted the execution's run command: deletes its directory (script, output, state) and cgroup. Returns
+    /// false, keeping everything, while it still runs or its final report is being sent (the goal state names it again
+    /// and it goes then); true once nothing of it is left, also when there was nothing to begin with.
+    /// </summary>
+    public bool Forget(string executionId)
+    {
+        if (!ExecutionPathsGuard.IsSafeId(executionId))
+        {
+            Log.UnsafeExecutionId(_logger, executionId);
+            return false;
+        }
+
+        if (_active.ContainsKey(executionId))
+        {
+            return false;
+        }
+
+        var record = _store.Get(executionId);
+        if (record is { IsTerminal: false })
+        {
+            return false;
+        }
+
+        var directory = PathsOf(executionId).Directory;
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                var bytes = SizeOf(directory);
+                Directory.Delete(directory, recursive: true);
+                Log.ExecutionForgotten(_logger, executionId, bytes);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.CannotForget(_logger, executionId, e.Message);
+            return false;
+        }
+
+        ProcessTracker.TryRemove(record?.Cgroup);
+        _refused.TryRemove(executionId, out _);
+        return true;
+    }
+
     private static long SizeOf(string directory)
     {
         try
@@ -218,7 +263,7 @@ public sealed class ExecutionManager
                 }
 
                 // A runner recovered after a restart waits for the blob URLs (never stored on disk) from here.
-                active.Runner.OfferBlobUris(assignment.OutputBlobUri, assignment.ErrorBlobUri);
+                active.Runner.OfferBlobUris(assignment);
 
                 continue;
             }

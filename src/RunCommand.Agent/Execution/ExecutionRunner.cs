@@ -24,7 +24,7 @@ internal sealed class ExecutionRunner
 
     // The same request as a token, for work that takes one (a script download). Holds no timer: never disposed.
     private readonly CancellationTokenSource _cancelToken = new();
-    private readonly TaskCompletionSource<(string? Output, string? Error)> _blobUris = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<ExecutionAssignment> _blobUris = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private LocalExecutionRecord _record;
 
     // Output/error blobs (null when the run command has none, or their URLs are not known yet after a restart).
@@ -34,6 +34,10 @@ internal sealed class ExecutionRunner
 
     // Why the last checkpoint failed (state dir full or read-only); null while every save succeeded.
     private string? _stateNote;
+
+    // Set by the progress loop when it finds the output's disk full while the script runs (latched: space freed
+    // later does not bring lost writes back).
+    private volatile bool _outputSpaceRanOut;
     private CancellationTokenSource? _blobLoopStop;
     private Task? _blobLoop;
 
@@ -75,9 +79,9 @@ internal sealed class ExecutionRunner
 
     /// <summary>
     /// Gives a runner recovered after a restart the blob URLs of its execution (they carry SAS tokens, so they are
-    /// never stored on disk and come again with every goal state). Only the first offer counts.
+    /// never stored on disk and come again with every goal state, with their managed identities). Only the first offer counts.
     /// </summary>
-    public void OfferBlobUris(string? outputBlobUri, string? errorBlobUri) => _blobUris.TrySetResult((outputBlobUri, errorBlobUri));
+    public void OfferBlobUris(ExecutionAssignment assignment) => _blobUris.TrySetResult(assignment);
 
     /// <summary>Runs a freshly accepted execution (its record is already durable, state Accepted).</summary>
     public async Task RunNewAsync(ExecutionAssignment assignment)
@@ -113,6 +117,17 @@ internal sealed class ExecutionRunner
             }
         }
 
+        // Managed identities name storage credentials configured on this agent: an unknown one fails before anything runs.
+        var credentials = _settings.StorageCredentials;
+        var scriptKey = credentials.For("scriptUriManagedIdentity", assignment.ScriptUri, assignment.ScriptUriManagedIdentity, out var scriptKeyProblem);
+        var outputKey = credentials.For("outputBlobManagedIdentity", assignment.OutputBlobUri, assignment.OutputBlobManagedIdentity, out var outputKeyProblem);
+        var errorKey = credentials.For("errorBlobManagedIdentity", assignment.ErrorBlobUri, assignment.ErrorBlobManagedIdentity, out var errorKeyProblem);
+        if ((scriptKeyProblem ?? outputKeyProblem ?? errorKeyProblem) is { } identityProblem)
+        {
+            await FinishAsync(LocalState.Failed, null, identityProblem);
+            return;
+        }
+
         byte[] script;
         if (assignment.ScriptUri is { } scriptUri)
         {
@@ -121,7 +136,8 @@ internal sealed class ExecutionRunner
             ScriptDownload download;
             try
             {
-                download = await _downloader.DownloadAsync(scriptUri, ExecutionId, abort.Token);
+                // Each failed attempt is reported (state Pending, the attempt as message) while the next one waits.
+                download = await _downloader.DownloadAsync(scriptUri, ExecutionId, scriptKey, note => _shipper.SendNoteAsync(note, abort.Token), abort.Token);
             }
             catch (OperationCanceledException) when (_cancelRequested.Task.IsCompleted && !_shutdown.IsCancellationRequested)
             {
@@ -160,7 +176,7 @@ internal sealed class ExecutionRunner
 
         // The blobs exist (empty append blobs) before the script can write a byte; a blob that cannot be created
         // fails the execution here, so the script never runs without the output its caller asked to keep.
-        _blobs = OutputBlobs.For(ExecutionId, Paths.Stdout, Paths.Stderr, assignment.OutputBlobUri, assignment.ErrorBlobUri, BlobHttp.Shared, _settings.BlobAttempts, _logger);
+        _blobs = OutputBlobs.For(ExecutionId, Paths.Stdout, Paths.Stderr, assignment.OutputBlobUri, assignment.ErrorBlobUri, BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
         if (_blobs is not null && await _blobs.CreateAsync(NewBackoff(), _shutdown) is { } blobProblem)
         {
             _blobs = null;
@@ -175,10 +191,18 @@ internal sealed class ExecutionRunner
             Checkpoint();
         }
 
+        var spec = BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup };
+        if (spec.PositionalThroughPipe && !ProcessLauncher.BashCanRun(Paths.Script))
+        {
+            await FinishAsync(LocalState.Failed, null, "Nameless protected parameters need a shell script (no #! line, or #! naming bash or sh): "
+                + "they are set inside bash, never passed on a command line");
+            return;
+        }
+
         LaunchedProcess launched;
         try
         {
-            launched = ProcessLauncher.Start(BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup });
+            launched = ProcessLauncher.Start(spec);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
@@ -263,6 +287,14 @@ internal sealed class ExecutionRunner
 
     private async Task FinishFromExitCodeAsync(ProgressLoop progress)
     {
+        if (_outputSpaceRanOut || OutputSpace.IsFull(Paths.Directory))
+        {
+            // Writes of the script may have failed with ENOSPC: never its own success with output silently lost.
+            var kept = Paths.TryReadExitCode();
+            await FinishCoreAsync(LocalState.Failed, kept, OutputSpace.LostOutputMessage(kept), progress);
+            return;
+        }
+
         if (Paths.TryReadExitCode() is { } code)
         {
             await FinishCoreAsync(
@@ -489,10 +521,18 @@ internal sealed class ExecutionRunner
             return "output/error blobs not written: their URLs did not arrive after the agent restarted";
         }
 
-        var (output, error) = await _blobUris.Task;
+        var assignment = await _blobUris.Task;
+        var output = _record.OutputBlob ? assignment.OutputBlobUri : null;
+        var error = _record.ErrorBlob ? assignment.ErrorBlobUri : null;
+        var outputKey = _settings.StorageCredentials.For("outputBlobManagedIdentity", output, assignment.OutputBlobManagedIdentity, out var outputProblem);
+        var errorKey = _settings.StorageCredentials.For("errorBlobManagedIdentity", error, assignment.ErrorBlobManagedIdentity, out var errorProblem);
+        if ((outputProblem ?? errorProblem) is { } problem)
+        {
+            return "output/error blobs not written after the agent restarted: " + problem;
+        }
+
         _blobs = OutputBlobs.For(
-            ExecutionId, Paths.Stdout, Paths.Stderr, _record.OutputBlob ? output : null, _record.ErrorBlob ? error : null,
-            BlobHttp.Shared, _settings.BlobAttempts, _logger);
+            ExecutionId, Paths.Stdout, Paths.Stderr, output, error, BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
         _blobs?.ResumeFromBlobLength();
         return null;
     }
@@ -547,13 +587,18 @@ internal sealed class ExecutionRunner
         && (char.IsAsciiLetter(name[0]) || name[0] == '_')
         && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
+    /// <summary>
+    /// Public parameters, then protected ones (Azure's order: <c>myscript.sh public1 public2 secret1 secret2</c>). When a
+    /// nameless one is protected, all positional values go through the pipe, so their order stays that one.
+    /// </summary>
     private LaunchSpec BuildLaunchSpec(ExecutionAssignment assignment)
     {
         var all = assignment.Parameters.Concat(assignment.ProtectedParameters).ToList();
         return new LaunchSpec(
             Paths,
             [.. all.Where(p => p.Name.Length == 0).Select(p => p.Value)],
-            [.. all.Where(p => p.Name.Length > 0).Select(p => KeyValuePair.Create(p.Name, p.Value))]);
+            [.. all.Where(p => p.Name.Length > 0).Select(p => KeyValuePair.Create(p.Name, p.Value))],
+            PositionalThroughPipe: assignment.ProtectedParameters.Any(p => p.Name.Length == 0));
     }
 
     /// <summary>Sends Running at once, then a report whenever output grew, until stopped.</summary>
@@ -603,6 +648,7 @@ internal sealed class ExecutionRunner
             using var timer = new PeriodicTimer(runner._settings.ProgressInterval, runner._time);
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
+                runner._outputSpaceRanOut |= OutputSpace.IsFull(runner.Paths.Directory);
                 if (!sentRunning || runner._shipper.HasNewOutput)
                 {
                     sentRunning = await SendAsync(runner, cancellationToken) || sentRunning;

@@ -31,7 +31,14 @@ public sealed record ExecutionSettings
     /// <summary>Overall limit of one script download, retries included; the execution fails when it passes.</summary>
     public TimeSpan ScriptDownloadTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    public TimeSpan ScriptDownloadRetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>First wait between download attempts (then doubling, with jitter); 1 s leaves a waiting client time to show each failure.</summary>
+    public TimeSpan ScriptDownloadRetryInitialDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Attempts in all for a failure that usually heals (connection error, 408, 429, 5xx), within <see cref="ScriptDownloadTimeout"/>.</summary>
+    public int ScriptDownloadAttempts { get; init; } = 8;
+
+    /// <summary>Attempts in all when the host's name does not exist (NXDOMAIN): a record may be on its way, rarely.</summary>
+    public int ScriptDownloadAttemptsNameNotFound { get; init; } = 3;
 
     public TimeSpan ScriptDownloadRetryMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -40,6 +47,9 @@ public sealed record ExecutionSettings
     /// waits between them follow <see cref="RetryInitialDelay"/> doubling up to <see cref="RetryMaxDelay"/>.
     /// </summary>
     public int BlobAttempts { get; init; } = 8;
+
+    /// <summary>Storage account keys that managed identities named by run commands stand for (agent option <c>--storage-credentials</c>).</summary>
+    public Blobs.StorageCredentials StorageCredentials { get; init; } = Blobs.StorageCredentials.None;
 
     /// <summary>After a restart, how long to wait for the goal state to bring an execution's blob URLs again.</summary>
     public TimeSpan BlobUrlWait { get; init; } = TimeSpan.FromMinutes(2);

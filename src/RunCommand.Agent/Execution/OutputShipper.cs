@@ -22,6 +22,9 @@ internal sealed class OutputShipper(
     private long _stdoutAcked = stdoutAcked;
     private long _stderrAcked = stderrAcked;
 
+    /// <summary>The uploader to send output with once the server said it takes raw uploads; null: inside reports.</summary>
+    private IOutputUploader? _uploader;
+
     /// <summary>The server answered 404: stop reporting this execution.</summary>
     public bool UnknownToServer { get; private set; }
 
@@ -44,6 +47,13 @@ internal sealed class OutputShipper(
 
         try
         {
+            if (_uploader is not null && HasNewOutput)
+            {
+                // The Running state went with an earlier report; the uploads' answers carry the cancel flag.
+                await UploadOnceAsync(_uploader, cancellationToken);
+                return true;
+            }
+
             var (stdout, stderr) = ReadChunks();
             await SendAsync(new ExecutionReport { State = LocalState.Running, StartTime = startTime, Stdout = stdout, Stderr = stderr }, cancellationToken);
             return true;
@@ -52,6 +62,27 @@ internal sealed class OutputShipper(
         {
             NoteFailure(e);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Tells the server how a not yet started execution is getting on (a Pending report whose message is the note, e.g.
+    /// a failed download attempt). Best effort: a note that does not go through is only logged, never retried.
+    /// </summary>
+    public async Task SendNoteAsync(string note, CancellationToken cancellationToken)
+    {
+        if (UnknownToServer)
+        {
+            return;
+        }
+
+        try
+        {
+            await SendAsync(new ExecutionReport { State = LocalState.Pending, Message = note }, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            NoteFailure(e);
         }
     }
 
@@ -69,7 +100,15 @@ internal sealed class OutputShipper(
             try
             {
                 var before = (_stdoutAcked, _stderrAcked);
-                var (stdout, stderr) = ReadChunks();
+                if (_uploader is not null)
+                {
+                    // Raw: all output first, then the terminal state in a report without output.
+                    while (HasNewOutput && await UploadOnceAsync(_uploader, cancellationToken))
+                    {
+                    }
+                }
+
+                var (stdout, stderr) = _uploader is null ? ReadChunks() : (null, null);
                 var complete = (_stdoutAcked + (stdout?.Data.Length ?? 0)) >= Length(paths.Stdout)
                     && (_stderrAcked + (stderr?.Data.Length ?? 0)) >= Length(paths.Stderr);
                 var report = complete
@@ -106,10 +145,41 @@ internal sealed class OutputShipper(
         return true;
     }
 
-    private async Task SendAsync(ExecutionReport report, CancellationToken cancellationToken)
+    private async Task SendAsync(ExecutionReport report, CancellationToken cancellationToken) =>
+        Acknowledged(await reporter.ReportAsync(executionId, report, cancellationToken));
+
+    /// <summary>
+    /// Uploads the next run (at most <see cref="OutputUpload.MaxBytes"/>) of each stream with output past its ack.
+    /// Returns false when an answer did not move a stream forward (a gap the server refused, or it holds less than it
+    /// took): the caller stops instead of spinning.
+    /// </summary>
+    private async Task<bool> UploadOnceAsync(IOutputUploader uploader, CancellationToken cancellationToken)
     {
-        var ack = await reporter.ReportAsync(executionId, report, cancellationToken);
+        var moved = true;
+        foreach (var (name, path, isStdout) in new[] { ("stdout", paths.Stdout, true), ("stderr", paths.Stderr, false) })
+        {
+            var acked = isStdout ? _stdoutAcked : _stderrAcked;
+            var length = Math.Min(Length(path) - acked, OutputUpload.MaxBytes);
+            if (length <= 0)
+            {
+                continue;
+            }
+
+            Acknowledged(await uploader.UploadOutputAsync(executionId, name, path, acked, length, cancellationToken));
+            moved &= (isStdout ? _stdoutAcked : _stderrAcked) > acked;
+        }
+
+        return moved;
+    }
+
+    private void Acknowledged(ReportAck ack)
+    {
         _failures.Reset();
+        if (ack.RawOutput && reporter is IOutputUploader uploader)
+        {
+            _uploader = uploader;
+        }
+
         // The ack is the truth: resume where the server is, even if it is behind what we sent.
         _stdoutAcked = ack.StdoutLength;
         _stderrAcked = ack.StderrLength;

@@ -6,12 +6,17 @@ namespace RunCommand.Agent.Execution;
 /// <summary>What to run: everything here may hold secrets (protected values) and stays in memory.</summary>
 /// <param name="RunAs">The user to run the script as; null: the agent's own user.</param>
 /// <param name="Cgroup">The execution's cgroup directory, which the wrapper joins before the script starts; null: none.</param>
+/// <param name="PositionalThroughPipe">
+/// True when a positional argument is secret (a nameless protected parameter): then every positional argument reaches
+/// the script through a pipe and bash's own <c>set --</c>, never through any process's argv.
+/// </param>
 internal sealed record LaunchSpec(
     ExecutionPaths Paths,
     IReadOnlyList<string> PositionalArguments,
     IReadOnlyList<KeyValuePair<string, string>> Environment,
     UserAccount? RunAs = null,
-    string? Cgroup = null);
+    string? Cgroup = null,
+    bool PositionalThroughPipe = false);
 
 /// <summary>A spawned wrapper: its pid is also its session and process group id.</summary>
 internal sealed record LaunchedProcess(Process Process, int Pid, ulong StartTicks);
@@ -31,15 +36,31 @@ internal static class ProcessLauncher
     /// stderr; the process group still tracks the script); then it records the exit code as "N\n" in one write, which a reader takes as
     /// complete only with its newline (no rename: that would cost one more process on every run). The script is
     /// also open on fd 3: a script run as another user is started as /dev/fd/3, which reaches the file without
-    /// searching the agent's private (0700) directories.
+    /// searching the agent's private (0700) directories. With a third argument "p" the agent's pipe (the wrapper's
+    /// stdin) stays open on fd 4 for <see cref="PipePrelude"/>; otherwise fd 4 is not opened.
     /// </summary>
     public const string WrapperScript =
         """
-        d=$1; c=$2; shift 2
+        d=$1; c=$2; p=$3; shift 3
+        [ -z "$p" ] || exec 4<&0
         exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
         [ -z "$c" ] || echo $$ >"$c/cgroup.procs"
         "$@" 3<"$d/script"
         printf '%s\n' "$?" >"$d/exitcode"
+        """;
+
+    /// <summary>
+    /// Sets a script's positional parameters inside bash, from the agent's pipe on fd 4, then runs the script in the
+    /// same shell (<c>.</c>), so secret positional values are never any process's argv. Constant text: $0 is the
+    /// script's path (as for <c>bash script</c>), $1 the number of values the agent sends, each NUL-terminated; a
+    /// short read (the agent died mid-write) fails with exit code 125 instead of running with missing arguments.
+    /// </summary>
+    public const string PipePrelude =
+        """
+        mapfile -d '' -t __runcmd_args <&4; exec 4<&-
+        if [ "${#__runcmd_args[@]}" != "$1" ]; then echo "runcmd: the script's positional parameters did not arrive whole" >&2; exit 125; fi
+        set -- "${__runcmd_args[@]}"; unset __runcmd_args
+        . "$0"
         """;
 
     public const string SetprivPath = "/usr/bin/setpriv";
@@ -79,6 +100,8 @@ internal static class ProcessLauncher
         psi.ArgumentList.Add("runcmd-wrapper");
         psi.ArgumentList.Add(spec.Paths.Directory);
         psi.ArgumentList.Add(spec.Cgroup ?? "");
+        psi.ArgumentList.Add(spec.PositionalThroughPipe ? "p" : "");
+        psi.RedirectStandardInput = spec.PositionalThroughPipe;
         if (spec.RunAs is { } user)
         {
             // setpriv execs (no fork): the script stays in the wrapper's group. Only numbers reach the command
@@ -95,15 +118,28 @@ internal static class ProcessLauncher
             psi.WorkingDirectory = Directory.Exists(user.Home) ? user.Home : "/";
         }
 
-        if (!StartsWithShebang(spec.Paths.Script))
+        var scriptPath = spec.RunAs is null ? spec.Paths.Script : "/dev/fd/3";
+        if (spec.PositionalThroughPipe)
         {
+            // Only the number of values is on the command line; the values follow through the pipe.
             psi.ArgumentList.Add("/bin/bash");
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(PipePrelude);
+            psi.ArgumentList.Add(scriptPath);
+            psi.ArgumentList.Add(spec.PositionalArguments.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
-
-        psi.ArgumentList.Add(spec.RunAs is null ? spec.Paths.Script : "/dev/fd/3");
-        foreach (var argument in spec.PositionalArguments)
+        else
         {
-            psi.ArgumentList.Add(argument);
+            if (!StartsWithShebang(spec.Paths.Script))
+            {
+                psi.ArgumentList.Add("/bin/bash");
+            }
+
+            psi.ArgumentList.Add(scriptPath);
+            foreach (var argument in spec.PositionalArguments)
+            {
+                psi.ArgumentList.Add(argument);
+            }
         }
 
         // Named parameters exist only in the child's environment, never in the agent's or on disk.
@@ -113,9 +149,40 @@ internal static class ProcessLauncher
         }
 
         var process = Process.Start(psi) ?? throw new InvalidOperationException("The script process did not start.");
+        if (spec.PositionalThroughPipe)
+        {
+            SendPositionalArguments(process, spec.PositionalArguments);
+        }
+
         WaitUntilGroupLeader(process);
         var startTicks = ProcStat.TryRead(process.Id)?.StartTicks ?? 0;
         return new LaunchedProcess(process, process.Id, startTicks);
+    }
+
+    /// <summary>
+    /// Writes the values, each NUL-terminated, into the wrapper's stdin and closes it. In the background: a pipe holds
+    /// 64 KiB, and bash reads it only once it runs. A script that dies first breaks the pipe; the prelude then
+    /// reports the short read itself (or nothing ran), so the write error is only swallowed.
+    /// </summary>
+    private static void SendPositionalArguments(Process process, IReadOnlyList<string> values)
+    {
+        var pipe = process.StandardInput.BaseStream;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await using (pipe)
+                {
+                    foreach (var value in values)
+                    {
+                        await pipe.WriteAsync(new UTF8Encoding(false).GetBytes(value + "\0"));
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+            }
+        });
     }
 
     /// <summary>
@@ -131,6 +198,23 @@ internal static class ProcessLauncher
         {
             spin.SpinOnce();
         }
+    }
+
+    /// <summary>
+    /// True when bash can run the script itself: no #! line, or one naming bash or sh (directly or through env).
+    /// Secret positional arguments need that, since only a shell that sets them itself keeps them out of argv.
+    /// </summary>
+    public static bool BashCanRun(string scriptPath)
+    {
+        if (!StartsWithShebang(scriptPath))
+        {
+            return true;
+        }
+
+        using var reader = new StreamReader(scriptPath);
+        var words = (reader.ReadLine() ?? "")[2..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        var interpreter = words.Length > 1 && Path.GetFileName(words[0]) == "env" ? words[1] : words.FirstOrDefault() ?? "";
+        return Path.GetFileName(interpreter) is "bash" or "sh";
     }
 
     private static bool StartsWithShebang(string scriptPath)

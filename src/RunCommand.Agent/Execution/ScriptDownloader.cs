@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 
 namespace RunCommand.Agent.Execution;
@@ -9,8 +10,8 @@ internal sealed record ScriptDownload(byte[]? Script, string? Error);
 
 /// <summary>
 /// Downloads <c>source.scriptUri</c> scripts: a public URL or a blob URL with a SAS. Transient failures
-/// (connection errors, 408, 429, 5xx) are retried with capped exponential backoff, all within one overall
-/// timeout, so a download never hangs an execution. The URL's query is a credential: no message, log line or
+/// (connection errors, 408, 429, 5xx) are retried with capped exponential backoff, a name that does not exist only a
+/// few times, all within one overall timeout, so a download never hangs an execution. The URL's query is a credential: no message, log line or
 /// exception text built here contains it (only scheme-less host:port and the HTTP status).
 /// </summary>
 internal sealed class ScriptDownloader : IDisposable
@@ -43,7 +44,13 @@ internal sealed class ScriptDownloader : IDisposable
         };
     }
 
-    public async Task<ScriptDownload> DownloadAsync(string scriptUri, string executionId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Downloads the script, retrying what may heal. Each failed attempt that is followed by another is told to
+    /// <paramref name="attemptFailed"/> as it happens (e.g. "Script download: attempt 1 of 8 failed: HTTP 503 from host
+    /// h; retrying in 1 s"), so a waiting user sees why nothing runs yet; the returned error names the last cause.
+    /// With <paramref name="key"/> (the storage credential of scriptUriManagedIdentity) each GET is signed with Shared Key.
+    /// </summary>
+    public async Task<ScriptDownload> DownloadAsync(string scriptUri, string executionId, Blobs.StorageKey? key, Func<string, Task> attemptFailed, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(scriptUri, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
@@ -59,22 +66,15 @@ internal sealed class ScriptDownloader : IDisposable
         while (true)
         {
             attempt++;
-            string failure;
+            Attempt outcome;
             try
             {
-                var (script, error, transient) = await TryOnceAsync(uri, host, deadline.Token);
-                if (script is not null)
+                outcome = await TryOnceAsync(uri, host, key, deadline.Token);
+                if (outcome.Script is { } script)
                 {
                     Log.ScriptDownloaded(_logger, executionId, host, script.Length, attempt);
                     return new ScriptDownload(script, null);
                 }
-
-                if (!transient)
-                {
-                    return new ScriptDownload(null, error);
-                }
-
-                failure = error!;
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
@@ -84,41 +84,80 @@ internal sealed class ScriptDownloader : IDisposable
                     : $"Script download failed: no complete answer from host {host} within {_settings.ScriptDownloadTimeout.TotalSeconds:0.###} s ({attempt} attempt(s))");
             }
 
-            lastFailure = failure;
+            var limit = AttemptsFor(outcome.Retry);
+            if (attempt >= limit)
+            {
+                return new ScriptDownload(null, limit == 1 ? outcome.Error : $"{outcome.Error} (gave up after {attempt} attempts)");
+            }
 
+            lastFailure = outcome.Error!;
             var delay = backoff.Next();
-            Log.ScriptDownloadRetry(_logger, executionId, failure, (long)delay.TotalMilliseconds);
+            Log.ScriptDownloadRetry(_logger, executionId, lastFailure, (long)delay.TotalMilliseconds);
+            await attemptFailed($"Script download: attempt {attempt} of {limit} failed: {lastFailure["Script download failed: ".Length..]}; retrying in {delay.TotalSeconds:0.#} s");
             try
             {
                 await Task.Delay(delay, _time, deadline.Token);
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                return new ScriptDownload(null, GaveUp(failure, attempt));
+                return new ScriptDownload(null, GaveUp(lastFailure, attempt));
             }
         }
     }
 
+    /// <summary>How many attempts a failure of this kind gets in all (within the overall timeout).</summary>
+    private int AttemptsFor(RetryKind kind) => kind switch
+    {
+        RetryKind.Transient => _settings.ScriptDownloadAttempts,
+        RetryKind.Unlikely => _settings.ScriptDownloadAttemptsNameNotFound,
+        _ => 1,
+    };
+
     private string GaveUp(string failure, int attempts) =>
         $"{failure} (gave up after {attempts} attempt(s) within {_settings.ScriptDownloadTimeout.TotalSeconds:0.###} s)";
 
+    /// <summary>Whether a failed attempt is worth repeating.</summary>
+    private enum RetryKind
+    {
+        /// <summary>A refusal (HTTP 404, 403, too big): the same request gets the same answer.</summary>
+        Never,
+
+        /// <summary>Connection errors, 408, 429, 5xx: usually gone within seconds.</summary>
+        Transient,
+
+        /// <summary>The name does not exist (NXDOMAIN): heals only if the record is being created right now.</summary>
+        Unlikely,
+    }
+
+    /// <summary>One attempt's result: the script, or an error message (safe to show) and whether to try again.</summary>
+    private readonly record struct Attempt(byte[]? Script, string? Error, RetryKind Retry);
+
     /// <summary>One GET. Returns the script, or an error message and whether trying again may help.</summary>
-    private async Task<(byte[]? Script, string? Error, bool Transient)> TryOnceAsync(Uri uri, string host, CancellationToken cancellationToken)
+    private async Task<Attempt> TryOnceAsync(Uri uri, string host, Blobs.StorageKey? key, CancellationToken cancellationToken)
     {
         try
         {
-            using var response = await _http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+            if (key is not null)
+            {
+                // A blob read with the storage credential of scriptUriManagedIdentity (Get Blob, Shared Key).
+                request.Headers.Add("x-ms-version", Blobs.AppendBlobClient.ApiVersion);
+                request.Headers.Add("x-ms-date", _time.GetUtcNow().ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+                Blobs.SharedKey.Sign(request, key);
+            }
+
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var status = (int)response.StatusCode;
             if (!response.IsSuccessStatusCode)
             {
                 var transient = status is 408 or 429 || status >= 500;
-                return (null, $"Script download failed: HTTP {status} from host {host}", transient);
+                return new Attempt(null, $"Script download failed: HTTP {status} from host {host}", transient ? RetryKind.Transient : RetryKind.Never);
             }
 
             var limit = _settings.MaxScriptBytes;
             if (response.Content.Headers.ContentLength is { } length && length > limit)
             {
-                return (null, $"Script download failed: the script from host {host} is {length} bytes, more than the limit of {limit} bytes", false);
+                return new Attempt(null, $"Script download failed: the script from host {host} is {length} bytes, more than the limit of {limit} bytes", RetryKind.Never);
             }
 
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
@@ -129,22 +168,27 @@ internal sealed class ScriptDownloader : IDisposable
             {
                 if (buffer.Length + read > limit)
                 {
-                    return (null, $"Script download failed: the script from host {host} is more than the limit of {limit} bytes", false);
+                    return new Attempt(null, $"Script download failed: the script from host {host} is more than the limit of {limit} bytes", RetryKind.Never);
                 }
 
                 buffer.Write(chunk, 0, read);
             }
 
-            return (Normalize(buffer.ToArray()), null, false);
+            return new Attempt(Normalize(buffer.ToArray()), null, RetryKind.Never);
         }
         catch (HttpRequestException e)
         {
             // e.Message is not used: some texts carry the request URL. The error kind and status are enough.
-            return (null, $"Script download failed: {Describe(e.HttpRequestError)} host {host}", true);
+            if (e.HttpRequestError == HttpRequestError.NameResolutionError && e.InnerException is SocketException { SocketErrorCode: SocketError.HostNotFound })
+            {
+                return new Attempt(null, $"Script download failed: cannot resolve host {host}: the name does not exist", RetryKind.Unlikely);
+            }
+
+            return new Attempt(null, $"Script download failed: {Describe(e.HttpRequestError)} host {host}", RetryKind.Transient);
         }
         catch (IOException)
         {
-            return (null, $"Script download failed: the connection to host {host} broke off", true);
+            return new Attempt(null, $"Script download failed: the connection to host {host} broke off", RetryKind.Transient);
         }
     }
 

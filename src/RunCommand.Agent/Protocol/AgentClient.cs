@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using RunCommand.Agent.Execution;
+using RunCommand.Agent.Metrics;
 using RunCommand.Contracts;
 using RunCommand.Contracts.Agents;
 using Microsoft.Extensions.Logging;
@@ -22,7 +23,7 @@ public sealed class AgentUnauthorizedException(int statusCode) : Exception($"The
 /// The agent protocol over HTTP(S) (docs/agent-protocol.md). Every body goes through
 /// <see cref="ContractsJsonContext"/>: no reflection, NativeAOT-safe.
 /// </summary>
-public sealed class AgentClient : IExecutionReporter, IDisposable
+public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposable
 {
     /// <summary>Longest goal-state wait the agent asks for; the HTTP timeout is longer than this.</summary>
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
@@ -80,6 +81,9 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
 
     /// <summary>The nodes this agent talks to, and the one it uses now.</summary>
     public ServerEndpoints Servers { get; }
+
+    /// <summary>What this agent counts (served by <c>--metrics-listen</c>).</summary>
+    public AgentMetrics Metrics { get; } = new();
 
     /// <summary>The agent's own bearer token (set after loading or enrolling); secret, never logged.</summary>
     public string? AgentToken { get; set; }
@@ -172,16 +176,41 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
     public async Task<GoalState> GetGoalStateAsync(long version, TimeSpan wait, CancellationToken cancellationToken)
     {
         var uri = $"agent/v1/goalstate?version={version}&waitSeconds={(int)wait.TotalSeconds}";
-        return await SendAsync(HttpMethod.Get, uri, Authorize, async (response, ct) =>
+        try
         {
-            ThrowIfUnauthorized(response);
-            response.EnsureSuccessStatusCode();
-            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.GoalState, ct)
-                ?? throw new HttpRequestException("Empty goal state.");
-        }, cancellationToken);
+            var goalState = await SendAsync(HttpMethod.Get, uri, Authorize, async (response, ct) =>
+            {
+                ThrowIfUnauthorized(response);
+                response.EnsureSuccessStatusCode();
+                return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.GoalState, ct)
+                    ?? throw new HttpRequestException("Empty goal state.");
+            }, cancellationToken);
+            Metrics.PollSucceeded();
+            return goalState;
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            Metrics.PollFailed();
+            throw;
+        }
     }
 
     public async Task<ReportAck> ReportAsync(string executionId, ExecutionReport report, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var ack = await SendReportAsync(executionId, report, cancellationToken);
+            Metrics.ReportAcknowledged(report);
+            return ack;
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            Metrics.ReportFailed();
+            throw;
+        }
+    }
+
+    private async Task<ReportAck> SendReportAsync(string executionId, ExecutionReport report, CancellationToken cancellationToken)
     {
         return await SendAsync(HttpMethod.Post, $"agent/v1/executions/{Uri.EscapeDataString(executionId)}/report", message =>
         {
@@ -198,6 +227,58 @@ public sealed class AgentClient : IExecutionReporter, IDisposable
             response.EnsureSuccessStatusCode();
             return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, ct)
                 ?? throw new HttpRequestException("Empty report answer.");
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Tells the server the agent deleted its files of an execution from the goal state's <c>forget</c> list. A 404
+    /// (already taken off, e.g. by another node) is success too.
+    /// </summary>
+    public async Task AcknowledgeForgottenAsync(string executionId, CancellationToken cancellationToken) =>
+        await SendAsync(HttpMethod.Delete, $"agent/v1/executions/{Uri.EscapeDataString(executionId)}", Authorize, (response, _) =>
+        {
+            ThrowIfUnauthorized(response);
+            if (response.StatusCode != HttpStatusCode.NotFound)
+            {
+                response.EnsureSuccessStatusCode();
+            }
+
+            return Task.FromResult(true);
+        }, cancellationToken);
+
+    /// <summary>Tells the server this agent is stopping: the machine shows Disconnected at once (204).</summary>
+    public async Task SignOffAsync(CancellationToken cancellationToken)
+    {
+        await SendAsync(HttpMethod.Post, "agent/v1/signoff", Authorize, (response, _) =>
+        {
+            ThrowIfUnauthorized(response);
+            response.EnsureSuccessStatusCode();
+            return Task.FromResult(true);
+        }, cancellationToken);
+    }
+
+    public async Task<ReportAck> UploadOutputAsync(string executionId, string stream, string path, long offset, long length, CancellationToken cancellationToken)
+    {
+        return await SendAsync(HttpMethod.Put, OutputUpload.Path(executionId, stream, offset), message =>
+        {
+            Authorize(message);
+            message.Content = new FileRangeContent(path, offset, length);
+        }, async (response, ct) =>
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                throw new ExecutionNotFoundException(executionId);
+            }
+
+            ThrowIfUnauthorized(response);
+            if (response.StatusCode != HttpStatusCode.Conflict)
+            {
+                // 409 is a refused gap: its body is an acknowledgement like any other.
+                response.EnsureSuccessStatusCode();
+            }
+
+            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, ct)
+                ?? throw new HttpRequestException("Empty upload answer.");
         }, cancellationToken);
     }
 

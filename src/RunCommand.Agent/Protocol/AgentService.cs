@@ -56,19 +56,54 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             var manager = new ExecutionManager(executionsRoot, store, client, new ExecutionSettings
             {
                 MaxScriptBytes = options.MaxScriptBytes,
+                StorageCredentials = options.StorageCredentials,
                 ExecutionRetention = options.ExecutionRetention,
                 ExecutionBudgetBytes = options.ExecutionBudgetBytes,
             }, time, logger, stopRunners.Token);
+            client.Metrics.RunningExecutions = () => manager.ActiveExecutionIds.Count;
             manager.Recover();
             var result = await PollAsync(manager, shutdown);
             await stopRunners.CancelAsync();
             await manager.WhenAllAsync();
+            if (shutdown.IsCancellationRequested)
+            {
+                await SignOffAsync();
+            }
+
             return result;
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {
             Log.ShuttingDown(logger);
+            await SignOffAsync();
             return ExitOk;
+        }
+    }
+
+    /// <summary>Longest the agent waits, when stopping, for the server to take its sign-off.</summary>
+    public static readonly TimeSpan SignOffTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Tells the server this agent is stopping (docs/agent-protocol.md, "Signing off"), so the machine shows Disconnected
+    /// at once rather than when its presence window runs out. Best effort and short: a server that does not answer in
+    /// <see cref="SignOffTimeout"/> leaves the window to do it. Nothing to say before the agent has a credential.
+    /// </summary>
+    private async Task SignOffAsync()
+    {
+        if (client.AgentKey is null && client.AgentToken is null)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(SignOffTimeout, time);
+        try
+        {
+            await client.SignOffAsync(timeout.Token);
+            Log.SignedOff(logger);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException or AgentUnauthorizedException)
+        {
+            Log.SignOffFailed(logger, e.Message);
         }
     }
 
@@ -223,11 +258,13 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
         long version = -1;
         var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(60));
         var failures = new FailureKindFilter();
+        var forgetPending = false;
         while (!shutdown.IsCancellationRequested)
         {
             try
             {
-                var goalState = await client.GetGoalStateAsync(version, AgentClient.LongPollWait, shutdown);
+                // An execution still to forget (its run command deleted while it ran) is looked at again soon.
+                var goalState = await client.GetGoalStateAsync(version, forgetPending ? ForgetRetryWait : AgentClient.LongPollWait, shutdown);
                 if (failures.Reset())
                 {
                     Log.ServerReachableAgain(logger);
@@ -237,6 +274,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
                 version = goalState.Version;
                 // Reconcile at once and poll again at once: the server's long poll is the only wait.
                 manager.Reconcile(goalState);
+                forgetPending = !await ForgetAsync(manager, goalState.Forget ?? [], shutdown);
             }
             catch (AgentUnauthorizedException)
             {
@@ -251,6 +289,31 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
         Log.ShuttingDown(logger);
         return ExitOk;
+    }
+
+    /// <summary>How soon the goal state is asked again while an execution the server named to forget still runs.</summary>
+    private static readonly TimeSpan ForgetRetryWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Deletes the local files of executions whose run command was deleted and tells the server, which takes each off
+    /// the list. Returns false when one is still running (it is forgotten at a later goal state).
+    /// </summary>
+    private async Task<bool> ForgetAsync(ExecutionManager manager, IReadOnlyList<string> executionIds, CancellationToken shutdown)
+    {
+        var all = true;
+        foreach (var id in executionIds)
+        {
+            if (manager.Forget(id))
+            {
+                await client.AcknowledgeForgottenAsync(id, shutdown);
+            }
+            else
+            {
+                all = false;
+            }
+        }
+
+        return all;
     }
 
     private async Task WaitAfterFailureAsync(Exception e, Backoff backoff, FailureKindFilter failures, CancellationToken shutdown)

@@ -75,6 +75,9 @@ public static class LocalState
     /// <summary>Recorded on disk, script not (known to be) started yet.</summary>
     public const string Accepted = "Accepted";
 
+    /// <summary>Wire name only (never stored): reports on an execution that has not started, e.g. a failed download attempt.</summary>
+    public const string Pending = "Pending";
+
     public const string Running = "Running";
     public const string Succeeded = "Succeeded";
     public const string Failed = "Failed";

@@ -85,6 +85,23 @@ internal static class RunCommandCommands
         };
         var outputBlobUri = new Option<string>("--output-blob-uri") { Description = "Append blob (with SAS) receiving stdout." };
         var errorBlobUri = new Option<string>("--error-blob-uri") { Description = "Append blob (with SAS) receiving stderr." };
+        const string IdentityHelp = " clientId=ID, objectId=ID, or {} for the system-assigned identity; self-hosted, it names a "
+            + "storage credential configured on the agent (--storage-credentials), used when the URL has no SAS.";
+        var outputBlobIdentity = new Option<string>("--output-blob-managed-identity", "--output-blob-mi")
+        {
+            Description = "Identity that writes --output-blob-uri:" + IdentityHelp,
+            HelpName = "clientId=ID|objectId=ID|{}",
+        };
+        var errorBlobIdentity = new Option<string>("--error-blob-managed-identity", "--error-blob-mi")
+        {
+            Description = "Identity that writes --error-blob-uri:" + IdentityHelp,
+            HelpName = "clientId=ID|objectId=ID|{}",
+        };
+        var scriptUriIdentity = new Option<string>("--script-uri-managed-identity", "--script-uri-mi")
+        {
+            Description = "Identity that reads --script-uri:" + IdentityHelp,
+            HelpName = "clientId=ID|objectId=ID|{}",
+        };
         var treatFailure = new Option<bool>("--treat-failure-as-deployment-failure")
         {
             Description = "Make provisioningState Failed when the script fails.",
@@ -110,7 +127,8 @@ internal static class RunCommandCommands
         foreach (var option in new Option[]
         {
             name, group, script, scriptUri, commandId, parameters, protectedParameters, timeout, asyncExecution,
-            runAsUser, runAsPassword, outputBlobUri, errorBlobUri, treatFailure, location, tags, noWait, subscription, output,
+            runAsUser, runAsPassword, outputBlobUri, errorBlobUri, outputBlobIdentity, errorBlobIdentity, scriptUriIdentity,
+            treatFailure, location, tags, noWait, subscription, output,
         })
         {
             command.Options.Add(option);
@@ -136,6 +154,11 @@ internal static class RunCommandCommands
                 throw CliException.Usage("give the script to run with --script, --script-uri or --command-id");
             }
 
+            if (Options.IfGiven(result, scriptUriIdentity) is not null && Options.IfGiven(result, scriptUri) is null)
+            {
+                throw CliException.Usage("--script-uri-managed-identity goes with --script-uri");
+            }
+
             if (Options.IfGiven(result, timeout) is < 0)
             {
                 throw CliException.Usage("--timeout-in-seconds must be 0 (no limit) or more");
@@ -156,6 +179,7 @@ internal static class RunCommandCommands
                     Script = ReadScript(Options.IfGiven(result, script)),
                     ScriptUri = Options.IfGiven(result, scriptUri),
                     CommandId = Options.IfGiven(result, commandId),
+                    ScriptUriManagedIdentity = ManagedIdentityParser.Parse("--script-uri-managed-identity", Options.IfGiven(result, scriptUriIdentity)),
                 };
             var givenParameters = Options.IfGiven(result, parameters);
             var givenProtected = Options.IfGiven(result, protectedParameters);
@@ -171,6 +195,8 @@ internal static class RunCommandCommands
                 RunAsPassword = RunAsPassword(Options.IfGiven(result, runAsPassword), Options.IfGiven(result, runAsUser) is not null),
                 OutputBlobUri = Options.IfGiven(result, outputBlobUri),
                 ErrorBlobUri = Options.IfGiven(result, errorBlobUri),
+                OutputBlobManagedIdentity = ManagedIdentityParser.Parse("--output-blob-managed-identity", Options.IfGiven(result, outputBlobIdentity)),
+                ErrorBlobManagedIdentity = ManagedIdentityParser.Parse("--error-blob-managed-identity", Options.IfGiven(result, errorBlobIdentity)),
                 TreatFailureAsDeploymentFailure = Options.IfGiven(result, treatFailure),
             };
 

@@ -68,6 +68,13 @@ public sealed record GoalState
     public required long Version { get; init; }
 
     public IReadOnlyList<ExecutionAssignment> Executions { get; init; } = [];
+
+    /// <summary>
+    /// Executions whose run command was deleted: the agent deletes its local files of each (a running one once it has
+    /// stopped) and then acknowledges it with <c>DELETE /agent/v1/executions/{executionId}</c>, which takes it off this
+    /// list. Absent from older servers; an older agent ignores it.
+    /// </summary>
+    public IReadOnlyList<string>? Forget { get; init; }
 }
 
 /// <summary>One execution the server expects the agent to run (or to stop).</summary>
@@ -111,6 +118,15 @@ public sealed record ExecutionAssignment
     public string? OutputBlobUri { get; init; }
 
     public string? ErrorBlobUri { get; init; }
+
+    /// <summary>Identity whose storage credential (configured on the agent) reads a <see cref="ScriptUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? ScriptUriManagedIdentity { get; init; }
+
+    /// <summary>Identity whose storage credential writes an <see cref="OutputBlobUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? OutputBlobManagedIdentity { get; init; }
+
+    /// <summary>Identity whose storage credential writes an <see cref="ErrorBlobUri"/> without SAS; null: none.</summary>
+    public Arm.RunCommandManagedIdentity? ErrorBlobManagedIdentity { get; init; }
 
     /// <summary>Bytes of stdout the server already holds; the agent resumes uploading from here.</summary>
     public long StdoutLength { get; init; }
@@ -174,4 +190,26 @@ public sealed record ReportAck
 
     /// <summary>True when the server holds a terminal state for this execution (no more reports needed once output is complete).</summary>
     public bool Finished { get; init; }
+
+    /// <summary>
+    /// True when the server takes raw output uploads (<see cref="OutputUpload"/>); an agent then sends output that way
+    /// instead of as base64 inside reports. Absent (false) from servers that predate them.
+    /// </summary>
+    public bool RawOutput { get; init; }
+}
+
+/// <summary>
+/// The raw output upload (docs/agent-protocol.md): <c>PUT /agent/v1/executions/{executionId}/output/{stream}?offset=N</c>
+/// with the bytes of <c>stdout</c> or <c>stderr</c> from offset N as an <c>application/octet-stream</c> body. The
+/// server keeps the bytes past what it holds (a retry of a chunk it has is not doubled) and refuses a chunk that
+/// starts past its end (409, a gap); both answers are a <see cref="ReportAck"/>.
+/// </summary>
+public static class OutputUpload
+{
+    /// <summary>Most bytes an agent sends in one upload (the server's request body limit).</summary>
+    public const int MaxBytes = 8 * 1024 * 1024;
+
+    /// <summary>The relative URL of an upload of <paramref name="stream"/> (<c>stdout</c> or <c>stderr</c>) from <paramref name="offset"/>.</summary>
+    public static string Path(string executionId, string stream, long offset) =>
+        $"agent/v1/executions/{Uri.EscapeDataString(executionId)}/output/{stream}?offset={offset.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }

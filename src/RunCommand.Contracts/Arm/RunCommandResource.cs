@@ -53,6 +53,15 @@ public sealed record RunCommandProperties
     /// <summary>Append blob (with SAS) receiving stderr as it arrives.</summary>
     public string? ErrorBlobUri { get; init; }
 
+    /// <summary>
+    /// The identity that writes <see cref="OutputBlobUri"/> when the URL has no SAS; null: none. Self-hosted, it names a
+    /// storage credential configured on the agent (<c>--storage-credentials</c>, docs/agent.md).
+    /// </summary>
+    public RunCommandManagedIdentity? OutputBlobManagedIdentity { get; init; }
+
+    /// <summary>The identity that writes <see cref="ErrorBlobUri"/> when the URL has no SAS; null: none.</summary>
+    public RunCommandManagedIdentity? ErrorBlobManagedIdentity { get; init; }
+
     /// <summary>When true a script that does not succeed makes <see cref="ProvisioningState"/> Failed.</summary>
     public bool? TreatFailureAsDeploymentFailure { get; init; }
 
@@ -74,6 +83,26 @@ public sealed record RunCommandSource
 
     /// <summary>Id of a command document, e.g. <c>RunShellScript</c>.</summary>
     public string? CommandId { get; init; }
+
+    /// <summary>The identity that reads <see cref="ScriptUri"/> when the URL has no SAS; null: none (a public URL).</summary>
+    public RunCommandManagedIdentity? ScriptUriManagedIdentity { get; init; }
+}
+
+/// <summary>
+/// ARM's <c>RunCommandManagedIdentity</c>: at most one of the two ids; neither (<c>{}</c>) means the machine's
+/// system-assigned identity. RunCommand looks the identity up in the agent's storage credentials; ids are not secrets.
+/// </summary>
+public sealed record RunCommandManagedIdentity
+{
+    /// <summary>Client id of a user-assigned identity; null when not given.</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary>Object (principal) id of a user-assigned identity; null when not given.</summary>
+    public string? ObjectId { get; init; }
+
+    /// <summary>How messages name it: <c>clientId=...</c>, <c>objectId=...</c> or <c>the system-assigned identity</c>.</summary>
+    public override string ToString() =>
+        ClientId is not null ? $"clientId={ClientId}" : ObjectId is not null ? $"objectId={ObjectId}" : "the system-assigned identity";
 }
 
 /// <summary>One script parameter; an empty name makes it a positional argument.</summary>

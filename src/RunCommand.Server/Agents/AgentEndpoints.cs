@@ -11,7 +11,7 @@ using RunCommand.Storage;
 
 namespace RunCommand.Server.Agents;
 
-/// <summary>The agent protocol (docs/agent-protocol.md): enroll, long-poll the goal state, report executions.</summary>
+/// <summary>The agent protocol (docs/agent-protocol.md): enroll, long-poll the goal state, report executions, sign off.</summary>
 public static class AgentEndpoints
 {
     public static void MapAgentProtocol(this IEndpointRouteBuilder app)
@@ -19,6 +19,18 @@ public static class AgentEndpoints
         app.MapPost("/agent/v1/enroll", EnrollAsync);
         app.MapGet("/agent/v1/goalstate", GoalStateAsync);
         app.MapPost("/agent/v1/executions/{executionId}/report", ReportAsync);
+        app.MapDelete("/agent/v1/executions/{executionId}", ForgottenAsync);
+        app.MapPut("/agent/v1/executions/{executionId}/output/{stream}", OutputUploads.UploadAsync);
+        app.MapPost("/agent/v1/signoff", SignOffAsync);
+    }
+
+    /// <summary>The agent is stopping cleanly: its machine shows Disconnected at once, through every node.</summary>
+    private static async Task<IResult> SignOffAsync(HttpContext http, AgentPresence presence, ILogger<AgentPresence> logger, CancellationToken cancellationToken)
+    {
+        var vm = http.Caller().Vm!.Vm;
+        await presence.SignOffAsync(vm, cancellationToken);
+        Log.AgentSignedOff(logger, vm.ResourceId);
+        return Results.NoContent();
     }
 
     private static async Task<IResult> EnrollAsync(HttpContext http, IIdentityStore store, IMachineStore machines, ServerIdentity identity, TimeProvider time, ILogger<TokenService> logger, CancellationToken cancellationToken)
@@ -166,8 +178,9 @@ public static class AgentEndpoints
         }
 
         // The credential may have been revoked while the poll waited: a revoked agent gets no work, not even this once.
+        // (This request already used its assertion: checked again without the replay check.)
         var token = http.Request.Headers.Authorization.ToString()[7..].Trim();
-        if (await BearerAuthentication.FindAgentAsync(token, machines, time, cancellationToken) is not { } still || still.Vm.Key != vm.Key)
+        if (await BearerAuthentication.FindAgentAsync(token, machines, replay: null, time, cancellationToken) is not { } still || still.Vm.Key != vm.Key)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The agent credential has been revoked.");
@@ -180,8 +193,16 @@ public static class AgentEndpoints
         }
 
         var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
-        return Results.Json(new GoalState { Version = current, Executions = assignments }, ContractsJsonContext.Default.GoalState);
+        var forget = await store.ListForgottenExecutionsAsync(vm, cancellationToken);
+        return Results.Json(new GoalState { Version = current, Executions = assignments, Forget = forget.Count == 0 ? null : forget },
+            ContractsJsonContext.Default.GoalState);
     }
+
+    /// <summary>The agent has deleted its files of an execution whose run command was deleted: it leaves the goal state's <c>forget</c> list.</summary>
+    private static async Task<IResult> ForgottenAsync(HttpContext http, string executionId, IAgentWorkStore store, CancellationToken cancellationToken) =>
+        await store.AcknowledgeForgottenAsync(http.Caller().Vm!.Vm, executionId, cancellationToken)
+            ? Results.NoContent()
+            : ArmResults.NotFound($"Execution '{executionId}' is not on this VM's list to forget.");
 
     private static ExecutionAssignment ToAssignment(PendingWork item, SecretProtector protector)
     {
@@ -206,6 +227,9 @@ public static class AgentEndpoints
             RunAsPassword = secrets.RunAsPassword,
             OutputBlobUri = SasUrl.Join(spec.OutputBlobUri, sealedSecrets.OutputBlobSas),
             ErrorBlobUri = SasUrl.Join(spec.ErrorBlobUri, sealedSecrets.ErrorBlobSas),
+            ScriptUriManagedIdentity = spec.ScriptUriManagedIdentity,
+            OutputBlobManagedIdentity = spec.OutputBlobManagedIdentity,
+            ErrorBlobManagedIdentity = spec.ErrorBlobManagedIdentity,
             StdoutLength = item.Execution.StdoutLength,
             StderrLength = item.Execution.StderrLength,
         };
@@ -245,12 +269,6 @@ public static class AgentEndpoints
             metrics.Finished(executionId, report.State);
         }
 
-        return Results.Json(new ReportAck
-        {
-            StdoutLength = outcome.StdoutLength,
-            StderrLength = outcome.StderrLength,
-            Cancel = outcome.CancelRequested,
-            Finished = outcome.Finished,
-        }, ContractsJsonContext.Default.ReportAck);
+        return Results.Json(OutputUploads.Ack(outcome), ContractsJsonContext.Default.ReportAck);
     }
 }

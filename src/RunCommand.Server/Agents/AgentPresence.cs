@@ -9,7 +9,8 @@ namespace RunCommand.Server.Agents;
 /// Whether a VM's agent is there. An agent holding a long poll on this node is connected; otherwise the last
 /// contact recorded in the store decides (so a VM polling another node also shows connected). Contacts are
 /// written to the store at most every few seconds per VM, keeping polls cheap at fleet scale; an agent that polls
-/// without pause (one poll ending as the next begins) still refreshes its stored contact every few seconds.
+/// without pause (one poll ending as the next begins) still refreshes its stored contact every few seconds. An agent that
+/// stops cleanly signs off (<see cref="SignOffAsync"/>): it is Disconnected at once, on every node, until it calls again.
 /// </summary>
 public sealed class AgentPresence
 {
@@ -77,7 +78,28 @@ public sealed class AgentPresence
             return "NeverConnected";
         }
 
+        if (vm.SignedOff is { } signedOff && signedOff >= last.Value)
+        {
+            return "Disconnected";
+        }
+
         return _time.GetUtcNow() - last.Value <= _window ? "Connected" : "Disconnected";
+    }
+
+    /// <summary>
+    /// The agent said it is stopping: stored, so every node shows it Disconnected from now on. Its next contact is written
+    /// to the store at once (not throttled), so an agent that comes back shows Connected everywhere again.
+    /// </summary>
+    public async Task SignOffAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        _lastStored.TryRemove(vm.Key, out _);
+        if (_lastTouch.TryGetValue(vm.Key, out var local) && local > now)
+        {
+            _lastTouch[vm.Key] = now;
+        }
+
+        await _store.SignOffAgentAsync(vm, now, cancellationToken);
     }
 
     public DateTimeOffset? LastContact(VmRecord vm)

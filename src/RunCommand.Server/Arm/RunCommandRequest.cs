@@ -50,6 +50,10 @@ public sealed partial class RunCommandRequest
 
     public bool? TreatFailureAsDeploymentFailure { get; private set; }
 
+    public RunCommandManagedIdentity? OutputBlobManagedIdentity { get; private set; }
+
+    public RunCommandManagedIdentity? ErrorBlobManagedIdentity { get; private set; }
+
     public IReadOnlyList<ArmError> Errors => _errors;
 
     public bool IsGiven(string field) => _given.Contains(field);
@@ -117,6 +121,8 @@ public sealed partial class RunCommandRequest
         request.TimeoutInSeconds = request.ReadTimeout(properties);
         request.OutputBlobUri = request.ReadUri(properties, "outputBlobUri");
         request.ErrorBlobUri = request.ReadUri(properties, "errorBlobUri");
+        request.OutputBlobManagedIdentity = request.ReadIdentity(properties, "outputBlobManagedIdentity", "properties.outputBlobManagedIdentity");
+        request.ErrorBlobManagedIdentity = request.ReadIdentity(properties, "errorBlobManagedIdentity", "properties.errorBlobManagedIdentity");
         return request;
     }
 
@@ -130,7 +136,7 @@ public sealed partial class RunCommandRequest
             // The query of a scriptUri (a SAS) is a secret: it is sealed with the other secrets, and the public spec
             // (GET, list, logs, the database's plain columns) keeps only the URL without it.
             var (publicUri, sas) = Source.ScriptUri is null ? (null, null) : SasUrl.Split(Source.ScriptUri);
-            spec = spec with { Script = Source.Script, ScriptUri = publicUri, CommandId = Source.CommandId };
+            spec = spec with { Script = Source.Script, ScriptUri = publicUri, CommandId = Source.CommandId, ScriptUriManagedIdentity = Source.ScriptUriManagedIdentity };
             secrets = secrets with { ScriptUriSas = sas };
         }
 
@@ -155,6 +161,16 @@ public sealed partial class RunCommandRequest
             var (url, sas) = OutputBlobUri is null ? (null, null) : SasUrl.Split(OutputBlobUri);
             spec = spec with { OutputBlobUri = url };
             secrets = secrets with { OutputBlobSas = sas };
+        }
+
+        if (IsGiven("outputBlobManagedIdentity"))
+        {
+            spec = spec with { OutputBlobManagedIdentity = OutputBlobManagedIdentity };
+        }
+
+        if (IsGiven("errorBlobManagedIdentity"))
+        {
+            spec = spec with { ErrorBlobManagedIdentity = ErrorBlobManagedIdentity };
         }
 
         if (IsGiven("errorBlobUri"))
@@ -215,7 +231,51 @@ public sealed partial class RunCommandRequest
             Add("properties.source.commandId", "'properties.source.commandId' must not be empty.");
         }
 
-        Source = new RunCommandSource { Script = script, ScriptUri = scriptUri, CommandId = commandId };
+        var identity = ReadIdentity(source, "scriptUriManagedIdentity", "properties.source.scriptUriManagedIdentity");
+        if (identity is not null && scriptUri is null)
+        {
+            Add("properties.source.scriptUriManagedIdentity", "'properties.source.scriptUriManagedIdentity' goes with a scriptUri only.");
+        }
+
+        Source = new RunCommandSource { Script = script, ScriptUri = scriptUri, CommandId = commandId, ScriptUriManagedIdentity = identity };
+    }
+
+    /// <summary>
+    /// Reads a <c>RunCommandManagedIdentity</c>: an object with at most one of <c>clientId</c> and <c>objectId</c> (strings);
+    /// <c>{}</c> is the system-assigned identity. Absent or null: not given.
+    /// </summary>
+    private RunCommandManagedIdentity? ReadIdentity(JsonElement parent, string name, string path)
+    {
+        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        _given.Add(name);
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            Add(path, $"'{path}' must be an object: {{\"clientId\": \"...\"}}, {{\"objectId\": \"...\"}} or {{}} for the system-assigned identity.");
+            return null;
+        }
+
+        var clientId = ReadString(value, "clientId", path + ".clientId");
+        var objectId = ReadString(value, "objectId", path + ".objectId");
+        if (clientId is not null && objectId is not null)
+        {
+            Add(path, $"'{path}' names an identity by clientId or by objectId, not both.");
+            return null;
+        }
+
+        foreach (var (id, field) in new[] { (clientId, "clientId"), (objectId, "objectId") })
+        {
+            if (id is not null && (id.Length is 0 or > 128 || id.Any(char.IsControl)))
+            {
+                Add($"{path}.{field}", $"'{path}.{field}' must be 1-128 printable characters.");
+                return null;
+            }
+        }
+
+        return new RunCommandManagedIdentity { ClientId = clientId, ObjectId = objectId };
     }
 
     private List<RunCommandParameter>? ReadParameters(JsonElement properties, string name)
@@ -258,14 +318,6 @@ public sealed partial class RunCommandRequest
                     Add(itemPath + ".value", $"'{itemPath}.value' is required (a string).");
                 }
 
-                continue;
-            }
-
-            if (parameterName.Length == 0 && name == "protectedParameters")
-            {
-                // Azure passes a nameless protected parameter as a command-line argument, which every user of the
-                // machine can read in /proc; RunCommand keeps secrets off command lines, so it must be named.
-                Add(itemPath + ".name", $"'{itemPath}' needs a name: a protected parameter is passed as an environment variable, never as a command-line argument (those are visible to every user of the machine).");
                 continue;
             }
 

@@ -252,6 +252,8 @@ public sealed class RunCommandService
         }
 
         var deadline = _time.GetUtcNow() + wait;
+        var looked = false;
+        string? seenNote = null;
         while (true)
         {
             // Subscribe before reading, so a change between the read and the wait is not missed.
@@ -262,6 +264,19 @@ public sealed class RunCommandService
             {
                 return status;
             }
+
+            // A waiting client shows the run's message (runcmd's "[3s] Pending: ..."): when the agent's note on a run that has
+            // not started changes (a failed download attempt), answer at once rather than at the end of the wait. The start
+            // itself does not cut the wait short: a short run is still answered terminal on one poll.
+            var note = operation.ExecutionId is { } id && await Store.GetExecutionAsync(id, cancellationToken) is { State: ExecutionState.Pending } pending
+                ? pending.Message
+                : null;
+            if (looked && note is not null && note != seenNote)
+            {
+                return status;
+            }
+
+            (looked, seenNote) = (true, note);
 
             if (changed is null)
             {

@@ -38,7 +38,7 @@ public sealed class RunCommandViews
             Tags = record.Tags,
             Properties = new RunCommandProperties
             {
-                Source = new RunCommandSource { Script = spec.Script, ScriptUri = spec.ScriptUri, CommandId = spec.CommandId },
+                Source = new RunCommandSource { Script = spec.Script, ScriptUri = spec.ScriptUri, CommandId = spec.CommandId, ScriptUriManagedIdentity = spec.ScriptUriManagedIdentity },
                 Parameters = spec.Parameters,
                 AsyncExecution = spec.AsyncExecution,
                 RunAsUser = spec.RunAsUser,
@@ -46,6 +46,8 @@ public sealed class RunCommandViews
                 // Split again: records written before SAS tokens were sealed still hold them in the spec.
                 OutputBlobUri = spec.OutputBlobUri is null ? null : SasUrl.Split(spec.OutputBlobUri).BaseUrl,
                 ErrorBlobUri = spec.ErrorBlobUri is null ? null : SasUrl.Split(spec.ErrorBlobUri).BaseUrl,
+                OutputBlobManagedIdentity = spec.OutputBlobManagedIdentity,
+                ErrorBlobManagedIdentity = spec.ErrorBlobManagedIdentity,
                 TreatFailureAsDeploymentFailure = spec.TreatFailureAsDeploymentFailure,
                 ProvisioningState = ProvisioningState(record),
                 InstanceView = expandInstanceView ? await InstanceViewAsync(record, cancellationToken) : null,

@@ -55,7 +55,7 @@ public sealed class BearerAuthentication
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, TokenService tokens, IIdentityStore store, IMachineStore machines, TimeProvider time, ILogger<BearerAuthentication> logger, FailedAuthenticationThrottle throttle)
+    public async Task InvokeAsync(HttpContext http, TokenService tokens, IIdentityStore store, IMachineStore machines, TimeProvider time, ILogger<BearerAuthentication> logger, FailedAuthenticationThrottle throttle, AgentAssertionReplay replay)
     {
         var path = http.Request.Path;
         if (path.StartsWithSegments("/healthz") || http.GetEndpoint()?.Metadata.GetMetadata<AnonymousCallerMetadata>() is not null)
@@ -104,7 +104,7 @@ public sealed class BearerAuthentication
         }
         else if (path.StartsWithSegments("/agent"))
         {
-            var vm = await FindAgentAsync(token, machines, time, http.RequestAborted);
+            var vm = await FindAgentAsync(token, machines, replay, time, http.RequestAborted);
             caller = vm is null ? null : new Caller(Caller.Agent, vm) { Name = "agent:" + vm.Vm.ResourceId };
         }
         else if (tokens.IsAdmin(token))
@@ -143,10 +143,12 @@ public sealed class BearerAuthentication
     /// <summary>
     /// The machine an agent credential speaks for, or null. A signed assertion (<c>rck1.</c>): the machine it names must
     /// exist with an enrolled key, the signature must verify with that key, and its time must be within
-    /// <see cref="AgentAssertion.MaxSkew"/> of now; the machine is the one whose key verified, so an agent only ever
-    /// speaks for itself. Anything else is an agent token, looked up by its hash.
+    /// <see cref="AgentAssertion.MaxSkew"/> of now, and it must not have been used before (<see cref="AgentAssertionReplay"/>,
+    /// checked last so only the key's holder can use an assertion up; <paramref name="replay"/> null: the request that
+    /// used it checks its credential again, after a long poll); the machine is the one whose key verified, so an
+    /// agent only ever speaks for itself. Anything else is an agent token, looked up by its hash.
     /// </summary>
-    public static async Task<VmRecord?> FindAgentAsync(string token, IMachineStore store, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<VmRecord?> FindAgentAsync(string token, IMachineStore store, AgentAssertionReplay? replay, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!token.StartsWith(AgentAssertion.Prefix, StringComparison.Ordinal))
         {
@@ -156,7 +158,8 @@ public sealed class BearerAuthentication
         if (!AgentAssertion.TryParse(token, out var resourceId, out var issued, out var payload, out var signature)
             || (issued - time.GetUtcNow()).Duration() > AgentAssertion.MaxSkew
             || await store.FindVmAgentKeyAsync(resourceId, cancellationToken) is not { } found
-            || !AgentAssertion.Verify(found.PublicKey, payload, signature))
+            || !AgentAssertion.Verify(found.PublicKey, payload, signature)
+            || (replay is not null && !await replay.TryUseAsync(payload, issued, cancellationToken)))
         {
             return null;
         }

@@ -19,20 +19,7 @@ public sealed class ArmErrorHandling
 
     public async Task InvokeAsync(HttpContext http, ILogger<ArmErrorHandling> logger)
     {
-        // Security headers fitting a JSON API: no sniffing, no framing, no caching of answers that may hold
-        // run output, no referrer, and HSTS over https.
-        var headers = http.Response.Headers;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
-        headers.CacheControl = "no-store";
-        headers["Referrer-Policy"] = "no-referrer";
-        headers["Cross-Origin-Resource-Policy"] = "same-origin";
-        if (http.Request.IsHttps)
-        {
-            headers.StrictTransportSecurity = "max-age=31536000";
-        }
-
+        SecurityHeaders.Apply(http.Response.Headers, http.Request.IsHttps);
         http.Response.Headers["x-ms-request-id"] = http.TraceIdentifier;
         try
         {
@@ -72,6 +59,28 @@ public sealed class ArmErrorHandling
             Log.Unhandled(logger, e, http.Request.Method, http.Request.Path);
             await ArmResults.Error(StatusCodes.Status500InternalServerError, "InternalServerError",
                 $"The server failed to process the request (request id {http.TraceIdentifier}).").ExecuteAsync(http);
+        }
+    }
+}
+
+/// <summary>The security headers of every API answer, in one place (the pipeline's and the connection-level refusals').</summary>
+public static class SecurityHeaders
+{
+    /// <summary>
+    /// Headers fitting a JSON API: no sniffing, no framing, no caching of answers that may hold run output, no
+    /// referrer, and HSTS over https.
+    /// </summary>
+    public static void Apply(IHeaderDictionary headers, bool https)
+    {
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+        headers.CacheControl = "no-store";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers["Cross-Origin-Resource-Policy"] = "same-origin";
+        if (https)
+        {
+            headers.StrictTransportSecurity = "max-age=31536000";
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using RunCommand.Contracts;
 
@@ -42,5 +43,27 @@ public static class ServerCommandLine
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Binds <see cref="ServerOptions"/> and checks every one of its rules (the same data annotations the host validates
+    /// at start); returns what is wrong (each broken rule, or a value that does not parse), or null.
+    /// </summary>
+    public static string? BindSettings(IConfiguration configuration, out ServerOptions options)
+    {
+        try
+        {
+            options = configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            options = new ServerOptions();
+            return e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
+        }
+
+        var broken = new List<ValidationResult>();
+        return Validator.TryValidateObject(options, new ValidationContext(options), broken, validateAllProperties: true)
+            ? null
+            : string.Join("; ", broken.Select(b => b.ErrorMessage));
     }
 }

@@ -13,6 +13,12 @@ public sealed class ServerMetrics
 {
     private static readonly Gauge AgentsConnected = Metrics.CreateGauge("runcmd_agents_connected", "Machines whose agent holds a goal-state poll open now.");
 
+    private static readonly Gauge Commands = Metrics.CreateGauge("runcmd_commands",
+        "Run commands by the state of their current execution (counted at most every 10 s).", new GaugeConfiguration { LabelNames = ["state"] });
+
+    /// <summary>How long a count of run commands by state serves scrapes: counting reads every run command's row.</summary>
+    private static readonly TimeSpan CommandCountLifetime = TimeSpan.FromSeconds(10);
+
     private static readonly Gauge FleetRunsActive = Metrics.CreateGauge("runcmd_fleet_runs_active", "Fleet runs not yet finished.");
 
     private static readonly Counter ExecutionsDispatched = Metrics.CreateCounter("runcmd_executions_dispatched_total",
@@ -28,8 +34,9 @@ public sealed class ServerMetrics
     /// <summary>Executions handed out and not yet reported finished: a re-sent goal state is not a new dispatch.</summary>
     private readonly ConcurrentDictionary<string, byte> _dispatched = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
+    private DateTimeOffset _commandsCounted = DateTimeOffset.MinValue;
 
-    public ServerMetrics(AgentPresence presence, IFleetRunStore fleetRuns, TimeProvider time)
+    public ServerMetrics(AgentPresence presence, IFleetRunStore fleetRuns, IRunCommandStore runCommands, TimeProvider time)
     {
         _time = time;
         // Gauges read their source at scrape time: nothing to keep in step.
@@ -37,6 +44,16 @@ public sealed class ServerMetrics
         {
             AgentsConnected.Set(presence.OpenPolls);
             FleetRunsActive.Set((await fleetRuns.ListActiveFleetRunsAsync(cancellationToken)).Count);
+            var now = _time.GetUtcNow();
+            if (now - _commandsCounted >= CommandCountLifetime)
+            {
+                foreach (var (state, count) in await runCommands.CountRunCommandsByStateAsync(cancellationToken))
+                {
+                    Commands.WithLabels(state.ToString()).Set(count);
+                }
+
+                _commandsCounted = now;
+            }
         });
     }
 

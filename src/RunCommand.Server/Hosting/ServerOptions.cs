@@ -101,4 +101,16 @@ public sealed class ServerOptions
     /// <summary>Sustained requests per second of one agent (polls and reports), with a burst of ten times this.</summary>
     [Range(1, 100_000)]
     public int AgentRequestsPerSecond { get; set; } = 50;
+
+    /// <summary>Finished executions and their output are deleted this many days after they ended (retention; docs/storage.md). The agent's option has the same name.</summary>
+    [Range(1, 3650)]
+    public int ExecutionRetentionDays { get; set; } = 30;
+
+    /// <summary>Most bytes of output the store keeps; beyond it the output of the finished executions that ended first is deleted.</summary>
+    [Range(1024L * 1024, long.MaxValue)]
+    public long MaxOutputBytes { get; set; } = 16L * 1024 * 1024 * 1024;
+
+    /// <summary>Time between retention passes (prune, then give the freed space back to the file system).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
 }

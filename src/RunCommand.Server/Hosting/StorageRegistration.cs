@@ -17,6 +17,7 @@ public static class StorageRegistration
         services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().Identity);
         services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().ActivityLog);
         services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().Leases);
+        services.AddSingleton(sp => sp.GetRequiredService<RunCommandStorage>().Retention);
         return services;
     }
 }

@@ -67,6 +67,42 @@ public sealed class AgentWorkStore(IStorageBackend backend) : IAgentWorkStore
                 }
             }
 
-            return new ReportOutcome(after.StdoutLength, after.StderrLength, after.CancelRequested && !after.IsTerminal, after.IsTerminal);
+            return Outcome(after);
         }, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => rows.ListForgottenExecutionsAsync(vm, cancellationToken), cancellationToken);
+
+    public Task<bool> AcknowledgeForgottenAsync(VmKey vm, string executionId, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.DeleteForgottenExecutionAsync(vm, executionId, cancellationToken), cancellationToken);
+
+    public Task<ReportOutcome?> AppendOutputAsync(VmKey vm, string executionId, OutputStream stream, long offset, IReadOnlyList<byte[]> pieces, CancellationToken cancellationToken) =>
+        backend.WriteAsync<ReportOutcome?>(async rows =>
+        {
+            if (await rows.GetExecutionAsync(executionId, cancellationToken) is not { } found || found.Command.Vm.Key != vm.Key)
+            {
+                return null;
+            }
+
+            var execution = found.Execution;
+            var held = stream == OutputStream.Stdout ? execution.StdoutLength : execution.StderrLength;
+            if (ExecutionRules.IsGap(held, offset))
+            {
+                return Outcome(execution) with { Gap = true };
+            }
+
+            var length = await ExecutionRules.AppendOutputRunAsync(rows, executionId, stream, held, offset, pieces, cancellationToken);
+            if (length == held)
+            {
+                return Outcome(execution);
+            }
+
+            var after = stream == OutputStream.Stdout ? execution with { StdoutLength = length } : execution with { StderrLength = length };
+            await rows.UpdateExecutionAsync(after, dropSecrets: after.IsTerminal, cancellationToken);
+            rows.Notify(Topics.Execution(executionId));
+            return Outcome(after);
+        }, cancellationToken);
+
+    private static ReportOutcome Outcome(ExecutionRecord execution) =>
+        new(execution.StdoutLength, execution.StderrLength, execution.CancelRequested && !execution.IsTerminal, execution.IsTerminal);
 }

@@ -18,4 +18,18 @@ public interface IAgentWorkStore
     /// Returns null when the execution does not exist or is not this VM's.
     /// </summary>
     Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Executions whose run command was deleted: the agent deletes its local files of them, then acknowledges each.</summary>
+    Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>The agent has deleted its files of the execution; false when it was not on the machine's list.</summary>
+    Task<bool> AcknowledgeForgottenAsync(VmKey vm, string executionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends a run of one stream's output uploaded raw: <paramref name="pieces"/> are contiguous from
+    /// <paramref name="offset"/> and are kept as one row each, in one transaction. Bytes already held are skipped (a
+    /// retried upload is not doubled); a run starting past the end of what is held is refused whole
+    /// (<see cref="ReportOutcome.Gap"/>). Returns null when the execution does not exist or is not this VM's.
+    /// </summary>
+    Task<ReportOutcome?> AppendOutputAsync(VmKey vm, string executionId, OutputStream stream, long offset, IReadOnlyList<byte[]> pieces, CancellationToken cancellationToken);
 }

@@ -16,6 +16,9 @@ public interface IMachineRows
 
     Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken);
 
+    /// <summary>Sets when the machine's agent signed off; false when there is no such machine.</summary>
+    Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken);
+
     /// <summary>Replaces the tags (null or empty: none); false when there is no such machine.</summary>
     Task<bool> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
 
@@ -40,4 +43,10 @@ public interface IMachineRows
     Task<long> GetGoalVersionAsync(VmKey vm, CancellationToken cancellationToken);
 
     Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>Inserts the assertion id unless it is there; false when it was (nothing written).</summary>
+    Task<bool> InsertAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken);
+
+    /// <summary>Deletes up to <paramref name="limit"/> assertion ids that expired before <paramref name="now"/>; how many.</summary>
+    Task<int> DeleteAgentAssertionsExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 }

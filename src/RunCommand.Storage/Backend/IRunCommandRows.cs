@@ -42,4 +42,41 @@ public interface IRunCommandRows
     Task CompleteOperationAsync(string operationId, DateTimeOffset completed, CancellationToken cancellationToken);
 
     Task<OperationRecord?> GetOperationAsync(string operationId, CancellationToken cancellationToken);
+
+    // ---- retention (RetentionStore decides what goes; these only find and remove rows)
+
+    /// <summary>Every execution recorded for the run command's resource id (case-insensitive), oldest first.</summary>
+    Task<IReadOnlyList<ExecutionRecord>> ListExecutionsOfCommandAsync(RunCommandKey command, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Up to <paramref name="take"/> executions that have an end time, ordered by (end time, id): only those ending before
+    /// <paramref name="endedBefore"/> when set, only those after <paramref name="after"/> when set (the last one of the
+    /// previous page). Each comes with the bytes of output held for it and whether a run command, fleet target or
+    /// deployment operation refers to it.
+    /// </summary>
+    Task<IReadOnlyList<EndedExecution>> ListEndedExecutionsAsync(DateTimeOffset? endedBefore, EndedExecution? after, int take, CancellationToken cancellationToken);
+
+    /// <summary>Bytes of output held for every execution together.</summary>
+    Task<long> SumOutputBytesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Deletes every output chunk of the execution (both streams).</summary>
+    Task DeleteOutputAsync(string executionId, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the execution row and the operations that track it.</summary>
+    Task DeleteExecutionAsync(string executionId, CancellationToken cancellationToken);
+
+    /// <summary>Records that the machine's agent must delete its local files of the execution (nothing when recorded already).</summary>
+    Task InsertForgottenExecutionAsync(VmKey vm, string executionId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Execution ids the machine's agent must still forget, oldest first.</summary>
+    Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken);
+
+    /// <summary>Removes one id from the machine's list to forget; false when it was not there.</summary>
+    Task<bool> DeleteForgottenExecutionAsync(VmKey vm, string executionId, CancellationToken cancellationToken);
+
+    /// <summary>Removes ids recorded before <paramref name="before"/> (agents that never came back to forget them); returns how many.</summary>
+    Task<int> DeleteForgottenExecutionsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken);
+
+    /// <summary>Run commands (not being deleted) by the state of their current execution, one row per state present.</summary>
+    Task<IReadOnlyList<(ExecutionState State, long Count)>> CountRunCommandsByStateAsync(CancellationToken cancellationToken);
 }

@@ -27,6 +27,12 @@ public interface IStorageBackend : IAsyncDisposable
     /// </summary>
     Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Gives the space freed by deleted rows back to the file system where the database lets a client do it (SQLite:
+    /// incremental vacuum, then a truncating WAL checkpoint); nothing where the server does it alone (PostgreSQL's autovacuum).
+    /// </summary>
+    Task CompactAsync(CancellationToken cancellationToken);
+
     /// <summary>Runs <paramref name="work"/> on one consistent snapshot; it must only read.</summary>
     Task<T> ReadAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken);
 }

@@ -32,6 +32,21 @@ public interface IMachineStore
     /// </summary>
     Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Records the first use of an agent assertion (<paramref name="assertionId"/>: the SHA-256 of its signed payload),
+    /// remembered until <paramref name="expires"/>. False when it was used before, on this node or any other: a replay.
+    /// </summary>
+    Task<bool> TryUseAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken);
+
+    /// <summary>Forgets the assertions that expired before <paramref name="now"/> (they would be refused for their time anyway); how many.</summary>
+    Task<int> PurgeAgentAssertionsAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records that the VM's agent said, at <paramref name="now"/>, that it is stopping: it counts as disconnected until
+    /// a contact later than that (<see cref="VmRecord.SignedOff"/>). False when the VM does not exist.
+    /// </summary>
+    Task<bool> SignOffAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Records that the VM's agent called now.</summary>
     Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
 

@@ -50,6 +50,9 @@ public sealed record VmRecord
     public string? AgentVersion { get; init; }
 
     public required DateTimeOffset Created { get; init; }
+
+    /// <summary>When the agent last said it is stopping; it is disconnected unless it called after that. Null: never.</summary>
+    public DateTimeOffset? SignedOff { get; init; }
 }
 
 /// <summary>

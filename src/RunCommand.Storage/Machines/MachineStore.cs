@@ -63,6 +63,32 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
     public Task<bool> RevokeAgentAsync(VmKey vm, CancellationToken cancellationToken) =>
         backend.WriteAsync(rows => rows.SetAgentCredentialAsync(vm, AgentCredential.None, cancellationToken), cancellationToken);
 
+    public Task<bool> TryUseAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.InsertAgentAssertionAsync(assertionId, expires, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Rows deleted per transaction when purging: about 40-90 ms of SQLite's single writer each on a busy machine, so
+    /// agents' requests wait for one short batch, never for a whole minute of assertions.
+    /// </summary>
+    private const int PurgeBatch = 500;
+
+    public async Task<int> PurgeAgentAssertionsAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            var deleted = await backend.WriteAsync(rows => rows.DeleteAgentAssertionsExpiredAsync(now, PurgeBatch, cancellationToken), cancellationToken);
+            total += deleted;
+            if (deleted < PurgeBatch)
+            {
+                return total;
+            }
+        }
+    }
+
+    public Task<bool> SignOffAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.SetAgentSignedOffAsync(vm, now, cancellationToken), cancellationToken);
+
     public Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
         backend.WriteAsync(async rows =>
         {

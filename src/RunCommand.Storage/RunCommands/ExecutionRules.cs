@@ -37,10 +37,18 @@ internal static class ExecutionRules
 
     /// <summary>
     /// The execution after a report moved it, or null when the report does not move it: only forward, never out of a
-    /// terminal state. A terminal report fills in missing start and end times.
+    /// terminal state. A terminal report fills in missing start and end times; a Pending report on a Pending execution
+    /// only replaces its message (the agent's note on how the not yet started run is getting on).
     /// </summary>
     public static ExecutionRecord? Apply(ExecutionRecord execution, ReportWrite report, DateTimeOffset now)
     {
+        if (execution.State == ExecutionState.Pending && report.State == ExecutionState.Pending)
+        {
+            // A note on a run that has not started (a failed script download attempt): only the message changes, unless a
+            // cancel is under way (its message says so and stays).
+            return report.Message == execution.Message || execution.CancelRequested ? null : execution with { Message = report.Message, Delivered = true };
+        }
+
         if (execution.IsTerminal || report.State == execution.State || !StateRules.CanMove(execution.State, report.State))
         {
             return null;
@@ -64,7 +72,7 @@ internal static class ExecutionRules
     /// </summary>
     public static async Task<long> AppendOutputAsync(IRows rows, string executionId, OutputStream stream, long held, long? offset, byte[]? data, CancellationToken cancellationToken)
     {
-        if (offset is not { } start || data is not { Length: > 0 } || start > held || start + data.Length <= held)
+        if (offset is not { } start || data is not { Length: > 0 } || IsGap(held, start) || start + data.Length <= held)
         {
             return held;
         }
@@ -73,6 +81,24 @@ internal static class ExecutionRules
         var fresh = skip == 0 ? data : data.AsSpan(skip).ToArray();
         await rows.InsertOutputAsync(executionId, stream, held, fresh, cancellationToken);
         return held + fresh.Length;
+    }
+
+    /// <summary>True when output starting at <paramref name="offset"/> would leave a hole after the <paramref name="held"/> bytes.</summary>
+    public static bool IsGap(long held, long offset) => offset > held;
+
+    /// <summary>
+    /// Appends contiguous <paramref name="pieces"/> starting at <paramref name="offset"/> (not past <paramref name="held"/>:
+    /// see <see cref="IsGap"/>), each the way <see cref="AppendOutputAsync"/> appends a chunk; returns the new length.
+    /// </summary>
+    public static async Task<long> AppendOutputRunAsync(IRows rows, string executionId, OutputStream stream, long held, long offset, IReadOnlyList<byte[]> pieces, CancellationToken cancellationToken)
+    {
+        foreach (var piece in pieces)
+        {
+            held = await AppendOutputAsync(rows, executionId, stream, held, offset, piece, cancellationToken);
+            offset += piece.Length;
+        }
+
+        return held;
     }
 
     /// <summary>When the execution of a run command being deleted has ended, the resource goes and its delete operation completes.</summary>
@@ -84,10 +110,36 @@ internal static class ExecutionRules
         }
     }
 
+    /// <summary>
+    /// The resource goes with everything it ran that has ended: each execution's record, operations and output, and the
+    /// machine's agent is told (through its goal state) to delete its files of them. An older execution still being
+    /// stopped stays until it ends; retention removes it later.
+    /// </summary>
     public static async Task RemoveAsync(IRows rows, RunCommandKey command, string deleteOperationId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await rows.DeleteRunCommandAsync(command, cancellationToken);
         await rows.CompleteOperationAsync(deleteOperationId, now, cancellationToken);
+        var forgotten = false;
+        foreach (var execution in await rows.ListExecutionsOfCommandAsync(command, cancellationToken))
+        {
+            if (!execution.IsTerminal)
+            {
+                continue;
+            }
+
+            await rows.DeleteOutputAsync(execution.ExecutionId, cancellationToken);
+            await rows.DeleteExecutionAsync(execution.ExecutionId, cancellationToken);
+            if (execution.Delivered)
+            {
+                await rows.InsertForgottenExecutionAsync(command.Vm, execution.ExecutionId, now, cancellationToken);
+                forgotten = true;
+            }
+        }
+
+        if (forgotten)
+        {
+            await TellAgentAsync(rows, command.Vm, cancellationToken);
+        }
     }
 
     /// <summary>Asks the machine's agent to look at its goal state again (a new version wakes its long poll).</summary>

@@ -46,4 +46,7 @@ public interface IRunCommandStore
 
     /// <summary>Up to <paramref name="maxBytes"/> bytes of an execution's stream from <paramref name="offset"/>.</summary>
     Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>How many run commands (not being deleted) are in each state of their current execution; every state is a key (0 when none).</summary>
+    Task<IReadOnlyDictionary<ExecutionState, long>> CountRunCommandsByStateAsync(CancellationToken cancellationToken);
 }

@@ -51,6 +51,13 @@ public sealed record RunCommandSpec
 
     public string? ErrorBlobUri { get; init; }
 
+    /// <summary>Identities for a scriptUri / output / error blob without SAS (names of agent-side storage credentials); null: none.</summary>
+    public RunCommandManagedIdentity? ScriptUriManagedIdentity { get; init; }
+
+    public RunCommandManagedIdentity? OutputBlobManagedIdentity { get; init; }
+
+    public RunCommandManagedIdentity? ErrorBlobManagedIdentity { get; init; }
+
     public bool TreatFailureAsDeploymentFailure { get; init; }
 }
 
@@ -218,8 +225,11 @@ public sealed record ReportWrite
     public byte[]? StderrData { get; init; }
 }
 
-/// <summary>What the store holds for an execution after a report.</summary>
-public sealed record ReportOutcome(long StdoutLength, long StderrLength, bool CancelRequested, bool Finished);
+/// <summary>
+/// What the store holds for an execution after a report or an output upload. <paramref name="Gap"/>: an upload was
+/// refused because it started past the end of what is held (nothing of it was kept).
+/// </summary>
+public sealed record ReportOutcome(long StdoutLength, long StderrLength, bool CancelRequested, bool Finished, bool Gap = false);
 
 public enum OutputStream
 {

@@ -118,6 +118,18 @@ public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
             return found;
         }, cancellationToken);
 
+    public Task<IReadOnlyDictionary<ExecutionState, long>> CountRunCommandsByStateAsync(CancellationToken cancellationToken) =>
+        backend.ReadAsync<IReadOnlyDictionary<ExecutionState, long>>(async rows =>
+        {
+            var counts = Enum.GetValues<ExecutionState>().ToDictionary(state => state, _ => 0L);
+            foreach (var (state, count) in await rows.CountRunCommandsByStateAsync(cancellationToken))
+            {
+                counts[state] = count;
+            }
+
+            return counts;
+        }, cancellationToken);
+
     public Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
         backend.ReadAsync(rows => ReadOutputAsync(rows, executionId, stream, offset, maxBytes, cancellationToken), cancellationToken);
 

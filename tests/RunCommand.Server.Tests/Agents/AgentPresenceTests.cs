@@ -68,10 +68,27 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         Assert.Equal("Disconnected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
     }
 
-    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    [Fact]
+    public async Task StatusOf_AgentSignedOffOnOtherNode_IsDisconnectedAtOnceAndConnectedWhenItReturns()
     {
-        public DateTimeOffset Now { get; set; } = now;
+        var nodeA = Node();
+        var nodeB = Node();
+        using (await nodeA.BeginPollAsync(_vm, CancellationToken.None))
+        {
+            _time.Now += TimeSpan.FromSeconds(5);
+        }
 
-        public override DateTimeOffset GetUtcNow() => Now;
+        Assert.Equal("Connected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        await nodeA.SignOffAsync(_vm, CancellationToken.None);
+
+        // Well inside the 75 s window: only the sign-off can make it Disconnected, on both nodes.
+        var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        Assert.Equal("Disconnected", nodeA.StatusOf(record));
+        Assert.Equal("Disconnected", nodeB.StatusOf(record));
+
+        // Back a second later, polling node A again: its contact is stored at once (not held back by the 10 s throttle).
+        _time.Now += TimeSpan.FromSeconds(1);
+        using var back = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+        Assert.Equal("Connected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
     }
 }

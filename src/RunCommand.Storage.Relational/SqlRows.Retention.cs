@@ -1,0 +1,56 @@
+namespace RunCommand.Storage.Relational;
+
+/// <summary>Rows retention finds and removes: ended executions, their output chunks, executions agents must forget.</summary>
+public sealed partial class SqlRows
+{
+    public async Task<IReadOnlyList<ExecutionRecord>> ListExecutionsOfCommandAsync(RunCommandKey command, CancellationToken cancellationToken) =>
+        await QueryAsync($"SELECT {ExecutionColumns} FROM executions e WHERE lower(e.command_resource_id) = @key ORDER BY e.created, e.id",
+            reader => ReadExecution(reader, 0), cancellationToken, ("@key", command.Key));
+
+    public async Task<IReadOnlyList<EndedExecution>> ListEndedExecutionsAsync(DateTimeOffset? endedBefore, EndedExecution? after, int take, CancellationToken cancellationToken) =>
+        await QueryAsync($"""
+            SELECT {ExecutionColumns}, e.command_resource_id,
+                   (SELECT coalesce(sum(length(o.data)), 0) FROM output o WHERE o.execution_id = e.id),
+                   EXISTS(SELECT 1 FROM run_commands r WHERE r.execution_id = e.id)
+                   OR EXISTS(SELECT 1 FROM fleet_targets f WHERE f.execution_id = e.id)
+                   OR EXISTS(SELECT 1 FROM deployment_operations d WHERE d.execution_id = e.id)
+            FROM executions e
+            WHERE e.end_time IS NOT NULL
+            {(endedBefore is null ? "" : "AND e.end_time < @before")}
+            {(after is null ? "" : "AND (e.end_time > @afterEnd OR (e.end_time = @afterEnd AND e.id > @afterId))")}
+            ORDER BY e.end_time, e.id LIMIT @take
+            """, reader => new EndedExecution
+            {
+                Execution = ReadExecution(reader, 0),
+                Vm = StorageFormat.ParseRunCommandId(reader.GetString(11)).Vm,
+                OutputBytes = Int64(reader, 12),
+                Referenced = Flag(reader, 13),
+            }, cancellationToken,
+            ("@before", Time(endedBefore)), ("@afterEnd", Time(after?.Execution.EndTime)), ("@afterId", after?.Execution.ExecutionId), ("@take", take));
+
+    public async Task<long> SumOutputBytesAsync(CancellationToken cancellationToken) =>
+        Convert.ToInt64(await ScalarAsync("SELECT coalesce(sum(length(data)), 0) FROM output", cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+
+    public async Task DeleteOutputAsync(string executionId, CancellationToken cancellationToken) =>
+        await ExecuteAsync("DELETE FROM output WHERE execution_id = @id", cancellationToken, ("@id", executionId));
+
+    public async Task DeleteExecutionAsync(string executionId, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync("DELETE FROM operations WHERE execution_id = @id", cancellationToken, ("@id", executionId));
+        await ExecuteAsync("DELETE FROM executions WHERE id = @id", cancellationToken, ("@id", executionId));
+    }
+
+    public async Task InsertForgottenExecutionAsync(VmKey vm, string executionId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await ExecuteAsync("INSERT INTO forgotten_executions(vm_key, execution_id, created) VALUES(@vm, @id, @now) ON CONFLICT(vm_key, execution_id) DO NOTHING",
+            cancellationToken, ("@vm", vm.Key), ("@id", executionId), ("@now", Time(now)));
+
+    public async Task<IReadOnlyList<string>> ListForgottenExecutionsAsync(VmKey vm, CancellationToken cancellationToken) =>
+        await QueryAsync("SELECT execution_id FROM forgotten_executions WHERE vm_key = @vm ORDER BY created, execution_id",
+            reader => reader.GetString(0), cancellationToken, ("@vm", vm.Key));
+
+    public async Task<bool> DeleteForgottenExecutionAsync(VmKey vm, string executionId, CancellationToken cancellationToken) =>
+        await ExecuteAsync("DELETE FROM forgotten_executions WHERE vm_key = @vm AND execution_id = @id", cancellationToken, ("@vm", vm.Key), ("@id", executionId)) > 0;
+
+    public async Task<int> DeleteForgottenExecutionsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
+        await ExecuteAsync("DELETE FROM forgotten_executions WHERE created < @before", cancellationToken, ("@before", Time(before)));
+}
