@@ -56,7 +56,6 @@ public sealed class AgentProcess : IAsyncDisposable
             args.AddRange(["--ca-cert", server.CaCertFile]);
         }
 
-        args.AddRange(extraArgs ?? []);
         foreach (var (key, value) in tags ?? new Dictionary<string, string>())
         {
             args.AddRange(["--tags", $"{key}={value}"]);

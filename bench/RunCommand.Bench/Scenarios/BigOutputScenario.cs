@@ -29,8 +29,9 @@ public sealed class BigOutputScenario : IScenario
         await using var agent = await context.StartAgentAsync(server, "big-vm", "bench", Path.Combine(context.NewDir("big-agent"), "agent"));
         using var client = SwarmFleet.Client(server);
         var target = new RunCommandRef(server.SubscriptionId, "bench", "big-vm", "big");
-        // Warm the path with a small run so the figure is not the first call's JIT.
-        await RunAsync(client, target, Script(1 << 20));
+        // Warm the path so the figure is not the first call's JIT: 32 MiB, so that raw uploads (which start after the
+        // first report, itself up to 1 MiB of JSON) and several stored rows are exercised too.
+        await RunAsync(client, target, Script(32 << 20));
         await Task.Delay(TimeSpan.FromSeconds(2));
         var agentBefore = ProcessStats.Rss(agent.Process.Pid);
         var serverBefore = ProcessStats.Rss(server.Process.Pid);

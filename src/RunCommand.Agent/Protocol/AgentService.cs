@@ -81,7 +81,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
     }
 
     /// <summary>Longest the agent waits, when stopping, for the server to take its sign-off.</summary>
-    public static readonly TimeSpan SignOffTimeout = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan SignOffTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Tells the server this agent is stopping (docs/agent-protocol.md, "Signing off"), so the machine shows Disconnected
