@@ -88,6 +88,52 @@ public sealed class FleetRunTests(FleetFixture fixture) : IClassFixture<FleetFix
     }
 
     [Fact]
+    public async Task FleetRun_ATargetCannotStartInABatch_MaxErrorsZeroStartsNoTargetAfterIt()
+    {
+        // One machine is filled up to Azure's maximum of 25 run commands (earlier runs of this class left theirs too), so
+        // its target fails when the run starts it. All targets are in one start batch (maxConcurrency 100%): the batch
+        // must stop there so that maxErrors 0 holds.
+        const string full = "node07";
+        var fillers = new List<RunCommandRef>();
+        try
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                var filler = _stack.Command(full, $"filler{i:00}");
+                try
+                {
+                    await _stack.StartAsync(filler, Stack.Script("true"));
+                }
+                catch (ArmRequestException e) when (e.Message.Contains("maximum of 25", StringComparison.Ordinal))
+                {
+                    break;
+                }
+
+                fillers.Add(filler);
+            }
+
+            var run = Run("startfail");
+            await _stack.Client.CreateFleetRunAsync(run, Definition("echo ok", "100%", "0"));
+            var view = await WaitForEndAsync(run);
+
+            var targets = view.Properties!.InstanceView!.Targets.ToList();
+            var failed = targets.FindIndex(t => t.ResourceId.EndsWith("/" + full, StringComparison.Ordinal));
+            Assert.Equal(FleetRunStates.Failed, view.Properties.ProvisioningState);
+            Assert.Equal(ExecutionStates.Failed, targets[failed].State);
+            Assert.Contains("maximum of 25 run commands", targets[failed].Message, StringComparison.Ordinal);
+            Assert.All(targets.Take(failed), t => Assert.Equal(ExecutionStates.Succeeded, t.State));
+            Assert.All(targets.Skip(failed + 1), t => Assert.Equal(FleetTargetStates.NotStarted, t.State));
+        }
+        finally
+        {
+            foreach (var filler in fillers)
+            {
+                await _stack.Client.DeleteAsync(filler);
+            }
+        }
+    }
+
+    [Fact]
     public async Task FleetRun_Canceled_StopsRunningTargetsAndStartsNoMore()
     {
         var run = Run("cancel");

@@ -32,15 +32,15 @@ public sealed partial class FleetOrchestrator(
     public static readonly TimeSpan PassCoalescing = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
-    /// Executions seen terminal, with whether they succeeded. A terminal execution never changes, so a pass reads only
-    /// the others; forgotten when their run completes (and rebuilt from the store after a restart).
-    /// </summary>
-    /// <summary>
-    /// Most targets started in one store transaction. Starting them one transaction each cost a commit (and on SQLite an
-    /// fsync) a target; a batch this size keeps the write lock short enough for agents' reports to interleave.
+    /// Most targets started in one store transaction. Started one by one, each target cost two commits (each an fsync
+    /// with --durable-commits); a batch this size keeps the write lock short enough for agents' reports to interleave.
     /// </summary>
     public const int StartBatchSize = 100;
 
+    /// <summary>
+    /// Executions seen terminal, with whether they succeeded. A terminal execution never changes, so a pass reads only
+    /// the others; forgotten when their run completes (and rebuilt from the store after a restart).
+    /// </summary>
     private readonly Dictionary<string, bool> _terminal = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
