@@ -57,6 +57,13 @@ if ! ls dist/runcmd-server_*_amd64.deb >/dev/null 2>&1; then
     fi
 fi
 
+# ./test.sh --prepare: everything above (packages, Azurite, build, dist/) and no test; .ci/run uses it so that its
+# benchmark measures the shipped NativeAOT builds.
+if [[ "${1:-}" == --prepare ]]; then
+    echo "== prepared: dependencies installed, solution and dist/ built"
+    exit 0
+fi
+
 dotnet test RunCommand.slnx -c Debug --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 

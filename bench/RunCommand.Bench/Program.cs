@@ -67,8 +67,9 @@ static int Usage()
               [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
         Scenarios: latency, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput,
             put-throughput-pg, big-output, append-blob.
-        --agent: the agent build big-output and append-blob start; default: the NativeAOT agent users install
-            (dist/linux-x64/runcmd-agent, from packaging/build.sh agent-linux-x64) when it is built, else the JIT dll.
+        --agent: the builds the real-agent scenarios start; default "native" when packaging/build.sh has built them: the
+            NativeAOT agent users install (dist/linux-x64/runcmd-agent) and, for the CLI figures, the NativeAOT
+            runcmd (dist/server/runcmd); "jit" or no dist/: the development dlls under dotnet.
         """);
     return 2;
 }

@@ -45,6 +45,14 @@ public static class Suite
                 return 2;
         }
 
+        // The CLI of the CLI and fleet scenarios follows the agent: the NativeAOT runcmd operators install, when it is
+        // built and the native builds are chosen (CliRunner starts what RUNCMD_TEST_CLI names; one set from outside wins).
+        if (build == AgentBuild.Native && File.Exists(SuiteContext.NativeCliPath)
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RUNCMD_TEST_CLI")))
+        {
+            Environment.SetEnvironmentVariable("RUNCMD_TEST_CLI", SuiteContext.NativeCliPath);
+        }
+
         var unknown = only.Where(name => All.All(s => s.Name != name)).ToList();
         if (unknown.Count > 0)
         {
@@ -58,7 +66,7 @@ public static class Suite
         var failed = new List<string>();
         var load = new List<string> { ProcessStats.LoadAverage() };
         var started = Stopwatch.GetTimestamp();
-        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel} in the output scenarios{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u}: rebuild it after changing the agent)" : "")}");
+        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel} and {context.CliLabel}{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u}: rebuild it after changing the agent)" : "")}");
         try
         {
             foreach (var scenario in scenarios)

@@ -40,8 +40,8 @@ public sealed class AgentProcess : IAsyncDisposable
     /// Starts a shipped agent binary (<paramref name="binary"/>, e.g. the NativeAOT build in dist/) instead of the
     /// agent dll under <c>dotnet</c>, with exactly <paramref name="environment"/> changed; returns once it has enrolled.
     /// </summary>
-    public static Task<AgentProcess> StartBinaryAsync(ServerProcess server, string binary, string vmName, string resourceGroup, string stateDir, IDictionary<string, string> environment) =>
-        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, null, null, binary, environment);
+    public static Task<AgentProcess> StartBinaryAsync(ServerProcess server, string binary, string vmName, string resourceGroup, string stateDir, IDictionary<string, string> environment, IReadOnlyDictionary<string, string>? tags = null) =>
+        StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, null, binary, environment);
 
     private static async Task<AgentProcess> StartCoreAsync(ServerProcess server, string nameOption, string name, string resourceGroup, string stateDir,
         IReadOnlyDictionary<string, string>? tags, string? serverUrls, string? binary = null, IDictionary<string, string>? environment = null, IEnumerable<string>? extraArgs = null)

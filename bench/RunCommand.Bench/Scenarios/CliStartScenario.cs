@@ -18,7 +18,7 @@ public sealed class CliStartScenario : IScenario
     {
         var runs = context.Quick ? 10 : 30;
         await using var server = await context.StartServerAsync("cli");
-        await using var agent = await AgentProcess.StartAsync(server, "cli-vm", "bench", Path.Combine(context.NewDir("cli-agent"), "agent"));
+        await using var agent = await context.StartAgentAsync(server, "cli-vm", "bench", Path.Combine(context.NewDir("cli-agent"), "agent"));
         var cli = new CliRunner(context.NewDir("cli-config"));
         await cli.LoginAsync(server);
         var created = await cli.RunAsync("vm", "run-command", "create", "-g", "bench", "--vm-name", "cli-vm", "-n", "shown", "--script", "echo hi");
@@ -41,7 +41,7 @@ public sealed class CliStartScenario : IScenario
         {
             context.Add(new Figure
             {
-                Name = $"CLI start: {name} ({runs} runs)",
+                Name = $"CLI start ({context.CliLabel}): {name} ({runs} runs)",
                 Measured = $"median {Samples.Ms(samples.Median)}",
                 Baseline = $"bash -c true median {Samples.Ms(bash.Median)}",
                 Target = "≤ 50 ms",

@@ -28,7 +28,7 @@ public sealed class FleetRealAgentsScenario : IScenario
             // A few at a time: fifty .NET processes starting at once on two cores only measure the start storm.
             foreach (var batch in Enumerable.Range(0, count).Chunk(5))
             {
-                agents.AddRange(await Task.WhenAll(batch.Select(i => AgentProcess.StartAsync(server, $"real{i:00}", "bench",
+                agents.AddRange(await Task.WhenAll(batch.Select(i => context.StartAgentAsync(server, $"real{i:00}", "bench",
                     Path.Combine(agentsDir, $"real{i:00}"), new Dictionary<string, string> { ["fleet"] = "real" }))));
             }
 
@@ -50,7 +50,7 @@ public sealed class FleetRealAgentsScenario : IScenario
 
             context.Add(new Figure
             {
-                Name = $"fleet run `echo hi` to {count} real agents, runcmd fleet run-command create wall time ({runs} runs)",
+                Name = $"fleet run `echo hi` to {count} real agents, runcmd fleet run-command create wall time ({runs} runs; {context.AgentLabel}s, {context.CliLabel})",
                 Measured = $"median {Samples.Seconds(fleet.Median)}, max {Samples.Seconds(fleet.Percentile(100))}",
                 Baseline = $"runcmd --version median {Samples.Ms(cliStart.Median)}; bash -c 'echo hi' {Samples.Ms(bash.Median)}",
                 Target = count == 50 ? "≤ 0.5 s median" : "≤ 0.5 s median (at 50 agents)",

@@ -30,7 +30,7 @@ public sealed class HttpsLatencyScenario : IScenario
         var iterations = context.Quick ? 60 : 300;
         var warmup = context.Quick ? 30 : 100;
         await using var server = await context.StartServerAsync("latency");
-        await using var agent = await AgentProcess.StartAsync(server, "lat-vm", "bench", Path.Combine(context.NewDir("latency-agent"), "agent"));
+        await using var agent = await context.StartAgentAsync(server, "lat-vm", "bench", Path.Combine(context.NewDir("latency-agent"), "agent"));
         using var http = server.CreateHttpClient();
         // One run command per way: two ways PUTting the same body to one name would find it unchanged (already terminal).
         string Url(string name) => $"/subscriptions/{server.SubscriptionId}/resourceGroups/bench/providers/Microsoft.Compute/virtualMachines/lat-vm/runCommands/{name}?api-version=2023-07-01";
@@ -73,7 +73,7 @@ public sealed class HttpsLatencyScenario : IScenario
             var p99 = endToEnd[w].P99 - bash[w].P99;
             context.Add(new Figure
             {
-                Name = $"trivial script PUT→terminal, https, {ways[w].Name} ({iterations} runs)",
+                Name = $"trivial script PUT→terminal, https, {ways[w].Name} ({iterations} runs, {context.AgentLabel})",
                 Measured = $"p50 {Samples.Ms(endToEnd[w].P50)}, p99 {Samples.Ms(endToEnd[w].P99)}; overhead p50 {Samples.Ms(p50)}, p99 {Samples.Ms(p99)}",
                 Baseline = $"bash -c true p50 {Samples.Ms(bash[w].P50)}, p99 {Samples.Ms(bash[w].P99)}",
                 Target = "overhead p50 ≤ 10 ms, p99 ≤ 30 ms",

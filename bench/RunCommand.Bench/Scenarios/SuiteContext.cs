@@ -8,6 +8,9 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     /// <summary>Where packaging/build.sh puts the NativeAOT agent that users install.</summary>
     public static string NativeAgentPath => Path.Combine(Repo.Root, "dist", "linux-x64", "runcmd-agent");
 
+    /// <summary>Where packaging/build.sh puts the NativeAOT <c>runcmd</c> CLI that operators install.</summary>
+    public static string NativeCliPath => Path.Combine(Repo.Root, "dist", "server", "runcmd");
+
     /// <summary>
     /// Limits set for every benchmark server (docs/performance.md, "Limits"): the per-principal rate limit and the
     /// agents' rate limit lifted so they are never what is measured; the per-VM limit kept at Azure's 25.
@@ -27,17 +30,20 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
 
     public IReadOnlyList<Figure> Figures => _figures;
 
-    /// <summary>The agent build the output scenarios start (<c>--agent</c>).</summary>
+    /// <summary>The agent and CLI build every real-agent and CLI scenario starts (<c>--agent</c>).</summary>
     public AgentBuild Agent { get; } = agent;
 
     /// <summary>How figures name the agent build: "NativeAOT agent" or "JIT agent".</summary>
     public string AgentLabel => Agent == AgentBuild.Native ? "NativeAOT agent" : "JIT agent";
 
+    /// <summary>How figures name the CLI build: the NativeAOT <c>runcmd</c> from dist/ when it is built, else the JIT dll.</summary>
+    public string CliLabel => CliRunner.Command[0] == "dotnet" ? "JIT CLI" : "NativeAOT CLI";
+
     /// <summary>A real agent of the suite's build (<see cref="Agent"/>) for <paramref name="vmName"/>; returns once it has enrolled.</summary>
-    public Task<AgentProcess> StartAgentAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir) =>
+    public Task<AgentProcess> StartAgentAsync(ServerProcess server, string vmName, string resourceGroup, string stateDir, IReadOnlyDictionary<string, string>? tags = null) =>
         Agent == AgentBuild.Native
-            ? AgentProcess.StartBinaryAsync(server, NativeAgentPath, vmName, resourceGroup, stateDir, new Dictionary<string, string>())
-            : AgentProcess.StartAsync(server, vmName, resourceGroup, stateDir);
+            ? AgentProcess.StartBinaryAsync(server, NativeAgentPath, vmName, resourceGroup, stateDir, new Dictionary<string, string>(), tags)
+            : AgentProcess.StartAsync(server, vmName, resourceGroup, stateDir, tags);
 
     public void Add(Figure figure)
     {
