@@ -12,53 +12,33 @@ namespace RunCommand.EndToEnd.Tests;
 public sealed class FleetCrashTests : IAsyncLifetime
 {
     private const int AgentCount = 20;
-    private readonly string _dir = Directory.CreateTempSubdirectory("rc-fleet-crash-").FullName;
-    private readonly List<IAsyncDisposable> _processes = [];
+    private readonly TestScope _scope = new("rc-fleet-crash-");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        await Task.WhenAll(_processes.Select(process => process.DisposeAsync().AsTask()));
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A script may still hold a file; the temp dir is cleaned by the OS.
-        }
-    }
-
-    private void Track(IAsyncDisposable process)
-    {
-        lock (_processes)
-        {
-            _processes.Add(process);
-        }
-    }
+    public async Task DisposeAsync() => await _scope.DisposeAsync();
 
     private async Task<AgentProcess> StartAgentAsync(ServerProcess server, int i)
     {
-        var agent = await AgentProcess.StartAsync(server, $"crash{i:00}", "crash", Path.Combine(_dir, "agents", $"crash{i:00}"));
-        Track(agent);
+        var agent = await AgentProcess.StartAsync(server, $"crash{i:00}", "crash", Path.Combine(_scope.Dir, "agents", $"crash{i:00}"));
+        _scope.Track(agent);
         return agent;
     }
 
     [Fact]
     public async Task KillAgentsAndServer_DuringFleetRunToTwentyAgents_NothingLostNothingRunTwice()
     {
-        var dataDir = Path.Combine(_dir, "server");
+        var dataDir = Path.Combine(_scope.Dir, "server");
         var port = ServerProcess.FreePort();
         var server = await ServerProcess.StartAsync(dataDir, port: port);
-        Track(server);
+        _scope.Track(server);
         var agents = new List<AgentProcess>();
         foreach (var batch in Enumerable.Range(0, AgentCount).Chunk(5))
         {
             agents.AddRange(await Task.WhenAll(batch.Select(i => StartAgentAsync(server, i))));
         }
 
-        var work = Path.Combine(_dir, "work");
+        var work = Path.Combine(_scope.Dir, "work");
         Directory.CreateDirectory(work);
         var log = Path.Combine(work, "runs");
         var gate = Path.Combine(work, "gate");
@@ -84,7 +64,7 @@ public sealed class FleetCrashTests : IAsyncLifetime
         await Task.WhenAll(killed.Select(agent => agent.Process.KillHardAsync()).Append(server.Process.KillHardAsync()));
         File.WriteAllText(gate, "");
         var again = await ServerProcess.StartAsync(dataDir, port: port);
-        Track(again);
+        _scope.Track(again);
         await Task.WhenAll(killed.Select(agent => StartAgentAsync(again, int.Parse(agent.VmName[^2..], System.Globalization.CultureInfo.InvariantCulture))));
 
         using var after = Client(again);

@@ -7,40 +7,25 @@ namespace RunCommand.EndToEnd.Tests;
 /// <summary>A fleet run survives its server: the orchestrator's state is in the store, so a restarted server resumes.</summary>
 public sealed class FleetRestartTests : IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rc-fleet-restart-").FullName;
-    private readonly List<IAsyncDisposable> _processes = [];
+    private readonly TestScope _scope = new("rc-fleet-restart-");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        await Task.WhenAll(_processes.Select(process => process.DisposeAsync().AsTask()));
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A script may still hold a file; the temp dir is cleaned by the OS.
-        }
-    }
+    public async Task DisposeAsync() => await _scope.DisposeAsync();
 
     [Fact]
     public async Task KillServer_DuringFleetRun_RestartedServerFinishesItAndNothingRunsTwice()
     {
-        var dataDir = Path.Combine(_dir, "server");
+        var dataDir = Path.Combine(_scope.Dir, "server");
         var port = ServerProcess.FreePort();
         var server = await ServerProcess.StartAsync(dataDir, port: port);
-        _processes.Add(server);
+        _scope.Track(server);
         await Task.WhenAll(Enumerable.Range(0, 3).Select(async i =>
         {
-            var agent = await AgentProcess.StartAsync(server, $"r{i}", "restart", Path.Combine(_dir, "agents", $"r{i}"));
-            lock (_processes)
-            {
-                _processes.Add(agent);
-            }
+            var agent = await AgentProcess.StartAsync(server, $"r{i}", "restart", Path.Combine(_scope.Dir, "agents", $"r{i}"));
+            _scope.Track(agent);
         }));
-        var work = Path.Combine(_dir, "work");
+        var work = Path.Combine(_scope.Dir, "work");
         Directory.CreateDirectory(work);
         var gate = Path.Combine(work, "gate");
         var run = new FleetRunRef(server.SubscriptionId, "restart", "resume");
@@ -64,7 +49,7 @@ public sealed class FleetRestartTests : IAsyncLifetime
         // The first target ends while the server is down; the rest must start only once it is back.
         File.WriteAllText(gate, "");
         var again = await ServerProcess.StartAsync(dataDir, port: port);
-        _processes.Add(again);
+        _scope.Track(again);
         using var after = Client(again);
         var view = await Wait.UntilAsync(async () =>
         {

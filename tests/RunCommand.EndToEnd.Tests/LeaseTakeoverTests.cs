@@ -13,38 +13,26 @@ namespace RunCommand.EndToEnd.Tests;
 /// </summary>
 public sealed class LeaseTakeoverTests : IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rc-takeover-").FullName;
-    private readonly List<IAsyncDisposable> _processes = [];
+    private readonly TestScope _scope = new("rc-takeover-");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        await Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask()));
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A script may still hold a file; the temp dir is cleaned by the OS.
-        }
-    }
+    public async Task DisposeAsync() => await _scope.DisposeAsync();
 
     [Fact]
     public async Task KillDrivingNode_FleetRunAndDeploymentInFlight_OtherNodeFinishesBothOnce()
     {
-        var data = Path.Combine(_dir, "server");
+        var data = Path.Combine(_scope.Dir, "server");
         var nodeA = await ServerProcess.StartAsync(data);
-        _processes.Add(nodeA);
+        _scope.Track(nodeA);
         var portB = ServerProcess.FreePort();
         var urlB = $"http://127.0.0.1:{portB}";
         foreach (var i in Enumerable.Range(0, 3))
         {
-            _processes.Add(await AgentProcess.StartAsync(nodeA, $"t{i}", "takeover", Path.Combine(_dir, "agents", $"t{i}"), serverUrls: $"{nodeA.Url},{urlB}"));
+            _scope.Track(await AgentProcess.StartAsync(nodeA, $"t{i}", "takeover", Path.Combine(_scope.Dir, "agents", $"t{i}"), serverUrls: $"{nodeA.Url},{urlB}"));
         }
 
-        var work = Path.Combine(_dir, "work");
+        var work = Path.Combine(_scope.Dir, "work");
         Directory.CreateDirectory(work);
         var gate = Path.Combine(work, "gate");
         var subscription = nodeA.SubscriptionId;
@@ -80,7 +68,7 @@ public sealed class LeaseTakeoverTests : IAsyncLifetime
 
         // Node B starts while A holds both leases; then A dies in the middle of both runs.
         var nodeB = await ServerProcess.StartAsync(data, port: portB);
-        _processes.Add(nodeB);
+        _scope.Track(nodeB);
         await nodeA.Process.KillHardAsync();
         var clock = Stopwatch.StartNew();
         await File.WriteAllTextAsync(gate, "");
@@ -113,5 +101,5 @@ public sealed class LeaseTakeoverTests : IAsyncLifetime
         Assert.Contains("resumed", nodeB.Process.Output, StringComparison.Ordinal);
     }
 
-    private RunCommandClient Client(ServerProcess node) => new(new RunCommandClientOptions { Server = new Uri(node.Url), Token = File.ReadAllText(Path.Combine(_dir, "server", "admin.token")).Trim() });
+    private RunCommandClient Client(ServerProcess node) => new(new RunCommandClientOptions { Server = new Uri(node.Url), Token = File.ReadAllText(Path.Combine(_scope.Dir, "server", "admin.token")).Trim() });
 }

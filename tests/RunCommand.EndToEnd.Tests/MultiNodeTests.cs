@@ -21,8 +21,7 @@ namespace RunCommand.EndToEnd.Tests;
 /// </summary>
 public sealed class MultiNodeTests : IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rc-nodes-").FullName;
-    private readonly List<IAsyncDisposable> _processes = [];
+    private readonly TestScope _scope = new("rc-nodes-");
     private PostgresServer _postgres = null!;
     private string _database = null!;
 
@@ -34,22 +33,14 @@ public sealed class MultiNodeTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask()));
+        await _scope.DisposeAsync();
         await _postgres.DropDatabaseAsync(_database);
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A script may still hold a file; the temp dir is cleaned by the OS.
-        }
     }
 
     /// <summary>Starts a node on the shared database; later nodes get a copy of the first node's secrets key.</summary>
     private async Task<ServerProcess> StartNodeAsync(string name, ServerProcess? first = null, bool https = false, int? port = null, string presenceWindow = "00:00:10")
     {
-        var dataDir = Path.Combine(_dir, name);
+        var dataDir = Path.Combine(_scope.Dir, name);
         Directory.CreateDirectory(dataDir);
         if (first is not null)
         {
@@ -58,10 +49,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
         }
 
         var node = await ServerProcess.StartAsync(dataDir, https, ["--postgres", _database, "--RunCommand:AgentPresenceWindow", presenceWindow], port);
-        lock (_processes)
-        {
-            _processes.Add(node);
-        }
+        _scope.Track(node);
 
         return node;
     }
@@ -82,8 +70,8 @@ public sealed class MultiNodeTests : IAsyncLifetime
         // One subscription, one admin: node B minted neither.
         Assert.Equal(nodeA.SubscriptionId, nodeB.SubscriptionId);
         Assert.False(File.Exists(Path.Combine(nodeB.DataDir, "admin.token")));
-        var agent = await AgentProcess.StartAsync(nodeA, "cross", "nodes", Path.Combine(_dir, "agent-cross"), serverUrls: nodeA.Url);
-        _processes.Add(agent);
+        var agent = await AgentProcess.StartAsync(nodeA, "cross", "nodes", Path.Combine(_scope.Dir, "agent-cross"), serverUrls: nodeA.Url);
+        _scope.Track(agent);
         using var clientB = Client(nodeB, admin);
         var target = new RunCommandRef(nodeA.SubscriptionId, "nodes", "cross", "hello");
 
@@ -100,7 +88,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
         // The CLI, logged in to either node with the first node's admin token.
         foreach (var node in new[] { nodeA, nodeB })
         {
-            var cli = new CliRunner(Path.Combine(_dir, "cli-" + Path.GetFileName(node.DataDir)));
+            var cli = new CliRunner(Path.Combine(_scope.Dir, "cli-" + Path.GetFileName(node.DataDir)));
             var login = await cli.RunAsync("login", "--server", node.Url, "--token-file", Path.Combine(nodeA.DataDir, "admin.token"), "--ca-cert", node.CaCertFile);
             Assert.True(login.ExitCode == 0, login.Stdout + login.Stderr);
             var name = "cli-" + Path.GetFileName(node.DataDir);
@@ -168,9 +156,9 @@ public sealed class MultiNodeTests : IAsyncLifetime
         // A presence window of 10 minutes: without its sign-off the stopped agent would show Connected all test long.
         var nodeA = await StartNodeAsync("a", presenceWindow: "00:10:00");
         var nodeB = await StartNodeAsync("b", nodeA, presenceWindow: "00:10:00");
-        var agent = await AgentProcess.StartAsync(nodeA, "leaving", "nodes", Path.Combine(_dir, "agent-leaving"), serverUrls: nodeA.Url);
-        _processes.Add(agent);
-        var clis = new[] { nodeA, nodeB }.Select(node => (Node: node, Cli: new CliRunner(Path.Combine(_dir, "cli-" + Path.GetFileName(node.DataDir))))).ToList();
+        var agent = await AgentProcess.StartAsync(nodeA, "leaving", "nodes", Path.Combine(_scope.Dir, "agent-leaving"), serverUrls: nodeA.Url);
+        _scope.Track(agent);
+        var clis = new[] { nodeA, nodeB }.Select(node => (Node: node, Cli: new CliRunner(Path.Combine(_scope.Dir, "cli-" + Path.GetFileName(node.DataDir))))).ToList();
         foreach (var (node, cli) in clis)
         {
             var login = await cli.RunAsync("login", "--server", node.Url, "--token-file", Path.Combine(nodeA.DataDir, "admin.token"));
@@ -201,8 +189,8 @@ public sealed class MultiNodeTests : IAsyncLifetime
         }
 
         // Started again, it is Connected again through either node, before any window could matter.
-        var back = await AgentProcess.StartAsync(nodeA, "leaving", "nodes", Path.Combine(_dir, "agent-leaving"), serverUrls: nodeB.Url);
-        _processes.Add(back);
+        var back = await AgentProcess.StartAsync(nodeA, "leaving", "nodes", Path.Combine(_scope.Dir, "agent-leaving"), serverUrls: nodeB.Url);
+        _scope.Track(back);
         foreach (var (_, cli) in clis)
         {
             await Wait.UntilAsync(async () => await StatusAsync(cli) == "Connected", TimeSpan.FromSeconds(30), "the restarted agent to show Connected");
@@ -215,7 +203,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
         const int machines = 20;
         var nodeA = await StartNodeAsync("a");
         var admin = nodeA.AdminToken;
-        var work = Path.Combine(_dir, "work");
+        var work = Path.Combine(_scope.Dir, "work");
         Directory.CreateDirectory(work);
         var gate = Path.Combine(work, "gate");
         // Node B's address is known before it starts: the agents list it and reach it once A is gone.
@@ -223,11 +211,8 @@ public sealed class MultiNodeTests : IAsyncLifetime
         var urlB = $"http://127.0.0.1:{portB}";
         var agents = await Task.WhenAll(Enumerable.Range(0, machines).Select(async i =>
         {
-            var agent = await AgentProcess.StartAsync(nodeA, $"m{i}", "fleet", Path.Combine(_dir, "agents", $"m{i}"), serverUrls: $"{nodeA.Url},{urlB}");
-            lock (_processes)
-            {
-                _processes.Add(agent);
-            }
+            var agent = await AgentProcess.StartAsync(nodeA, $"m{i}", "fleet", Path.Combine(_scope.Dir, "agents", $"m{i}"), serverUrls: $"{nodeA.Url},{urlB}");
+            _scope.Track(agent);
 
             return agent;
         }));

@@ -22,8 +22,7 @@ public sealed class AppendBlobScenario : IScenario
 
     public async Task RunAsync(SuiteContext context)
     {
-        var bytes = context.Quick ? 128L << 20 : 1L << 30;
-        var label = context.Quick ? "128 MiB" : "1 GiB";
+        var (bytes, label) = context.OutputSize;
         await using var azurite = await AzuriteProcess.StartAsync();
         await using var server = await context.StartServerAsync("append-blob");
         await using var agent = await context.StartAgentAsync(server, "blob-vm", "bench", Path.Combine(context.NewDir("blob-agent"), "agent"));

@@ -23,8 +23,7 @@ public sealed class BigOutputScenario : IScenario
 
     public async Task RunAsync(SuiteContext context)
     {
-        var bytes = context.Quick ? 128L << 20 : 1L << 30;
-        var label = context.Quick ? "128 MiB" : "1 GiB";
+        var (bytes, label) = context.OutputSize;
         await using var server = await context.StartServerAsync("big-output");
         await using var agent = await context.StartAgentAsync(server, "big-vm", "bench", Path.Combine(context.NewDir("big-agent"), "agent"));
         using var client = SwarmFleet.Client(server);

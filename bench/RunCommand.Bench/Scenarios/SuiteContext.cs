@@ -30,6 +30,9 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
 
     public IReadOnlyList<Figure> Figures => _figures;
 
+    /// <summary>Bytes of stdout the output scenarios write, and how their figures name it: 1 GiB, 128 MiB in the quick suite.</summary>
+    public (long Bytes, string Label) OutputSize => Quick ? (128L << 20, "128 MiB") : (1L << 30, "1 GiB");
+
     /// <summary>The agent and CLI build every real-agent and CLI scenario starts (<c>--agent</c>).</summary>
     public AgentBuild Agent { get; } = agent;
 
