@@ -76,6 +76,9 @@ internal static partial class Log
     [LoggerMessage(111, LogLevel.Warning, "Agent assertions: purging expired ids failed ({Reason}); the next purge, a minute later, retries")]
     public static partial void AssertionPurgeFailed(ILogger logger, string reason);
 
+    [LoggerMessage(121, LogLevel.Warning, "Agent presence: writing agents' last contacts failed ({Reason}); the next write retries")]
+    public static partial void PresenceWriteFailed(ILogger logger, string reason);
+
     [LoggerMessage(13, LogLevel.Information, "Agent of {VmResourceId} signed off (stopping); shown Disconnected")]
     public static partial void AgentSignedOff(ILogger logger, string vmResourceId);
 

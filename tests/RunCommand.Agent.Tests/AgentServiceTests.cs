@@ -61,6 +61,42 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_ServerAnnouncesPollLength_LaterPollsAskForIt()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        server.AnnouncedPollSeconds = 2;
+        using var client = new AgentClient(server.BaseAddress, null);
+        using var shutdown = new CancellationTokenSource();
+        var run = Service(Options(server.BaseAddress), client).RunAsync(shutdown.Token);
+
+        // The first poll (version -1) is answered at once and announces 2 s; every later one asks for 2 s and is held that long.
+        await AgentFixture.WaitUntilAsync(() => { lock (server.AskedWaits) { return server.AskedWaits.Count >= 3; } }, "three polls");
+        await shutdown.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        List<int> asked;
+        lock (server.AskedWaits)
+        {
+            asked = [.. server.AskedWaits];
+        }
+
+        Assert.Equal((int)AgentClient.DefaultLongPollWait.TotalSeconds, asked[0]);
+        Assert.All(asked.Skip(1), wait => Assert.Equal(2, wait));
+        Assert.Equal(TimeSpan.FromSeconds(2), client.LongPollWait);
+    }
+
+    [Fact]
+    public async Task GetGoalStateAsync_ServerAnnouncesNoPollLength_KeepsTheDefault()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        using var client = new AgentClient(server.BaseAddress, null) { AgentToken = KestrelFakeServer.IssuedToken };
+
+        await client.GetGoalStateAsync(-1, client.LongPollWait, CancellationToken.None);
+
+        Assert.Equal(AgentClient.DefaultLongPollWait, client.LongPollWait);
+    }
+
+    [Fact]
     public async Task RunAsync_ServerTakesKeys_SavesPrivateKeyAndSignsEveryCall()
     {
         await using var server = await KestrelFakeServer.StartAsync();

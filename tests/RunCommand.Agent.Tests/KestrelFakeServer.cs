@@ -53,6 +53,12 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
 
     private volatile bool _stopping;
 
+    /// <summary>The poll length every goal state announces (<see cref="GoalState.PollSeconds"/>); null: none, as older servers.</summary>
+    public int? AnnouncedPollSeconds { get; set; }
+
+    /// <summary>The <c>waitSeconds</c> of every goal-state poll, in order (lock the list to read it).</summary>
+    public List<int> AskedWaits { get; } = [];
+
     /// <summary>Every Authorization header a goal-state or report call carried.</summary>
     public List<string> AgentAuthorizations { get; } = [];
 
@@ -142,6 +148,11 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
 
             var version = long.Parse(context.Request.Query["version"]!, System.Globalization.CultureInfo.InvariantCulture);
             var wait = int.Parse(context.Request.Query["waitSeconds"]!, System.Globalization.CultureInfo.InvariantCulture);
+            lock (AskedWaits)
+            {
+                AskedWaits.Add(wait);
+            }
+
             Task changed;
             lock (_lock)
             {
@@ -161,7 +172,7 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
             GoalState goal;
             lock (_lock)
             {
-                goal = new GoalState { Version = _version, Executions = [.. _assignments] };
+                goal = new GoalState { Version = _version, Executions = [.. _assignments], PollSeconds = AnnouncedPollSeconds };
             }
 
             await context.Response.WriteAsJsonAsync(goal, ContractsJsonContext.Default.GoalState);

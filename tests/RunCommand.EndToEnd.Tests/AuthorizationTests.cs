@@ -387,6 +387,19 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task AgentKey_GoalState_AnnouncesTheServersPollLength()
+    {
+        var (key, resourceId) = await fixture.EnrollWithKeyAsync("rgb", "key-poll-length");
+        using var ownedKey = key;
+        using var agent = fixture.Server.CreateHttpClient(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow));
+
+        var goal = await agent.GetFromJsonAsync("/agent/v1/goalstate?version=-1&waitSeconds=30", RunCommand.Contracts.ContractsJsonContext.Default.GoalState);
+
+        // The default AgentLongPoll (5 minutes): the agent asks for that long from its next poll on.
+        Assert.Equal(300, goal!.PollSeconds);
+    }
+
+    [Fact]
     public async Task AgentKey_CapturedAssertionReplayed_IsRefused()
     {
         var (key, resourceId) = await fixture.EnrollWithKeyAsync("rgb", "key-replayed");

@@ -3,7 +3,7 @@ using RunCommand.Testing;
 namespace RunCommand.Bench.Scenarios;
 
 /// <summary>What every scenario of one suite run shares: the scale, the agent build, a scratch dir, and the table being filled.</summary>
-public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = AgentBuild.Jit)
+public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = AgentBuild.Jit, int swarmAgents = 10_000)
 {
     /// <summary>Where packaging/build.sh puts the NativeAOT agent that users install.</summary>
     public static string NativeAgentPath => Path.Combine(Repo.Root, "dist", "linux-x64", "runcmd-agent");
@@ -29,6 +29,9 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     public bool Quick { get; } = quick;
 
     public IReadOnlyList<Figure> Figures => _figures;
+
+    /// <summary>How many simulated agents <c>swarm-10k</c> starts (<c>--swarm-agents</c>; 10,000 unless told, fewer for iterating).</summary>
+    public int SwarmAgents { get; } = swarmAgents;
 
     /// <summary>Bytes of stdout the output scenarios write, and how their figures name it: 1 GiB, 128 MiB in the quick suite.</summary>
     public (long Bytes, string Label) OutputSize => Quick ? (128L << 20, "128 MiB") : (1L << 30, "1 GiB");

@@ -17,7 +17,7 @@ public sealed class TenThousandAgentsScenario : IScenario
 
     public async Task RunAsync(SuiteContext context)
     {
-        const int count = 10_000;
+        var count = context.SwarmAgents;
         var dataDir = Path.Combine(context.NewDir("swarm-10k"), "server");
         var port = RunCommand.Testing.ServerProcess.FreePort();
         var server = await context.StartServerAsync("swarm-10k", port: port, dataDir: dataDir);

@@ -10,7 +10,7 @@ namespace RunCommand.Bench.Swarm;
 
 /// <summary>
 /// One simulated machine: the real agent's protocol client (<see cref="AgentClient"/>: its own HTTP(S) connection,
-/// enrollment with its own ECDSA key, signed assertions, 30 s long polls, the agent's jittered back-off) with the
+/// enrollment with its own ECDSA key, signed assertions, long polls as long as the server announces, the agent's jittered back-off) with the
 /// execution replaced by a timer. Each new assignment is reported Running, then, after
 /// <see cref="SwarmOptions.CommandDuration"/>, Succeeded with exit code 0 and <see cref="SwarmOptions.Stdout"/> as
 /// output. It measures the control plane: no process is started, no file is written.
@@ -79,7 +79,7 @@ public sealed class SimulatedAgent : IDisposable
             try
             {
                 Polling = true;
-                var goal = await _client.GetGoalStateAsync(version, AgentClient.LongPollWait, stop);
+                var goal = await _client.GetGoalStateAsync(version, _client.LongPollWait, stop);
                 if (failing)
                 {
                     failing = false;

@@ -25,8 +25,14 @@ public sealed class AgentUnauthorizedException(int statusCode) : Exception($"The
 /// </summary>
 public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposable
 {
-    /// <summary>Longest goal-state wait the agent asks for; the HTTP timeout is longer than this.</summary>
-    public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
+    /// <summary>The goal-state wait the agent asks for until a server announces its own (<see cref="GoalState.PollSeconds"/>).</summary>
+    public static readonly TimeSpan DefaultLongPollWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest announced wait the agent follows (a server saying more is taken as this).</summary>
+    public static readonly TimeSpan MaxLongPollWait = TimeSpan.FromMinutes(30);
+
+    /// <summary>How long any call may take beyond the wait it asked the server for, before it counts as failed.</summary>
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// How long a silent connection may go before the kernel probes the peer, and then how often: a node whose machine
@@ -72,12 +78,15 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
             };
         }
 
-        _http = new HttpClient(handler)
-        {
-            // Must outlast the long poll, or every idle wait would end as a timeout.
-            Timeout = LongPollWait + TimeSpan.FromSeconds(30),
-        };
+        // Each call has its own timeout (SendAsync): a long poll's outlasts the wait it asked for.
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
     }
+
+    /// <summary>
+    /// The goal-state wait this agent asks for: the last one a server announced (<see cref="GoalState.PollSeconds"/>,
+    /// at most <see cref="MaxLongPollWait"/>), <see cref="DefaultLongPollWait"/> before any.
+    /// </summary>
+    public TimeSpan LongPollWait { get; private set; } = DefaultLongPollWait;
 
     /// <summary>The nodes this agent talks to, and the one it uses now.</summary>
     public ServerEndpoints Servers { get; }
@@ -184,7 +193,13 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
                 response.EnsureSuccessStatusCode();
                 return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.GoalState, ct)
                     ?? throw new HttpRequestException("Empty goal state.");
-            }, cancellationToken);
+            }, cancellationToken, wait + CallTimeout);
+            if (goalState.PollSeconds is > 0 and var seconds)
+            {
+                var announced = TimeSpan.FromSeconds(seconds);
+                LongPollWait = announced < MaxLongPollWait ? announced : MaxLongPollWait;
+            }
+
             Metrics.PollSucceeded();
             return goalState;
         }
@@ -289,21 +304,23 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
     /// the agent moves on to the next node before the failure reaches the caller, whose retry then goes there.
     /// </summary>
     private async Task<T> SendAsync<T>(HttpMethod method, string relativeUri, Action<HttpRequestMessage> prepare,
-        Func<HttpResponseMessage, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+        Func<HttpResponseMessage, CancellationToken, Task<T>> read, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var server = Servers.Current;
         try
         {
             using var message = new HttpRequestMessage(method, ServerEndpoints.Resolve(server, relativeUri));
             prepare(message);
-            using var response = await _http.SendAsync(message, cancellationToken);
+            using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeoutSource.CancelAfter(timeout ?? CallTimeout);
+            using var response = await _http.SendAsync(message, timeoutSource.Token);
             if (response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
             {
                 // A stopping node (503) or a load balancer without a live node behind it.
                 throw new HttpRequestException($"The server answered HTTP {(int)response.StatusCode}.", null, response.StatusCode);
             }
 
-            var result = await read(response, cancellationToken);
+            var result = await read(response, timeoutSource.Token);
             Servers.Succeeded();
             return result;
         }

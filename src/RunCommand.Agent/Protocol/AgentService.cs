@@ -264,7 +264,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             try
             {
                 // An execution still to forget (its run command deleted while it ran) is looked at again soon.
-                var goalState = await client.GetGoalStateAsync(version, forgetPending ? ForgetRetryWait : AgentClient.LongPollWait, shutdown);
+                var goalState = await client.GetGoalStateAsync(version, forgetPending ? ForgetRetryWait : client.LongPollWait, shutdown);
                 if (failures.Reset())
                 {
                     Log.ServerReachableAgain(logger);

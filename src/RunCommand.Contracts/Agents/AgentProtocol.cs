@@ -75,6 +75,12 @@ public sealed record GoalState
     /// list. Absent from older servers; an older agent ignores it.
     /// </summary>
     public IReadOnlyList<string>? Forget { get; init; }
+
+    /// <summary>
+    /// How many seconds the server holds an idle poll (its <c>AgentLongPoll</c>): the agent asks for that long on its next
+    /// poll. Absent from older servers; the agent then asks for <c>AgentClient.DefaultLongPollWait</c> (30 s).
+    /// </summary>
+    public int? PollSeconds { get; init; }
 }
 
 /// <summary>One execution the server expects the agent to run (or to stop).</summary>

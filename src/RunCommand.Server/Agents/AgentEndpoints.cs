@@ -147,10 +147,18 @@ public static class AgentEndpoints
         var vm = http.Caller().Vm!.Vm;
         var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
         var waitSeconds = int.TryParse(http.Request.Query["waitSeconds"], out var w) ? Math.Max(0, w) : 0;
+        var longPoll = options.Value.AgentLongPoll;
         var wait = TimeSpan.FromSeconds(waitSeconds);
-        if (wait > options.Value.MaxLongPoll)
+        if (wait > longPoll)
         {
-            wait = options.Value.MaxLongPoll;
+            wait = longPoll;
+        }
+
+        // Its assertion's first use, recorded with others' (AgentAssertionReplay): a replay gets nothing, not even presence.
+        if (http.Caller().AssertionFirstUse is { } firstUse && !await firstUse)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+            return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The access token is invalid, expired or revoked.");
         }
 
         using var poll = await presence.BeginPollAsync(vm, cancellationToken);
@@ -178,9 +186,9 @@ public static class AgentEndpoints
         }
 
         // The credential may have been revoked while the poll waited: a revoked agent gets no work, not even this once.
-        // (This request already used its assertion: checked again without the replay check.)
+        // (This request already used its assertion: its key, or token, is compared with the stored one.)
         var token = http.Request.Headers.Authorization.ToString()[7..].Trim();
-        if (await BearerAuthentication.FindAgentAsync(token, machines, replay: null, time, cancellationToken) is not { } still || still.Vm.Key != vm.Key)
+        if (!await BearerAuthentication.IsStillValidAsync(http.Caller(), token, machines, cancellationToken))
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The agent credential has been revoked.");
@@ -194,7 +202,7 @@ public static class AgentEndpoints
 
         var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
         var forget = await store.ListForgottenExecutionsAsync(vm, cancellationToken);
-        return Results.Json(new GoalState { Version = current, Executions = assignments, Forget = forget.Count == 0 ? null : forget },
+        return Results.Json(new GoalState { Version = current, Executions = assignments, Forget = forget.Count == 0 ? null : forget, PollSeconds = (int)longPoll.TotalSeconds },
             ContractsJsonContext.Default.GoalState);
     }
 

@@ -7,19 +7,24 @@ namespace RunCommand.Server.Agents;
 
 /// <summary>
 /// Whether a VM's agent is there. An agent holding a long poll on this node is connected; otherwise the last
-/// contact recorded in the store decides (so a VM polling another node also shows connected). Contacts are
-/// written to the store at most every few seconds per VM, keeping polls cheap at fleet scale; an agent that polls
-/// without pause (one poll ending as the next begins) still refreshes its stored contact every few seconds. An agent that
-/// stops cleanly signs off (<see cref="SignOffAsync"/>): it is Disconnected at once, on every node, until it calls again.
+/// contact recorded in the store decides (so a VM polling another node also shows connected). A node writes an agent's
+/// first contact (and its first after a sign-off) to the store at once; every later one goes in the batched writes of
+/// <see cref="WriteContactsAsync"/> (<see cref="AgentPresenceWriter"/>, every few seconds): a contact newer than the
+/// stored one, and for every poll held here a fresh contact well inside the presence window, so a poll held longer than
+/// the window (the server's long poll is minutes) still shows Connected on every node, and one that ends or drops stops
+/// being refreshed and shows Disconnected when the window runs out. An agent that stops cleanly signs off
+/// (<see cref="SignOffAsync"/>): it is Disconnected at once, on every node, until it calls again.
 /// </summary>
 public sealed class AgentPresence
 {
+    /// <summary>A contact older than the stored one by at least this much is written (so reports do not each write).</summary>
     private static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(10);
-    private readonly ConcurrentDictionary<string, int> _activePolls = new(StringComparer.Ordinal);
-    /// <summary>The latest contact seen by this node (a poll's start or end, a report).</summary>
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastTouch = new(StringComparer.Ordinal);
 
-    /// <summary>When this node last wrote the VM's contact to the store (throttles those writes).</summary>
+    private readonly ConcurrentDictionary<string, (VmKey Vm, int Polls)> _activePolls = new(StringComparer.Ordinal);
+    /// <summary>The latest contact seen by this node (a poll's start or end, a report).</summary>
+    private readonly ConcurrentDictionary<string, (VmKey Vm, DateTimeOffset At)> _lastTouch = new(StringComparer.Ordinal);
+
+    /// <summary>The contact this node last wrote to the store for the VM (absent: none yet, or signed off since).</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastStored = new(StringComparer.Ordinal);
     private readonly IMachineStore _store;
     private readonly TimeProvider _time;
@@ -32,10 +37,16 @@ public sealed class AgentPresence
         _window = options.Value.AgentPresenceWindow;
     }
 
+    /// <summary>How often <see cref="AgentPresenceWriter"/> writes contacts: every 10 s, or a fifth of a shorter window.</summary>
+    public TimeSpan WriteInterval => _window / 5 < TouchInterval ? _window / 5 : TouchInterval;
+
+    /// <summary>A held poll's stored contact is renewed once it is this old: a third of the window, so it never lapses.</summary>
+    private TimeSpan HeldRefresh => _window / 3;
+
     /// <summary>Marks a poll as open until the returned handle is disposed.</summary>
     public async Task<IDisposable> BeginPollAsync(VmKey vm, CancellationToken cancellationToken)
     {
-        _activePolls.AddOrUpdate(vm.Key, 1, (_, n) => n + 1);
+        _activePolls.AddOrUpdate(vm.Key, (vm, 1), (_, p) => (vm, p.Polls + 1));
         await TouchAsync(vm, cancellationToken);
         return new PollHandle(this, vm);
     }
@@ -43,31 +54,74 @@ public sealed class AgentPresence
     public async Task TouchAsync(VmKey vm, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        _lastTouch[vm.Key] = now;
-        if (_lastStored.TryGetValue(vm.Key, out var stored) && now - stored < TouchInterval)
+        _lastTouch[vm.Key] = (vm, now);
+        if (_lastStored.ContainsKey(vm.Key))
         {
+            // Written with the next batch (WriteContactsAsync).
             return;
         }
 
         _lastStored[vm.Key] = now;
+        await WriteAsync([(vm, now)], cancellationToken);
+    }
+
+    /// <summary>
+    /// One batch of this node's contacts to the store: each contact at least <see cref="TouchInterval"/> newer than the
+    /// one stored, and now for each poll held here whose stored contact is older than a third of the window. Only VMs
+    /// whose first contact this node has written: the others are written at once by <see cref="TouchAsync"/>.
+    /// </summary>
+    public async Task WriteContactsAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var due = new List<(VmKey Vm, DateTimeOffset Contact)>();
+        foreach (var (key, (vm, at)) in _lastTouch)
+        {
+            // None stored: signed off since (a poll ending after the sign-off must not bring it back), or its write failed;
+            // the agent's next call writes at once (TouchAsync).
+            if (!_lastStored.TryGetValue(key, out var stored))
+            {
+                continue;
+            }
+
+            var held = _activePolls.TryGetValue(key, out var p) && p.Polls > 0;
+            var contact = held ? now : at;
+            if (held ? now - stored >= HeldRefresh : at - stored >= TouchInterval)
+            {
+                _lastStored[key] = contact;
+                due.Add((vm, contact));
+            }
+        }
+
+        if (due.Count > 0)
+        {
+            await WriteAsync(due, cancellationToken);
+        }
+    }
+
+    private async Task WriteAsync(IReadOnlyList<(VmKey Vm, DateTimeOffset Contact)> contacts, CancellationToken cancellationToken)
+    {
         try
         {
-            await _store.TouchAgentAsync(vm, now, cancellationToken);
+            await _store.TouchAgentsAsync(contacts, cancellationToken);
         }
         catch (Exception e) when (e is StorageFullException or StorageBusyException)
         {
             // Presence is a hint: on a full disk (or a database too busy to take it) this node still knows the contact (in memory), and the agent's poll,
-            // which may bring a cancel, must go on rather than fail.
+            // which may bring a cancel, must go on rather than fail. The next batch writes it again.
+            foreach (var (vm, _) in contacts)
+            {
+                _lastStored.TryRemove(vm.Key, out _);
+            }
         }
     }
 
     /// <summary>How many machines hold a goal-state poll open right now (the <c>runcmd_agents_connected</c> gauge).</summary>
-    public int OpenPolls => _activePolls.Count(p => p.Value > 0);
+    public int OpenPolls => _activePolls.Count(p => p.Value.Polls > 0);
 
     /// <summary>Connected, Disconnected or NeverConnected.</summary>
     public string StatusOf(VmRecord vm)
     {
-        if (_activePolls.TryGetValue(vm.Vm.Key, out var polls) && polls > 0)
+        if (_activePolls.TryGetValue(vm.Vm.Key, out var polls) && polls.Polls > 0)
         {
             return "Connected";
         }
@@ -88,26 +142,22 @@ public sealed class AgentPresence
 
     /// <summary>
     /// The agent said it is stopping: stored, so every node shows it Disconnected from now on. Its next contact is written
-    /// to the store at once (not throttled), so an agent that comes back shows Connected everywhere again.
+    /// to the store at once (not batched), so an agent that comes back shows Connected everywhere again.
     /// </summary>
     public async Task SignOffAsync(VmKey vm, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         _lastStored.TryRemove(vm.Key, out _);
-        if (_lastTouch.TryGetValue(vm.Key, out var local) && local > now)
-        {
-            _lastTouch[vm.Key] = now;
-        }
-
+        _lastTouch.TryRemove(vm.Key, out _);
         await _store.SignOffAgentAsync(vm, now, cancellationToken);
     }
 
     public DateTimeOffset? LastContact(VmRecord vm)
     {
         var stored = vm.LastContact;
-        if (_lastTouch.TryGetValue(vm.Vm.Key, out var local) && (stored is null || local > stored))
+        if (_lastTouch.TryGetValue(vm.Vm.Key, out var local) && (stored is null || local.At > stored))
         {
-            return local;
+            return local.At;
         }
 
         return stored;
@@ -115,8 +165,8 @@ public sealed class AgentPresence
 
     private void EndPoll(VmKey vm)
     {
-        _activePolls.AddOrUpdate(vm.Key, 0, (_, n) => Math.Max(0, n - 1));
-        _lastTouch[vm.Key] = _time.GetUtcNow();
+        _activePolls.AddOrUpdate(vm.Key, (vm, 0), (_, p) => (vm, Math.Max(0, p.Polls - 1)));
+        _lastTouch[vm.Key] = (vm, _time.GetUtcNow());
     }
 
     private sealed class PollHandle(AgentPresence owner, VmKey vm) : IDisposable

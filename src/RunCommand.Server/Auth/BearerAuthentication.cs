@@ -22,6 +22,15 @@ public sealed record Caller(string Kind, VmRecord? Vm = null)
     /// <summary>Name of the bootstrap admin; no stored principal may take it.</summary>
     public const string AdminName = "admin";
 
+    /// <summary>For an agent with a key: the public key its assertion verified with (a long poll checks it is still the machine's).</summary>
+    public byte[]? AgentPublicKey { get; init; }
+
+    /// <summary>
+    /// For an agent's goal-state poll: whether its assertion's first use is recorded (false: a replay); the poll awaits
+    /// it before anything else (<see cref="AgentAssertionReplay"/>, deferred). Null when already checked.
+    /// </summary>
+    public Task<bool>? AssertionFirstUse { get; init; }
+
     /// <summary>Object id of the principal; null for agents and enrollment.</summary>
     public string? PrincipalId { get; init; }
 
@@ -55,7 +64,7 @@ public sealed class BearerAuthentication
         _next = next;
     }
 
-    public async Task InvokeAsync(HttpContext http, TokenService tokens, IIdentityStore store, IMachineStore machines, TimeProvider time, ILogger<BearerAuthentication> logger, FailedAuthenticationThrottle throttle, AgentAssertionReplay replay)
+    public async Task InvokeAsync(HttpContext http, TokenService tokens, IIdentityStore store, IMachineStore machines, TimeProvider time, ILogger<BearerAuthentication> logger, FailedAuthenticationThrottle throttle, AgentAssertionReplay replay, AgentKeys keys)
     {
         var path = http.Request.Path;
         if (path.StartsWithSegments("/healthz") || http.GetEndpoint()?.Metadata.GetMetadata<AnonymousCallerMetadata>() is not null)
@@ -104,8 +113,18 @@ public sealed class BearerAuthentication
         }
         else if (path.StartsWithSegments("/agent"))
         {
-            var vm = await FindAgentAsync(token, machines, replay, time, http.RequestAborted);
-            caller = vm is null ? null : new Caller(Caller.Agent, vm) { Name = "agent:" + vm.Vm.ResourceId };
+            // A goal-state poll's assertion is recorded with others (the poll awaits it first); any other call's at once.
+            var deferred = http.Request.Method == HttpMethods.Get && path.StartsWithSegments("/agent/v1/goalstate");
+            if (await FindAgentAsync(token, machines, keys, replay, deferred, time, http.RequestAborted) is { } agent
+                && (deferred || await agent.FirstUse))
+            {
+                caller = new Caller(Caller.Agent, agent.Vm)
+                {
+                    Name = "agent:" + agent.Vm.Vm.ResourceId,
+                    AgentPublicKey = agent.PublicKey,
+                    AssertionFirstUse = deferred ? agent.FirstUse : null,
+                };
+            }
         }
         else if (tokens.IsAdmin(token))
         {
@@ -143,28 +162,44 @@ public sealed class BearerAuthentication
     /// <summary>
     /// The machine an agent credential speaks for, or null. A signed assertion (<c>rck1.</c>): the machine it names must
     /// exist with an enrolled key, the signature must verify with that key, and its time must be within
-    /// <see cref="AgentAssertion.MaxSkew"/> of now, and it must not have been used before (<see cref="AgentAssertionReplay"/>,
-    /// checked last so only the key's holder can use an assertion up; <paramref name="replay"/> null: the request that
-    /// used it checks its credential again, after a long poll); the machine is the one whose key verified, so an
-    /// agent only ever speaks for itself. Anything else is an agent token, looked up by its hash.
+    /// <see cref="AgentAssertion.MaxSkew"/> of now; then its use is recorded (<see cref="AgentAssertionReplay"/>, after
+    /// the signature so only the key's holder can use an assertion up): <c>FirstUse</c> is false for a replay, and the
+    /// caller must await it (at once, or before a deferred poll answers anything). The machine is the one whose key
+    /// verified, so an agent only ever speaks for itself. Anything else is an agent token, looked up by its hash.
     /// </summary>
-    public static async Task<VmRecord?> FindAgentAsync(string token, IMachineStore store, AgentAssertionReplay? replay, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<(VmRecord Vm, byte[]? PublicKey, Task<bool> FirstUse)?> FindAgentAsync(string token, IMachineStore store, AgentKeys keys,
+        AgentAssertionReplay replay, bool deferred, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!token.StartsWith(AgentAssertion.Prefix, StringComparison.Ordinal))
         {
-            return await store.FindVmByAgentTokenAsync(TokenService.Hash(token), cancellationToken);
+            return await store.FindVmByAgentTokenAsync(TokenService.Hash(token), cancellationToken) is { } vm ? (vm, null, Task.FromResult(true)) : null;
         }
 
         if (!AgentAssertion.TryParse(token, out var resourceId, out var issued, out var payload, out var signature)
             || (issued - time.GetUtcNow()).Duration() > AgentAssertion.MaxSkew
             || await store.FindVmAgentKeyAsync(resourceId, cancellationToken) is not { } found
-            || !AgentAssertion.Verify(found.PublicKey, payload, signature)
-            || (replay is not null && !await replay.TryUseAsync(payload, issued, cancellationToken)))
+            || !keys.Verify(found.Vm.Vm.Key, found.PublicKey, payload, signature))
         {
             return null;
         }
 
-        return found.Vm;
+        return (found.Vm, found.PublicKey, replay.TryUseAsync(payload, issued, deferred, cancellationToken));
+    }
+
+    /// <summary>
+    /// After a long poll: the credential that opened it still speaks for the same machine (not revoked, not replaced by a
+    /// new enrollment). The assertion was checked when the poll began; only the stored key (or token) is compared now.
+    /// </summary>
+    public static async Task<bool> IsStillValidAsync(Caller caller, string token, IMachineStore store, CancellationToken cancellationToken)
+    {
+        var vm = caller.Vm!.Vm;
+        if (caller.AgentPublicKey is { } key)
+        {
+            return await store.FindVmAgentKeyAsync(vm.ResourceId, cancellationToken) is { } found
+                && found.Vm.Vm.Key == vm.Key && found.PublicKey.AsSpan().SequenceEqual(key);
+        }
+
+        return await store.FindVmByAgentTokenAsync(TokenService.Hash(token), cancellationToken) is { } still && still.Vm.Key == vm.Key;
     }
 
     private static async Task RefuseAsync(HttpContext http, ILogger logger, string code, string message)

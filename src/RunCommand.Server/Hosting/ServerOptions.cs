@@ -49,9 +49,19 @@ public sealed class ServerOptions
     [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
     public TimeSpan AgentPresenceWindow { get; set; } = TimeSpan.FromSeconds(75);
 
-    /// <summary>Longest an agent's goal-state poll or a client's wait is held open.</summary>
+    /// <summary>Longest a client's wait (<c>waitSeconds</c> of an operation, a fleet run, logs) is held open.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan MaxLongPoll { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long an idle agent's goal-state poll is held (docs/agent-protocol.md, "Goal state"): announced to the agent in
+    /// every goal state (<c>pollSeconds</c>), which asks for that long from then on; also the most any agent may ask for.
+    /// Each poll costs a signed request, so this sets the idle load: 10,000 agents make 33 polls a second at 300 s,
+    /// 333 at 30 s. Behind a reverse proxy it must stay under the proxy's read timeout (nginx and AWS ALB: 60 s by
+    /// default), e.g. <c>--RunCommand:AgentLongPoll 00:00:50</c>, or every poll ends as a 504.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:05", "00:30:00")]
+    public TimeSpan AgentLongPoll { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// How long a GET of an operation that is still in progress is held for it to end when the client asked for no

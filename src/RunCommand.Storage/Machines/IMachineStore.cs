@@ -38,6 +38,12 @@ public interface IMachineStore
     /// </summary>
     Task<bool> TryUseAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="TryUseAgentAssertionAsync"/> for many assertions, a few hundred per transaction (one node's uses,
+    /// batched): for each, in order, true for its first use, false for a replay.
+    /// </summary>
+    Task<IReadOnlyList<bool>> TryUseAgentAssertionsAsync(IReadOnlyList<(byte[] Id, DateTimeOffset Expires)> assertions, CancellationToken cancellationToken);
+
     /// <summary>Forgets the assertions that expired before <paramref name="now"/> (they would be refused for their time anyway); how many.</summary>
     Task<int> PurgeAgentAssertionsAsync(DateTimeOffset now, CancellationToken cancellationToken);
 
@@ -49,6 +55,9 @@ public interface IMachineStore
 
     /// <summary>Records that the VM's agent called now.</summary>
     Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Records the last contact of many VMs' agents, a few hundred per transaction (one node's presence writes, batched).</summary>
+    Task TouchAgentsAsync(IReadOnlyList<(VmKey Vm, DateTimeOffset Contact)> contacts, CancellationToken cancellationToken);
 
     Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken);
 

@@ -66,20 +66,40 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
     public Task<bool> TryUseAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken) =>
         backend.WriteAsync(rows => rows.InsertAgentAssertionAsync(assertionId, expires, cancellationToken), cancellationToken);
 
+    public async Task<IReadOnlyList<bool>> TryUseAgentAssertionsAsync(IReadOnlyList<(byte[] Id, DateTimeOffset Expires)> assertions, CancellationToken cancellationToken)
+    {
+        var firstUse = new List<bool>(assertions.Count);
+        foreach (var batch in assertions.Chunk(RowsPerTransaction))
+        {
+            firstUse.AddRange(await backend.WriteAsync(async rows =>
+            {
+                var inserted = new bool[batch.Length];
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    inserted[i] = await rows.InsertAgentAssertionAsync(batch[i].Id, batch[i].Expires, cancellationToken);
+                }
+
+                return inserted;
+            }, cancellationToken));
+        }
+
+        return firstUse;
+    }
+
     /// <summary>
-    /// Rows deleted per transaction when purging: about 40-90 ms of SQLite's single writer each on a busy machine, so
+    /// Rows deleted (purging assertions) or written (agents' contacts) per transaction: about 40-90 ms of SQLite's single writer each on a busy machine, so
     /// agents' requests wait for one short batch, never for a whole minute of assertions.
     /// </summary>
-    private const int PurgeBatch = 500;
+    private const int RowsPerTransaction = 500;
 
     public async Task<int> PurgeAgentAssertionsAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var total = 0;
         while (true)
         {
-            var deleted = await backend.WriteAsync(rows => rows.DeleteAgentAssertionsExpiredAsync(now, PurgeBatch, cancellationToken), cancellationToken);
+            var deleted = await backend.WriteAsync(rows => rows.DeleteAgentAssertionsExpiredAsync(now, RowsPerTransaction, cancellationToken), cancellationToken);
             total += deleted;
-            if (deleted < PurgeBatch)
+            if (deleted < RowsPerTransaction)
             {
                 return total;
             }
@@ -95,6 +115,22 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
             await rows.SetLastContactAsync(vm, now, cancellationToken);
             return true;
         }, cancellationToken);
+
+    public async Task TouchAgentsAsync(IReadOnlyList<(VmKey Vm, DateTimeOffset Contact)> contacts, CancellationToken cancellationToken)
+    {
+        foreach (var batch in contacts.Chunk(RowsPerTransaction))
+        {
+            await backend.WriteAsync(async rows =>
+            {
+                foreach (var (vm, contact) in batch)
+                {
+                    await rows.SetLastContactAsync(vm, contact, cancellationToken);
+                }
+
+                return true;
+            }, cancellationToken);
+        }
+    }
 
     public Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken) =>
         backend.ReadAsync(rows => rows.GetVmAsync(vm, cancellationToken), cancellationToken);

@@ -8,7 +8,9 @@ namespace RunCommand.Server.Tests.Agents;
 
 /// <summary>
 /// Presence across nodes (issue 8 item 3): a VM whose agent polls node A shows Connected on node B, from the contact
-/// stored in the shared database. Real SQLite file; each node is its own AgentPresence; time is moved, not waited.
+/// stored in the shared database, also while one poll is held longer than the window (the batched writes of
+/// AgentPresence.WriteContactsAsync, which AgentPresenceWriter runs every few seconds, are called here as time moves).
+/// Real SQLite file; each node is its own AgentPresence; time is moved, not waited.
 /// </summary>
 public sealed class AgentPresenceTests : IAsyncLifetime
 {
@@ -38,12 +40,16 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         var nodeA = Node();
         var nodeB = Node();
 
-        // Five minutes of back-to-back 30 s polls on node A: each ends as the next begins.
+        // Five minutes of back-to-back 30 s polls on node A: each ends as the next begins; node A's writer runs every 10 s.
         for (var i = 0; i < 10; i++)
         {
             using (await nodeA.BeginPollAsync(_vm, CancellationToken.None))
             {
-                _time.Now += TimeSpan.FromSeconds(30);
+                for (var tick = 0; tick < 3; tick++)
+                {
+                    _time.Now += TimeSpan.FromSeconds(10);
+                    await nodeA.WriteContactsAsync(CancellationToken.None);
+                }
             }
         }
 
@@ -51,6 +57,68 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
         Assert.Equal("Connected", nodeB.StatusOf(record));
         Assert.True(_time.Now - record.LastContact!.Value <= TimeSpan.FromSeconds(30), $"stored contact {record.LastContact} at {_time.Now}");
+    }
+
+    [Fact]
+    public async Task StatusOf_PollHeldLongerThanTheWindowOnOtherNode_IsConnectedUntilItEndsThenDisconnectedAfterTheWindow()
+    {
+        var nodeA = Node();
+        var nodeB = Node();
+
+        // One 5-minute poll held on node A (the server's default long poll), four times the 75 s window.
+        var poll = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+        for (var elapsed = 0; elapsed < 300; elapsed += 10)
+        {
+            _time.Now += TimeSpan.FromSeconds(10);
+            await nodeA.WriteContactsAsync(CancellationToken.None);
+            Assert.Equal("Connected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        }
+
+        // The connection drops: no poll is held any more, so nothing refreshes the stored contact.
+        poll.Dispose();
+        for (var elapsed = 0; elapsed < 80; elapsed += 10)
+        {
+            _time.Now += TimeSpan.FromSeconds(10);
+            await nodeA.WriteContactsAsync(CancellationToken.None);
+        }
+
+        var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        Assert.Equal("Disconnected", nodeB.StatusOf(record));
+        Assert.Equal("Disconnected", nodeA.StatusOf(record));
+    }
+
+    [Fact]
+    public async Task WriteContactsAsync_ManyPollsHeld_WritesTheirContactsAndNothingBeforeItIsDue()
+    {
+        var nodeA = Node();
+        var vms = new List<VmKey>();
+        for (var i = 0; i < 30; i++)
+        {
+            var vm = new VmKey(_vm.SubscriptionId, "rg", $"many{i}");
+            await _storage.Machines.EnrollAgentAsync(vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
+            vms.Add(vm);
+        }
+
+        var started = _time.GetUtcNow();
+        var polls = new List<IDisposable>();
+        foreach (var vm in vms)
+        {
+            polls.Add(await nodeA.BeginPollAsync(vm, CancellationToken.None));
+        }
+
+        // Not yet due (a third of the window): the stored contact stays the poll's start.
+        _time.Now += TimeSpan.FromSeconds(10);
+        await nodeA.WriteContactsAsync(CancellationToken.None);
+        Assert.Equal(started, (await _storage.Machines.GetVmAsync(vms[0], CancellationToken.None))!.LastContact);
+
+        _time.Now += TimeSpan.FromSeconds(20);
+        await nodeA.WriteContactsAsync(CancellationToken.None);
+        foreach (var vm in vms)
+        {
+            Assert.Equal(_time.GetUtcNow(), (await _storage.Machines.GetVmAsync(vm, CancellationToken.None))!.LastContact);
+        }
+
+        polls.ForEach(p => p.Dispose());
     }
 
     [Fact]

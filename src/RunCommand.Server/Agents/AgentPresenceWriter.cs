@@ -1,0 +1,28 @@
+namespace RunCommand.Server.Agents;
+
+/// <summary>Writes this node's agent contacts to the store in batches, every <see cref="AgentPresence.WriteInterval"/>.</summary>
+public sealed class AgentPresenceWriter(AgentPresence presence, TimeProvider time, ILogger<AgentPresenceWriter> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(presence.WriteInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await presence.WriteContactsAsync(stoppingToken);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // A database that is unreachable or busy: the next tick writes what is then due.
+                    Log.PresenceWriteFailed(logger, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
