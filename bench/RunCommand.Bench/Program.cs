@@ -3,7 +3,7 @@ using RunCommand.Bench;
 using RunCommand.Bench.Swarm;
 
 // RunCommand's benchmarks (docs/performance.md):
-//   suite [--quick] [--only NAME[,NAME]] [--agent native|jit] [--swarm-agents N]
+//   suite [--quick] [--only NAME[,NAME]] [--agent native|jit] [--swarm-agents N] [--agent-long-poll SECONDS]
 //                                           every figure of the performance targets beside its baseline, as one table
 //   swarm --server URL --enroll-token-file FILE [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
 //                                           N simulated agents against a running server, until Ctrl+C
@@ -14,7 +14,8 @@ return args.FirstOrDefault() switch
     "stop" => await StopBench.RunAsync(int.Parse(Read("--agents") ?? "10", CultureInfo.InvariantCulture), int.Parse(Read("--rounds") ?? "5", CultureInfo.InvariantCulture)),
     "nodes" => await NodesBench.RunAsync(int.Parse(Read("--iterations") ?? "100", CultureInfo.InvariantCulture), int.Parse(Read("--warmup") ?? "20", CultureInfo.InvariantCulture)),
     "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), Read("--agent"),
-        int.Parse(Read("--swarm-agents") ?? "10000", CultureInfo.InvariantCulture)),
+        int.Parse(Read("--swarm-agents") ?? "10000", CultureInfo.InvariantCulture),
+        Read("--agent-long-poll") is { } poll ? int.Parse(poll, CultureInfo.InvariantCulture) : null),
     "swarm" => await RunSwarmAsync(),
     _ => Usage(),
 };
@@ -64,7 +65,7 @@ static int Usage()
     Console.Error.WriteLine("""
         Usage:
           dotnet run --project bench/RunCommand.Bench -c Release -- suite [--quick] [--only NAME[,NAME]] [--agent native|jit]
-              [--swarm-agents N]
+              [--swarm-agents N] [--agent-long-poll SECONDS]
           dotnet run --project bench/RunCommand.Bench -c Release -- swarm --server URL --enroll-token-file FILE
               [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
         Scenarios: latency, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput,
@@ -73,6 +74,8 @@ static int Usage()
             NativeAOT agent users install (dist/linux-x64/runcmd-agent) and, for the CLI figures, the NativeAOT
             runcmd (dist/server/runcmd); "jit" or no dist/: the development dlls under dotnet.
         --swarm-agents: how many simulated agents swarm-10k starts (10000; fewer to iterate on a shared machine).
+        --agent-long-poll: the goal-state poll every server announces, in seconds (default: the server's, 300); 30 makes
+            an idle figure count every agent's poll in its 20 s window, i.e. the cost per poll.
         """);
     return 2;
 }

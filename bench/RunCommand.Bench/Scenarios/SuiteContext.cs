@@ -3,7 +3,7 @@ using RunCommand.Testing;
 namespace RunCommand.Bench.Scenarios;
 
 /// <summary>What every scenario of one suite run shares: the scale, the agent build, a scratch dir, and the table being filled.</summary>
-public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = AgentBuild.Jit, int swarmAgents = 10_000)
+public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = AgentBuild.Jit, int swarmAgents = 10_000, int? agentLongPollSeconds = null)
 {
     /// <summary>Where packaging/build.sh puts the NativeAOT agent that users install.</summary>
     public static string NativeAgentPath => Path.Combine(Repo.Root, "dist", "linux-x64", "runcmd-agent");
@@ -29,6 +29,12 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     public bool Quick { get; } = quick;
 
     public IReadOnlyList<Figure> Figures => _figures;
+
+    /// <summary>
+    /// The agents' poll length every server of the suite announces (<c>--agent-long-poll</c>, seconds); null: the
+    /// server's default. With 30 (the length before the server chose it) an idle figure measures the cost per poll.
+    /// </summary>
+    public int? AgentLongPollSeconds { get; } = agentLongPollSeconds;
 
     /// <summary>How many simulated agents <c>swarm-10k</c> starts (<c>--swarm-agents</c>; 10,000 unless told, fewer for iterating).</summary>
     public int SwarmAgents { get; } = swarmAgents;
@@ -71,7 +77,8 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
 
     /// <summary>A server with the benchmark's limits (https unless told), in its own data dir.</summary>
     public Task<ServerProcess> StartServerAsync(string name, bool https = true, IEnumerable<string>? extraArgs = null, int? port = null, string? dataDir = null) =>
-        ServerProcess.StartAsync(dataDir ?? Path.Combine(NewDir(name), "server"), https, [.. ServerLimits, .. extraArgs ?? []], port);
+        ServerProcess.StartAsync(dataDir ?? Path.Combine(NewDir(name), "server"), https,
+            [.. ServerLimits, .. AgentLongPollSeconds is { } poll ? ["--RunCommand:AgentLongPoll", TimeSpan.FromSeconds(poll).ToString()] : (string[])[], .. extraArgs ?? []], port);
 }
 
 /// <summary>Which build of the agent a scenario runs: the NativeAOT binary users install, or the dll under <c>dotnet</c>.</summary>

@@ -110,6 +110,9 @@ public sealed class SimulatedAgent : IDisposable
                 }
 
                 _counters.Failure(e);
+                // The next poll asks for the goal state at once (version -1), so its answer says the server took this
+                // agent back; with the version it knew, a server would hold that poll for minutes (its long poll) first.
+                version = -1;
                 try
                 {
                     await Task.Delay(backoff.Next(), stop);
