@@ -46,6 +46,24 @@ public sealed partial class SqlRows
     public async Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken) =>
         await ExecuteAsync("UPDATE vms SET last_contact = @now WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@now", Time(lastContact)));
 
+    public async Task SetLastContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset lastContact, CancellationToken cancellationToken)
+    {
+        if (vms.Count == 0)
+        {
+            return;
+        }
+
+        var parameters = new (string Name, object? Value)[vms.Count + 1];
+        parameters[0] = ("@now", Time(lastContact));
+        for (var i = 0; i < vms.Count; i++)
+        {
+            parameters[i + 1] = ($"@k{i}", vms[i].Key);
+        }
+
+        var keys = string.Join(", ", Enumerable.Range(0, vms.Count).Select(i => $"@k{i}"));
+        await ExecuteAsync($"UPDATE vms SET last_contact = @now WHERE key IN ({keys})", cancellationToken, parameters);
+    }
+
     public async Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken) =>
         await ExecuteAsync("UPDATE vms SET signed_off = @off WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@off", Time(signedOff))) == 1;
 

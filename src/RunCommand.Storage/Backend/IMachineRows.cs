@@ -16,6 +16,9 @@ public interface IMachineRows
 
     Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken);
 
+    /// <summary>The same last contact for many VMs, in one statement.</summary>
+    Task SetLastContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset lastContact, CancellationToken cancellationToken);
+
     /// <summary>Sets when the machine's agent signed off; false when there is no such machine.</summary>
     Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken);
 

@@ -122,9 +122,10 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
         {
             await backend.WriteAsync(async rows =>
             {
-                foreach (var (vm, contact) in batch)
+                // Polls held on a node are renewed with one time: one statement for all of them.
+                foreach (var sameTime in batch.GroupBy(c => c.Contact))
                 {
-                    await rows.SetLastContactAsync(vm, contact, cancellationToken);
+                    await rows.SetLastContactsAsync([.. sameTime.Select(c => c.Vm)], sameTime.Key, cancellationToken);
                 }
 
                 return true;
