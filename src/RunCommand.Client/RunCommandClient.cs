@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Text;
@@ -57,10 +58,15 @@ public sealed partial class RunCommandClient : IDisposable
         };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("runcmd", "1.0"));
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("runcmd", ProductVersion));
     }
 
     public Uri Server => _server;
+
+    /// <summary>The release this client belongs to (Directory.Build.props), sent as its User-Agent.</summary>
+    public static string ProductVersion { get; } =
+        (typeof(RunCommandClient).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0")
+        .Split('+')[0];
 
     public async Task<IReadOnlyList<SubscriptionResource>> ListSubscriptionsAsync(CancellationToken cancellationToken = default)
     {

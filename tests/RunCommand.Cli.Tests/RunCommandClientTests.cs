@@ -37,6 +37,7 @@ public sealed class RunCommandClientTests
         var (request, authorization, body) = Assert.Single(server.Requests);
         Assert.Equal($"PUT /subscriptions/{Sub}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1/runCommands/hello?api-version=2023-07-01", request);
         Assert.Equal("Bearer secret-token", authorization);
+        Assert.Equal($"runcmd/{typeof(RunCommandClient).Assembly.GetName().Version!.ToString(3)}", Assert.Single(server.UserAgents));
         Assert.Contains("\"script\":\"echo hi\"", body);
         Assert.DoesNotContain("provisioningState", body);
     }
