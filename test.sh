@@ -69,7 +69,7 @@ rc=${PIPESTATUS[0]}
 
 # The end-to-end classes that exercise the store, once more with every server on PostgreSQL (docs/storage.md).
 if [[ $# -eq 0 ]]; then
-    storage_e2e="ExecutionTests|OutputUploadTests|AgentRestartTests|CommandDocumentApiTests|DeploymentTests|DeploymentRestartTests|FleetRunTests|FleetRestartTests|AuthorizationTests|ScaleSetTests|AzureSdkTests"
+    storage_e2e="ExecutionTests|OutputUploadTests|OutputCrashTests|AgentRestartTests|CommandDocumentApiTests|DeploymentTests|DeploymentRestartTests|FleetRunTests|FleetRestartTests|AuthorizationTests|ScaleSetTests|AzureSdkTests"
     filter="$(sed -E 's/([A-Za-z]+)/FullyQualifiedName~RunCommand.EndToEnd.Tests.\1/g' <<<"$storage_e2e")"
     echo "== end-to-end tests on PostgreSQL: $storage_e2e"
     RUNCMD_TEST_STORE=postgres dotnet test tests/RunCommand.EndToEnd.Tests -c Debug --no-build -nologo --filter "$filter" 2>&1 | tee -a "$log"

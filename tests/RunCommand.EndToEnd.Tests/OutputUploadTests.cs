@@ -67,6 +67,33 @@ public sealed class OutputUploadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upload_SeveralWriteBatchesInOneRequest_KeepsEveryByteInOrder()
+    {
+        // The server stores an upload 4 MiB (one write batch) at a time while it reads the next batch: the largest
+        // upload (8 MiB, two full batches), then one ending in a partial row, then a few bytes.
+        var (agent, target, executionId) = await ExecutionOfNewVmAsync("long-vm");
+        using var _ = agent;
+        var data = new byte[(15 << 20) + 12345 + 777];
+        Random.Shared.NextBytes(data);
+        var (second, third) = (8 << 20, (15 << 20) + 12345);
+
+        var uploads = new[]
+        {
+            await UploadAsync(agent, executionId, "stdout", 0, data.AsMemory(0, second)),
+            await UploadAsync(agent, executionId, "stdout", second, data.AsMemory(second, third - second)),
+            await UploadAsync(agent, executionId, "stdout", third, data.AsMemory(third)),
+        };
+
+        Assert.Equal(
+            [(HttpStatusCode.OK, (long)second), (HttpStatusCode.OK, (long)third), (HttpStatusCode.OK, (long)data.Length)],
+            uploads.Select(u => (u.Status, u.Ack.StdoutLength)));
+        using var report = await agent.PostAsJsonAsync($"/agent/v1/executions/{executionId}/report",
+            new ExecutionReport { State = "Succeeded", ExitCode = 0 });
+        report.EnsureSuccessStatusCode();
+        Assert.Equal(data, await Stack.ReadAllStdoutAsync(_admin, target));
+    }
+
+    [Fact]
     public async Task Upload_BadStreamOrOffset_IsRefusedAndAnotherVmsExecutionIsNotFound()
     {
         var (agent, _, executionId) = await ExecutionOfNewVmAsync("refuse-vm");

@@ -14,12 +14,15 @@ public sealed class CliRunner
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>Environment variables set for every run of the CLI (beside RUNCMD_CONFIG_DIR), e.g. SSL_CERT_FILE.</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     /// <summary>
     /// How the CLI is started: <c>dotnet runcmd.dll</c> (the build under test), or the executable named by
     /// <c>RUNCMD_TEST_CLI</c>, so that the same tests check a published build (the NativeAOT binary: docs/native-aot.md).
     /// </summary>
     public static IReadOnlyList<string> Command =>
-        Environment.GetEnvironmentVariable("RUNCMD_TEST_CLI") is { Length: > 0 } binary ? [binary] : ["dotnet", Repo.CliDll];
+        System.Environment.GetEnvironmentVariable("RUNCMD_TEST_CLI") is { Length: > 0 } binary ? [binary] : ["dotnet", Repo.CliDll];
 
     public async Task<Result> RunAsync(params string[] args)
     {
@@ -37,6 +40,11 @@ public sealed class CliRunner
 
         psi.Environment["RUNCMD_CONFIG_DIR"] = _configDir;
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in Environment)
+        {
+            psi.Environment[name] = value;
+        }
+
         using var process = Process.Start(psi)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -67,6 +75,11 @@ public sealed class CliRunner
 
         psi.Environment["RUNCMD_CONFIG_DIR"] = _configDir;
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in Environment)
+        {
+            psi.Environment[name] = value;
+        }
+
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

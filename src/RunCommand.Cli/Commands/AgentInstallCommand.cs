@@ -40,7 +40,8 @@ internal static class AgentInstallCommand
             }
 
             var lifetime = AuthCommands.ParseDuration(result.GetValue(expiresIn)!);
-            using var session = Session.Open();
+            // The system store too: the install line pins the certificate only when the system does not trust it.
+            using var session = Session.Open(systemTrust: true);
             var server = new Uri(session.Config.Server);
             var resourceGroup = result.GetValue(group)!;
             var scaleSet = result.GetValue(vmss);

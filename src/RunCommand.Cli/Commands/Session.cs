@@ -16,17 +16,21 @@ internal sealed class Session : IDisposable
 
     public RunCommandClient Client { get; }
 
-    public static Session Open()
+    /// <param name="systemTrust">
+    /// Keep the system trust store beside a configured certificate (<c>agent install</c> asks whether the system
+    /// trusts the server); otherwise the configured certificate is the process's only trust anchor (<see cref="ProcessTrust"/>).
+    /// </param>
+    public static Session Open(bool systemTrust = false)
     {
         var path = ConfigStore.DefaultPath;
         var config = ConfigStore.Load(path)
             ?? throw new CliException(
                 $"not logged in: run ./runcmd login --server URL --token-file FILE (or ./runcmd up to start a local server); no config at {path}",
                 ExitCodes.Failure);
-        return new Session(config, CreateClient(config.Server, config.Token, config.CaCert));
+        return new Session(config, CreateClient(config.Server, config.Token, config.CaCert, systemTrust));
     }
 
-    public static RunCommandClient CreateClient(string server, string token, string? caCert)
+    public static RunCommandClient CreateClient(string server, string token, string? caCert, bool systemTrust = false)
     {
         if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
@@ -36,6 +40,11 @@ internal sealed class Session : IDisposable
         if (caCert is not null && !File.Exists(caCert))
         {
             throw CliException.Usage($"the CA certificate file {caCert} does not exist");
+        }
+
+        if (caCert is not null && uri.Scheme == Uri.UriSchemeHttps && !systemTrust)
+        {
+            ProcessTrust.TrustOnly(caCert);
         }
 
         return new RunCommandClient(new RunCommandClientOptions { Server = uri, Token = token, CaCertificatePath = caCert });

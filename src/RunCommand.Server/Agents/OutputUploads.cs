@@ -53,61 +53,54 @@ public static class OutputUploads
         }
 
         await presence.TouchAsync(vm, cancellationToken);
-        var rows = new List<byte[]>(RowsPerWrite);
+
+        // Two batches at most: the store writes one while the next is read from the connection (TLS decryption and
+        // the SQLite write then run on two cores instead of taking turns). Writes stay in order, one at a time; a
+        // batch is acknowledged only by the write that stored it, so what the agent is told is what is held.
+        var reading = new List<byte[]>(RowsPerWrite);
+        List<byte[]>? writing = null;
+        Task<ReportOutcome?>? write = null;
         try
         {
             ReportOutcome? outcome = null;
             var ended = false;
-            while (!ended)
+            while (true)
             {
-                // Fill up to RowsPerWrite rows; the last (short) row of the body is copied to an array of its own size.
                 var fresh = 0L;
-                while (rows.Count < RowsPerWrite)
+                if (!ended)
                 {
-                    var row = ArrayPool<byte>.Shared.Rent(RowBytes);
-                    var read = await http.Request.Body.ReadAtLeastAsync(row.AsMemory(0, RowBytes), RowBytes, throwOnEndOfStream: false, cancellationToken);
-                    if (read == RowBytes && row.Length == RowBytes)
-                    {
-                        rows.Add(row);
-                    }
-                    else
-                    {
-                        if (read > 0)
-                        {
-                            rows.Add(row.AsSpan(0, read).ToArray());
-                        }
+                    (fresh, ended) = await ReadBatchAsync(http.Request.Body, reading, cancellationToken);
+                }
 
-                        ArrayPool<byte>.Shared.Return(row);
-                        ended = read < RowBytes;
+                if (write is not null)
+                {
+                    outcome = await write;
+                    write = null;
+                    ReturnRows(writing!);
+                    if (outcome is null)
+                    {
+                        return ArmResults.NotFound($"Execution '{executionId}' is not an execution of this VM.");
                     }
 
-                    fresh += read;
-                    if (ended)
+                    if (outcome.Gap)
                     {
-                        break;
+                        // Nothing of it was kept: the agent resumes from the lengths in the answer.
+                        http.Response.Headers.Connection = "close";
+                        return Results.Json(Ack(outcome), ContractsJsonContext.Default.ReportAck, statusCode: StatusCodes.Status409Conflict);
                     }
                 }
 
-                if (rows.Count == 0 && outcome is not null)
+                if (reading.Count == 0 && outcome is not null)
                 {
                     break;
                 }
 
-                // An empty body still answers where each stream stands (and refuses a gap).
-                outcome = await store.AppendOutputAsync(vm, executionId, which, offset, rows, cancellationToken);
-                ReturnRows(rows);
-                if (outcome is null)
-                {
-                    return ArmResults.NotFound($"Execution '{executionId}' is not an execution of this VM.");
-                }
-
-                if (outcome.Gap)
-                {
-                    // Nothing of it was kept: the agent resumes from the lengths in the answer.
-                    http.Response.Headers.Connection = "close";
-                    return Results.Json(Ack(outcome), ContractsJsonContext.Default.ReportAck, statusCode: StatusCodes.Status409Conflict);
-                }
-
+                // An empty body still answers where each stream stands (and refuses a gap). On the thread pool: the
+                // store's writes complete synchronously, and this request goes on reading meanwhile.
+                var batch = reading;
+                var at = offset;
+                write = Task.Run(() => store.AppendOutputAsync(vm, executionId, which, at, batch, cancellationToken), cancellationToken);
+                (writing, reading) = (reading, writing ?? new List<byte[]>(RowsPerWrite));
                 offset += fresh;
             }
 
@@ -115,8 +108,51 @@ public static class OutputUploads
         }
         finally
         {
-            ReturnRows(rows);
+            if (write is not null)
+            {
+                // A failed read (the agent went away) must not return rows the store is still writing.
+                await write.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            ReturnRows(reading);
+            if (writing is not null)
+            {
+                ReturnRows(writing);
+            }
         }
+    }
+
+    /// <summary>
+    /// Reads up to <see cref="RowsPerWrite"/> rows of the body into <paramref name="rows"/> (empty on entry); the last
+    /// (short) row of the body is copied to an array of its own size. Answers the bytes read and whether the body ended.
+    /// </summary>
+    private static async Task<(long Read, bool Ended)> ReadBatchAsync(Stream body, List<byte[]> rows, CancellationToken cancellationToken)
+    {
+        var total = 0L;
+        while (rows.Count < RowsPerWrite)
+        {
+            var row = ArrayPool<byte>.Shared.Rent(RowBytes);
+            var read = await body.ReadAtLeastAsync(row.AsMemory(0, RowBytes), RowBytes, throwOnEndOfStream: false, cancellationToken);
+            total += read;
+            if (read == RowBytes && row.Length == RowBytes)
+            {
+                rows.Add(row);
+                continue;
+            }
+
+            if (read > 0)
+            {
+                rows.Add(row.AsSpan(0, read).ToArray());
+            }
+
+            ArrayPool<byte>.Shared.Return(row);
+            if (read < RowBytes)
+            {
+                return (total, true);
+            }
+        }
+
+        return (total, false);
     }
 
     private static void ReturnRows(List<byte[]> rows)
