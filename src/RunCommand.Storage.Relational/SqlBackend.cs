@@ -5,9 +5,10 @@ namespace RunCommand.Storage.Relational;
 /// <summary>
 /// The transaction runner every SQL backend shares: opens a connection, begins the backend's kind of transaction,
 /// hands the work a <see cref="SqlRows"/>, commits, then publishes the topics the work notified. Retries the whole
-/// unit when the database reports a serialization conflict. Migrations run here too, under the backend's lock.
+/// unit when the database reports a serialization conflict. Concurrent writes are committed together (group commit,
+/// <c>SqlBackend.GroupCommit.cs</c>). Migrations run here too, under the backend's lock.
 /// </summary>
-public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadOnlyList<Migration> migrations) : IStorageBackend
+public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadOnlyList<Migration> migrations) : IStorageBackend
 {
     // Under contention (many writers on one VM, or SSI's coarse predicate locks on small tables) each round of
     // conflicting transactions lets about one commit, so the budget must outlast a burst of a few dozen writers:
@@ -56,40 +57,6 @@ public abstract class SqlBackend(IChangeFeed changes, SqlDialect dialect, IReadO
     /// <summary>Called inside the migration transaction before the versions are read: adopts a database made before versioned migrations.</summary>
     protected virtual Task AdoptUnversionedSchemaAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         Task.CompletedTask;
-
-    public virtual async Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await using var connection = await OpenAsync(cancellationToken);
-                await using var transaction = await BeginWriteAsync(connection, cancellationToken);
-                var rows = new SqlRows(connection, transaction, dialect);
-                var result = await work(rows);
-                await BeforeCommitAsync(connection, transaction, rows.Topics, cancellationToken);
-
-                // Checkpoint: once the commit returns, the work is durable; a crash before it leaves nothing of it.
-                await transaction.CommitAsync(CancellationToken.None);
-                foreach (var topic in rows.Topics)
-                {
-                    Changes.Publish(topic);
-                }
-
-                return result;
-            }
-            catch (Exception e) when (IsStorageFull(e))
-            {
-                // The transaction is rolled back: nothing of it is kept and what was stored before is intact.
-                throw new StorageFullException(e);
-            }
-            catch (Exception e) when (IsTransient(e))
-            {
-                // Another transaction won a conflicting write: run the whole unit again on fresh rows.
-                await BackOffAsync(attempt, e, cancellationToken);
-            }
-        }
-    }
 
     public async Task<T> ReadAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
     {

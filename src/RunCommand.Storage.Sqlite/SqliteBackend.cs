@@ -136,13 +136,16 @@ public sealed class SqliteBackend : SqlBackend
         return connection;
     }
 
-    public override async Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// SQLite has one writer at a time: one batch commits at once (the base class queues the rest in process instead
+    /// of spinning on the busy handler), and compaction and migration wait for it on the same lock.
+    /// </summary>
+    protected override async Task RunExclusiveAsync(Func<Task> commit)
     {
-        // SQLite has one writer at a time: queue here instead of spinning on the busy handler.
-        await _writeLock.WaitAsync(cancellationToken);
+        await _writeLock.WaitAsync();
         try
         {
-            return await base.WriteAsync(work, cancellationToken);
+            await commit();
         }
         finally
         {

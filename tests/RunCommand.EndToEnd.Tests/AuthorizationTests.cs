@@ -256,6 +256,24 @@ public sealed class AuthorizationTests(AuthServerFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task RunCommandPut_IsInTheActivityLogOnceWithTheStatusAnswered()
+    {
+        // An accepted PUT's entry is stored in the PUT's own transaction; a refused one by the recorder after the answer.
+        var command = new RunCommandRef(fixture.Subscription, "rgb", "vmb", "logged-once");
+        var created = await fixture.Admin.CreateOrUpdateAsync(command, Script("true"));
+        var unchanged = await fixture.Admin.CreateOrUpdateAsync(command, Script("true"));
+        var missing = new RunCommandRef(fixture.Subscription, "rgb", "no-such-vm", "logged-once");
+        var refused = await Assert.ThrowsAsync<ArmRequestException>(() => fixture.Admin.CreateOrUpdateAsync(missing, Script("true")));
+
+        var puts = (await fixture.Admin.ListActivityLogAsync(fixture.Subscription, "caller eq 'admin'"))
+            .Where(e => e.HttpRequest?.Method == "PUT" && e.ResourceId.EndsWith("/runCommands/logged-once", StringComparison.Ordinal))
+            .Select(e => $"{e.ResourceId.Split('/')[8]} {e.Properties?["statusCode"]} {e.Authorization.Action}");
+        const string Write = "Microsoft.Compute/virtualMachines/runCommands/write";
+        Assert.Equal([$"no-such-vm {(int)refused.StatusCode} {Write}", $"vmb {(int)unchanged.StatusCode} {Write}", $"vmb {(int)created.StatusCode} {Write}"], puts);
+        Assert.Equal((HttpStatusCode.Created, HttpStatusCode.OK, HttpStatusCode.NotFound), (created.StatusCode, unchanged.StatusCode, refused.StatusCode));
+    }
+
+    [Fact]
     public async Task Token_ExpiredRevokedOrMalformed_Gets401WithArmBodyAndIsLogged()
     {
         var expired = await fixture.UserAsync("expiring1", "Reader", lifetime: TimeSpan.FromSeconds(1));

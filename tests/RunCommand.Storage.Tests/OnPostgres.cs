@@ -12,3 +12,5 @@ public sealed class MachineAndFleetStoreOnPostgres : MachineAndFleetStoreContrac
 public sealed class MigrationOnPostgres : MigrationContract<PostgresBackends>;
 
 public sealed class RetentionOnPostgres : RetentionContract<PostgresBackends>;
+
+public sealed class GroupCommitOnPostgres : GroupCommitContract<PostgresBackends>;

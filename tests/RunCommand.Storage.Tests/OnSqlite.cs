@@ -12,3 +12,5 @@ public sealed class MachineAndFleetStoreOnSqlite : MachineAndFleetStoreContract<
 public sealed class MigrationOnSqlite : MigrationContract<SqliteBackends>;
 
 public sealed class RetentionOnSqlite : RetentionContract<SqliteBackends>;
+
+public sealed class GroupCommitOnSqlite : GroupCommitContract<SqliteBackends>;

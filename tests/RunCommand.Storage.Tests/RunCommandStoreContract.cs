@@ -76,6 +76,43 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
         Assert.Equal(WriteOutcomeKind.VmNotFound, (await PutAsync(write)).Kind);
     }
 
+    private static AuditRecord Entry(string id, int status) => new()
+    {
+        Id = id, Time = Now, Caller = "alice", Action = "Microsoft.Compute/virtualMachines/runCommands/write",
+        ResourceId = "/subscriptions/s/resourceGroups/Group/providers/Microsoft.Compute/virtualMachines/Vm1/runCommands/a",
+        ResourceGroup = "Group", HttpMethod = "PUT", StatusCode = status,
+    };
+
+    [Fact]
+    public async Task PutRunCommand_WithActivity_AppendsTheEntryOfItsOutcomeInTheSameWrite()
+    {
+        var write = Write("a", "x", "1") with { Activity = kind => Entry("put-" + kind, kind == WriteOutcomeKind.Created ? 201 : 200) };
+
+        await PutAsync(write);
+        await PutAsync(write);
+        await PutAsync(write with { Command = new RunCommandKey(_vm with { VmName = "other" }, "a") });
+        await PutAsync(write with { Command = new RunCommandKey(_vm, "b"), MaxRunCommandsPerVm = 1 });
+
+        // Created, then Unchanged; the refused writes (no VM, over the limit) store nothing and append nothing.
+        var entries = await ActivityLog.ListAuditAsync(new AuditQuery(), default);
+        Assert.Equal(["put-Unchanged:200", "put-Created:201"], entries.Select(e => $"{e.Id}:{e.StatusCode}"));
+        Assert.Equal("group", entries[0].ResourceGroup);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_ActivityEntryRefused_StoresNeitherTheCommandNorTheEntry()
+    {
+        // The schema refuses an entry without an action: the run command's rows must go with it.
+        var write = Write("a", "x", "1") with { Activity = _ => Entry("bad", 201) with { Action = null! } };
+
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => PutAsync(write));
+
+        Assert.Null(await RunCommands.GetRunCommandAsync(write.Command, default));
+        Assert.Empty(await ActivityLog.ListAuditAsync(new AuditQuery(), default));
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(_vm, default);
+        Assert.Empty(work);
+    }
+
     [Fact]
     public async Task DeleteRunCommand_NeverDelivered_IsGoneAtOnce()
     {

@@ -3,6 +3,7 @@ using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
 using RunCommand.Server.Arm.ActionRuns;
 using RunCommand.Server.Arm.Documents;
+using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
 using RunCommand.Storage;
@@ -130,7 +131,10 @@ public sealed class RunCommandService
     /// <summary>PUT or PATCH: validates everything at once, then records the write and answers as ARM does.</summary>
     public async Task<IResult> WriteAsync(HttpContext http, RunCommandKey key, RunCommandRequest request, bool isPatch, CancellationToken cancellationToken)
     {
-        var outcome = await WriteCoreAsync(key, request, isPatch, cancellationToken);
+        // The activity-log entry commits with the write (one transaction a PUT); a refused write throws before it is marked.
+        var activity = ActivityLogRecorder.EntryFor(http);
+        var outcome = await WriteCoreAsync(key, request, isPatch, kind => activity(StatusOf(kind)), cancellationToken);
+        ActivityLogRecorder.MarkRecorded(http);
         var record = outcome.Record!;
         SetOperationHeaders(http, record.OperationId, location: false);
         if (outcome.Kind == WriteOutcomeKind.Unchanged)
@@ -139,15 +143,17 @@ public sealed class RunCommandService
         }
 
         var resource = await Views.ToResourceAsync(record, expandInstanceView: false, cancellationToken);
-        var status = outcome.Kind == WriteOutcomeKind.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource, statusCode: status);
+        return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource, statusCode: StatusOf(outcome.Kind));
     }
+
+    private static int StatusOf(WriteOutcomeKind kind) => kind == WriteOutcomeKind.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
 
     /// <summary>
     /// The write behind PUT, PATCH and deployments: validation (every error at once), secrets sealing, command
     /// document resolution and the store write. Throws <see cref="ArmRequestException"/> for anything refused.
+    /// <paramref name="activity"/>, when given, is the activity-log entry stored in the write's transaction.
     /// </summary>
-    public async Task<WriteOutcome> WriteCoreAsync(RunCommandKey key, RunCommandRequest request, bool isPatch, CancellationToken cancellationToken)
+    public async Task<WriteOutcome> WriteCoreAsync(RunCommandKey key, RunCommandRequest request, bool isPatch, Func<WriteOutcomeKind, AuditRecord>? activity, CancellationToken cancellationToken)
     {
         var vm = await RequireVmAsync(key.Vm, cancellationToken);
         var errors = request.Errors.ToList();
@@ -188,6 +194,7 @@ public sealed class RunCommandService
             SealedSecrets = _protector.Seal(secrets),
             Fingerprint = _protector.Fingerprint(StorageFormat.Serialize(spec with { ProtectedParameterCount = 0 }), secrets),
             MaxRunCommandsPerVm = _options.MaxRunCommandsPerVm,
+            Activity = activity,
         };
         var outcome = await Store.PutRunCommandAsync(write, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), _time.GetUtcNow(), cancellationToken);
         switch (outcome.Kind)

@@ -15,6 +15,9 @@ namespace RunCommand.Server.Auth;
 /// </summary>
 public sealed class ActivityLogRecorder
 {
+    private static readonly object StartedKey = new();
+    private static readonly object RecordedKey = new();
+
     private readonly RequestDelegate _next;
 
     public ActivityLogRecorder(RequestDelegate next)
@@ -24,19 +27,29 @@ public sealed class ActivityLogRecorder
 
     public async Task InvokeAsync(HttpContext http, IActivityLogStore store, TimeProvider time, ILogger<ActivityLogRecorder> logger)
     {
-        var started = time.GetUtcNow();
+        http.Items[StartedKey] = time.GetUtcNow();
         try
         {
             await _next(http);
         }
         finally
         {
-            if (ShouldRecord(http))
+            if (!http.Items.ContainsKey(RecordedKey) && ShouldRecord(http))
             {
-                await RecordAsync(http, store, started, logger);
+                await RecordAsync(http, store, logger);
             }
         }
     }
+
+    /// <summary>
+    /// The request's entry for a handler that appends it in its own write transaction (so the entry and the write commit
+    /// together or not at all): given the status the handler will answer. Call <see cref="MarkRecorded"/> once that write
+    /// has committed with the entry, so the recorder does not append it again.
+    /// </summary>
+    public static Func<int, AuditRecord> EntryFor(HttpContext http) => status => Entry(http, status);
+
+    /// <summary>The request's entry was stored with the handler's write; the recorder appends nothing more.</summary>
+    public static void MarkRecorded(HttpContext http) => http.Items[RecordedKey] = true;
 
     private static bool ShouldRecord(HttpContext http)
     {
@@ -60,33 +73,37 @@ public sealed class ActivityLogRecorder
         return !(HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method) || HttpMethods.IsOptions(http.Request.Method));
     }
 
-    private static async Task RecordAsync(HttpContext http, IActivityLogStore store, DateTimeOffset started, ILogger logger)
+    private static AuditRecord Entry(HttpContext http, int status)
     {
         var caller = http.Items[typeof(Caller)] as Caller;
         var metadata = http.GetEndpoint()?.Metadata.GetMetadata<ArmActionMetadata>();
         var path = http.Request.Path.Value ?? "/";
-        var entry = new AuditRecord
+        return new AuditRecord
         {
             Id = Guid.NewGuid().ToString(),
-            Time = started,
+            Time = (DateTimeOffset)http.Items[StartedKey]!,
             CallerId = caller?.PrincipalId,
             Caller = caller?.Name,
             Action = metadata?.Action ?? (path.StartsWith("/agent/v1/enroll", StringComparison.Ordinal) ? "RunCommand.Agent/enroll/action" : $"{http.Request.Method} {path}"),
             ResourceId = path,
             ResourceGroup = ArmScope.ResourceGroupOf(path),
             HttpMethod = http.Request.Method,
-            StatusCode = http.Response.StatusCode,
+            StatusCode = status,
             ClientAddress = http.Connection.RemoteIpAddress?.ToString(),
             CorrelationId = http.TraceIdentifier,
         };
+    }
+
+    private static async Task RecordAsync(HttpContext http, IActivityLogStore store, ILogger logger)
+    {
         try
         {
             // Not the request's token: the entry is written even when the client has gone away.
-            await store.AppendAuditAsync(entry, CancellationToken.None);
+            await store.AppendAuditAsync(Entry(http, http.Response.StatusCode), CancellationToken.None);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Log.AuditFailed(logger, e, http.Request.Method, path);
+            Log.AuditFailed(logger, e, http.Request.Method, http.Request.Path.Value ?? "/");
         }
     }
 }

@@ -257,7 +257,7 @@ public sealed class DeploymentRunner : BackgroundService
         var key = StorageFormat.ParseRunCommandId(operation.Plan.ResourceId);
         try
         {
-            var outcome = await _service.WriteCoreAsync(key, request, isPatch: false, cancellationToken);
+            var outcome = await _service.WriteCoreAsync(key, request, isPatch: false, activity: null, cancellationToken);
             var statusCode = outcome.Kind == WriteOutcomeKind.Created ? "Created" : "OK";
             await _store.RecordDeploymentOperationStartedAsync(deployment.Deployment, deployment.DeploymentId, operation.Plan.Index,
                 outcome.Record!.Execution.ExecutionId, statusCode, _time.GetUtcNow(), cancellationToken);

@@ -158,6 +158,13 @@ public sealed record RunCommandWrite
 
     /// <summary>At most this many run commands may exist on the VM.</summary>
     public required int MaxRunCommandsPerVm { get; init; }
+
+    /// <summary>
+    /// The activity-log entry of this write, given how it ended: appended in the write's own transaction when the write
+    /// is accepted (created, updated or unchanged), so the entry and the command commit together or not at all. A
+    /// refused write stores nothing and appends nothing. Null: the write is not logged here (a fleet run's targets).
+    /// </summary>
+    public Func<WriteOutcomeKind, AuditRecord>? Activity { get; init; }
 }
 
 public enum WriteOutcomeKind

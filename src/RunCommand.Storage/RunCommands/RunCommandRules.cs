@@ -9,8 +9,20 @@ internal static class RunCommandRules
     /// <summary>
     /// Creates or updates a run command: an unchanged fingerprint changes nothing (no re-run); otherwise a new Pending
     /// execution and operation are recorded, a still-running previous execution is asked to stop and the agent is told.
+    /// An accepted write appends its <see cref="RunCommandWrite.Activity"/> entry in the same transaction.
     /// </summary>
     public static async Task<WriteOutcome> PutAsync(IRows rows, RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var outcome = await WriteAsync(rows, write, newExecutionId, newOperationId, now, cancellationToken);
+        if (write.Activity is { } activity && outcome.Record is not null)
+        {
+            await ActivityLogStore.AppendAsync(rows, activity(outcome.Kind), cancellationToken);
+        }
+
+        return outcome;
+    }
+
+    private static async Task<WriteOutcome> WriteAsync(IRows rows, RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var vm = write.Command.Vm;
         if (await rows.GetVmAsync(vm, cancellationToken) is null)

@@ -1,0 +1,247 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+
+namespace RunCommand.Storage.Relational;
+
+/// <summary>
+/// Group commit: concurrent <see cref="WriteAsync{T}"/> units are committed together, up to <see cref="MaxBatch"/>
+/// in one transaction, by at most <see cref="ConcurrentWriters"/> writers at a time. Each unit runs inside its own
+/// savepoint: a unit that throws is rolled back to it and its error goes to its own caller only; the others commit.
+/// Every caller is answered only after the commit that holds its rows (or with its error); the topics of the units
+/// that committed are published after that commit and before any caller is answered. A conflict the database asks to retry runs the whole batch again.
+/// </summary>
+public abstract partial class SqlBackend
+{
+    private const int MaxBatch = 64;
+    private const string UnitSavepoint = "unit";
+
+    private readonly ConcurrentQueue<IWriteUnit> _pending = new();
+    private int _writers;
+
+    /// <summary>
+    /// How many batches may be committing at once: 1 where the database has one writer (SQLite); more where writers
+    /// run in parallel and only conflicting ones are retried (PostgreSQL).
+    /// </summary>
+    protected virtual int ConcurrentWriters => 1;
+
+    /// <summary>Runs one batch's commit; a backend that must exclude other work from the writer (SQLite's compaction) wraps it.</summary>
+    protected virtual Task RunExclusiveAsync(Func<Task> commit) => commit();
+
+    public Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var unit = new WriteUnit<T>(work, cancellationToken);
+        _pending.Enqueue(unit);
+        StartWriterIfIdle();
+        return unit.Task;
+    }
+
+    private void StartWriterIfIdle()
+    {
+        while (true)
+        {
+            var writers = Volatile.Read(ref _writers);
+            if (writers >= ConcurrentWriters || _pending.IsEmpty)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref _writers, writers + 1, writers) == writers)
+            {
+                _ = Task.Run(WriterLoopAsync);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Commits batches while units are waiting; a unit queued after the last look starts a writer again.</summary>
+    private async Task WriterLoopAsync()
+    {
+        try
+        {
+            var batch = new List<IWriteUnit>(MaxBatch);
+            while (true)
+            {
+                batch.Clear();
+                while (batch.Count < MaxBatch && _pending.TryDequeue(out var unit))
+                {
+                    batch.Add(unit);
+                }
+
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                await RunExclusiveAsync(() => CommitBatchAsync(batch));
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _writers);
+            StartWriterIfIdle();
+        }
+    }
+
+    /// <summary>
+    /// One transaction for every unit of <paramref name="batch"/>; never throws: each unit is answered with its result
+    /// or its error once the outcome of the commit is known.
+    /// </summary>
+    private async Task CommitBatchAsync(List<IWriteUnit> batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await CommitOnceAsync(batch);
+                return;
+            }
+            catch (Exception e) when (IsStorageFull(e))
+            {
+                // The transaction is rolled back: nothing of any unit is kept and what was stored before is intact.
+                FailAll(batch, new StorageFullException(e));
+                return;
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                // Another transaction won a conflicting write: run every unit again on fresh rows.
+                try
+                {
+                    await BackOffAsync(attempt, e, CancellationToken.None);
+                }
+                catch (StorageBusyException busy)
+                {
+                    FailAll(batch, busy);
+                    return;
+                }
+            }
+            catch (Exception e)
+            {
+                // The connection, BEGIN or COMMIT failed: no unit's rows are known to be stored.
+                FailAll(batch, e);
+                return;
+            }
+        }
+    }
+
+    private async Task CommitOnceAsync(List<IWriteUnit> batch)
+    {
+        var guarded = batch.Count > 1;
+        var topics = new HashSet<string>(StringComparer.Ordinal);
+        await using var connection = await OpenAsync(CancellationToken.None);
+        await using var transaction = await BeginWriteAsync(connection, CancellationToken.None);
+        foreach (var unit in batch)
+        {
+            unit.Reset();
+            if (unit.CancellationToken.IsCancellationRequested)
+            {
+                unit.Fail(new OperationCanceledException(unit.CancellationToken));
+                continue;
+            }
+
+            if (guarded)
+            {
+                await transaction.SaveAsync(UnitSavepoint, CancellationToken.None);
+            }
+
+            var rows = new SqlRows(connection, transaction, dialect);
+            try
+            {
+                await unit.RunAsync(rows);
+            }
+            catch (Exception e) when (guarded && !IsTransient(e) && !IsStorageFull(e))
+            {
+                // Only this unit's rows are undone; the batch goes on and commits the others.
+                await transaction.RollbackAsync(UnitSavepoint, CancellationToken.None);
+                unit.Fail(e);
+                continue;
+            }
+
+            if (guarded)
+            {
+                await transaction.ReleaseAsync(UnitSavepoint, CancellationToken.None);
+            }
+
+            topics.UnionWith(rows.Topics);
+        }
+
+        await BeforeCommitAsync(connection, transaction, topics, CancellationToken.None);
+
+        // Checkpoint: once the commit returns, every unit that ran without error is durable; a crash before it leaves
+        // nothing of any of them, and no caller has been answered yet.
+        await transaction.CommitAsync(CancellationToken.None);
+        foreach (var topic in topics)
+        {
+            Changes.Publish(topic);
+        }
+
+        foreach (var unit in batch)
+        {
+            unit.Complete();
+        }
+    }
+
+    private static void FailAll(List<IWriteUnit> batch, Exception error)
+    {
+        foreach (var unit in batch)
+        {
+            unit.Reset();
+            unit.Fail(error);
+            unit.Complete();
+        }
+    }
+
+    /// <summary>One caller's work in a batch, its result held until the batch's commit answers it.</summary>
+    private interface IWriteUnit
+    {
+        CancellationToken CancellationToken { get; }
+
+        /// <summary>Forgets the result of an earlier attempt of the batch.</summary>
+        void Reset();
+
+        Task RunAsync(IRows rows);
+
+        /// <summary>Records this unit's own error (its rows were rolled back); given to the caller by <see cref="Complete"/>.</summary>
+        void Fail(Exception error);
+
+        /// <summary>Answers the caller: the result, or the error recorded.</summary>
+        void Complete();
+    }
+
+    private sealed class WriteUnit<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken) : IWriteUnit
+    {
+        private readonly TaskCompletionSource<T> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+        private Exception? _error;
+
+        public Task<T> Task => _answer.Task;
+
+        public CancellationToken CancellationToken => cancellationToken;
+
+        public void Reset()
+        {
+            _result = default;
+            _error = null;
+        }
+
+        public async Task RunAsync(IRows rows) => _result = await work(rows);
+
+        public void Fail(Exception error) => _error = error;
+
+        public void Complete()
+        {
+            if (_error is OperationCanceledException canceled)
+            {
+                _answer.TrySetCanceled(canceled.CancellationToken);
+            }
+            else if (_error is not null)
+            {
+                _answer.TrySetException(_error);
+            }
+            else
+            {
+                _answer.TrySetResult(_result!);
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.Data.Common;
+
+namespace RunCommand.Storage.Tests;
+
+/// <summary>
+/// Group commit (<c>SqlBackend.GroupCommit.cs</c>): concurrent writes share a transaction, yet each caller sees only
+/// its own outcome: a unit that throws, or whose statement the database refuses, is rolled back alone and its error
+/// goes to its caller; the others commit and their topics are published.
+/// </summary>
+public abstract class GroupCommitContract<TBackends> : StoreContract<TBackends>
+    where TBackends : IBackendFactory, new()
+{
+    private static AuditRecord Entry(string id) => new()
+    {
+        Id = id, Time = Now, Action = "test/write", ResourceId = "/x", HttpMethod = "PUT", StatusCode = 200,
+    };
+
+    private static Func<IRows, Task<int>> Append(string id, int result) => async rows =>
+    {
+        await rows.InsertAuditAsync(Entry(id), default);
+        rows.Notify("topic:" + id);
+        return result;
+    };
+
+    [Fact]
+    public async Task WriteAsync_OneUnitOfABatchFails_OnlyItsCallerGetsTheErrorAndTheOthersCommit()
+    {
+        await using var backend = await Backends.OpenAsync(Changes);
+        var thrownWoken = Changes.NextChangeAsync("topic:thrown");
+        var committedWoken = Changes.NextChangeAsync("topic:ok0");
+
+        // The first unit holds the writer until every other unit is queued behind it, so they are committed in batches.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = backend.WriteAsync(async rows =>
+        {
+            await gate.Task;
+            return await Append("first", -1)(rows);
+        }, default);
+        var committed = Enumerable.Range(0, 10).Select(i => backend.WriteAsync(Append($"ok{i}", i), default)).ToList();
+        var thrown = backend.WriteAsync<int>(async rows =>
+        {
+            await Append("thrown", 0)(rows);
+            throw new InvalidOperationException("this unit failed");
+        }, default);
+        var refused = backend.WriteAsync(async rows =>
+        {
+            // The schema refuses an entry without an action: a database error in the middle of a batch.
+            await rows.InsertAuditAsync(Entry("refused") with { Action = null! }, default);
+            return 0;
+        }, default);
+        committed.AddRange(Enumerable.Range(10, 10).Select(i => backend.WriteAsync(Append($"ok{i}", i), default)));
+        gate.SetResult();
+
+        Assert.Equal(-1, await first);
+        Assert.Equal(Enumerable.Range(0, 20), await Task.WhenAll(committed));
+        Assert.Equal("this unit failed", (await Assert.ThrowsAsync<InvalidOperationException>(() => thrown)).Message);
+        await Assert.ThrowsAnyAsync<DbException>(() => refused);
+
+        var stored = (await ActivityLog.ListAuditAsync(new AuditQuery(), default)).Select(e => e.Id);
+        string[] expected = ["first", .. Enumerable.Range(0, 20).Select(i => $"ok{i}")];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), stored.Order(StringComparer.Ordinal));
+        Assert.True(committedWoken.IsCompleted);
+        Assert.False(thrownWoken.IsCompleted);
+    }
+}
