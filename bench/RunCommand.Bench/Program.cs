@@ -1,9 +1,10 @@
 using System.Globalization;
 using RunCommand.Bench;
+using RunCommand.Bench.Scenarios;
 using RunCommand.Bench.Swarm;
 
 // RunCommand's benchmarks (docs/performance.md):
-//   suite [--quick] [--only NAME[,NAME]] [--agent native|jit]
+//   suite [--quick] [--only NAME[,NAME]] [--agent native|jit] [--swarm-agents N]
 //                                           every figure of the performance targets beside its baseline, as one table
 //   swarm --server URL --enroll-token-file FILE [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
 //                                           N simulated agents against a running server, until Ctrl+C
@@ -13,7 +14,8 @@ return args.FirstOrDefault() switch
 {
     "stop" => await StopBench.RunAsync(int.Parse(Read("--agents") ?? "10", CultureInfo.InvariantCulture), int.Parse(Read("--rounds") ?? "5", CultureInfo.InvariantCulture)),
     "nodes" => await NodesBench.RunAsync(int.Parse(Read("--iterations") ?? "100", CultureInfo.InvariantCulture), int.Parse(Read("--warmup") ?? "20", CultureInfo.InvariantCulture)),
-    "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), Read("--agent")),
+    "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), Read("--agent"),
+        int.Parse(Read("--swarm-agents") ?? TenThousandAgentsScenario.DefaultAgents.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)),
     "swarm" => await RunSwarmAsync(),
     _ => Usage(),
 };
@@ -63,6 +65,7 @@ static int Usage()
     Console.Error.WriteLine("""
         Usage:
           dotnet run --project bench/RunCommand.Bench -c Release -- suite [--quick] [--only NAME[,NAME]] [--agent native|jit]
+              [--swarm-agents N]
           dotnet run --project bench/RunCommand.Bench -c Release -- swarm --server URL --enroll-token-file FILE
               [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
         Scenarios: latency, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput,
@@ -70,6 +73,7 @@ static int Usage()
         --agent: the builds the real-agent scenarios start; default "native" when packaging/build.sh has built them: the
             NativeAOT agent users install (dist/linux-x64/runcmd-agent) and, for the CLI figures, the NativeAOT
             runcmd (dist/server/runcmd); "jit" or no dist/: the development dlls under dotnet.
+        --swarm-agents: how many simulated agents swarm-10k connects (default 10000; fewer to iterate).
         """);
     return 2;
 }

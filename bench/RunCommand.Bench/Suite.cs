@@ -22,7 +22,7 @@ public static class Suite
         new AppendBlobScenario(),
     ];
 
-    public static async Task<int> RunAsync(bool quick, IReadOnlyCollection<string> only, string? agent)
+    public static async Task<int> RunAsync(bool quick, IReadOnlyCollection<string> only, string? agent, int swarmAgents = TenThousandAgentsScenario.DefaultAgents)
     {
         // The agent of the real-agent output scenarios: the NativeAOT build users install when it is built, else the dll.
         AgentBuild build;
@@ -62,7 +62,7 @@ public static class Suite
 
         var scenarios = All.Where(s => only.Count > 0 ? only.Contains(s.Name) : !quick || s.InQuick).ToList();
         var scratch = Directory.CreateTempSubdirectory("rc-bench-").FullName;
-        var context = new SuiteContext(quick, scratch, build);
+        var context = new SuiteContext(quick, scratch, build) { SwarmAgents = swarmAgents };
         var failed = new List<string>();
         var load = new List<string> { ProcessStats.LoadAverage() };
         var started = Stopwatch.GetTimestamp();

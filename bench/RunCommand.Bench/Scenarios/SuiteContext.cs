@@ -23,6 +23,9 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     ];
 
     private readonly List<Figure> _figures = [];
+
+    /// <summary>How many simulated agents <c>swarm-10k</c> connects (<c>--swarm-agents</c>; 10,000 unless told, fewer to iterate).</summary>
+    public int SwarmAgents { get; init; } = TenThousandAgentsScenario.DefaultAgents;
     private int _dirs;
 
     /// <summary>True for the short CI version: smaller counts and sizes, noted in each figure's name.</summary>
