@@ -8,7 +8,7 @@ namespace RunCommand.Bench.Swarm;
 /// <summary>
 /// What happens after a server restart with a swarm connected, sampled every 500 ms from the moment the restart began:
 /// how many agents hold a goal-state poll on the new server (its <c>runcmd_agents_connected</c> gauge, read through
-/// <c>/metrics</c>), how many are still between failed attempts (the swarm's own count), and the failures seen so far.
+/// <c>/metrics</c>), the failures seen so far, and what the server and the swarm spend.
 /// "Reconnected and idle" is the gauge reaching the swarm's size: every agent has a poll held by the new server.
 /// (An agent's poll succeeds only when the server answers it, and the first poll after a reconnect carries the
 /// version the agent knew, so the server holds it the full long poll before answering: the swarm's own "every poll
@@ -16,14 +16,13 @@ namespace RunCommand.Bench.Swarm;
 /// </summary>
 public sealed class RestartTimeline
 {
-    private readonly List<(TimeSpan At, int Held, int Disconnected, int Failures, int Threads, TimeSpan Cpu)> _samples = [];
+    private readonly List<Sample> _samples = [];
     private readonly long _began = Stopwatch.GetTimestamp();
 
     /// <summary>When the new server's log says it listens (its "Started" line), after the restart began.</summary>
     public TimeSpan? Listening { get; private set; }
 
-    /// <summary>Each sample: when, polls held, agents between attempts, failures so far, the server's threads and CPU time.</summary>
-    public IReadOnlyList<(TimeSpan At, int Held, int Disconnected, int Failures, int Threads, TimeSpan Cpu)> Samples => _samples;
+        public IReadOnlyList<Sample> Samples => _samples;
 
     public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_began);
 
@@ -53,8 +52,8 @@ public sealed class RestartTimeline
                 // The scrape waits in the same queue as the swarm's connections: no sample this time.
             }
 
-            _samples.Add((Elapsed, held, swarm.Counters.DisconnectedCount, swarm.Counters.Failures.Values.Sum(),
-                ProcessStats.Threads(server.Process.Pid), ProcessStats.CpuTime(server.Process.Pid)));
+            _samples.Add(new Sample(Elapsed, held, swarm.Counters.Failures.Values.Sum(), ProcessStats.Threads(server.Process.Pid),
+                ProcessStats.CpuTime(server.Process.Pid), Process.GetCurrentProcess().TotalProcessorTime, ProcessStats.LoadAverage()));
             if (held >= swarm.Count)
             {
                 return true;
@@ -66,18 +65,25 @@ public sealed class RestartTimeline
         return false;
     }
 
-    /// <summary>The samples as one line per second for the console: t, polls held, agents between attempts, failures, server threads and CPU.</summary>
+    /// <summary>The samples as one line per second for the console: t, polls held, failures, the server's threads and CPU, the swarm's CPU.</summary>
     public string Describe()
     {
         var perSecond = _samples.GroupBy(s => (int)s.At.TotalSeconds).Select(g => g.Last()).ToList();
         var lines = perSecond.Select((s, i) =>
         {
             var cpu = i == 0 ? 0 : (s.Cpu - perSecond[i - 1].Cpu) / (s.At - perSecond[i - 1].At) * 100;
+            var swarmCpu = i == 0 ? 0 : (s.SwarmCpu - perSecond[i - 1].SwarmCpu) / (s.At - perSecond[i - 1].At) * 100;
             return string.Create(CultureInfo.InvariantCulture,
-                $"    t={s.At.TotalSeconds,5:F1} s  polls held {(s.Held < 0 ? "?" : s.Held.ToString("N0", CultureInfo.InvariantCulture)),7}  between attempts {s.Disconnected,6:N0}  failures so far {s.Failures,7:N0}  server threads {s.Threads,4}, CPU {cpu,4:F0} %");
+                $"    t={s.At.TotalSeconds,5:F1} s  polls held {(s.Held < 0 ? "?" : s.Held.ToString("N0", CultureInfo.InvariantCulture)),7}  failures so far {s.Failures,7:N0}  server threads {s.Threads,4}, CPU {cpu,4:F0} %  swarm CPU {swarmCpu,4:F0} %  load {s.Load}");
         });
         return string.Join('\n', lines);
     }
+
+    /// <summary>
+    /// One sample: when (since the restart began), polls the new server holds (-1: no answer to the scrape), failures the
+    /// swarm saw so far, the server's threads and CPU time, the swarm's own CPU time, the machine's load average.
+    /// </summary>
+    public readonly record struct Sample(TimeSpan At, int Held, int Failures, int Threads, TimeSpan Cpu, TimeSpan SwarmCpu, string Load);
 
     /// <summary>The time of the server's "Started" log line after the restart began (its log stamps local time to the ms).</summary>
     private static TimeSpan? ListeningAt(string output, DateTime startedWall)
