@@ -156,6 +156,8 @@ if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
     builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
 }
 
+// A fleet reconnecting after a restart must not overflow the kernel's queue of connections not yet accepted.
+ConnectionBacklog.Configure(builder.WebHost);
 builder.WebHost.ConfigureKestrel(k =>
 {
     // The application enforces the real limits with ARM errors (HttpLimits); Kestrel's are the last resort beyond them.
