@@ -6,7 +6,7 @@ using RunCommand.Testing;
 namespace RunCommand.Bench.Swarm;
 
 /// <summary>
-/// What happens after a server restart with a swarm connected, sampled every 500 ms from the moment the restart began:
+/// What happens after a server restart with a swarm connected, sampled every 250 ms from the moment the restart began:
 /// how many agents hold a goal-state poll on the new server (its <c>runcmd_agents_connected</c> gauge, read through
 /// <c>/metrics</c>), the failures seen so far, and what the server and the swarm spend.
 /// "Reconnected and idle" is the gauge reaching the swarm's size: every agent has a poll held by the new server.
@@ -30,17 +30,22 @@ public sealed class RestartTimeline
     public TimeSpan? FirstHeld(int held) => _samples.Where(s => s.Held >= held).Select(s => (TimeSpan?)s.At).FirstOrDefault();
 
     /// <summary>
-    /// Samples until every one of the swarm's agents holds a poll on <paramref name="server"/> or the timeout passes; true
-    /// when they all did.
+    /// Samples from now (the restart began: the server may not listen yet) until every one of the swarm's agents holds a
+    /// poll on the new server or the timeout passes; true when they all did. <paramref name="metrics"/> reads the
+    /// server's <c>/metrics</c> (an admin client of the same URL and data dir); <paramref name="server"/> is the new
+    /// server process once it answers <c>/healthz</c>, null before.
     /// </summary>
-    public async Task<bool> SampleUntilAllHeldAsync(ServerProcess server, AgentSwarm swarm, TimeSpan timeout)
+    public async Task<bool> SampleUntilAllHeldAsync(HttpClient metrics, Func<ServerProcess?> server, AgentSwarm swarm, TimeSpan timeout)
     {
-        using var metrics = server.CreateHttpClient();
-        metrics.Timeout = TimeSpan.FromSeconds(5);
         var startedWall = DateTime.Now - Elapsed;
         while (Elapsed < timeout)
         {
-            Listening ??= ListeningAt(server.Process.Output, startedWall);
+            var process = server()?.Process;
+            if (process is not null)
+            {
+                Listening ??= ListeningAt(process.Output, startedWall);
+            }
+
             var held = -1;
             try
             {
@@ -49,17 +54,17 @@ public sealed class RestartTimeline
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
             {
-                // The scrape waits in the same queue as the swarm's connections: no sample this time.
+                // Not listening yet, or the scrape waits in the same queue as the swarm's connections: no sample this time.
             }
 
-            _samples.Add(new Sample(Elapsed, held, swarm.Counters.Failures.Values.Sum(), ProcessStats.Threads(server.Process.Pid),
-                ProcessStats.CpuTime(server.Process.Pid), Process.GetCurrentProcess().TotalProcessorTime, ProcessStats.LoadAverage()));
+            _samples.Add(new Sample(Elapsed, held, swarm.Counters.Failures.Values.Sum(), process is null ? 0 : ProcessStats.Threads(process.Pid),
+                process is null ? TimeSpan.Zero : ProcessStats.CpuTime(process.Pid), Process.GetCurrentProcess().TotalProcessorTime, ProcessStats.LoadAverage()));
             if (held >= swarm.Count)
             {
                 return true;
             }
 
-            await Task.Delay(500);
+            await Task.Delay(250);
         }
 
         return false;
@@ -71,7 +76,7 @@ public sealed class RestartTimeline
         var perSecond = _samples.GroupBy(s => (int)s.At.TotalSeconds).Select(g => g.Last()).ToList();
         var lines = perSecond.Select((s, i) =>
         {
-            var cpu = i == 0 ? 0 : (s.Cpu - perSecond[i - 1].Cpu) / (s.At - perSecond[i - 1].At) * 100;
+            var cpu = i == 0 || perSecond[i - 1].Cpu == TimeSpan.Zero ? 0 : (s.Cpu - perSecond[i - 1].Cpu) / (s.At - perSecond[i - 1].At) * 100;
             var swarmCpu = i == 0 ? 0 : (s.SwarmCpu - perSecond[i - 1].SwarmCpu) / (s.At - perSecond[i - 1].At) * 100;
             return string.Create(CultureInfo.InvariantCulture,
                 $"    t={s.At.TotalSeconds,5:F1} s  polls held {(s.Held < 0 ? "?" : s.Held.ToString("N0", CultureInfo.InvariantCulture)),7}  failures so far {s.Failures,7:N0}  server threads {s.Threads,4}, CPU {cpu,4:F0} %  swarm CPU {swarmCpu,4:F0} %  load {s.Load}");
