@@ -60,9 +60,10 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
     /// Longest wait for a connection, TCP and TLS handshake together. A node that took the connection is alive: a
     /// restarted server facing a whole fleet at once shakes hands one after another, and a client that gives up after
     /// a few seconds throws away the work the server already did for it and joins the queue again (a "timeout" storm
-    /// that kept a 10,000-agent fleet from reconnecting for 90 s). Kestrel itself gives up a handshake after 10 s.
+    /// that kept a 10,000-agent fleet from reconnecting for 90 s). Kestrel itself gives up a handshake after 10 s, so
+    /// waiting longer gains nothing; and a node behind a proxy that takes TCP but never shakes hands is left after 10 s.
     /// </summary>
-    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly TimeSpan KeepAliveIdle = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(1);
