@@ -69,7 +69,7 @@ public sealed class TenThousandAgentsScenario : IScenario
             swarm.Counters.ResetFailures();
             // Same URL, data dir and admin token after the restart: this client reads the new server's /metrics.
             using var metrics = server.CreateHttpClient();
-            metrics.Timeout = TimeSpan.FromSeconds(2);
+            metrics.Timeout = TimeSpan.FromSeconds(20);
             await server.Process.KillHardAsync();
             await server.DisposeAsync();
             var timeline = new RestartTimeline();
