@@ -47,10 +47,6 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
     public static readonly TimeSpan LongPollWait = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// How long a silent connection may go before the kernel probes the peer, and then how often: a node whose machine
-    /// vanished (no RST, no FIN) is noticed within about <c>idle + probes x interval</c> = 4 s, even during a long poll.
-    /// </summary>
-    /// <summary>
     /// Longest wait for a node's TCP connect: a node that does not take connections (down, or its backlog full) is left
     /// for the next one (or the back-off) quickly.
     /// </summary>
@@ -65,6 +61,10 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
     /// </summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a silent connection may go before the kernel probes the peer, and then how often: a node whose machine
+    /// vanished (no RST, no FIN) is noticed within about <c>idle + probes x interval</c> = 4 s, even during a long poll.
+    /// </summary>
     private static readonly TimeSpan KeepAliveIdle = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(1);
     private const int KeepAliveProbes = 2;
