@@ -1,11 +1,13 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Polly;
 using RunCommand.Contracts;
 using RunCommand.Contracts.Arm;
 
@@ -34,11 +36,13 @@ public sealed partial class RunCommandClient : IDisposable
 
     private readonly HttpClient _http;
     private readonly Uri _server;
+    private readonly ResiliencePipeline<HttpResponseMessage> _throttleRetry;
 
     public RunCommandClient(RunCommandClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _server = options.Server;
+        _throttleRetry = ThrottleRetry.Create(options.Time);
         var handler = new SocketsHttpHandler { ConnectTimeout = options.ConnectTimeout };
         if (options.CaCertificatePath is not null)
         {
@@ -54,10 +58,15 @@ public sealed partial class RunCommandClient : IDisposable
         };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("runcmd", "1.0"));
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("runcmd", ProductVersion));
     }
 
     public Uri Server => _server;
+
+    /// <summary>The release this client belongs to (Directory.Build.props), sent as its User-Agent.</summary>
+    public static string ProductVersion { get; } =
+        (typeof(RunCommandClient).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0")
+        .Split('+')[0];
 
     public async Task<IReadOnlyList<SubscriptionResource>> ListSubscriptionsAsync(CancellationToken cancellationToken = default)
     {
@@ -414,21 +423,18 @@ public sealed partial class RunCommandClient : IDisposable
         HttpMethod method, string url, byte[]? body, JsonTypeInfo<T>? responseType, CancellationToken cancellationToken)
         where T : class
     {
-        using var request = new HttpRequestMessage(method, url);
-        if (body is not null)
-        {
-            request.Content = new ByteArrayContent(body);
-            request.Content.Headers.ContentType = JsonMediaType;
-
-            // A large body waits for the server's go-ahead: a server refusing it (413) answers before the body is
-            // sent, so its error reaches the user instead of a broken upload ("error while copying content").
-            request.Headers.ExpectContinue = body.Length > ExpectContinueThresholdBytes;
-        }
-
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            // A throttled request (429, or 503 with Retry-After) was not processed: sent again after the server's wait.
+            response = await _throttleRetry.ExecuteAsync(
+                static async (state, token) =>
+                {
+                    using var request = NewRequest(state.method, state.url, state.body);
+                    return await state._http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
+                },
+                (method, url, body, _http),
+                cancellationToken);
         }
         catch (HttpRequestException e)
         {
@@ -481,6 +487,22 @@ public sealed partial class RunCommandClient : IDisposable
                 Unchanged = response.Headers.TryGetValues(ArmHeaders.Unchanged, out var unchanged) && unchanged.Contains("true"),
             };
         }
+    }
+
+    private static HttpRequestMessage NewRequest(HttpMethod method, string url, byte[]? body)
+    {
+        var request = new HttpRequestMessage(method, url);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = JsonMediaType;
+
+            // A large body waits for the server's go-ahead: a server refusing it (413) answers before the body is
+            // sent, so its error reaches the user instead of a broken upload ("error while copying content").
+            request.Headers.ExpectContinue = body.Length > ExpectContinueThresholdBytes;
+        }
+
+        return request;
     }
 
     private static ArmError ParseError(HttpResponseMessage response, byte[] content)
@@ -554,6 +576,9 @@ public sealed record RunCommandClientOptions
 
     /// <summary>Bearer token (the admin token the server writes to <c>admin.token</c>).</summary>
     public required string Token { get; init; }
+
+    /// <summary>The clock the client waits on when the server asks it to retry later.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>PEM/DER file of the server's self-signed certificate or of its CA; null trusts the system store only.</summary>
     public string? CaCertificatePath { get; init; }

@@ -147,6 +147,25 @@ public sealed class AzFidelityCliTests : InProcessCliTest
         Assert.Contains("ProvisioningState", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("vm", "--vm-name", "vm1", "runcmd vm run-command show -g rg1 --vm-name vm1 -n hello --instance-view")]
+    [InlineData("vmss", "--vmss-name", "ss1", "runcmd vmss run-command show -g rg1 --vmss-name ss1 --instance-id 0 -n hello --instance-view")]
+    public async Task Create_InterruptedWhileWaiting_SaysTheRunGoesOnAndHowToSeeIt(string group, string machineOption, string machine, string showLine)
+    {
+        using var interrupt = new CancellationTokenSource();
+        await using var server = await StartServerAsync(new Script { States = [.. Enumerable.Repeat(("Running", ""), 100)], InterruptOnOperationPoll = interrupt });
+        await LoginAsync(server);
+        string[] instance = group == "vmss" ? ["--instance-id", "0"] : [];
+
+        var (exitCode, _, error) = await RunAsync(
+            interrupt.Token, [group, "run-command", "create", "-g", "rg1", machineOption, machine, .. instance, "-n", "hello", "--script", "sleep 600", "--location", "local"]);
+
+        Assert.Equal(130, exitCode);
+        Assert.Contains("ERROR: stopped waiting; run command 'hello' goes on on the machine.", error, StringComparison.Ordinal);
+        Assert.Contains(showLine, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Create_Unchanged_SaysItDidNotRunAgainAndHowToRerun()
     {
@@ -168,6 +187,9 @@ public sealed class AzFidelityCliTests : InProcessCliTest
 
         public bool Unchanged { get; init; }
 
+        /// <summary>Cancelled (Ctrl-C) when the CLI first polls the operation.</summary>
+        public CancellationTokenSource? InterruptOnOperationPoll { get; init; }
+
         public int Gets;
     }
 
@@ -186,6 +208,7 @@ public sealed class AzFidelityCliTests : InProcessCliTest
 
         if (path.Contains("/operations/", StringComparison.Ordinal))
         {
+            script.InterruptOnOperationPoll?.Cancel();
             var done = Volatile.Read(ref script.Gets) >= script.States.Length;
             return FakeArmServer.WriteJsonAsync(context, 200, $$"""{"name":"op1","status":"{{(done ? "Succeeded" : "InProgress")}}"}""");
         }

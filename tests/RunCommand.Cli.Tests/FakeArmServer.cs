@@ -27,6 +27,9 @@ public sealed class FakeArmServer : IAsyncDisposable
     /// <summary>"METHOD path?query" and the Authorization header of each request, in order.</summary>
     public ConcurrentQueue<(string Request, string? Authorization, string Body)> Requests { get; } = new();
 
+    /// <summary>The User-Agent header of each request, in order.</summary>
+    public ConcurrentQueue<string> UserAgents { get; } = new();
+
     public static async Task<FakeArmServer> StartAsync(Func<HttpContext, string, Task> handle, X509Certificate2? httpsCertificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -47,7 +50,8 @@ public sealed class FakeArmServer : IAsyncDisposable
         {
             using var reader = new StreamReader(context.Request.Body);
             var body = await reader.ReadToEndAsync();
-            server!.Requests.Enqueue(($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}", context.Request.Headers.Authorization.ToString(), body));
+            server!.UserAgents.Enqueue(context.Request.Headers.UserAgent.ToString());
+            server.Requests.Enqueue(($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}", context.Request.Headers.Authorization.ToString(), body));
             await handle(context, body);
         });
         await app.StartAsync();

@@ -18,11 +18,15 @@ public abstract class InProcessCliTest : IDisposable
 
     protected string ConfigDirectory { get; } = Path.Combine(Path.GetTempPath(), "runcmd-cli-" + Guid.NewGuid().ToString("N"));
 
-    protected static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    protected static Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) =>
+        RunAsync(CancellationToken.None, args);
+
+    /// <summary>Runs a verb; <paramref name="interrupted"/> is what Ctrl-C cancels in the real program.</summary>
+    protected static async Task<(int ExitCode, string Output, string Error)> RunAsync(CancellationToken interrupted, params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var exitCode = await CliApp.RunAsync(args, output, error, CancellationToken.None);
+        var exitCode = await CliApp.RunAsync(args, output, error, interrupted);
         return (exitCode, output.ToString(), error.ToString());
     }
 

@@ -37,6 +37,7 @@ public sealed class RunCommandClientTests
         var (request, authorization, body) = Assert.Single(server.Requests);
         Assert.Equal($"PUT /subscriptions/{Sub}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1/runCommands/hello?api-version=2023-07-01", request);
         Assert.Equal("Bearer secret-token", authorization);
+        Assert.Equal($"runcmd/{typeof(RunCommandClient).Assembly.GetName().Version!.ToString(3)}", Assert.Single(server.UserAgents));
         Assert.Contains("\"script\":\"echo hi\"", body);
         Assert.DoesNotContain("provisioningState", body);
     }
@@ -202,6 +203,95 @@ public sealed class RunCommandClientTests
         var e = await Assert.ThrowsAsync<ServerUnreachableException>(() => client.GetAsync(Target));
 
         Assert.StartsWith($"cannot reach the server at http://127.0.0.1:{port}: connection refused", e.Message);
+    }
+
+    [Fact]
+    public async Task CreateOrUpdate_ThrottledTwiceWithRetryAfter_SendsTheSameBodyAgainAndSucceeds()
+    {
+        var calls = 0;
+        await using var server = await FakeArmServer.StartAsync((context, _) =>
+        {
+            if (Interlocked.Increment(ref calls) <= 2)
+            {
+                context.Response.Headers.RetryAfter = "0";
+                return FakeArmServer.WriteJsonAsync(context, 429, """{"error":{"code":"TooManyRequests","message":"slow down"}}""");
+            }
+
+            return FakeArmServer.WriteJsonAsync(context, 200, """{"name":"hello","location":"local","properties":{"provisioningState":"Succeeded"}}""");
+        });
+        using var client = NewClient(server.Url);
+
+        var response = await client.CreateOrUpdateAsync(Target, new RunCommandResource
+        {
+            Location = "local",
+            Properties = new RunCommandProperties { Source = new RunCommandSource { Script = "echo hi" } },
+        });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(3, server.Requests.Count);
+        Assert.All(server.Requests, r => Assert.Contains("\"script\":\"echo hi\"", r.Body));
+    }
+
+    [Fact]
+    public async Task Get_ThrottledEveryTime_GivesUpAfterFourRetriesWithTheServersError()
+    {
+        await using var server = await FakeArmServer.StartAsync((context, _) =>
+        {
+            context.Response.Headers.RetryAfter = "0";
+            return FakeArmServer.WriteJsonAsync(context, 429, """{"error":{"code":"TooManyRequests","message":"The request rate of 'admin' is over its limit; retry after 1 s."}}""");
+        });
+        using var client = NewClient(server.Url);
+
+        var e = await Assert.ThrowsAsync<ArmRequestException>(() => client.GetAsync(Target));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, e.StatusCode);
+        Assert.Equal("TooManyRequests", e.Error.Code);
+        Assert.Equal(5, server.Requests.Count);
+    }
+
+    [Theory]
+    [InlineData(429, "3600")] // a wait too long to sit out silently
+    [InlineData(503, null)] // a 503 without Retry-After may be a proxy's or a dying server's
+    [InlineData(500, "0")] // not a "try later": never retried
+    public async Task Get_ThrottledOrFailedWithoutAShortRetryAfter_IsNotRetried(int status, string? retryAfter)
+    {
+        await using var server = await FakeArmServer.StartAsync((context, _) =>
+        {
+            if (retryAfter is not null)
+            {
+                context.Response.Headers.RetryAfter = retryAfter;
+            }
+
+            return FakeArmServer.WriteJsonAsync(context, status, """{"error":{"code":"Busy","message":"not now"}}""");
+        });
+        using var client = NewClient(server.Url);
+
+        var e = await Assert.ThrowsAsync<ArmRequestException>(() => client.GetAsync(Target));
+
+        Assert.Equal(status, (int)e.StatusCode);
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task Get_ServiceUnavailableWithShortRetryAfter_IsRetried()
+    {
+        var calls = 0;
+        await using var server = await FakeArmServer.StartAsync((context, _) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                context.Response.Headers.RetryAfter = "0";
+                return FakeArmServer.WriteJsonAsync(context, 503, """{"error":{"code":"ServiceUnavailable","message":"starting"}}""");
+            }
+
+            return FakeArmServer.WriteJsonAsync(context, 200, """{"name":"hello","location":"local","properties":{"provisioningState":"Succeeded"}}""");
+        });
+        using var client = NewClient(server.Url);
+
+        var resource = await client.GetAsync(Target);
+
+        Assert.Equal("Succeeded", resource.Properties!.ProvisioningState);
+        Assert.Equal(2, server.Requests.Count);
     }
 
     private static RunCommandClient NewClient(Uri url) =>

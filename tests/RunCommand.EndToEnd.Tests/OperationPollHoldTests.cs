@@ -43,4 +43,39 @@ public sealed class OperationPollHoldTests : IAsyncLifetime
 
         Assert.Equal(OperationStatus.Succeeded, operation!.Status);
     }
+
+    [Fact]
+    public async Task GetOperation_WithWaitSeconds_AnswersSoonAfterTheRunStartsSoProgressShowsRunning()
+    {
+        using var http = _server.CreateHttpClient();
+        var url = $"/subscriptions/{_server.SubscriptionId}/resourceGroups/hold/providers/Microsoft.Compute/virtualMachines/hold-vm/runCommands/long?api-version=2023-07-01";
+
+        // The agent is stopped (SIGSTOP) while the run is created and the poll begins, so the poll sees it Pending first
+        // and its start during the wait, as runcmd does when the agent is busy or slow.
+        _agent.Process.Pause();
+        var answered = System.Diagnostics.Stopwatch.StartNew();
+        Task<AsyncOperation?> poll;
+        try
+        {
+            using var put = await http.PutAsync(url, new StringContent("""{"location":"local","properties":{"source":{"script":"sleep 60"}}}""", Encoding.UTF8, "application/json"));
+            put.EnsureSuccessStatusCode();
+            var operationUrl = put.Headers.GetValues("Azure-AsyncOperation").Single() + "&waitSeconds=45";
+            poll = http.GetFromJsonAsync(operationUrl, ContractsJsonContext.Default.AsyncOperation);
+            await Task.WhenAny(poll, Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+        finally
+        {
+            _agent.Process.Resume();
+        }
+
+        // The start ends the 45 s wait, not the run's end 60 s later.
+        var operation = await poll;
+        answered.Stop();
+        var view = await http.GetFromJsonAsync(url + "&$expand=instanceView", ContractsJsonContext.Default.RunCommandResource);
+
+        Assert.Equal(OperationStatus.InProgress, operation!.Status);
+        Assert.Equal("Running", view!.Properties!.InstanceView!.ExecutionState);
+        Assert.True(answered.Elapsed < TimeSpan.FromSeconds(40), $"answered after {answered.Elapsed}: the start did not end the wait");
+        await http.DeleteAsync(url);
+    }
 }

@@ -120,6 +120,12 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>Sends SIGINT, as Ctrl-C in a terminal does.</summary>
     public void Interrupt() => _ = SysKill(_process.Id, 2);
 
+    /// <summary>SIGSTOP: the process stays, answering nothing, until <see cref="Resume"/>.</summary>
+    public void Pause() => _ = SysKill(_process.Id, 19);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => _ = SysKill(_process.Id, 18);
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

@@ -281,9 +281,19 @@ internal static class RunCommandCommands
         var progress = new WaitProgress(client, target, console.Error);
         if (operationUrl is not null)
         {
-            await progress.ReportAsync(cancellationToken);
-            operation = await client.WaitForOperationAsync(operationUrl, WaitProgress.PollSeconds, progress.ReportAsync, cancellationToken);
-            resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
+            try
+            {
+                await progress.ReportAsync(cancellationToken);
+                operation = await client.WaitForOperationAsync(operationUrl, WaitProgress.PollSeconds, progress.ReportAsync, cancellationToken);
+                resource = await client.GetAsync(target, expandInstanceView: true, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl-C stops the wait, not the run (as in az): say so, and how to find the run again.
+                throw new CliException(
+                    $"stopped waiting; run command '{target.Name}' goes on on the machine. See it with: {ShowCommandLine(target)}",
+                    ExitCodes.Interrupted);
+            }
         }
         else
         {
@@ -323,6 +333,11 @@ internal static class RunCommandCommands
 
         return ExitCodes.Success;
     }
+
+    /// <summary>The <c>runcmd ... run-command show</c> line that shows <paramref name="target"/> with its instance view.</summary>
+    private static string ShowCommandLine(RunCommandRef target) => target.ScaleSetName is { } scaleSet
+        ? $"runcmd vmss run-command show -g {target.ResourceGroup} --vmss-name {scaleSet} --instance-id {target.VmName} -n {target.Name} --instance-view"
+        : $"runcmd vm run-command show -g {target.ResourceGroup} --vm-name {target.VmName} -n {target.Name} --instance-view";
 
     private static async Task<string> DefaultLocationAsync(Session session, RunCommandRef target, CancellationToken cancellationToken)
     {

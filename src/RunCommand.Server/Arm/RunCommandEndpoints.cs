@@ -129,8 +129,9 @@ public static class RunCommandEndpoints
 
         // No waitSeconds: an ARM client. Hold its poll briefly anyway (ServerOptions.OperationPollHold), so a short run
         // is answered terminal on the first poll instead of after the client's own poll interval.
-        var wait = http.Request.Query.ContainsKey("waitSeconds") ? service.ReadWait(http.Request) : options.Value.OperationPollHold;
-        var operation = await service.GetOperationStatusAsync(operationId, wait, cancellationToken);
+        var showsProgress = http.Request.Query.ContainsKey("waitSeconds");
+        var wait = showsProgress ? service.ReadWait(http.Request) : options.Value.OperationPollHold;
+        var operation = await service.GetOperationStatusAsync(operationId, wait, answerOnStart: showsProgress, cancellationToken);
         if (operation is null)
         {
             return ArmResults.NotFound($"The operation '{operationId}' was not found.");

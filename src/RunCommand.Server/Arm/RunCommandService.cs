@@ -15,6 +15,12 @@ public sealed class RunCommandService
     /// <summary>Largest slice of output one logs call returns per stream.</summary>
     public const int MaxLogChunkBytes = 1 << 20;
 
+    /// <summary>How long after a run starts a progress-showing operation poll is answered (see GetOperationStatusAsync).</summary>
+    public static readonly TimeSpan StartGrace = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A start this long before an operation poll began may be news to its client (see GetOperationStatusAsync).</summary>
+    public static readonly TimeSpan RecentStart = TimeSpan.FromSeconds(1);
+
     private readonly IChangeFeed _changes;
     private readonly SecretProtector _protector;
     private readonly TimeProvider _time;
@@ -243,7 +249,7 @@ public sealed class RunCommandService
     }
 
     /// <summary>The status of an operation; with a wait, holds the call until it is terminal or the wait ends.</summary>
-    public async Task<AsyncOperation?> GetOperationStatusAsync(string operationId, TimeSpan wait, CancellationToken cancellationToken)
+    public async Task<AsyncOperation?> GetOperationStatusAsync(string operationId, TimeSpan wait, bool answerOnStart, CancellationToken cancellationToken)
     {
         var operation = await Store.GetOperationAsync(operationId, cancellationToken);
         if (operation is null)
@@ -253,6 +259,7 @@ public sealed class RunCommandService
 
         var deadline = _time.GetUtcNow() + wait;
         var looked = false;
+        var seenPending = false;
         string? seenNote = null;
         while (true)
         {
@@ -266,17 +273,29 @@ public sealed class RunCommandService
             }
 
             // A waiting client shows the run's message (runcmd's "[3s] Pending: ..."): when the agent's note on a run that has
-            // not started changes (a failed download attempt), answer at once rather than at the end of the wait. The start
-            // itself does not cut the wait short: a short run is still answered terminal on one poll.
-            var note = operation.ExecutionId is { } id && await Store.GetExecutionAsync(id, cancellationToken) is { State: ExecutionState.Pending } pending
-                ? pending.Message
-                : null;
+            // not started changes (a failed download attempt), answer at once rather than at the end of the wait.
+            var execution = operation.ExecutionId is { } id ? await Store.GetExecutionAsync(id, cancellationToken) : null;
+            var note = execution is { State: ExecutionState.Pending } ? execution.Message : null;
             if (looked && note is not null && note != seenNote)
             {
                 return status;
             }
 
-            (looked, seenNote) = (true, note);
+            // The start, seen during this wait by a client that shows progress (waitSeconds: runcmd, the portal), ends the
+            // wait StartGrace later: a short run is still answered terminal on one poll, a longer one shows "Running" within
+            // StartGrace instead of at the end of the client's wait. A start just before this poll (RecentStart: between
+            // the client's last look and this poll) counts too. An ARM client (the SDK) keeps the whole hold: an answer in progress would cost
+            // it its own second-long poll interval.
+            var now = _time.GetUtcNow();
+            if (answerOnStart && execution is { State: ExecutionState.Running } running
+                && (seenPending || (!looked && running.StartTime is { } started && now - started < RecentStart))
+                && now + StartGrace < deadline)
+            {
+                deadline = now + StartGrace;
+                remaining = StartGrace;
+            }
+
+            (looked, seenNote, seenPending) = (true, note, execution is { State: ExecutionState.Pending });
 
             if (changed is null)
             {
