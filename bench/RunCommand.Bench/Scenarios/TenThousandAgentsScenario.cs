@@ -101,6 +101,13 @@ public sealed class TenThousandAgentsScenario : IScenario
                 Met = held && reconnected <= TimeSpan.FromSeconds(30) && swarm.Counters.ServerErrors == 0,
             });
         }
+        catch (Exception e) when (server.Process.HasExited)
+        {
+            // The server died under the swarm: say so with the end of its log, not only the client's "connection refused".
+            var log = server.Process.Output.Split('\n');
+            throw new InvalidOperationException(
+                $"{e.Message}; the server exited; the end of its log:\n{string.Join('\n', log[Math.Max(0, log.Length - 40)..])}", e);
+        }
         finally
         {
             await server.DisposeAsync();
