@@ -9,12 +9,13 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 # What the tests need from Debian, installed when missing (the tests run as root, as CI does): PostgreSQL for the
-# storage and end-to-end tests, Chromium for the portal's browser tests, systemd-analyze for the unit files, and
-# clang + the aarch64 cross libc + dpkg-dev for the NativeAOT agents and the .deb packages (packaging/build.sh).
+# storage and end-to-end tests, Chromium for the portal's browser tests, systemd-analyze for the unit files, ss (iproute2)
+# for the server's listen backlog, and clang + the aarch64 cross libc + dpkg-dev for the NativeAOT agents and the .deb packages (packaging/build.sh).
 need=()
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
 for pkg in clang lld llvm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu dpkg-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -1,5 +1,6 @@
 using System.Globalization;
 using RunCommand.Bench;
+using RunCommand.Bench.Scenarios;
 using RunCommand.Bench.Swarm;
 
 // RunCommand's benchmarks (docs/performance.md):
@@ -14,7 +15,7 @@ return args.FirstOrDefault() switch
     "stop" => await StopBench.RunAsync(int.Parse(Read("--agents") ?? "10", CultureInfo.InvariantCulture), int.Parse(Read("--rounds") ?? "5", CultureInfo.InvariantCulture)),
     "nodes" => await NodesBench.RunAsync(int.Parse(Read("--iterations") ?? "100", CultureInfo.InvariantCulture), int.Parse(Read("--warmup") ?? "20", CultureInfo.InvariantCulture)),
     "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), Read("--agent"),
-        int.Parse(Read("--swarm-agents") ?? "10000", CultureInfo.InvariantCulture),
+        int.Parse(Read("--swarm-agents") ?? TenThousandAgentsScenario.DefaultAgents.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
         Read("--agent-long-poll") is { } poll ? int.Parse(poll, CultureInfo.InvariantCulture) : null),
     "swarm" => await RunSwarmAsync(),
     _ => Usage(),

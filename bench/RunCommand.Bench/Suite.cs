@@ -22,7 +22,7 @@ public static class Suite
         new AppendBlobScenario(),
     ];
 
-    public static async Task<int> RunAsync(bool quick, IReadOnlyCollection<string> only, string? agent, int swarmAgents = 10_000, int? agentLongPollSeconds = null)
+    public static async Task<int> RunAsync(bool quick, IReadOnlyCollection<string> only, string? agent, int swarmAgents = TenThousandAgentsScenario.DefaultAgents, int? agentLongPollSeconds = null)
     {
         // The agent of the real-agent output scenarios: the NativeAOT build users install when it is built, else the dll.
         AgentBuild build;

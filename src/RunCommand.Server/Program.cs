@@ -156,6 +156,10 @@ if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
     builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
 }
 
+// A fleet reconnecting after a restart must not overflow the kernel's queue of connections not yet accepted, and is
+// let into its TLS handshakes a few at a time, in order (ConnectionAdmission).
+ConnectionBacklog.Configure(builder.WebHost);
+var admission = new ConnectionAdmission(ConnectionAdmission.DefaultSlots, ConnectionAdmission.LongestHold, TimeProvider.System);
 builder.WebHost.ConfigureKestrel(k =>
 {
     // The application enforces the real limits with ARM errors (HttpLimits); Kestrel's are the last resort beyond them.
@@ -163,8 +167,13 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestLineSize = HttpLimits.KestrelRequestLineBytes;
     k.Limits.MaxRequestHeadersTotalSize = HttpLimits.KestrelHeaderBytes;
     k.AddServerHeader = false;
-    // A NUL byte in the request line gets an ARM error with the security headers, not Kestrel's bare 400.
-    k.ConfigureEndpointDefaults(listen => listen.Use(NulRequestLineGuard.Wrap));
+    // New connections are let into their handshake in order (outermost, before TLS); a NUL byte in the request line
+    // gets an ARM error with the security headers, not Kestrel's bare 400.
+    k.ConfigureEndpointDefaults(listen =>
+    {
+        listen.Use(admission.Wrap);
+        listen.Use(NulRequestLineGuard.Wrap);
+    });
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
@@ -232,6 +241,7 @@ _ = app.Services.GetRequiredService<ServerMetrics>();
 
 // Order matters: routing first (the activity log and authorization read the endpoint's action), the activity log
 // outside error handling (it sees the final status), then authentication, the per-caller rate limit, authorization.
+app.Use(ConnectionAdmission.ReleaseOnRequest);
 app.UsePortal();
 app.UseRouting();
 app.UseHttpMetrics();

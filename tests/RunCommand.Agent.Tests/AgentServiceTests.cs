@@ -162,6 +162,32 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_PollAnswered429WithRetryAfter_WaitsAtLeastThatLongBeforePollingAgain()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        server.BusyPolls = 1;
+        server.BusyRetryAfterSeconds = 2;
+        var options = Options(server.BaseAddress);
+        using var client = new AgentClient(server.BaseAddress, null);
+        using var shutdown = new CancellationTokenSource();
+        var run = Service(options, client).RunAsync(shutdown.Token);
+
+        // The first poll is refused; without Retry-After the back-off's first wait is at most 0.5 s.
+        await AgentFixture.WaitUntilAsync(() => server.PollArrivals.Count >= 2, "the agent polls again after the 429");
+        await shutdown.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        long first, second;
+        lock (server.PollArrivals)
+        {
+            (first, second) = (server.PollArrivals[0], server.PollArrivals[1]);
+        }
+
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(first, second) >= TimeSpan.FromSeconds(1.95),
+            $"the second poll came {System.Diagnostics.Stopwatch.GetElapsedTime(first, second).TotalSeconds:F2} s after the 429 asking for 2 s");
+    }
+
+    [Fact]
     public async Task RunAsync_FirstServerRefusesConnections_EnrollsAndRunsOnTheNext()
     {
         await using var server = await KestrelFakeServer.StartAsync();

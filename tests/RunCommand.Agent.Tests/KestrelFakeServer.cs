@@ -59,6 +59,14 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
     /// <summary>The <c>waitSeconds</c> of every goal-state poll, in order (lock the list to read it).</summary>
     public List<int> AskedWaits { get; } = [];
 
+    /// <summary>How many of the next goal-state polls answer 429 with <c>Retry-After: </c><see cref="BusyRetryAfterSeconds"/>, as a server shedding a herd.</summary>
+    public int BusyPolls;
+
+    public int BusyRetryAfterSeconds { get; set; } = 1;
+
+    /// <summary>When each goal-state poll arrived (<see cref="System.Diagnostics.Stopwatch"/> timestamps; lock the list to read it).</summary>
+    public List<long> PollArrivals { get; } = [];
+
     /// <summary>Every Authorization header a goal-state or report call carried.</summary>
     public List<string> AgentAuthorizations { get; } = [];
 
@@ -135,8 +143,20 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
 
         app.MapGet("/agent/v1/goalstate", async context =>
         {
+            lock (PollArrivals)
+            {
+                PollArrivals.Add(System.Diagnostics.Stopwatch.GetTimestamp());
+            }
+
             if (RefuseWhileStopping(context))
             {
+                return;
+            }
+
+            if (Interlocked.Decrement(ref BusyPolls) >= 0)
+            {
+                context.Response.StatusCode = 429;
+                context.Response.Headers.RetryAfter = BusyRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return;
             }
 

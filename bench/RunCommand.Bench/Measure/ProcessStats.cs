@@ -27,6 +27,26 @@ public static class ProcessStats
         return 0;
     }
 
+    /// <summary>The process's thread count (a starved thread pool shows as threads added about one a second), or 0 when gone.</summary>
+    public static int Threads(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("Threads:", StringComparison.Ordinal))
+                {
+                    return int.Parse(line.AsSpan(8).Trim(), CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return 0;
+    }
+
     /// <summary>CPU time (user + system) the process has used so far.</summary>
     public static TimeSpan CpuTime(int pid)
     {

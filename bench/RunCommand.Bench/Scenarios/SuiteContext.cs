@@ -3,7 +3,7 @@ using RunCommand.Testing;
 namespace RunCommand.Bench.Scenarios;
 
 /// <summary>What every scenario of one suite run shares: the scale, the agent build, a scratch dir, and the table being filled.</summary>
-public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = AgentBuild.Jit, int swarmAgents = 10_000, int? agentLongPollSeconds = null)
+public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = AgentBuild.Jit, int swarmAgents = TenThousandAgentsScenario.DefaultAgents, int? agentLongPollSeconds = null)
 {
     /// <summary>Where packaging/build.sh puts the NativeAOT agent that users install.</summary>
     public static string NativeAgentPath => Path.Combine(Repo.Root, "dist", "linux-x64", "runcmd-agent");
@@ -23,6 +23,7 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     ];
 
     private readonly List<Figure> _figures = [];
+
     private int _dirs;
 
     /// <summary>True for the short CI version: smaller counts and sizes, noted in each figure's name.</summary>

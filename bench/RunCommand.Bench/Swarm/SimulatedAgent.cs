@@ -50,7 +50,7 @@ public sealed class SimulatedAgent : IDisposable
             AgentVersion = "swarm",
             PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()),
         };
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10));
+        var backoff = Backoff.Reconnect();
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -63,7 +63,7 @@ public sealed class SimulatedAgent : IDisposable
                 && e is TaskCanceledException or HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError })
             {
                 _counters.Failure(e);
-                await Task.Delay(backoff.Next(), cancellationToken);
+                await Task.Delay(backoff.NextAfter(e), cancellationToken);
             }
         }
     }
@@ -72,7 +72,7 @@ public sealed class SimulatedAgent : IDisposable
     public async Task RunAsync(CancellationToken stop)
     {
         long version = -1;
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(60));
+        var backoff = Backoff.Reconnect();
         var failing = false;
         while (!stop.IsCancellationRequested)
         {
@@ -115,7 +115,7 @@ public sealed class SimulatedAgent : IDisposable
                 version = -1;
                 try
                 {
-                    await Task.Delay(backoff.Next(), stop);
+                    await Task.Delay(backoff.NextAfter(e), stop);
                 }
                 catch (OperationCanceledException)
                 {
@@ -180,7 +180,7 @@ public sealed class SimulatedAgent : IDisposable
             catch (HttpRequestException e) when (attempt < 20 && !stop.IsCancellationRequested)
             {
                 _counters.Failure(e);
-                await Task.Delay(backoff.Next(), stop);
+                await Task.Delay(backoff.NextAfter(e), stop);
             }
         }
     }

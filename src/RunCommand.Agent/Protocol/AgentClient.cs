@@ -20,6 +20,24 @@ public sealed class AgentUnauthorizedException(int statusCode) : Exception($"The
 }
 
 /// <summary>
+/// The server is busy (429) or stopping (503, also a gateway's 502/504): the call may be retried, not before
+/// <see cref="RetryAfter"/> when the server named a wait (its <c>Retry-After</c> header, seconds or a date).
+/// </summary>
+public sealed class ServerBusyException(HttpStatusCode status, TimeSpan? retryAfter)
+    : HttpRequestException($"The server answered HTTP {(int)status}{(retryAfter is { } wait ? $", retry after {wait.TotalSeconds:0.#} s" : "")}.", null, status)
+{
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>The wait a response's <c>Retry-After</c> names (delta seconds or an HTTP date), or null.</summary>
+    public static TimeSpan? RetryAfterOf(HttpResponseMessage response, TimeProvider time) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero,
+        _ => null,
+    };
+}
+
+/// <summary>
 /// The agent protocol over HTTP(S) (docs/agent-protocol.md). Every body goes through
 /// <see cref="ContractsJsonContext"/>: no reflection, NativeAOT-safe.
 /// </summary>
@@ -33,6 +51,21 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
 
     /// <summary>How long any call may take beyond the wait it asked the server for, before it counts as failed.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Longest wait for a node's TCP connect: a node that does not take connections (down, or its backlog full) is left
+    /// for the next one (or the back-off) quickly.
+    /// </summary>
+    public static readonly TimeSpan TcpConnectTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Longest wait for a connection, TCP and TLS handshake together. A node that took the connection is alive: a
+    /// restarted server facing a whole fleet at once shakes hands one after another, and a client that gives up after
+    /// a few seconds throws away the work the server already did for it and joins the queue again (a "timeout" storm
+    /// that kept a 10,000-agent fleet from reconnecting for 90 s). Kestrel itself gives up a handshake after 10 s, so
+    /// waiting longer gains nothing; and a node behind a proxy that takes TCP but never shakes hands is left after 10 s.
+    /// </summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How long a silent connection may go before the kernel probes the peer, and then how often: a node whose machine
@@ -57,8 +90,8 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
         var handler = new SocketsHttpHandler
         {
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
-            // Short: with several nodes, a node that does not take connections is left for the next one quickly.
-            ConnectTimeout = TimeSpan.FromSeconds(3),
+            // TCP connect and TLS handshake together; the TCP connect alone has its own short limit (ConnectWithKeepAliveAsync).
+            ConnectTimeout = ConnectTimeout,
             ConnectCallback = ConnectWithKeepAliveAsync,
         };
         if (serverFingerprint is not null)
@@ -314,10 +347,11 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
             using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeoutSource.CancelAfter(timeout ?? CallTimeout);
             using var response = await _http.SendAsync(message, timeoutSource.Token);
-            if (response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
+            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
             {
-                // A stopping node (503) or a load balancer without a live node behind it.
-                throw new HttpRequestException($"The server answered HTTP {(int)response.StatusCode}.", null, response.StatusCode);
+                // A busy node (429), a stopping one (503) or a load balancer without a live node behind it: retried
+                // after the wait it names, if any (Backoff.Next).
+                throw new ServerBusyException(response.StatusCode, ServerBusyException.RetryAfterOf(response, TimeProvider.System));
             }
 
             var result = await read(response, timeoutSource.Token);
@@ -362,8 +396,15 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)KeepAliveIdle.TotalSeconds);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)KeepAliveInterval.TotalSeconds);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, KeepAliveProbes);
-            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            connectTimeout.CancelAfter(TcpConnectTimeout);
+            await socket.ConnectAsync(context.DnsEndPoint, connectTimeout.Token);
             return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"No TCP connection to {context.DnsEndPoint.Host}:{context.DnsEndPoint.Port} within {TcpConnectTimeout.TotalSeconds:0} s.", e);
         }
         catch
         {

@@ -34,7 +34,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
     /// </summary>
     private string IdentityPath => Path.Combine(options.StateDirectory, "agent.identity");
 
-    /// <summary>Pause before trying the next node after one failed: 100-200 ms, jittered.</summary>
+    /// <summary>Pause before trying the next node after one failed: up to 200 ms, jittered.</summary>
     private readonly Backoff _nextNodePause = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(200));
 
     public async Task<int> RunAsync(CancellationToken shutdown)
@@ -164,7 +164,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             AgentVersion = Version,
             PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()),
         };
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(60));
+        var backoff = Backoff.Reconnect();
         var failures = new FailureKindFilter();
         while (true)
         {
@@ -256,7 +256,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
     private async Task<int> PollAsync(ExecutionManager manager, CancellationToken shutdown)
     {
         long version = -1;
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(60));
+        var backoff = Backoff.Reconnect();
         var failures = new FailureKindFilter();
         var forgetPending = false;
         while (!shutdown.IsCancellationRequested)
@@ -319,8 +319,10 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
     private async Task WaitAfterFailureAsync(Exception e, Backoff backoff, FailureKindFilter failures, CancellationToken shutdown)
     {
         // The client moved on to another node that has not failed yet: try it after a short jittered pause (no hot
-        // loop, and not every agent of a dead node at once). Once every node failed in a row, back off.
-        var delay = client.Servers.UntriedNodeLeft ? _nextNodePause.Next() : backoff.Next();
+        // loop, and not every agent of a dead node at once). Once every node failed in a row, or when the node is
+        // there but refused (429 busy, an error), back off, honouring the Retry-After it named (plus jitter).
+        var movedOn = AgentClient.IsNodeGone(e, shutdown) && client.Servers.UntriedNodeLeft;
+        var delay = movedOn ? _nextNodePause.Next() : backoff.NextAfter(e);
         var kind = FailureKindFilter.KindOf(e);
         if (failures.ShouldLog(kind))
         {
