@@ -73,7 +73,15 @@ public sealed class SecretHygieneTests(BlobStackFixture fixture) : IClassFixture
         // Control: the same scan does find the protected value where it belongs, in the script's environment.
         Assert.Contains(processes, p => TryRead(Path.Combine(p, "environ")).Contains("PSECRET=" + protectedValue, StringComparison.Ordinal));
 
-        responses.Add(await http.GetStringAsync(operationUrl + "&waitSeconds=30"));
+        // Followed as any ARM client does, until it is no longer InProgress (a waiting poll also answers at the start).
+        string operation;
+        do
+        {
+            operation = await http.GetStringAsync(operationUrl + "&waitSeconds=30");
+            responses.Add(operation);
+        }
+        while (System.Text.Json.JsonDocument.Parse(operation).RootElement.GetProperty("status").GetString() == OperationStatus.InProgress);
+
         responses.Add(await http.GetStringAsync(operationUrl));
         responses.Add(await http.GetStringAsync(url + "&$expand=instanceView"));
         responses.Add(await http.GetStringAsync(RunCommand.Client.RunCommandClient.RunCommandPath(target, "/logs") + "&stdoutOffset=0&stderrOffset=0"));
