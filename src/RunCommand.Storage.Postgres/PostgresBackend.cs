@@ -22,7 +22,13 @@ public sealed class PostgresBackend : SqlBackend
     public PostgresBackend(string connectionString, IChangeFeed changes)
         : base(changes, new PostgresDialect(), Migration.FromResources(typeof(PostgresBackend).Assembly))
     {
-        _dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "runcommand" }.Build();
+        var builder = new NpgsqlDataSourceBuilder(connectionString) { Name = "runcommand" };
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 128;
+        }
+
+        _dataSource = builder.Build();
         _connectionString = connectionString;
     }
 
