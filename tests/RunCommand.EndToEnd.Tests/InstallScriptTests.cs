@@ -51,13 +51,15 @@ public sealed class InstallScriptTests : IAsyncLifetime
         Assert.Contains("KillMode=process", unit, StringComparison.Ordinal);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(root, "etc/runcmd/enroll.token")));
 
+        // Joined: the server shows it Connected (from its enrollment on) and the agent has saved the identity the server
+        // answered, which it writes (durably) only once that answer has arrived.
+        var identityFile = Path.Combine(root, "var/lib/runcmd-agent/agent.identity");
         var joined = await Wait.UntilAsync(async () =>
         {
             var found = (await _client.ListVmsAsync(_server.SubscriptionId, "e2e")).FirstOrDefault(v => v.Name == "installed");
-            return found?.Properties.AgentInstanceView.Status == "Connected" ? found : null;
+            return found?.Properties.AgentInstanceView.Status == "Connected" && File.Exists(identityFile) ? found : null;
         }, TimeSpan.FromSeconds(60), "the installed agent to join");
         Assert.Equal("web", joined.Tags!["role"]);
-        var identityFile = Path.Combine(root, "var/lib/runcmd-agent/agent.identity");
         var identity = await File.ReadAllTextAsync(identityFile);
 
         // A script that runs across the upgrade: it waits for a gate the test opens after the new agent is up.
