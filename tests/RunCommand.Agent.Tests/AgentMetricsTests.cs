@@ -33,6 +33,22 @@ public sealed class AgentMetricsTests
     }
 
     [Fact]
+    public void Render_AfterRawUploads_CountsTheBytesTheServerNowHoldsBeyondEachUploadsOffset()
+    {
+        var metrics = new AgentMetrics();
+        metrics.ReportAcknowledged(new ExecutionReport { State = "Running", Stdout = new OutputChunk { Offset = 0, Data = new byte[4] } });
+
+        metrics.OutputUploaded("stdout", 4, new ReportAck { StdoutLength = 10, StderrLength = 0 });
+        metrics.OutputUploaded("stderr", 0, new ReportAck { StdoutLength = 10, StderrLength = 5 });
+        // A resend of bytes the server already held adds nothing.
+        metrics.OutputUploaded("stdout", 10, new ReportAck { StdoutLength = 10, StderrLength = 5 });
+
+        var samples = PrometheusText.Parse(metrics.Render());
+        Assert.Equal(10, samples["runcmd_agent_output_shipped_bytes_total{stream=\"stdout\"}"]);
+        Assert.Equal(5, samples["runcmd_agent_output_shipped_bytes_total{stream=\"stderr\"}"]);
+    }
+
+    [Fact]
     public async Task Endpoint_ServesMetricsOnlyAtGetMetrics()
     {
         var metrics = new AgentMetrics();

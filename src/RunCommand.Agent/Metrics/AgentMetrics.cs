@@ -45,6 +45,16 @@ public sealed class AgentMetrics
         }
     }
 
+    /// <summary>
+    /// A raw output upload the server acknowledged (docs/agent-protocol.md): the bytes of <paramref name="stream"/> it
+    /// sent from <paramref name="offset"/> that the server now holds (none for a refused gap or a resend it had).
+    /// </summary>
+    public void OutputUploaded(string stream, long offset, ReportAck ack)
+    {
+        var held = stream == "stderr" ? ack.StderrLength : ack.StdoutLength;
+        Interlocked.Add(ref stream == "stderr" ? ref _stderrBytes : ref _stdoutBytes, Math.Max(0, held - offset));
+    }
+
     /// <summary>The Prometheus text exposition format (version 0.0.4) of every figure.</summary>
     public string Render()
     {

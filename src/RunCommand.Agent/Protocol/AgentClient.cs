@@ -325,8 +325,14 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
                 response.EnsureSuccessStatusCode();
             }
 
-            return await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, ct)
+            var ack = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.ReportAck, ct)
                 ?? throw new HttpRequestException("Empty upload answer.");
+            if (response.StatusCode != HttpStatusCode.Conflict)
+            {
+                Metrics.OutputUploaded(stream, offset, ack);
+            }
+
+            return ack;
         }, cancellationToken);
     }
 
