@@ -39,7 +39,23 @@ public sealed class BigOutputScenario : IScenario
         // recompiles a method optimized only after it was called often enough, so the run, its uploads and the log
         // follower go through the server as often as in the measured run first; then wait until the compiler is done.
         // A run command of its own: a PUT of the same script to the same one would change nothing and run nothing.
-        await RunFollowingTailAsync(client, target with { Name = "warm-up" }, Script(WarmUpBytes), () => { });
+        // Its own figures are those of a server's first GiB after a start (the JIT still compiling), shown beside the warm ones.
+        double coldElapsed = 0;
+        double coldTailLag;
+        long coldServerPeak;
+        await using (var coldPeak = new PeakRss(server.Process.Pid))
+        {
+            var coldStarted = Stopwatch.GetTimestamp();
+            (var warmUp, coldTailLag) = await RunFollowingTailAsync(client, target with { Name = "warm-up" }, Script(WarmUpBytes), () => coldElapsed = Stopwatch.GetElapsedTime(coldStarted).TotalMilliseconds);
+            if (warmUp.Status != OperationStatus.Succeeded)
+            {
+                throw new InvalidOperationException($"The warm-up run ended {warmUp.Status}: {warmUp.Error?.Message}");
+            }
+
+            coldServerPeak = coldPeak.Peak;
+        }
+
+        var coldMbPerSecond = WarmUpBytes / 1e6 / (coldElapsed / 1000);
 
         await WaitUntilIdleAsync(server.Process.Pid);
         await WaitUntilIdleAsync(agent.Process.Pid);
@@ -76,9 +92,12 @@ public sealed class BigOutputScenario : IScenario
             {
                 Name = $"{label} of stdout end to end, kept in full (https, {context.AgentLabel})",
                 Measured = $"{mbPerSecond:F0} MB/s ({Samples.Seconds(elapsed)}); peak RSS agent {Samples.Mb(agentPeak.Peak)}, server {Samples.Mb(serverPeak.Peak)}; tail visible after ≤ {Samples.Ms(tailLag)}; CPU agent {agentCpu.TotalSeconds:F1} s, server {serverCpu.TotalSeconds:F1} s",
-                Baseline = $"same script to a local file {baselineMbPerSecond:F0} MB/s; RSS before: agent {Samples.Mb(agentBefore)}, server {Samples.Mb(serverBefore)}",
+                Baseline = $"same script to a local file {baselineMbPerSecond:F0} MB/s; RSS before: agent {Samples.Mb(agentBefore)}, server {Samples.Mb(serverBefore)}; "
+                    + $"the fresh server's first GiB (the warm-up, JIT compiling) {coldMbPerSecond:F0} MB/s, peak server RSS {Samples.Mb(coldServerPeak)}, tail ≤ {Samples.Ms(coldTailLag)}",
                 Target = "≥ 200 MB/s; agent RSS ≤ 64 MB, server ≤ 256 MB; tail within 1 s",
-                Met = mbPerSecond >= 200 && agentPeak.Peak <= 64L << 20 && serverPeak.Peak <= 256L << 20 && tailLag <= 1000,
+                // Memory and the tail must hold on the fresh server too; the rate is the warm server's.
+                Met = mbPerSecond >= 200 && agentPeak.Peak <= 64L << 20 && serverPeak.Peak <= 256L << 20 && tailLag <= 1000
+                    && coldServerPeak <= 256L << 20 && coldTailLag <= 1000,
             });
         }
 
