@@ -54,6 +54,14 @@ public static class Suite
             Environment.SetEnvironmentVariable("RUNCMD_TEST_CLI", SuiteContext.NativeCliPath);
         }
 
+        // The server likewise: the shipped build (self-contained, ReadyToRun) when it is built and the shipped builds are
+        // chosen; RUNCMD_TEST_SERVER set from outside wins (empty: the development dll).
+        if (build == AgentBuild.Native && File.Exists(SuiteContext.ShippedServerPath)
+            && Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER") is null)
+        {
+            Environment.SetEnvironmentVariable("RUNCMD_TEST_SERVER", SuiteContext.ShippedServerPath);
+        }
+
         var unknown = only.Where(name => All.All(s => s.Name != name)).ToList();
         if (unknown.Count > 0)
         {
@@ -67,7 +75,7 @@ public static class Suite
         var failed = new List<string>();
         var load = new List<string> { ProcessStats.LoadAverage() };
         var started = Stopwatch.GetTimestamp();
-        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel} and {context.CliLabel}{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u}: rebuild it after changing the agent)" : "")}");
+        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel}, {context.CliLabel} and {SuiteContext.ServerLabel}{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u}: rebuild it after changing the agent)" : "")}");
         try
         {
             foreach (var scenario in scenarios)

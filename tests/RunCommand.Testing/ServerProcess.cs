@@ -45,7 +45,11 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         args.AddRange(extraArgs ?? []);
-        var process = ChildProcess.StartDotnet("server", Repo.ServerDll, args, environment);
+        // RUNCMD_TEST_SERVER names a published server to start instead of the development dll under dotnet: the
+        // benchmarks run the shipped build (packaging/build.sh server: self-contained, ReadyToRun), as users do.
+        var process = Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER") is { Length: > 0 } published
+            ? ChildProcess.Start("server", published, args, environment)
+            : ChildProcess.StartDotnet("server", Repo.ServerDll, args, environment);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
         await Wait.UntilAsync(async () =>

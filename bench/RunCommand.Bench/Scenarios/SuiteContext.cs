@@ -11,6 +11,14 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     /// <summary>Where packaging/build.sh puts the NativeAOT <c>runcmd</c> CLI that operators install.</summary>
     public static string NativeCliPath => Path.Combine(Repo.Root, "dist", "server", "runcmd");
 
+    /// <summary>Where packaging/build.sh puts the server that operators install (self-contained, ReadyToRun).</summary>
+    public static string ShippedServerPath => Path.Combine(Repo.Root, "dist", "server", "RunCommand.Server");
+
+    /// <summary>How the suite names the server build every scenario starts: the shipped one from dist/, or the development dll.</summary>
+    public static string ServerLabel => string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER"))
+        ? "the development server dll under dotnet (JIT)"
+        : $"the shipped server ({Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER")}, ReadyToRun)";
+
     /// <summary>
     /// Limits set for every benchmark server (docs/performance.md, "Limits"): the per-principal rate limit and the
     /// agents' rate limit lifted so they are never what is measured; the per-VM limit kept at Azure's 25.
