@@ -40,25 +40,4 @@ public sealed class FleetLimitsTests
         Assert.Equal(expected, read);
         Assert.Equal(expected is null ? 1 : 0, errors.Count);
     }
-
-    [Fact]
-    public void StartRound_NoFailureCanReachMaxErrors_SendsEveryBatchAtOnce() =>
-        Assert.Equal([100, 100, 100, 50], FleetLimits.StartRound(waiting: 350, freeSlots: 1000, failures: 0, maxErrors: 350, batchSize: 100, maxBatches: 10));
-
-    [Fact]
-    public void StartRound_FailuresOfThisRoundCouldExceedMaxErrors_SendsOneBatch()
-    {
-        // Had all 350 failed, 2 + 350 > 351: the first batch's failures must be counted before the next starts.
-        Assert.Equal([100], FleetLimits.StartRound(waiting: 350, freeSlots: 1000, failures: 2, maxErrors: 351, batchSize: 100, maxBatches: 10));
-        Assert.Equal([100], FleetLimits.StartRound(waiting: 350, freeSlots: 1000, failures: 0, maxErrors: 0, batchSize: 100, maxBatches: 10));
-    }
-
-    [Fact]
-    public void StartRound_IsBoundedByFreeSlotsAndBatchesInFlight()
-    {
-        Assert.Equal([100, 20], FleetLimits.StartRound(waiting: 350, freeSlots: 120, failures: 0, maxErrors: 350, batchSize: 100, maxBatches: 10));
-        Assert.Equal([100, 100], FleetLimits.StartRound(waiting: 10_000, freeSlots: 10_000, failures: 0, maxErrors: 10_000, batchSize: 100, maxBatches: 2));
-        Assert.Equal([5], FleetLimits.StartRound(waiting: 350, freeSlots: 5, failures: 3, maxErrors: 3, batchSize: 100, maxBatches: 10));
-        Assert.Empty(FleetLimits.StartRound(waiting: 350, freeSlots: 0, failures: 0, maxErrors: 350, batchSize: 100, maxBatches: 10));
-    }
 }

@@ -57,35 +57,6 @@ public static class FleetLimits
         return percent ? (int)Math.Floor(value * targets / 100.0) : value;
     }
 
-    /// <summary>
-    /// The batches of the next round of starts, each at most <paramref name="batchSize"/> targets, sent to the store
-    /// together. Several only when every target of the round could fail to start and the failures still not exceed
-    /// <paramref name="maxErrors"/>: then no batch's outcome can change whether the next may start, so none waits for
-    /// another (the default, no <c>maxErrors</c>, always). Otherwise one batch, whose failures are counted before the next.
-    /// At most <paramref name="maxBatches"/> batches a round, and never more targets than free slots or waiting ones.
-    /// </summary>
-    public static IReadOnlyList<int> StartRound(int waiting, int freeSlots, int failures, int maxErrors, int batchSize, int maxBatches)
-    {
-        var round = Math.Min(Math.Min(waiting, freeSlots), batchSize * maxBatches);
-        if (round <= 0)
-        {
-            return [];
-        }
-
-        if (failures + round > maxErrors)
-        {
-            return [Math.Min(round, batchSize)];
-        }
-
-        var batches = new List<int>();
-        for (var left = round; left > 0; left -= batchSize)
-        {
-            batches.Add(Math.Min(left, batchSize));
-        }
-
-        return batches;
-    }
-
     private static bool TryParse(string text, out int value, out bool percent)
     {
         text = text.Trim();

@@ -38,13 +38,6 @@ public sealed partial class FleetOrchestrator(
     public const int StartBatchSize = 100;
 
     /// <summary>
-    /// Most batches sent to the store at once when no start failure could stop the next (<see cref="FleetLimits.StartRound"/>).
-    /// Awaited one after another, each batch waited its turn at the store's writer behind the agents' reports, then for a
-    /// thread to continue on: 10 batches of a 1,000-target run took about 2 s to start where the writes took 0.5 s.
-    /// </summary>
-    public const int StartBatchesInFlight = 10;
-
-    /// <summary>
     /// Executions seen terminal, with whether they succeeded. A terminal execution never changes, so a pass reads only
     /// the others; forgotten when their run completes (and rebuilt from the store after a restart).
     /// </summary>
@@ -184,50 +177,34 @@ public sealed partial class FleetOrchestrator(
                 break;
             }
 
-            var sizes = FleetLimits.StartRound(waiting.Count, definition.MaxConcurrency - running.Count, failures, definition.MaxErrors, StartBatchSize, StartBatchesInFlight);
-            if (sizes.Count == 0)
+            var slots = Math.Min(definition.MaxConcurrency - running.Count, StartBatchSize);
+            if (slots <= 0)
             {
                 break;
             }
 
-            var batches = new List<List<FleetTargetStart>>(sizes.Count);
-            var offset = 0;
-            foreach (var size in sizes)
-            {
-                batches.Add([.. waiting.Skip(offset).Take(size).Select(t => new FleetTargetStart(t.Ordinal, Guid.NewGuid().ToString(), Guid.NewGuid().ToString()))]);
-                offset += size;
-            }
+            var batch = waiting.Take(slots).Select(t => new FleetTargetStart(t.Ordinal, Guid.NewGuid().ToString(), Guid.NewGuid().ToString())).ToList();
 
             // Subscribed before the start, so an execution that ends at once still wakes the next pass.
-            var newSubscriptions = batches.SelectMany(b => b).ToDictionary(b => b.NewExecutionId, b => changes.NextChangeAsync(Topics.Execution(b.NewExecutionId)), StringComparer.Ordinal);
-            // The batches of a round go to the store together (they queue back to back for its writer) rather than each
-            // waiting for the one before: FleetLimits.StartRound sends several only when no outcome can stop the next.
-            var rounds = await Task.WhenAll(batches.Select(batch => store.StartFleetTargetsAsync(run, batch, options.Value.MaxRunCommandsPerVm, time.GetUtcNow(), cancellationToken)));
-            var decided = new HashSet<int>();
-            for (var i = 0; i < batches.Count; i++)
+            var newSubscriptions = batch.ToDictionary(b => b.NewExecutionId, b => changes.NextChangeAsync(Topics.Execution(b.NewExecutionId)), StringComparer.Ordinal);
+            var outcomes = await store.StartFleetTargetsAsync(run, batch, options.Value.MaxRunCommandsPerVm, time.GetUtcNow(), cancellationToken);
+            foreach (var outcome in outcomes)
             {
-                var outcomes = rounds[i];
-                foreach (var outcome in outcomes)
+                if (outcome.ExecutionId is not { } startedId)
                 {
-                    if (outcome.ExecutionId is not { } startedId)
-                    {
-                        failures++;
-                        continue;
-                    }
-
-                    running.Add(startedId);
-                    wake.Add(newSubscriptions.GetValueOrDefault(startedId) ?? changes.NextChangeAsync(Topics.Execution(startedId)));
+                    failures++;
+                    continue;
                 }
 
-                // The store stops after a target that could not start (so that maxErrors is checked again before the next);
-                // every target of the batch before it, and it, is decided; the rest wait for the next round.
-                var batch = batches[i];
-                var count = outcomes is [.., { ExecutionId: null } last] ? batch.FindIndex(b => b.Ordinal == last.Ordinal) + 1 : batch.Count;
-                decided.UnionWith(batch.Take(count).Select(b => b.Ordinal));
-                LogTargetsStarted(logger, run.Run.ResourceId, outcomes.Count(o => o.ExecutionId is not null), count, waiting.Count - decided.Count);
+                running.Add(startedId);
+                wake.Add(newSubscriptions.GetValueOrDefault(startedId) ?? changes.NextChangeAsync(Topics.Execution(startedId)));
             }
 
-            waiting.RemoveAll(t => decided.Contains(t.Ordinal));
+            // The store stops after a target that could not start (so that maxErrors is checked again before the next);
+            // every target before it, and it, is decided.
+            var decided = outcomes is [.., { ExecutionId: null } last] ? waiting.FindIndex(t => t.Ordinal == last.Ordinal) + 1 : batch.Count;
+            waiting.RemoveRange(0, decided);
+            LogTargetsStarted(logger, run.Run.ResourceId, outcomes.Count(o => o.ExecutionId is not null), decided, waiting.Count);
         }
 
         if (running.Count == 0 && waiting.Count == 0)
