@@ -9,11 +9,9 @@ using RunCommand.Bench.Swarm;
 //   swarm --server URL --enroll-token-file FILE [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
 //                                           N simulated agents against a running server, until Ctrl+C
 //   stop [--agents N] [--rounds N]          server and agent stop times on SIGTERM with agents connected (docs/scale-out.md)
-//   nodes [--iterations N] [--warmup N]     PUT-to-terminal through the agent's node vs another node on one PostgreSQL
 return args.FirstOrDefault() switch
 {
     "stop" => await StopBench.RunAsync(int.Parse(Read("--agents") ?? "10", CultureInfo.InvariantCulture), int.Parse(Read("--rounds") ?? "5", CultureInfo.InvariantCulture)),
-    "nodes" => await NodesBench.RunAsync(int.Parse(Read("--iterations") ?? "100", CultureInfo.InvariantCulture), int.Parse(Read("--warmup") ?? "20", CultureInfo.InvariantCulture)),
     "suite" => await Suite.RunAsync(args.Contains("--quick"), (Read("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), Read("--agent"),
         int.Parse(Read("--swarm-agents") ?? TenThousandAgentsScenario.DefaultAgents.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
         Read("--agent-long-poll") is { } poll ? int.Parse(poll, CultureInfo.InvariantCulture) : null),
@@ -69,7 +67,8 @@ static int Usage()
               [--swarm-agents N] [--agent-long-poll SECONDS]
           dotnet run --project bench/RunCommand.Bench -c Release -- swarm --server URL --enroll-token-file FILE
               [--ca-cert FILE] [--count N] [--command-ms MS] [--tag T]
-        Scenarios: latency, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput,
+          dotnet run --project bench/RunCommand.Bench -c Release -- stop [--agents N] [--rounds N]
+        Scenarios: latency, nodes-pg, fleet-real, cli, fleet-1k, swarm-10k (not in --quick), put-throughput,
             put-throughput-pg, big-output, append-blob.
         --agent: the builds the real-agent scenarios start; default "native" when packaging/build.sh has built them: the
             NativeAOT agent users install (dist/linux-x64/runcmd-agent) and, for the CLI figures, the NativeAOT

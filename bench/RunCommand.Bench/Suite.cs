@@ -12,6 +12,7 @@ public static class Suite
     public static IReadOnlyList<IScenario> All { get; } =
     [
         new HttpsLatencyScenario(),
+        new TwoNodesScenario(),
         new FleetRealAgentsScenario(),
         new CliStartScenario(),
         new FleetSwarmScenario(),

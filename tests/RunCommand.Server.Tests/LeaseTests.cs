@@ -1,6 +1,5 @@
 using RunCommand.Server.Hosting;
 using RunCommand.Storage;
-using RunCommand.Storage.Sqlite;
 
 namespace RunCommand.Server.Tests;
 
@@ -8,29 +7,15 @@ namespace RunCommand.Server.Tests;
 /// Leases on background work: one node drives a run; another may take it only once the lease ran out, and the first
 /// then loses it. Real SQLite file; each node is its own WorkLeases; time is moved, not waited.
 /// </summary>
-public sealed class LeaseTests : IAsyncLifetime
+public sealed class LeaseTests() : SqliteStoreTests("rc-leases-")
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("rc-leases-").FullName;
     private readonly ManualTime _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-    private RunCommandStorage _storage = null!;
-
-    public async Task InitializeAsync()
-    {
-        _storage = new RunCommandStorage(new SqliteBackend(Path.Combine(_root, "shared.db"), new InProcessChangeFeed()));
-        await _storage.MigrateAsync(CancellationToken.None);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        Directory.Delete(_root, recursive: true);
-    }
 
     [Fact]
     public async Task Hold_WhileOwnerRenews_OtherNodeNeverGetsIt()
     {
-        var a = new WorkLeases(_storage.Leases, _time);
-        var b = new WorkLeases(_storage.Leases, _time);
+        var a = new WorkLeases(Storage.Leases, _time);
+        var b = new WorkLeases(Storage.Leases, _time);
 
         Assert.True(await a.HoldAsync(LeaseKind.FleetRun, "run1", CancellationToken.None));
         for (var i = 0; i < 10; i++)
@@ -48,8 +33,8 @@ public sealed class LeaseTests : IAsyncLifetime
     [Fact]
     public async Task Hold_OwnerStoppedRenewing_OtherNodeTakesItAfterTheDurationAndOwnerLosesIt()
     {
-        var a = new WorkLeases(_storage.Leases, _time);
-        var b = new WorkLeases(_storage.Leases, _time);
+        var a = new WorkLeases(Storage.Leases, _time);
+        var b = new WorkLeases(Storage.Leases, _time);
         Assert.True(await a.HoldAsync(LeaseKind.Deployment, "d1", CancellationToken.None));
 
         _time.Now += WorkLeases.Duration - TimeSpan.FromSeconds(1);
@@ -58,14 +43,14 @@ public sealed class LeaseTests : IAsyncLifetime
         Assert.True(await b.HoldAsync(LeaseKind.Deployment, "d1", CancellationToken.None));
 
         Assert.False(await a.HoldAsync(LeaseKind.Deployment, "d1", CancellationToken.None));
-        Assert.Equal(b.NodeId, (await _storage.Leases.GetAsync(LeaseKind.Deployment, "d1", CancellationToken.None))!.Owner);
+        Assert.Equal(b.NodeId, (await Storage.Leases.GetAsync(LeaseKind.Deployment, "d1", CancellationToken.None))!.Owner);
     }
 
     [Fact]
     public async Task Release_ByOwner_FreesAtOnce_ByOtherNode_ChangesNothing()
     {
-        var a = new WorkLeases(_storage.Leases, _time);
-        var b = new WorkLeases(_storage.Leases, _time);
+        var a = new WorkLeases(Storage.Leases, _time);
+        var b = new WorkLeases(Storage.Leases, _time);
         Assert.True(await a.HoldAsync(LeaseKind.FleetRun, "r", CancellationToken.None));
 
         await b.ReleaseAsync(LeaseKind.FleetRun, "r", CancellationToken.None);

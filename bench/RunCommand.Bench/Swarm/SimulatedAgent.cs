@@ -31,6 +31,9 @@ public sealed class SimulatedAgent : IDisposable
         _client = new AgentClient(options.Server, caCertificate);
     }
 
+    /// <summary>The goal-state wait this agent asks for: the long poll its server announced.</summary>
+    public TimeSpan LongPollWait => _client.LongPollWait;
+
     /// <summary>Executions this machine reported as Succeeded (each exactly once unless the server asked again).</summary>
     public int Completed;
 
@@ -80,6 +83,7 @@ public sealed class SimulatedAgent : IDisposable
             {
                 Polling = true;
                 var goal = await _client.GetGoalStateAsync(version, _client.LongPollWait, stop);
+                _counters.PollAnswered();
                 if (failing)
                 {
                     failing = false;

@@ -8,8 +8,12 @@ public sealed class SwarmCounters
     private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
     private int _completed;
     private int _disconnected;
+    private long _pollsAnswered;
 
     public int CompletedCount => Volatile.Read(ref _completed);
+
+    /// <summary>Goal-state polls the server answered, since the swarm started.</summary>
+    public long PollsAnswered => Interlocked.Read(ref _pollsAnswered);
 
     /// <summary>Agents whose last poll failed and that have not polled successfully since.</summary>
     public int DisconnectedCount => Volatile.Read(ref _disconnected);
@@ -21,6 +25,8 @@ public sealed class SwarmCounters
     public int ServerErrors => _failures.Where(f => f.Key.StartsWith("HTTP 5", StringComparison.Ordinal)).Sum(f => f.Value);
 
     public void Completed() => Interlocked.Increment(ref _completed);
+
+    public void PollAnswered() => Interlocked.Increment(ref _pollsAnswered);
 
     public void Disconnected(Exception e) => Interlocked.Increment(ref _disconnected);
 

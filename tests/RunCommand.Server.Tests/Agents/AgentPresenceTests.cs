@@ -2,7 +2,6 @@ using Microsoft.Extensions.Options;
 using RunCommand.Server.Agents;
 using RunCommand.Server.Hosting;
 using RunCommand.Storage;
-using RunCommand.Storage.Sqlite;
 
 namespace RunCommand.Server.Tests.Agents;
 
@@ -12,27 +11,18 @@ namespace RunCommand.Server.Tests.Agents;
 /// AgentPresence.WriteContactsAsync, which AgentPresenceWriter runs every few seconds, are called here as time moves).
 /// Real SQLite file; each node is its own AgentPresence; time is moved, not waited.
 /// </summary>
-public sealed class AgentPresenceTests : IAsyncLifetime
+public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("rc-presence-").FullName;
     private readonly ManualTime _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly VmKey _vm = new("00000000-0000-0000-0000-0000000000aa", "rg", "vm1");
-    private RunCommandStorage _storage = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _storage = new RunCommandStorage(new SqliteBackend(Path.Combine(_root, "shared.db"), new InProcessChangeFeed()));
-        await _storage.MigrateAsync(CancellationToken.None);
-        await _storage.Machines.EnrollAgentAsync(_vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
+        await base.InitializeAsync();
+        await Storage.Machines.EnrollAgentAsync(_vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
     }
 
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        Directory.Delete(_root, recursive: true);
-    }
-
-    private AgentPresence Node() => new(_storage.Machines, _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
+    private AgentPresence Node() => new(Storage.Machines, _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
 
     [Fact]
     public async Task StatusOf_AgentPollsOtherNodeWithoutPause_IsConnectedLongAfterItsFirstPoll()
@@ -54,7 +44,7 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         }
 
         using var stillPolling = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
-        var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        var record = (await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
         Assert.Equal("Connected", nodeB.StatusOf(record));
         Assert.True(_time.Now - record.LastContact!.Value <= TimeSpan.FromSeconds(30), $"stored contact {record.LastContact} at {_time.Now}");
     }
@@ -71,7 +61,7 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         {
             _time.Now += TimeSpan.FromSeconds(10);
             await nodeA.WriteContactsAsync(CancellationToken.None);
-            Assert.Equal("Connected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+            Assert.Equal("Connected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
         }
 
         // The connection drops: no poll is held any more, so nothing refreshes the stored contact.
@@ -82,7 +72,7 @@ public sealed class AgentPresenceTests : IAsyncLifetime
             await nodeA.WriteContactsAsync(CancellationToken.None);
         }
 
-        var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        var record = (await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
         Assert.Equal("Disconnected", nodeB.StatusOf(record));
         Assert.Equal("Disconnected", nodeA.StatusOf(record));
     }
@@ -95,7 +85,7 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         for (var i = 0; i < 30; i++)
         {
             var vm = new VmKey(_vm.SubscriptionId, "rg", $"many{i}");
-            await _storage.Machines.EnrollAgentAsync(vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
+            await Storage.Machines.EnrollAgentAsync(vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
             vms.Add(vm);
         }
 
@@ -109,13 +99,13 @@ public sealed class AgentPresenceTests : IAsyncLifetime
         // Not yet due (a third of the window): the stored contact stays the poll's start.
         _time.Now += TimeSpan.FromSeconds(10);
         await nodeA.WriteContactsAsync(CancellationToken.None);
-        Assert.Equal(started, (await _storage.Machines.GetVmAsync(vms[0], CancellationToken.None))!.LastContact);
+        Assert.Equal(started, (await Storage.Machines.GetVmAsync(vms[0], CancellationToken.None))!.LastContact);
 
         _time.Now += TimeSpan.FromSeconds(20);
         await nodeA.WriteContactsAsync(CancellationToken.None);
         foreach (var vm in vms)
         {
-            Assert.Equal(_time.GetUtcNow(), (await _storage.Machines.GetVmAsync(vm, CancellationToken.None))!.LastContact);
+            Assert.Equal(_time.GetUtcNow(), (await Storage.Machines.GetVmAsync(vm, CancellationToken.None))!.LastContact);
         }
 
         polls.ForEach(p => p.Dispose());
@@ -133,7 +123,7 @@ public sealed class AgentPresenceTests : IAsyncLifetime
 
         _time.Now += TimeSpan.FromSeconds(76);
 
-        Assert.Equal("Disconnected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        Assert.Equal("Disconnected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
     }
 
     [Fact]
@@ -146,17 +136,17 @@ public sealed class AgentPresenceTests : IAsyncLifetime
             _time.Now += TimeSpan.FromSeconds(5);
         }
 
-        Assert.Equal("Connected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        Assert.Equal("Connected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
         await nodeA.SignOffAsync(_vm, CancellationToken.None);
 
         // Well inside the 75 s window: only the sign-off can make it Disconnected, on both nodes.
-        var record = (await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        var record = (await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
         Assert.Equal("Disconnected", nodeA.StatusOf(record));
         Assert.Equal("Disconnected", nodeB.StatusOf(record));
 
         // Back a second later, polling node A again: its contact is stored at once (not held back by the 10 s throttle).
         _time.Now += TimeSpan.FromSeconds(1);
         using var back = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
-        Assert.Equal("Connected", nodeB.StatusOf((await _storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        Assert.Equal("Connected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
     }
 }

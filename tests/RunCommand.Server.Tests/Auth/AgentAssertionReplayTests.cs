@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using RunCommand.Server.Auth;
-using RunCommand.Storage;
-using RunCommand.Storage.Sqlite;
 
 namespace RunCommand.Server.Tests.Auth;
 
@@ -9,25 +7,11 @@ namespace RunCommand.Server.Tests.Auth;
 /// The batched replay record (docs/agent-protocol.md, "Replay"): ids share commits, and an assertion is still accepted
 /// once across nodes. Real SQLite file shared by two nodes (two <see cref="AgentAssertionReplay"/>s).
 /// </summary>
-public sealed class AgentAssertionReplayTests : IAsyncLifetime
+public sealed class AgentAssertionReplayTests() : SqliteStoreTests("rc-replay-")
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("rc-replay-").FullName;
     private readonly DateTimeOffset _issued = DateTimeOffset.UtcNow;
-    private RunCommandStorage _storage = null!;
 
-    public async Task InitializeAsync()
-    {
-        _storage = new RunCommandStorage(new SqliteBackend(Path.Combine(_root, "shared.db"), new InProcessChangeFeed()));
-        await _storage.MigrateAsync(CancellationToken.None);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        Directory.Delete(_root, recursive: true);
-    }
-
-    private AgentAssertionReplay Node() => new(_storage.Machines, TimeProvider.System, NullLogger<AgentAssertionReplay>.Instance);
+    private AgentAssertionReplay Node() => new(Storage.Machines, TimeProvider.System, NullLogger<AgentAssertionReplay>.Instance);
 
     private static byte[] Payload(int i) => System.Text.Encoding.UTF8.GetBytes($"/subscriptions/s/vm{i}|1700000000|nonce{i}");
 

@@ -2,8 +2,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RunCommand.Server.Auth;
 using RunCommand.Server.Hosting;
 using RunCommand.Server.Secrets;
-using RunCommand.Storage;
-using RunCommand.Storage.Sqlite;
 
 namespace RunCommand.Server.Tests.Auth;
 
@@ -12,26 +10,12 @@ namespace RunCommand.Server.Tests.Auth;
 /// node mints no competing one, and nodes must share the secrets key. Real SQLite database file; each "node" is a
 /// TokenService with its own data dir.
 /// </summary>
-public sealed class WellKnownTokenTests : IAsyncLifetime
+public sealed class WellKnownTokenTests() : SqliteStoreTests("rc-tokens-")
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("rc-tokens-").FullName;
-    private RunCommandStorage _storage = null!;
-
-    public async Task InitializeAsync()
-    {
-        _storage = new RunCommandStorage(new SqliteBackend(Path.Combine(_root, "shared.db"), new InProcessChangeFeed()));
-        await _storage.MigrateAsync(CancellationToken.None);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        Directory.Delete(_root, recursive: true);
-    }
 
     private DataDirectory Node(string name)
     {
-        var dir = new DataDirectory(Path.Combine(_root, name));
+        var dir = new DataDirectory(Path.Combine(Root, name));
         dir.EnsureExists();
         return dir;
     }
@@ -40,9 +24,9 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
     public async Task EnsureWellKnownTokens_LaterNodeOnSharedDatabase_AcceptsFirstNodesTokensAndMintsNone()
     {
         var (first, later) = (Node("a"), Node("b"));
-        var a = new TokenService(_storage.Identity);
+        var a = new TokenService(Storage.Identity);
         await a.EnsureWellKnownTokensAsync(first, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
-        var b = new TokenService(_storage.Identity);
+        var b = new TokenService(Storage.Identity);
         await b.EnsureWellKnownTokensAsync(later, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
 
         var admin = File.ReadAllText(first.AdminTokenFile).Trim();
@@ -58,9 +42,9 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
     public async Task EnsureWellKnownTokens_LaterNodeWithStaleFile_KeepsTheStoredAdmin()
     {
         var (first, later) = (Node("a"), Node("b"));
-        await new TokenService(_storage.Identity).EnsureWellKnownTokensAsync(first, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
+        await new TokenService(Storage.Identity).EnsureWellKnownTokensAsync(first, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
         File.WriteAllText(later.AdminTokenFile, "rca_not-the-real-one\n");
-        var b = new TokenService(_storage.Identity);
+        var b = new TokenService(Storage.Identity);
 
         await b.EnsureWellKnownTokensAsync(later, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None);
 
@@ -71,7 +55,7 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
     [Fact]
     public async Task EnsureWellKnownTokens_TwoNodesAtOnceOnEmptyDatabase_AgreeOnOneAdmin()
     {
-        var nodes = Enumerable.Range(0, 4).Select(i => (Dir: Node("n" + i), Tokens: new TokenService(_storage.Identity))).ToList();
+        var nodes = Enumerable.Range(0, 4).Select(i => (Dir: Node("n" + i), Tokens: new TokenService(Storage.Identity))).ToList();
 
         await Task.WhenAll(nodes.Select(n => Task.Run(() => n.Tokens.EnsureWellKnownTokensAsync(n.Dir, databaseIsLocal: false, NullLogger.Instance, CancellationToken.None))));
 
@@ -84,10 +68,10 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
     public async Task EnsureWellKnownTokens_LocalDatabaseFileRemoved_RotatesTheToken()
     {
         var dir = Node("a");
-        await new TokenService(_storage.Identity).EnsureWellKnownTokensAsync(dir, databaseIsLocal: true, NullLogger.Instance, CancellationToken.None);
+        await new TokenService(Storage.Identity).EnsureWellKnownTokensAsync(dir, databaseIsLocal: true, NullLogger.Instance, CancellationToken.None);
         var old = File.ReadAllText(dir.AdminTokenFile).Trim();
         File.Delete(dir.AdminTokenFile);
-        var restarted = new TokenService(_storage.Identity);
+        var restarted = new TokenService(Storage.Identity);
 
         await restarted.EnsureWellKnownTokensAsync(dir, databaseIsLocal: true, NullLogger.Instance, CancellationToken.None);
 
@@ -98,24 +82,24 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
     [Fact]
     public async Task SecretsKeyCheck_SameKeyFileOnEveryNode_IsAccepted()
     {
-        var key = Path.Combine(_root, "secrets.key");
-        Assert.Null(await SecretsKeyCheck.VerifyAsync(key, _storage.Identity, CancellationToken.None));
+        var key = Path.Combine(Root, "secrets.key");
+        Assert.Null(await SecretsKeyCheck.VerifyAsync(key, Storage.Identity, CancellationToken.None));
         var copy = Path.Combine(Node("b").Path, "secrets.key");
         File.Copy(key, copy);
 
-        Assert.Null(await SecretsKeyCheck.VerifyAsync(copy, _storage.Identity, CancellationToken.None));
+        Assert.Null(await SecretsKeyCheck.VerifyAsync(copy, Storage.Identity, CancellationToken.None));
     }
 
     [Fact]
     public async Task SecretsKeyCheck_OtherKeyOrNoKeyFile_IsRefusedWithoutCreatingOne()
     {
-        Assert.Null(await SecretsKeyCheck.VerifyAsync(Path.Combine(Node("a").Path, "secrets.key"), _storage.Identity, CancellationToken.None));
+        Assert.Null(await SecretsKeyCheck.VerifyAsync(Path.Combine(Node("a").Path, "secrets.key"), Storage.Identity, CancellationToken.None));
         var missing = Path.Combine(Node("b").Path, "secrets.key");
         var other = Path.Combine(Node("c").Path, "secrets.key");
         File.WriteAllBytes(other, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
-        var noFile = await SecretsKeyCheck.VerifyAsync(missing, _storage.Identity, CancellationToken.None);
-        var wrongKey = await SecretsKeyCheck.VerifyAsync(other, _storage.Identity, CancellationToken.None);
+        var noFile = await SecretsKeyCheck.VerifyAsync(missing, Storage.Identity, CancellationToken.None);
+        var wrongKey = await SecretsKeyCheck.VerifyAsync(other, Storage.Identity, CancellationToken.None);
 
         Assert.Contains("does not exist", noFile, StringComparison.Ordinal);
         Assert.False(File.Exists(missing));
@@ -126,9 +110,9 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
     public async Task SharedSubscription_LaterNodeWithFreshDataDir_AdoptsTheDatabasesSubscription()
     {
         var (first, later) = (Node("a"), Node("b"));
-        var (served, _) = await SharedSubscription.AgreeAsync(_storage.Identity, first, null, CancellationToken.None);
+        var (served, _) = await SharedSubscription.AgreeAsync(Storage.Identity, first, null, CancellationToken.None);
 
-        var (adopted, problem) = await SharedSubscription.AgreeAsync(_storage.Identity, later, null, CancellationToken.None);
+        var (adopted, problem) = await SharedSubscription.AgreeAsync(Storage.Identity, later, null, CancellationToken.None);
 
         Assert.Null(problem);
         Assert.Equal(served, adopted);
@@ -138,9 +122,9 @@ public sealed class WellKnownTokenTests : IAsyncLifetime
     [Fact]
     public async Task SharedSubscription_OtherSubscriptionConfigured_IsRefused()
     {
-        await SharedSubscription.AgreeAsync(_storage.Identity, Node("a"), null, CancellationToken.None);
+        await SharedSubscription.AgreeAsync(Storage.Identity, Node("a"), null, CancellationToken.None);
 
-        var (subscription, problem) = await SharedSubscription.AgreeAsync(_storage.Identity, Node("b"), Guid.NewGuid().ToString(), CancellationToken.None);
+        var (subscription, problem) = await SharedSubscription.AgreeAsync(Storage.Identity, Node("b"), Guid.NewGuid().ToString(), CancellationToken.None);
 
         Assert.Null(subscription);
         Assert.Contains("this database serves subscription", problem, StringComparison.Ordinal);

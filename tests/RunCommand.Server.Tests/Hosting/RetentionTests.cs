@@ -2,44 +2,31 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RunCommand.Server.Hosting;
 using RunCommand.Storage;
-using RunCommand.Storage.Sqlite;
 
 namespace RunCommand.Server.Tests.Hosting;
 
 /// <summary>The server's retention pass with its options, over a real SQLite file, with a clock the test moves.</summary>
-public sealed class RetentionTests : IAsyncLifetime
+public sealed class RetentionTests() : SqliteStoreTests("rc-retention-")
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
-    private readonly string _dir = Directory.CreateTempSubdirectory("rc-retention-").FullName;
     private readonly ManualTime _time = new(Start);
     private readonly VmKey _vm = new("00000000-0000-0000-0000-000000000001", "g", "vm");
-    private RunCommandStorage _storage = null!;
 
-    private string DatabaseFile => Path.Combine(_dir, "runcommand.db");
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _storage = new RunCommandStorage(new SqliteBackend(DatabaseFile, new InProcessChangeFeed()));
-        await _storage.MigrateAsync(default);
-        await _storage.Machines.EnrollAgentAsync(_vm, "local", new AgentCredential([1], null), "h", "1", null, Start, default);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _storage.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
+        await base.InitializeAsync();
+        await Storage.Machines.EnrollAgentAsync(_vm, "local", new AgentCredential([1], null), "h", "1", null, Start, default);
     }
 
     private async Task<string> FinishedAsync(string name, int bytes, TimeSpan? endedAfterStart = null)
     {
         var end = Start + (endedAfterStart ?? TimeSpan.Zero);
         var write = new RunCommandWrite { Command = new RunCommandKey(_vm, name), Location = "local", Spec = new RunCommandSpec { Script = "x" }, Fingerprint = name, MaxRunCommandsPerVm = 25 };
-        var id = (await _storage.RunCommands.PutRunCommandAsync(write, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Start, default)).Record!.Execution.ExecutionId;
-        await _storage.AgentWork.LeaseGoalStateAsync(_vm, default);
+        var id = (await Storage.RunCommands.PutRunCommandAsync(write, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Start, default)).Record!.Execution.ExecutionId;
+        await Storage.AgentWork.LeaseGoalStateAsync(_vm, default);
         var data = new byte[bytes];
         Random.Shared.NextBytes(data);
-        await _storage.AgentWork.RecordReportAsync(_vm, new ReportWrite
+        await Storage.AgentWork.RecordReportAsync(_vm, new ReportWrite
         {
             ExecutionId = id, State = ExecutionState.Succeeded, ExitCode = 0, EndTime = end, StdoutOffset = 0, StdoutData = data,
         }, end, default);
@@ -47,7 +34,7 @@ public sealed class RetentionTests : IAsyncLifetime
     }
 
     private Retention Pass(ServerOptions options) =>
-        new(_storage.Retention, _time, Options.Create(options), NullLogger<Retention>.Instance);
+        new(Storage.Retention, _time, Options.Create(options), NullLogger<Retention>.Instance);
 
     private long FileBytes() => new FileInfo(DatabaseFile).Length + (File.Exists(DatabaseFile + "-wal") ? new FileInfo(DatabaseFile + "-wal").Length : 0);
 
@@ -66,7 +53,7 @@ public sealed class RetentionTests : IAsyncLifetime
 
         Assert.Equal(PruneOutcome.None, early);
         Assert.Equal(4 * 1024 * 1024, due.OutputBytes);
-        Assert.Empty(await _storage.RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 0, 100, default));
+        Assert.Empty(await Storage.RunCommands.ReadOutputAsync(id, OutputStream.Stdout, 0, 100, default));
         Assert.True(sizeBefore - sizeAfter > 3 * 1024 * 1024, $"the database file went from {sizeBefore} to {sizeAfter} bytes");
     }
 
@@ -80,7 +67,7 @@ public sealed class RetentionTests : IAsyncLifetime
         var outcome = await pass.RunOnceAsync(default);
 
         Assert.Equal(1024 * 1024, outcome.OutputBytes);
-        Assert.Empty(await _storage.RunCommands.ReadOutputAsync(older, OutputStream.Stdout, 0, 100, default));
-        Assert.Equal(100, (await _storage.RunCommands.ReadOutputAsync(newer, OutputStream.Stdout, 0, 100, default)).Length);
+        Assert.Empty(await Storage.RunCommands.ReadOutputAsync(older, OutputStream.Stdout, 0, 100, default));
+        Assert.Equal(100, (await Storage.RunCommands.ReadOutputAsync(newer, OutputStream.Stdout, 0, 100, default)).Length);
     }
 }
