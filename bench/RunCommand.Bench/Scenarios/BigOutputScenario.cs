@@ -21,6 +21,13 @@ public sealed class BigOutputScenario : IScenario
 
     public bool InQuick => true;
 
+    /// <summary>
+    /// Output of the warm-up run: 128 uploads of 8 MiB, so that every per-upload method of the server (routing,
+    /// authentication, the store's write, the answer) goes through both of tiered compilation's counts (30 calls at
+    /// tier 0, then 30 instrumented) and is compiled optimized before the measured run.
+    /// </summary>
+    private const long WarmUpBytes = 1L << 30;
+
     public async Task RunAsync(SuiteContext context)
     {
         var (bytes, label) = context.OutputSize;
@@ -28,10 +35,30 @@ public sealed class BigOutputScenario : IScenario
         await using var agent = await context.StartAgentAsync(server, "big-vm", "bench", Path.Combine(context.NewDir("big-agent"), "agent"));
         using var client = SwarmFleet.Client(server);
         var target = new RunCommandRef(server.SubscriptionId, "bench", "big-vm", "big");
-        // Warm the path so the figure is not the first call's JIT: 32 MiB, so that raw uploads (which start after the
-        // first report, itself up to 1 MiB of JSON) and several stored rows are exercised too.
-        await RunAsync(client, target, Script(32 << 20));
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // Warm the server the way one that has been running is warm (docs/performance.md, item 16): tiered compilation
+        // recompiles a method optimized only after it was called often enough, so the run, its uploads and the log
+        // follower go through the server as often as in the measured run first; then wait until the compiler is done.
+        // A run command of its own: a PUT of the same script to the same one would change nothing and run nothing.
+        // Its own figures are those of a server's first GiB after a start (the JIT still compiling), shown beside the warm ones.
+        double coldElapsed = 0;
+        double coldTailLag;
+        long coldServerPeak;
+        await using (var coldPeak = new PeakRss(server.Process.Pid))
+        {
+            var coldStarted = Stopwatch.GetTimestamp();
+            (var warmUp, coldTailLag) = await RunFollowingTailAsync(client, target with { Name = "warm-up" }, Script(WarmUpBytes), () => coldElapsed = Stopwatch.GetElapsedTime(coldStarted).TotalMilliseconds);
+            if (warmUp.Status != OperationStatus.Succeeded)
+            {
+                throw new InvalidOperationException($"The warm-up run ended {warmUp.Status}: {warmUp.Error?.Message}");
+            }
+
+            coldServerPeak = coldPeak.Peak;
+        }
+
+        var coldMbPerSecond = WarmUpBytes / 1e6 / (coldElapsed / 1000);
+
+        await WaitUntilIdleAsync(server.Process.Pid);
+        await WaitUntilIdleAsync(agent.Process.Pid);
         var agentBefore = ProcessStats.Rss(agent.Process.Pid);
         var serverBefore = ProcessStats.Rss(server.Process.Pid);
 
@@ -39,23 +66,20 @@ public sealed class BigOutputScenario : IScenario
         var baseline = await Baselines.RunMsAsync("/bin/bash", "-c", $"{{ {Script(bytes)}; }} > {baselineFile} 2>/dev/null");
         File.Delete(baselineFile);
 
-        double elapsed;
+        double elapsed = 0;
         double tailLag;
         await using (var agentPeak = new PeakRss(agent.Process.Pid))
         await using (var serverPeak = new PeakRss(server.Process.Pid))
         {
-            using var stopFollowing = new CancellationTokenSource();
             var (agentCpu, serverCpu) = (ProcessStats.CpuTime(agent.Process.Pid), ProcessStats.CpuTime(server.Process.Pid));
             var started = Stopwatch.GetTimestamp();
-            var operation = await client.CreateOrUpdateAsync(target, Stack.Script(Script(bytes)));
-            var follow = FollowTailAsync(client, target, stopFollowing.Token);
-            var result = await client.WaitForOperationAsync(operation.OperationUrl!);
-            elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            // CPU seconds each process spent on the run: what the output costs, whatever else shares the cores.
-            agentCpu = ProcessStats.CpuTime(agent.Process.Pid) - agentCpu;
-            serverCpu = ProcessStats.CpuTime(server.Process.Pid) - serverCpu;
-            await stopFollowing.CancelAsync();
-            tailLag = await follow;
+            (var result, tailLag) = await RunFollowingTailAsync(client, target, Script(bytes), () =>
+            {
+                elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                // CPU seconds each process spent on the run: what the output costs, whatever else shares the cores.
+                agentCpu = ProcessStats.CpuTime(agent.Process.Pid) - agentCpu;
+                serverCpu = ProcessStats.CpuTime(server.Process.Pid) - serverCpu;
+            });
             if (result.Status != OperationStatus.Succeeded)
             {
                 throw new InvalidOperationException($"The {label} run ended {result.Status}: {result.Error?.Message}");
@@ -68,9 +92,12 @@ public sealed class BigOutputScenario : IScenario
             {
                 Name = $"{label} of stdout end to end, kept in full (https, {context.AgentLabel})",
                 Measured = $"{mbPerSecond:F0} MB/s ({Samples.Seconds(elapsed)}); peak RSS agent {Samples.Mb(agentPeak.Peak)}, server {Samples.Mb(serverPeak.Peak)}; tail visible after ≤ {Samples.Ms(tailLag)}; CPU agent {agentCpu.TotalSeconds:F1} s, server {serverCpu.TotalSeconds:F1} s",
-                Baseline = $"same script to a local file {baselineMbPerSecond:F0} MB/s; RSS before: agent {Samples.Mb(agentBefore)}, server {Samples.Mb(serverBefore)}",
+                Baseline = $"same script to a local file {baselineMbPerSecond:F0} MB/s; RSS before: agent {Samples.Mb(agentBefore)}, server {Samples.Mb(serverBefore)}; "
+                    + $"the fresh server's first GiB (the warm-up, JIT compiling) {coldMbPerSecond:F0} MB/s, peak server RSS {Samples.Mb(coldServerPeak)}, tail ≤ {Samples.Ms(coldTailLag)}",
                 Target = "≥ 200 MB/s; agent RSS ≤ 64 MB, server ≤ 256 MB; tail within 1 s",
-                Met = mbPerSecond >= 200 && agentPeak.Peak <= 64L << 20 && serverPeak.Peak <= 256L << 20 && tailLag <= 1000,
+                // Memory and the tail must hold on the fresh server too; the rate is the warm server's.
+                Met = mbPerSecond >= 200 && agentPeak.Peak <= 64L << 20 && serverPeak.Peak <= 256L << 20 && tailLag <= 1000
+                    && coldServerPeak <= 256L << 20 && coldTailLag <= 1000,
             });
         }
 
@@ -94,10 +121,38 @@ public sealed class BigOutputScenario : IScenario
     public static string Script(long bytes) =>
         $"(while :; do date +%s%N >&2; sleep 0.2; done) & ticker=$!; head -c {bytes.ToString(CultureInfo.InvariantCulture)} /dev/zero | tr '\\0' 'x'; kill $ticker";
 
-    private static async Task RunAsync(RunCommandClient client, RunCommandRef target, string script)
+    /// <summary>
+    /// Runs <paramref name="script"/> as <paramref name="target"/> until the client sees it terminal (then calls
+    /// <paramref name="terminal"/>) while following its stderr tail; returns the result and the tail's worst lag.
+    /// </summary>
+    private static async Task<(AsyncOperation Result, double TailLag)> RunFollowingTailAsync(RunCommandClient client, RunCommandRef target, string script, Action terminal)
     {
+        using var stopFollowing = new CancellationTokenSource();
         var operation = await client.CreateOrUpdateAsync(target, Stack.Script(script));
-        await client.WaitForOperationAsync(operation.OperationUrl!);
+        var follow = FollowTailAsync(client, target, stopFollowing.Token);
+        var result = await client.WaitForOperationAsync(operation.OperationUrl!);
+        terminal();
+        await stopFollowing.CancelAsync();
+        return (result, await follow);
+    }
+
+    /// <summary>Waits (30 s at most) until the process spends less than a tenth of a core over a second: its JIT is done.</summary>
+    private static async Task WaitUntilIdleAsync(int pid)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
+        var before = ProcessStats.CpuTime(pid);
+        do
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var now = ProcessStats.CpuTime(pid);
+            if (now - before < TimeSpan.FromMilliseconds(100))
+            {
+                return;
+            }
+
+            before = now;
+        }
+        while (Stopwatch.GetTimestamp() < deadline);
     }
 
     /// <summary>Follows stderr through the logs API; returns the largest delay between a line's time stamp and when it was seen.</summary>
