@@ -6,13 +6,17 @@ namespace RunCommand.Bench.Scenarios;
 
 /// <summary>
 /// A fleet run of <c>echo hi</c> to 1,000 simulated agents over https (200 in the quick suite), until the client sees it
-/// terminal with every target succeeded; beside the same fleet run to one simulated agent on the same server.
+/// terminal with every target succeeded, on a warm server; beside the same fleet run to one simulated agent on the same
+/// server and the fresh server's first run to all.
 /// </summary>
 public sealed class FleetSwarmScenario : IScenario
 {
     public string Name => "fleet-1k";
 
     public bool InQuick => true;
+
+    /// <summary>Fleet runs (one agent, then all) after the first, before the measured ones: the server's JIT settles.</summary>
+    private const int WarmUpRuns = 4;
 
     public async Task RunAsync(SuiteContext context)
     {
@@ -28,8 +32,17 @@ public sealed class FleetSwarmScenario : IScenario
         }
 
         var timeout = TimeSpan.FromMinutes(5);
+        // Warm the server the way one that has been running is warm (docs/performance.md, item 17): after one fleet run,
+        // a fifth of the server's CPU in the measured runs was still tiered compilation. The first run's time is shown too.
         await SwarmFleet.RunAsync(client, server, "swarm", "one", "warm-one", 1, timeout);
-        await SwarmFleet.RunAsync(client, server, "swarm", "many", "warm-many", count, timeout);
+        var cold = await SwarmFleet.RunAsync(client, server, "swarm", "many", "warm-many", count, timeout);
+        for (var i = 0; i < WarmUpRuns; i++)
+        {
+            await SwarmFleet.RunAsync(client, server, "swarm", "one", $"warm-one-{i}", 1, timeout);
+            await SwarmFleet.RunAsync(client, server, "swarm", "many", $"warm-many-{i}", count, timeout);
+        }
+
+        await ProcessStats.WaitUntilIdleAsync(server.Process.Pid);
         var baseline = new Samples();
         var measured = new Samples();
         var serverCpu = TimeSpan.Zero;
@@ -52,7 +65,7 @@ public sealed class FleetSwarmScenario : IScenario
         {
             Name = $"fleet run to {count:N0} simulated agents, all terminal (median of 3)",
             Measured = $"median {Samples.Seconds(measured.Median)}; CPU a run: server {serverCpu.TotalSeconds / 3:F2} s, swarm and client {swarmCpu.TotalSeconds / 3:F2} s",
-            Baseline = $"fleet run to 1 simulated agent {Samples.Ms(baseline.Median)}",
+            Baseline = $"fleet run to 1 simulated agent {Samples.Ms(baseline.Median)}; the fresh server's first run to {count:N0} {Samples.Seconds(cold)}",
             Target = count == 1000 ? "≤ 2 s" : "≤ 2 s (at 1,000)",
             Met = measured.Median <= 2000,
         });
