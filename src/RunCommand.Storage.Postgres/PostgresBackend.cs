@@ -28,9 +28,21 @@ public sealed class PostgresBackend : SqlBackend
             builder.ConnectionStringBuilder.MaxAutoPrepare = 128;
         }
 
+        // Npgsql resets a pooled connection's session state before its next use with seven statements (RESET ALL,
+        // CLOSE ALL, UNLISTEN *, ...): one more parse and run per transaction. The backend leaves no session state behind
+        // (no SET, no LISTEN or cursor on a pooled connection: the listener has its own; its advisory lock is
+        // transaction-scoped), so there is nothing to reset, unless the connection string asks for it.
+        if (!HasSetting(connectionString, "No Reset On Close") && !HasSetting(connectionString, "NoResetOnClose"))
+        {
+            builder.ConnectionStringBuilder.NoResetOnClose = true;
+        }
+
         _dataSource = builder.Build();
         _connectionString = connectionString;
     }
+
+    private static bool HasSetting(string connectionString, string key) =>
+        new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.ContainsKey(key);
 
     /// <summary>This process among the nodes: prefixes its notifications, so its listener skips its own.</summary>
     public string NodeTag { get; } = Guid.NewGuid().ToString("N")[..12];

@@ -13,7 +13,9 @@ namespace RunCommand.Storage.Relational;
 public abstract partial class SqlBackend
 {
     private const int MaxBatch = 64;
-    private const string UnitSavepoint = "unit";
+    private const string SavepointSql = "SAVEPOINT unit";
+    private const string ReleaseSql = "RELEASE SAVEPOINT unit";
+    private const string RollbackSql = "ROLLBACK TO SAVEPOINT unit";
 
     private readonly ConcurrentQueue<IWriteUnit> _pending = new();
     private int _writers;
@@ -139,27 +141,35 @@ public abstract partial class SqlBackend
                 continue;
             }
 
-            if (guarded)
-            {
-                await transaction.SaveAsync(UnitSavepoint, CancellationToken.None);
-            }
-
+            // The savepoint, the unit's statements that answer nothing and its release go with the unit's other
+            // statements where the connection batches them (SqlRows.DeferAsync): a unit costs a round trip per answer it reads.
             var rows = new SqlRows(connection, transaction, dialect);
             try
             {
+                if (guarded)
+                {
+                    await rows.DeferAsync(SavepointSql, CancellationToken.None);
+                }
+
                 await unit.RunAsync(rows);
+                if (guarded)
+                {
+                    await rows.DeferAsync(ReleaseSql, CancellationToken.None);
+                }
+
+                await rows.FlushAsync(CancellationToken.None);
             }
             catch (Exception e) when (guarded && !IsTransient(e) && !IsStorageFull(e))
             {
-                // Only this unit's rows are undone; the batch goes on and commits the others.
-                await transaction.RollbackAsync(UnitSavepoint, CancellationToken.None);
+                // Only this unit's rows are undone (none reached the database when nothing was sent); the batch goes on
+                // and commits the others.
+                if (rows.AnySent)
+                {
+                    await SqlRows.ExecuteAsync(connection, transaction, RollbackSql, CancellationToken.None);
+                }
+
                 unit.Fail(e);
                 continue;
-            }
-
-            if (guarded)
-            {
-                await transaction.ReleaseAsync(UnitSavepoint, CancellationToken.None);
             }
 
             topics.UnionWith(rows.Topics);

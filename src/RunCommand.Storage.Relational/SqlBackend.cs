@@ -66,7 +66,9 @@ public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect
             {
                 await using var connection = await OpenAsync(cancellationToken);
                 await using var transaction = await BeginReadAsync(connection, cancellationToken);
-                var result = await work(new SqlRows(connection, transaction, dialect));
+                var rows = new SqlRows(connection, transaction, dialect);
+                var result = await work(rows);
+                await rows.FlushAsync(cancellationToken);
                 await transaction.CommitAsync(CancellationToken.None);
                 return result;
             }

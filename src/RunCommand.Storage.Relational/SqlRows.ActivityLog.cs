@@ -3,8 +3,8 @@ namespace RunCommand.Storage.Relational;
 /// <summary>Rows of <c>audit</c>, the append-only activity log (each backend's schema refuses updates and deletes).</summary>
 public sealed partial class SqlRows
 {
-    public async Task InsertAuditAsync(AuditRecord entry, CancellationToken cancellationToken) =>
-        await ExecuteAsync("""
+    public Task InsertAuditAsync(AuditRecord entry, CancellationToken cancellationToken) =>
+        DeferAsync("""
             INSERT INTO audit(id, time, caller_id, caller, action, resource_id, resource_group, method, status, client_address, correlation_id)
             VALUES(@id, @t, @cid, @c, @a, @r, @rg, @m, @s, @ip, @corr)
             """, cancellationToken, ("@id", entry.Id), ("@t", Time(entry.Time)), ("@cid", entry.CallerId), ("@c", entry.Caller),

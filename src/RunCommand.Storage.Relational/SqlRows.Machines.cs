@@ -116,6 +116,6 @@ public sealed partial class SqlRows
             ? Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)
             : 0L;
 
-    public async Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken) =>
-        await ExecuteAsync("UPDATE vms SET goal_version = goal_version + 1 WHERE key = @key", cancellationToken, ("@key", vm.Key));
+    public Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken) =>
+        DeferAsync("UPDATE vms SET goal_version = goal_version + 1 WHERE key = @key", cancellationToken, ("@key", vm.Key));
 }

@@ -55,8 +55,8 @@ public sealed partial class SqlRows
     public async Task<int> CountRunCommandsAsync(VmKey vm, CancellationToken cancellationToken) =>
         Convert.ToInt32(await ScalarAsync("SELECT count(*) FROM run_commands WHERE vm_key = @vm", cancellationToken, ("@vm", vm.Key)), System.Globalization.CultureInfo.InvariantCulture);
 
-    public async Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken) =>
-        await ExecuteAsync("""
+    public Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken) =>
+        DeferAsync("""
             INSERT INTO run_commands(key, vm_key, name, sort_name, location, tags, spec, secrets, fingerprint, execution_id, operation_id, first_execution, deleting, created)
             VALUES(@key, @vm, @name, @sort, @loc, @tags, @spec, @secrets, @fp, @exec, @op, @first, @deleting, @created)
             ON CONFLICT(key) DO UPDATE SET name = excluded.name, sort_name = excluded.sort_name, location = excluded.location, tags = excluded.tags,
@@ -74,8 +74,8 @@ public sealed partial class SqlRows
     public Task<RunCommandRecord?> FindDeletingRunCommandAsync(string executionId, CancellationToken cancellationToken) =>
         QuerySingleAsync(RunCommandSelect + " WHERE r.execution_id = @id AND r.deleting = TRUE", ReadRunCommand, cancellationToken, ("@id", executionId));
 
-    public async Task InsertExecutionAsync(VmKey vm, NewExecution execution, CancellationToken cancellationToken) =>
-        await ExecuteAsync("""
+    public Task InsertExecutionAsync(VmKey vm, NewExecution execution, CancellationToken cancellationToken) =>
+        DeferAsync("""
             INSERT INTO executions(id, vm_key, command_resource_id, spec, secrets, state, cancel_requested, delivered, stdout_len, stderr_len, created)
             VALUES(@id, @vm, @rid, @spec, @secrets, @state, FALSE, FALSE, 0, 0, @created)
             """, cancellationToken,
@@ -132,8 +132,8 @@ public sealed partial class SqlRows
             WHERE NOT r.deleting GROUP BY e.state
             """, reader => (Enum<ExecutionState>(reader, 0), Int64(reader, 1)), cancellationToken);
 
-    public async Task InsertOperationAsync(OperationRecord operation, CancellationToken cancellationToken) =>
-        await ExecuteAsync("INSERT INTO operations(id, kind, resource_id, execution_id, created, completed) VALUES(@id, @kind, @rid, @exec, @created, @completed)",
+    public Task InsertOperationAsync(OperationRecord operation, CancellationToken cancellationToken) =>
+        DeferAsync("INSERT INTO operations(id, kind, resource_id, execution_id, created, completed) VALUES(@id, @kind, @rid, @exec, @created, @completed)",
             cancellationToken, ("@id", operation.OperationId), ("@kind", operation.Kind.ToString().ToLowerInvariant()), ("@rid", operation.ResourceId),
             ("@exec", operation.ExecutionId), ("@created", Time(operation.Created)), ("@completed", Time(operation.Completed)));
 

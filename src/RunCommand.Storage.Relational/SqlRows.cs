@@ -10,6 +10,8 @@ namespace RunCommand.Storage.Relational;
 public sealed partial class SqlRows(DbConnection connection, DbTransaction transaction, SqlDialect dialect) : IRows
 {
     private readonly HashSet<string> _topics = new(StringComparer.Ordinal);
+    private readonly List<(string Sql, (string Name, object? Value)[] Parameters)> _deferred = [];
+    private readonly bool _batches = connection.CanCreateBatch;
 
     /// <summary>Topics notified by this transaction, each once.</summary>
     public IReadOnlyCollection<string> Topics => _topics;
@@ -25,30 +27,122 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
         var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
+        AddParameters(command.Parameters, command.CreateParameter, parameters);
+        return command;
+    }
+
+    private static void AddParameters(DbParameterCollection collection, Func<DbParameter> create, (string Name, object? Value)[] parameters)
+    {
         foreach (var (name, value) in parameters)
         {
-            var parameter = command.CreateParameter();
+            var parameter = create();
             parameter.ParameterName = name;
             parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
+            collection.Add(parameter);
+        }
+    }
+
+    /// <summary>
+    /// Runs a statement whose answer nobody reads (an insert, an update by key). Where the connection can send several
+    /// statements in one round trip (<see cref="DbConnection.CanCreateBatch"/>: PostgreSQL), it waits and goes with the
+    /// next statement of this transaction or with <see cref="FlushAsync"/>, in order; its error then surfaces there,
+    /// still inside the same unit. Elsewhere (SQLite, in-process) it runs at once.
+    /// </summary>
+    private Task DeferAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        if (!_batches)
+        {
+            return ExecuteAsync(sql, cancellationToken, parameters);
         }
 
+        _deferred.Add((sql, parameters));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>True once a statement of this transaction reached the database (a deferred one counts when it was sent).</summary>
+    public bool AnySent { get; private set; }
+
+    /// <summary>Sends the statements still deferred; the unit's work is not done before they are.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_deferred.Count > 0)
+        {
+            await using var batch = Batch(null, []);
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Queues <c>sql</c> (a statement with no parameter and no answer: a savepoint) as <see cref="DeferAsync"/> does.</summary>
+    public Task DeferAsync(string sql, CancellationToken cancellationToken) => DeferAsync(sql, cancellationToken, []);
+
+    /// <summary>The deferred statements and then <paramref name="sql"/> (when given), as one batch; the queue is emptied.</summary>
+    private DbBatch Batch(string? sql, (string Name, object? Value)[] parameters)
+    {
+        var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        foreach (var (deferredSql, deferredParameters) in _deferred)
+        {
+            batch.BatchCommands.Add(BatchCommand(batch, deferredSql, deferredParameters));
+        }
+
+        if (sql is not null)
+        {
+            batch.BatchCommands.Add(BatchCommand(batch, sql, parameters));
+        }
+
+        _deferred.Clear();
+        AnySent = true;
+        return batch;
+    }
+
+    private static DbBatchCommand BatchCommand(DbBatch batch, string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = batch.CreateBatchCommand();
+        command.CommandText = sql;
+        AddParameters(command.Parameters, command.CreateParameter, parameters);
         return command;
     }
 
     private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        AnySent = true;
+        if (_deferred.Count == 0)
+        {
+            await using var command = Command(sql, parameters);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var batch = Batch(sql, parameters);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        return batch.BatchCommands[^1].RecordsAffected;
     }
 
-    private Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        ScalarAsync(connection, transaction, sql, cancellationToken, parameters);
+    private async Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        if (_deferred.Count == 0)
+        {
+            AnySent = true;
+            return await ScalarAsync(connection, transaction, sql, cancellationToken, parameters);
+        }
+
+        var found = await QueryAsync(sql, reader => reader.IsDBNull(0) ? null : reader.GetValue(0), cancellationToken, parameters);
+        return found.Count == 0 ? null : found[0];
+    }
 
     private async Task<List<T>> QueryAsync<T>(string sql, Func<DbDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        AnySent = true;
+        await using var command = _deferred.Count == 0 ? Command(sql, parameters) : null;
+        await using var batch = command is null ? Batch(sql, parameters) : null;
+        await using var reader = command is not null
+            ? await command.ExecuteReaderAsync(cancellationToken)
+            : await batch!.ExecuteReaderAsync(cancellationToken);
+
+        // The deferred statements before the query answer no rows; the query's rows are the one result that has columns.
+        while (reader.FieldCount == 0 && await reader.NextResultAsync(cancellationToken))
+        {
+        }
+
         var result = new List<T>();
         while (await reader.ReadAsync(cancellationToken))
         {

@@ -94,6 +94,31 @@ public sealed class ApiValidationTests(ApiServerFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Put_WrongLocation_Answers400WithTheVmsLocationAndStoresNothing()
+    {
+        // A valid PUT checks the VM's location inside its write (no read before it): the answer is the same as before.
+        var (status, error) = await SendAsync(HttpMethod.Put, CommandUrl(name: "elsewhere-cmd"), """{"location":"West US","properties":{"source":{"script":"x"}}}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("location", error.GetProperty("target").GetString());
+        Assert.Equal("The location 'West US' does not match the location of virtual machine 'vm1' ('local').", error.GetProperty("message").GetString());
+        using var get = await _http.GetAsync(CommandUrl(name: "elsewhere-cmd"));
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"location":"West US","properties":{"source":{"script":"x"}}}""")]
+    [InlineData("""{"location":"West US","properties":{"source":{}}}""")]
+    [InlineData("""{"location":"local","properties":{"source":{"commandId":"NoSuchDocument"}}}""")]
+    public async Task Put_MissingVm_Answers404BeforeAnyOtherError(string body)
+    {
+        var (status, error) = await SendAsync(HttpMethod.Put, CommandUrl(vm: "no-such-vm"), body);
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("ResourceNotFound", error.GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task Put_SeveralBadFields_ReturnsAllErrorsAtOnce()
     {
         var (_, error) = await SendAsync(HttpMethod.Put, CommandUrl(), """{"properties":{"source":{},"timeoutInSeconds":-1}}""");

@@ -23,6 +23,46 @@ public abstract class GroupCommitContract<TBackends> : StoreContract<TBackends>
     };
 
     [Fact]
+    public async Task WriteAsync_ReadAfterWritesOfTheSameUnit_SeesThemAndARefusedOneFailsOnlyThatUnit()
+    {
+        await using var backend = await Backends.OpenAsync(Changes);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = backend.WriteAsync(async rows =>
+        {
+            await gate.Task;
+            return await Append("first", 0)(rows);
+        }, default);
+
+        // Statements that answer nothing may travel with the next one (PostgreSQL batches them): a read after them
+        // still sees them, in order, and a refused one fails its own unit there, before the unit goes on.
+        var seen = backend.WriteAsync(async rows =>
+        {
+            await rows.InsertAuditAsync(Entry("w1"), default);
+            await rows.InsertAuditAsync(Entry("w2"), default);
+            return (await rows.ListAuditAsync(new AuditQuery(), default)).Select(e => e.Id).Order(StringComparer.Ordinal).ToList();
+        }, default);
+        var reachedAfterRefusal = false;
+        var refused = backend.WriteAsync(async rows =>
+        {
+            await rows.InsertAuditAsync(Entry("r1"), default);
+            await rows.InsertAuditAsync(Entry("r2") with { Action = null! }, default);
+            await rows.ListAuditAsync(new AuditQuery(), default);
+            reachedAfterRefusal = true;
+            return 0;
+        }, default);
+        var last = backend.WriteAsync(Append("last", 1), default);
+        gate.SetResult();
+
+        Assert.Equal(0, await first);
+        Assert.Equal(["first", "w1", "w2"], await seen);
+        await Assert.ThrowsAnyAsync<DbException>(() => refused);
+        Assert.False(reachedAfterRefusal);
+        Assert.Equal(1, await last);
+        var stored = (await ActivityLog.ListAuditAsync(new AuditQuery(), default)).Select(e => e.Id).Order(StringComparer.Ordinal);
+        Assert.Equal(["first", "last", "w1", "w2"], stored);
+    }
+
+    [Fact]
     public async Task WriteAsync_OneUnitOfABatchFails_OnlyItsCallerGetsTheErrorAndTheOthersCommit()
     {
         await using var backend = await Backends.OpenAsync(Changes);
@@ -48,6 +88,7 @@ public abstract class GroupCommitContract<TBackends> : StoreContract<TBackends>
             await rows.InsertAuditAsync(Entry("refused") with { Action = null! }, default);
             return 0;
         }, default);
+        var thrownAtOnce = backend.WriteAsync<int>(_ => throw new InvalidOperationException("failed before any statement"), default);
         committed.AddRange(Enumerable.Range(10, 10).Select(i => backend.WriteAsync(Append($"ok{i}", i), default)));
         gate.SetResult();
 
@@ -55,6 +96,7 @@ public abstract class GroupCommitContract<TBackends> : StoreContract<TBackends>
         Assert.Equal(Enumerable.Range(0, 20), await Task.WhenAll(committed));
         Assert.Equal("this unit failed", (await Assert.ThrowsAsync<InvalidOperationException>(() => thrown)).Message);
         await Assert.ThrowsAnyAsync<DbException>(() => refused);
+        Assert.Equal("failed before any statement", (await Assert.ThrowsAsync<InvalidOperationException>(() => thrownAtOnce)).Message);
 
         var stored = (await ActivityLog.ListAuditAsync(new AuditQuery(), default)).Select(e => e.Id);
         string[] expected = ["first", .. Enumerable.Range(0, 20).Select(i => $"ok{i}")];

@@ -76,6 +76,37 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
         Assert.Equal(WriteOutcomeKind.VmNotFound, (await PutAsync(write)).Kind);
     }
 
+    [Fact]
+    public async Task PutRunCommand_ExpectedLocationOfAnotherRegion_IsRefusedAndStoresNothing()
+    {
+        var write = Write("a", "x", "1") with
+        {
+            Location = null, ExpectedLocation = "westus", Activity = kind => Entry("put-" + kind, 201),
+        };
+
+        var outcome = await PutAsync(write);
+
+        Assert.Equal(WriteOutcomeKind.LocationMismatch, outcome.Kind);
+        Assert.Equal("local", outcome.Vm!.Location);
+        Assert.Null(outcome.Record);
+        Assert.Null(await RunCommands.GetRunCommandAsync(write.Command, default));
+        Assert.Empty(await ActivityLog.ListAuditAsync(new AuditQuery(), default));
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(_vm, default);
+        Assert.Empty(work);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_NoLocationGiven_TakesTheVmsAndAcceptsItsNameInAnyCase()
+    {
+        var write = Write("a", "x", "1") with { Location = null, ExpectedLocation = " LOCAL" };
+
+        var outcome = await PutAsync(write);
+
+        Assert.Equal(WriteOutcomeKind.Created, outcome.Kind);
+        Assert.Equal("local", outcome.Record!.Location);
+        Assert.Equal("local", (await RunCommands.GetRunCommandAsync(write.Command, default))!.Location);
+    }
+
     private static AuditRecord Entry(string id, int status) => new()
     {
         Id = id, Time = Now, Caller = "alice", Action = "Microsoft.Compute/virtualMachines/runCommands/write",

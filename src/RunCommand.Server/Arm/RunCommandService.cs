@@ -120,6 +120,13 @@ public sealed class RunCommandService
             $"The Resource 'Microsoft.Compute/{key.Vm.DisplayName}/runCommands/{key.Name}' under resource group '{key.Vm.ResourceGroup}' was not found.");
     }
 
+    /// <summary>The error of a request whose location is not the VM's; null when it names none or the VM's.</summary>
+    private static ArmError? LocationError(RunCommandRequest request, VmRecord vm) =>
+        request.Location is { } location && !Locations.Same(location, vm.Location)
+            ? ArmNames.Invalid("InvalidParameter", "location",
+                $"The location '{location}' does not match the location of virtual machine '{vm.Vm.VmName}' ('{vm.Location}').")
+            : null;
+
     private static ArmRequestException VmNotFound(VmKey vm) => vm.ScaleSetName is { } scaleSet
         ? new(StatusCodes.Status404NotFound, "ResourceNotFound",
             $"The Resource 'Microsoft.Compute/{vm.DisplayName}' under resource group '{vm.ResourceGroup}' was not found. An instance exists once an agent has enrolled into the scale set (./runcmd agent --vmss-name {scaleSet} --resource-group {vm.ResourceGroup}).",
@@ -155,12 +162,15 @@ public sealed class RunCommandService
     /// </summary>
     public async Task<WriteOutcome> WriteCoreAsync(RunCommandKey key, RunCommandRequest request, bool isPatch, Func<WriteOutcomeKind, AuditRecord>? activity, CancellationToken cancellationToken)
     {
-        var vm = await RequireVmAsync(key.Vm, cancellationToken);
+        // A valid PUT checks its VM and location inside the write's own transaction (one transaction a PUT, not a read
+        // before it). A PATCH, or a request with errors, reads the VM first as before: its 404 comes before them, and a
+        // wrong location is reported with them, all at once.
+        var checkFirst = isPatch || request.Errors.Count > 0;
+        var vm = checkFirst ? await RequireVmAsync(key.Vm, cancellationToken) : null;
         var errors = request.Errors.ToList();
-        if (request.Location is { } location && !SameLocation(location, vm.Location))
+        if (vm is not null && LocationError(request, vm) is { } locationError)
         {
-            errors.Add(ArmNames.Invalid("InvalidParameter", "location",
-                $"The location '{location}' does not match the location of virtual machine '{vm.Vm.VmName}' ('{vm.Location}')."));
+            errors.Add(locationError);
         }
 
         RunCommandRecord? existing = null;
@@ -181,14 +191,17 @@ public sealed class RunCommandService
         var (resolved, documentErrors) = await _documents.ResolveManagedAsync(spec, secrets.ProtectedParameters, cancellationToken);
         if (documentErrors.Count > 0)
         {
-            throw new ArmRequestException(documentErrors);
+            // A missing VM and a wrong location still come before a document's errors.
+            vm ??= await RequireVmAsync(key.Vm, cancellationToken);
+            throw LocationError(request, vm) is { } wrongLocation ? new ArmRequestException([wrongLocation]) : new ArmRequestException(documentErrors);
         }
 
         spec = resolved;
         var write = new RunCommandWrite
         {
             Command = key,
-            Location = vm.Location,
+            Location = vm?.Location,
+            ExpectedLocation = vm is null ? request.Location : null,
             Tags = request.Tags ?? existing?.Tags,
             Spec = spec,
             SealedSecrets = _protector.Seal(secrets),
@@ -201,6 +214,8 @@ public sealed class RunCommandService
         {
             case WriteOutcomeKind.VmNotFound:
                 throw VmNotFound(key.Vm);
+            case WriteOutcomeKind.LocationMismatch:
+                throw new ArmRequestException([LocationError(request, outcome.Vm!)!]);
             case WriteOutcomeKind.LimitReached:
                 throw new ArmRequestException(StatusCodes.Status409Conflict, "OperationNotAllowed",
                     $"Machine '{key.Vm.DisplayName}' already has the maximum of {_options.MaxRunCommandsPerVm} run commands. Delete one first.", "runCommandName");
@@ -422,8 +437,4 @@ public sealed class RunCommandService
             await _polls.WaitAsync(changed, remaining, cancellationToken);
         }
     }
-
-    /// <summary>ARM location names compare without spaces and case ("West US" is "westus").</summary>
-    public static bool SameLocation(string a, string b) =>
-        string.Equals(a.Replace(" ", "", StringComparison.Ordinal), b.Replace(" ", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
 }

@@ -105,7 +105,7 @@ public static class DeploymentEndpoints
         var byKey = machines.ToDictionary(m => m.Vm.Key);
         var locationErrors = resources
             .Select(r => (Resource: r, Machine: byKey.GetValueOrDefault(StorageFormat.ParseRunCommandId(r.ResourceId).Vm.Key), Location: r.Body["location"]?.GetValue<string>()))
-            .Where(x => x.Machine is not null && x.Location is not null && !RunCommandService.SameLocation(x.Location, x.Machine.Location))
+            .Where(x => x.Machine is not null && x.Location is not null && !Locations.Same(x.Location, x.Machine.Location))
             .Select(x => ArmNames.Invalid("InvalidParameter", $"resources[{x.Resource.Index}]({x.Resource.DisplayName}).location",
                 $"The location '{x.Location}' of '{x.Resource.DisplayName}' does not match the location of {MachineNoun(x.Machine!.Vm)} ('{x.Machine.Location}')."))
             .ToList();

@@ -66,7 +66,14 @@ public sealed record RunCommandRecord
 {
     public required RunCommandKey Command { get; init; }
 
-    public required string Location { get; init; }
+    /// <summary>The run command's location; null: the VM's own, read in the write's transaction.</summary>
+    public string? Location { get; init; }
+
+    /// <summary>
+    /// The location the request names, when it was not checked before the write: the write is refused
+    /// (<see cref="WriteOutcomeKind.LocationMismatch"/>) unless the VM's is the same (<see cref="Locations.Same"/>).
+    /// </summary>
+    public string? ExpectedLocation { get; init; }
 
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
 
@@ -146,7 +153,14 @@ public sealed record RunCommandWrite
 {
     public required RunCommandKey Command { get; init; }
 
-    public required string Location { get; init; }
+    /// <summary>The run command's location; null: the VM's own, read in the write's transaction.</summary>
+    public string? Location { get; init; }
+
+    /// <summary>
+    /// The location the request names, when it was not checked before the write: the write is refused
+    /// (<see cref="WriteOutcomeKind.LocationMismatch"/>) unless the VM's is the same (<see cref="Locations.Same"/>).
+    /// </summary>
+    public string? ExpectedLocation { get; init; }
 
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
 
@@ -173,12 +187,14 @@ public enum WriteOutcomeKind
     Updated,
     Unchanged,
     VmNotFound,
+    /// <summary>The VM is in another location than <see cref="RunCommandWrite.ExpectedLocation"/>; <see cref="WriteOutcome.Vm"/> says which.</summary>
+    LocationMismatch,
     LimitReached,
     Deleting,
 }
 
-/// <summary>Result of a PUT; <see cref="Record"/> is null only for the failure kinds.</summary>
-public sealed record WriteOutcome(WriteOutcomeKind Kind, RunCommandRecord? Record);
+/// <summary>Result of a PUT; <see cref="Record"/> is null only for the failure kinds; <see cref="Vm"/> is set for <see cref="WriteOutcomeKind.LocationMismatch"/>.</summary>
+public sealed record WriteOutcome(WriteOutcomeKind Kind, RunCommandRecord? Record, VmRecord? Vm = null);
 
 public enum DeleteOutcomeKind
 {
@@ -267,7 +283,14 @@ public sealed record RunCommandRow
 {
     public required RunCommandKey Command { get; init; }
 
-    public required string Location { get; init; }
+    /// <summary>The run command's location; null: the VM's own, read in the write's transaction.</summary>
+    public string? Location { get; init; }
+
+    /// <summary>
+    /// The location the request names, when it was not checked before the write: the write is refused
+    /// (<see cref="WriteOutcomeKind.LocationMismatch"/>) unless the VM's is the same (<see cref="Locations.Same"/>).
+    /// </summary>
+    public string? ExpectedLocation { get; init; }
 
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
 

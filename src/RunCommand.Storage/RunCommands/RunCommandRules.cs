@@ -25,9 +25,15 @@ internal static class RunCommandRules
     private static async Task<WriteOutcome> WriteAsync(IRows rows, RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var vm = write.Command.Vm;
-        if (await rows.GetVmAsync(vm, cancellationToken) is null)
+        var machine = await rows.GetVmAsync(vm, cancellationToken);
+        if (machine is null)
         {
             return new WriteOutcome(WriteOutcomeKind.VmNotFound, null);
+        }
+
+        if (write.ExpectedLocation is { } expected && !Locations.Same(expected, machine.Location))
+        {
+            return new WriteOutcome(WriteOutcomeKind.LocationMismatch, null, machine);
         }
 
         var existing = await rows.GetRunCommandAsync(write.Command, cancellationToken);
@@ -75,7 +81,7 @@ internal static class RunCommandRules
         await rows.SaveRunCommandAsync(new RunCommandRow
         {
             Command = write.Command,
-            Location = write.Location,
+            Location = write.Location ?? machine.Location,
             Tags = write.Tags,
             Spec = write.Spec,
             SealedSecrets = write.SealedSecrets,
