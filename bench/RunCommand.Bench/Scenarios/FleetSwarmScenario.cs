@@ -32,7 +32,7 @@ public sealed class FleetSwarmScenario : IScenario
         }
 
         var timeout = TimeSpan.FromMinutes(5);
-        // Warm the server the way one that has been running is warm (docs/performance.md, item 17): after one fleet run,
+        // Warm the server the way one that has been running is warm (docs/performance.md, item 18): after one fleet run,
         // a fifth of the server's CPU in the measured runs was still tiered compilation. The first run's time is shown too.
         await SwarmFleet.RunAsync(client, server, "swarm", "one", "warm-one", 1, timeout);
         var cold = await SwarmFleet.RunAsync(client, server, "swarm", "many", "warm-many", count, timeout);
