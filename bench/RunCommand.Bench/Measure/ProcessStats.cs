@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 
 namespace RunCommand.Bench.Measure;
@@ -6,6 +7,25 @@ namespace RunCommand.Bench.Measure;
 public static class ProcessStats
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ on every Linux the project supports.
+
+    /// <summary>Waits (30 s at most) until the process spends less than a tenth of a core over a second: its JIT is done.</summary>
+    public static async Task WaitUntilIdleAsync(int pid)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
+        var before = ProcessStats.CpuTime(pid);
+        do
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var now = ProcessStats.CpuTime(pid);
+            if (now - before < TimeSpan.FromMilliseconds(100))
+            {
+                return;
+            }
+
+            before = now;
+        }
+        while (Stopwatch.GetTimestamp() < deadline);
+    }
 
     /// <summary>Resident set size in bytes, or 0 when the process is gone.</summary>
     public static long Rss(int pid)

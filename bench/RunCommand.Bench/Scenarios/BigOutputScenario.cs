@@ -57,8 +57,8 @@ public sealed class BigOutputScenario : IScenario
 
         var coldMbPerSecond = WarmUpBytes / 1e6 / (coldElapsed / 1000);
 
-        await WaitUntilIdleAsync(server.Process.Pid);
-        await WaitUntilIdleAsync(agent.Process.Pid);
+        await ProcessStats.WaitUntilIdleAsync(server.Process.Pid);
+        await ProcessStats.WaitUntilIdleAsync(agent.Process.Pid);
         var agentBefore = ProcessStats.Rss(agent.Process.Pid);
         var serverBefore = ProcessStats.Rss(server.Process.Pid);
 
@@ -134,25 +134,6 @@ public sealed class BigOutputScenario : IScenario
         terminal();
         await stopFollowing.CancelAsync();
         return (result, await follow);
-    }
-
-    /// <summary>Waits (30 s at most) until the process spends less than a tenth of a core over a second: its JIT is done.</summary>
-    private static async Task WaitUntilIdleAsync(int pid)
-    {
-        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
-        var before = ProcessStats.CpuTime(pid);
-        do
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            var now = ProcessStats.CpuTime(pid);
-            if (now - before < TimeSpan.FromMilliseconds(100))
-            {
-                return;
-            }
-
-            before = now;
-        }
-        while (Stopwatch.GetTimestamp() < deadline);
     }
 
     /// <summary>Follows stderr through the logs API; returns the largest delay between a line's time stamp and when it was seen.</summary>
