@@ -12,11 +12,11 @@ public static class ProcessStats
     public static async Task WaitUntilIdleAsync(int pid)
     {
         var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
-        var before = ProcessStats.CpuTime(pid);
+        var before = CpuTime(pid);
         do
         {
             await Task.Delay(TimeSpan.FromSeconds(1));
-            var now = ProcessStats.CpuTime(pid);
+            var now = CpuTime(pid);
             if (now - before < TimeSpan.FromMilliseconds(100))
             {
                 return;

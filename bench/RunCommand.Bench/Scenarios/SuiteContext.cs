@@ -17,7 +17,9 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     /// <summary>How the suite names the server build every scenario starts: the shipped one from dist/, or the development dll.</summary>
     public static string ServerLabel => string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER"))
         ? "the development server dll under dotnet (JIT)"
-        : $"the shipped server ({Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER")}, ReadyToRun)";
+        : Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER") == ShippedServerPath
+            ? $"the shipped server ({ShippedServerPath}, ReadyToRun)"
+            : $"the server at {Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER")}";
 
     /// <summary>
     /// Limits set for every benchmark server (docs/performance.md, "Limits"): the per-principal rate limit and the

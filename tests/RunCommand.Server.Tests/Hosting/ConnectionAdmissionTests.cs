@@ -60,6 +60,14 @@ public sealed class ConnectionAdmissionTests
         public void EndAll() => _done.TrySetResult();
     }
 
+    /// <summary>An admission of <paramref name="slots"/> in front of a recording "Kestrel", and the gate that joins them.</summary>
+    private static (ConnectionAdmission Admission, Handshakes Kestrel, ConnectionDelegate Gate) Gate(int slots, TimeSpan longestHold)
+    {
+        var admission = new ConnectionAdmission(slots, longestHold, TimeProvider.System);
+        var kestrel = new Handshakes();
+        return (admission, kestrel, admission.Wrap(kestrel.Next));
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Deadline;
@@ -73,9 +81,7 @@ public sealed class ConnectionAdmissionTests
     [Fact]
     public async Task Wrap_MoreConnectionsThanSlots_TheRestWaitAndEnterInArrivalOrderAsFirstRequestsFreeSlots()
     {
-        var admission = new ConnectionAdmission(2, TimeSpan.FromHours(1), TimeProvider.System);
-        var kestrel = new Handshakes();
-        var gate = admission.Wrap(kestrel.Next);
+        var (admission, kestrel, gate) = Gate(2, TimeSpan.FromHours(1));
         var connections = Enumerable.Range(0, 5).Select(i => NewConnection($"c{i}")).ToList();
         var running = new List<Task>();
         foreach (var connection in connections)
@@ -108,9 +114,7 @@ public sealed class ConnectionAdmissionTests
     [Fact]
     public async Task Wrap_ConnectionSendsNothing_ItsSlotIsFreedAfterTheLongestHold()
     {
-        var admission = new ConnectionAdmission(1, TimeSpan.FromMilliseconds(100), TimeProvider.System);
-        var kestrel = new Handshakes();
-        var gate = admission.Wrap(kestrel.Next);
+        var (admission, kestrel, gate) = Gate(1, TimeSpan.FromMilliseconds(100));
 
         var silent = gate(NewConnection("silent"));
         var next = gate(NewConnection("next"));
@@ -126,9 +130,7 @@ public sealed class ConnectionAdmissionTests
     [Fact]
     public async Task Wrap_ClientLeavesWhileWaiting_IsNeverHandedOnAndTakesNoSlot()
     {
-        var admission = new ConnectionAdmission(1, TimeSpan.FromHours(1), TimeProvider.System);
-        var kestrel = new Handshakes();
-        var gate = admission.Wrap(kestrel.Next);
+        var (admission, kestrel, gate) = Gate(1, TimeSpan.FromHours(1));
         var first = gate(NewConnection("first"));
         using var closed = new CancellationTokenSource();
         var leaving = NewConnection("leaving");
