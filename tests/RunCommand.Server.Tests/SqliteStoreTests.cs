@@ -27,6 +27,19 @@ public abstract class SqliteStoreTests(string prefix) : IAsyncLifetime
     {
         await Storage.DisposeAsync();
         SqliteConnection.ClearAllPools();
-        Directory.Delete(Root, recursive: true);
+        // A component under test may still finish background work it started on its own (AgentAssertionReplay's
+        // purge runs fire-and-forget), recreating the database's -wal/-shm files while the dir is deleted: try again.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(Root, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 20)
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 }
