@@ -53,14 +53,7 @@ public sealed partial class SqlRows
             return;
         }
 
-        var parameters = new (string Name, object? Value)[vms.Count + 1];
-        parameters[0] = ("@now", Time(lastContact));
-        for (var i = 0; i < vms.Count; i++)
-        {
-            parameters[i + 1] = ($"@k{i}", vms[i].Key);
-        }
-
-        var keys = string.Join(", ", Enumerable.Range(0, vms.Count).Select(i => $"@k{i}"));
+        var (keys, parameters) = KeyList([.. vms.Select(vm => vm.Key)], ("@now", Time(lastContact)));
         await ExecuteAsync($"UPDATE vms SET last_contact = @now WHERE key IN ({keys})", cancellationToken, parameters);
     }
 
@@ -78,6 +71,32 @@ public sealed partial class SqlRows
         var found = await QueryAsync(VmSelect.Replace(" FROM vms", ", agent_public_key FROM vms", StringComparison.Ordinal) + " WHERE key = @key AND agent_public_key IS NOT NULL",
             reader => (ReadVm(reader), (byte[])reader.GetValue(12)), cancellationToken, ("@key", vmKey));
         return found.Count == 0 ? null : found[0];
+    }
+
+    public async Task<IReadOnlyDictionary<string, byte[]>> GetAgentPublicKeysAsync(IReadOnlyList<string> vmKeys, CancellationToken cancellationToken)
+    {
+        if (vmKeys.Count == 0)
+        {
+            return new Dictionary<string, byte[]>();
+        }
+
+        var (keys, parameters) = KeyList(vmKeys);
+        var found = await QueryAsync($"SELECT key, agent_public_key FROM vms WHERE key IN ({keys}) AND agent_public_key IS NOT NULL",
+            reader => (Key: reader.GetString(0), PublicKey: (byte[])reader.GetValue(1)), cancellationToken, parameters);
+        return found.ToDictionary(f => f.Key, f => f.PublicKey, StringComparer.Ordinal);
+    }
+
+    /// <summary>The list <c>@k0, @k1, ...</c> for an <c>IN (...)</c> of machine keys, and its parameters after <paramref name="first"/>.</summary>
+    private static (string List, (string Name, object? Value)[] Parameters) KeyList(IReadOnlyList<string> vmKeys, params (string Name, object? Value)[] first)
+    {
+        var parameters = new (string Name, object? Value)[first.Length + vmKeys.Count];
+        first.CopyTo(parameters, 0);
+        for (var i = 0; i < vmKeys.Count; i++)
+        {
+            parameters[first.Length + i] = ($"@k{i}", vmKeys[i]);
+        }
+
+        return (string.Join(", ", Enumerable.Range(0, vmKeys.Count).Select(i => $"@k{i}")), parameters);
     }
 
     public async Task<IReadOnlyList<VmRecord>> ListMachinesAsync(MachineQuery query, CancellationToken cancellationToken) =>

@@ -150,6 +150,84 @@ public sealed class MultiNodeTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, await PollAsync(nodeA, AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow)));
     }
 
+    /// <summary>Enrolls <paramref name="vmName"/> with <paramref name="key"/> through <paramref name="node"/>; its resource id.</summary>
+    private static async Task<string> EnrollKeyAsync(ServerProcess node, string vmName, System.Security.Cryptography.ECDsa key)
+    {
+        using var enroll = node.CreateHttpClient(File.ReadAllText(node.EnrollTokenFile).Trim());
+        using var enrolled = await enroll.PostAsJsonAsync("/agent/v1/enroll",
+            new EnrollRequest { ResourceGroup = "nodes", VmName = vmName, PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()) });
+        enrolled.EnsureSuccessStatusCode();
+        return (await enrolled.Content.ReadFromJsonAsync<EnrollResponse>())!.VmResourceId;
+    }
+
+    /// <summary>A goal-state poll (answered at once) through <paramref name="node"/> with a fresh assertion signed by <paramref name="key"/>.</summary>
+    private static async Task<HttpStatusCode> PollAsync(ServerProcess node, System.Security.Cryptography.ECDsa key, string resourceId)
+    {
+        using var agent = node.CreateHttpClient(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow));
+        using var response = await agent.GetAsync("/agent/v1/goalstate?version=-1&waitSeconds=0");
+        return response.StatusCode;
+    }
+
+    /// <summary>A request that is not a poll (its assertion checked at once): the ack of forgetting an execution it never had.</summary>
+    private static async Task<HttpStatusCode> AckAsync(ServerProcess node, System.Security.Cryptography.ECDsa key, string resourceId)
+    {
+        using var agent = node.CreateHttpClient(AgentAssertion.Create(key, resourceId, DateTimeOffset.UtcNow));
+        using var response = await agent.DeleteAsync("/agent/v1/executions/never-had");
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task TwoNodes_AgentRevokedThroughA_IsRefusedThroughBAlthoughBKeptItsKey()
+    {
+        var nodeA = await StartNodeAsync("a");
+        var nodeB = await StartNodeAsync("b", nodeA);
+        using var key = AgentAssertion.NewKey();
+        var resourceId = await EnrollKeyAsync(nodeA, "revoked", key);
+        // B reads the machine and keeps its key.
+        Assert.Equal(HttpStatusCode.OK, await PollAsync(nodeB, key, resourceId));
+        Assert.Equal(HttpStatusCode.NotFound, await AckAsync(nodeB, key, resourceId));
+
+        using (var admin = Client(nodeA, nodeA.AdminToken))
+        {
+            await admin.RevokeAgentAsync(new VmRef(nodeA.SubscriptionId, "nodes", "revoked"));
+        }
+
+        // B still holds the key: the signature verifies with it, and the recorded use finds the machine without it.
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(nodeB, key, resourceId));
+        Assert.Equal(HttpStatusCode.Unauthorized, await AckAsync(nodeB, key, resourceId));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(nodeA, key, resourceId));
+    }
+
+    [Fact]
+    public async Task TwoNodes_AgentEnrolledAgainWithNewKeyThroughA_OldKeyRefusedAndNewKeyAcceptedThroughB()
+    {
+        var nodeA = await StartNodeAsync("a");
+        var nodeB = await StartNodeAsync("b", nodeA);
+        using var oldKey = AgentAssertion.NewKey();
+        using var newKey = AgentAssertion.NewKey();
+        var resourceId = await EnrollKeyAsync(nodeA, "rekeyed", oldKey);
+        Assert.Equal(HttpStatusCode.OK, await PollAsync(nodeB, oldKey, resourceId));
+
+        Assert.Equal(resourceId, await EnrollKeyAsync(nodeA, "rekeyed", newKey));
+
+        // B kept the old key: its assertions still verify there and are refused by the store; the new key's do not verify
+        // with it, so B reads the machine again and accepts them.
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(nodeB, oldKey, resourceId));
+        Assert.Equal(HttpStatusCode.Unauthorized, await AckAsync(nodeB, oldKey, resourceId));
+        Assert.Equal(HttpStatusCode.OK, await PollAsync(nodeB, newKey, resourceId));
+        Assert.Equal(HttpStatusCode.NotFound, await AckAsync(nodeB, newKey, resourceId));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PollAsync(nodeB, oldKey, resourceId));
+
+        // An assertion of the new key is still accepted once, on either node.
+        var assertion = AgentAssertion.Create(newKey, resourceId, DateTimeOffset.UtcNow);
+        foreach (var (node, expected) in new[] { (nodeB, HttpStatusCode.OK), (nodeB, HttpStatusCode.Unauthorized), (nodeA, HttpStatusCode.Unauthorized) })
+        {
+            using var agent = node.CreateHttpClient(assertion);
+            using var response = await agent.GetAsync("/agent/v1/goalstate?version=-1&waitSeconds=0");
+            Assert.Equal(expected, response.StatusCode);
+        }
+    }
+
     [Fact]
     public async Task TwoNodes_AgentStoppedWithSigterm_ShowsDisconnectedThroughEitherNodeAtOnce()
     {

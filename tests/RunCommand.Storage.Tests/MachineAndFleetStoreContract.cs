@@ -63,6 +63,40 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
     }
 
     [Fact]
+    public async Task TryUseAgentAssertions_MachineWithoutThatKey_IsCredentialGoneAndNothingIsWritten()
+    {
+        var keyed = new VmKey(Subscription, "Group", "Keyed");
+        var tokenOnly = new VmKey(Subscription, "Group", "tokenonly");
+        await Machines.EnrollAgentAsync(keyed, "local", new AgentCredential(null, [1, 1]), null, null, null, Now, default);
+        await Machines.EnrollAgentAsync(tokenOnly, "local", new AgentCredential([5], null), null, null, null, Now, default);
+        byte[] first = [1], otherKey = [2], noKey = [3], noMachine = [4];
+
+        var outcomes = await Machines.TryUseAgentAssertionsAsync(
+        [
+            new AgentAssertionUse(first, Now.AddMinutes(6), keyed, [1, 1]),
+            new AgentAssertionUse(first, Now.AddMinutes(6), keyed, [1, 1]),
+            new AgentAssertionUse(otherKey, Now.AddMinutes(6), keyed, [1, 2]),
+            new AgentAssertionUse(noKey, Now.AddMinutes(6), tokenOnly, [1, 1]),
+            new AgentAssertionUse(noMachine, Now.AddMinutes(6), new VmKey(Subscription, "Group", "gone"), [1, 1]),
+        ], default);
+
+        Assert.Equal([AgentAssertionOutcome.FirstUse, AgentAssertionOutcome.Replayed, AgentAssertionOutcome.CredentialGone,
+            AgentAssertionOutcome.CredentialGone, AgentAssertionOutcome.CredentialGone], outcomes);
+        // Refused uses were not recorded; the machine's key is compared whatever the casing its name was given in.
+        Assert.True(await Machines.TryUseAgentAssertionAsync(otherKey, Now.AddMinutes(6), default));
+        Assert.True(await Machines.TryUseAgentAssertionAsync(noKey, Now.AddMinutes(6), default));
+        Assert.Equal([AgentAssertionOutcome.FirstUse], await Machines.TryUseAgentAssertionsAsync(
+            [new AgentAssertionUse([5], Now.AddMinutes(6), new VmKey(Subscription, "GROUP", "keyed"), [1, 1])], default));
+
+        // Revoked, then enrolled again with a new key: only the new key's uses are recorded.
+        await Machines.RevokeAgentAsync(keyed, default);
+        Assert.Equal([AgentAssertionOutcome.CredentialGone], await Machines.TryUseAgentAssertionsAsync([new AgentAssertionUse([6], Now.AddMinutes(6), keyed, [1, 1])], default));
+        await Machines.EnrollAgentAsync(keyed, "local", new AgentCredential(null, [9, 9]), null, null, null, Now, default);
+        Assert.Equal([AgentAssertionOutcome.CredentialGone, AgentAssertionOutcome.FirstUse], await Machines.TryUseAgentAssertionsAsync(
+            [new AgentAssertionUse([7], Now.AddMinutes(6), keyed, [1, 1]), new AgentAssertionUse([8], Now.AddMinutes(6), keyed, [9, 9])], default));
+    }
+
+    [Fact]
     public async Task ListVms_WithScaleSetInstances_ListsOnlyVmsWhileListMachinesListsBoth()
     {
         await Machines.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", new AgentCredential([9], null), null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);

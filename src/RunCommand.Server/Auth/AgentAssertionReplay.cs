@@ -15,7 +15,10 @@ namespace RunCommand.Server.Auth;
 /// caller with its own id's outcome, so no use is accepted before its id is in the store and the cross-node check stays
 /// exact. A call that must answer soon (<c>deferred: false</c>, every request but a goal-state poll) starts a commit at
 /// once; a goal-state poll's id may wait up to <see cref="BatchDelay"/> to share one (the poll awaits it before it
-/// answers). Expired entries are purged from both about once a minute.
+/// answers). Each use is recorded only while its machine still holds the key the assertion verified with, checked in
+/// the same transaction (<see cref="IMachineStore.TryUseAgentAssertionsAsync"/>): the caller may have verified with a key
+/// kept in memory (<see cref="AgentKeys"/>), and this write is what keeps a revocation or a new enrollment on another node
+/// exact, with no read. Expired entries are purged from both about once a minute.
 /// </summary>
 public sealed class AgentAssertionReplay
 {
@@ -54,23 +57,26 @@ public sealed class AgentAssertionReplay
     private long _commits;
 
     /// <summary>
-    /// True the first time this assertion (its signed <paramref name="payload"/>, issued at <paramref name="issued"/>)
-    /// is presented to any node; false for a replay. Call it only once the signature has verified, so nobody but the
-    /// key's holder can use up an assertion. A replay to this node is refused at once; otherwise the answer comes once
-    /// the id is committed, at once or, when <paramref name="deferred"/>, within <see cref="BatchDelay"/>.
+    /// <see cref="AgentAssertionOutcome.FirstUse"/> the first time this assertion (its signed <paramref name="payload"/>,
+    /// issued at <paramref name="issued"/>) is presented to any node while <paramref name="vm"/> still holds
+    /// <paramref name="publicKey"/>, the key it verified with; a replay or a credential gone otherwise. Call it only once
+    /// the signature has verified, so nobody but the key's holder can use up an assertion. A replay to this node is
+    /// refused at once; otherwise the answer comes once the id is committed, at once or, when <paramref name="deferred"/>,
+    /// within <see cref="BatchDelay"/>.
     /// </summary>
-    public Task<bool> TryUseAsync(byte[] payload, DateTimeOffset issued, bool deferred, CancellationToken cancellationToken)
+    public Task<AgentAssertionOutcome> TryUseAsync(byte[] payload, DateTimeOffset issued, VmKey vm, byte[] publicKey, bool deferred, CancellationToken cancellationToken)
     {
         var id = SHA256.HashData(payload);
         var key = Convert.ToBase64String(id);
         var expires = issued + AgentAssertion.MaxSkew + ClockMargin;
         if (!_seen.TryAdd(key, expires))
         {
-            return Task.FromResult(false);
+            return Task.FromResult(AgentAssertionOutcome.Replayed);
         }
 
         PurgeIfDue();
-        var use = new Use(id, key, expires, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var use = new Use(new AgentAssertionUse(id, expires, vm, publicKey), key,
+            new TaskCompletionSource<AgentAssertionOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
         _queue.Writer.TryWrite(use);
         if (!deferred)
         {
@@ -110,21 +116,22 @@ public sealed class AgentAssertionReplay
     {
         try
         {
-            var firstUse = await _store.TryUseAgentAssertionsAsync(batch.Select(u => (u.Id, u.Expires)).ToList(), CancellationToken.None);
+            var outcomes = await _store.TryUseAgentAssertionsAsync(batch.Select(u => u.Assertion).ToList(), CancellationToken.None);
             Interlocked.Increment(ref _commits);
             for (var i = 0; i < batch.Count; i++)
             {
-                batch[i].FirstUse.TrySetResult(firstUse[i]);
+                batch[i].FirstUse.TrySetResult(outcomes[i]);
             }
         }
         catch (StorageFullException e)
         {
             // The database cannot take the entries: this node still refuses their replays (memory); agents keep polling, so a
-            // cancel still reaches them. Other nodes cannot see these uses until space returns.
+            // cancel still reaches them. Other nodes cannot see these uses until space returns. The key may have come from
+            // memory, so the machine and its key are read (reads work on a full disk): a revoked agent stays refused.
             Log.AssertionReplayStoreUnavailable(_logger, e.InnerException?.Message ?? e.Message);
             foreach (var use in batch)
             {
-                use.FirstUse.TrySetResult(true);
+                await CheckCredentialAsync(use);
             }
         }
         catch (Exception e)
@@ -135,6 +142,24 @@ public sealed class AgentAssertionReplay
                 _seen.TryRemove(use.Key, out _);
                 use.FirstUse.TrySetException(e);
             }
+        }
+    }
+
+    /// <summary>Answers a use that could not be recorded: first use if its machine still holds its key, as read now.</summary>
+    private async Task CheckCredentialAsync(Use use)
+    {
+        try
+        {
+            var assertion = use.Assertion;
+            var found = await _store.FindVmAgentKeyAsync(assertion.Vm.ResourceId, CancellationToken.None);
+            use.FirstUse.TrySetResult(found is { } machine && machine.Vm.Vm.Key == assertion.Vm.Key && machine.PublicKey.AsSpan().SequenceEqual(assertion.PublicKey)
+                ? AgentAssertionOutcome.FirstUse
+                : AgentAssertionOutcome.CredentialGone);
+        }
+        catch (Exception e)
+        {
+            _seen.TryRemove(use.Key, out _);
+            use.FirstUse.TrySetException(e);
         }
     }
 
@@ -170,5 +195,5 @@ public sealed class AgentAssertionReplay
         });
     }
 
-    private sealed record Use(byte[] Id, string Key, DateTimeOffset Expires, TaskCompletionSource<bool> FirstUse);
+    private sealed record Use(AgentAssertionUse Assertion, string Key, TaskCompletionSource<AgentAssertionOutcome> FirstUse);
 }

@@ -5,6 +5,10 @@ using RunCommand.Storage;
 namespace RunCommand.Server.Auth;
 
 /// <summary>Who made a request, as established by <see cref="BearerAuthentication"/>.</summary>
+/// <param name="Vm">
+/// The machine an agent speaks for. For an agent with a key it may be the record read when this node first kept the key
+/// (<see cref="AgentKeys"/>): its names are exact, its other fields (contact, tags) may be old.
+/// </param>
 public sealed record Caller(string Kind, VmRecord? Vm = null)
 {
     /// <summary>The bootstrap admin (admin.token): a built-in principal holding Owner at "/".</summary>
@@ -163,9 +167,14 @@ public sealed class BearerAuthentication
     /// The machine an agent credential speaks for, or null. A signed assertion (<c>rck1.</c>): the machine it names must
     /// exist with an enrolled key, the signature must verify with that key, and its time must be within
     /// <see cref="AgentAssertion.MaxSkew"/> of now; then its use is recorded (<see cref="AgentAssertionReplay"/>, after
-    /// the signature so only the key's holder can use an assertion up): <c>FirstUse</c> is false for a replay, and the
-    /// caller must await it (at once, or before a deferred poll answers anything). The machine is the one whose key
-    /// verified, so an agent only ever speaks for itself. Anything else is an agent token, looked up by its hash.
+    /// the signature so only the key's holder can use an assertion up): <c>FirstUse</c> is false for a replay or when the
+    /// machine no longer holds the key, and the caller must await it (at once, or before a deferred poll answers
+    /// anything). The machine and key come from this node's <see cref="AgentKeys"/> when it holds them, with no read:
+    /// the recorded use is what checks, in the store, that the machine still holds that key; a signature that does not
+    /// verify with the kept key reads the store once (the machine may have enrolled again, on another node). The machine
+    /// record is the one read when its key was kept: only its names (<see cref="VmRecord.Vm"/>) are to be relied on. The
+    /// machine is the one whose key verified, so an agent only ever speaks for itself. Anything else is an agent token,
+    /// looked up by its hash.
     /// </summary>
     public static async Task<(VmRecord Vm, byte[]? PublicKey, Task<bool> FirstUse)?> FindAgentAsync(string token, IMachineStore store, AgentKeys keys,
         AgentAssertionReplay replay, bool deferred, TimeProvider time, CancellationToken cancellationToken)
@@ -176,14 +185,43 @@ public sealed class BearerAuthentication
         }
 
         if (!AgentAssertion.TryParse(token, out var resourceId, out var issued, out var payload, out var signature)
-            || (issued - time.GetUtcNow()).Duration() > AgentAssertion.MaxSkew
-            || await store.FindVmAgentKeyAsync(resourceId, cancellationToken) is not { } found
-            || !keys.Verify(found.Vm.Vm.Key, found.PublicKey, payload, signature))
+            || (issued - time.GetUtcNow()).Duration() > AgentAssertion.MaxSkew)
         {
             return null;
         }
 
-        return (found.Vm, found.PublicKey, replay.TryUseAsync(payload, issued, deferred, cancellationToken));
+        var vmKey = resourceId.ToLowerInvariant();
+        var entry = keys.Find(vmKey);
+        if (entry is null || !AgentKeys.Verify(entry, payload, signature))
+        {
+            // Not kept, or the machine may hold another key by now: the store decides.
+            if (await store.FindVmAgentKeyAsync(resourceId, cancellationToken) is not { } found)
+            {
+                keys.Forget(vmKey);
+                return null;
+            }
+
+            if ((entry is not null && entry.PublicKey.AsSpan().SequenceEqual(found.PublicKey))
+                || keys.Remember(found.Vm, found.PublicKey) is not { } read
+                || !AgentKeys.Verify(entry = read, payload, signature))
+            {
+                return null;
+            }
+        }
+
+        return (entry.Vm, entry.PublicKey, FirstUseAsync(replay.TryUseAsync(payload, issued, entry.Vm.Vm, entry.PublicKey, deferred, cancellationToken), keys, entry));
+    }
+
+    /// <summary>True for the assertion's first use; a machine found without the kept key is read again next time.</summary>
+    private static async Task<bool> FirstUseAsync(Task<AgentAssertionOutcome> use, AgentKeys keys, AgentKeys.Entry entry)
+    {
+        var outcome = await use;
+        if (outcome == AgentAssertionOutcome.CredentialGone)
+        {
+            keys.Forget(entry);
+        }
+
+        return outcome == AgentAssertionOutcome.FirstUse;
     }
 
     /// <summary>

@@ -30,6 +30,9 @@ public interface IMachineRows
     /// <summary>The machine with this key and its agent's public key; null when none or it has no key.</summary>
     Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmKey, CancellationToken cancellationToken);
 
+    /// <summary>The public keys of the machines with these keys that have one, by machine key (absent: no machine, or no key).</summary>
+    Task<IReadOnlyDictionary<string, byte[]>> GetAgentPublicKeysAsync(IReadOnlyList<string> vmKeys, CancellationToken cancellationToken);
+
     /// <summary>
     /// Machines matching the query, ordered by resource group, plain VMs before scale-set instances, scale set name,
     /// then instance id numerically (VMs by name), all case-insensitively.

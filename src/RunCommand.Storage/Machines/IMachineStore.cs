@@ -40,9 +40,11 @@ public interface IMachineStore
 
     /// <summary>
     /// <see cref="TryUseAgentAssertionAsync"/> for many assertions, a few hundred per transaction (one node's uses,
-    /// batched): for each, in order, true for its first use, false for a replay.
+    /// batched), each recorded only if its machine still holds the public key it verified with, checked in the same
+    /// transaction: so a node that verified with a key it kept in memory refuses a machine revoked or re-keyed on another
+    /// node, with no read of its own. For each, in order, what was found.
     /// </summary>
-    Task<IReadOnlyList<bool>> TryUseAgentAssertionsAsync(IReadOnlyList<(byte[] Id, DateTimeOffset Expires)> assertions, CancellationToken cancellationToken);
+    Task<IReadOnlyList<AgentAssertionOutcome>> TryUseAgentAssertionsAsync(IReadOnlyList<AgentAssertionUse> uses, CancellationToken cancellationToken);
 
     /// <summary>Forgets the assertions that expired before <paramref name="now"/> (they would be refused for their time anyway); how many.</summary>
     Task<int> PurgeAgentAssertionsAsync(DateTimeOffset now, CancellationToken cancellationToken);

@@ -100,3 +100,23 @@ public sealed record MachineQuery
     /// <summary>Only instances of this scale set (case-insensitive); null: no such filter.</summary>
     public string? ScaleSetName { get; init; }
 }
+
+/// <summary>
+/// One use of an agent assertion to record (<see cref="IMachineStore.TryUseAgentAssertionsAsync"/>): its id (the SHA-256
+/// of its signed payload), remembered until <see cref="Expires"/>, and the machine and public key (SubjectPublicKeyInfo)
+/// its signature verified with, which the machine must still hold when the use is recorded.
+/// </summary>
+public sealed record AgentAssertionUse(byte[] Id, DateTimeOffset Expires, VmKey Vm, byte[] PublicKey);
+
+/// <summary>What recording an agent assertion's use found.</summary>
+public enum AgentAssertionOutcome
+{
+    /// <summary>Recorded: its first use, and the machine still holds the key it verified with.</summary>
+    FirstUse,
+
+    /// <summary>Used before, on this node or another: a replay (nothing written).</summary>
+    Replayed,
+
+    /// <summary>The machine no longer exists or no longer holds that key (revoked or enrolled again with another one); nothing written.</summary>
+    CredentialGone,
+}

@@ -66,24 +66,30 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
     public Task<bool> TryUseAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken) =>
         backend.WriteAsync(rows => rows.InsertAgentAssertionAsync(assertionId, expires, cancellationToken), cancellationToken);
 
-    public async Task<IReadOnlyList<bool>> TryUseAgentAssertionsAsync(IReadOnlyList<(byte[] Id, DateTimeOffset Expires)> assertions, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AgentAssertionOutcome>> TryUseAgentAssertionsAsync(IReadOnlyList<AgentAssertionUse> uses, CancellationToken cancellationToken)
     {
-        var firstUse = new List<bool>(assertions.Count);
-        foreach (var batch in assertions.Chunk(RowsPerTransaction))
+        var outcomes = new List<AgentAssertionOutcome>(uses.Count);
+        foreach (var batch in uses.Chunk(RowsPerTransaction))
         {
-            firstUse.AddRange(await backend.WriteAsync(async rows =>
+            outcomes.AddRange(await backend.WriteAsync(async rows =>
             {
-                var inserted = new bool[batch.Length];
+                // The machines' keys in the same transaction as the inserts (one statement for the batch): a revocation or
+                // a new enrollment commits either before (this use is refused) or after (it was accepted first).
+                var keys = await rows.GetAgentPublicKeysAsync([.. batch.Select(u => u.Vm.Key).Distinct(StringComparer.Ordinal)], cancellationToken);
+                var found = new AgentAssertionOutcome[batch.Length];
                 for (var i = 0; i < batch.Length; i++)
                 {
-                    inserted[i] = await rows.InsertAgentAssertionAsync(batch[i].Id, batch[i].Expires, cancellationToken);
+                    var use = batch[i];
+                    found[i] = !keys.TryGetValue(use.Vm.Key, out var key) || !key.AsSpan().SequenceEqual(use.PublicKey)
+                        ? AgentAssertionOutcome.CredentialGone
+                        : await rows.InsertAgentAssertionAsync(use.Id, use.Expires, cancellationToken) ? AgentAssertionOutcome.FirstUse : AgentAssertionOutcome.Replayed;
                 }
 
-                return inserted;
+                return found;
             }, cancellationToken));
         }
 
-        return firstUse;
+        return outcomes;
     }
 
     /// <summary>

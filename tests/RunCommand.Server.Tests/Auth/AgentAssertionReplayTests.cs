@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using RunCommand.Server.Auth;
+using RunCommand.Storage;
 
 namespace RunCommand.Server.Tests.Auth;
 
@@ -15,17 +16,30 @@ public sealed class AgentAssertionReplayTests() : SqliteStoreTests("rc-replay-")
 
     private static byte[] Payload(int i) => System.Text.Encoding.UTF8.GetBytes($"/subscriptions/s/vm{i}|1700000000|nonce{i}");
 
+    private static readonly VmKey Vm = new("00000000-0000-0000-0000-000000000001", "group", "vm");
+
+    private static readonly byte[] PublicKey = [1, 2, 3];
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        await Storage.Machines.EnrollAgentAsync(Vm, "local", new AgentCredential(null, PublicKey), null, null, null, _issued, CancellationToken.None);
+    }
+
+    private static Task<AgentAssertionOutcome> UseAsync(AgentAssertionReplay node, int i, bool deferred) =>
+        node.TryUseAsync(Payload(i), DateTimeOffset.UtcNow, Vm, PublicKey, deferred, CancellationToken.None);
+
     [Fact]
     public async Task TryUseAsync_ManyPollsAtOnce_ShareCommitsAndAreEachAcceptedOnce()
     {
         var node = Node();
 
-        var uses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => node.TryUseAsync(Payload(i), _issued, deferred: true, CancellationToken.None)));
+        var uses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => UseAsync(node, i, deferred: true)));
 
-        Assert.All(uses, Assert.True);
+        Assert.All(uses, use => Assert.Equal(AgentAssertionOutcome.FirstUse, use));
         // 200 ids queued within microseconds of each other: a handful of transactions, not 200.
         Assert.InRange(node.Commits, 1, 20);
-        Assert.False(await node.TryUseAsync(Payload(7), _issued, deferred: true, CancellationToken.None));
+        Assert.Equal(AgentAssertionOutcome.Replayed, await UseAsync(node, 7, deferred: true));
     }
 
     [Fact]
@@ -34,9 +48,9 @@ public sealed class AgentAssertionReplayTests() : SqliteStoreTests("rc-replay-")
         var nodeA = Node();
         var nodeB = Node();
 
-        Assert.True(await nodeA.TryUseAsync(Payload(1), _issued, deferred: false, CancellationToken.None));
-        Assert.False(await nodeB.TryUseAsync(Payload(1), _issued, deferred: false, CancellationToken.None));
-        Assert.False(await nodeB.TryUseAsync(Payload(1), _issued, deferred: true, CancellationToken.None));
+        Assert.Equal(AgentAssertionOutcome.FirstUse, await UseAsync(nodeA, 1, deferred: false));
+        Assert.Equal(AgentAssertionOutcome.Replayed, await UseAsync(nodeB, 1, deferred: false));
+        Assert.Equal(AgentAssertionOutcome.Replayed, await UseAsync(nodeB, 1, deferred: true));
     }
 
     [Fact]
@@ -48,10 +62,27 @@ public sealed class AgentAssertionReplayTests() : SqliteStoreTests("rc-replay-")
         // Both ids wait in their node's batch at the same time: the store decides, and only one node accepts.
         for (var i = 0; i < 20; i++)
         {
-            var onA = nodeA.TryUseAsync(Payload(100 + i), _issued, deferred: true, CancellationToken.None);
-            var onB = nodeB.TryUseAsync(Payload(100 + i), _issued, deferred: i % 2 == 0, CancellationToken.None);
-            var accepted = (await onA ? 1 : 0) + (await onB ? 1 : 0);
+            var onA = UseAsync(nodeA, 100 + i, deferred: true);
+            var onB = UseAsync(nodeB, 100 + i, deferred: i % 2 == 0);
+            var accepted = (await onA == AgentAssertionOutcome.FirstUse ? 1 : 0) + (await onB == AgentAssertionOutcome.FirstUse ? 1 : 0);
             Assert.Equal(1, accepted);
         }
+    }
+
+    [Fact]
+    public async Task TryUseAsync_MachineRevokedOrReKeyedThroughAnotherNode_IsCredentialGoneAndNotRecorded()
+    {
+        var node = Node();
+        Assert.Equal(AgentAssertionOutcome.FirstUse, await UseAsync(node, 1, deferred: false));
+
+        // Re-keyed (enrolled again with another key): a use that verified with the old key is refused, in the same commit.
+        await Storage.Machines.EnrollAgentAsync(Vm, "local", new AgentCredential(null, [4, 5, 6]), null, null, null, _issued, CancellationToken.None);
+        Assert.Equal(AgentAssertionOutcome.CredentialGone, await UseAsync(node, 2, deferred: false));
+        Assert.Equal(AgentAssertionOutcome.FirstUse, await node.TryUseAsync(Payload(3), DateTimeOffset.UtcNow, Vm, [4, 5, 6], deferred: true, CancellationToken.None));
+
+        // Revoked: refused with any key; the refused use was not recorded, so the store would still take it.
+        await Storage.Machines.RevokeAgentAsync(Vm, CancellationToken.None);
+        Assert.Equal(AgentAssertionOutcome.CredentialGone, await node.TryUseAsync(Payload(4), DateTimeOffset.UtcNow, Vm, [4, 5, 6], deferred: true, CancellationToken.None));
+        Assert.True(await Storage.Machines.TryUseAgentAssertionAsync(System.Security.Cryptography.SHA256.HashData(Payload(2)), DateTimeOffset.UtcNow.AddMinutes(6), CancellationToken.None));
     }
 }
