@@ -85,4 +85,34 @@ public sealed class AgentAssertionReplayTests() : SqliteStoreTests("rc-replay-")
         Assert.Equal(AgentAssertionOutcome.CredentialGone, await node.TryUseAsync(Payload(4), DateTimeOffset.UtcNow, Vm, [4, 5, 6], deferred: true, CancellationToken.None));
         Assert.True(await Storage.Machines.TryUseAgentAssertionAsync(System.Security.Cryptography.SHA256.HashData(Payload(2)), DateTimeOffset.UtcNow.AddMinutes(6), CancellationToken.None));
     }
+
+    [Fact]
+    public async Task TryUseAsync_DiskFull_AcceptsWhileTheMachineHoldsTheKeyAndRefusesOnceRevoked()
+    {
+        // The store cannot record uses (its disk is full): the machine and its key are read instead.
+        var node = new AgentAssertionReplay(FullDisk.Over(Storage.Machines), TimeProvider.System, NullLogger<AgentAssertionReplay>.Instance);
+
+        Assert.Equal(AgentAssertionOutcome.FirstUse, await UseAsync(node, 1, deferred: false));
+        Assert.Equal(AgentAssertionOutcome.Replayed, await UseAsync(node, 1, deferred: false));
+        await Storage.Machines.RevokeAgentAsync(Vm, CancellationToken.None);
+        Assert.Equal(AgentAssertionOutcome.CredentialGone, await UseAsync(node, 2, deferred: true));
+    }
+
+    /// <summary>The real machine store, except that recording assertions' uses fails as on a full disk.</summary>
+    public class FullDisk : System.Reflection.DispatchProxy
+    {
+        private IMachineStore _store = null!;
+
+        public static IMachineStore Over(IMachineStore store)
+        {
+            var proxy = Create<IMachineStore, FullDisk>();
+            ((FullDisk)(object)proxy)._store = store;
+            return proxy;
+        }
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args) =>
+            targetMethod!.Name == nameof(IMachineStore.TryUseAgentAssertionsAsync)
+                ? Task.FromException<IReadOnlyList<AgentAssertionOutcome>>(new StorageFullException(new IOException("No space left on device")))
+                : targetMethod.Invoke(_store, args);
+    }
 }
