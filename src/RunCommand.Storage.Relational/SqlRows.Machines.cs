@@ -48,13 +48,10 @@ public sealed partial class SqlRows
 
     public async Task SetLastContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset lastContact, CancellationToken cancellationToken)
     {
-        if (vms.Count == 0)
+        foreach (var (keys, parameters) in InLists("@k", [.. vms.Select(vm => vm.Key)]))
         {
-            return;
+            await ExecuteAsync($"UPDATE vms SET last_contact = @now WHERE key IN ({keys})", cancellationToken, [("@now", Time(lastContact)), .. parameters]);
         }
-
-        var (keys, parameters) = KeyList([.. vms.Select(vm => vm.Key)], ("@now", Time(lastContact)));
-        await ExecuteAsync($"UPDATE vms SET last_contact = @now WHERE key IN ({keys})", cancellationToken, parameters);
     }
 
     public async Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken) =>
@@ -75,28 +72,17 @@ public sealed partial class SqlRows
 
     public async Task<IReadOnlyDictionary<string, byte[]>> GetAgentPublicKeysAsync(IReadOnlyList<string> vmKeys, CancellationToken cancellationToken)
     {
-        if (vmKeys.Count == 0)
+        var found = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var (keys, parameters) in InLists("@k", vmKeys))
         {
-            return new Dictionary<string, byte[]>();
+            foreach (var (key, publicKey) in await QueryAsync($"SELECT key, agent_public_key FROM vms WHERE key IN ({keys}) AND agent_public_key IS NOT NULL",
+                reader => (reader.GetString(0), (byte[])reader.GetValue(1)), cancellationToken, parameters))
+            {
+                found[key] = publicKey;
+            }
         }
 
-        var (keys, parameters) = KeyList(vmKeys);
-        var found = await QueryAsync($"SELECT key, agent_public_key FROM vms WHERE key IN ({keys}) AND agent_public_key IS NOT NULL",
-            reader => (Key: reader.GetString(0), PublicKey: (byte[])reader.GetValue(1)), cancellationToken, parameters);
-        return found.ToDictionary(f => f.Key, f => f.PublicKey, StringComparer.Ordinal);
-    }
-
-    /// <summary>The list <c>@k0, @k1, ...</c> for an <c>IN (...)</c> of machine keys, and its parameters after <paramref name="first"/>.</summary>
-    private static (string List, (string Name, object? Value)[] Parameters) KeyList(IReadOnlyList<string> vmKeys, params (string Name, object? Value)[] first)
-    {
-        var parameters = new (string Name, object? Value)[first.Length + vmKeys.Count];
-        first.CopyTo(parameters, 0);
-        for (var i = 0; i < vmKeys.Count; i++)
-        {
-            parameters[first.Length + i] = ($"@k{i}", vmKeys[i]);
-        }
-
-        return (string.Join(", ", Enumerable.Range(0, vmKeys.Count).Select(i => $"@k{i}")), parameters);
+        return found;
     }
 
     public async Task<IReadOnlyList<VmRecord>> ListMachinesAsync(MachineQuery query, CancellationToken cancellationToken) =>
