@@ -78,8 +78,8 @@ public sealed class PostgresBackend : SqlBackend
     protected override string SchemaVersionExistsSql =>
         "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version'";
 
-    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
-        await _dataSource.OpenConnectionAsync(cancellationToken);
+    protected override async Task<SqlSession> OpenAsync(CancellationToken cancellationToken) =>
+        new(await _dataSource.OpenConnectionAsync(cancellationToken));
 
     protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.Serializable, cancellationToken);
