@@ -146,25 +146,34 @@ public sealed partial class SqlRows(SqlSession session, DbTransaction transactio
         (await QueryAsync(sql, map, cancellationToken, parameters)).FirstOrDefault();
 
     /// <summary>Runs one statement on a connection outside any unit of rows (a pragma, a lock), with a command of its own.</summary>
-    public static Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        ExecuteAsync(new SqlSession(connection), transaction, sql, cancellationToken, parameters);
+    public static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = SqlSession.NewCommand(connection, transaction, sql, parameters);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 
     /// <summary>The first column of the first row of one statement on a connection outside any unit of rows, with a command of its own.</summary>
-    public static Task<object?> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        ScalarAsync(new SqlSession(connection), transaction, sql, cancellationToken, parameters);
+    public static async Task<object?> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = SqlSession.NewCommand(connection, transaction, sql, parameters);
+        return Answer(await command.ExecuteScalarAsync(cancellationToken));
+    }
 
+    /// <summary>Runs one statement with the session's command for it (kept prepared where the session keeps them).</summary>
     public static async Task ExecuteAsync(SqlSession session, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = session.Command(transaction, sql, parameters);
         await command.Command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>The first column of the first row of one statement, with the session's command for it.</summary>
     public static async Task<object?> ScalarAsync(SqlSession session, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = session.Command(transaction, sql, parameters);
-        var value = await command.Command.ExecuteScalarAsync(cancellationToken);
-        return value is DBNull ? null : value;
+        return Answer(await command.Command.ExecuteScalarAsync(cancellationToken));
     }
+
+    private static object? Answer(object? scalar) => scalar is DBNull ? null : scalar;
 
     // ---- column readers: tolerant of each backend's storage type (text or timestamptz, integer or boolean)
 

@@ -22,13 +22,17 @@ public class SqlSession(DbConnection connection) : IAsyncDisposable
     public void MarkBroken() => Broken = true;
 
     /// <summary>A command that runs <paramref name="sql"/> in <paramref name="transaction"/> with these values; disposing the lease ends its use.</summary>
-    public virtual SqlCommandLease Command(DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
+    public virtual SqlCommandLease Command(DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters) =>
+        new(NewCommand(connection, transaction, sql, parameters), owned: true);
+
+    /// <summary>A command of its own for one statement; the caller disposes it.</summary>
+    internal static DbCommand NewCommand(DbConnection connection, DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
     {
         var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
-        SetParameters(command, parameters);
-        return new SqlCommandLease(command, owned: true);
+        SqlRows.AddParameters(command.Parameters, command.CreateParameter, parameters);
+        return command;
     }
 
     /// <summary>
