@@ -11,16 +11,11 @@ namespace RunCommand.Storage.Tests;
 public sealed class SqliteSessionTests : IAsyncDisposable
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 30, 19, 0, 0, TimeSpan.Zero);
-    private readonly string _dir = Directory.CreateTempSubdirectory("rc-sessions-").FullName;
+    private readonly SqliteBackends _file = new();
 
-    private string DatabaseFile => Path.Combine(_dir, "runcommand.db");
+    private string DatabaseFile => _file.DatabaseFile;
 
-    public ValueTask DisposeAsync()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => _file.DisposeAsync();
 
     private async Task<SqliteBackend> OpenAsync()
     {
