@@ -106,6 +106,39 @@ public sealed partial class SqlRows
         return found.Count == 0 ? null : found[0];
     }
 
+    public async Task<IReadOnlyList<ExecutionRecord>> GetExecutionsAsync(IReadOnlyList<string> executionIds, CancellationToken cancellationToken)
+    {
+        var found = new List<ExecutionRecord>(executionIds.Count);
+        foreach (var (list, parameters) in InLists("@id", executionIds))
+        {
+            found.AddRange(await QueryAsync($"SELECT {ExecutionColumns} FROM executions e WHERE e.id IN ({list})", reader => ReadExecution(reader, 0), cancellationToken, parameters));
+        }
+
+        return found;
+    }
+
+    // Per execution, a seek to the last chunk starting at or before the tail's first byte (as ReadOutputAsync does), then
+    // the chunks after it: the tail of a 1 GiB stream reads a row or two, not every row of the stream.
+    public async Task<IReadOnlyList<(string ExecutionId, long Start, byte[] Data)>> ReadOutputTailsAsync(IReadOnlyList<string> executionIds, OutputStream stream, int tailBytes, CancellationToken cancellationToken)
+    {
+        var length = stream == OutputStream.Stdout ? "e.stdout_len" : "e.stderr_len";
+        var found = new List<(string ExecutionId, long Start, byte[] Data)>();
+        foreach (var (list, parameters) in InLists("@id", executionIds))
+        {
+            found.AddRange(await QueryAsync($"""
+                SELECT o.execution_id, o.start_offset, o.data
+                FROM executions e JOIN output o ON o.execution_id = e.id AND o.stream = @s
+                    AND o.start_offset >= COALESCE((SELECT MAX(p.start_offset) FROM output p
+                        WHERE p.execution_id = e.id AND p.stream = @s AND p.start_offset <= {length} - @tail), 0)
+                WHERE e.id IN ({list}) AND {length} > 0 AND o.end_offset > {length} - @tail AND o.start_offset < {length}
+                ORDER BY o.execution_id, o.start_offset
+                """, reader => (reader.GetString(0), Int64(reader, 1), (byte[])reader.GetValue(2)), cancellationToken,
+                [.. parameters, ("@s", (int)stream), ("@tail", (long)tailBytes)]));
+        }
+
+        return found;
+    }
+
     public async Task UpdateExecutionAsync(ExecutionRecord execution, bool dropSecrets, CancellationToken cancellationToken) =>
         await ExecuteAsync("""
             UPDATE executions SET state = @state, exit_code = @code, message = @msg, start_time = @start, end_time = @end,

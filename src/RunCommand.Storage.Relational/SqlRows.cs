@@ -169,6 +169,29 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
         return value is DBNull ? null : value;
     }
 
+    private const int InListMax = 512;
+
+    /// <summary>
+    /// <paramref name="values"/> as <c>IN</c> lists of at most <see cref="InListMax"/> parameters each
+    /// (<c>@id0, @id1, ...</c>). Each list is padded with its last value to a size of 1, 8, 64 or 512, so a query runs as
+    /// one of four statement texts whatever the count (the databases prepare and cache statements by their text).
+    /// </summary>
+    private static IEnumerable<(string List, (string Name, object? Value)[] Parameters)> InLists(string prefix, IReadOnlyList<string> values)
+    {
+        for (var start = 0; start < values.Count; start += InListMax)
+        {
+            var count = Math.Min(InListMax, values.Count - start);
+            var size = count switch { 1 => 1, <= 8 => 8, <= 64 => 64, _ => InListMax };
+            var parameters = new (string Name, object? Value)[size];
+            for (var i = 0; i < size; i++)
+            {
+                parameters[i] = (prefix + i.ToString(CultureInfo.InvariantCulture), values[start + Math.Min(i, count - 1)]);
+            }
+
+            yield return (string.Join(", ", parameters.Select(p => p.Name)), parameters);
+        }
+    }
+
     // ---- column readers: tolerant of each backend's storage type (text or timestamptz, integer or boolean)
 
     private static string? Text(DbDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);

@@ -268,6 +268,35 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task GetExecutions_MoreIdsThanOneStatementTakes_AnswersEveryTailAcrossItsChunks()
+    {
+        // 520 ids: one full IN list of 512 and one padded list of 8; each stdout is three chunks, the tail spans two.
+        var puts = await Task.WhenAll(Enumerable.Range(0, 520).Select(i => PutAsync(Write($"c{i}", "x", $"{i}", max: 1000))));
+        var ids = puts.Select(p => p.Record!.Execution.ExecutionId).ToList();
+        await Task.WhenAll(ids.Select(async (id, i) =>
+        {
+            var offset = 0L;
+            foreach (var chunk in new[] { $"first-{i}|", $"second-{i}|", $"third-{i}" })
+            {
+                var data = Encoding.UTF8.GetBytes(chunk);
+                await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = id, State = ExecutionState.Running, StdoutOffset = offset, StdoutData = data }, Now, default);
+                offset += data.Length;
+            }
+        }));
+
+        var found = await RunCommands.GetExecutionsAsync([.. ids, ids[0], "unknown"], 12, default);
+
+        Assert.Equal(520, found.Count);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var whole = $"first-{i}|second-{i}|third-{i}";
+            Assert.Equal(whole[^12..], Encoding.UTF8.GetString(found[ids[i]].StdoutTail));
+            Assert.Empty(found[ids[i]].StderrTail);
+            Assert.Equal(whole.Length, found[ids[i]].Execution.StdoutLength);
+        }
+    }
+
+    [Fact]
     public async Task RecordReport_RepeatedAndOverlappingChunks_KeepsEachByteOnce()
     {
         var put = await PutAsync(Write("a", "x", "1"));

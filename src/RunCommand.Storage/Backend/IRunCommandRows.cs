@@ -29,6 +29,15 @@ public interface IRunCommandRows
     /// <summary>The execution and the run command (or action run name) it belongs to, which names its machine; null when none.</summary>
     Task<(ExecutionRecord Execution, RunCommandKey Command)?> GetExecutionAsync(string executionId, CancellationToken cancellationToken);
 
+    /// <summary>The executions of <paramref name="executionIds"/> that exist, in no particular order: one statement per few hundred ids.</summary>
+    Task<IReadOnlyList<ExecutionRecord>> GetExecutionsAsync(IReadOnlyList<string> executionIds, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// For every execution of <paramref name="executionIds"/>, the chunks of <paramref name="stream"/> overlapping its last
+    /// <paramref name="tailBytes"/> stored bytes, by execution and start offset: one statement per few hundred ids.
+    /// </summary>
+    Task<IReadOnlyList<(string ExecutionId, long Start, byte[] Data)>> ReadOutputTailsAsync(IReadOnlyList<string> executionIds, OutputStream stream, int tailBytes, CancellationToken cancellationToken);
+
     /// <summary>Writes every mutable column of the execution as given; drops its sealed secrets when <paramref name="dropSecrets"/>.</summary>
     Task UpdateExecutionAsync(ExecutionRecord execution, bool dropSecrets, CancellationToken cancellationToken);
 

@@ -101,22 +101,35 @@ public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
     public Task<IReadOnlyDictionary<string, ExecutionWithTails>> GetExecutionsAsync(IReadOnlyCollection<string> executionIds, int tailBytes, CancellationToken cancellationToken) =>
         backend.ReadAsync<IReadOnlyDictionary<string, ExecutionWithTails>>(async rows =>
         {
-            var found = new Dictionary<string, ExecutionWithTails>(executionIds.Count, StringComparer.Ordinal);
-            foreach (var executionId in executionIds)
-            {
-                if (await rows.GetExecutionAsync(executionId, cancellationToken) is not { Execution: var execution })
-                {
-                    continue;
-                }
-
-                found[executionId] = new ExecutionWithTails(
-                    execution,
-                    await TailAsync(rows, execution, OutputStream.Stdout, tailBytes, cancellationToken),
-                    await TailAsync(rows, execution, OutputStream.Stderr, tailBytes, cancellationToken));
-            }
-
-            return found;
+            // A few statements for the whole set, not up to three per execution: a fleet run's view reads every target's
+            // execution and tails, again at every burst of changes while a client follows the run.
+            var executions = await rows.GetExecutionsAsync([.. executionIds.Distinct(StringComparer.Ordinal)], cancellationToken);
+            var stdout = await TailsAsync(rows, executions, OutputStream.Stdout, tailBytes, cancellationToken);
+            var stderr = await TailsAsync(rows, executions, OutputStream.Stderr, tailBytes, cancellationToken);
+            return executions.ToDictionary(e => e.ExecutionId,
+                e => new ExecutionWithTails(e, stdout.GetValueOrDefault(e.ExecutionId) ?? [], stderr.GetValueOrDefault(e.ExecutionId) ?? []), StringComparer.Ordinal);
         }, cancellationToken);
+
+    /// <summary>The last <paramref name="tailBytes"/> stored bytes of <paramref name="stream"/> of each execution that has any.</summary>
+    private static async Task<Dictionary<string, byte[]>> TailsAsync(IRows rows, IReadOnlyList<ExecutionRecord> executions, OutputStream stream, int tailBytes, CancellationToken cancellationToken)
+    {
+        var tails = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var lengths = executions.Where(e => Length(e, stream) > 0).ToDictionary(e => e.ExecutionId, e => Length(e, stream), StringComparer.Ordinal);
+        if (tailBytes <= 0 || lengths.Count == 0)
+        {
+            return tails;
+        }
+
+        foreach (var chunks in (await rows.ReadOutputTailsAsync([.. lengths.Keys], stream, tailBytes, cancellationToken)).GroupBy(c => c.ExecutionId, StringComparer.Ordinal))
+        {
+            var length = lengths[chunks.Key];
+            tails[chunks.Key] = Slice([.. chunks.Select(c => (c.Start, c.Data))], Math.Max(0, length - tailBytes), length);
+        }
+
+        return tails;
+    }
+
+    private static long Length(ExecutionRecord execution, OutputStream stream) => stream == OutputStream.Stdout ? execution.StdoutLength : execution.StderrLength;
 
     public Task<IReadOnlyDictionary<ExecutionState, long>> CountRunCommandsByStateAsync(CancellationToken cancellationToken) =>
         backend.ReadAsync<IReadOnlyDictionary<ExecutionState, long>>(async rows =>
@@ -133,21 +146,21 @@ public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
     public Task<byte[]> ReadOutputAsync(string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
         backend.ReadAsync(rows => ReadOutputAsync(rows, executionId, stream, offset, maxBytes, cancellationToken), cancellationToken);
 
-    private static Task<byte[]> TailAsync(IRows rows, ExecutionRecord execution, OutputStream stream, int tailBytes, CancellationToken cancellationToken)
-    {
-        var length = stream == OutputStream.Stdout ? execution.StdoutLength : execution.StderrLength;
-        var from = Math.Max(0, length - tailBytes);
-        return length == from ? Task.FromResult<byte[]>([]) : ReadOutputAsync(rows, execution.ExecutionId, stream, from, (int)(length - from), cancellationToken);
-    }
+    private static async Task<byte[]> ReadOutputAsync(IRows rows, string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken) =>
+        Slice(await rows.ReadOutputAsync(executionId, stream, offset, offset + maxBytes, cancellationToken), offset, offset + maxBytes);
 
-    private static async Task<byte[]> ReadOutputAsync(IRows rows, string executionId, OutputStream stream, long offset, int maxBytes, CancellationToken cancellationToken)
+    /// <summary>The bytes [<paramref name="from"/>, <paramref name="to"/>) of a stream, from its chunks (by start offset) that overlap them.</summary>
+    private static byte[] Slice(IReadOnlyList<(long Start, byte[] Data)> chunks, long from, long to)
     {
         using var buffer = new MemoryStream();
-        foreach (var (start, data) in await rows.ReadOutputAsync(executionId, stream, offset, offset + maxBytes, cancellationToken))
+        foreach (var (start, data) in chunks)
         {
-            var from = (int)Math.Max(0, offset - start);
-            var take = (int)Math.Min(data.Length - from, offset + maxBytes - (start + from));
-            buffer.Write(data, from, take);
+            var skip = (int)Math.Max(0, from - start);
+            var take = (int)Math.Min(data.Length - skip, to - (start + skip));
+            if (take > 0)
+            {
+                buffer.Write(data, skip, take);
+            }
         }
 
         return buffer.ToArray();
