@@ -114,10 +114,6 @@ public sealed class PostgresBackend : SqlBackend
     private sealed class PostgresDialect : SqlDialect
     {
         // timestamptz holds microseconds; Npgsql takes a DateTimeOffset only in UTC.
-        public override object ToTimeValue(DateTimeOffset value)
-        {
-            var utc = value.ToUniversalTime();
-            return utc.AddTicks(-(utc.Ticks % 10));
-        }
+        public override object ToTimeValue(DateTimeOffset value) => StorageFormat.StoredTime(value);
     }
 }
