@@ -78,8 +78,8 @@ public sealed class PostgresBackend : SqlBackend
     protected override string SchemaVersionExistsSql =>
         "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version'";
 
-    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
-        await _dataSource.OpenConnectionAsync(cancellationToken);
+    protected override async Task<SqlSession> OpenAsync(CancellationToken cancellationToken) =>
+        new(await _dataSource.OpenConnectionAsync(cancellationToken));
 
     protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.Serializable, cancellationToken);
@@ -114,10 +114,6 @@ public sealed class PostgresBackend : SqlBackend
     private sealed class PostgresDialect : SqlDialect
     {
         // timestamptz holds microseconds; Npgsql takes a DateTimeOffset only in UTC.
-        public override object ToTimeValue(DateTimeOffset value)
-        {
-            var utc = value.ToUniversalTime();
-            return utc.AddTicks(-(utc.Ticks % 10));
-        }
+        public override object ToTimeValue(DateTimeOffset value) => StorageFormat.StoredTime(value);
     }
 }

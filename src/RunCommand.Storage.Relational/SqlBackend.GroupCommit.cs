@@ -128,9 +128,25 @@ public abstract partial class SqlBackend
 
     private async Task CommitOnceAsync(List<IWriteUnit> batch)
     {
+        await using var session = await OpenWriterAsync(CancellationToken.None);
+        try
+        {
+            await CommitOnceAsync(session, batch);
+        }
+        catch
+        {
+            // BEGIN, a statement outside the units' savepoints or COMMIT failed: the transaction was rolled back when
+            // disposed, and the connection is not lent again in whatever state the error left it.
+            session.MarkBroken();
+            throw;
+        }
+    }
+
+    private async Task CommitOnceAsync(SqlSession session, List<IWriteUnit> batch)
+    {
         var guarded = batch.Count > 1;
         var topics = new HashSet<string>(StringComparer.Ordinal);
-        await using var connection = await OpenAsync(CancellationToken.None);
+        var connection = session.Connection;
         await using var transaction = await BeginWriteAsync(connection, CancellationToken.None);
         foreach (var unit in batch)
         {
@@ -143,7 +159,7 @@ public abstract partial class SqlBackend
 
             // The savepoint, the unit's statements that answer nothing and its release go with the unit's other
             // statements where the connection batches them (SqlRows.DeferAsync): a unit costs a round trip per answer it reads.
-            var rows = new SqlRows(connection, transaction, dialect);
+            var rows = new SqlRows(session, transaction, dialect);
             try
             {
                 if (guarded)
@@ -165,7 +181,7 @@ public abstract partial class SqlBackend
                 // and commits the others.
                 if (rows.AnySent)
                 {
-                    await SqlRows.ExecuteAsync(connection, transaction, RollbackSql, CancellationToken.None);
+                    await SqlRows.ExecuteAsync(session, transaction, RollbackSql, CancellationToken.None);
                 }
 
                 unit.Fail(e);

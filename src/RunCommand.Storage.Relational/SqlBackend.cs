@@ -27,7 +27,11 @@ public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect
 
     protected IChangeFeed Changes { get; } = changes;
 
-    protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+    /// <summary>A connection for one unit of work; disposing the session ends the unit's use of it.</summary>
+    protected abstract Task<SqlSession> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>The connection a batch of writes commits on (at most <see cref="ConcurrentWriters"/> at once); by default any.</summary>
+    protected virtual Task<SqlSession> OpenWriterAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
 
     /// <summary>A transaction in which reads and writes are atomic and isolated from other writers (other nodes too).</summary>
     protected abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
@@ -64,13 +68,21 @@ public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect
         {
             try
             {
-                await using var connection = await OpenAsync(cancellationToken);
-                await using var transaction = await BeginReadAsync(connection, cancellationToken);
-                var rows = new SqlRows(connection, transaction, dialect);
-                var result = await work(rows);
-                await rows.FlushAsync(cancellationToken);
-                await transaction.CommitAsync(CancellationToken.None);
-                return result;
+                await using var session = await OpenAsync(cancellationToken);
+                try
+                {
+                    await using var transaction = await BeginReadAsync(session.Connection, cancellationToken);
+                    var rows = new SqlRows(session, transaction, dialect);
+                    var result = await work(rows);
+                    await rows.FlushAsync(cancellationToken);
+                    await transaction.CommitAsync(CancellationToken.None);
+                    return result;
+                }
+                catch
+                {
+                    session.MarkBroken();
+                    throw;
+                }
             }
             catch (Exception e) when (IsTransient(e))
             {
@@ -99,7 +111,10 @@ public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect
 
     public virtual async Task MigrateAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        // Used once at start, then closed whatever happened: never lent again in the state a failed script may leave.
+        await using var session = await OpenAsync(cancellationToken);
+        session.MarkBroken();
+        var connection = session.Connection;
         await using var transaction = await BeginMigrationAsync(connection, cancellationToken);
         var versioned = await SqlRows.ScalarAsync(connection, transaction, SchemaVersionExistsSql, cancellationToken) is not null;
         if (!versioned)
@@ -135,7 +150,8 @@ public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect
     {
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
+            await using var session = await OpenAsync(cancellationToken);
+            var connection = session.Connection;
             if (await SqlRows.ScalarAsync(connection, null, SchemaVersionExistsSql, cancellationToken) is null)
             {
                 return new StorageReadiness(false, 0, RequiredSchemaVersion, "The schema has not been created yet.");

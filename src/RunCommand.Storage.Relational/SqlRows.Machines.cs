@@ -5,8 +5,10 @@ namespace RunCommand.Storage.Relational;
 /// <summary>Rows of <c>vms</c> (VMs and scale-set instances) and <c>scale_sets</c>.</summary>
 public sealed partial class SqlRows
 {
-    private const string VmSelect =
-        "SELECT subscription, resource_group, name, location, vm_id, tags, last_contact, hostname, agent_version, created, scale_set, signed_off FROM vms";
+    private const string VmColumns =
+        "v.subscription, v.resource_group, v.name, v.location, v.vm_id, v.tags, v.last_contact, v.hostname, v.agent_version, v.created, v.scale_set, v.signed_off";
+
+    private const string VmSelect = "SELECT " + VmColumns + " FROM vms v";
 
     private static VmRecord ReadVm(DbDataReader reader) => new()
     {

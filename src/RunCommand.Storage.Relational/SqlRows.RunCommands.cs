@@ -5,29 +5,42 @@ namespace RunCommand.Storage.Relational;
 /// <summary>Rows of <c>run_commands</c>, <c>executions</c>, <c>output</c> and <c>operations</c>.</summary>
 public sealed partial class SqlRows
 {
-    private const string RunCommandSelect = """
-        SELECT r.name, r.location, r.tags, r.spec, r.secrets, r.fingerprint, r.operation_id, r.first_execution, r.deleting, r.created,
+    private const string RunCommandColumns = """
+        r.name, r.location, r.tags, r.spec, r.secrets, r.fingerprint, r.operation_id, r.first_execution, r.deleting, r.created,
                e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created,
                v.subscription, v.resource_group, v.name, v.scale_set
-        FROM run_commands r JOIN executions e ON e.id = r.execution_id JOIN vms v ON v.key = r.vm_key
         """;
+
+    private const string RunCommandSelect =
+        "SELECT " + RunCommandColumns + " FROM run_commands r JOIN executions e ON e.id = r.execution_id JOIN vms v ON v.key = r.vm_key";
+
+    // The VM (12 columns), its run command count, then the run command's columns when it exists (all NULL when not).
+    private const string PutReadSelect = "SELECT " + VmColumns + ", (SELECT count(*) FROM run_commands c WHERE c.vm_key = v.key), " + RunCommandColumns + """
+         FROM vms v LEFT JOIN run_commands r ON r.key = @key AND r.vm_key = v.key LEFT JOIN executions e ON e.id = r.execution_id
+        WHERE v.key = @vm
+        """;
+
+    private const int PutReadRunCommand = 13;
 
     private const string ExecutionColumns =
         "e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created";
 
-    private static RunCommandRecord ReadRunCommand(DbDataReader reader) => new()
+    private static RunCommandRecord ReadRunCommand(DbDataReader reader) => ReadRunCommand(reader, 0);
+
+    private static RunCommandRecord ReadRunCommand(DbDataReader reader, int first) => new()
     {
-        Command = new RunCommandKey(new VmKey(reader.GetString(21), reader.GetString(22), reader.GetString(23), Text(reader, 24)), reader.GetString(0)),
-        Location = reader.GetString(1),
-        Tags = StorageFormat.DeserializeTags(Text(reader, 2)),
-        Spec = StorageFormat.DeserializeSpec(reader.GetString(3)),
-        SealedSecrets = Bytes(reader, 4),
-        Fingerprint = reader.GetString(5),
-        OperationId = reader.GetString(6),
-        IsFirstExecution = Flag(reader, 7),
-        Deleting = Flag(reader, 8),
-        Created = Time(reader, 9),
-        Execution = ReadExecution(reader, 10),
+        Command = new RunCommandKey(
+            new VmKey(reader.GetString(first + 21), reader.GetString(first + 22), reader.GetString(first + 23), Text(reader, first + 24)), reader.GetString(first)),
+        Location = reader.GetString(first + 1),
+        Tags = StorageFormat.DeserializeTags(Text(reader, first + 2)),
+        Spec = StorageFormat.DeserializeSpec(reader.GetString(first + 3)),
+        SealedSecrets = Bytes(reader, first + 4),
+        Fingerprint = reader.GetString(first + 5),
+        OperationId = reader.GetString(first + 6),
+        IsFirstExecution = Flag(reader, first + 7),
+        Deleting = Flag(reader, first + 8),
+        Created = Time(reader, first + 9),
+        Execution = ReadExecution(reader, first + 10),
     };
 
     private static ExecutionRecord ReadExecution(DbDataReader reader, int first) => new()
@@ -52,8 +65,12 @@ public sealed partial class SqlRows
         await QueryAsync(RunCommandSelect + " WHERE r.vm_key = @vm" + (afterLowerName is null ? "" : " AND r.sort_name > @after") + " ORDER BY r.sort_name LIMIT @take",
             ReadRunCommand, cancellationToken, ("@vm", vm.Key), ("@after", afterLowerName), ("@take", take));
 
-    public async Task<int> CountRunCommandsAsync(VmKey vm, CancellationToken cancellationToken) =>
-        Convert.ToInt32(await ScalarAsync("SELECT count(*) FROM run_commands WHERE vm_key = @vm", cancellationToken, ("@vm", vm.Key)), System.Globalization.CultureInfo.InvariantCulture);
+    public Task<RunCommandPutRead?> ReadForPutAsync(RunCommandKey command, CancellationToken cancellationToken) =>
+        QuerySingleAsync(PutReadSelect, reader => new RunCommandPutRead(
+                ReadVm(reader),
+                reader.IsDBNull(PutReadRunCommand) ? null : ReadRunCommand(reader, PutReadRunCommand),
+                Int32(reader, PutReadRunCommand - 1)),
+            cancellationToken, ("@key", command.Key), ("@vm", command.Vm.Key));
 
     public Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken) =>
         DeferAsync("""

@@ -7,11 +7,11 @@ namespace RunCommand.Storage.Relational;
 /// The rows of one SQL transaction: each member is one or a few statements, no rule. Split by area
 /// (<c>SqlRows.*.cs</c>); this part holds the plumbing and the column readers every area uses.
 /// </summary>
-public sealed partial class SqlRows(DbConnection connection, DbTransaction transaction, SqlDialect dialect) : IRows
+public sealed partial class SqlRows(SqlSession session, DbTransaction transaction, SqlDialect dialect) : IRows
 {
     private readonly HashSet<string> _topics = new(StringComparer.Ordinal);
     private readonly List<(string Sql, (string Name, object? Value)[] Parameters)> _deferred = [];
-    private readonly bool _batches = connection.CanCreateBatch;
+    private readonly bool _batches = session.Connection.CanCreateBatch;
 
     /// <summary>Topics notified by this transaction, each once.</summary>
     public IReadOnlyCollection<string> Topics => _topics;
@@ -20,18 +20,7 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
 
     private object? Time(DateTimeOffset? value) => value is { } v ? dialect.ToTimeValue(v) : null;
 
-    private DbCommand Command(string sql, params (string Name, object? Value)[] parameters) => Command(connection, transaction, sql, parameters);
-
-    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        AddParameters(command.Parameters, command.CreateParameter, parameters);
-        return command;
-    }
-
-    private static void AddParameters(DbParameterCollection collection, Func<DbParameter> create, (string Name, object? Value)[] parameters)
+    internal static void AddParameters(DbParameterCollection collection, Func<DbParameter> create, (string Name, object? Value)[] parameters)
     {
         foreach (var (name, value) in parameters)
         {
@@ -78,7 +67,7 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
     /// <summary>The deferred statements and then <paramref name="sql"/> (when given), as one batch; the queue is emptied.</summary>
     private DbBatch Batch(string? sql, (string Name, object? Value)[] parameters)
     {
-        var batch = connection.CreateBatch();
+        var batch = session.Connection.CreateBatch();
         batch.Transaction = transaction;
         foreach (var (deferredSql, deferredParameters) in _deferred)
         {
@@ -108,8 +97,8 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
         AnySent = true;
         if (_deferred.Count == 0)
         {
-            await using var command = Command(sql, parameters);
-            return await command.ExecuteNonQueryAsync(cancellationToken);
+            await using var command = session.Command(transaction, sql, parameters);
+            return await command.Command.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using var batch = Batch(sql, parameters);
@@ -122,7 +111,7 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
         if (_deferred.Count == 0)
         {
             AnySent = true;
-            return await ScalarAsync(connection, transaction, sql, cancellationToken, parameters);
+            return await ScalarAsync(session, transaction, sql, cancellationToken, parameters);
         }
 
         var found = await QueryAsync(sql, reader => reader.IsDBNull(0) ? null : reader.GetValue(0), cancellationToken, parameters);
@@ -132,10 +121,10 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
     private async Task<List<T>> QueryAsync<T>(string sql, Func<DbDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         AnySent = true;
-        await using var command = _deferred.Count == 0 ? Command(sql, parameters) : null;
+        await using var command = _deferred.Count == 0 ? session.Command(transaction, sql, parameters) : (SqlCommandLease?)null;
         await using var batch = command is null ? Batch(sql, parameters) : null;
-        await using var reader = command is not null
-            ? await command.ExecuteReaderAsync(cancellationToken)
+        await using var reader = command is { } lease
+            ? await lease.Command.ExecuteReaderAsync(cancellationToken)
             : await batch!.ExecuteReaderAsync(cancellationToken);
 
         // The deferred statements before the query answer no rows; the query's rows are the one result that has columns.
@@ -156,18 +145,35 @@ public sealed partial class SqlRows(DbConnection connection, DbTransaction trans
         where T : class =>
         (await QueryAsync(sql, map, cancellationToken, parameters)).FirstOrDefault();
 
+    /// <summary>Runs one statement on a connection outside any unit of rows (a pragma, a lock), with a command of its own.</summary>
     public static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(connection, transaction, sql, parameters);
+        await using var command = SqlSession.NewCommand(connection, transaction, sql, parameters);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>The first column of the first row of one statement on a connection outside any unit of rows, with a command of its own.</summary>
     public static async Task<object?> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(connection, transaction, sql, parameters);
-        var value = await command.ExecuteScalarAsync(cancellationToken);
-        return value is DBNull ? null : value;
+        await using var command = SqlSession.NewCommand(connection, transaction, sql, parameters);
+        return Answer(await command.ExecuteScalarAsync(cancellationToken));
     }
+
+    /// <summary>Runs one statement with the session's command for it (kept prepared where the session keeps them).</summary>
+    public static async Task ExecuteAsync(SqlSession session, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = session.Command(transaction, sql, parameters);
+        await command.Command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The first column of the first row of one statement, with the session's command for it.</summary>
+    public static async Task<object?> ScalarAsync(SqlSession session, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = session.Command(transaction, sql, parameters);
+        return Answer(await command.Command.ExecuteScalarAsync(cancellationToken));
+    }
+
+    private static object? Answer(object? scalar) => scalar is DBNull ? null : scalar;
 
     private const int InListMax = 512;
 

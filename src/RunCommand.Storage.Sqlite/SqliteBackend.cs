@@ -10,7 +10,8 @@ namespace RunCommand.Storage.Sqlite;
 /// (the WAL is written before the commit returns); with <c>fullSync</c> each commit is also fsynced, so it
 /// survives a power cut, at the price of one disk flush per write. Writers are serialized in process and take
 /// SQLite's write lock at BEGIN (IMMEDIATE), so a second process on the same file waits rather than failing
-/// midway; readers run in parallel on their own connections. The file is created mode 0600.
+/// midway; readers run in parallel on their own connections. The file is created mode 0600. Connections stay open and
+/// keep their statements prepared (<see cref="SqliteSessionPool"/>).
 /// </summary>
 public sealed class SqliteBackend : SqlBackend
 {
@@ -20,6 +21,7 @@ public sealed class SqliteBackend : SqlBackend
     private readonly string _connectionString;
     private readonly string _pragmas;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly SqliteSessionPool _sessions;
 
     public SqliteBackend(string databasePath, IChangeFeed changes, bool fullSync = false)
         : base(changes, new SqliteDialect(), Migration.FromResources(typeof(SqliteBackend).Assembly))
@@ -30,10 +32,16 @@ public sealed class SqliteBackend : SqlBackend
         {
             DataSource = databasePath,
             Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
+
+            // The backend keeps its own connections (SqliteSessionPool): one closed by it is really closed.
+            Pooling = false,
             DefaultTimeout = 30,
         }.ToString();
+        _sessions = new SqliteSessionPool(ConnectAsync);
     }
+
+    /// <summary>The connections this backend keeps; for tests.</summary>
+    internal SqliteSessionPool Sessions => _sessions;
 
     public override string Name => "sqlite";
 
@@ -42,7 +50,7 @@ public sealed class SqliteBackend : SqlBackend
     public override async Task MigrateAsync(CancellationToken cancellationToken)
     {
         RestrictFileModes();
-        await using (var connection = await OpenAsync(cancellationToken))
+        await using (var connection = await ConnectAsync(cancellationToken))
         {
             await UseIncrementalVacuumAsync(connection, cancellationToken);
 
@@ -93,7 +101,7 @@ public sealed class SqliteBackend : SqlBackend
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
+            await using var connection = await ConnectAsync(cancellationToken);
             await SqlRows.ExecuteAsync(connection, null, "PRAGMA incremental_vacuum;", cancellationToken);
             await SqlRows.ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken);
         }
@@ -128,12 +136,25 @@ public sealed class SqliteBackend : SqlBackend
         }
     }
 
-    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    protected override Task<SqlSession> OpenAsync(CancellationToken cancellationToken) => _sessions.RentReaderAsync(cancellationToken);
+
+    protected override Task<SqlSession> OpenWriterAsync(CancellationToken cancellationToken) => _sessions.RentWriterAsync(cancellationToken);
+
+    /// <summary>A new connection, set up once: the pragmas below hold for as long as it stays open.</summary>
+    private async Task<SqliteConnection> ConnectAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
-        await SqlRows.ExecuteAsync(connection, null, _pragmas, cancellationToken);
-        return connection;
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await SqlRows.ExecuteAsync(connection, null, _pragmas, cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>
@@ -192,6 +213,7 @@ public sealed class SqliteBackend : SqlBackend
 
     public override async ValueTask DisposeAsync()
     {
+        _sessions.Dispose();
         _writeLock.Dispose();
         await base.DisposeAsync();
     }

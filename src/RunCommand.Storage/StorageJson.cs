@@ -77,6 +77,16 @@ public static class StorageFormat
         };
     }
 
+    /// <summary>
+    /// <paramref name="value"/> as every backend stores and reads it back: in UTC, to the microsecond (PostgreSQL's
+    /// <c>timestamptz</c> keeps no finer; SQLite's text keeps 100 ns, so this loses nothing there either).
+    /// </summary>
+    public static DateTimeOffset StoredTime(DateTimeOffset value)
+    {
+        var utc = value.ToUniversalTime();
+        return utc.AddTicks(-(utc.Ticks % 10));
+    }
+
     public static string Timestamp(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     public static DateTimeOffset ParseTimestamp(string value) =>

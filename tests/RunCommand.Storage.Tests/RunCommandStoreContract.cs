@@ -107,6 +107,42 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
         Assert.Equal("local", (await RunCommands.GetRunCommandAsync(write.Command, default))!.Location);
     }
 
+    [Fact]
+    public async Task PutRunCommand_AnswersTheRecordAReadThenAnswers()
+    {
+        // The record a PUT answers is built from the rows it wrote: it must be what they hold, to the tick the
+        // backend keeps (a time finer than a microsecond), with the VM's names as stored (the request spells them
+        // in another case), for a new command and for a changed one.
+        var otherCase = new RunCommandKey(new VmKey(_vm.SubscriptionId.ToUpperInvariant(), "GROUP", "vm1"), "a");
+        var write = Write("a", "echo 1", "f1") with
+        {
+            Command = otherCase,
+            Tags = new Dictionary<string, string> { ["team"] = "ops" },
+            SealedSecrets = [9, 8, 7],
+            Spec = new RunCommandSpec { Script = "echo 1", Parameters = [new RunCommandParameter { Name = "x", Value = "1" }], TimeoutInSeconds = 30 },
+        };
+
+        foreach (var (put, at) in new[] { (write, Now.AddTicks(1_234_567)), (write with { Fingerprint = "f2" }, Now.AddTicks(7_654_321)) })
+        {
+            var outcome = await RunCommands.PutRunCommandAsync(put, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), at, default);
+            var read = await RunCommands.GetRunCommandAsync(new RunCommandKey(_vm, "a"), default);
+
+            var answered = outcome.Record!;
+            Assert.Equal(read!.Command, answered.Command);
+            Assert.Equal((read.Command.Vm.SubscriptionId, read.Command.Vm.ResourceGroup, read.Command.Vm.VmName),
+                (answered.Command.Vm.SubscriptionId, answered.Command.Vm.ResourceGroup, answered.Command.Vm.VmName));
+            Assert.Equal(read.Execution, answered.Execution);
+            Assert.Equal(read.Created, answered.Created);
+            Assert.Equal(read.Created.Offset, answered.Created.Offset);
+            Assert.Equal(read.Execution.Created.Offset, answered.Execution.Created.Offset);
+            Assert.Equal((read.Location, read.Fingerprint, read.OperationId, read.IsFirstExecution, read.Deleting),
+                (answered.Location, answered.Fingerprint, answered.OperationId, answered.IsFirstExecution, answered.Deleting));
+            Assert.Equal(read.Tags, answered.Tags);
+            Assert.Equal(read.SealedSecrets, answered.SealedSecrets);
+            Assert.Equal(StorageFormat.Serialize(read.Spec), StorageFormat.Serialize(answered.Spec));
+        }
+    }
+
     private static AuditRecord Entry(string id, int status) => new()
     {
         Id = id, Time = Now, Caller = "alice", Action = "Microsoft.Compute/virtualMachines/runCommands/write",

@@ -35,7 +35,7 @@ public sealed class FleetSwarmScenario : IScenario
         // Warm the server the way one that has been running is warm (docs/performance.md, item 18): after one fleet run,
         // a fifth of the server's CPU in the measured runs was still tiered compilation. The first run's time is shown too.
         await SwarmFleet.RunAsync(client, server, "swarm", "one", "warm-one", 1, timeout);
-        var cold = await SwarmFleet.RunAsync(client, server, "swarm", "many", "warm-many", count, timeout);
+        var (cold, _) = await SwarmFleet.RunAsync(client, server, "swarm", "many", "warm-many", count, timeout);
         for (var i = 0; i < WarmUpRuns; i++)
         {
             await SwarmFleet.RunAsync(client, server, "swarm", "one", $"warm-one-{i}", 1, timeout);
@@ -49,16 +49,16 @@ public sealed class FleetSwarmScenario : IScenario
         var swarmCpu = TimeSpan.Zero;
         for (var i = 0; i < 3; i++)
         {
-            baseline.Add(await SwarmFleet.RunAsync(client, server, "swarm", "one", $"one-{i}", 1, timeout));
+            baseline.Add((await SwarmFleet.RunAsync(client, server, "swarm", "one", $"one-{i}", 1, timeout)).Milliseconds);
             // CPU seconds of the server and of this process (the swarm and the client) move far less with the machine's
             // load than the wall time does: the figure to compare a change by on a shared machine.
             var (serverBefore, swarmBefore) = (ProcessStats.CpuTime(server.Process.Pid), Process.GetCurrentProcess().TotalProcessorTime);
-            var elapsed = await SwarmFleet.RunAsync(client, server, "swarm", "many", $"many-{i}", count, timeout);
+            var (elapsed, views) = await SwarmFleet.RunAsync(client, server, "swarm", "many", $"many-{i}", count, timeout);
             var (serverRun, swarmRun) = (ProcessStats.CpuTime(server.Process.Pid) - serverBefore, Process.GetCurrentProcess().TotalProcessorTime - swarmBefore);
             serverCpu += serverRun;
             swarmCpu += swarmRun;
             measured.Add(elapsed);
-            Console.WriteLine($"  run {i + 1}: {Samples.Seconds(elapsed)}, CPU server {serverRun.TotalSeconds:F2} s, swarm and client {swarmRun.TotalSeconds:F2} s");
+            Console.WriteLine($"  run {i + 1}: {Samples.Seconds(elapsed)}, CPU server {serverRun.TotalSeconds:F2} s, swarm and client {swarmRun.TotalSeconds:F2} s; {views} views of the run answered to the client's waiting GETs");
         }
 
         context.Add(new Figure

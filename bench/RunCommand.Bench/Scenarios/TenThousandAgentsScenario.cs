@@ -62,12 +62,12 @@ public sealed class TenThousandAgentsScenario : IScenario
             });
 
             var (serverCpu, swarmCpu) = (ProcessStats.CpuTime(server.Process.Pid), Process.GetCurrentProcess().TotalProcessorTime);
-            var fleet = await SwarmFleet.RunAsync(client, server, "swarm", "tenk", "all", count, TimeSpan.FromMinutes(10));
+            var (fleet, views) = await SwarmFleet.RunAsync(client, server, "swarm", "tenk", "all", count, TimeSpan.FromMinutes(10));
             (serverCpu, swarmCpu) = (ProcessStats.CpuTime(server.Process.Pid) - serverCpu, Process.GetCurrentProcess().TotalProcessorTime - swarmCpu);
             context.Add(new Figure
             {
                 Name = $"one fleet run to all {count:N0} simulated agents, all terminal",
-                Measured = $"{Samples.Seconds(fleet)}; CPU server {serverCpu.TotalSeconds:F1} s, swarm and client {swarmCpu.TotalSeconds:F1} s",
+                Measured = $"{Samples.Seconds(fleet)}; CPU server {serverCpu.TotalSeconds:F1} s, swarm and client {swarmCpu.TotalSeconds:F1} s; {views} views of the run answered",
                 Baseline = $"peak server RSS after it {Samples.Mb(ProcessStats.Rss(server.Process.Pid))}",
                 Target = "≤ 20 s",
                 Met = fleet <= 20_000,

@@ -24,8 +24,11 @@ public static class SwarmFleet
         Tags = new Dictionary<string, string> { ["swarm"] = tag },
     };
 
-    /// <summary>Runs <c>echo hi</c> on every machine tagged <c>swarm=tag</c>; returns milliseconds until terminal, all succeeded.</summary>
-    public static async Task<double> RunAsync(RunCommandClient client, ServerProcess server, string resourceGroup, string tag, string name, int expected, TimeSpan timeout)
+    /// <summary>
+    /// Runs <c>echo hi</c> on every machine tagged <c>swarm=tag</c>; returns the milliseconds until the client saw it
+    /// terminal, all succeeded, and how many views of the run its waiting GETs got on the way (each a view the server built).
+    /// </summary>
+    public static async Task<(double Milliseconds, int Views)> RunAsync(RunCommandClient client, ServerProcess server, string resourceGroup, string tag, string name, int expected, TimeSpan timeout)
     {
         var run = new FleetRunRef(server.SubscriptionId, resourceGroup, name);
         var started = Stopwatch.GetTimestamp();
@@ -39,7 +42,7 @@ public static class SwarmFleet
             },
         });
         using var deadline = new CancellationTokenSource(timeout);
-        while (true)
+        for (var views = 1; ; views++)
         {
             var view = await client.GetFleetRunAsync(run, waitSeconds: 10, deadline.Token);
             if (FleetRunStates.IsTerminal(view.Properties!.ProvisioningState!))
@@ -47,7 +50,7 @@ public static class SwarmFleet
                 var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 var succeeded = view.Properties.InstanceView!.Counts.GetValueOrDefault(ExecutionStates.Succeeded);
                 return succeeded == expected
-                    ? elapsed
+                    ? (elapsed, views)
                     : throw new InvalidOperationException($"Fleet run {name} ended {view.Properties.ProvisioningState} with {succeeded} of {expected} succeeded.");
             }
         }

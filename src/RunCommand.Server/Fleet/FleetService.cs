@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using RunCommand.Contracts;
@@ -188,17 +189,45 @@ public sealed class FleetService(
             $"The Resource '{FleetRunKey.ResourceType}/{key.Name}' under resource group '{key.ResourceGroup}' was not found.");
 
     /// <summary>
-    /// How long a waiting GET keeps collecting changes after the first one before it answers: targets of a fleet end in
-    /// bursts, and one answer per burst (not per target) keeps a followed run of N targets from costing N full views.
+    /// How long a waiting GET keeps collecting changes after the first one before it answers, at least: targets of a fleet
+    /// end in bursts, and one answer per burst (not per target) keeps a followed run of N targets from costing N full views.
     /// </summary>
     public static readonly TimeSpan ChangeCoalescing = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// A waiting GET collects changes for at least this many times as long as the run's previous view took to build, so a
+    /// client following a run has the server building its views at most a third of the time (a view of 10,000 targets
+    /// costs a few hundred milliseconds; answered every 20 ms it took a core).
+    /// </summary>
+    public const int CoalescingPerViewCost = 2;
+
+    private const int MaxFollowedRuns = 10_000;
+
+    // How long the last view of each followed run took to build: what the next waiting GET of that run coalesces by.
+    private readonly ConcurrentDictionary<FleetRunKey, TimeSpan> _viewCosts = new();
 
     /// <summary>The run's view; with a wait, holds the call until a target or the run changes (or the wait ends).</summary>
     /// <param name="viewer">What the caller may read: the answer shows only the targets it may read directly (and waits only on those).</param>
     public async Task<FleetRunResource> GetAsync(FleetRunKey key, TimeSpan wait, CallerGrants viewer, CancellationToken cancellationToken)
     {
-        var record = await RequireAsync(key, cancellationToken);
-        if (wait > TimeSpan.Zero && !record.State.IsTerminal() && !polls.Stopping)
+        var waits = wait > TimeSpan.Zero && !polls.Stopping;
+        // Subscribed before the read: a target started or the run ended after it wakes this call.
+        var runChanged = waits ? changes.NextChangeAsync(Topics.Fleet(key)) : null;
+        var started = time.GetTimestamp();
+        FleetRunRecord record;
+        try
+        {
+            record = await RequireAsync(key, cancellationToken);
+        }
+        catch when (runChanged is not null)
+        {
+            // No such run (or the read failed): release the subscription, or every call for a name that never changes
+            // would leave one behind.
+            changes.Publish(Topics.Fleet(key));
+            throw;
+        }
+
+        if (runChanged is not null && !record.State.IsTerminal())
         {
             if (wait > options.Value.MaxLongPoll)
             {
@@ -208,25 +237,43 @@ public sealed class FleetService(
             // Watch the run and every started target the caller may read, without reading their state first: a terminal execution never
             // changes, so watching it costs nothing, while reading every target's view before waiting cost 3 queries
             // a target on every call.
-            var watched = new List<Task> { changes.NextChangeAsync(Topics.Fleet(key)) };
+            var watched = new List<Task> { runChanged };
             watched.AddRange(record.Targets
                 .Where(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine))
                 .Select(t => changes.NextChangeAsync(Topics.Execution(t.ExecutionId!))));
-            // A change between the read above and the subscriptions would be missed: read once more now.
-            var again = await RequireAsync(key, cancellationToken);
-            if (again.State == record.State && again.Targets.Count(t => t.ExecutionId is not null && viewer.CanReadMachine(t.Machine)) == watched.Count - 1)
+            var changed = Task.WhenAny(watched);
+            await polls.WaitAsync(changed, wait, cancellationToken);
+            if (changed.IsCompleted && !polls.Stopping)
             {
-                var changed = Task.WhenAny(watched);
-                await polls.WaitAsync(changed, wait, cancellationToken);
-                if (changed.IsCompleted && !polls.Stopping)
-                {
-                    await Task.Delay(ChangeCoalescing, time, cancellationToken);
-                }
+                // Targets' changes are collected for longer on a run whose view costs more; a change of the run itself
+                // (targets started, or the run ended) ends the wait after the short one, so the end is seen at once.
+                var coalescing = _viewCosts.TryGetValue(key, out var cost) && cost * CoalescingPerViewCost > ChangeCoalescing ? cost * CoalescingPerViewCost : ChangeCoalescing;
+                await (runChanged.IsCompleted
+                    ? Task.Delay(ChangeCoalescing, time, cancellationToken)
+                    : Task.WhenAny(Task.Delay(coalescing, time, cancellationToken), runChanged));
             }
+
+            started = time.GetTimestamp();
             record = await RequireAsync(key, cancellationToken);
         }
 
-        return await ToResourceAsync(record, viewer, cancellationToken);
+        var view = await ToResourceAsync(record, viewer, cancellationToken);
+        if (record.State.IsTerminal())
+        {
+            _viewCosts.TryRemove(key, out _);
+        }
+        else
+        {
+            if (_viewCosts.Count >= MaxFollowedRuns)
+            {
+                // Runs followed on this node that ended while nobody looked leave entries: start over now and then.
+                _viewCosts.Clear();
+            }
+
+            _viewCosts[key] = time.GetElapsedTime(started);
+        }
+
+        return view;
     }
 
     public async Task<IReadOnlyList<FleetRunResource>> ListAsync(string resourceGroup, CallerGrants viewer, CancellationToken cancellationToken)

@@ -9,7 +9,11 @@ public interface IRunCommandRows
     /// <summary>Up to <paramref name="take"/> run commands of a VM ordered by lower-cased name, after <paramref name="afterLowerName"/> when set.</summary>
     Task<IReadOnlyList<RunCommandRecord>> ListRunCommandsAsync(VmKey vm, string? afterLowerName, int take, CancellationToken cancellationToken);
 
-    Task<int> CountRunCommandsAsync(VmKey vm, CancellationToken cancellationToken);
+    /// <summary>
+    /// What a PUT decides on, in one read: the command's VM, the run command when it exists and how many run commands
+    /// the VM has (deleting ones included); null when the VM does not exist.
+    /// </summary>
+    Task<RunCommandPutRead?> ReadForPutAsync(RunCommandKey command, CancellationToken cancellationToken);
 
     /// <summary>Inserts or replaces the run command row (all columns as given).</summary>
     Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken);

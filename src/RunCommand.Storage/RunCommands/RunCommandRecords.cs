@@ -196,6 +196,12 @@ public enum WriteOutcomeKind
 /// <summary>Result of a PUT; <see cref="Record"/> is null only for the failure kinds; <see cref="Vm"/> is set for <see cref="WriteOutcomeKind.LocationMismatch"/>.</summary>
 public sealed record WriteOutcome(WriteOutcomeKind Kind, RunCommandRecord? Record, VmRecord? Vm = null);
 
+/// <summary>What a PUT decides on, read together (<see cref="IRunCommandRows.ReadForPutAsync"/>).</summary>
+/// <param name="Vm">The run command's VM.</param>
+/// <param name="Existing">The run command when it exists, with its current execution.</param>
+/// <param name="RunCommandCount">The VM's run commands, deleting ones included.</param>
+public sealed record RunCommandPutRead(VmRecord Vm, RunCommandRecord? Existing, int RunCommandCount);
+
 public enum DeleteOutcomeKind
 {
     NotFound,

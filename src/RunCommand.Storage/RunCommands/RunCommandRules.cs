@@ -24,19 +24,21 @@ internal static class RunCommandRules
 
     private static async Task<WriteOutcome> WriteAsync(IRows rows, RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        // The record answered is built from the rows written, not read back, so its times must be what the rows hold.
+        now = StorageFormat.StoredTime(now);
         var vm = write.Command.Vm;
-        var machine = await rows.GetVmAsync(vm, cancellationToken);
-        if (machine is null)
+        if (await rows.ReadForPutAsync(write.Command, cancellationToken) is not { } read)
         {
             return new WriteOutcome(WriteOutcomeKind.VmNotFound, null);
         }
+
+        var (machine, existing, count) = read;
 
         if (write.ExpectedLocation is { } expected && !Locations.Same(expected, machine.Location))
         {
             return new WriteOutcome(WriteOutcomeKind.LocationMismatch, null, machine);
         }
 
-        var existing = await rows.GetRunCommandAsync(write.Command, cancellationToken);
         if (existing is { Deleting: true })
         {
             return new WriteOutcome(WriteOutcomeKind.Deleting, existing);
@@ -52,7 +54,7 @@ internal static class RunCommandRules
 
         if (existing is null)
         {
-            if (await rows.CountRunCommandsAsync(vm, cancellationToken) >= write.MaxRunCommandsPerVm)
+            if (count >= write.MaxRunCommandsPerVm)
             {
                 return new WriteOutcome(WriteOutcomeKind.LimitReached, null);
             }
@@ -78,7 +80,7 @@ internal static class RunCommandRules
             ExecutionId = newExecutionId,
             Created = now,
         }, cancellationToken);
-        await rows.SaveRunCommandAsync(new RunCommandRow
+        var row = new RunCommandRow
         {
             Command = write.Command,
             Location = write.Location ?? machine.Location,
@@ -90,10 +92,25 @@ internal static class RunCommandRules
             OperationId = newOperationId,
             IsFirstExecution = existing is null,
             Created = existing?.Created ?? now,
-        }, cancellationToken);
+        };
+        await rows.SaveRunCommandAsync(row, cancellationToken);
         await ExecutionRules.TellAgentAsync(rows, vm, cancellationToken);
 
-        var record = await rows.GetRunCommandAsync(write.Command, cancellationToken);
+        // What a read of the command would now answer: the VM's names as stored (the request may spell them in
+        // another case), the new execution as inserted (Pending, undelivered, no output).
+        var record = new RunCommandRecord
+        {
+            Command = new RunCommandKey(machine.Vm, write.Command.Name),
+            Location = row.Location,
+            Tags = row.Tags,
+            Spec = row.Spec,
+            SealedSecrets = row.SealedSecrets,
+            Fingerprint = row.Fingerprint,
+            OperationId = newOperationId,
+            IsFirstExecution = row.IsFirstExecution,
+            Created = row.Created,
+            Execution = new ExecutionRecord { ExecutionId = newExecutionId, State = ExecutionState.Pending, Created = now },
+        };
         return new WriteOutcome(existing is null ? WriteOutcomeKind.Created : WriteOutcomeKind.Updated, record);
     }
 }
