@@ -123,6 +123,14 @@ public sealed partial class SqlRows
             ? Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)
             : 0L;
 
+    public async Task<(long Version, AgentCredential Credential)?> GetGoalVersionAndCredentialAsync(VmKey vm, CancellationToken cancellationToken)
+    {
+        var found = await QueryAsync("SELECT goal_version, agent_token_hash, agent_public_key FROM vms WHERE key = @key",
+            reader => (reader.GetInt64(0), new AgentCredential(reader.IsDBNull(1) ? null : (byte[])reader.GetValue(1), reader.IsDBNull(2) ? null : (byte[])reader.GetValue(2))),
+            cancellationToken, ("@key", vm.Key));
+        return found.Count == 0 ? null : found[0];
+    }
+
     public Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken) =>
         DeferAsync("UPDATE vms SET goal_version = goal_version + 1 WHERE key = @key", cancellationToken, ("@key", vm.Key));
 }

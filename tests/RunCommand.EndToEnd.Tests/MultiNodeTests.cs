@@ -199,6 +199,37 @@ public sealed class MultiNodeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoNodes_PollWaitingOnB_MachineEnrolledAgainThroughAAndGivenWork_OldKeyGetsNoWorkNewKeyDoes()
+    {
+        var nodeA = await StartNodeAsync("a");
+        var nodeB = await StartNodeAsync("b", nodeA);
+        using var oldKey = AgentAssertion.NewKey();
+        using var newKey = AgentAssertion.NewKey();
+        var resourceId = await EnrollKeyAsync(nodeA, "rekeyed-waiting", oldKey);
+        using var first = nodeB.CreateHttpClient(AgentAssertion.Create(oldKey, resourceId, DateTimeOffset.UtcNow));
+        var known = (await first.GetFromJsonAsync<GoalState>("/agent/v1/goalstate?version=-1&waitSeconds=0"))!.Version;
+
+        // The old key's poll waits on B (its assertion accepted there); the machine is enrolled again with a new key and
+        // given work through A: the change wakes B's poll through PostgreSQL, and B must not hand the work to the old key.
+        using var waitingAgent = nodeB.CreateHttpClient(AgentAssertion.Create(oldKey, resourceId, DateTimeOffset.UtcNow));
+        var waiting = waitingAgent.GetAsync($"/agent/v1/goalstate?version={known}&waitSeconds=30");
+        using var scraper = nodeB.CreateHttpClient(nodeA.AdminToken);
+        await Wait.UntilAsync(async () => PrometheusText.Parse(await scraper.GetStringAsync("/metrics")).GetValueOrDefault("runcmd_agents_connected") >= 1,
+            TimeSpan.FromSeconds(30), "B to hold the old key's poll");
+        Assert.Equal(resourceId, await EnrollKeyAsync(nodeA, "rekeyed-waiting", newKey));
+        using (var admin = Client(nodeA, nodeA.AdminToken))
+        {
+            await admin.CreateOrUpdateAsync(new RunCommandRef(nodeA.SubscriptionId, "nodes", "rekeyed-waiting", "after-rekey"), Stack.Script("echo no"));
+        }
+
+        using var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
+        using var newAgent = nodeB.CreateHttpClient(AgentAssertion.Create(newKey, resourceId, DateTimeOffset.UtcNow));
+        var goal = await newAgent.GetFromJsonAsync<GoalState>("/agent/v1/goalstate?version=-1&waitSeconds=0");
+        Assert.Equal("after-rekey", Assert.Single(goal!.Executions).RunCommandName);
+    }
+
+    [Fact]
     public async Task TwoNodes_AgentEnrolledAgainWithNewKeyThroughA_OldKeyRefusedAndNewKeyAcceptedThroughB()
     {
         var nodeA = await StartNodeAsync("a");

@@ -407,6 +407,63 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task ReadGoalState_CredentialHeld_AnswersVersionWorkAndForgetListAndMarksNothingUntilDelivered()
+    {
+        var gone = (await PutAsync(Write("gone", "echo 1", "g"))).Record!.Execution.ExecutionId;
+        await AgentWork.LeaseGoalStateAsync(_vm, default);
+        await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = gone, State = ExecutionState.Succeeded, ExitCode = 0, StartTime = Now, EndTime = Now }, Now, default);
+        await RunCommands.DeleteRunCommandAsync(new RunCommandKey(_vm, "gone"), Guid.NewGuid().ToString(), Now, default);
+        var pending = (await PutAsync(Write("a", "echo 2", "a"))).Record!.Execution.ExecutionId;
+        var token = new AgentCredential([1, 2, 3], null);
+
+        var read = await AgentWork.ReadGoalStateAsync(_vm, token, default);
+
+        Assert.NotNull(read);
+        Assert.Equal(await AgentWork.GetGoalStateVersionAsync(_vm, default), read.Version);
+        Assert.Equal(pending, Assert.Single(read.Work).Execution.ExecutionId);
+        Assert.False(read.Work[0].Execution.Delivered);
+        Assert.Equal([gone], read.Forget);
+        Assert.False(Assert.Single((await AgentWork.ReadGoalStateAsync(_vm, token, default))!.Work).Execution.Delivered);
+
+        var delivered = await AgentWork.DeliverGoalStateAsync(_vm, token, read, default);
+
+        Assert.True(Assert.Single(delivered!.Work).Execution.Delivered);
+        Assert.Equal([gone], delivered.Forget);
+        var again = await AgentWork.ReadGoalStateAsync(_vm, token, default);
+        Assert.True(Assert.Single(again!.Work).Execution.Delivered);
+        // Everything delivered: the answer is handed over as read.
+        Assert.Same(again, await AgentWork.DeliverGoalStateAsync(_vm, token, again, default));
+    }
+
+    [Fact]
+    public async Task ReadGoalState_MachineReKeyedOrRevoked_IsNullAndDeliversNothing()
+    {
+        var pending = (await PutAsync(Write("a", "echo 2", "a"))).Record!.Execution.ExecutionId;
+        var token = new AgentCredential([1, 2, 3], null);
+        var read = (await AgentWork.ReadGoalStateAsync(_vm, token, default))!;
+
+        // Enrolled again with a key (as through another node): the old token no longer speaks for the machine.
+        await Machines.EnrollAgentAsync(_vm, "local", new AgentCredential(null, [7, 7, 7]), "host", "1.0", null, Now, default);
+
+        Assert.Null(await AgentWork.ReadGoalStateAsync(_vm, token, default));
+        Assert.Null(await AgentWork.DeliverGoalStateAsync(_vm, token, read, default));
+        Assert.Null(await AgentWork.ReadGoalStateAsync(_vm, new AgentCredential(null, [7, 7, 8]), default));
+        Assert.Null(await AgentWork.ReadGoalStateAsync(_vm, new AgentCredential([7, 7, 7], null), default));
+        Assert.Null(await AgentWork.ReadGoalStateAsync(new VmKey(_vm.SubscriptionId, _vm.ResourceGroup, "NoSuchVm"), new AgentCredential(null, [7, 7, 7]), default));
+        var key = new AgentCredential(null, [7, 7, 7]);
+        var withKey = await AgentWork.ReadGoalStateAsync(_vm, key, default);
+        Assert.False(Assert.Single(withKey!.Work).Execution.Delivered);
+        Assert.Equal(pending, withKey.Work[0].Execution.ExecutionId);
+
+        Assert.True(await Machines.RevokeAgentAsync(_vm, default));
+
+        Assert.Null(await AgentWork.ReadGoalStateAsync(_vm, key, default));
+        Assert.Null(await AgentWork.DeliverGoalStateAsync(_vm, key, withKey, default));
+        // Nothing was marked delivered for the refused agent: a delete can still cancel on the server alone.
+        Assert.False((await RunCommands.GetExecutionAsync(pending, default))!.Delivered);
+    }
+
+    [Fact]
     public async Task EnrollAgent_Again_RevokesThePreviousCredential()
     {
         await Machines.EnrollAgentAsync(_vm, "local", new AgentCredential([4, 5, 6], null), "host", "1.0", null, Now, default);

@@ -142,7 +142,7 @@ public static class AgentEndpoints
         }, ContractsJsonContext.Default.EnrollResponse);
     }
 
-    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IMachineStore machines, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, CancellationToken cancellationToken)
+    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
@@ -163,15 +163,44 @@ public static class AgentEndpoints
 
         using var poll = await presence.BeginPollAsync(vm, cancellationToken);
         var deadline = time.GetUtcNow() + wait;
+        // The credential may be revoked (or replaced, through any node) while the poll waits: the answer is read only
+        // while the machine still holds it, in the answer's own snapshot, so a revoked agent gets no work, not even once.
+        var presented = BearerAuthentication.Presented(http.Caller(), http.Request.Headers.Authorization.ToString()[7..].Trim());
+        // A poll that may wait first reads only the version: most (idle renewals) find it unchanged and wait.
+        var versionOnly = wait > TimeSpan.Zero;
+        GoalStateAnswer? answer;
         while (true)
         {
             // Subscribe first, then read: a command created in between wakes this poll.
             var changed = changes.NextChangeAsync(Topics.Vm(vm));
-            var version = await store.GetGoalStateVersionAsync(vm, cancellationToken);
+            answer = null;
+            long version;
+            if (versionOnly)
+            {
+                versionOnly = false;
+                version = await store.GetGoalStateVersionAsync(vm, cancellationToken);
+            }
+            else
+            {
+                answer = await store.ReadGoalStateAsync(vm, presented, cancellationToken);
+                if (answer is null)
+                {
+                    return CredentialRevoked(http);
+                }
+
+                version = answer.Version;
+            }
+
             var remaining = deadline - time.GetUtcNow();
             if (version != known || remaining <= TimeSpan.Zero)
             {
-                break;
+                if (answer is not null)
+                {
+                    break;
+                }
+
+                // Changed: read the whole answer now.
+                continue;
             }
 
             if (polls.Stopping)
@@ -185,25 +214,26 @@ public static class AgentEndpoints
             await polls.WaitAsync(changed, remaining, cancellationToken);
         }
 
-        // The credential may have been revoked while the poll waited: a revoked agent gets no work, not even this once.
-        // (This request already used its assertion: its key, or token, is compared with the stored one.)
-        var token = http.Request.Headers.Authorization.ToString()[7..].Trim();
-        if (!await BearerAuthentication.IsStillValidAsync(http.Caller(), token, machines, cancellationToken))
+        // Work not yet delivered is marked delivered in a write transaction that checks the credential again.
+        if (await store.DeliverGoalStateAsync(vm, presented, answer, cancellationToken) is not { } delivered)
         {
-            http.Response.Headers.WWWAuthenticate = "Bearer";
-            return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The agent credential has been revoked.");
+            return CredentialRevoked(http);
         }
 
-        var (current, work) = await store.LeaseGoalStateAsync(vm, cancellationToken);
-        foreach (var item in work)
+        foreach (var item in delivered.Work)
         {
             metrics.Handed(item.Execution);
         }
 
-        var assignments = work.Select(item => ToAssignment(item, protector)).ToList();
-        var forget = await store.ListForgottenExecutionsAsync(vm, cancellationToken);
-        return Results.Json(new GoalState { Version = current, Executions = assignments, Forget = forget.Count == 0 ? null : forget, PollSeconds = (int)longPoll.TotalSeconds },
+        var assignments = delivered.Work.Select(item => ToAssignment(item, protector)).ToList();
+        return Results.Json(new GoalState { Version = delivered.Version, Executions = assignments, Forget = delivered.Forget.Count == 0 ? null : delivered.Forget, PollSeconds = (int)longPoll.TotalSeconds },
             ContractsJsonContext.Default.GoalState);
+    }
+
+    private static IResult CredentialRevoked(HttpContext http)
+    {
+        http.Response.Headers.WWWAuthenticate = "Bearer";
+        return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The agent credential has been revoked.");
     }
 
     /// <summary>The agent has deleted its files of an execution whose run command was deleted: it leaves the goal state's <c>forget</c> list.</summary>

@@ -225,20 +225,13 @@ public sealed class BearerAuthentication
     }
 
     /// <summary>
-    /// After a long poll: the credential that opened it still speaks for the same machine (not revoked, not replaced by a
-    /// new enrollment). The assertion was checked when the poll began; only the stored key (or token) is compared now.
+    /// The agent credential that opened this request, as the store compares it with the machine's (a long poll's answer
+    /// is read only while the machine still holds it: <see cref="IAgentWorkStore.ReadGoalStateAsync"/>): the public key
+    /// a signed assertion verified with, else the hash of the bearer token. The assertion itself was checked when the
+    /// request began; only the stored credential is compared again.
     /// </summary>
-    public static async Task<bool> IsStillValidAsync(Caller caller, string token, IMachineStore store, CancellationToken cancellationToken)
-    {
-        var vm = caller.Vm!.Vm;
-        if (caller.AgentPublicKey is { } key)
-        {
-            return await store.FindVmAgentKeyAsync(vm.ResourceId, cancellationToken) is { } found
-                && found.Vm.Vm.Key == vm.Key && found.PublicKey.AsSpan().SequenceEqual(key);
-        }
-
-        return await store.FindVmByAgentTokenAsync(TokenService.Hash(token), cancellationToken) is { } still && still.Vm.Key == vm.Key;
-    }
+    public static AgentCredential Presented(Caller caller, string token) =>
+        caller.AgentPublicKey is { } key ? new AgentCredential(null, key) : new AgentCredential(TokenService.Hash(token), null);
 
     private static async Task RefuseAsync(HttpContext http, ILogger logger, string code, string message)
     {

@@ -9,37 +9,86 @@ public sealed class AgentWorkStore(IStorageBackend backend) : IAgentWorkStore
     public async Task<(long Version, IReadOnlyList<PendingWork> Work)> LeaseGoalStateAsync(VmKey vm, CancellationToken cancellationToken)
     {
         // Most polls find everything delivered already: a plain read, no write transaction.
-        var read = await backend.ReadAsync(rows => ReadGoalStateAsync(rows, vm, cancellationToken), cancellationToken);
-        if (read.Work.All(w => w.Execution.Delivered))
+        var read = await backend.ReadAsync(rows => ReadWorkAsync(rows, vm, cancellationToken), cancellationToken);
+        if (AllDelivered(read.Work))
         {
             return read;
         }
 
         return await backend.WriteAsync(async rows =>
         {
-            // Checkpoint: once delivered, a delete can no longer cancel an execution on the server alone; it must ask
-            // the agent. Marked in the same transaction as the read, so the answer and the mark agree.
-            var (version, work) = await ReadGoalStateAsync(rows, vm, cancellationToken);
-            var delivered = new List<PendingWork>(work.Count);
-            foreach (var item in work)
-            {
-                if (item.Execution is { Delivered: false, State: ExecutionState.Pending })
-                {
-                    var marked = item.Execution with { Delivered = true };
-                    await rows.UpdateExecutionAsync(marked, dropSecrets: false, cancellationToken);
-                    delivered.Add(item with { Execution = marked });
-                }
-                else
-                {
-                    delivered.Add(item);
-                }
-            }
-
-            return (version, (IReadOnlyList<PendingWork>)delivered);
+            var (version, work) = await ReadWorkAsync(rows, vm, cancellationToken);
+            return (version, await MarkDeliveredAsync(rows, work, cancellationToken));
         }, cancellationToken);
     }
 
-    private static async Task<(long Version, IReadOnlyList<PendingWork> Work)> ReadGoalStateAsync(IRows rows, VmKey vm, CancellationToken cancellationToken) =>
+    public Task<GoalStateAnswer?> ReadGoalStateAsync(VmKey vm, AgentCredential presented, CancellationToken cancellationToken) =>
+        backend.ReadAsync(rows => ReadAnswerAsync(rows, vm, presented, cancellationToken), cancellationToken);
+
+    public async Task<GoalStateAnswer?> DeliverGoalStateAsync(VmKey vm, AgentCredential presented, GoalStateAnswer read, CancellationToken cancellationToken)
+    {
+        if (AllDelivered(read.Work))
+        {
+            return read;
+        }
+
+        return await backend.WriteAsync(async rows =>
+            await ReadAnswerAsync(rows, vm, presented, cancellationToken) is { } answer
+                ? answer with { Work = await MarkDeliveredAsync(rows, answer.Work, cancellationToken) }
+                : null, cancellationToken);
+    }
+
+    /// <summary>The answer on one snapshot, its credential check first: a machine without that credential gets nothing.</summary>
+    private static async Task<GoalStateAnswer?> ReadAnswerAsync(IRows rows, VmKey vm, AgentCredential presented, CancellationToken cancellationToken)
+    {
+        if (await rows.GetGoalVersionAndCredentialAsync(vm, cancellationToken) is not { } stored || !Holds(stored.Credential, presented))
+        {
+            return null;
+        }
+
+        var work = await rows.ListUnfinishedExecutionsAsync(vm, cancellationToken);
+        var forget = await rows.ListForgottenExecutionsAsync(vm, cancellationToken);
+        return new GoalStateAnswer(stored.Version, work, forget);
+    }
+
+    /// <summary>
+    /// Whether the stored credential is the one the agent presented: its public key when it signed with a key, else its
+    /// token's hash. Compared here, above the backends, so every backend answers the same.
+    /// </summary>
+    private static bool Holds(AgentCredential stored, AgentCredential presented) => presented switch
+    {
+        { PublicKey: { } key } => stored.PublicKey is { } held && held.AsSpan().SequenceEqual(key),
+        { TokenHash: { } hash } => stored.TokenHash is { } held && held.AsSpan().SequenceEqual(hash),
+        _ => false,
+    };
+
+    private static bool AllDelivered(IReadOnlyList<PendingWork> work) => work.All(w => w.Execution.Delivered);
+
+    /// <summary>
+    /// Checkpoint: once delivered, a delete can no longer cancel an execution on the server alone; it must ask the agent.
+    /// Marked in the same transaction as the read, so the answer and the mark agree.
+    /// </summary>
+    private static async Task<IReadOnlyList<PendingWork>> MarkDeliveredAsync(IRows rows, IReadOnlyList<PendingWork> work, CancellationToken cancellationToken)
+    {
+        var delivered = new List<PendingWork>(work.Count);
+        foreach (var item in work)
+        {
+            if (item.Execution is { Delivered: false, State: ExecutionState.Pending })
+            {
+                var marked = item.Execution with { Delivered = true };
+                await rows.UpdateExecutionAsync(marked, dropSecrets: false, cancellationToken);
+                delivered.Add(item with { Execution = marked });
+            }
+            else
+            {
+                delivered.Add(item);
+            }
+        }
+
+        return delivered;
+    }
+
+    private static async Task<(long Version, IReadOnlyList<PendingWork> Work)> ReadWorkAsync(IRows rows, VmKey vm, CancellationToken cancellationToken) =>
         (await rows.GetGoalVersionAsync(vm, cancellationToken), await rows.ListUnfinishedExecutionsAsync(vm, cancellationToken));
 
     public Task<ReportOutcome?> RecordReportAsync(VmKey vm, ReportWrite report, DateTimeOffset now, CancellationToken cancellationToken) =>

@@ -9,6 +9,21 @@ public interface IAgentWorkStore
     /// </summary>
     Task<(long Version, IReadOnlyList<PendingWork> Work)> LeaseGoalStateAsync(VmKey vm, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// An agent's goal-state answer read on one snapshot: the version, every execution the server does not hold as
+    /// finished (oldest first) and the forget list, and whether the machine still holds the credential the agent
+    /// presented (<paramref name="presented"/>: its public key, or its token's hash). Null when it does not (revoked, or
+    /// enrolled again with another credential, possibly through another node): such an agent gets no work. Marks nothing.
+    /// </summary>
+    Task<GoalStateAnswer?> ReadGoalStateAsync(VmKey vm, AgentCredential presented, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Hands over an answer of <see cref="ReadGoalStateAsync"/>: when all its work was delivered already, the answer as
+    /// it is (nothing read or written); else one write transaction reads it again, credential check included, and marks
+    /// its Pending executions delivered. Null when the machine no longer holds <paramref name="presented"/>.
+    /// </summary>
+    Task<GoalStateAnswer?> DeliverGoalStateAsync(VmKey vm, AgentCredential presented, GoalStateAnswer read, CancellationToken cancellationToken);
+
     /// <summary>The VM's current goal-state version (cheap; used to decide whether a poll must wait).</summary>
     Task<long> GetGoalStateVersionAsync(VmKey vm, CancellationToken cancellationToken);
 

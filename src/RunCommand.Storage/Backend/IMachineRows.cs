@@ -50,6 +50,12 @@ public interface IMachineRows
 
     Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The machine's goal-state version and the agent credential it holds (its token's hash, its public key), in one
+    /// statement; null when there is no such machine.
+    /// </summary>
+    Task<(long Version, AgentCredential Credential)?> GetGoalVersionAndCredentialAsync(VmKey vm, CancellationToken cancellationToken);
+
     /// <summary>Inserts the assertion id unless it is there; false when it was (nothing written).</summary>
     Task<bool> InsertAgentAssertionAsync(byte[] assertionId, DateTimeOffset expires, CancellationToken cancellationToken);
 
