@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using RunCommand.Storage.Relational;
 using RunCommand.Storage.Sqlite;
 using RunCommand.Testing;
 
@@ -68,6 +69,20 @@ public sealed class SqliteSessionTests : IAsyncDisposable
         var again = Assert.Single(SqliteStatements.Prepared((SqliteConnection)session.Connection), s => s.Sql.Contains("FROM audit", StringComparison.Ordinal));
         Assert.Equal(statement.Handle, again.Handle);
         Assert.Equal(2, again.Runs);
+    }
+
+    [Fact]
+    public async Task Connections_ReaderAndWriter_ReadTheFileThroughAMemoryMap()
+    {
+        await using var backend = await OpenAsync();
+        await AppendAsync(backend, "a");
+        await AuditIdsAsync(backend);
+
+        // What SQLite answers is the size it applies: 0 if the library were built without memory-mapped I/O.
+        foreach (var session in new[] { Assert.Single(backend.Sessions.IdleReaders), backend.Sessions.IdleWriter! })
+        {
+            Assert.Equal(SqliteBackend.MmapSize, Convert.ToInt64(await SqlRows.ScalarAsync(session.Connection, null, "PRAGMA mmap_size", default), System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     [Fact]
