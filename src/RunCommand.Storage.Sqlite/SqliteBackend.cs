@@ -41,7 +41,7 @@ public sealed class SqliteBackend : SqlBackend
             DefaultTimeout = 30,
         }.ToString();
         _sessions = new SqliteSessionPool(ConnectAsync);
-        _checkpointer = new SqliteCheckpointer(ConnectAsync);
+        _checkpointer = new SqliteCheckpointer(databasePath, ConnectAsync);
     }
 
     /// <summary>The connections this backend keeps; for tests.</summary>
@@ -173,6 +173,12 @@ public sealed class SqliteBackend : SqlBackend
         await _writeLock.WaitAsync();
         try
         {
+            if (_checkpointer.WalTooLong)
+            {
+                // No commit can run meanwhile, so this pass copies every frame and the commit below starts the WAL over.
+                await _checkpointer.CatchUpAsync(CancellationToken.None);
+            }
+
             await commit();
         }
         finally

@@ -12,9 +12,11 @@ namespace RunCommand.Storage.Sqlite;
 /// </summary>
 /// <remarks>
 /// Crash safety does not depend on it: a committed transaction is in the WAL, and a checkpoint killed midway is redone
-/// from the WAL when the file is next opened. If this falls behind (or a pass fails), SQLite's own auto-checkpoint,
-/// set to <see cref="BackstopPages"/> on every connection, checkpoints in a commit again, as before, so the WAL
-/// cannot grow without bound; <see cref="WalSizeLimitBytes"/> then cuts the WAL file back when it restarts.
+/// from the WAL when the file is next opened. If passes fail, SQLite's own auto-checkpoint, set to
+/// <see cref="BackstopPages"/> on every connection, checkpoints in a commit again, as before. SQLite starts the WAL over only at a commit that finds every frame copied, which a
+/// stream of commits faster than the passes never gives it (1 GiB of output grew the WAL to 936 MiB): once the WAL file
+/// is longer than <see cref="WalSizeLimitBytes"/>, the writer lets one pass catch up before its next commit
+/// (<see cref="CatchUpAsync"/>), and that commit starts the WAL over and cuts the file back to the limit.
 /// </remarks>
 internal sealed class SqliteCheckpointer : IAsyncDisposable
 {
@@ -24,9 +26,13 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     /// </summary>
     public const int BackstopPages = 16_384;
 
-    /// <summary>The size the WAL file is cut back to when it restarts (<c>journal_size_limit</c>).</summary>
+    /// <summary>
+    /// The size the WAL file is cut back to when it restarts (<c>journal_size_limit</c>), and past which the writer lets a
+    /// pass catch up before its next commit: the WAL file stays within this and one batch.
+    /// </summary>
     public const long WalSizeLimitBytes = 64L << 20;
 
+    private readonly string _walPath;
     private readonly Func<CancellationToken, Task<SqliteConnection>> _connect;
     private readonly SemaphoreSlim _wake = new(0, 1);
 
@@ -35,16 +41,20 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
+    /// <summary>The checkpointer's connection, opened at its first pass; used under <see cref="_pass"/>.</summary>
+    private SqliteConnection? _connection;
+
     /// <summary>1 while a wake is signalled and not yet taken by the loop (so the semaphore is released at most once).</summary>
     private int _signalled;
 
-    public SqliteCheckpointer(Func<CancellationToken, Task<SqliteConnection>> connect)
+    public SqliteCheckpointer(string databasePath, Func<CancellationToken, Task<SqliteConnection>> connect)
     {
+        _walPath = databasePath + "-wal";
         _connect = connect;
         _loop = Task.Run(RunAsync);
     }
 
-    /// <summary>Passes: checkpoints that found frames to copy; for tests.</summary>
+    /// <summary>Passes that copied frames into the main file; for tests.</summary>
     public int Passes { get; private set; }
 
     /// <summary>
@@ -59,44 +69,63 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// True when the WAL file is longer than <see cref="WalSizeLimitBytes"/>: no commit found every frame copied, so none
+    /// started it over (SQLite restarts the WAL only then, and cuts the file back to the limit at that commit). The
+    /// writer then runs <see cref="CatchUpAsync"/> before its next commit. One stat a commit.
+    /// </summary>
+    public bool WalTooLong
+    {
+        get
+        {
+            var wal = new FileInfo(_walPath);
+            return wal.Exists && wal.Length > WalSizeLimitBytes;
+        }
+    }
+
+    /// <summary>
+    /// One pass, run by the writer with SQLite's write lock not yet taken and no other commit possible (the in-process
+    /// write lock is held): it copies every frame, so the commit that follows starts the WAL over from its beginning.
+    /// Costs that commit one pass over what the background passes have not copied yet, once per
+    /// <see cref="BackstopPages"/> of WAL at most.
+    /// </summary>
+    public Task CatchUpAsync(CancellationToken cancellationToken) => PassAsync(cancellationToken);
+
     private async Task RunAsync()
     {
-        SqliteConnection? connection = null;
         try
         {
             while (true)
             {
                 await _wake.WaitAsync(_stop.Token);
                 Volatile.Write(ref _signalled, 0);
-                await _pass.WaitAsync(_stop.Token);
-                try
-                {
-                    connection ??= await _connect(_stop.Token);
-                    if (await CheckpointAsync(connection, _stop.Token))
-                    {
-                        Passes++;
-                    }
-                }
-                catch (SqliteException)
-                {
-                    // A busy file (another process checkpointing) or a full disk: the next commit wakes this again, and
-                    // the backstop auto-checkpoint keeps the WAL bounded meanwhile.
-                }
-                finally
-                {
-                    _pass.Release();
-                }
+                await PassAsync(_stop.Token);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
         }
+    }
+
+    private async Task PassAsync(CancellationToken cancellationToken)
+    {
+        await _pass.WaitAsync(cancellationToken);
+        try
+        {
+            _connection ??= await _connect(cancellationToken);
+            if (await CheckpointAsync(_connection, cancellationToken))
+            {
+                Passes++;
+            }
+        }
+        catch (SqliteException)
+        {
+            // A busy file (another process checkpointing) or a full disk: the next commit wakes this again, and the
+            // backstop auto-checkpoint keeps the WAL bounded meanwhile.
+        }
         finally
         {
-            if (connection is not null)
-            {
-                await connection.DisposeAsync();
-            }
+            _pass.Release();
         }
     }
 
@@ -117,7 +146,7 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
         }
     }
 
-    /// <summary>One PASSIVE checkpoint; true when it found frames not yet copied to the main file.</summary>
+    /// <summary>One PASSIVE checkpoint; true when the WAL held frames and they are in the main file now.</summary>
     private static async Task<bool> CheckpointAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
@@ -132,6 +161,11 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     {
         await _stop.CancelAsync();
         await _loop;
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+
         _stop.Dispose();
         _wake.Dispose();
         _pass.Dispose();

@@ -63,6 +63,58 @@ public sealed class SqliteCheckpointerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task WriteAsync_CommitsFasterThanThePasses_WalFileStaysWithinItsLimitAndOneBatch()
+    {
+        await using var backend = await OpenAsync();
+        const long Limit = SqliteCheckpointer.WalSizeLimitBytes;
+        long largest = 0;
+
+        // 256 MiB in 4 MiB units from four writers at once, so the writer always has the next commit queued: the background
+        // passes lag behind, and without the writer's catch-up no commit would find the WAL fully copied (it grew to
+        // nearly all of it).
+        async Task WriterAsync(int writer)
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                await backend.WriteAsync(async rows =>
+                {
+                    for (var j = 0; j < 4; j++)
+                    {
+                        await rows.InsertAuditAsync(new AuditRecord
+                        {
+                            Id = $"w{writer}-{i}-{j}", Time = Now, Action = "test/write", ResourceId = new string('y', 1 << 20), HttpMethod = "PUT", StatusCode = 200,
+                        }, default);
+                    }
+
+                    return 0;
+                }, default);
+                var length = new FileInfo(DatabaseFile + "-wal").Length;
+                InterlockedMax(ref largest, length);
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(WriterAsync));
+
+        // The limit, plus the batch that crossed it (group commit: up to four units of 4 MiB).
+        Assert.True(largest <= Limit + (16L << 20) + (1L << 20), $"the WAL grew to {largest >> 20} MiB");
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        var seen = Interlocked.Read(ref target);
+        while (value > seen)
+        {
+            var was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
+        }
+    }
+
+    [Fact]
     public async Task WriteAsync_CommitsWhileCheckpointing_EveryRowReadsBackAfterReopening()
     {
         await using (var backend = await OpenAsync())
