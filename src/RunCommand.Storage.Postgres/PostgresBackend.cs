@@ -115,5 +115,30 @@ public sealed class PostgresBackend : SqlBackend
     {
         // timestamptz holds microseconds; Npgsql takes a DateTimeOffset only in UTC.
         public override object ToTimeValue(DateTimeOffset value) => StorageFormat.StoredTime(value);
+
+        /// <summary>
+        /// Npgsql (10.0) does not name the refused statement of a batch run without a reader (<c>BatchCommand</c> stays
+        /// null), but it records each statement's completion: the first one still of an unknown type is the refused one
+        /// (the server skips every statement after an error until the batch's end).
+        /// </summary>
+        public override int FailedStatement(DbBatch batch, DbException error)
+        {
+            var named = base.FailedStatement(batch, error);
+            if (named >= 0 || error is not PostgresException)
+            {
+                return named;
+            }
+
+            var commands = ((NpgsqlBatch)batch).BatchCommands;
+            for (var i = 0; i < commands.Count; i++)
+            {
+                if (commands[i].StatementType == Npgsql.StatementType.Unknown)
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
     }
 }

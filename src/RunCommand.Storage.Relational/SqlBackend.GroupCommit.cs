@@ -148,47 +148,112 @@ public abstract partial class SqlBackend
         var topics = new HashSet<string>(StringComparer.Ordinal);
         var connection = session.Connection;
         await using var transaction = await BeginWriteAsync(connection, CancellationToken.None);
-        foreach (var unit in batch)
+
+        // What units that returned still have to send (their last writes, their RELEASE): it goes first in the next
+        // unit's first round trip, so a unit costs one round trip per answer it reads. Index batch.Count sends what is
+        // left at the end. A carried statement the database refuses fails the unit that wrote it; the units after it
+        // had sent nothing yet and run again.
+        var carried = new CarriedStatements();
+        for (var next = 0; next <= batch.Count; next++)
         {
-            unit.Reset();
-            if (unit.CancellationToken.IsCancellationRequested)
+            var unit = next < batch.Count ? batch[next] : null;
+            var rows = new SqlRows(session, transaction, dialect);
+            rows.Carry(carried.Statements);
+            Exception? failed = null;
+            if (unit is not null)
             {
-                unit.Fail(new OperationCanceledException(unit.CancellationToken));
-                continue;
+                unit.Reset();
+                if (unit.CancellationToken.IsCancellationRequested)
+                {
+                    unit.Fail(new OperationCanceledException(unit.CancellationToken));
+                    carried.Statements = rows.TakeCarried();
+                    continue;
+                }
             }
 
-            // The savepoint, the unit's statements that answer nothing and its release go with the unit's other
-            // statements where the connection batches them (SqlRows.DeferAsync): a unit costs a round trip per answer it reads.
-            var rows = new SqlRows(session, transaction, dialect);
             try
             {
-                if (guarded)
+                if (unit is null)
                 {
-                    await rows.DeferAsync(SavepointSql, CancellationToken.None);
+                    await rows.FlushAsync(CancellationToken.None);
                 }
-
-                await unit.RunAsync(rows);
-                if (guarded)
+                else
                 {
-                    await rows.DeferAsync(ReleaseSql, CancellationToken.None);
-                }
+                    if (guarded)
+                    {
+                        await rows.DeferAsync(SavepointSql, CancellationToken.None);
+                    }
 
-                await rows.FlushAsync(CancellationToken.None);
+                    await unit.RunAsync(rows);
+                    if (guarded)
+                    {
+                        await rows.DeferAsync(ReleaseSql, CancellationToken.None);
+                    }
+                    else
+                    {
+                        await rows.FlushAsync(CancellationToken.None);
+                    }
+                }
             }
             catch (Exception e) when (guarded && !IsTransient(e) && !IsStorageFull(e))
             {
+                failed = e;
+            }
+
+            if (rows.CarriedFailure is { } refused)
+            {
+                if (refused.Index < 0)
+                {
+                    // The driver did not say which statement was refused: no unit can be told it committed.
+                    throw refused.Error;
+                }
+
+                // The units before the refused statement's are stored (their RELEASE ran); it is rolled back to its own
+                // savepoint, and every unit after it runs again from the start.
+                var owner = carried.Owner(refused.Index, topics);
+                await SqlRows.ExecuteAsync(session, transaction, RollbackSql, CancellationToken.None);
+                batch[owner].Fail(refused.Error);
+                carried = new CarriedStatements();
+                next = owner;
+                continue;
+            }
+
+            if (!rows.CarriedUnsent)
+            {
+                // Whatever was carried ran (this unit's round trip went out, or nothing was carried).
+                carried.Confirm(topics);
+            }
+
+            if (unit is null)
+            {
+                break;
+            }
+
+            if (failed is not null)
+            {
                 // Only this unit's rows are undone (none reached the database when nothing was sent); the batch goes on
-                // and commits the others.
-                if (rows.AnySent)
+                // and commits the others. What it carried for earlier units goes on with the next unit.
+                if (rows.CarriedUnsent || !rows.AnySent)
+                {
+                    carried.Statements = rows.TakeCarried();
+                }
+                else
                 {
                     await SqlRows.ExecuteAsync(session, transaction, RollbackSql, CancellationToken.None);
                 }
 
-                unit.Fail(e);
+                unit.Fail(failed);
                 continue;
             }
 
-            topics.UnionWith(rows.Topics);
+            if (guarded)
+            {
+                carried.Add(next, rows);
+            }
+            else
+            {
+                topics.UnionWith(rows.Topics);
+            }
         }
 
         await BeforeCommitAsync(connection, transaction, topics, CancellationToken.None);
@@ -204,6 +269,56 @@ public abstract partial class SqlBackend
         foreach (var unit in batch)
         {
             unit.Complete();
+        }
+    }
+
+    /// <summary>
+    /// Statements of units that returned, not yet sent, in order, and which unit each run of them belongs to: a unit's
+    /// topics count only once all of its statements ran.
+    /// </summary>
+    private sealed class CarriedStatements
+    {
+        private readonly List<(int Unit, int Count, IReadOnlyCollection<string> Topics)> _owners = [];
+
+        public List<DeferredStatement> Statements { get; set; } = [];
+
+        /// <summary>Unit <paramref name="unit"/> returned; its statements still unsent follow the ones already carried.</summary>
+        public void Add(int unit, SqlRows rows)
+        {
+            // What was carried into the unit and ran has been confirmed already (Statements is empty then).
+            var unsentBefore = Statements.Count;
+            Statements = rows.TakeDeferred();
+            _owners.Add((unit, Statements.Count - unsentBefore, rows.Topics));
+        }
+
+        /// <summary>Every carried statement ran: their units' topics are the batch's.</summary>
+        public void Confirm(HashSet<string> topics)
+        {
+            foreach (var owner in _owners)
+            {
+                topics.UnionWith(owner.Topics);
+            }
+
+            _owners.Clear();
+            Statements = [];
+        }
+
+        /// <summary>The unit whose statement at <paramref name="index"/> was refused; the units before it ran, their topics are the batch's.</summary>
+        public int Owner(int index, HashSet<string> topics)
+        {
+            var start = 0;
+            foreach (var owner in _owners)
+            {
+                if (index < start + owner.Count)
+                {
+                    return owner.Unit;
+                }
+
+                topics.UnionWith(owner.Topics);
+                start += owner.Count;
+            }
+
+            throw new InvalidOperationException($"Carried statement {index} has no unit; {start} were carried.");
         }
     }
 

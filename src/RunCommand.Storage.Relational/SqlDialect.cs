@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace RunCommand.Storage.Relational;
 
 /// <summary>
@@ -9,4 +11,11 @@ public abstract class SqlDialect
 {
     /// <summary>The parameter value a timestamp column takes (ISO-8601 text for SQLite, <c>timestamptz</c> for PostgreSQL).</summary>
     public abstract object ToTimeValue(DateTimeOffset value);
+
+    /// <summary>
+    /// The position in <paramref name="batch"/> of the statement the database refused with <paramref name="error"/>, or
+    /// -1 when the driver does not tell (the statements before it ran, the ones after it did not).
+    /// </summary>
+    public virtual int FailedStatement(DbBatch batch, DbException error) =>
+        error.BatchCommand is { } command ? batch.BatchCommands.IndexOf(command) : -1;
 }

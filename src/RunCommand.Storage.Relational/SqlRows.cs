@@ -10,8 +10,11 @@ namespace RunCommand.Storage.Relational;
 public sealed partial class SqlRows(SqlSession session, DbTransaction transaction, SqlDialect dialect) : IRows
 {
     private readonly HashSet<string> _topics = new(StringComparer.Ordinal);
-    private readonly List<(string Sql, (string Name, object? Value)[] Parameters)> _deferred = [];
+    private readonly List<DeferredStatement> _deferred = [];
     private readonly bool _batches = session.Connection.CanCreateBatch;
+
+    // How many of the first statements of _deferred were carried over from earlier units of the batch (not yet sent).
+    private int _carried;
 
     /// <summary>Topics notified by this transaction, each once.</summary>
     public IReadOnlyCollection<string> Topics => _topics;
@@ -44,7 +47,7 @@ public sealed partial class SqlRows(SqlSession session, DbTransaction transactio
             return ExecuteAsync(sql, cancellationToken, parameters);
         }
 
-        _deferred.Add((sql, parameters));
+        _deferred.Add(new DeferredStatement(sql, parameters));
         return Task.CompletedTask;
     }
 
@@ -56,16 +59,85 @@ public sealed partial class SqlRows(SqlSession session, DbTransaction transactio
     {
         if (_deferred.Count > 0)
         {
-            await using var batch = Batch(null, []);
-            await batch.ExecuteNonQueryAsync(cancellationToken);
+            await using var batch = Batch(null, [], ref cancellationToken);
+            try
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                NoteFailure(batch, e);
+                throw;
+            }
+        }
+    }
+
+    // ---- statements carried from one unit of a batch to the next (group commit, SqlBackend.GroupCommit.cs)
+
+    /// <summary>
+    /// Takes over statements earlier units of the batch deferred and never sent (their writes, their <c>RELEASE</c>):
+    /// they go first in this unit's next round trip. Call before any statement of this unit.
+    /// </summary>
+    internal void Carry(List<DeferredStatement> statements)
+    {
+        _deferred.AddRange(statements);
+        _carried = statements.Count;
+    }
+
+    /// <summary>True while statements carried over from earlier units wait unsent.</summary>
+    internal bool CarriedUnsent => _carried > 0;
+
+    /// <summary>
+    /// When a carried statement was refused: its position among the carried ones (-1 when the driver did not say which
+    /// statement failed) and the error. The statements of this unit in that round trip did not run.
+    /// </summary>
+    internal (int Index, Exception Error)? CarriedFailure { get; private set; }
+
+    /// <summary>Every statement still deferred, carried ones first; this unit forgets them.</summary>
+    internal List<DeferredStatement> TakeDeferred()
+    {
+        var taken = new List<DeferredStatement>(_deferred);
+        _deferred.Clear();
+        _carried = 0;
+        return taken;
+    }
+
+    /// <summary>Only the carried statements still unsent (this unit's own are dropped: it failed before sending any).</summary>
+    internal List<DeferredStatement> TakeCarried()
+    {
+        var taken = _deferred.GetRange(0, _carried);
+        _deferred.Clear();
+        _carried = 0;
+        return taken;
+    }
+
+    // How many carried statements lead the batch in flight (they are the first commands of it).
+    private int _carriedInFlight;
+
+    /// <summary>Tells a refusal of a carried statement (an earlier unit's) from one of this unit's own.</summary>
+    private void NoteFailure(DbBatch batch, Exception error)
+    {
+        if (_carriedInFlight == 0 || error is not DbException failed)
+        {
+            return;
+        }
+
+        var index = dialect.FailedStatement(batch, failed);
+        if (index < _carriedInFlight)
+        {
+            CarriedFailure = (index, error);
         }
     }
 
     /// <summary>Queues <c>sql</c> (a statement with no parameter and no answer: a savepoint) as <see cref="DeferAsync"/> does.</summary>
     public Task DeferAsync(string sql, CancellationToken cancellationToken) => DeferAsync(sql, cancellationToken, []);
 
-    /// <summary>The deferred statements and then <paramref name="sql"/> (when given), as one batch; the queue is emptied.</summary>
-    private DbBatch Batch(string? sql, (string Name, object? Value)[] parameters)
+    /// <summary>
+    /// The deferred statements and then <paramref name="sql"/> (when given), as one batch; the queue is emptied. A batch
+    /// that carries earlier units' statements runs whatever this unit's caller cancels (<paramref name="cancellationToken"/>
+    /// becomes none): a cancel must not refuse another unit's write.
+    /// </summary>
+    private DbBatch Batch(string? sql, (string Name, object? Value)[] parameters, ref CancellationToken cancellationToken)
     {
         var batch = session.Connection.CreateBatch();
         batch.Transaction = transaction;
@@ -80,6 +152,13 @@ public sealed partial class SqlRows(SqlSession session, DbTransaction transactio
         }
 
         _deferred.Clear();
+        _carriedInFlight = _carried;
+        _carried = 0;
+        if (_carriedInFlight > 0)
+        {
+            cancellationToken = CancellationToken.None;
+        }
+
         AnySent = true;
         return batch;
     }
@@ -101,8 +180,17 @@ public sealed partial class SqlRows(SqlSession session, DbTransaction transactio
             return await command.Command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using var batch = Batch(sql, parameters);
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await using var batch = Batch(sql, parameters, ref cancellationToken);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            NoteFailure(batch, e);
+            throw;
+        }
+
         return batch.BatchCommands[^1].RecordsAffected;
     }
 
@@ -122,23 +210,31 @@ public sealed partial class SqlRows(SqlSession session, DbTransaction transactio
     {
         AnySent = true;
         await using var command = _deferred.Count == 0 ? session.Command(transaction, sql, parameters) : (SqlCommandLease?)null;
-        await using var batch = command is null ? Batch(sql, parameters) : null;
-        await using var reader = command is { } lease
-            ? await lease.Command.ExecuteReaderAsync(cancellationToken)
-            : await batch!.ExecuteReaderAsync(cancellationToken);
-
-        // The deferred statements before the query answer no rows; the query's rows are the one result that has columns.
-        while (reader.FieldCount == 0 && await reader.NextResultAsync(cancellationToken))
+        await using var batch = command is null ? Batch(sql, parameters, ref cancellationToken) : null;
+        try
         {
-        }
+            await using var reader = command is { } lease
+                ? await lease.Command.ExecuteReaderAsync(cancellationToken)
+                : await batch!.ExecuteReaderAsync(cancellationToken);
 
-        var result = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
+            // The deferred statements before the query answer no rows; the query's rows are the one result that has columns.
+            while (reader.FieldCount == 0 && await reader.NextResultAsync(cancellationToken))
+            {
+            }
+
+            var result = new List<T>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                result.Add(map(reader));
+            }
+
+            return result;
+        }
+        catch (Exception e) when (batch is not null)
         {
-            result.Add(map(reader));
+            NoteFailure(batch, e);
+            throw;
         }
-
-        return result;
     }
 
     private async Task<T?> QuerySingleAsync<T>(string sql, Func<DbDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
@@ -234,3 +330,6 @@ public sealed partial class SqlRows(SqlSession session, DbTransaction transactio
         where TEnum : struct, Enum =>
         reader.IsDBNull(i) ? null : Enum<TEnum>(reader, i);
 }
+
+/// <summary>A statement that answers nothing, waiting to go with the transaction's next round trip.</summary>
+internal readonly record struct DeferredStatement(string Sql, (string Name, object? Value)[] Parameters);

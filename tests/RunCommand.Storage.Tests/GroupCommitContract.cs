@@ -104,4 +104,58 @@ public abstract class GroupCommitContract<TBackends> : StoreContract<TBackends>
         Assert.True(committedWoken.IsCompleted);
         Assert.False(thrownWoken.IsCompleted);
     }
+
+    [Fact]
+    public async Task WriteAsync_RefusedWriteSentWithALaterUnit_FailsOnlyItsOwnUnitAndTheLaterOnesRunAgainWithoutIt()
+    {
+        await using var backend = await Backends.OpenAsync(Changes);
+        var refusedWoken = Changes.NextChangeAsync("topic:refused-last");
+        var keptWoken = Changes.NextChangeAsync("topic:kept");
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = backend.WriteAsync(async rows =>
+        {
+            await gate.Task;
+            return await Append("first", 0)(rows);
+        }, default);
+
+        // Units that only write send nothing themselves (PostgreSQL): their writes and RELEASE go with a later unit's
+        // first read, or at the batch's end. A refused one must fail its own unit only, wherever it surfaces.
+        var kept = backend.WriteAsync(Append("kept", 1), default);
+        var refused = backend.WriteAsync(async rows =>
+        {
+            await rows.InsertAuditAsync(Entry("refused-a"), default);
+            await rows.InsertAuditAsync(Entry("refused-b") with { Action = null! }, default);
+            rows.Notify("topic:refused");
+            return 0;
+        }, default);
+        var alsoKept = backend.WriteAsync(Append("also-kept", 2), default);
+        var thrownAtOnce = backend.WriteAsync<int>(_ => throw new InvalidOperationException("failed before any statement"), default);
+        var reader = backend.WriteAsync(async rows =>
+        {
+            await rows.InsertAuditAsync(Entry("reader"), default);
+            return (await rows.ListAuditAsync(new AuditQuery(), default)).Select(e => e.Id).Order(StringComparer.Ordinal).ToList();
+        }, default);
+        var afterReader = backend.WriteAsync(Append("after-reader", 3), default);
+        var refusedLast = backend.WriteAsync(async rows =>
+        {
+            await rows.InsertAuditAsync(Entry("refused-last") with { Action = null! }, default);
+            rows.Notify("topic:refused-last");
+            return 0;
+        }, default);
+        gate.SetResult();
+
+        Assert.Equal(0, await first);
+        Assert.Equal(1, await kept);
+        await Assert.ThrowsAnyAsync<DbException>(() => refused);
+        Assert.Equal(2, await alsoKept);
+        Assert.Equal("failed before any statement", (await Assert.ThrowsAsync<InvalidOperationException>(() => thrownAtOnce)).Message);
+        Assert.Equal(["also-kept", "first", "kept", "reader"], await reader);
+        Assert.Equal(3, await afterReader);
+        await Assert.ThrowsAnyAsync<DbException>(() => refusedLast);
+
+        var stored = (await ActivityLog.ListAuditAsync(new AuditQuery(), default)).Select(e => e.Id).Order(StringComparer.Ordinal);
+        Assert.Equal(["after-reader", "also-kept", "first", "kept", "reader"], stored);
+        Assert.True(keptWoken.IsCompleted);
+        Assert.False(refusedWoken.IsCompleted);
+    }
 }
