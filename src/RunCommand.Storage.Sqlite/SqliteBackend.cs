@@ -29,12 +29,15 @@ public sealed class SqliteBackend : SqlBackend
     private readonly string _pragmas;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SqliteSessionPool _sessions;
+    private readonly SqliteCheckpointer _checkpointer;
 
     public SqliteBackend(string databasePath, IChangeFeed changes, bool fullSync = false)
         : base(changes, new SqliteDialect(), Migration.FromResources(typeof(SqliteBackend).Assembly))
     {
         _databasePath = databasePath;
-        _pragmas = $"PRAGMA synchronous={(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=10000; PRAGMA mmap_size={MmapSize};";
+        // Checkpoints run beside the writers (SqliteCheckpointer); a commit checkpoints itself only past the backstop.
+        _pragmas = $"PRAGMA synchronous={(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout=10000; PRAGMA mmap_size={MmapSize}; "
+            + $"PRAGMA wal_autocheckpoint={SqliteCheckpointer.BackstopPages}; PRAGMA journal_size_limit={SqliteCheckpointer.WalSizeLimitBytes};";
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = databasePath,
@@ -45,10 +48,14 @@ public sealed class SqliteBackend : SqlBackend
             DefaultTimeout = 30,
         }.ToString();
         _sessions = new SqliteSessionPool(ConnectAsync);
+        _checkpointer = new SqliteCheckpointer(databasePath, ConnectAsync);
     }
 
     /// <summary>The connections this backend keeps; for tests.</summary>
     internal SqliteSessionPool Sessions => _sessions;
+
+    /// <summary>The WAL's checkpointer; for tests.</summary>
+    internal SqliteCheckpointer Checkpointer => _checkpointer;
 
     public override string Name => "sqlite";
 
@@ -110,7 +117,7 @@ public sealed class SqliteBackend : SqlBackend
         {
             await using var connection = await ConnectAsync(cancellationToken);
             await SqlRows.ExecuteAsync(connection, null, "PRAGMA incremental_vacuum;", cancellationToken);
-            await SqlRows.ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken);
+            await _checkpointer.ExcludingPassesAsync(() => SqlRows.ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken), cancellationToken);
         }
         catch (SqliteException e) when (IsStorageFull(e))
         {
@@ -173,11 +180,18 @@ public sealed class SqliteBackend : SqlBackend
         await _writeLock.WaitAsync();
         try
         {
+            if (_checkpointer.WalTooLong)
+            {
+                // No commit can run meanwhile, so this pass copies every frame and the commit below starts the WAL over.
+                await _checkpointer.CatchUpAsync(CancellationToken.None);
+            }
+
             await commit();
         }
         finally
         {
             _writeLock.Release();
+            _checkpointer.Committed();
         }
     }
 
@@ -220,6 +234,7 @@ public sealed class SqliteBackend : SqlBackend
 
     public override async ValueTask DisposeAsync()
     {
+        await _checkpointer.DisposeAsync();
         _sessions.Dispose();
         _writeLock.Dispose();
         await base.DisposeAsync();
