@@ -112,6 +112,7 @@ public sealed class PostgresServer
     private static async Task<PostgresServer> StartAsync()
     {
         var binDir = FindBinDir();
+        RemoveLeftovers(Path.GetTempPath(), LeftoverAge);
         var dir = Directory.CreateTempSubdirectory("rc-postgres-").FullName;
         // initdb runs as postgres and creates data/ inside; the parent must let it.
         File.SetUnixFileMode(dir, (UnixFileMode)0b111_111_111 | UnixFileMode.StickyBit);
@@ -126,6 +127,36 @@ public sealed class PostgresServer
         var server = new PostgresServer(dir, binDir, port);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
         return server;
+    }
+
+    /// <summary>How old a stopped server's directory must be before <see cref="RemoveLeftovers"/> removes it.</summary>
+    public static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Removes the directories of earlier test runs' servers (<c>rc-postgres-*</c> in <paramref name="tempDir"/>) that no
+    /// server runs in (no <c>postmaster.pid</c>) and that were created longer than <paramref name="age"/> ago. A test
+    /// process ended before its exit handler ran leaves its server's directory behind, a few hundred MB each, and a day
+    /// of test runs on a development machine filled its disk with them. A directory another test run is setting up is
+    /// younger than that, and one whose server still runs (or was killed -9) keeps its <c>postmaster.pid</c>: both stay.
+    /// </summary>
+    public static void RemoveLeftovers(string tempDir, TimeSpan age)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(tempDir, "rc-postgres-*"))
+        {
+            try
+            {
+                if (File.Exists(Path.Combine(dir, "data", "postmaster.pid")) || DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) < age)
+                {
+                    continue;
+                }
+
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another run removed it first, or it is not ours to remove: leave it.
+            }
+        }
     }
 
     /// <summary>Stops the server at once (tests keep nothing) and removes its directory.</summary>
