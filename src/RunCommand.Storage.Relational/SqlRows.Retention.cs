@@ -7,26 +7,42 @@ public sealed partial class SqlRows
         await QueryAsync($"SELECT {ExecutionColumns} FROM executions e WHERE lower(e.command_resource_id) = @key ORDER BY e.created, e.id",
             reader => ReadExecution(reader, 0), cancellationToken, ("@key", command.Key));
 
-    public async Task<IReadOnlyList<EndedExecution>> ListEndedExecutionsAsync(DateTimeOffset? endedBefore, EndedExecution? after, int take, CancellationToken cancellationToken) =>
-        await QueryAsync($"""
+    public async Task<IReadOnlyList<EndedExecution>> ListEndedExecutionsAsync(DateTimeOffset? endedBefore, EndedExecution? after, int take, CancellationToken cancellationToken)
+    {
+        var page = await QueryAsync($"""
             SELECT {ExecutionColumns}, e.command_resource_id,
                    (SELECT coalesce(sum(length(o.data)), 0) FROM output o WHERE o.execution_id = e.id),
-                   EXISTS(SELECT 1 FROM run_commands r WHERE r.execution_id = e.id)
-                   OR EXISTS(SELECT 1 FROM fleet_targets f WHERE f.execution_id = e.id)
+                   EXISTS(SELECT 1 FROM fleet_targets f WHERE f.execution_id = e.id)
                    OR EXISTS(SELECT 1 FROM deployment_operations d WHERE d.execution_id = e.id)
             FROM executions e
             WHERE e.end_time IS NOT NULL
             {(endedBefore is null ? "" : "AND e.end_time < @before")}
             {(after is null ? "" : "AND (e.end_time > @afterEnd OR (e.end_time = @afterEnd AND e.id > @afterId))")}
             ORDER BY e.end_time, e.id LIMIT @take
-            """, reader => new EndedExecution
+            """, reader =>
             {
-                Execution = ReadExecution(reader, 0),
-                Vm = StorageFormat.ParseRunCommandId(reader.GetString(11)).Vm,
-                OutputBytes = Int64(reader, 12),
-                Referenced = Flag(reader, 13),
+                var command = StorageFormat.ParseRunCommandId(reader.GetString(11));
+                return (Ended: new EndedExecution
+                {
+                    Execution = ReadExecution(reader, 0),
+                    Vm = command.Vm,
+                    OutputBytes = Int64(reader, 12),
+                    Referenced = Flag(reader, 13),
+                }, Command: command);
             }, cancellationToken,
             ("@before", Time(endedBefore)), ("@afterEnd", Time(after?.Execution.EndTime)), ("@afterId", after?.Execution.ExecutionId), ("@take", take));
+
+        // An execution is also referenced while its run command's current execution is it. Found by the commands' keys
+        // (their primary key, made here as everywhere else) rather than by execution id, which run_commands has no index
+        // for: a PUT would pay for one on every write.
+        var current = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (list, parameters) in InLists("@k", [.. page.Select(row => row.Command.Key).Distinct(StringComparer.Ordinal)]))
+        {
+            current.UnionWith(await QueryAsync($"SELECT execution_id FROM run_commands WHERE key IN ({list})", reader => reader.GetString(0), cancellationToken, parameters));
+        }
+
+        return [.. page.Select(row => current.Contains(row.Ended.Execution.ExecutionId) ? row.Ended with { Referenced = true } : row.Ended)];
+    }
 
     public async Task<long> SumOutputBytesAsync(CancellationToken cancellationToken) =>
         Convert.ToInt64(await ScalarAsync("SELECT coalesce(sum(length(data)), 0) FROM output", cancellationToken), System.Globalization.CultureInfo.InvariantCulture);

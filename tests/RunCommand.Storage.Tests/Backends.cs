@@ -22,6 +22,13 @@ public interface IBackendFactory : IAsyncDisposable
     Task<object?> ScalarAsync(string sql);
 
     /// <summary>
+    /// How the database would run <paramref name="sql"/>, one line per step, and whether a step reads a whole table
+    /// (SQLite's <c>SCAN</c> without an index; on PostgreSQL a <c>Seq Scan</c> or no index condition at all, asked with
+    /// sequential scans discouraged so that a small test table does not make one the cheaper plan).
+    /// </summary>
+    Task<(string Plan, bool ReadsWholeTable)> ExplainAsync(string sql);
+
+    /// <summary>
     /// Bytes the database holds on disk for output, once the space of deleted rows has been given back the backend's
     /// way: SQLite the whole file and its WAL after <paramref name="storage"/>'s compaction; PostgreSQL the output table
     /// (with its TOAST data) after a VACUUM, which is what autovacuum runs.
@@ -48,6 +55,19 @@ public sealed class SqliteBackends : IBackendFactory
     {
         await using var command = await CommandAsync(sql);
         return await command.ExecuteScalarAsync();
+    }
+
+    public async Task<(string Plan, bool ReadsWholeTable)> ExplainAsync(string sql)
+    {
+        await using var command = await CommandAsync("EXPLAIN QUERY PLAN " + sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        var steps = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            steps.Add(reader.GetString(reader.GetOrdinal("detail")));
+        }
+
+        return (string.Join('\n', steps), steps.Any(step => step.StartsWith("SCAN ", StringComparison.Ordinal) && !step.Contains(" INDEX ", StringComparison.Ordinal)));
     }
 
     private async Task<SqliteCommand> CommandAsync(string sql)
@@ -99,6 +119,27 @@ public sealed class PostgresBackends : IBackendFactory
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return await command.ExecuteScalarAsync();
+    }
+
+    public async Task<(string Plan, bool ReadsWholeTable)> ExplainAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(await ConnectionStringAsync());
+        await connection.OpenAsync();
+        await using (var discourage = new NpgsqlCommand("SET enable_seqscan = off", connection))
+        {
+            await discourage.ExecuteNonQueryAsync();
+        }
+
+        await using var command = new NpgsqlCommand("EXPLAIN " + sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var steps = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            steps.Add(reader.GetString(0));
+        }
+
+        // A scan of a whole index, filtered row by row, reads the whole table too: only a step with an index condition finds rows.
+        return (string.Join('\n', steps), steps.Any(step => step.Contains("Seq Scan", StringComparison.Ordinal)) || !steps.Any(step => step.Contains("Index Cond", StringComparison.Ordinal)));
     }
 
     public async Task<long> StoredBytesAsync(RunCommandStorage storage)

@@ -26,6 +26,26 @@ public abstract class MigrationContract<TBackends> : IAsyncLifetime
         return backend;
     }
 
+    /// <summary>
+    /// Lookups by execution id that run once per agent report or once per ended execution must not read their whole
+    /// table: the first made every report of a fleet run cost in proportion to every run command ever kept
+    /// (docs/performance.md, item 28).
+    /// </summary>
+    [Theory]
+    [InlineData("SELECT r.name FROM run_commands r WHERE r.execution_id = 'e' AND r.deleting = TRUE")]
+    [InlineData("SELECT 1 FROM fleet_targets f WHERE f.execution_id = 'e'")]
+    [InlineData("SELECT 1 FROM deployment_operations d WHERE d.execution_id = 'e'")]
+    [InlineData("DELETE FROM operations WHERE execution_id = 'e'")]
+    [InlineData("SELECT execution_id FROM run_commands WHERE key IN ('a', 'b')")]
+    public async Task Migrate_LookupsByExecution_FindTheirRowsWithoutReadingTheWholeTable(string sql)
+    {
+        await (await OpenAsync()).MigrateAsync(default);
+
+        var (plan, readsWholeTable) = await _backends.ExplainAsync(sql);
+
+        Assert.False(readsWholeTable, plan);
+    }
+
     [Fact]
     public async Task CheckReadiness_BeforeAndAfterMigration_SaysWhetherTheSchemaIsThere()
     {
