@@ -69,6 +69,24 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task PutRunCommand_LimitAfterUpdatesAndDeletes_CountsEveryRowOnce()
+    {
+        // The VM's count is kept on its row: an update or an unchanged PUT adds nothing, a deleted command frees its place.
+        await PutAsync(Write("a", "x", "1", max: 2));
+        Assert.Equal(WriteOutcomeKind.Updated, (await PutAsync(Write("a", "y", "2", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.Unchanged, (await PutAsync(Write("a", "y", "2", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("b", "x", "1", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.LimitReached, (await PutAsync(Write("c", "x", "1", max: 2))).Kind);
+
+        await RunCommands.DeleteRunCommandAsync(new RunCommandKey(_vm, "a"), "op", Now, default);
+        await RunCommands.DeleteRunCommandAsync(new RunCommandKey(_vm, "a"), "op2", Now, default);
+
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("c", "x", "1", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.LimitReached, (await PutAsync(Write("d", "x", "1", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("d", "x", "1", max: 3))).Kind);
+    }
+
+    [Fact]
     public async Task PutRunCommand_UnknownVm_ReportsVmNotFound()
     {
         var write = Write("a", "x", "1") with { Command = new RunCommandKey(_vm with { VmName = "other" }, "a") };
