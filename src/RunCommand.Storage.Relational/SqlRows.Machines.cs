@@ -131,6 +131,7 @@ public sealed partial class SqlRows
         return found.Count == 0 ? null : found[0];
     }
 
-    public Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken) =>
-        DeferAsync("UPDATE vms SET goal_version = goal_version + 1 WHERE key = @key", cancellationToken, ("@key", vm.Key));
+    public Task BumpGoalVersionAsync(VmKey vm, int runCommandsAdded, CancellationToken cancellationToken) =>
+        DeferAsync("UPDATE vms SET goal_version = goal_version + 1, run_command_count = run_command_count + @added WHERE key = @key", cancellationToken,
+            ("@key", vm.Key), ("@added", runCommandsAdded));
 }

@@ -14,9 +14,12 @@ public sealed partial class SqlRows
     private const string RunCommandSelect =
         "SELECT " + RunCommandColumns + " FROM run_commands r JOIN executions e ON e.id = r.execution_id JOIN vms v ON v.key = r.vm_key";
 
-    // The VM (12 columns), its run command count, then the run command's columns when it exists (all NULL when not).
-    private const string PutReadSelect = "SELECT " + VmColumns + ", (SELECT count(*) FROM run_commands c WHERE c.vm_key = v.key), " + RunCommandColumns + """
-         FROM vms v LEFT JOIN run_commands r ON r.key = @key AND r.vm_key = v.key LEFT JOIN executions e ON e.id = r.execution_id
+    // The VM (12 columns), its run command count (kept on its row), then the run command's columns when it exists (all NULL
+    // when not). The run command is found by its key alone, which names its VM: a join on r.vm_key as well let
+    // PostgreSQL's generic plan take ix_run_commands_vm and visit every run command of the VM on each PUT, a cost
+    // that grew with the VM's commands (docs/performance.md, item 28).
+    private const string PutReadSelect = "SELECT " + VmColumns + ", v.run_command_count, " + RunCommandColumns + """
+         FROM vms v LEFT JOIN run_commands r ON r.key = @key LEFT JOIN executions e ON e.id = r.execution_id
         WHERE v.key = @vm
         """;
 
@@ -85,8 +88,14 @@ public sealed partial class SqlRows
             ("@fp", row.Fingerprint), ("@exec", row.ExecutionId), ("@op", row.OperationId), ("@first", row.IsFirstExecution), ("@deleting", row.Deleting),
             ("@created", Time(row.Created)));
 
-    public async Task DeleteRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken) =>
-        await ExecuteAsync("DELETE FROM run_commands WHERE key = @key", cancellationToken, ("@key", command.Key));
+    public async Task DeleteRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken)
+    {
+        // The row goes and with it one from its VM's count (which a PUT's limit check reads).
+        if (await ExecuteAsync("DELETE FROM run_commands WHERE key = @key", cancellationToken, ("@key", command.Key)) > 0)
+        {
+            await ExecuteAsync("UPDATE vms SET run_command_count = run_command_count - 1 WHERE key = @key", cancellationToken, ("@key", command.Vm.Key));
+        }
+    }
 
     public Task<RunCommandRecord?> FindDeletingRunCommandAsync(string executionId, CancellationToken cancellationToken) =>
         QuerySingleAsync(RunCommandSelect + " WHERE r.execution_id = @id AND r.deleting = TRUE", ReadRunCommand, cancellationToken, ("@id", executionId));

@@ -69,6 +69,47 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task PutRunCommand_LimitAfterUpdatesAndDeletes_CountsEveryRowOnce()
+    {
+        // The VM's count is kept on its row: an update or an unchanged PUT adds nothing, a deleted command frees its place.
+        await PutAsync(Write("a", "x", "1", max: 2));
+        Assert.Equal(WriteOutcomeKind.Updated, (await PutAsync(Write("a", "y", "2", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.Unchanged, (await PutAsync(Write("a", "y", "2", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("b", "x", "1", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.LimitReached, (await PutAsync(Write("c", "x", "1", max: 2))).Kind);
+
+        await RunCommands.DeleteRunCommandAsync(new RunCommandKey(_vm, "a"), "op", Now, default);
+        await RunCommands.DeleteRunCommandAsync(new RunCommandKey(_vm, "a"), "op2", Now, default);
+
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("c", "x", "1", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.LimitReached, (await PutAsync(Write("d", "x", "1", max: 2))).Kind);
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("d", "x", "1", max: 3))).Kind);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_TwoNodesRacingForTheLastPlaces_CreateExactlyTheLimit()
+    {
+        // Two nodes on one database, each with its own writer, create distinct commands on one VM at once: the VM's
+        // kept count lets exactly the limit through, whichever node wins each place; a delete on one node frees a place
+        // the other node then takes.
+        const int limit = 5;
+        await using var second = new RunCommandStorage(await Backends.OpenAsync(new InProcessChangeFeed()));
+        var nodes = new[] { RunCommands, second.RunCommands };
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() =>
+            nodes[i % 2].PutRunCommandAsync(Write($"n{i}", "x", "1", max: limit), Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Now, default))));
+
+        Assert.Equal(limit, outcomes.Count(o => o.Kind == WriteOutcomeKind.Created));
+        Assert.Equal(16 - limit, outcomes.Count(o => o.Kind == WriteOutcomeKind.LimitReached));
+        Assert.Equal(limit, (await RunCommands.ListRunCommandsAsync(_vm, null, 100, default)).Count);
+
+        var created = outcomes.First(o => o.Kind == WriteOutcomeKind.Created).Record!.Command;
+        await second.RunCommands.DeleteRunCommandAsync(created, "op", Now, default);
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync(Write("after", "x", "1", max: limit))).Kind);
+        Assert.Equal(WriteOutcomeKind.LimitReached, (await second.RunCommands.PutRunCommandAsync(
+            Write("over", "x", "1", max: limit), Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Now, default)).Kind);
+    }
+
+    [Fact]
     public async Task PutRunCommand_UnknownVm_ReportsVmNotFound()
     {
         var write = Write("a", "x", "1") with { Command = new RunCommandKey(_vm with { VmName = "other" }, "a") };

@@ -96,9 +96,19 @@ public sealed class SqliteMigrationTests : IAsyncDisposable
             Location = "local",
             Spec = new RunCommandSpec { Script = "true" },
             Fingerprint = "f",
-            MaxRunCommandsPerVm = 25,
+            MaxRunCommandsPerVm = 5,
         }, "e-new", "o-new", DateTimeOffset.UtcNow, default);
         Assert.Equal(WriteOutcomeKind.Created, put.Kind);
+        // The VM's kept count of run commands (migration 0006) holds the four it had: a sixth is over a limit of 5.
+        var sixth = await storage.RunCommands.PutRunCommandAsync(new RunCommandWrite
+        {
+            Command = new RunCommandKey(vm.Vm, "sixth"),
+            Location = "local",
+            Spec = new RunCommandSpec { Script = "true" },
+            Fingerprint = "f",
+            MaxRunCommandsPerVm = 5,
+        }, "e-sixth", "o-sixth", DateTimeOffset.UtcNow, default);
+        Assert.Equal(WriteOutcomeKind.LimitReached, sixth.Kind);
         Assert.Equal("e-new", Assert.Single((await storage.AgentWork.LeaseGoalStateAsync(vm.Vm, default)).Work).Execution.ExecutionId);
     }
 

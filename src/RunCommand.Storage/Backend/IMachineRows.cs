@@ -48,7 +48,12 @@ public interface IMachineRows
     /// <summary>The machine's goal-state version; 0 when there is no such machine.</summary>
     Task<long> GetGoalVersionAsync(VmKey vm, CancellationToken cancellationToken);
 
-    Task BumpGoalVersionAsync(VmKey vm, CancellationToken cancellationToken);
+    /// <summary>
+    /// A new goal-state version for the machine, and <paramref name="runCommandsAdded"/> added to its count of run
+    /// commands (1 when the write that tells the agent created a run command row; the count is what
+    /// <see cref="IRunCommandRows.ReadForPutAsync"/> answers, kept on the machine's row).
+    /// </summary>
+    Task BumpGoalVersionAsync(VmKey vm, int runCommandsAdded, CancellationToken cancellationToken);
 
     /// <summary>
     /// The machine's goal-state version and the agent credential it holds (its token's hash, its public key), in one

@@ -11,13 +11,15 @@ public interface IRunCommandRows
 
     /// <summary>
     /// What a PUT decides on, in one read: the command's VM, the run command when it exists and how many run commands
-    /// the VM has (deleting ones included); null when the VM does not exist.
+    /// the VM has (deleting ones included: the count kept on the VM's row, see <see cref="IMachineRows.BumpGoalVersionAsync"/>
+    /// and <see cref="DeleteRunCommandAsync"/>); null when the VM does not exist.
     /// </summary>
     Task<RunCommandPutRead?> ReadForPutAsync(RunCommandKey command, CancellationToken cancellationToken);
 
     /// <summary>Inserts or replaces the run command row (all columns as given).</summary>
     Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken);
 
+    /// <summary>Deletes the run command row and takes it off its VM's count of run commands.</summary>
     Task DeleteRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken);
 
     /// <summary>The run command being deleted whose current execution is <paramref name="executionId"/>, or null.</summary>

@@ -142,10 +142,13 @@ internal static class ExecutionRules
         }
     }
 
-    /// <summary>Asks the machine's agent to look at its goal state again (a new version wakes its long poll).</summary>
-    public static async Task TellAgentAsync(IRows rows, VmKey vm, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks the machine's agent to look at its goal state again (a new version wakes its long poll); a write that
+    /// created a run command row says so (<paramref name="runCommandsAdded"/> 1), in the same statement.
+    /// </summary>
+    public static async Task TellAgentAsync(IRows rows, VmKey vm, CancellationToken cancellationToken, int runCommandsAdded = 0)
     {
-        await rows.BumpGoalVersionAsync(vm, cancellationToken);
+        await rows.BumpGoalVersionAsync(vm, runCommandsAdded, cancellationToken);
         rows.Notify(Topics.Vm(vm));
     }
 }

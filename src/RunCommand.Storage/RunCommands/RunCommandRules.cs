@@ -94,7 +94,7 @@ internal static class RunCommandRules
             Created = existing?.Created ?? now,
         };
         await rows.SaveRunCommandAsync(row, cancellationToken);
-        await ExecutionRules.TellAgentAsync(rows, vm, cancellationToken);
+        await ExecutionRules.TellAgentAsync(rows, vm, cancellationToken, runCommandsAdded: existing is null ? 1 : 0);
 
         // What a read of the command would now answer: the VM's names as stored (the request may spell them in
         // another case), the new execution as inserted (Pending, undelivered, no output).
