@@ -29,7 +29,7 @@ public abstract class MigrationContract<TBackends> : IAsyncLifetime
     /// <summary>
     /// Lookups by execution id that run once per agent report or once per ended execution must not read their whole
     /// table: the first made every report of a fleet run cost in proportion to every run command ever kept
-    /// (docs/performance.md, item 28).
+    /// (docs/performance.md, item 29).
     /// </summary>
     [Theory]
     [InlineData("SELECT r.name FROM run_commands r WHERE r.execution_id = 'e' AND r.deleting = TRUE")]
