@@ -90,25 +90,18 @@ public sealed class SqliteMigrationTests : IAsyncDisposable
         Assert.Equal(FleetRunState.Succeeded, fleet.State);
 
         // And it keeps working: the agent's next report and a new run command land in the migrated schema.
-        var put = await storage.RunCommands.PutRunCommandAsync(new RunCommandWrite
+        Task<WriteOutcome> PutAsync(string name, string executionId, string operationId) => storage.RunCommands.PutRunCommandAsync(new RunCommandWrite
         {
-            Command = new RunCommandKey(vm.Vm, "after-upgrade"),
+            Command = new RunCommandKey(vm.Vm, name),
             Location = "local",
             Spec = new RunCommandSpec { Script = "true" },
             Fingerprint = "f",
             MaxRunCommandsPerVm = 5,
-        }, "e-new", "o-new", DateTimeOffset.UtcNow, default);
-        Assert.Equal(WriteOutcomeKind.Created, put.Kind);
+        }, executionId, operationId, DateTimeOffset.UtcNow, default);
+
+        Assert.Equal(WriteOutcomeKind.Created, (await PutAsync("after-upgrade", "e-new", "o-new")).Kind);
         // The VM's kept count of run commands (migration 0006) holds the four it had: a sixth is over a limit of 5.
-        var sixth = await storage.RunCommands.PutRunCommandAsync(new RunCommandWrite
-        {
-            Command = new RunCommandKey(vm.Vm, "sixth"),
-            Location = "local",
-            Spec = new RunCommandSpec { Script = "true" },
-            Fingerprint = "f",
-            MaxRunCommandsPerVm = 5,
-        }, "e-sixth", "o-sixth", DateTimeOffset.UtcNow, default);
-        Assert.Equal(WriteOutcomeKind.LimitReached, sixth.Kind);
+        Assert.Equal(WriteOutcomeKind.LimitReached, (await PutAsync("sixth", "e-sixth", "o-sixth")).Kind);
         Assert.Equal("e-new", Assert.Single((await storage.AgentWork.LeaseGoalStateAsync(vm.Vm, default)).Work).Execution.ExecutionId);
     }
 

@@ -1,4 +1,4 @@
--- Rows that name an execution, found by it without reading their whole table (docs/storage.md, "Indexes"). Before
+-- Rows that name an execution, found by it without reading their whole table (docs/storage.md, "Retention"). Before
 -- this, the deleting-command check that runs on every agent report read all of run_commands (a fleet run to 1,000 did
 -- it a thousand times, and the cost grew with every run command kept), and retention read fleet_targets,
 -- deployment_operations and operations once per ended execution. The run-command index holds only commands being
