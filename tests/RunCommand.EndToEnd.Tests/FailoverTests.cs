@@ -14,7 +14,8 @@ public sealed class FailoverTests
     [Fact]
     public async Task KillNode_WhileScriptRuns_AgentMovesToTheOtherNodeAndReportsEverythingOnce()
     {
-        var dir = Directory.CreateTempSubdirectory("rc-failover-").FullName;
+        await using var scope = new TestScope("rc-failover-");
+        var dir = scope.Dir;
         var data = Path.Combine(dir, "server");
         // Two nodes on one database (here one SQLite file: both processes on one host).
         await using var nodeA = await ServerProcess.StartAsync(data);

@@ -163,7 +163,9 @@ public sealed class InstallScriptTests : IAsyncLifetime
             var pidFile = Path.Combine(root, "run/runcmd-agent.pid");
             if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile), out var pid) && Directory.Exists($"/proc/{pid}"))
             {
-                System.Diagnostics.Process.GetProcessById(pid).Kill();
+                using var agent = System.Diagnostics.Process.GetProcessById(pid);
+                agent.Kill();
+                await agent.WaitForExitAsync();
             }
         }
 
@@ -171,6 +173,11 @@ public sealed class InstallScriptTests : IAsyncLifetime
         if (_server is not null)
         {
             await _server.DisposeAsync();
+        }
+
+        if (_dir is not null)
+        {
+            Directory.Delete(_dir, recursive: true);
         }
     }
 }

@@ -13,7 +13,8 @@ public sealed class NativeAgentTests(StackFixture fixture) : IClassFixture<Stack
     {
         var binary = await Dist.NativeAgentAsync();
         // PATH holds every program of /usr/bin and /bin but dotnet, so neither the agent nor its scripts can find .NET.
-        var tools = Directory.CreateTempSubdirectory("rc-nodotnet-").FullName;
+        await using var scope = new TestScope("rc-nodotnet-");
+        var tools = scope.Dir;
         foreach (var dir in new[] { "/usr/bin", "/bin" })
         {
             foreach (var program in Directory.EnumerateFiles(dir))

@@ -45,7 +45,8 @@ public sealed class OperationsTests(StackFixture fixture) : IClassFixture<StackF
     [Fact]
     public async Task Metrics_RefusedForbiddenAndThrottledRequests_AreCountedByStatusCode()
     {
-        var dir = Directory.CreateTempSubdirectory("rc-codes-").FullName;
+        await using var scope = new TestScope("rc-codes-");
+        var dir = scope.Dir;
         await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), https: false,
             ["--RunCommand:RequestsPerSecond", "1", "--RunCommand:RequestBurst", "10"]);
         using var admin = server.CreateHttpClient();
@@ -128,7 +129,8 @@ public sealed class OperationsTests(StackFixture fixture) : IClassFixture<StackF
     [Fact]
     public async Task Readyz_DatabaseUnreachable_503UntilItIsBack()
     {
-        var dir = Directory.CreateTempSubdirectory("rc-ready-").FullName;
+        await using var scope = new TestScope("rc-ready-");
+        var dir = scope.Dir;
         await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"));
         using var http = server.CreateHttpClient(token: null);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);

@@ -3,8 +3,19 @@ using RunCommand.Testing;
 namespace RunCommand.EndToEnd.Tests;
 
 /// <summary>What packaging/build.sh ships: the .deb layouts, their maintainer scripts, the systemd units, the glibc floors.</summary>
-public sealed class PackagingTests
+public sealed class PackagingTests : IDisposable
 {
+    // Every extracted package is about 300 MB on disk; a test removes what it extracted.
+    private readonly List<string> extracted = [];
+
+    public void Dispose()
+    {
+        foreach (var dir in extracted)
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task AgentDebs_Contents_BinaryUnitAndConfigInPlace()
     {
@@ -90,9 +101,10 @@ public sealed class PackagingTests
         }
     }
 
-    private static string Extract(string deb)
+    private string Extract(string deb)
     {
         var dir = Directory.CreateTempSubdirectory("rc-deb-").FullName;
+        extracted.Add(dir);
         RunAsync("dpkg-deb", "-x", deb, dir).GetAwaiter().GetResult();
         RunAsync("dpkg-deb", "-e", deb, Path.Combine(dir, "DEBIAN")).GetAwaiter().GetResult();
         return dir;

@@ -6,18 +6,21 @@ using RunCommand.Storage.Sqlite;
 namespace RunCommand.Storage.Tests;
 
 /// <summary>What only the embedded backend has: data directories of earlier releases, and the database file's mode.</summary>
-public sealed class SqliteMigrationTests : IAsyncDisposable
+public sealed class SqliteMigrationTests : IAsyncLifetime
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private readonly string _dir = Directory.CreateTempSubdirectory("rc-sqlite-").FullName;
 
     private string DatabaseFile => Path.Combine(_dir, "runcommand.db");
 
-    public ValueTask DisposeAsync()
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls the latter on a test class.
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
         Directory.Delete(_dir, recursive: true);
-        return ValueTask.CompletedTask;
+        return Task.CompletedTask;
     }
 
     /// <summary>

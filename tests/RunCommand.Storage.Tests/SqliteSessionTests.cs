@@ -9,14 +9,17 @@ namespace RunCommand.Storage.Tests;
 /// The SQLite backend keeps its connections open and their statements prepared (<c>SqliteSessionPool</c>,
 /// <c>SqliteSession</c>): what is reused, what is never reused, and that a kept connection still sees other nodes' commits.
 /// </summary>
-public sealed class SqliteSessionTests : IAsyncDisposable
+public sealed class SqliteSessionTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 30, 19, 0, 0, TimeSpan.Zero);
     private readonly SqliteBackends _file = new();
 
     private string DatabaseFile => _file.DatabaseFile;
 
-    public ValueTask DisposeAsync() => _file.DisposeAsync();
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls the latter on a test class.
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _file.DisposeAsync().AsTask();
 
     private async Task<SqliteBackend> OpenAsync()
     {
