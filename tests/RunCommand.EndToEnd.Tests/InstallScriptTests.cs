@@ -11,24 +11,25 @@ namespace RunCommand.EndToEnd.Tests;
 /// </summary>
 public sealed class InstallScriptTests : IAsyncLifetime
 {
-    private string _dir = null!;
+    private readonly TestScope _scope = new("rc-install-");
     private ServerProcess _server = null!;
     private RunCommandClient _client = null!;
     private CliRunner _cli = null!;
     private readonly List<string> _roots = [];
 
+    private string Dir => _scope.Dir;
+
     public async Task InitializeAsync()
     {
         var binary = await Dist.NativeAgentAsync();
-        _dir = Directory.CreateTempSubdirectory("rc-install-").FullName;
         // Packaged with the linux-x64 build only: the arm64 download must say so.
-        var binaries = Path.Combine(_dir, "agent-binaries");
+        var binaries = Path.Combine(Dir, "agent-binaries");
         Directory.CreateDirectory(Path.Combine(binaries, "linux-x64"));
         File.Copy(binary, Path.Combine(binaries, "linux-x64", "runcmd-agent"));
-        _server = await ServerProcess.StartAsync(Path.Combine(_dir, "server"), https: true,
+        _server = await ServerProcess.StartAsync(Path.Combine(Dir, "server"), https: true,
             ["--agent-binaries-dir", binaries, "--RunCommand:AgentPresenceWindow", "00:00:10"]);
         _client = new RunCommandClient(new RunCommandClientOptions { Server = new Uri(_server.Url), Token = _server.AdminToken, CaCertificatePath = _server.CaCertFile });
-        _cli = new CliRunner(Path.Combine(_dir, "cli"));
+        _cli = new CliRunner(Path.Combine(Dir, "cli"));
         await _cli.LoginAsync(_server);
     }
 
@@ -63,7 +64,7 @@ public sealed class InstallScriptTests : IAsyncLifetime
         var identity = await File.ReadAllTextAsync(identityFile);
 
         // A script that runs across the upgrade: it waits for a gate the test opens after the new agent is up.
-        var gate = Path.Combine(_dir, "gate-" + Guid.NewGuid().ToString("N"));
+        var gate = Path.Combine(Dir, "gate-" + Guid.NewGuid().ToString("N"));
         var command = new RunCommandRef(_server.SubscriptionId, "e2e", "installed", "long");
         var operation = (await _client.CreateOrUpdateAsync(command, Stack.Script($"echo started; while [ ! -e {gate} ]; do sleep 0.1; done; echo finished"))).OperationUrl!;
         await Wait.UntilAsync(async () => (await _client.GetAsync(command, expandInstanceView: true)).Properties!.InstanceView!.Output == "started\n",
@@ -126,7 +127,7 @@ public sealed class InstallScriptTests : IAsyncLifetime
 
     private string NewRoot()
     {
-        var root = Path.Combine(_dir, "root-" + Guid.NewGuid().ToString("N")[..8]);
+        var root = Path.Combine(Dir, "root-" + Guid.NewGuid().ToString("N")[..8]);
         _roots.Add(root);
         return root;
     }
@@ -175,9 +176,6 @@ public sealed class InstallScriptTests : IAsyncLifetime
             await _server.DisposeAsync();
         }
 
-        if (_dir is not null)
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
+        await _scope.DisposeAsync();
     }
 }

@@ -3,18 +3,14 @@ using RunCommand.Testing;
 namespace RunCommand.EndToEnd.Tests;
 
 /// <summary>What packaging/build.sh ships: the .deb layouts, their maintainer scripts, the systemd units, the glibc floors.</summary>
-public sealed class PackagingTests : IDisposable
+public sealed class PackagingTests : IAsyncLifetime
 {
-    // Every extracted package is about 300 MB on disk; a test removes what it extracted.
-    private readonly List<string> extracted = [];
+    // Every extracted package is about 300 MB on disk; a test's scope removes what it extracted.
+    private readonly TestScope _scope = new("rc-deb-");
 
-    public void Dispose()
-    {
-        foreach (var dir in extracted)
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _scope.DisposeAsync().AsTask();
 
     [Fact]
     public async Task AgentDebs_Contents_BinaryUnitAndConfigInPlace()
@@ -103,8 +99,7 @@ public sealed class PackagingTests : IDisposable
 
     private string Extract(string deb)
     {
-        var dir = Directory.CreateTempSubdirectory("rc-deb-").FullName;
-        extracted.Add(dir);
+        var dir = Directory.CreateDirectory(Path.Combine(_scope.Dir, Path.GetFileNameWithoutExtension(deb))).FullName;
         RunAsync("dpkg-deb", "-x", deb, dir).GetAwaiter().GetResult();
         RunAsync("dpkg-deb", "-e", deb, Path.Combine(dir, "DEBIAN")).GetAwaiter().GetResult();
         return dir;
