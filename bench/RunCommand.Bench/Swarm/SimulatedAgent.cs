@@ -92,11 +92,27 @@ public sealed class SimulatedAgent : IDisposable
 
                 backoff.Reset();
                 version = goal.Version;
+                List<Task>? firstReports = null;
                 foreach (var assignment in goal.Executions)
                 {
                     if (_handled.TryAdd(assignment.ExecutionId, 0))
                     {
-                        _ = ExecuteAsync(assignment, stop);
+                        var firstReport = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        _ = ExecuteAsync(assignment, firstReport, stop);
+                        (firstReports ??= []).Add(firstReport.Task);
+                    }
+                }
+
+                // As the agent does (AgentService): the next poll waits for the new executions' first reports, which
+                // take the connection this poll freed.
+                if (firstReports is not null)
+                {
+                    try
+                    {
+                        await Task.WhenAll(firstReports).WaitAsync(AgentService.FirstReportsWait, stop);
+                    }
+                    catch (TimeoutException)
+                    {
                     }
                 }
             }
@@ -114,9 +130,9 @@ public sealed class SimulatedAgent : IDisposable
                 }
 
                 _counters.Failure(e);
-                // The next poll asks for the goal state at once (version -1), so its answer says the server took this
-                // agent back; with the version it knew, a server would hold that poll for minutes (its long poll) first.
-                version = -1;
+                // The next poll carries the version this agent knew, as the agent's does (AgentService): a server that
+                // has nothing new for it holds that poll at once, one request per reconnection. The restart figure
+                // counts those held polls on the server (its runcmd_agents_connected gauge).
                 try
                 {
                     await Task.Delay(backoff.NextAfter(e), stop);
@@ -131,7 +147,8 @@ public sealed class SimulatedAgent : IDisposable
         Polling = false;
     }
 
-    private async Task ExecuteAsync(ExecutionAssignment assignment, CancellationToken stop)
+    /// <summary>Reports the assignment's outcome; <paramref name="firstReport"/> completes once its first report was answered (or failed).</summary>
+    private async Task ExecuteAsync(ExecutionAssignment assignment, TaskCompletionSource firstReport, CancellationToken stop)
     {
         var started = DateTimeOffset.UtcNow;
         try
@@ -145,6 +162,7 @@ public sealed class SimulatedAgent : IDisposable
             if (_options.CommandDuration > TimeSpan.Zero)
             {
                 await ReportAsync(assignment.ExecutionId, new ExecutionReport { State = ExecutionStates.Running, StartTime = started }, stop);
+                firstReport.TrySetResult();
                 await Task.Delay(_options.CommandDuration, stop);
             }
 
@@ -168,6 +186,10 @@ public sealed class SimulatedAgent : IDisposable
             // The next goal state still lists the execution; let it be picked up again.
             _counters.Failure(e);
             _handled.TryRemove(assignment.ExecutionId, out _);
+        }
+        finally
+        {
+            firstReport.TrySetResult();
         }
     }
 

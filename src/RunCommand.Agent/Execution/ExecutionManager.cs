@@ -66,6 +66,18 @@ public sealed class ExecutionManager
     public Task WhenAllAsync() => Task.WhenAll(_active.Values.Select(v => v.Task));
 
     /// <summary>
+    /// Completes once every execution the last <see cref="Reconcile"/> started or resent has sent its first report (a
+    /// short script's final one, or Running after <see cref="ExecutionSettings.FirstReportDelay"/>) and had its answer,
+    /// or has ended. The agent polls again only
+    /// then (<c>AgentService</c>), so those reports take the connection the answered poll left free rather than a
+    /// second one: over HTTP/1.1 a held poll occupies its connection, and a second one, idle since the last command,
+    /// costs a new TLS handshake on both sides for every machine of a fleet run (docs/agent-protocol.md, "Connections").
+    /// </summary>
+    public Task WhenFirstReportsSentAsync() => Task.WhenAll(_startedByLastReconcile);
+
+    private readonly List<Task> _startedByLastReconcile = [];
+
+    /// <summary>
     /// Picks up what a previous agent left: reports executions that ended while it was down, re-attaches to
     /// live process groups, and fails the ones whose fate cannot be known (never re-running them).
     /// </summary>
@@ -246,6 +258,7 @@ public sealed class ExecutionManager
             Prune();
         }
 
+        _startedByLastReconcile.Clear();
         foreach (var assignment in goalState.Executions)
         {
             var id = assignment.ExecutionId;
@@ -395,6 +408,7 @@ public sealed class ExecutionManager
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var task = RunAsync(runner, gate.Task, work);
         _active[runner.ExecutionId] = (runner, task);
+        _startedByLastReconcile.Add(Task.WhenAny(runner.FirstReport, task));
         gate.SetResult();
     }
 

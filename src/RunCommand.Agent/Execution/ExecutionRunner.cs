@@ -71,6 +71,9 @@ internal sealed class ExecutionRunner
 
     public ExecutionPaths Paths { get; }
 
+    /// <summary>Completes once this execution's first report (Running, or the final one of a short script) has its answer, or failed.</summary>
+    public Task FirstReport => _shipper.FirstReport;
+
     public void RequestCancel()
     {
         _cancelRequested.TrySetResult();

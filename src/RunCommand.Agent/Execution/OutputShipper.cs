@@ -25,6 +25,11 @@ internal sealed class OutputShipper(
     /// <summary>The uploader to send output with once the server said it takes raw uploads; null: inside reports.</summary>
     private IOutputUploader? _uploader;
 
+    private readonly TaskCompletionSource _firstReport = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once this execution's first report has its answer (or failed): the agent's connection is free again.</summary>
+    public Task FirstReport => _firstReport.Task;
+
     /// <summary>The server answered 404: stop reporting this execution.</summary>
     public bool UnknownToServer { get; private set; }
 
@@ -145,8 +150,17 @@ internal sealed class OutputShipper(
         return true;
     }
 
-    private async Task SendAsync(ExecutionReport report, CancellationToken cancellationToken) =>
-        Acknowledged(await reporter.ReportAsync(executionId, report, cancellationToken));
+    private async Task SendAsync(ExecutionReport report, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Acknowledged(await reporter.ReportAsync(executionId, report, cancellationToken));
+        }
+        finally
+        {
+            _firstReport.TrySetResult();
+        }
+    }
 
     /// <summary>
     /// Uploads the next run (at most <see cref="OutputUpload.MaxBytes"/>) of each stream with output past its ack.

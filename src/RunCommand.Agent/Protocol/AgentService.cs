@@ -272,9 +272,12 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
                 backoff.Reset();
                 version = goalState.Version;
-                // Reconcile at once and poll again at once: the server's long poll is the only wait.
+                // Reconcile at once and poll again as soon as the new executions' first reports are answered (at most
+                // FirstReportsWait): the server's long poll is the only wait, and the reports go out on the connection
+                // this poll just freed.
                 manager.Reconcile(goalState);
                 forgetPending = !await ForgetAsync(manager, goalState.Forget ?? [], shutdown);
+                await WaitForFirstReportsAsync(manager, shutdown);
             }
             catch (AgentUnauthorizedException)
             {
@@ -289,6 +292,24 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
         Log.ShuttingDown(logger);
         return ExitOk;
+    }
+
+    /// <summary>
+    /// Longest the next poll waits for the first reports of the executions a goal state started: a cancel sent in that
+    /// time arrives this much later at most; a server slower than this to answer them gets the poll on a second connection.
+    /// </summary>
+    public static readonly TimeSpan FirstReportsWait = TimeSpan.FromSeconds(2);
+
+    private async Task WaitForFirstReportsAsync(ExecutionManager manager, CancellationToken shutdown)
+    {
+        try
+        {
+            await manager.WhenFirstReportsSentAsync().WaitAsync(FirstReportsWait, time, shutdown);
+        }
+        catch (TimeoutException)
+        {
+            // Poll anyway: the reports still on their way take a connection of their own.
+        }
     }
 
     /// <summary>How soon the goal state is asked again while an execution the server named to forget still runs.</summary>
