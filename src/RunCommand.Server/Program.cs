@@ -159,7 +159,7 @@ if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase))
 // A fleet reconnecting after a restart must not overflow the kernel's queue of connections not yet accepted, and is
 // let into its TLS handshakes a few at a time, in order (ConnectionAdmission).
 ConnectionBacklog.Configure(builder.WebHost);
-var admission = new ConnectionAdmission(ConnectionAdmission.DefaultSlots, ConnectionAdmission.LongestHold, TimeProvider.System);
+var admission = new ConnectionAdmission(ConnectionAdmission.DefaultSlots, ConnectionAdmission.LongestHold, ConnectionAdmission.LongestWait, TimeProvider.System);
 builder.WebHost.ConfigureKestrel(k =>
 {
     // The application enforces the real limits with ARM errors (HttpLimits); Kestrel's are the last resort beyond them.
@@ -177,6 +177,7 @@ builder.WebHost.ConfigureKestrel(k =>
 });
 
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(admission);
 builder.Services.AddSingleton(dataDir);
 builder.Services.AddSingleton(_ => identity);
 // Run from a checkout (./runcmd server sets RUNCMD_ROOT): the agent builds packaging/build.sh left in dist/.

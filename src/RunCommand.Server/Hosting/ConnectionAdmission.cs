@@ -11,14 +11,24 @@ namespace RunCommand.Server.Hosting;
 /// are done within milliseconds and the rest follow at the rate the machine can do them (docs/performance.md, item 10).
 /// A connection gives its slot back with its first request, when it closes, or after <see cref="LongestHold"/> at the
 /// latest, so a client that connects and sends nothing delays others by that much, not by Kestrel's own timeouts.
+/// A connection that waited longer than <see cref="LongestWait"/> for its turn is closed unhandled (shed): its client
+/// has about given up (an agent gives TCP and TLS 10 s together), and a handshake it abandons half way is work lost
+/// while the rest of the queue ages towards the same fate; shed, it retries after its back-off and finds a shorter
+/// queue (docs/performance.md, item 31).
 /// </summary>
-public sealed class ConnectionAdmission(int slots, TimeSpan longestHold, TimeProvider time)
+public sealed class ConnectionAdmission(int slots, TimeSpan longestHold, TimeSpan longestWait, TimeProvider time)
 {
     /// <summary>Connections in their handshake or first request at once: enough to keep every core busy.</summary>
     public static int DefaultSlots => Math.Max(16, Environment.ProcessorCount * 16);
 
     /// <summary>Longest a connection keeps its slot without a first request.</summary>
     public static readonly TimeSpan LongestHold = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Longest a connection waits for a slot before it is shed: the agent's limit for TCP and TLS together (10 s,
+    /// docs/agent-protocol.md) less time for the handshake and first request it is let into.
+    /// </summary>
+    public static readonly TimeSpan LongestWait = TimeSpan.FromSeconds(7);
 
     private const string SlotKey = "RunCommand.ConnectionAdmission.Slot";
 
@@ -27,9 +37,15 @@ public sealed class ConnectionAdmission(int slots, TimeSpan longestHold, TimePro
     /// <summary>Slots free now (for tests and diagnostics).</summary>
     public int Free => _slots.CurrentCount;
 
+    private long _shed;
+
+    /// <summary>Connections closed unhandled because they waited longer than the longest wait (<c>runcmd_connections_shed_total</c>).</summary>
+    public long Shed => Interlocked.Read(ref _shed);
+
     /// <summary>The connection middleware (outermost: before TLS).</summary>
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
+        var arrived = time.GetTimestamp();
         try
         {
             // SemaphoreSlim hands slots to asynchronous waiters in the order they came.
@@ -38,6 +54,14 @@ public sealed class ConnectionAdmission(int slots, TimeSpan longestHold, TimePro
         catch (OperationCanceledException)
         {
             // The client left while it waited: nothing was spent on it.
+            return;
+        }
+
+        if (time.GetElapsedTime(arrived) > longestWait)
+        {
+            // Closed before its handshake: the slot goes to the next one at once.
+            _slots.Release();
+            Interlocked.Increment(ref _shed);
             return;
         }
 

@@ -27,6 +27,9 @@ public sealed class ServerMetrics
     private static readonly Counter ExecutionsFinished = Metrics.CreateCounter("runcmd_executions_finished_total",
         "Executions an agent reported in a terminal state, by state.", new CounterConfiguration { LabelNames = ["state"] });
 
+    private static readonly Counter ConnectionsShed = Metrics.CreateCounter("runcmd_connections_shed_total",
+        "Connections closed before their TLS handshake because they waited too long for a turn (a reconnecting fleet larger than the server can take at once).");
+
     private static readonly Histogram DispatchLatency = Metrics.CreateHistogram("runcmd_dispatch_latency_seconds",
         "From the server accepting an execution to its first hand-out to the agent.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 16) });
@@ -36,13 +39,14 @@ public sealed class ServerMetrics
     private readonly TimeProvider _time;
     private DateTimeOffset _commandsCounted = DateTimeOffset.MinValue;
 
-    public ServerMetrics(AgentPresence presence, IFleetRunStore fleetRuns, IRunCommandStore runCommands, TimeProvider time)
+    public ServerMetrics(AgentPresence presence, IFleetRunStore fleetRuns, IRunCommandStore runCommands, ConnectionAdmission admission, TimeProvider time)
     {
         _time = time;
         // Gauges read their source at scrape time: nothing to keep in step.
         Metrics.DefaultRegistry.AddBeforeCollectCallback(async cancellationToken =>
         {
             AgentsConnected.Set(presence.OpenPolls);
+            ConnectionsShed.IncTo(admission.Shed);
             FleetRunsActive.Set((await fleetRuns.ListActiveFleetRunsAsync(cancellationToken)).Count);
             var now = _time.GetUtcNow();
             if (now - _commandsCounted >= CommandCountLifetime)

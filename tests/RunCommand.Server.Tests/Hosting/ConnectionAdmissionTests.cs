@@ -61,9 +61,9 @@ public sealed class ConnectionAdmissionTests
     }
 
     /// <summary>An admission of <paramref name="slots"/> in front of a recording "Kestrel", and the gate that joins them.</summary>
-    private static (ConnectionAdmission Admission, Handshakes Kestrel, ConnectionDelegate Gate) Gate(int slots, TimeSpan longestHold)
+    private static (ConnectionAdmission Admission, Handshakes Kestrel, ConnectionDelegate Gate) Gate(int slots, TimeSpan longestHold, TimeSpan? longestWait = null)
     {
-        var admission = new ConnectionAdmission(slots, longestHold, TimeProvider.System);
+        var admission = new ConnectionAdmission(slots, longestHold, longestWait ?? TimeSpan.FromHours(1), TimeProvider.System);
         var kestrel = new Handshakes();
         return (admission, kestrel, admission.Wrap(kestrel.Next));
     }
@@ -146,5 +146,28 @@ public sealed class ConnectionAdmissionTests
         Assert.Equal(["first", "after"], kestrel.Entered);
         kestrel.EndAll();
         await Task.WhenAll(first, after).WaitAsync(Deadline);
+    }
+
+    [Fact]
+    public async Task Wrap_ConnectionWaitedLongerThanTheLongestWait_IsClosedUnhandledAndItsSlotGoesOn()
+    {
+        var (admission, kestrel, gate) = Gate(1, TimeSpan.FromHours(1), longestWait: TimeSpan.FromMilliseconds(200));
+        var first = gate(NewConnection("first"));
+        await WaitUntilAsync(() => kestrel.Count == 1, "the first connection admitted");
+        var stale = gate(NewConnection("stale"));
+        await Task.Delay(400);
+
+        // "stale" gets the slot only after its client would have given up: it ends without a handshake.
+        ConnectionAdmission.SetupDone(kestrel.Items["first"]);
+        await stale.WaitAsync(Deadline);
+        Assert.Equal(1, admission.Shed);
+        Assert.Equal(1, admission.Free);
+        var fresh = gate(NewConnection("fresh"));
+        await WaitUntilAsync(() => kestrel.Count == 2, "a fresh connection admitted");
+
+        Assert.Equal(["first", "fresh"], kestrel.Entered);
+        kestrel.EndAll();
+        await Task.WhenAll(first, fresh).WaitAsync(Deadline);
+        Assert.Equal(1, admission.Shed);
     }
 }
