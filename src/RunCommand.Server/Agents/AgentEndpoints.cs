@@ -142,7 +142,7 @@ public static class AgentEndpoints
         }, ContractsJsonContext.Default.EnrollResponse);
     }
 
-    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, CancellationToken cancellationToken)
+    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, AgentAssertionReplay replay, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
@@ -155,7 +155,21 @@ public static class AgentEndpoints
         }
 
         // Its assertion's first use, recorded with others' (AgentAssertionReplay): a replay gets nothing, not even presence.
-        if (http.Caller().AssertionFirstUse is { } firstUse && !await firstUse)
+        // The record may wait for others to share its commit, which suits an idle renewal (its answer is minutes away);
+        // a poll with work to answer at once (the agent polls again just after its report, and the next command may be
+        // there already), or woken by work while it waits, hurries the commit instead of waiting out the batch.
+        var changed = changes.NextChangeAsync(Topics.Vm(vm));
+        long? versionBeforeUse = null;
+        if (http.Caller().AssertionFirstUse is { } firstUse && !firstUse.IsCompleted)
+        {
+            versionBeforeUse = await store.GetGoalStateVersionAsync(vm, cancellationToken);
+            if (versionBeforeUse != known || await Task.WhenAny(firstUse, changed) != firstUse)
+            {
+                replay.Hurry();
+            }
+        }
+
+        if (http.Caller().AssertionFirstUse is { } used && !await used)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The access token is invalid, expired or revoked.");
@@ -169,16 +183,24 @@ public static class AgentEndpoints
         // A poll that may wait first reads only the version: most (idle renewals) find it unchanged and wait.
         var versionOnly = wait > TimeSpan.Zero;
         GoalStateAnswer? answer;
+        var subscribed = true;
         while (true)
         {
-            // Subscribe first, then read: a command created in between wakes this poll.
-            var changed = changes.NextChangeAsync(Topics.Vm(vm));
+            // Subscribe first, then read: a command created in between wakes this poll. The first round may use the
+            // subscription and version taken before the assertion's check (a change since then completes `changed`).
+            if (!subscribed)
+            {
+                changed = changes.NextChangeAsync(Topics.Vm(vm));
+                versionBeforeUse = null;
+            }
+
+            subscribed = false;
             answer = null;
             long version;
             if (versionOnly)
             {
                 versionOnly = false;
-                version = await store.GetGoalStateVersionAsync(vm, cancellationToken);
+                version = versionBeforeUse ?? await store.GetGoalStateVersionAsync(vm, cancellationToken);
             }
             else
             {

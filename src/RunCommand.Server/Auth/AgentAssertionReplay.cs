@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using RunCommand.Contracts.Agents;
+using Microsoft.Extensions.Options;
+using RunCommand.Server.Hosting;
 using RunCommand.Storage;
 
 namespace RunCommand.Server.Auth;
@@ -25,11 +27,6 @@ public sealed class AgentAssertionReplay
     /// <summary>Kept beyond the accepted window, so a node whose clock is behind still finds the entry.</summary>
     public static readonly TimeSpan ClockMargin = TimeSpan.FromMinutes(1);
 
-    /// <summary>
-    /// Longest a deferred id (a goal-state poll's) waits for others to share its commit. A batching latency, measured
-    /// on the wall clock on purpose: it decides how many ids share a transaction, never whether one is accepted.
-    /// </summary>
-    public static readonly TimeSpan BatchDelay = TimeSpan.FromMilliseconds(100);
 
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromMinutes(1);
 
@@ -43,13 +40,21 @@ public sealed class AgentAssertionReplay
     private TaskCompletionSource _urgent = NewSignal();
     private long _nextPurgeTicks;
 
-    public AgentAssertionReplay(IMachineStore store, TimeProvider time, ILogger<AgentAssertionReplay> logger)
+    public AgentAssertionReplay(IMachineStore store, TimeProvider time, ILogger<AgentAssertionReplay> logger, IOptions<ServerOptions>? options = null)
     {
         _store = store;
         _time = time;
         _logger = logger;
+        BatchDelay = (options?.Value ?? new ServerOptions()).AgentAssertionBatchDelay;
         _ = Task.Run(WriteLoopAsync);
     }
+
+    /// <summary>
+    /// Longest a deferred id (a goal-state poll's) waits for others to share its commit (<see cref="ServerOptions.AgentAssertionBatchDelay"/>).
+    /// A batching latency, measured on the wall clock on purpose: it decides how many ids share a transaction, never
+    /// whether one is accepted.
+    /// </summary>
+    public TimeSpan BatchDelay { get; }
 
     /// <summary>How many store transactions recorded ids so far (each holds one or more ids).</summary>
     public long Commits => Interlocked.Read(ref _commits);
@@ -85,6 +90,12 @@ public sealed class AgentAssertionReplay
 
         return use.FirstUse.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// Commits the ids waiting now at once, deferred ones included: a goal-state poll that has something to answer (work
+    /// came while its id waited for company) must not wait out <see cref="BatchDelay"/> first.
+    /// </summary>
+    public void Hurry() => Volatile.Read(ref _urgent).TrySetResult();
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -64,6 +64,14 @@ public sealed class ServerOptions
     public TimeSpan AgentLongPoll { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
+    /// Longest a goal-state poll's assertion waits for others to share the commit that records it (docs/agent-protocol.md,
+    /// "Replay"; <see cref="Auth.AgentAssertionReplay"/>): fewer transactions for idle renewals. A poll with work to
+    /// answer never waits it out. Tests set it long to prove that.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:30:00")]
+    public TimeSpan AgentAssertionBatchDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
     /// How long a GET of an operation that is still in progress is held for it to end when the client asked for no
     /// <c>waitSeconds</c> (an ARM client: the Azure SDK, or one polling every few milliseconds). The Azure SDK waits at
     /// least a second between polls whatever the server says, so answering its first poll as soon as a short script has

@@ -115,4 +115,19 @@ public sealed class AgentAssertionReplayTests() : SqliteStoreTests("rc-replay-")
                 ? Task.FromException<IReadOnlyList<AgentAssertionOutcome>>(new StorageFullException(new IOException("No space left on device")))
                 : targetMethod.Invoke(_store, args);
     }
+
+    [Fact]
+    public async Task Hurry_DeferredIdWaitingForCompany_IsCommittedAtOnce()
+    {
+        // A batch delay far longer than the test: only Hurry can end the wait.
+        var node = new AgentAssertionReplay(Storage.Machines, TimeProvider.System, NullLogger<AgentAssertionReplay>.Instance,
+            Microsoft.Extensions.Options.Options.Create(new RunCommand.Server.Hosting.ServerOptions { AgentAssertionBatchDelay = TimeSpan.FromMinutes(30) }));
+        var use = UseAsync(node, 1, deferred: true);
+        await Task.Delay(300);
+        Assert.False(use.IsCompleted, "a deferred id was committed without company or a hurry");
+
+        node.Hurry();
+
+        Assert.Equal(AgentAssertionOutcome.FirstUse, await use.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
 }
