@@ -103,9 +103,9 @@ public sealed class SimulatedAgent : IDisposable
                     }
                 }
 
-                // As the agent does (AgentService): the next poll waits for the new executions' first reports, which
-                // take the connection this poll freed.
-                if (firstReports is not null)
+                // As the agent does (AgentService): after an idle spell the next poll waits for the new executions'
+                // first reports, which take the connection this poll freed.
+                if (firstReports is not null && !_client.SideConnectionWarm)
                 {
                     try
                     {

@@ -130,6 +130,21 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
     /// <summary>The agent's own bearer token (set after loading or enrolling); secret, never logged.</summary>
     public string? AgentToken { get; set; }
 
+    /// <summary>
+    /// How long after a call beside the polls (a report, an upload) its keep-alive connection is taken to be still open:
+    /// well inside the agent's own idle limit (2 minutes) and Kestrel's (130 s).
+    /// </summary>
+    public static readonly TimeSpan SideConnectionWarmFor = TimeSpan.FromSeconds(60);
+
+    private long _lastSideCall = long.MinValue;
+
+    /// <summary>
+    /// True while a call other than a goal-state poll completed within <see cref="SideConnectionWarmFor"/>: beside a
+    /// held poll the next such call finds that connection open, with no new handshake (docs/agent-protocol.md, "Connections").
+    /// </summary>
+    public bool SideConnectionWarm =>
+        Environment.TickCount64 - Interlocked.Read(ref _lastSideCall) < (long)SideConnectionWarmFor.TotalMilliseconds;
+
     /// <summary>The agent's key credential; when set, every call carries a signed assertion instead of <see cref="AgentToken"/>.</summary>
     public AgentKeyCredential? AgentKey { get; set; }
 
@@ -362,6 +377,12 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
 
             var result = await read(response, timeoutSource.Token);
             Servers.Succeeded();
+            if (method != HttpMethod.Get)
+            {
+                // Every call but the goal-state poll is a POST, PUT or DELETE.
+                Interlocked.Exchange(ref _lastSideCall, Environment.TickCount64);
+            }
+
             return result;
         }
         catch (Exception e) when (IsNodeGone(e, cancellationToken))

@@ -272,9 +272,8 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
                 backoff.Reset();
                 version = goalState.Version;
-                // Reconcile at once and poll again as soon as the new executions' first reports are answered (at most
-                // FirstReportsWait): the server's long poll is the only wait, and the reports go out on the connection
-                // this poll just freed.
+                // Reconcile at once and poll again; after an idle spell, only once the new executions' first reports
+                // are answered (at most FirstReportsWait), so they go out on the connection this poll just freed.
                 manager.Reconcile(goalState);
                 forgetPending = !await ForgetAsync(manager, goalState.Forget ?? [], shutdown);
                 await WaitForFirstReportsAsync(manager, shutdown);
@@ -302,6 +301,13 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
     private async Task WaitForFirstReportsAsync(ExecutionManager manager, CancellationToken shutdown)
     {
+        if (client.SideConnectionWarm)
+        {
+            // Commands keep coming: the connection the last report used is still open, so the reports need no new one,
+            // and polling at once has the poll held (its assertion recorded) before the next command arrives.
+            return;
+        }
+
         try
         {
             await manager.WhenFirstReportsSentAsync().WaitAsync(FirstReportsWait, time, shutdown);
