@@ -68,10 +68,10 @@ public sealed class ExecutionManager
     /// <summary>
     /// Completes once every execution the last <see cref="Reconcile"/> started or resent has sent its first report (a
     /// short script's final one, or Running after <see cref="ExecutionSettings.FirstReportDelay"/>) and had its answer,
-    /// or has ended. The agent polls again only
-    /// then (<c>AgentService</c>), so those reports take the connection the answered poll left free rather than a
-    /// second one: over HTTP/1.1 a held poll occupies its connection, and a second one, idle since the last command,
-    /// costs a new TLS handshake on both sides for every machine of a fleet run (docs/agent-protocol.md, "Connections").
+    /// or has ended. After an idle spell the agent polls again only then (<c>AgentService</c>), so those reports take
+    /// the connection the answered poll left free rather than a second one: over HTTP/1.1 a held poll occupies its
+    /// connection, and a second one, idle since the last command, costs a new TLS handshake on both sides for every
+    /// machine of a fleet run (docs/agent-protocol.md, "Connections").
     /// </summary>
     public Task WhenFirstReportsSentAsync() => Task.WhenAll(_startedByLastReconcile);
 

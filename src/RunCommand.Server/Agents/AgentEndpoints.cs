@@ -160,19 +160,22 @@ public static class AgentEndpoints
         // there already), or woken by work while it waits, hurries the commit instead of waiting out the batch.
         var changed = changes.NextChangeAsync(Topics.Vm(vm));
         long? versionBeforeUse = null;
-        if (http.Caller().AssertionFirstUse is { } firstUse && !firstUse.IsCompleted)
+        if (http.Caller().AssertionFirstUse is { } firstUse)
         {
-            versionBeforeUse = await store.GetGoalStateVersionAsync(vm, cancellationToken);
-            if (versionBeforeUse != known || await Task.WhenAny(firstUse, changed) != firstUse)
+            if (!firstUse.IsCompleted)
             {
-                replay.Hurry();
+                versionBeforeUse = await store.GetGoalStateVersionAsync(vm, cancellationToken);
+                if (versionBeforeUse != known || await Task.WhenAny(firstUse, changed) != firstUse)
+                {
+                    replay.Hurry();
+                }
             }
-        }
 
-        if (http.Caller().AssertionFirstUse is { } used && !await used)
-        {
-            http.Response.Headers.WWWAuthenticate = "Bearer";
-            return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The access token is invalid, expired or revoked.");
+            if (!await firstUse)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The access token is invalid, expired or revoked.");
+            }
         }
 
         using var poll = await presence.BeginPollAsync(vm, cancellationToken);
@@ -183,23 +186,22 @@ public static class AgentEndpoints
         // A poll that may wait first reads only the version: most (idle renewals) find it unchanged and wait.
         var versionOnly = wait > TimeSpan.Zero;
         GoalStateAnswer? answer;
-        var subscribed = true;
+        var firstRound = true;
         while (true)
         {
-            // Subscribe first, then read: a command created in between wakes this poll. The first round may use the
-            // subscription and version taken before the assertion's check (a change since then completes `changed`).
-            if (!subscribed)
+            // Subscribe first, then read: a command created in between wakes this poll. The first round uses the
+            // subscription (and version, if read) taken before the assertion's check: a change since completes `changed`.
+            if (!firstRound)
             {
                 changed = changes.NextChangeAsync(Topics.Vm(vm));
-                versionBeforeUse = null;
             }
 
-            subscribed = false;
             answer = null;
             long version;
             if (versionOnly)
             {
                 versionOnly = false;
+                // Only ever the first round's read.
                 version = versionBeforeUse ?? await store.GetGoalStateVersionAsync(vm, cancellationToken);
             }
             else
@@ -212,6 +214,8 @@ public static class AgentEndpoints
 
                 version = answer.Version;
             }
+
+            firstRound = false;
 
             var remaining = deadline - time.GetUtcNow();
             if (version != known || remaining <= TimeSpan.Zero)

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Threading.Channels;
-using RunCommand.Contracts.Agents;
 using Microsoft.Extensions.Options;
+using RunCommand.Contracts.Agents;
 using RunCommand.Server.Hosting;
 using RunCommand.Storage;
 
@@ -26,7 +26,6 @@ public sealed class AgentAssertionReplay
 {
     /// <summary>Kept beyond the accepted window, so a node whose clock is behind still finds the entry.</summary>
     public static readonly TimeSpan ClockMargin = TimeSpan.FromMinutes(1);
-
 
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromMinutes(1);
 
