@@ -32,6 +32,82 @@ public sealed class AgentServiceTests : IDisposable
     private static AgentService Service(AgentOptions options, AgentClient client) =>
         new(options, client, TimeProvider.System, new ConsoleLogger(TimeProvider.System, LogLevel.Debug, TextWriter.Null));
 
+    /// <summary>
+    /// An agent whose next poll would wait up to a minute for the first reports of new executions: long enough that a
+    /// poll arriving while the server holds a report can only come from the rule that polls at once.
+    /// </summary>
+    private static AgentService PatientService(AgentOptions options, AgentClient client) =>
+        new(options, client, TimeProvider.System, new ConsoleLogger(TimeProvider.System, LogLevel.Debug, TextWriter.Null))
+        {
+            FirstReportsWaitFor = TimeSpan.FromMinutes(1),
+        };
+
+    private static int PollsSoFar(KestrelFakeServer server)
+    {
+        lock (server.PollArrivals)
+        {
+            return server.PollArrivals.Count;
+        }
+    }
+
+    [Fact]
+    public async Task RunAsync_AfterAnIdleSpell_PollsAgainOnlyOnceTheNewCommandsFirstReportIsAnswered()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        using var client = new AgentClient(server.BaseAddress, null);
+        using var shutdown = new CancellationTokenSource();
+        var run = PatientService(Options(server.BaseAddress), client).RunAsync(shutdown.Token);
+        // The first poll is answered at once; the second is held.
+        await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) == 2, "the agent holds a poll");
+        // Enrolled and polling, no report yet: the enrollment's connection is the poll's, so none is left open beside it.
+        Assert.False(client.SideConnectionWarm);
+
+        var reportAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ReportsHeldUntil = reportAnswered.Task;
+        server.SetAssignments(AgentFixture.Assignment("echo hi", "exec-idle"));
+        await AgentFixture.WaitUntilAsync(() => server.ReportsArrived == 1, "the first report arrives");
+        await Task.Delay(500);
+        Assert.Equal(2, PollsSoFar(server));
+
+        reportAnswered.SetResult();
+        await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) == 3, "the agent polls again once the report is answered");
+        var final = await server.Reports["exec-idle"].WaitForTerminalAsync();
+        await shutdown.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.True(client.SideConnectionWarm);
+    }
+
+    [Fact]
+    public async Task RunAsync_CommandsKeepComing_PollsAgainAtOnce_WhileTheNewCommandsFirstReportIsStillHeld()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        using var client = new AgentClient(server.BaseAddress, null);
+        using var shutdown = new CancellationTokenSource();
+        var run = PatientService(Options(server.BaseAddress), client).RunAsync(shutdown.Token);
+        await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) == 2, "the agent holds a poll");
+        var first = AgentFixture.Assignment("echo first", "exec-first");
+        server.SetAssignments(first);
+        await server.Reports["exec-first"].WaitForTerminalAsync();
+        await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) == 3, "the agent holds its next poll");
+        // A report was answered a moment ago: its connection is still open beside the poll.
+        Assert.True(client.SideConnectionWarm);
+
+        var reportAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ReportsHeldUntil = reportAnswered.Task;
+        var reportsBefore = server.ReportsArrived;
+        server.SetAssignments(first, AgentFixture.Assignment("echo second", "exec-second"));
+        await AgentFixture.WaitUntilAsync(() => server.ReportsArrived > reportsBefore, "the second command's first report arrives");
+        await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) == 4, "the agent polls again while that report is held");
+
+        reportAnswered.SetResult();
+        var final = await server.Reports["exec-second"].WaitForTerminalAsync();
+        await shutdown.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(LocalState.Succeeded, final.State);
+        Assert.Equal("second\n", server.Reports["exec-second"].StdoutText);
+    }
+
     [Fact]
     public async Task RunAsync_FreshStateDir_EnrollsThenRunsAssignmentsFromTheLongPoll()
     {

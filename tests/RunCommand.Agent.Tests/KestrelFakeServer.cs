@@ -67,6 +67,17 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
     /// <summary>When each goal-state poll arrived (<see cref="System.Diagnostics.Stopwatch"/> timestamps; lock the list to read it).</summary>
     public List<long> PollArrivals { get; } = [];
 
+    /// <summary>
+    /// While not completed, every report waits for it before it is taken and answered, as a slow server's would
+    /// (<see cref="ReportsArrived"/> counts them as they come in).
+    /// </summary>
+    public Task ReportsHeldUntil { get; set; } = Task.CompletedTask;
+
+    /// <summary>How many report calls have arrived, answered or not.</summary>
+    public int ReportsArrived => Volatile.Read(ref _reportsArrived);
+
+    private int _reportsArrived;
+
     /// <summary>Every Authorization header a goal-state or report call carried.</summary>
     public List<string> AgentAuthorizations { get; } = [];
 
@@ -211,6 +222,8 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
                 return;
             }
 
+            Interlocked.Increment(ref _reportsArrived);
+            await ReportsHeldUntil.WaitAsync(context.RequestAborted);
             var id = (string)context.Request.RouteValues["id"]!;
             var report = await JsonSerializer.DeserializeAsync(context.Request.Body, ContractsJsonContext.Default.ExecutionReport);
             var ack = await Reports.ReportAsync(id, report!, context.RequestAborted);

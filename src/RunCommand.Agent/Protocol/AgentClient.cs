@@ -136,14 +136,26 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
     /// </summary>
     public static readonly TimeSpan SideConnectionWarmFor = TimeSpan.FromSeconds(60);
 
-    private long _lastSideCall = long.MinValue;
+    private const long NoSideCallYet = long.MinValue;
+
+    /// <summary>When the last call beside the polls completed (<see cref="Environment.TickCount64"/>).</summary>
+    private long _lastSideCall = NoSideCallYet;
+
+    private const string EnrollPath = "agent/v1/enroll";
 
     /// <summary>
     /// True while a call other than a goal-state poll completed within <see cref="SideConnectionWarmFor"/>: beside a
     /// held poll the next such call finds that connection open, with no new handshake (docs/agent-protocol.md, "Connections").
     /// </summary>
-    public bool SideConnectionWarm =>
-        Environment.TickCount64 - Interlocked.Read(ref _lastSideCall) < (long)SideConnectionWarmFor.TotalMilliseconds;
+    public bool SideConnectionWarm
+    {
+        get
+        {
+            // Compared with NoSideCallYet first: now minus long.MinValue would overflow to a negative span, i.e. "warm".
+            var last = Interlocked.Read(ref _lastSideCall);
+            return last != NoSideCallYet && Environment.TickCount64 - last < (long)SideConnectionWarmFor.TotalMilliseconds;
+        }
+    }
 
     /// <summary>The agent's key credential; when set, every call carries a signed assertion instead of <see cref="AgentToken"/>.</summary>
     public AgentKeyCredential? AgentKey { get; set; }
@@ -217,7 +229,7 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
 
     public async Task<EnrollResponse> EnrollAsync(string enrollmentToken, EnrollRequest request, CancellationToken cancellationToken)
     {
-        return await SendAsync(HttpMethod.Post, "agent/v1/enroll", message =>
+        return await SendAsync(HttpMethod.Post, EnrollPath, message =>
         {
             message.Content = JsonContent.Create(request, ContractsJsonContext.Default.EnrollRequest);
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", enrollmentToken);
@@ -377,9 +389,10 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
 
             var result = await read(response, timeoutSource.Token);
             Servers.Succeeded();
-            if (method != HttpMethod.Get)
+            if (method != HttpMethod.Get && relativeUri != EnrollPath)
             {
-                // Every call but the goal-state poll is a POST, PUT or DELETE.
+                // Every call but the goal-state poll is a POST, PUT or DELETE. Not the enrollment: the first poll takes
+                // its connection, so no other one is left open by it.
                 Interlocked.Exchange(ref _lastSideCall, Environment.TickCount64);
             }
 

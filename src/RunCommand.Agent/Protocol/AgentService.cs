@@ -299,6 +299,9 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
     /// </summary>
     public static readonly TimeSpan FirstReportsWait = TimeSpan.FromSeconds(2);
 
+    /// <summary><see cref="FirstReportsWait"/>, unless a test holds reports longer to tell the two rules apart.</summary>
+    internal TimeSpan FirstReportsWaitFor { get; init; } = FirstReportsWait;
+
     private async Task WaitForFirstReportsAsync(ExecutionManager manager, CancellationToken shutdown)
     {
         if (client.SideConnectionWarm)
@@ -310,7 +313,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
 
         try
         {
-            await manager.WhenFirstReportsSentAsync().WaitAsync(FirstReportsWait, time, shutdown);
+            await manager.WhenFirstReportsSentAsync().WaitAsync(FirstReportsWaitFor, time, shutdown);
         }
         catch (TimeoutException)
         {
