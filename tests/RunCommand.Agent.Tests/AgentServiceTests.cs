@@ -475,6 +475,37 @@ public sealed class AgentServiceTests : IDisposable
         await Assert.ThrowsAsync<HttpRequestException>(() => wrong.EnrollAsync(KestrelFakeServer.EnrollmentToken, request, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task EnrollAsync_HttpsWithCertificateOfTheGivenCa_SucceedsOnlyForThatCa()
+    {
+        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var rootRequest = new CertificateRequest("CN=Test Root", rootKey, HashAlgorithmName.SHA256);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        using var root = rootRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using var leafKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var leafRequest = new CertificateRequest("CN=server", leafKey, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        leafRequest.CertificateExtensions.Add(san.Build());
+        using var issued = leafRequest.Create(root, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+        using var withKey = issued.CopyWithPrivateKey(leafKey);
+        using var leaf = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pfx), null);
+        await using var server = await KestrelFakeServer.StartAsync(leaf);
+        var https = new UriBuilder(server.BaseAddress) { Scheme = "https" }.Uri;
+        var request = new EnrollRequest { ResourceGroup = "rg", VmName = "vm" };
+        using var trustedRoot = X509CertificateLoader.LoadCertificate(root.RawData);
+        using var otherRoot = SelfSigned("CN=Other Root");
+        using var otherTrusted = X509CertificateLoader.LoadCertificate(otherRoot.RawData);
+
+        // The handshake's own chain has the given CA as its only root (AgentClient.PinnedChainPolicy).
+        using var client = new AgentClient(https, trustedRoot);
+        Assert.Equal(KestrelFakeServer.IssuedToken, (await client.EnrollAsync(KestrelFakeServer.EnrollmentToken, request, CancellationToken.None)).AgentToken);
+
+        using var wrong = new AgentClient(https, otherTrusted);
+        await Assert.ThrowsAsync<HttpRequestException>(() => wrong.EnrollAsync(KestrelFakeServer.EnrollmentToken, request, CancellationToken.None));
+    }
+
     [Theory]
     [InlineData("abc")]
     [InlineData("zz00000000000000000000000000000000000000000000000000000000000000")]

@@ -99,6 +99,7 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
             // Pinned: exactly the certificate with this SHA-256, whatever its chain or name says.
             handler.SslOptions = new SslClientAuthenticationOptions
             {
+                CertificateChainPolicy = PinnedChainPolicy(null),
                 RemoteCertificateValidationCallback = (_, certificate, _, _) => MatchesFingerprint(certificate, serverFingerprint),
             };
         }
@@ -106,6 +107,7 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
         {
             handler.SslOptions = new SslClientAuthenticationOptions
             {
+                CertificateChainPolicy = PinnedChainPolicy(caCertificate),
                 RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
                     IsTrusted(certificate, chain, errors, caCertificate),
             };
@@ -159,6 +161,29 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
 
     /// <summary>The agent's key credential; when set, every call carries a signed assertion instead of <see cref="AgentToken"/>.</summary>
     public AgentKeyCredential? AgentKey { get; set; }
+
+    /// <summary>
+    /// The policy of the chain the TLS handshake builds before the validation callback runs, when the agent trusts a
+    /// certificate of its own (<c>--ca-cert</c>, or none at all with <c>--server-fingerprint</c>): that certificate as the
+    /// only root, nothing fetched, no revocation. With the default policy every reconnection matched the server's
+    /// certificate against the whole system store, about a fifth of the agent's CPU for a handshake (docs/performance.md,
+    /// item 35); the system store never decided anything here.
+    /// </summary>
+    internal static X509ChainPolicy PinnedChainPolicy(X509Certificate2? root)
+    {
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        if (root is not null)
+        {
+            policy.CustomTrustStore.Add(root);
+        }
+
+        return policy;
+    }
 
     /// <summary>True when the certificate's DER encoding has this SHA-256 (compared in constant time).</summary>
     internal static bool MatchesFingerprint(X509Certificate? certificate, byte[] fingerprint) =>
