@@ -56,6 +56,10 @@ public sealed partial class SqlRows
         }
     }
 
+    public async Task<bool> SetAgentVersionAsync(VmKey vm, string agentVersion, CancellationToken cancellationToken) =>
+        await ExecuteAsync("UPDATE vms SET agent_version = @ver WHERE key = @key AND (agent_version IS NULL OR agent_version <> @ver)",
+            cancellationToken, ("@key", vm.Key), ("@ver", agentVersion)) == 1;
+
     public async Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken) =>
         await ExecuteAsync("UPDATE vms SET signed_off = @off WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@off", Time(signedOff))) == 1;
 

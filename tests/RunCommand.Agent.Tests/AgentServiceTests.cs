@@ -51,6 +51,39 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_VersionOnlyOnTheFirstPollAfterStartingWithASavedCredential()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        server.AnnouncedPollSeconds = 1;
+        var options = Options(server.BaseAddress);
+        for (var start = 0; start < 2; start++)
+        {
+            lock (server.PollAgentVersions)
+            {
+                server.PollAgentVersions.Clear();
+            }
+
+            using var client = new AgentClient(server.BaseAddress, null);
+            using var shutdown = new CancellationTokenSource();
+            var run = Service(options, client).RunAsync(shutdown.Token);
+            await AgentFixture.WaitUntilAsync(() => { lock (server.PollAgentVersions) { return server.PollAgentVersions.Count >= 3; } }, "three polls");
+            await shutdown.CancelAsync();
+            await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+            List<string?> sent;
+            lock (server.PollAgentVersions)
+            {
+                sent = [.. server.PollAgentVersions];
+            }
+
+            // The first start enrolls (its enrollment carried the version); the second starts with the saved token, as an
+            // upgraded agent does, and says its version once.
+            Assert.Equal(start == 0 ? null : AgentService.Version, sent[0]);
+            Assert.All(sent.Skip(1), Assert.Null);
+        }
+    }
+
+    [Fact]
     public async Task RunAsync_AfterAnIdleSpell_PollsAgainOnlyOnceTheNewCommandsFirstReportIsAnswered()
     {
         await using var server = await KestrelFakeServer.StartAsync();

@@ -64,6 +64,9 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
 
     public int BusyRetryAfterSeconds { get; set; } = 1;
 
+    /// <summary>The agent-version header of each goal-state poll, in order (null: none; lock the list to read it).</summary>
+    public List<string?> PollAgentVersions { get; } = [];
+
     /// <summary>When each goal-state poll arrived (<see cref="System.Diagnostics.Stopwatch"/> timestamps; lock the list to read it).</summary>
     public List<long> PollArrivals { get; } = [];
 
@@ -157,6 +160,11 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
             lock (PollArrivals)
             {
                 PollArrivals.Add(System.Diagnostics.Stopwatch.GetTimestamp());
+            }
+
+            lock (PollAgentVersions)
+            {
+                PollAgentVersions.Add(context.Request.Headers.TryGetValue(AgentHeaders.Version, out var sent) ? sent.ToString() : null);
             }
 
             if (RefuseWhileStopping(context))

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Xml.Linq;
+using RunCommand.Contracts.Agents;
 using RunCommand.Testing;
 
 namespace RunCommand.EndToEnd.Tests;
@@ -37,6 +39,36 @@ public sealed class VersionTests(StackFixture fixture) : IClassFixture<StackFixt
         Assert.True(listed.ExitCode == 0, listed.Stderr);
         Assert.Equal(await VersionOfAsync(Repo.AgentDll), JsonSerializer.Deserialize<string>(listed.Stdout));
         Assert.Contains("AgentVersion", table.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AgentStartedOnAnOlderAgentsEnrollment_VmShowsTheVersionThatRunsNow()
+    {
+        // What an older agent leaves behind: its key and identity, and its version on the machine (an upgrade keeps them).
+        var stack = fixture.Stack;
+        using var key = AgentAssertion.NewKey();
+        using var enroll = stack.Server.CreateHttpClient(File.ReadAllText(stack.Server.EnrollTokenFile).Trim());
+        var response = await enroll.PostAsJsonAsync("/agent/v1/enroll", new EnrollRequest
+        {
+            ResourceGroup = "e2e",
+            VmName = "upgraded",
+            AgentVersion = "0.0.1+older",
+            PublicKey = Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()),
+        });
+        response.EnsureSuccessStatusCode();
+        var enrolled = (await response.Content.ReadFromJsonAsync<EnrollResponse>())!;
+        var stateDir = Path.Combine(stack.Dir, "agents", "upgraded");
+        Directory.CreateDirectory(stateDir);
+        await File.WriteAllTextAsync(Path.Combine(stateDir, "agent.key"), key.ExportPkcs8PrivateKeyPem());
+        File.SetUnixFileMode(Path.Combine(stateDir, "agent.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await File.WriteAllTextAsync(Path.Combine(stateDir, "agent.identity"), enrolled.VmResourceId + "\n");
+        Assert.Equal("0.0.1+older", (await stack.Client.GetVmAsync(stack.Vm("upgraded"))).Properties.AgentInstanceView.AgentVersion);
+
+        await stack.StartAgentAsync("upgraded", stateDir);
+
+        var running = await VersionOfAsync(Repo.AgentDll);
+        await Wait.UntilAsync(async () => (await stack.Client.GetVmAsync(stack.Vm("upgraded"))).Properties.AgentInstanceView.AgentVersion == running,
+            TimeSpan.FromSeconds(30), "the VM to show the version of the agent that runs now");
     }
 
     private static async Task<string> VersionOfAsync(string dll)

@@ -97,6 +97,18 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
     }
 
     [Fact]
+    public async Task SetAgentVersion_ChangesItOnlyWhenDifferent_AndNotForAMachineThatDoesNotExist()
+    {
+        var vm = new VmKey(Subscription, "group", "versioned");
+        await Machines.EnrollAgentAsync(vm, "local", new AgentCredential([9], null), "host", "1.0+old", null, Now, default);
+
+        Assert.True(await Machines.SetAgentVersionAsync(vm, "1.1+new", default));
+        Assert.False(await Machines.SetAgentVersionAsync(vm, "1.1+new", default));
+        Assert.False(await Machines.SetAgentVersionAsync(new VmKey(Subscription, "group", "absent"), "1.1+new", default));
+        Assert.Equal("1.1+new", (await Machines.GetVmAsync(vm, default))!.AgentVersion);
+    }
+
+    [Fact]
     public async Task ListVms_WithScaleSetInstances_ListsOnlyVmsWhileListMachinesListsBoth()
     {
         await Machines.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", new AgentCredential([9], null), null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);

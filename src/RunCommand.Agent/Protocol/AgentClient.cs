@@ -267,12 +267,26 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// The version the next goal-state poll tells the server (<see cref="AgentHeaders.Version"/>); cleared once a poll
+    /// is answered. Null: nothing to tell (the enrollment carried it).
+    /// </summary>
+    public string? VersionToReport { get; set; }
+
     public async Task<GoalState> GetGoalStateAsync(long version, TimeSpan wait, CancellationToken cancellationToken)
     {
         var uri = $"agent/v1/goalstate?version={version}&waitSeconds={(int)wait.TotalSeconds}";
+        var reporting = VersionToReport;
         try
         {
-            var goalState = await SendAsync(HttpMethod.Get, uri, Authorize, async (response, ct) =>
+            var goalState = await SendAsync(HttpMethod.Get, uri, message =>
+            {
+                Authorize(message);
+                if (reporting is not null)
+                {
+                    message.Headers.TryAddWithoutValidation(AgentHeaders.Version, reporting);
+                }
+            }, async (response, ct) =>
             {
                 ThrowIfUnauthorized(response);
                 response.EnsureSuccessStatusCode();
@@ -283,6 +297,11 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
             {
                 var announced = TimeSpan.FromSeconds(seconds);
                 LongPollWait = announced < MaxLongPollWait ? announced : MaxLongPollWait;
+            }
+
+            if (reporting is not null)
+            {
+                VersionToReport = null;
             }
 
             Metrics.PollSucceeded();

@@ -116,6 +116,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
         if (File.Exists(TokenPath))
         {
             client.AgentToken = (await File.ReadAllTextAsync(TokenPath, shutdown)).Trim();
+            client.VersionToReport = Version;
             Log.UsingSavedToken(logger, TokenPath);
             return null;
         }
@@ -136,6 +137,8 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             // Enrolled before: the identity is written only once the server has bound this key to the machine.
             var identity = (await File.ReadAllTextAsync(IdentityPath, shutdown)).Trim();
             client.AgentKey = new AgentKeyCredential(key, identity, time);
+            // Enrolled by an earlier agent process, perhaps an older version: the first poll says which runs now.
+            client.VersionToReport = Version;
             Log.UsingSavedKey(logger, KeyPath, identity);
             return null;
         }

@@ -4,6 +4,19 @@ namespace RunCommand.Contracts.Agents;
 // reports each execution's progress. Every call after enrollment carries the agent's own credential: a short-lived
 // assertion signed with the agent's key (or, for agents that enrolled without a key, its bearer token).
 
+/// <summary>Headers of the agent protocol.</summary>
+public static class AgentHeaders
+{
+    /// <summary>
+    /// The agent's version, sent on its first goal-state poll after it starts with a saved credential (an upgraded agent
+    /// keeps its enrollment), so that the machine's agent version shows the agent that runs now.
+    /// </summary>
+    public const string Version = "X-RunCommand-Agent-Version";
+
+    /// <summary>Longest version string the server stores.</summary>
+    public const int MaxVersionLength = 128;
+}
+
 /// <summary>Body of <c>POST /agent/v1/enroll</c>, authorized by an enrollment token.</summary>
 public sealed record EnrollRequest
 {

@@ -142,7 +142,7 @@ public static class AgentEndpoints
         }, ContractsJsonContext.Default.EnrollResponse);
     }
 
-    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, AgentAssertionReplay replay, CancellationToken cancellationToken)
+    private static async Task<IResult> GoalStateAsync(HttpContext http, IAgentWorkStore store, IMachineStore machines, IChangeFeed changes, AgentPresence presence, SecretProtector protector, TimeProvider time, IOptions<ServerOptions> options, ServerMetrics metrics, LongPolls polls, AgentAssertionReplay replay, CancellationToken cancellationToken)
     {
         var vm = http.Caller().Vm!.Vm;
         var known = long.TryParse(http.Request.Query["version"], out var v) ? v : -1;
@@ -176,6 +176,12 @@ public static class AgentEndpoints
                 http.Response.Headers.WWWAuthenticate = "Bearer";
                 return ArmResults.Error(StatusCodes.Status401Unauthorized, "InvalidAuthenticationToken", "Authentication failed. The access token is invalid, expired or revoked.");
             }
+        }
+
+        // An agent that started with a saved credential says once which version runs now (an upgrade keeps the enrollment).
+        if (http.Request.Headers[AgentHeaders.Version].ToString() is { Length: > 0 and <= AgentHeaders.MaxVersionLength } agentVersion)
+        {
+            await machines.SetAgentVersionAsync(vm, agentVersion, cancellationToken);
         }
 
         using var poll = await presence.BeginPollAsync(vm, cancellationToken);

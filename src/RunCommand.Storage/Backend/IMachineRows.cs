@@ -19,6 +19,9 @@ public interface IMachineRows
     /// <summary>The same last contact for many VMs, in one statement.</summary>
     Task SetLastContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset lastContact, CancellationToken cancellationToken);
 
+    /// <summary>Sets the machine's agent version; false when there is no such machine or it already has that version.</summary>
+    Task<bool> SetAgentVersionAsync(VmKey vm, string agentVersion, CancellationToken cancellationToken);
+
     /// <summary>Sets when the machine's agent signed off; false when there is no such machine.</summary>
     Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken);
 

@@ -55,6 +55,9 @@ public interface IMachineStore
     /// </summary>
     Task<bool> SignOffAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>Records the version of the agent that runs now on the VM; false when the VM does not exist or already had it.</summary>
+    Task<bool> SetAgentVersionAsync(VmKey vm, string agentVersion, CancellationToken cancellationToken);
+
     /// <summary>Records that the VM's agent called now.</summary>
     Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
 

@@ -112,6 +112,9 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
         }
     }
 
+    public Task<bool> SetAgentVersionAsync(VmKey vm, string agentVersion, CancellationToken cancellationToken) =>
+        backend.WriteAsync(rows => rows.SetAgentVersionAsync(vm, agentVersion, cancellationToken), cancellationToken);
+
     public Task<bool> SignOffAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
         backend.WriteAsync(rows => rows.SetAgentSignedOffAsync(vm, now, cancellationToken), cancellationToken);
 
