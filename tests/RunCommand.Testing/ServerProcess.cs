@@ -34,7 +34,12 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool IsHttps => Url.StartsWith("https://", StringComparison.Ordinal);
 
-    public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null, IDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts a server and waits until it answers <c>/healthz</c>. <paramref name="spawned"/> gets the process as soon as it
+    /// exists, before that answer (a benchmark samples its CPU while it starts).
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null, IDictionary<string, string>? environment = null,
+        Action<ChildProcess>? spawned = null)
     {
         var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
         var args = new List<string> { "--urls", url, "--data-dir", dataDir };
@@ -50,6 +55,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var process = Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER") is { Length: > 0 } published
             ? ChildProcess.Start("server", published, args, environment)
             : ChildProcess.StartDotnet("server", Repo.ServerDll, args, environment);
+        spawned?.Invoke(process);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
         await Wait.UntilAsync(async () =>

@@ -87,9 +87,11 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     }
 
     /// <summary>A server with the benchmark's limits (https unless told), in its own data dir.</summary>
-    public Task<ServerProcess> StartServerAsync(string name, bool https = true, IEnumerable<string>? extraArgs = null, int? port = null, string? dataDir = null) =>
+    public Task<ServerProcess> StartServerAsync(string name, bool https = true, IEnumerable<string>? extraArgs = null, int? port = null, string? dataDir = null,
+        Action<ChildProcess>? spawned = null) =>
         ServerProcess.StartAsync(dataDir ?? Path.Combine(NewDir(name), "server"), https,
-            [.. ServerLimits, .. AgentLongPollSeconds is { } poll ? ["--RunCommand:AgentLongPoll", TimeSpan.FromSeconds(poll).ToString()] : (string[])[], .. extraArgs ?? []], port);
+            [.. ServerLimits, .. AgentLongPollSeconds is { } poll ? ["--RunCommand:AgentLongPoll", TimeSpan.FromSeconds(poll).ToString()] : (string[])[], .. extraArgs ?? []], port,
+            spawned: spawned);
 }
 
 /// <summary>Which build of the agent a scenario runs: the NativeAOT binary users install, or the dll under <c>dotnet</c>.</summary>

@@ -81,10 +81,9 @@ public sealed class TenThousandAgentsScenario : IScenario
             await server.Process.KillHardAsync();
             await server.DisposeAsync();
             var timeline = new RestartTimeline();
-            ServerProcess? restarted = null;
+            ChildProcess? restarted = null;
             var sampling = timeline.SampleUntilAllHeldAsync(metrics, () => Volatile.Read(ref restarted), swarm, TimeSpan.FromMinutes(3));
-            server = await context.StartServerAsync("swarm-10k", port: port, dataDir: dataDir);
-            Volatile.Write(ref restarted, server);
+            server = await context.StartServerAsync("swarm-10k", port: port, dataDir: dataDir, spawned: process => Volatile.Write(ref restarted, process));
             var serverUp = timeline.Elapsed;
             var held = await sampling;
             var reconnected = held ? timeline.FirstHeld(count)!.Value : timeline.Elapsed;

@@ -33,28 +33,36 @@ public sealed class RestartTimeline
     /// Samples from now (the restart began: the server may not listen yet) until every one of the swarm's agents holds a
     /// poll on the new server or the timeout passes; true when they all did. <paramref name="metrics"/> reads the
     /// server's <c>/metrics</c> (an admin client of the same URL and data dir); <paramref name="server"/> is the new
-    /// server process once it answers <c>/healthz</c>, null before.
+    /// server process once it was started, null before.
     /// </summary>
-    public async Task<bool> SampleUntilAllHeldAsync(HttpClient metrics, Func<ServerProcess?> server, AgentSwarm swarm, TimeSpan timeout)
+    public async Task<bool> SampleUntilAllHeldAsync(HttpClient metrics, Func<ChildProcess?> server, AgentSwarm swarm, TimeSpan timeout)
     {
         var startedWall = DateTime.Now - Elapsed;
+        // A scrape may wait in the same admission queue as the swarm's connections: it goes on beside the samples, which
+        // keep their 250 ms (the server's and the swarm's CPU), and a sample has a count only when a scrape ended in it.
+        Task<string>? scrape = null;
         while (Elapsed < timeout)
         {
-            var process = server()?.Process;
+            var process = server();
             if (process is not null)
             {
                 Listening ??= ListeningAt(process.Output, startedWall);
             }
 
+            scrape ??= metrics.GetStringAsync("/metrics");
             var held = -1;
-            try
+            if (scrape.IsCompleted)
             {
-                var text = await metrics.GetStringAsync("/metrics");
-                held = (int)PrometheusText.Parse(text).GetValueOrDefault("runcmd_agents_connected", -1);
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
-            {
-                // Not listening yet, or the scrape waits in the same queue as the swarm's connections: no sample this time.
+                try
+                {
+                    held = (int)PrometheusText.Parse(await scrape).GetValueOrDefault("runcmd_agents_connected", -1);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+                {
+                    // Not listening yet, or shed from the queue: no count this time.
+                }
+
+                scrape = null;
             }
 
             _samples.Add(new Sample(Elapsed, held, swarm.Counters.Failures.Values.Sum(), process is null ? 0 : ProcessStats.Threads(process.Pid),
@@ -73,7 +81,8 @@ public sealed class RestartTimeline
     /// <summary>The samples as one line per second for the console: t, polls held, failures, the server's threads and CPU, the swarm's CPU.</summary>
     public string Describe()
     {
-        var perSecond = _samples.GroupBy(s => (int)s.At.TotalSeconds).Select(g => g.Last()).ToList();
+        // Each second's last sample, with the count of the last scrape that ended in that second.
+        var perSecond = _samples.GroupBy(s => (int)s.At.TotalSeconds).Select(g => g.Last() with { Held = g.Select(s => s.Held).Where(h => h >= 0).DefaultIfEmpty(-1).Last() }).ToList();
         var lines = perSecond.Select((s, i) =>
         {
             var cpu = i == 0 || perSecond[i - 1].Cpu == TimeSpan.Zero ? 0 : (s.Cpu - perSecond[i - 1].Cpu) / (s.At - perSecond[i - 1].At) * 100;
