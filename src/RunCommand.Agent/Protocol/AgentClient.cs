@@ -60,12 +60,15 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
 
     /// <summary>
     /// Longest wait for a connection, TCP and TLS handshake together. A node that took the connection is alive: a
-    /// restarted server facing a whole fleet at once shakes hands one after another, and a client that gives up after
-    /// a few seconds throws away the work the server already did for it and joins the queue again (a "timeout" storm
-    /// that kept a 10,000-agent fleet from reconnecting for 90 s). Kestrel itself gives up a handshake after 10 s, so
-    /// waiting longer gains nothing; and a node behind a proxy that takes TCP but never shakes hands is left after 10 s.
+    /// restarted server facing a whole fleet at once lets connections into their handshakes in arrival order
+    /// (the server's connection admission), and the rest wait, accepted, at no cost to either side. A client that
+    /// gives up sooner throws away its place and the work already done for it, and queues again (a "timeout" storm
+    /// once kept a 10,000-agent fleet from reconnecting for 90 s; a server that sheds the queue's old end costs each
+    /// shed agent a new handshake attempt). Kestrel's own 10 s handshake limit starts only once a connection is let
+    /// in. The server sheds a connection that waited 25 s for its turn (the admission's longest wait), so this
+    /// leaves 5 s for the handshake itself; a node behind a proxy that takes TCP but never shakes hands is left after 30 s.
     /// </summary>
-    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long a silent connection may go before the kernel probes the peer, and then how often: a node whose machine

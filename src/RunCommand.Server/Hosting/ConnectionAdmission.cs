@@ -12,9 +12,9 @@ namespace RunCommand.Server.Hosting;
 /// A connection gives its slot back with its first request, when it closes, or after <see cref="LongestHold"/> at the
 /// latest, so a client that connects and sends nothing delays others by that much, not by Kestrel's own timeouts.
 /// A connection that waited longer than <see cref="LongestWait"/> for its turn is closed unhandled (shed): its client
-/// has about given up (an agent gives TCP and TLS 10 s together), and a handshake it abandons half way is work lost
+/// has about given up (an agent gives TCP and TLS 30 s together), and a handshake it abandons half way is work lost
 /// while the rest of the queue ages towards the same fate; shed, it retries after its back-off and finds a shorter
-/// queue (docs/performance.md, item 31).
+/// queue (docs/performance.md, items 31 and 36).
 /// </summary>
 public sealed class ConnectionAdmission(int slots, TimeSpan longestHold, TimeSpan longestWait, TimeProvider time)
 {
@@ -25,10 +25,10 @@ public sealed class ConnectionAdmission(int slots, TimeSpan longestHold, TimeSpa
     public static readonly TimeSpan LongestHold = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Longest a connection waits for a slot before it is shed: the agent's limit for TCP and TLS together (10 s,
+    /// Longest a connection waits for a slot before it is shed: the agent's limit for TCP and TLS together (30 s,
     /// docs/agent-protocol.md) less time for the handshake and first request it is let into.
     /// </summary>
-    public static readonly TimeSpan LongestWait = TimeSpan.FromSeconds(7);
+    public static readonly TimeSpan LongestWait = TimeSpan.FromSeconds(25);
 
     private const string SlotKey = "RunCommand.ConnectionAdmission.Slot";
 
