@@ -231,6 +231,34 @@ public sealed class ExecutionManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Reconcile_Script_RunsInTheWrappersSessionInItsDirectoryWithDefaultSignals()
+    {
+        var (manager, _) = _fixture.NewManager();
+        // Session (field 6 of stat, after the command name), the directory, blocked signals, and what SIGPIPE does to
+        // the writer of a closed pipe: the agent's runtime ignores SIGPIPE, which a script must not inherit (yes(1)
+        // would then fail with "Broken pipe" and exit 1 instead of dying of the signal, 141).
+        var assignment = AgentFixture.Assignment(
+            """
+            stat=$(cat /proc/$$/stat); set -- ${stat##*) }; echo "session $4 wrapper $PPID"
+            pwd
+            grep SigBlk /proc/self/status
+            yes | head -n 1 > /dev/null; echo "yes ${PIPESTATUS[0]}"
+            """);
+
+        manager.Reconcile(AgentFixture.Goal(assignment));
+        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, final.State);
+        var lines = _fixture.Server[assignment.ExecutionId].StdoutText.Split('\n');
+        var session = lines[0].Split(' ');
+        Assert.Equal(session[1], session[3]);
+        Assert.Equal(_fixture.ExecutionDir(assignment.ExecutionId), lines[1]);
+        Assert.Equal("SigBlk:\t0000000000000000", lines[2]);
+        Assert.Equal("yes 141", lines[3]);
+        Assert.Equal("", _fixture.Server[assignment.ExecutionId].StderrText);
+    }
+
+    [Fact]
     public async Task Reconcile_SpawnedScript_IsItsOwnProcessGroupLeader()
     {
         var (manager, _) = _fixture.NewManager();
@@ -245,7 +273,7 @@ public sealed class ExecutionManagerTests : IDisposable
         await File.WriteAllTextAsync(go, "");
         await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
 
-        // setsid did not fork: the wrapper shell is session and group leader, and the pid we monitor.
+        // The wrapper shell is session and group leader, and the pid we monitor.
         Assert.Equal(record.Pid, pgid);
         Assert.NotEqual(0UL, record.ProcessStartTicks);
     }

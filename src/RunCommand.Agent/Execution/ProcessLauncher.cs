@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace RunCommand.Agent.Execution;
@@ -19,7 +18,7 @@ internal sealed record LaunchSpec(
     bool PositionalThroughPipe = false);
 
 /// <summary>A spawned wrapper: its pid is also its session and process group id.</summary>
-internal sealed record LaunchedProcess(Process Process, int Pid, ulong StartTicks);
+internal sealed record LaunchedProcess(SessionSpawn Process, int Pid, ulong StartTicks);
 
 /// <summary>
 /// Starts a script in its own session and process group, with its output going straight to files, so it
@@ -31,7 +30,8 @@ internal static class ProcessLauncher
     /// The wrapper shell (POSIX sh: it starts faster than bash and sits on every script's latency). Constant
     /// text: no user data is ever part of it; the execution dir, interpreter, script path and arguments reach it
     /// as "$@" only. It redirects its own stdio first, so even an exec failure of the script ("bad interpreter")
-    /// lands in the stderr file; it joins the execution's cgroup (second argument, empty for none) before the script
+    /// lands in the stderr file; it goes to the script's working directory (fourth argument; "/" if that is gone by
+    /// then); it joins the execution's cgroup (second argument, empty for none) before the script
     /// exists, so every process the script starts is born inside it (a failure to join is shell's own message in
     /// stderr; the process group still tracks the script); then it records the exit code as "N\n" in one write, which a reader takes as
     /// complete only with its newline (no rename: that would cost one more process on every run). The script is
@@ -41,9 +41,10 @@ internal static class ProcessLauncher
     /// </summary>
     public const string WrapperScript =
         """
-        d=$1; c=$2; p=$3; shift 3
+        d=$1; c=$2; p=$3; w=$4; shift 4
         [ -z "$p" ] || exec 4<&0
         exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
+        cd "$w" || cd /
         [ -z "$c" ] || echo $$ >"$c/cgroup.procs"
         "$@" 3<"$d/script"
         printf '%s\n' "$?" >"$d/exitcode"
@@ -87,76 +88,64 @@ internal static class ProcessLauncher
 
     public static LaunchedProcess Start(LaunchSpec spec)
     {
-        var psi = new ProcessStartInfo("/usr/bin/setsid")
+        // The wrapper is spawned in a session of its own (SessionSpawn: no setsid(1) exec on the way), so its pid is
+        // the session, group and wrapper shell at once from the moment it exists.
+        var argv = new List<string> { "/bin/sh", "-c", WrapperScript, "runcmd-wrapper", spec.Paths.Directory, spec.Cgroup ?? "", spec.PositionalThroughPipe ? "p" : "" };
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry variable in System.Environment.GetEnvironmentVariables())
         {
-            UseShellExecute = false,
-            WorkingDirectory = spec.Paths.Directory,
-        };
-        // setsid(1) only forks when it is already a process group leader; Process' child never is, so
-        // setsid execs the shell in place and the pid we get is the session, group and wrapper shell at once.
-        psi.ArgumentList.Add("/bin/sh");
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(WrapperScript);
-        psi.ArgumentList.Add("runcmd-wrapper");
-        psi.ArgumentList.Add(spec.Paths.Directory);
-        psi.ArgumentList.Add(spec.Cgroup ?? "");
-        psi.ArgumentList.Add(spec.PositionalThroughPipe ? "p" : "");
-        psi.RedirectStandardInput = spec.PositionalThroughPipe;
+            environment[(string)variable.Key] = (string?)variable.Value ?? "";
+        }
+
+        var workingDirectory = spec.Paths.Directory;
         if (spec.RunAs is { } user)
+        {
+            workingDirectory = Directory.Exists(user.Home) ? user.Home : "/";
+        }
+
+        argv.Add(workingDirectory);
+        if (spec.RunAs is { } runAs)
         {
             // setpriv execs (no fork): the script stays in the wrapper's group. Only numbers reach the command
             // line; a run-as password was checked with PAM before (in memory) and is never passed on.
-            psi.ArgumentList.Add(SetprivPath);
-            psi.ArgumentList.Add($"--reuid={user.Uid}");
-            psi.ArgumentList.Add($"--regid={user.Gid}");
-            psi.ArgumentList.Add("--init-groups");
-            psi.ArgumentList.Add("--");
-            psi.Environment["HOME"] = user.Home;
-            psi.Environment["SHELL"] = user.Shell;
-            psi.Environment["USER"] = user.Name;
-            psi.Environment["LOGNAME"] = user.Name;
-            psi.WorkingDirectory = Directory.Exists(user.Home) ? user.Home : "/";
+            argv.AddRange([SetprivPath, $"--reuid={runAs.Uid}", $"--regid={runAs.Gid}", "--init-groups", "--"]);
+            environment["HOME"] = runAs.Home;
+            environment["SHELL"] = runAs.Shell;
+            environment["USER"] = runAs.Name;
+            environment["LOGNAME"] = runAs.Name;
         }
 
         var scriptPath = spec.RunAs is null ? spec.Paths.Script : "/dev/fd/3";
         if (spec.PositionalThroughPipe)
         {
             // Only the number of values is on the command line; the values follow through the pipe.
-            psi.ArgumentList.Add("/bin/bash");
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(PipePrelude);
-            psi.ArgumentList.Add(scriptPath);
-            psi.ArgumentList.Add(spec.PositionalArguments.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            argv.AddRange(["/bin/bash", "-c", PipePrelude, scriptPath, spec.PositionalArguments.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         else
         {
             if (!StartsWithShebang(spec.Paths.Script))
             {
-                psi.ArgumentList.Add("/bin/bash");
+                argv.Add("/bin/bash");
             }
 
-            psi.ArgumentList.Add(scriptPath);
-            foreach (var argument in spec.PositionalArguments)
-            {
-                psi.ArgumentList.Add(argument);
-            }
+            argv.Add(scriptPath);
+            argv.AddRange(spec.PositionalArguments);
         }
 
         // Named parameters exist only in the child's environment, never in the agent's or on disk.
         foreach (var (name, value) in spec.Environment)
         {
-            psi.Environment[name] = value;
+            environment[name] = value;
         }
 
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("The script process did not start.");
-        if (spec.PositionalThroughPipe)
+        var process = SessionSpawn.Start("/bin/sh", argv, environment, spec.PositionalThroughPipe);
+        if (process.StandardInput is { } input)
         {
-            SendPositionalArguments(process, spec.PositionalArguments);
+            SendPositionalArguments(input, spec.PositionalArguments);
         }
 
-        WaitUntilGroupLeader(process);
-        var startTicks = ProcStat.TryRead(process.Id)?.StartTicks ?? 0;
-        return new LaunchedProcess(process, process.Id, startTicks);
+        var startTicks = ProcStat.TryRead(process.Pid)?.StartTicks ?? 0;
+        return new LaunchedProcess(process, process.Pid, startTicks);
     }
 
     /// <summary>
@@ -164,9 +153,9 @@ internal static class ProcessLauncher
     /// 64 KiB, and bash reads it only once it runs. A script that dies first breaks the pipe; the prelude then
     /// reports the short read itself (or nothing ran), so the write error is only swallowed.
     /// </summary>
-    private static void SendPositionalArguments(Process process, IReadOnlyList<string> values)
+    private static void SendPositionalArguments(Microsoft.Win32.SafeHandles.SafeFileHandle input, IReadOnlyList<string> values)
     {
-        var pipe = process.StandardInput.BaseStream;
+        var pipe = new FileStream(input, FileAccess.Write, bufferSize: 0);
         _ = Task.Run(async () =>
         {
             try
@@ -183,21 +172,6 @@ internal static class ProcessLauncher
             {
             }
         });
-    }
-
-    /// <summary>
-    /// Process.Start returns once setsid(1) is exec'd, not once it has called setsid(2): for a few microseconds
-    /// the child is still in the agent's group. A cancel in that window would signal a group that does not
-    /// exist yet and miss the script, so wait (briefly spinning, no sleep) until pid == pgid.
-    /// </summary>
-    private static void WaitUntilGroupLeader(Process process)
-    {
-        var spin = new SpinWait();
-        var giveUpAt = Environment.TickCount64 + 5000;
-        while (Posix.GetPgid(process.Id) != process.Id && !process.HasExited && Environment.TickCount64 < giveUpAt)
-        {
-            spin.SpinOnce();
-        }
     }
 
     /// <summary>
