@@ -113,6 +113,128 @@ internal sealed partial class SessionSpawn : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts the child as <see cref="Start"/> does, but created inside the cgroup v2 directory <paramref name="cgroup"/>
+    /// (<c>clone3</c> with <c>CLONE_INTO_CGROUP</c>, Linux 5.7): no migration follows, where joining a cgroup from the
+    /// shell (<c>echo $$ &gt; cgroup.procs</c>) waits for an RCU grace period, 8-18 ms (docs/performance.md, item 38).
+    /// Null when this kernel (or a seccomp filter) does not offer it: the caller starts the child the other way and
+    /// joins the cgroup from the wrapper.
+    /// </summary>
+    public static unsafe SessionSpawn? StartInCgroup(string path, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment,
+        bool pipeStandardInput, string cgroup)
+    {
+        if (IntoCgroupUnavailable || Calls.Value is not { } calls)
+        {
+            return null;
+        }
+
+        var argv = new NativeStrings(arguments);
+        var envp = new NativeStrings([.. environment.Select(e => $"{e.Key}={e.Value}")]);
+        var pathBytes = Encoding.UTF8.GetBytes(path + "\0");
+        var cgroupFd = Posix.Open(cgroup, Posix.ORdOnly | Posix.ODirectory | Native.OCloExec);
+        var pipe = stackalloc int[2] { -1, -1 };
+        var errors = stackalloc int[2] { -1, -1 };
+        var all = NativeMemory.AllocZeroed(Native.OpaqueBytes);
+        var none = NativeMemory.AllocZeroed(Native.OpaqueBytes);
+        var saved = NativeMemory.AllocZeroed(Native.OpaqueBytes);
+        try
+        {
+            if (cgroupFd < 0)
+            {
+                throw new IOException($"Cannot open the execution's cgroup {cgroup} (errno {Marshal.GetLastPInvokeError()}).");
+            }
+
+            if ((pipeStandardInput && Native.Pipe2(pipe, Native.OCloExec) != 0) || Native.Pipe2(errors, Native.OCloExec) != 0)
+            {
+                throw new IOException($"Cannot make a pipe for the script (errno {Marshal.GetLastPInvokeError()}).");
+            }
+
+            _ = Native.SigFillSet(all);
+            _ = Native.SigEmptySet(none);
+            var args = new CloneArgs { Flags = Native.CloneVfork | Native.CloneIntoCgroup, ExitSignal = Native.SigChld, Cgroup = (ulong)cgroupFd };
+            long pid;
+            int cloneErrno;
+            fixed (byte* file = pathBytes)
+            {
+                // Every signal blocked first, so no handler of the agent's runtime ever runs in the child; the child puts
+                // every disposition back to the default before it unblocks them and execs (as posix_spawn does).
+                _ = Native.SigProcMask(Native.SigBlock, all, saved);
+                pid = calls.Clone(&args, file, argv.Pointers, envp.Pointers, pipe[0], errors[1], none);
+                cloneErrno = Marshal.GetLastSystemError();
+                _ = Native.SigProcMask(Native.SigSetMask, saved, null);
+            }
+
+            if (pid < 0)
+            {
+                // No clone3 (Linux before 5.3, or a seccomp filter) or no CLONE_INTO_CGROUP (before 5.7): never again.
+                // Any other refusal (the cgroup's own rules): this once. Either way the wrapper joins from the shell.
+                IntoCgroupUnavailable |= cloneErrno is Native.ENoSys or Native.EInval or Native.E2Big;
+                return null;
+            }
+
+            // CLONE_VFORK: the child has exec'd, or failed to and left its errno on the pipe (exec closed the pipe otherwise).
+            _ = Posix.Close(errors[1]);
+            errors[1] = -1;
+            var failure = 0;
+            if (Native.Read(errors[0], &failure, sizeof(int)) == sizeof(int))
+            {
+                _ = Native.WaitPid((int)pid, out _, 0);
+                throw new IOException($"Cannot start {path}: {Marshal.GetPInvokeErrorMessage(failure)} (errno {failure}).");
+            }
+
+            SafeFileHandle? input = null;
+            if (pipeStandardInput)
+            {
+                _ = Posix.Close(pipe[0]);
+                pipe[0] = -1;
+                input = new SafeFileHandle(pipe[1], ownsHandle: true);
+                pipe[1] = -1;
+            }
+
+            var spawned = new SessionSpawn((int)pid, input);
+            spawned.StartReaper();
+            return spawned;
+        }
+        finally
+        {
+            foreach (var fd in new[] { pipe[0], pipe[1], errors[0], errors[1], cgroupFd })
+            {
+                if (fd >= 0)
+                {
+                    _ = Posix.Close(fd);
+                }
+            }
+
+            NativeMemory.Free(all);
+            NativeMemory.Free(none);
+            NativeMemory.Free(saved);
+            argv.Dispose();
+            envp.Dispose();
+        }
+    }
+
+    /// <summary>Set once clone3 into a cgroup was refused as unsupported: later spawns go the other way at once.</summary>
+    private static volatile bool IntoCgroupUnavailable;
+
+    private static readonly Lazy<ChildCalls?> Calls = new(ChildCalls.Load);
+
+    /// <summary>struct clone_args of Linux 5.7 (CLONE_ARGS_SIZE_VER2, 88 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct CloneArgs
+    {
+        public ulong Flags;
+        public ulong PidFd;
+        public ulong ChildTid;
+        public ulong ParentTid;
+        public ulong ExitSignal;
+        public ulong Stack;
+        public ulong StackSize;
+        public ulong Tls;
+        public ulong SetTid;
+        public ulong SetTidSize;
+        public ulong Cgroup;
+    }
+
     public void Dispose() => StandardInput?.Dispose();
 
     private static void Check(int result, string call)
@@ -196,6 +318,86 @@ internal sealed partial class SessionSpawn : IDisposable
         }
     }
 
+    /// <summary>
+    /// libc's functions as raw pointers, resolved before any fork: between <c>clone3</c> and <c>execve</c> the child (a
+    /// copy of one thread of the agent) may call nothing that binds a symbol, allocates, or lets the runtime in (a GC
+    /// half begun in the parent would never end in the child, which the parent waits for). Each call here is such a
+    /// plain call (<c>SuppressGCTransition</c>).
+    /// </summary>
+    private sealed unsafe class ChildCalls
+    {
+        private const long SysClone3 = 435;
+        private const nint SigDfl = 0;
+
+        private delegate* unmanaged[SuppressGCTransition]<long, CloneArgs*, nuint, long> _syscall;
+        private delegate* unmanaged[SuppressGCTransition]<int, nint, nint> _signal;
+        private delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int> _sigprocmask;
+        private delegate* unmanaged[SuppressGCTransition]<int> _setsid;
+        private delegate* unmanaged[SuppressGCTransition]<int, int, int> _dup2;
+        private delegate* unmanaged[SuppressGCTransition]<byte*, byte**, byte**, int> _execve;
+        private delegate* unmanaged[SuppressGCTransition]<int, void*, nuint, nint> _write;
+        private delegate* unmanaged[SuppressGCTransition]<int, void> _exit;
+        private delegate* unmanaged[SuppressGCTransition]<int*> _errno;
+
+        public static ChildCalls? Load()
+        {
+            if (!NativeLibrary.TryLoad("libc.so.6", out var libc))
+            {
+                return null;
+            }
+
+            nint Get(string name) => NativeLibrary.TryGetExport(libc, name, out var address) ? address : 0;
+            var calls = new ChildCalls
+            {
+                _syscall = (delegate* unmanaged[SuppressGCTransition]<long, CloneArgs*, nuint, long>)Get("syscall"),
+                _signal = (delegate* unmanaged[SuppressGCTransition]<int, nint, nint>)Get("signal"),
+                _sigprocmask = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int>)Get("sigprocmask"),
+                _setsid = (delegate* unmanaged[SuppressGCTransition]<int>)Get("setsid"),
+                _dup2 = (delegate* unmanaged[SuppressGCTransition]<int, int, int>)Get("dup2"),
+                _execve = (delegate* unmanaged[SuppressGCTransition]<byte*, byte**, byte**, int>)Get("execve"),
+                _write = (delegate* unmanaged[SuppressGCTransition]<int, void*, nuint, nint>)Get("write"),
+                _exit = (delegate* unmanaged[SuppressGCTransition]<int, void>)Get("_exit"),
+                _errno = (delegate* unmanaged[SuppressGCTransition]<int*>)Get("__errno_location"),
+            };
+            return calls._syscall is null || calls._signal is null || calls._sigprocmask is null || calls._setsid is null || calls._dup2 is null
+                || calls._execve is null || calls._write is null || calls._exit is null || calls._errno is null
+                ? null
+                : calls;
+        }
+
+        /// <summary>
+        /// clone3 as vfork into the cgroup; the parent gets the pid once the child has exec'd (or -1 and errno). The child
+        /// puts every signal's disposition back to the default, leads a new session, takes the pipe as stdin, unblocks
+        /// every signal and execs; if that fails, it leaves its errno on <paramref name="errorFd"/> and exits 127.
+        /// </summary>
+        public long Clone(CloneArgs* args, byte* path, byte** argv, byte** envp, int stdinFd, int errorFd, void* emptyMask)
+        {
+            var pid = _syscall(SysClone3, args, (nuint)sizeof(CloneArgs));
+            if (pid != 0)
+            {
+                return pid;
+            }
+
+            for (var signal = 1; signal < 65; signal++)
+            {
+                _ = _signal(signal, SigDfl);
+            }
+
+            _ = _setsid();
+            if (stdinFd >= 0)
+            {
+                _ = _dup2(stdinFd, 0);
+            }
+
+            _ = _sigprocmask(Native.SigSetMask, emptyMask, null);
+            _ = _execve(path, argv, envp);
+            var error = *_errno();
+            _ = _write(errorFd, &error, sizeof(int));
+            _exit(127);
+            return 0;
+        }
+    }
+
     private static unsafe partial class Native
     {
         /// <summary>Room for posix_spawn_file_actions_t (80 bytes in glibc), posix_spawnattr_t (336) and sigset_t (128).</summary>
@@ -206,6 +408,20 @@ internal sealed partial class SessionSpawn : IDisposable
         public const short SetSid = 0x80;
         public const int OCloExec = 0x80000;
         public const int EIntr = 4;
+        public const int E2Big = 7;
+        public const int EInval = 22;
+        public const int ENoSys = 38;
+        public const int SigChld = 17;
+        public const int SigBlock = 0;
+        public const int SigSetMask = 2;
+        public const ulong CloneVfork = 0x4000;
+        public const ulong CloneIntoCgroup = 0x200000000;
+
+        [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+        public static partial nint Read(int fd, void* buffer, nuint count);
+
+        [LibraryImport("libc", EntryPoint = "sigprocmask")]
+        public static partial int SigProcMask(int how, void* set, void* old);
 
         [LibraryImport("libc", EntryPoint = "posix_spawn")]
         public static partial int PosixSpawn(int* pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
