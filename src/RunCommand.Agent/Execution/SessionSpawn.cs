@@ -80,7 +80,18 @@ internal sealed partial class SessionSpawn : IDisposable
                 throw new IOException($"Cannot start {path}: {Marshal.GetPInvokeErrorMessage(error)} (errno {error}).");
             }
 
-            return Started(pid, pipe);
+            SafeFileHandle? input = null;
+            if (pipeStandardInput)
+            {
+                _ = Posix.Close(pipe[0]);
+                pipe[0] = -1;
+                input = new SafeFileHandle(pipe[1], ownsHandle: true);
+                pipe[1] = -1;
+            }
+
+            var spawned = new SessionSpawn(pid, input);
+            spawned.StartReaper();
+            return spawned;
         }
         finally
         {
@@ -171,7 +182,18 @@ internal sealed partial class SessionSpawn : IDisposable
                 throw new IOException($"Cannot start {path}: {Marshal.GetPInvokeErrorMessage(failure)} (errno {failure}).");
             }
 
-            return Started((int)pid, pipe);
+            SafeFileHandle? input = null;
+            if (pipeStandardInput)
+            {
+                _ = Posix.Close(pipe[0]);
+                pipe[0] = -1;
+                input = new SafeFileHandle(pipe[1], ownsHandle: true);
+                pipe[1] = -1;
+            }
+
+            var spawned = new SessionSpawn((int)pid, input);
+            spawned.StartReaper();
+            return spawned;
         }
         finally
         {
@@ -189,26 +211,6 @@ internal sealed partial class SessionSpawn : IDisposable
             argv.Dispose();
             envp.Dispose();
         }
-    }
-
-    /// <summary>
-    /// The started child: the parent's end of its stdin pipe (if any) taken over from <paramref name="pipe"/> (the child's
-    /// end closed here; both slots set to -1 so the caller's cleanup skips them), and its reaper started.
-    /// </summary>
-    private static unsafe SessionSpawn Started(int pid, int* pipe)
-    {
-        SafeFileHandle? input = null;
-        if (pipe[1] >= 0)
-        {
-            _ = Posix.Close(pipe[0]);
-            pipe[0] = -1;
-            input = new SafeFileHandle(pipe[1], ownsHandle: true);
-            pipe[1] = -1;
-        }
-
-        var spawned = new SessionSpawn(pid, input);
-        spawned.StartReaper();
-        return spawned;
     }
 
     /// <summary>Set once clone3 into a cgroup was refused as unsupported: later spawns go the other way at once.</summary>
