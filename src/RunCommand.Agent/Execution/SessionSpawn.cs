@@ -116,7 +116,7 @@ internal sealed partial class SessionSpawn : IDisposable
     /// <summary>
     /// Starts the child as <see cref="Start"/> does, but created inside the cgroup v2 directory <paramref name="cgroup"/>
     /// (<c>clone3</c> with <c>CLONE_INTO_CGROUP</c>, Linux 5.7): no migration follows, where joining a cgroup from the
-    /// shell (<c>echo $$ &gt; cgroup.procs</c>) waits for an RCU grace period, 6-18 ms (docs/performance.md, items 37-38).
+    /// shell (<c>echo $$ &gt; cgroup.procs</c>) waits for an RCU grace period, 8-18 ms (docs/performance.md, item 38).
     /// Null when this kernel (or a seccomp filter) does not offer it: the caller starts the child the other way and
     /// joins the cgroup from the wrapper.
     /// </summary>
