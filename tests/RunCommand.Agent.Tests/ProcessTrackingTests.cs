@@ -94,31 +94,6 @@ public sealed class ProcessTrackingTests : IDisposable
         Assert.All(escaped, pid => Assert.True(IsRunning(pid)));
     }
 
-    [Theory]
-    [InlineData(ProcessTrackingMode.CgroupV2Kill)]
-    [InlineData(ProcessTrackingMode.CgroupV2Freeze)]
-    public async Task Start_CgroupV2_WrapperIsCreatedInTheExecutionsCgroupNotMovedThere(ProcessTrackingMode mode)
-    {
-        // Created there with clone3 (CLONE_INTO_CGROUP, Linux 5.7): the wrapper is given no cgroup to join (its sixth
-        // argument empty), so no migration waits for a kernel grace period (docs/performance.md, item 38).
-        var (manager, _) = _fixture.NewManager(settings: AgentFixture.FastSettings with { ProcessTracking = mode });
-        var assignment = AgentFixture.Assignment(
-            """
-            mapfile -d '' argv < /proc/$PPID/cmdline; echo "[${argv[5]}]"
-            grep '^0::' /proc/$PPID/cgroup
-            """);
-
-        manager.Reconcile(AgentFixture.Goal(assignment));
-        var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
-        var record = new FileExecutionStateStore(_fixture.ExecutionsRoot).Get(assignment.ExecutionId)!;
-
-        Assert.Equal(LocalState.Succeeded, final.State);
-        var lines = _fixture.Server[assignment.ExecutionId].StdoutText.Split('\n');
-        Assert.Equal("[]", lines[0]);
-        Assert.StartsWith("0::/", lines[1], StringComparison.Ordinal);
-        Assert.EndsWith(lines[1][3..], record.Cgroup!, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task Recover_AfterAgentRestart_TimeoutStillKillsTheWholeCgroup()
     {

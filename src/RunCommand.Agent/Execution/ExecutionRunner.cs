@@ -194,12 +194,7 @@ internal sealed class ExecutionRunner
             Checkpoint();
         }
 
-        var spec = BuildLaunchSpec(assignment) with
-        {
-            RunAs = runAs,
-            Cgroup = _record.Cgroup,
-            CgroupIsV2 = _tracker.Mode is ProcessTrackingMode.CgroupV2Kill or ProcessTrackingMode.CgroupV2Freeze,
-        };
+        var spec = BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup };
         if (spec.PositionalThroughPipe && !ProcessLauncher.BashCanRun(Paths.Script))
         {
             await FinishAsync(LocalState.Failed, null, "Nameless protected parameters need a shell script (no #! line, or #! naming bash or sh): "

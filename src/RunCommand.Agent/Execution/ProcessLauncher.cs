@@ -4,8 +4,7 @@ namespace RunCommand.Agent.Execution;
 
 /// <summary>What to run: everything here may hold secrets (protected values) and stays in memory.</summary>
 /// <param name="RunAs">The user to run the script as; null: the agent's own user.</param>
-/// <param name="Cgroup">The execution's cgroup directory, which the wrapper is created in or joins before the script starts; null: none.</param>
-/// <param name="CgroupIsV2">True when <paramref name="Cgroup"/> is a cgroup v2 directory, which the wrapper can be created in.</param>
+/// <param name="Cgroup">The execution's cgroup directory, which the wrapper joins before the script starts; null: none.</param>
 /// <param name="PositionalThroughPipe">
 /// True when a positional argument is secret (a nameless protected parameter): then every positional argument reaches
 /// the script through a pipe and bash's own <c>set --</c>, never through any process's argv.
@@ -16,8 +15,7 @@ internal sealed record LaunchSpec(
     IReadOnlyList<KeyValuePair<string, string>> Environment,
     UserAccount? RunAs = null,
     string? Cgroup = null,
-    bool PositionalThroughPipe = false,
-    bool CgroupIsV2 = false);
+    bool PositionalThroughPipe = false);
 
 /// <summary>A spawned wrapper: its pid is also its session and process group id.</summary>
 internal sealed record LaunchedProcess(SessionSpawn Process, int Pid, ulong StartTicks);
@@ -91,34 +89,8 @@ internal static class ProcessLauncher
     public static LaunchedProcess Start(LaunchSpec spec)
     {
         // The wrapper is spawned in a session of its own (SessionSpawn: no setsid(1) exec on the way), so its pid is
-        // the session, group and wrapper shell at once from the moment it exists. Into a cgroup v2 it is created there
-        // (the wrapper's cgroup argument then empty); where that is not offered the wrapper joins the cgroup itself.
-        SessionSpawn? process = null;
-        if (spec.Cgroup is { } cgroup && spec.CgroupIsV2)
-        {
-            var (argv, environment) = CommandLine(spec, joinCgroup: false);
-            process = SessionSpawn.StartInCgroup("/bin/sh", argv, environment, spec.PositionalThroughPipe, cgroup);
-        }
-
-        if (process is null)
-        {
-            var (argv, environment) = CommandLine(spec, joinCgroup: true);
-            process = SessionSpawn.Start("/bin/sh", argv, environment, spec.PositionalThroughPipe);
-        }
-
-        if (process.StandardInput is { } input)
-        {
-            SendPositionalArguments(input, spec.PositionalArguments);
-        }
-
-        var startTicks = ProcStat.TryRead(process.Pid)?.StartTicks ?? 0;
-        return new LaunchedProcess(process, process.Pid, startTicks);
-    }
-
-    /// <summary>The wrapper's command line and environment; the cgroup argument only when the wrapper is to join it.</summary>
-    private static (List<string> Arguments, Dictionary<string, string> Environment) CommandLine(LaunchSpec spec, bool joinCgroup)
-    {
-        var argv = new List<string> { "/bin/sh", "-c", WrapperScript, "runcmd-wrapper", spec.Paths.Directory, joinCgroup ? spec.Cgroup ?? "" : "", spec.PositionalThroughPipe ? "p" : "" };
+        // the session, group and wrapper shell at once from the moment it exists.
+        var argv = new List<string> { "/bin/sh", "-c", WrapperScript, "runcmd-wrapper", spec.Paths.Directory, spec.Cgroup ?? "", spec.PositionalThroughPipe ? "p" : "" };
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (System.Collections.DictionaryEntry variable in System.Environment.GetEnvironmentVariables())
         {
@@ -166,7 +138,14 @@ internal static class ProcessLauncher
             environment[name] = value;
         }
 
-        return (argv, environment);
+        var process = SessionSpawn.Start("/bin/sh", argv, environment, spec.PositionalThroughPipe);
+        if (process.StandardInput is { } input)
+        {
+            SendPositionalArguments(input, spec.PositionalArguments);
+        }
+
+        var startTicks = ProcStat.TryRead(process.Pid)?.StartTicks ?? 0;
+        return new LaunchedProcess(process, process.Pid, startTicks);
     }
 
     /// <summary>
