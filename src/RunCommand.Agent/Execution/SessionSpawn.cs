@@ -15,7 +15,7 @@ namespace RunCommand.Agent.Execution;
 /// </summary>
 internal sealed partial class SessionSpawn : IDisposable
 {
-    private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SessionSpawn(int pid, SafeFileHandle? standardInput)
     {
@@ -27,9 +27,6 @@ internal sealed partial class SessionSpawn : IDisposable
 
     /// <summary>The write end of the child's stdin (null without a pipe); the caller writes and disposes it.</summary>
     public SafeFileHandle? StandardInput { get; }
-
-    /// <summary>Completes with the child's wait status once it has ended (and been reaped).</summary>
-    public Task<int> Exited => _exited.Task;
 
     /// <summary>Completes when the child has ended; cancelled by <paramref name="cancellationToken"/>.</summary>
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _exited.Task.WaitAsync(cancellationToken);
@@ -130,17 +127,17 @@ internal sealed partial class SessionSpawn : IDisposable
         {
             while (true)
             {
-                var reaped = Native.WaitPid(Pid, out var status, 0);
+                var reaped = Native.WaitPid(Pid, out _, 0);
                 if (reaped == Pid)
                 {
-                    _exited.TrySetResult(status);
+                    _exited.TrySetResult();
                     return;
                 }
 
                 if (reaped < 0 && Marshal.GetLastPInvokeError() != Native.EIntr)
                 {
                     // Not our child any more (ECHILD: someone else reaped it): it has ended all the same.
-                    _exited.TrySetResult(-1);
+                    _exited.TrySetResult();
                     return;
                 }
             }
@@ -155,19 +152,15 @@ internal sealed partial class SessionSpawn : IDisposable
     /// <summary>A NULL-terminated array of NUL-terminated UTF-8 strings in native memory (argv, envp).</summary>
     private sealed unsafe class NativeStrings : IDisposable
     {
-        private readonly byte*[] _strings;
-
         public NativeStrings(IReadOnlyList<string> values)
         {
-            _strings = new byte*[values.Count];
             Pointers = (byte**)NativeMemory.AllocZeroed((nuint)(values.Count + 1), (nuint)sizeof(byte*));
             for (var i = 0; i < values.Count; i++)
             {
                 var bytes = Encoding.UTF8.GetBytes(values[i]);
-                var native = (byte*)NativeMemory.Alloc((nuint)bytes.Length + 1);
+                var native = (byte*)NativeMemory.AllocZeroed((nuint)bytes.Length + 1);
                 bytes.CopyTo(new Span<byte>(native, bytes.Length));
-                native[bytes.Length] = 0;
-                _strings[i] = native;
+                Array.Clear(bytes);
                 Pointers[i] = native;
             }
         }
@@ -176,20 +169,11 @@ internal sealed partial class SessionSpawn : IDisposable
 
         public void Dispose()
         {
-            foreach (var native in _strings)
+            // Environment values may be secrets (named protected parameters): wiped before they are freed.
+            for (var p = Pointers; *p is not null; p++)
             {
-                // Environment values may be secrets (named protected parameters): wiped before they are freed.
-                if (native is not null)
-                {
-                    var length = 0;
-                    while (native[length] != 0)
-                    {
-                        length++;
-                    }
-
-                    new Span<byte>(native, length).Clear();
-                    NativeMemory.Free(native);
-                }
+                new Span<byte>(*p, MemoryMarshal.CreateReadOnlySpanFromNullTerminated(*p).Length).Clear();
+                NativeMemory.Free(*p);
             }
 
             NativeMemory.Free(Pointers);
