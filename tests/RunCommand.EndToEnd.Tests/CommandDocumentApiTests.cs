@@ -286,10 +286,14 @@ public sealed class ActionRunApiTests(DocumentServerFixture fixture) : IClassFix
     [Fact]
     public async Task Post_Finished_LocationAndAsyncOperationCarryAzureResult()
     {
-        using var response = await PostAsync("""{"commandId":"RunShellScript","script":["echo hi; echo warn >&2; sleep 1; exit 3"]}""");
+        // The script waits for a file the test creates once it has seen the run in progress: a fixed sleep raced the
+        // server's hold of the first poll (ServerOptions.OperationPollHold) on a loaded machine.
+        var go = Path.Combine(fixture.Dir, "go-" + Guid.NewGuid().ToString("N"));
+        using var response = await PostAsync($$"""{"commandId":"RunShellScript","script":["echo hi; echo warn >&2; while [ ! -e {{go}} ]; do sleep 0.02; done; exit 3"]}""");
         var location = response.Headers.Location!.ToString();
         var asyncUrl = response.Headers.GetValues("Azure-AsyncOperation").Single();
         using var running = await _http.GetAsync(location);
+        await File.WriteAllTextAsync(go, "");
 
         var operation = await fixture.WaitForOperationAsync(asyncUrl);
         using var done = await _http.GetAsync(location);
