@@ -118,6 +118,9 @@ internal static partial class Log
     [LoggerMessage(2021, LogLevel.Warning, "Execution {ExecutionId}: its run command was deleted but its files could not be deleted ({Reason}); trying again later")]
     public static partial void CannotForget(ILogger logger, string executionId, string reason);
 
+    [LoggerMessage(2022, LogLevel.Warning, "Cannot keep a wrapper spawned ahead of the next script ({Detail}); each script starts a fresh one, a few milliseconds later")]
+    public static partial void SpareWrapperFailed(ILogger logger, string detail);
+
     [LoggerMessage(1015, LogLevel.Information, "Signed off: the server shows this machine Disconnected until the agent starts again")]
     public static partial void SignedOff(ILogger logger);
 

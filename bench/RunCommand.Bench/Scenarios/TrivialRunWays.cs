@@ -47,7 +47,11 @@ public static class TrivialRunWays
     /// <paramref name="iterations"/> rounds in which the ways take turns, each followed by a <c>bash -c true</c>, so
     /// all of them see the same load. Returns each way's samples and the bash samples taken right after it.
     /// </summary>
-    public static async Task<(Samples[] EndToEnd, Samples[] Bash)> MeasureAsync(IReadOnlyList<TrivialRunWay> ways, int warmup, int iterations)
+    /// <param name="quiet">
+    /// Zero: the runs follow each other at once. Otherwise each run, and each <c>bash -c true</c>, comes after this much
+    /// idle time, as a command a person types finds the machine: threads parked, the agent's spare wrapper ready.
+    /// </param>
+    public static async Task<(Samples[] EndToEnd, Samples[] Bash)> MeasureAsync(IReadOnlyList<TrivialRunWay> ways, int warmup, int iterations, TimeSpan quiet = default)
     {
         for (var i = 0; i < warmup; i++)
         {
@@ -65,14 +69,24 @@ public static class TrivialRunWays
         {
             for (var w = 0; w < ways.Count; w++)
             {
+                await QuietAsync(quiet);
                 var started = Stopwatch.GetTimestamp();
                 await ways[w].Run(i);
                 endToEnd[w].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                await QuietAsync(quiet);
                 bash[w].Add(await Baselines.BashTrueAsync());
             }
         }
 
         return (endToEnd, bash);
+    }
+
+    private static async Task QuietAsync(TimeSpan quiet)
+    {
+        if (quiet > TimeSpan.Zero)
+        {
+            await Task.Delay(quiet);
+        }
     }
 
     private static async Task PollAsync(HttpClient http, string url, int i, bool wait)

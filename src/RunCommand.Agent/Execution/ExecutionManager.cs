@@ -24,6 +24,7 @@ public sealed class ExecutionManager
     private readonly CancellationToken _shutdown;
     private readonly ScriptDownloader _downloader;
     private readonly ProcessTracker _tracker;
+    private readonly SpareWrapperSlot? _spares;
     private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
     private readonly ConcurrentDictionary<string, (ExecutionRunner Runner, Task Task)> _active = new(StringComparer.Ordinal);
 
@@ -53,11 +54,21 @@ public sealed class ExecutionManager
         _downloader = new ScriptDownloader(settings, time, logger);
         _tracker = ProcessTracker.Detect(settings.ProcessTracking);
         Log.ProcessTracking(logger, _tracker.Mode, _tracker.Root ?? "(none)");
+        // A wrapper waits, already in its cgroup, for the next script (docs/agent.md, "Spare wrapper"); it ends with the agent.
+        if (settings.SpareWrapper)
+        {
+            _spares = new SpareWrapperSlot(_tracker, logger, time);
+            _spares.Refill();
+            shutdown.Register(_spares.Dispose);
+        }
         Directory.CreateDirectory(executionsRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     /// <summary>How this manager tracks the processes of its scripts (decided once, at construction).</summary>
     public ProcessTrackingMode ProcessTracking => _tracker.Mode;
+
+    /// <summary>The pid of the wrapper waiting for the next script (<see cref="ExecutionSettings.SpareWrapper"/>), or null.</summary>
+    internal int? SpareWrapperPid => _spares?.ReadyPid;
 
     /// <summary>Ids of executions with a runner in progress.</summary>
     public IReadOnlyCollection<string> ActiveExecutionIds => [.. _active.Keys];
@@ -399,7 +410,7 @@ public sealed class ExecutionManager
     }
 
     private ExecutionRunner CreateRunner(LocalExecutionRecord record, long stdoutAcked, long stderrAcked) =>
-        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _tracker, _shutdown);
+        new(record, PathsOf(record.ExecutionId), _store, _reporter, _settings, _time, _logger, stdoutAcked, stderrAcked, _downloader, _tracker, _spares, _shutdown);
 
     private ExecutionPaths PathsOf(string executionId) => new(Path.Combine(_executionsRoot, executionId));
 
@@ -431,6 +442,8 @@ public sealed class ExecutionManager
         finally
         {
             _active.TryRemove(runner.ExecutionId, out _);
+            // Reported and its cgroup removed: the next spare's cgroup join can no longer slow this execution.
+            _spares?.Refill();
         }
     }
 }

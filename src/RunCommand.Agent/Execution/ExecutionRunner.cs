@@ -20,6 +20,7 @@ internal sealed class ExecutionRunner
     private readonly OutputShipper _shipper;
     private readonly ScriptDownloader _downloader;
     private readonly ProcessTracker _tracker;
+    private readonly SpareWrapperSlot? _spares;
     private readonly TaskCompletionSource _cancelRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // The same request as a token, for work that takes one (a script download). Holds no timer: never disposed.
@@ -53,10 +54,12 @@ internal sealed class ExecutionRunner
         long stderrAcked,
         ScriptDownloader downloader,
         ProcessTracker tracker,
+        SpareWrapperSlot? spares,
         CancellationToken shutdown)
     {
         _downloader = downloader;
         _tracker = tracker;
+        _spares = spares;
         _record = record;
         Paths = paths;
         _store = store;
@@ -187,14 +190,7 @@ internal sealed class ExecutionRunner
             return;
         }
 
-        // The cgroup exists (and is recorded) before the script: a restarted agent still kills all of it.
-        if (_tracker.CreateCgroup(ExecutionId, _logger) is { } cgroup)
-        {
-            _record = _record with { Cgroup = cgroup };
-            Checkpoint();
-        }
-
-        var spec = BuildLaunchSpec(assignment) with { RunAs = runAs, Cgroup = _record.Cgroup };
+        var spec = BuildLaunchSpec(assignment) with { RunAs = runAs };
         if (spec.PositionalThroughPipe && !ProcessLauncher.BashCanRun(Paths.Script))
         {
             await FinishAsync(LocalState.Failed, null, "Nameless protected parameters need a shell script (no #! line, or #! naming bash or sh): "
@@ -205,7 +201,7 @@ internal sealed class ExecutionRunner
         LaunchedProcess launched;
         try
         {
-            launched = ProcessLauncher.Start(spec);
+            launched = Launch(spec);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
@@ -230,6 +226,47 @@ internal sealed class ExecutionRunner
         Log.ExecutionStarted(_logger, ExecutionId, launched.Pid);
         await MonitorAsync(launched.Process.WaitForExitAsync(_shutdown), progress);
         launched.Process.Dispose();
+    }
+
+    /// <summary>
+    /// Starts the script through the spare wrapper when one is ready and can carry the launch, else through a fresh
+    /// one. Either way its cgroup exists and is recorded before the script can start: a restarted agent still kills
+    /// all of it. A spare's pid is known before the script exists, so it is recorded in the same checkpoint: an agent
+    /// that dies right after the launch is followed by one that re-attaches to the script rather than failing it.
+    /// </summary>
+    private LaunchedProcess Launch(LaunchSpec spec)
+    {
+        var command = ProcessLauncher.CommandOf(spec);
+        var changed = false;
+        if (_spares?.TryTake(spec, command) is { } spare)
+        {
+            _record = _record with { Cgroup = spare.Cgroup, Pid = spare.Pid, ProcessStartTicks = spare.StartTicks };
+            Checkpoint();
+            try
+            {
+                return spare.Launch(spec, command);
+            }
+            catch (IOException)
+            {
+                // The spare was gone before it read a byte, so nothing ran: a fresh wrapper starts the script.
+                spare.Dispose();
+                _record = _record with { Cgroup = null, Pid = null, ProcessStartTicks = null };
+                changed = true;
+            }
+        }
+
+        if (_tracker.CreateCgroup(ExecutionId, _logger) is { } cgroup)
+        {
+            _record = _record with { Cgroup = cgroup };
+            changed = true;
+        }
+
+        if (changed)
+        {
+            Checkpoint();
+        }
+
+        return ProcessLauncher.Start(spec with { Cgroup = _record.Cgroup }, command);
     }
 
     /// <summary>Re-attaches to a live process group found at start-up (not our child any more: polls).</summary>
@@ -374,8 +411,6 @@ internal sealed class ExecutionRunner
             message = message is null ? note : $"{message}; {note}";
         }
 
-        // An emptied cgroup goes now; one a script left a process in (a daemon it started) stays until that ends.
-        ProcessTracker.TryRemove(_record.Cgroup);
         // A run that ends before its script started (download, blob or run-as failure) starts when it ends: the server
         // would otherwise take its own, later clock for startTime and show an endTime before it.
         var now = _time.GetUtcNow();
@@ -390,6 +425,10 @@ internal sealed class ExecutionRunner
         }
         Log.ExecutionEnded(_logger, ExecutionId, state, exitCode, message);
         await ReportFinalAsync();
+        // An emptied cgroup goes now; one a script left a process in (a daemon it started) stays until that ends
+        // (retention removes it then). After the report: removing a cgroup waits for the kernel's cgroup lock, which a
+        // cgroup join elsewhere (the next spare wrapper's) may hold through an RCU grace period.
+        ProcessTracker.TryRemove(_record.Cgroup);
     }
 
     private async Task ReportFinalAsync()

@@ -57,6 +57,12 @@ public sealed record ExecutionSettings
     /// <summary>How a script's processes are tracked; null: the best the machine allows (see <see cref="ProcessTracker.Detect"/>).</summary>
     public ProcessTrackingMode? ProcessTracking { get; init; }
 
+    /// <summary>
+    /// Keep a wrapper spawned ahead of the next script, already in its cgroup (<see cref="SpareWrapper"/>); off, every
+    /// script starts a fresh wrapper (tests compare the two).
+    /// </summary>
+    public bool SpareWrapper { get; init; } = true;
+
     /// <summary>A reported execution's directory (script, output, state) is deleted this long after it ended.</summary>
     public TimeSpan ExecutionRetention { get; init; } = TimeSpan.FromDays(30);
 

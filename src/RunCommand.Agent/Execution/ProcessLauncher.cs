@@ -17,6 +17,9 @@ internal sealed record LaunchSpec(
     string? Cgroup = null,
     bool PositionalThroughPipe = false);
 
+/// <summary>What a wrapper runs, in which directory, with which variables on top of the agent's own.</summary>
+internal sealed record ScriptCommand(string WorkingDirectory, IReadOnlyList<string> Arguments, IReadOnlyList<KeyValuePair<string, string>> Environment);
+
 /// <summary>A spawned wrapper: its pid is also its session and process group id.</summary>
 internal sealed record LaunchedProcess(SessionSpawn Process, int Pid, ulong StartTicks);
 
@@ -86,54 +89,18 @@ internal static class ProcessLauncher
         WriteNew(paths.Stderr, [], OutputMode);
     }
 
-    public static LaunchedProcess Start(LaunchSpec spec)
+    /// <summary>
+    /// Starts a fresh wrapper (<c>/bin/sh</c>, <see cref="WrapperScript"/>) for the script: the way every launch can take,
+    /// and the one a <see cref="SpareWrapper"/> cannot carry.
+    /// </summary>
+    public static LaunchedProcess Start(LaunchSpec spec, ScriptCommand? command = null)
     {
         // The wrapper is spawned in a session of its own (SessionSpawn: no setsid(1) exec on the way), so its pid is
         // the session, group and wrapper shell at once from the moment it exists.
-        var argv = new List<string> { "/bin/sh", "-c", WrapperScript, "runcmd-wrapper", spec.Paths.Directory, spec.Cgroup ?? "", spec.PositionalThroughPipe ? "p" : "" };
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (System.Collections.DictionaryEntry variable in System.Environment.GetEnvironmentVariables())
-        {
-            environment[(string)variable.Key] = (string?)variable.Value ?? "";
-        }
-
-        var workingDirectory = spec.Paths.Directory;
-        if (spec.RunAs is { } user)
-        {
-            workingDirectory = Directory.Exists(user.Home) ? user.Home : "/";
-        }
-
-        argv.Add(workingDirectory);
-        if (spec.RunAs is { } runAs)
-        {
-            // setpriv execs (no fork): the script stays in the wrapper's group. Only numbers reach the command
-            // line; a run-as password was checked with PAM before (in memory) and is never passed on.
-            argv.AddRange([SetprivPath, $"--reuid={runAs.Uid}", $"--regid={runAs.Gid}", "--init-groups", "--"]);
-            environment["HOME"] = runAs.Home;
-            environment["SHELL"] = runAs.Shell;
-            environment["USER"] = runAs.Name;
-            environment["LOGNAME"] = runAs.Name;
-        }
-
-        var scriptPath = spec.RunAs is null ? spec.Paths.Script : "/dev/fd/3";
-        if (spec.PositionalThroughPipe)
-        {
-            // Only the number of values is on the command line; the values follow through the pipe.
-            argv.AddRange(["/bin/bash", "-c", PipePrelude, scriptPath, spec.PositionalArguments.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        }
-        else
-        {
-            if (!StartsWithShebang(spec.Paths.Script))
-            {
-                argv.Add("/bin/bash");
-            }
-
-            argv.Add(scriptPath);
-            argv.AddRange(spec.PositionalArguments);
-        }
-
-        // Named parameters exist only in the child's environment, never in the agent's or on disk.
-        foreach (var (name, value) in spec.Environment)
+        command ??= CommandOf(spec);
+        List<string> argv = ["/bin/sh", "-c", WrapperScript, "runcmd-wrapper", spec.Paths.Directory, spec.Cgroup ?? "", spec.PositionalThroughPipe ? "p" : "", command.WorkingDirectory, .. command.Arguments];
+        var environment = AgentEnvironment();
+        foreach (var (name, value) in command.Environment)
         {
             environment[name] = value;
         }
@@ -146,6 +113,58 @@ internal static class ProcessLauncher
 
         var startTicks = ProcStat.TryRead(process.Pid)?.StartTicks ?? 0;
         return new LaunchedProcess(process, process.Pid, startTicks);
+    }
+
+    /// <summary>The agent's own environment, which every wrapper starts from.</summary>
+    public static Dictionary<string, string> AgentEnvironment()
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry variable in System.Environment.GetEnvironmentVariables())
+        {
+            environment[(string)variable.Key] = (string?)variable.Value ?? "";
+        }
+
+        return environment;
+    }
+
+    /// <summary>
+    /// What the wrapper runs, wherever the wrapper came from: the working directory, the command (setpriv for another
+    /// user, the interpreter, the script, its positional arguments) and the variables set on top of the agent's own
+    /// (the run-as user's, then the named parameters, which exist only in the script's environment).
+    /// </summary>
+    public static ScriptCommand CommandOf(LaunchSpec spec)
+    {
+        var arguments = new List<string>();
+        var environment = new List<KeyValuePair<string, string>>();
+        var workingDirectory = spec.Paths.Directory;
+        if (spec.RunAs is { } runAs)
+        {
+            workingDirectory = Directory.Exists(runAs.Home) ? runAs.Home : "/";
+            // setpriv execs (no fork): the script stays in the wrapper's group. Only numbers reach the command
+            // line; a run-as password was checked with PAM before (in memory) and is never passed on.
+            arguments.AddRange([SetprivPath, $"--reuid={runAs.Uid}", $"--regid={runAs.Gid}", "--init-groups", "--"]);
+            environment.AddRange([new("HOME", runAs.Home), new("SHELL", runAs.Shell), new("USER", runAs.Name), new("LOGNAME", runAs.Name)]);
+        }
+
+        var scriptPath = spec.RunAs is null ? spec.Paths.Script : "/dev/fd/3";
+        if (spec.PositionalThroughPipe)
+        {
+            // Only the number of values is on the command line; the values follow through the pipe.
+            arguments.AddRange(["/bin/bash", "-c", PipePrelude, scriptPath, spec.PositionalArguments.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        else
+        {
+            if (!StartsWithShebang(spec.Paths.Script))
+            {
+                arguments.Add("/bin/bash");
+            }
+
+            arguments.Add(scriptPath);
+            arguments.AddRange(spec.PositionalArguments);
+        }
+
+        environment.AddRange(spec.Environment);
+        return new ScriptCommand(workingDirectory, arguments, environment);
     }
 
     /// <summary>

@@ -169,6 +169,27 @@ internal sealed class ProcessTracker
         _ = v2 ? TryWrite(Path.Combine(cgroup, "cgroup.freeze"), "0") : TryWrite(Path.Combine(cgroup, "freezer.state"), "THAWED");
     }
 
+    /// <summary>Removes the empty cgroups under the root whose names start with <paramref name="prefix"/> (left by a killed agent).</summary>
+    public void RemoveLeftovers(string prefix)
+    {
+        if (_root is null)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var cgroup in Directory.EnumerateDirectories(_root, prefix + "*"))
+            {
+                TryRemove(cgroup);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The root is unreadable: nothing is left that this agent could remove.
+        }
+    }
+
     /// <summary>Removes an execution's cgroup once it is empty; a process the script left running keeps it until it ends.</summary>
     public static void TryRemove(string? cgroup)
     {
