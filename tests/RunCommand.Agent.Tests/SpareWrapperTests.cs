@@ -129,6 +129,19 @@ public sealed class SpareWrapperTests : IDisposable
     }
 
     [Fact]
+    public async Task Spare_NeverHoldsTheAgentsOutputOpen()
+    {
+        // A supervisor that reads the agent's output (runcmd up, systemd's journal) waits for every holder of the pipe to
+        // close it: a spare, which may wait for hours, must hold /dev/null from its spawn, before its first line runs.
+        var manager = await ManagerWithSpareAsync();
+        var pid = manager.SpareWrapperPid!.Value;
+
+        Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/1").LinkTarget);
+        Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/2").LinkTarget);
+        Assert.StartsWith("pipe:", new FileInfo($"/proc/{pid}/fd/0").LinkTarget, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Spare_ItsAgentGone_EndsWithNothingRun_AndTheNextAgentRemovesItsCgroup()
     {
         var (manager, shutdown) = _fixture.NewManager(settings: WithCgroups);

@@ -35,7 +35,11 @@ internal sealed partial class SessionSpawn : IDisposable
     /// Starts <paramref name="path"/> with <paramref name="arguments"/> (argv[0] included) and exactly
     /// <paramref name="environment"/>, in a new session. Throws <see cref="IOException"/> when it cannot start.
     /// </summary>
-    public static unsafe SessionSpawn Start(string path, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment, bool pipeStandardInput)
+    /// <param name="outputToNull">
+    /// True: the child's stdout and stderr are /dev/null from the start instead of the agent's own (a spare wrapper must
+    /// never hold the agent's output open: a supervisor reading it would wait for the spare to end).
+    /// </param>
+    public static unsafe SessionSpawn Start(string path, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment, bool pipeStandardInput, bool outputToNull = false)
     {
         var argv = new NativeStrings(arguments);
         var envp = new NativeStrings([.. environment.Select(e => $"{e.Key}={e.Value}")]);
@@ -56,6 +60,17 @@ internal sealed partial class SessionSpawn : IDisposable
 
                 // dup2 clears close-on-exec on the child's fd 0; both pipe ends stay close-on-exec otherwise.
                 Check(Native.FileActionsAddDup2(actions, pipe[0], 0), "posix_spawn_file_actions_adddup2");
+            }
+
+            if (outputToNull)
+            {
+                // glibc copies the path, so it need only live through this call.
+                fixed (byte* devNull = "/dev/null\0"u8)
+                {
+                    Check(Native.FileActionsAddOpen(actions, 1, devNull, Native.OWrOnly, 0), "posix_spawn_file_actions_addopen");
+                }
+
+                Check(Native.FileActionsAddDup2(actions, 1, 2), "posix_spawn_file_actions_adddup2");
             }
 
             Check(Native.AttrSetFlags(attributes, Native.SetSid | Native.SetSigMask | Native.SetSigDef), "posix_spawnattr_setflags (POSIX_SPAWN_SETSID needs glibc 2.26)");
@@ -189,6 +204,7 @@ internal sealed partial class SessionSpawn : IDisposable
         public const short SetSigMask = 0x08;
         public const short SetSid = 0x80;
         public const int OCloExec = 0x80000;
+        public const int OWrOnly = 1;
         public const int EIntr = 4;
 
         [LibraryImport("libc", EntryPoint = "posix_spawn")]
@@ -199,6 +215,9 @@ internal sealed partial class SessionSpawn : IDisposable
 
         [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_destroy")]
         public static partial int FileActionsDestroy(void* actions);
+
+        [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addopen")]
+        public static partial int FileActionsAddOpen(void* actions, int fd, byte* path, int flags, uint mode);
 
         [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_adddup2")]
         public static partial int FileActionsAddDup2(void* actions, int fd, int newFd);

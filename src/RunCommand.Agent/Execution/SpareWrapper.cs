@@ -22,12 +22,12 @@ internal sealed class SpareWrapper : IDisposable
     /// the number of words after the first, the execution directory, the working directory, the number k of variables,
     /// k "NAME=value" variables, then the command. A launch cut short (the agent died while writing it) or no launch at
     /// all (the agent closed the pipe) ends the spare with 125 and nothing run. The variables are exported in the
-    /// subshell that execs the command, so the wrapper keeps its own state for the exit code. Its stdio is /dev/null
-    /// until the launch says where the output goes: a spare never holds the agent's own output open.
+    /// subshell that execs the command, so the wrapper keeps its own state for the exit code. Its stdout and stderr are
+    /// /dev/null from its spawn until the launch says where the output goes: a spare never holds the agent's own output
+    /// open, not even for the moment before its first line runs.
     /// </summary>
     public const string Script =
         """
-        exec >/dev/null 2>&1
         if [ -n "$1" ]; then echo $$ >"$1/cgroup.procs" || exit 1; fi
         __n='
         '
@@ -83,7 +83,7 @@ internal sealed class SpareWrapper : IDisposable
 
     /// <summary>Spawns a spare that joins <paramref name="cgroup"/> (none when null). Throws <see cref="IOException"/>.</summary>
     public static SpareWrapper Spawn(string? cgroup) =>
-        new(SessionSpawn.Start("/bin/sh", ["/bin/sh", "-c", Script, "runcmd-spare", cgroup ?? ""], ProcessLauncher.AgentEnvironment(), pipeStandardInput: true), cgroup);
+        new(SessionSpawn.Start("/bin/sh", ["/bin/sh", "-c", Script, "runcmd-spare", cgroup ?? ""], ProcessLauncher.AgentEnvironment(), pipeStandardInput: true, outputToNull: true), cgroup);
 
     /// <summary>
     /// True when a spare can run this launch exactly as a fresh wrapper would: not for secret positional values (they
