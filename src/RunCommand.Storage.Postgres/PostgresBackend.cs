@@ -8,7 +8,8 @@ namespace RunCommand.Storage.Postgres;
 /// <summary>
 /// The backend for several server nodes on one PostgreSQL database. Every write is one SERIALIZABLE transaction:
 /// two nodes changing the same rows cannot both act on what they read (one is retried on fresh rows); reads see one
-/// snapshot. Migrations run under <c>pg_advisory_xact_lock</c>, so nodes starting together migrate once.
+/// snapshot. Run-command PUTs are the exception: READ COMMITTED on lanes of their own, with every row they read locked
+/// before they read it, which makes them just as safe against each other and against the SERIALIZABLE writes. Migrations run under <c>pg_advisory_xact_lock</c>, so nodes starting together migrate once.
 /// </summary>
 public sealed class PostgresBackend : SqlBackend
 {
@@ -73,6 +74,17 @@ public sealed class PostgresBackend : SqlBackend
     /// </summary>
     protected override int ConcurrentWriters => 1;
 
+    /// <summary>
+    /// Run-command PUTs commit on lanes of their own, in parallel with the shared writer and with each other, at READ
+    /// COMMITTED with their rows locked first (docs/storage.md, "Run-command lanes"): under SERIALIZABLE two batches
+    /// creating commands on different VMs fail each other through SSI's page-granular predicate locks (item 25 of
+    /// docs/performance.md). One lane per core, at least 2 and at most 8.
+    /// </summary>
+    protected override int RunCommandLanes => Math.Clamp(Environment.ProcessorCount, 2, 8);
+
+    protected override async Task<DbTransaction> BeginRowLockedWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+
     public override string Name => "postgres";
 
     protected override string SchemaVersionExistsSql =>
@@ -113,6 +125,15 @@ public sealed class PostgresBackend : SqlBackend
 
     private sealed class PostgresDialect : SqlDialect
     {
+        // The VM's row first, then the command's and its execution's: every lane's unit takes them in this order, so
+        // PUTs only ever wait for each other. Each statement of READ COMMITTED reads the rows committed when it starts,
+        // so the unit's read that follows sees what the last holder of these locks wrote.
+        public override IReadOnlyList<string> LockRunCommandStatements { get; } =
+        [
+            "SELECT FROM vms WHERE key = @vm FOR UPDATE",
+            "SELECT FROM executions WHERE id = (SELECT execution_id FROM run_commands WHERE key = @key FOR UPDATE) FOR UPDATE",
+        ];
+
         // timestamptz holds microseconds; Npgsql takes a DateTimeOffset only in UTC.
         public override object ToTimeValue(DateTimeOffset value) => StorageFormat.StoredTime(value);
 

@@ -5,7 +5,8 @@ namespace RunCommand.Storage.Relational;
 
 /// <summary>
 /// Group commit: concurrent <see cref="WriteAsync{T}"/> units are committed together, up to <see cref="MaxBatch"/>
-/// in one transaction, by at most <see cref="ConcurrentWriters"/> writers at a time. Each unit runs inside its own
+/// in one transaction, by at most <see cref="ConcurrentWriters"/> writers at a time; run-command writes may have lanes
+/// of their own (<see cref="WriteRunCommandAsync{T}"/>). Each unit runs inside its own
 /// savepoint: a unit that throws is rolled back to it and its error goes to its own caller only; the others commit.
 /// Every caller is answered only after the commit that holds its rows (or with its error); the topics of the units
 /// that committed are published after that commit and before any caller is answered. A conflict the database asks to retry runs the whole batch again.
@@ -17,8 +18,9 @@ public abstract partial class SqlBackend
     private const string ReleaseSql = "RELEASE SAVEPOINT unit";
     private const string RollbackSql = "ROLLBACK TO SAVEPOINT unit";
 
-    private readonly ConcurrentQueue<IWriteUnit> _pending = new();
-    private int _writers;
+    private WriteLane? _shared;
+    private WriteLane[]? _runCommandLanes;
+    private readonly WriterGate _gate = new();
 
     /// <summary>
     /// How many batches may be committing at once: 1 where the database has one writer (SQLite); more where writers
@@ -26,38 +28,82 @@ public abstract partial class SqlBackend
     /// </summary>
     protected virtual int ConcurrentWriters => 1;
 
+    /// <summary>
+    /// How many lanes of their own <see cref="WriteRunCommandAsync{T}"/> units get, each with one writer that begins its
+    /// transactions with <see cref="BeginRowLockedWriteAsync"/> and locks each unit's rows first (<see cref="SqlRows.LockRunCommandAsync"/>);
+    /// a VM's units always take the same lane. 0 (the default): they queue with every other write.
+    /// </summary>
+    protected virtual int RunCommandLanes => 0;
+
+    /// <summary>The transaction of a run-command lane's batch, whose units lock the rows they read before reading them.</summary>
+    protected virtual Task<DbTransaction> BeginRowLockedWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} backend has no run-command lanes.");
+
     /// <summary>Runs one batch's commit; a backend that must exclude other work from the writer (SQLite's compaction) wraps it.</summary>
     protected virtual Task RunExclusiveAsync(Func<Task> commit) => commit();
 
-    public Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken)
+    private WriteLane Shared => LazyInitializer.EnsureInitialized(ref _shared, () => new WriteLane(ConcurrentWriters, locksRows: false));
+
+    public Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken) =>
+        Enqueue(Shared, new WriteUnit<T>(work, null, cancellationToken));
+
+    /// <summary>
+    /// A write that changes only the rows of <paramref name="command"/> (its row, its executions and operations, its VM's
+    /// row) and appends to the activity log. Where the backend has run-command lanes (PostgreSQL), it commits on its VM's
+    /// lane, in parallel with the other lanes and the shared writer, its rows locked before <paramref name="work"/> reads
+    /// them; elsewhere as <see cref="WriteAsync{T}"/>.
+    /// </summary>
+    public Task<T> WriteRunCommandAsync<T>(RunCommandKey command, Func<IRows, Task<T>> work, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var unit = new WriteUnit<T>(work, cancellationToken);
-        _pending.Enqueue(unit);
-        StartWriterIfIdle();
+        var lanes = LazyInitializer.EnsureInitialized(ref _runCommandLanes,
+            () => [.. Enumerable.Range(0, RunCommandLanes).Select(_ => new WriteLane(1, locksRows: true))]);
+        if (lanes.Length == 0)
+        {
+            return WriteAsync(work, cancellationToken);
+        }
+
+        // Units of one VM never commit in parallel on this node, so a node's lanes never wait for each other's locks.
+        var lane = lanes[(uint)StringComparer.Ordinal.GetHashCode(command.Vm.Key) % (uint)lanes.Length];
+        return Enqueue(lane, new WriteUnit<T>(work, command, cancellationToken));
+    }
+
+    /// <summary>
+    /// Where run-command lanes exist, a node's lanes commit together and its shared writer alone (<see cref="WriterGate"/>):
+    /// the lanes' locks then only ever meet the shared writer's transactions of other nodes.
+    /// </summary>
+    private Task GatedAsync(WriteLane lane, Func<Task> commit) =>
+        RunCommandLanes == 0 ? commit()
+        : lane.LocksRows ? _gate.RunLaneAsync(commit)
+        : _gate.RunSharedAsync(commit);
+
+    private Task<T> Enqueue<T>(WriteLane lane, WriteUnit<T> unit)
+    {
+        unit.CancellationToken.ThrowIfCancellationRequested();
+        lane.Pending.Enqueue(unit);
+        StartWriterIfIdle(lane);
         return unit.Task;
     }
 
-    private void StartWriterIfIdle()
+    private void StartWriterIfIdle(WriteLane lane)
     {
         while (true)
         {
-            var writers = Volatile.Read(ref _writers);
-            if (writers >= ConcurrentWriters || _pending.IsEmpty)
+            var writers = Volatile.Read(ref lane.Writers);
+            if (writers >= lane.MaxWriters || lane.Pending.IsEmpty)
             {
                 return;
             }
 
-            if (Interlocked.CompareExchange(ref _writers, writers + 1, writers) == writers)
+            if (Interlocked.CompareExchange(ref lane.Writers, writers + 1, writers) == writers)
             {
-                _ = Task.Run(WriterLoopAsync);
+                _ = Task.Run(() => WriterLoopAsync(lane));
                 return;
             }
         }
     }
 
     /// <summary>Commits batches while units are waiting; a unit queued after the last look starts a writer again.</summary>
-    private async Task WriterLoopAsync()
+    private async Task WriterLoopAsync(WriteLane lane)
     {
         try
         {
@@ -65,7 +111,7 @@ public abstract partial class SqlBackend
             while (true)
             {
                 batch.Clear();
-                while (batch.Count < MaxBatch && _pending.TryDequeue(out var unit))
+                while (batch.Count < MaxBatch && lane.Pending.TryDequeue(out var unit))
                 {
                     batch.Add(unit);
                 }
@@ -75,13 +121,13 @@ public abstract partial class SqlBackend
                     return;
                 }
 
-                await RunExclusiveAsync(() => CommitBatchAsync(batch));
+                await GatedAsync(lane, () => RunExclusiveAsync(() => CommitBatchAsync(lane, batch)));
             }
         }
         finally
         {
-            Interlocked.Decrement(ref _writers);
-            StartWriterIfIdle();
+            Interlocked.Decrement(ref lane.Writers);
+            StartWriterIfIdle(lane);
         }
     }
 
@@ -89,13 +135,13 @@ public abstract partial class SqlBackend
     /// One transaction for every unit of <paramref name="batch"/>; never throws: each unit is answered with its result
     /// or its error once the outcome of the commit is known.
     /// </summary>
-    private async Task CommitBatchAsync(List<IWriteUnit> batch)
+    private async Task CommitBatchAsync(WriteLane lane, List<IWriteUnit> batch)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await CommitOnceAsync(batch);
+                await CommitOnceAsync(lane, batch);
                 return;
             }
             catch (Exception e) when (IsStorageFull(e))
@@ -126,12 +172,12 @@ public abstract partial class SqlBackend
         }
     }
 
-    private async Task CommitOnceAsync(List<IWriteUnit> batch)
+    private async Task CommitOnceAsync(WriteLane lane, List<IWriteUnit> batch)
     {
         await using var session = await OpenWriterAsync(CancellationToken.None);
         try
         {
-            await CommitOnceAsync(session, batch);
+            await CommitOnceAsync(lane, session, batch);
         }
         catch
         {
@@ -142,12 +188,14 @@ public abstract partial class SqlBackend
         }
     }
 
-    private async Task CommitOnceAsync(SqlSession session, List<IWriteUnit> batch)
+    private async Task CommitOnceAsync(WriteLane lane, SqlSession session, List<IWriteUnit> batch)
     {
         var guarded = batch.Count > 1;
         var topics = new HashSet<string>(StringComparer.Ordinal);
         var connection = session.Connection;
-        await using var transaction = await BeginWriteAsync(connection, CancellationToken.None);
+        await using var transaction = lane.LocksRows
+            ? await BeginRowLockedWriteAsync(connection, CancellationToken.None)
+            : await BeginWriteAsync(connection, CancellationToken.None);
 
         // What units that returned still have to send (their last writes, their RELEASE): it goes first in the next
         // unit's first round trip, so a unit costs one round trip per answer it reads. Index batch.Count sends what is
@@ -182,6 +230,12 @@ public abstract partial class SqlBackend
                     if (guarded)
                     {
                         await rows.DeferAsync(SavepointSql, CancellationToken.None);
+                    }
+
+                    if (lane.LocksRows && unit.Command is { } command)
+                    {
+                        // Before the unit reads: what it reads, nobody else changes until this batch commits.
+                        await rows.LockRunCommandAsync(command, CancellationToken.None);
                     }
 
                     await unit.RunAsync(rows);
@@ -332,10 +386,29 @@ public abstract partial class SqlBackend
         }
     }
 
+    /// <summary>
+    /// One queue of write units and the writers (at most <paramref name="maxWriters"/>) committing its batches; a lane
+    /// that <paramref name="locksRows"/> runs its batches at the isolation of <see cref="BeginRowLockedWriteAsync"/>.
+    /// </summary>
+    private sealed class WriteLane(int maxWriters, bool locksRows)
+    {
+        public int MaxWriters => maxWriters;
+
+        public bool LocksRows => locksRows;
+
+        public ConcurrentQueue<IWriteUnit> Pending { get; } = new();
+
+        /// <summary>Writers running now (changed with <see cref="Interlocked"/>).</summary>
+        public int Writers;
+    }
+
     /// <summary>One caller's work in a batch, its result held until the batch's commit answers it.</summary>
     private interface IWriteUnit
     {
         CancellationToken CancellationToken { get; }
+
+        /// <summary>The run command whose rows the unit changes, when it was queued with <see cref="WriteRunCommandAsync{T}"/>.</summary>
+        RunCommandKey? Command { get; }
 
         /// <summary>Forgets the result of an earlier attempt of the batch.</summary>
         void Reset();
@@ -349,7 +422,7 @@ public abstract partial class SqlBackend
         void Complete();
     }
 
-    private sealed class WriteUnit<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken) : IWriteUnit
+    private sealed class WriteUnit<T>(Func<IRows, Task<T>> work, RunCommandKey? command, CancellationToken cancellationToken) : IWriteUnit
     {
         private readonly TaskCompletionSource<T> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
@@ -358,6 +431,8 @@ public abstract partial class SqlBackend
         public Task<T> Task => _answer.Task;
 
         public CancellationToken CancellationToken => cancellationToken;
+
+        public RunCommandKey? Command => command;
 
         public void Reset()
         {

@@ -18,4 +18,10 @@ public abstract class SqlDialect
     /// </summary>
     public virtual int FailedStatement(DbBatch batch, DbException error) =>
         error.BatchCommand is { } command ? batch.BatchCommands.IndexOf(command) : -1;
+
+    /// <summary>
+    /// Statements (parameters <c>@vm</c>, <c>@key</c>; answering no column) that lock a run command's VM row, then its
+    /// own row and its current execution's, until the transaction ends; none where the database has one writer.
+    /// </summary>
+    public virtual IReadOnlyList<string> LockRunCommandStatements => [];
 }

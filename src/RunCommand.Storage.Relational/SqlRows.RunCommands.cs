@@ -75,6 +75,19 @@ public sealed partial class SqlRows
                 Int32(reader, PutReadRunCommand - 1)),
             cancellationToken, ("@key", command.Key), ("@vm", command.Vm.Key));
 
+    /// <summary>
+    /// Locks the rows a PUT of <paramref name="command"/> reads and may change (its VM's, its own, its current
+    /// execution's) until the transaction ends, with the dialect's statements (none on SQLite, whose writer is alone);
+    /// they go with the transaction's next round trip, before the read.
+    /// </summary>
+    public async Task LockRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken)
+    {
+        foreach (var sql in dialect.LockRunCommandStatements)
+        {
+            await DeferAsync(sql, cancellationToken, ("@vm", command.Vm.Key), ("@key", command.Key));
+        }
+    }
+
     public Task SaveRunCommandAsync(RunCommandRow row, CancellationToken cancellationToken) =>
         DeferAsync("""
             INSERT INTO run_commands(key, vm_key, name, sort_name, location, tags, spec, secrets, fingerprint, execution_id, operation_id, first_execution, deleting, created)

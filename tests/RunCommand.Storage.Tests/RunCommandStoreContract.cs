@@ -110,6 +110,110 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task PutRunCommand_UpdateRacingTheAgentsEndReportOnAnotherNode_NeverTakesTheOldExecutionBackToRunning()
+    {
+        // An update cancels the running execution it replaces by rewriting that execution's row. If the agent's report
+        // that the execution ended commits between the update's read and its write, a write from the stale read would
+        // take the execution back to Running, for ever (nothing would report it again). Each round: whichever commits
+        // first, the old execution ends Succeeded, and the command's current execution is the update's.
+        await using var second = new RunCommandStorage(await Backends.OpenAsync(new InProcessChangeFeed()));
+        var put = await PutAsync(Write("a", "sleep 100", "f0"));
+        for (var round = 1; round <= 40; round++)
+        {
+            var old = put.Record!.Execution.ExecutionId;
+            await AgentWork.LeaseGoalStateAsync(_vm, default);
+            await AgentWork.RecordReportAsync(_vm, new ReportWrite { ExecutionId = old, State = ExecutionState.Running, StartTime = Now }, Now, default);
+
+            var update = Task.Run(() => PutAsync(Write("a", "sleep 100", $"f{round}")));
+            var report = Task.Run(() => second.AgentWork.RecordReportAsync(_vm,
+                new ReportWrite { ExecutionId = old, State = ExecutionState.Succeeded, ExitCode = 0, EndTime = Now }, Now, default));
+            put = await update;
+            await report;
+
+            Assert.Equal(WriteOutcomeKind.Updated, put.Kind);
+            Assert.Equal(ExecutionState.Succeeded, (await RunCommands.GetExecutionAsync(old, default))!.State);
+            Assert.Equal(put.Record!.Execution.ExecutionId, (await RunCommands.GetRunCommandAsync(new RunCommandKey(_vm, "a"), default))!.Execution.ExecutionId);
+        }
+    }
+
+    [Fact]
+    public async Task PutRunCommand_TwoNodesUpdatingOneCommandAtOnce_LeaveOneCurrentExecutionAndCancelTheOther()
+    {
+        // Two updates of one command through two nodes: the one that commits second replaces the first's execution and
+        // cancels it (it never reached the agent). Both live on would run two scripts for one command.
+        await using var second = new RunCommandStorage(await Backends.OpenAsync(new InProcessChangeFeed()));
+        var nodes = new[] { RunCommands, second.RunCommands };
+        await PutAsync(Write("a", "x", "f0"));
+        for (var round = 1; round <= 40; round++)
+        {
+            var outcomes = await Task.WhenAll(Enumerable.Range(0, 2).Select(node => Task.Run(() => nodes[node].PutRunCommandAsync(
+                Write("a", "x", $"f{round}-{node}"), Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Now, default))));
+
+            Assert.All(outcomes, o => Assert.Equal(WriteOutcomeKind.Updated, o.Kind));
+            var current = (await RunCommands.GetRunCommandAsync(new RunCommandKey(_vm, "a"), default))!.Execution.ExecutionId;
+            var states = await Task.WhenAll(outcomes.Select(async o => (await RunCommands.GetExecutionAsync(o.Record!.Execution.ExecutionId, default))!));
+            Assert.Single(states, e => e.ExecutionId == current && e.State == ExecutionState.Pending);
+            Assert.Single(states, e => e.ExecutionId != current && e.State == ExecutionState.Canceled);
+        }
+
+        var (_, work) = await AgentWork.LeaseGoalStateAsync(_vm, default);
+        Assert.Single(work);
+    }
+
+    [Fact]
+    public async Task PutRunCommand_WhileAFleetRunOfAnotherNodeStartsTargetsOnTheSameVms_BothComplete()
+    {
+        // A fleet run starts its targets through one node (its shared writer, several VMs a unit) while PUTs to the same
+        // VMs go through the other node in the other order (on PostgreSQL on its run-command lanes, locking VM rows the
+        // fleet's batch wants and waiting for ones it holds). A deadlock between them is the database's to break and the
+        // store's to retry: every PUT and every target ends created, none twice.
+        await using var second = new RunCommandStorage(await Backends.OpenAsync(new InProcessChangeFeed()));
+        const int vmCount = 12;
+        var vms = Enumerable.Range(0, vmCount).Select(i => _vm with { VmName = $"fleet{i}" }).ToArray();
+        foreach (var (vm, i) in vms.Select((vm, i) => (vm, i)))
+        {
+            await Machines.EnrollAgentAsync(vm, "local", new AgentCredential([7, (byte)i], null), "host", "1.0", null, Now, default);
+        }
+
+        for (var round = 0; round < 3; round++)
+        {
+            var run = new FleetRunRecord
+            {
+                Run = new FleetRunKey(_vm.SubscriptionId, "Group", $"run{round}"),
+                Location = "local",
+                Definition = new FleetRunDefinition
+                {
+                    Selector = new FleetTargetSelector { ResourceGroup = "Group" },
+                    Spec = new RunCommandSpec { Script = "true" },
+                    MaxConcurrency = vmCount,
+                    MaxErrors = 0,
+                    MaxConcurrencyText = vmCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    MaxErrorsText = "0",
+                    RunCommandName = $"fleet-run{round}",
+                    Fingerprint = $"fleet{round}",
+                },
+                State = FleetRunState.Running,
+                Targets = [.. vms.Select((vm, i) => new FleetTargetRecord { Ordinal = i, Machine = vm })],
+                Created = Now,
+            };
+            Assert.Equal(FleetCreateOutcome.Created, await FleetRuns.CreateFleetRunAsync(run, default));
+
+            var starts = Enumerable.Range(0, vmCount / 4).Select(chunk => Task.Run(() => second.FleetRuns.StartFleetTargetsAsync(run,
+                [.. Enumerable.Range(chunk * 4, 4).Select(i => new FleetTargetStart(i, Guid.NewGuid().ToString(), Guid.NewGuid().ToString()))], 25, Now, default)));
+            var puts = vms.Reverse().Select(vm => Task.Run(() => PutAsync(Write($"put{round}", "x", "f") with { Command = new RunCommandKey(vm, $"put{round}") })));
+
+            Assert.All(await Task.WhenAll(puts), o => Assert.Equal(WriteOutcomeKind.Created, o.Kind));
+            var started = (await Task.WhenAll(starts)).SelectMany(o => o).ToList();
+            Assert.Equal(vmCount, started.Count);
+            Assert.All(started, o => Assert.NotNull(o.ExecutionId));
+            foreach (var vm in vms)
+            {
+                Assert.Equal(2 * (round + 1), (await RunCommands.ListRunCommandsAsync(vm, null, 100, default)).Count);
+            }
+        }
+    }
+
+    [Fact]
     public async Task PutRunCommand_UnknownVm_ReportsVmNotFound()
     {
         var write = Write("a", "x", "1") with { Command = new RunCommandKey(_vm with { VmName = "other" }, "a") };

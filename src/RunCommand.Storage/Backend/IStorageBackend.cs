@@ -28,6 +28,15 @@ public interface IStorageBackend : IAsyncDisposable
     Task<T> WriteAsync<T>(Func<IRows, Task<T>> work, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Runs <paramref name="work"/> as <see cref="WriteAsync{T}"/> does, for a unit that changes only the rows of
+    /// <paramref name="command"/> (its row, its executions and operations, its VM's row) and appends to the activity log,
+    /// reading the command first with <see cref="IRunCommandRows.ReadForPutAsync"/>. A backend may commit such units in
+    /// parallel with other writes, each with the rows it reads locked until it commits (PostgreSQL; docs/storage.md,
+    /// "Run-command lanes"); the guarantees are those of <see cref="WriteAsync{T}"/>.
+    /// </summary>
+    Task<T> WriteRunCommandAsync<T>(RunCommandKey command, Func<IRows, Task<T>> work, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Gives the space freed by deleted rows back to the file system where the database lets a client do it (SQLite:
     /// incremental vacuum, then a truncating WAL checkpoint); nothing where the server does it alone (PostgreSQL's autovacuum).
     /// </summary>

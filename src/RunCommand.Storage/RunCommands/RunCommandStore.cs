@@ -8,7 +8,7 @@ namespace RunCommand.Storage;
 public sealed class RunCommandStore(IStorageBackend backend) : IRunCommandStore
 {
     public Task<WriteOutcome> PutRunCommandAsync(RunCommandWrite write, string newExecutionId, string newOperationId, DateTimeOffset now, CancellationToken cancellationToken) =>
-        backend.WriteAsync(rows => RunCommandRules.PutAsync(rows, write, newExecutionId, newOperationId, now, cancellationToken), cancellationToken);
+        backend.WriteRunCommandAsync(write.Command, rows => RunCommandRules.PutAsync(rows, write, newExecutionId, newOperationId, now, cancellationToken), cancellationToken);
 
     public Task<RunCommandRecord?> GetRunCommandAsync(RunCommandKey command, CancellationToken cancellationToken) =>
         backend.ReadAsync(rows => rows.GetRunCommandAsync(command, cancellationToken), cancellationToken);
