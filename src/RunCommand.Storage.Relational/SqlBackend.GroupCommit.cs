@@ -121,7 +121,7 @@ public abstract partial class SqlBackend
                     return;
                 }
 
-                await GatedAsync(lane, () => RunExclusiveAsync(() => CommitBatchAsync(lane, batch)));
+                await CommitBatchAsync(lane, batch);
             }
         }
         finally
@@ -141,7 +141,8 @@ public abstract partial class SqlBackend
         {
             try
             {
-                await CommitOnceAsync(lane, batch);
+                // Each attempt takes its turn at the gate, and waits out its back-off outside it.
+                await GatedAsync(lane, () => RunExclusiveAsync(() => CommitOnceAsync(lane, batch)));
                 return;
             }
             catch (Exception e) when (IsStorageFull(e))

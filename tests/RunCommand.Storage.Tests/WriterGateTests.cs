@@ -2,7 +2,7 @@ using RunCommand.Storage.Relational;
 
 namespace RunCommand.Storage.Tests;
 
-/// <summary>A node's run-command lanes commit together, its shared writer alone, and the shared writer is not starved.</summary>
+/// <summary>A node's run-command lanes commit together, its shared writer alone, each in its turn: neither starves the other.</summary>
 public sealed class WriterGateTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
@@ -52,6 +52,26 @@ public sealed class WriterGateTests
         releaseShared.SetResult();
         await Task.WhenAll(lane, shared, lateLane).WaitAsync(Wait);
         Assert.Equal(["lane in", "lane out", "shared in", "shared out", "late lane"], order);
+    }
+
+    [Fact]
+    public async Task LanesWaitingBehindTheShared_GoBeforeItsNextBatch()
+    {
+        // A busy shared writer (batch after batch) must not keep the lanes out: the lane that asked while its first batch
+        // ran goes before its second.
+        var gate = new WriterGate();
+        var order = new List<string>();
+        var sharedInside = new TaskCompletionSource();
+        var releaseShared = new TaskCompletionSource();
+
+        var first = gate.RunSharedAsync(async () => { Record(order, "shared 1"); sharedInside.SetResult(); await releaseShared.Task; });
+        await sharedInside.Task.WaitAsync(Wait);
+        var lane = gate.RunLaneAsync(() => { Record(order, "lane"); return Task.CompletedTask; });
+        var second = gate.RunSharedAsync(() => { Record(order, "shared 2"); return Task.CompletedTask; });
+
+        releaseShared.SetResult();
+        await Task.WhenAll(first, lane, second).WaitAsync(Wait);
+        Assert.Equal(["shared 1", "lane", "shared 2"], order);
     }
 
     [Fact]
