@@ -9,7 +9,8 @@ namespace RunCommand.Storage.Postgres;
 /// The backend for several server nodes on one PostgreSQL database. Every write is one SERIALIZABLE transaction:
 /// two nodes changing the same rows cannot both act on what they read (one is retried on fresh rows); reads see one
 /// snapshot. Run-command PUTs are the exception: READ COMMITTED on lanes of their own, with every row they read locked
-/// before they read it, which makes them just as safe against each other and against the SERIALIZABLE writes. Migrations run under <c>pg_advisory_xact_lock</c>, so nodes starting together migrate once.
+/// before they read it, which makes them just as safe against each other and against the SERIALIZABLE writes.
+/// Migrations run under <c>pg_advisory_xact_lock</c>, so nodes starting together migrate once.
 /// </summary>
 public sealed class PostgresBackend : SqlBackend
 {
