@@ -23,8 +23,12 @@ internal sealed class RawUploadServer(FakeServer inner) : IExecutionReporter, IO
     public async Task<ReportAck> ReportAsync(string executionId, ExecutionReport report, CancellationToken cancellationToken) =>
         (await inner.ReportAsync(executionId, report, cancellationToken)) with { RawOutput = true };
 
+    /// <summary>How long each upload takes before it is answered (a server slower than the script's output).</summary>
+    public TimeSpan UploadDelay { get; init; }
+
     public async Task<ReportAck> UploadOutputAsync(string executionId, string stream, string path, long offset, long length, CancellationToken cancellationToken)
     {
+        await Task.Delay(UploadDelay, cancellationToken);
         var data = new byte[length];
         await using (var file = File.OpenRead(path))
         {

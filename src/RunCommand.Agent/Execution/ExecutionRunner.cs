@@ -182,7 +182,7 @@ internal sealed class ExecutionRunner
 
         // The blobs exist (empty append blobs) before the script can write a byte; a blob that cannot be created
         // fails the execution here, so the script never runs without the output its caller asked to keep.
-        _blobs = OutputBlobs.For(ExecutionId, Paths.Stdout, Paths.Stderr, assignment.OutputBlobUri, assignment.ErrorBlobUri, BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
+        _blobs = OutputBlobs.For(ExecutionId, Paths.Stdout, Paths.Stderr, assignment.OutputBlobUri, assignment.ErrorBlobUri, _settings.BlobHttpClient ?? BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
         if (_blobs is not null && await _blobs.CreateAsync(NewBackoff(), _shutdown) is { } blobProblem)
         {
             _blobs = null;
@@ -406,7 +406,11 @@ internal sealed class ExecutionRunner
 
         // The blobs get their last bytes before the terminal state exists anywhere, so a client that sees it can
         // read complete blobs. A blob that stays unwritable does not change the outcome: it is noted in the message.
-        if (await FlushBlobsAsync() is { } note)
+        // Meanwhile the server gets the output still waiting in whole chunks: blob store and server are different
+        // peers, so the two go at once instead of one after the other (the final report then sends at most a chunk).
+        var blobs = FlushBlobsAsync();
+        await Task.WhenAll(blobs, _shipper.SendBacklogAsync(_record.StartTime, _shutdown));
+        if (await blobs is { } note)
         {
             message = message is null ? note : $"{message}; {note}";
         }
@@ -574,7 +578,7 @@ internal sealed class ExecutionRunner
         }
 
         _blobs = OutputBlobs.For(
-            ExecutionId, Paths.Stdout, Paths.Stderr, output, error, BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
+            ExecutionId, Paths.Stdout, Paths.Stderr, output, error, _settings.BlobHttpClient ?? BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
         _blobs?.ResumeFromBlobLength();
         return null;
     }

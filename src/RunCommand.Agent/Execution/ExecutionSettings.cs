@@ -51,6 +51,9 @@ public sealed record ExecutionSettings
     /// <summary>Storage account keys that managed identities named by run commands stand for (agent option <c>--storage-credentials</c>).</summary>
     public Blobs.StorageCredentials StorageCredentials { get; init; } = Blobs.StorageCredentials.None;
 
+    /// <summary>The HTTP client of every output/error blob call; null: the agent's shared one (tests wrap it to hold or fail calls).</summary>
+    public HttpClient? BlobHttpClient { get; init; }
+
     /// <summary>After a restart, how long to wait for the goal state to bring an execution's blob URLs again.</summary>
     public TimeSpan BlobUrlWait { get; init; } = TimeSpan.FromMinutes(2);
 

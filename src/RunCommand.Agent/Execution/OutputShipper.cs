@@ -6,7 +6,7 @@ namespace RunCommand.Agent.Execution;
 
 /// <summary>
 /// Uploads one execution's stdout/stderr files from the offsets the server acknowledged. Not thread-safe:
-/// the runner uses it from one flow at a time (progress loop, then the final report).
+/// the runner uses it from one flow at a time (progress loop, then the backlog, then the final report).
 /// </summary>
 internal sealed class OutputShipper(
     string executionId,
@@ -67,6 +67,24 @@ internal sealed class OutputShipper(
         {
             NoteFailure(e);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Sends the output waiting in whole chunks, back to back, in Running reports (or uploads): the final report then
+    /// has at most a chunk a stream left to send. Used while the execution's other last work (the blobs' appends) goes
+    /// on beside it. Stops at the first report that fails or does not move the server forward: the final report
+    /// retries. Throws only on cancellation.
+    /// </summary>
+    public async Task SendBacklogAsync(DateTimeOffset? startTime, CancellationToken cancellationToken)
+    {
+        while (HasFullChunkPending)
+        {
+            var before = (_stdoutAcked, _stderrAcked);
+            if (!await SendProgressAsync(startTime, cancellationToken) || (_stdoutAcked, _stderrAcked) == before)
+            {
+                return;
+            }
         }
     }
 
