@@ -84,6 +84,38 @@ public static class ProcessStats
         }
     }
 
+    /// <summary>
+    /// Waits (60 s at most) until the kernel has written back what earlier runs left in the page cache (Dirty and
+    /// Writeback of <c>/proc/meminfo</c> under 64 MiB together): a GiB run after another then does not pay the first
+    /// one's writeback (docs/performance.md, item 41). Returns the MiB that were waiting when it began.
+    /// </summary>
+    public static async Task<long> WaitForWritebackAsync()
+    {
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 60;
+        var first = DirtyBytes();
+        for (var waiting = first; waiting > 64L << 20 && Stopwatch.GetTimestamp() < deadline; waiting = DirtyBytes())
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+        }
+
+        return first >> 20;
+    }
+
+    /// <summary>Dirty plus Writeback of <c>/proc/meminfo</c>, in bytes.</summary>
+    private static long DirtyBytes()
+    {
+        long total = 0;
+        foreach (var line in File.ReadLines("/proc/meminfo"))
+        {
+            if (line.StartsWith("Dirty:", StringComparison.Ordinal) || line.StartsWith("Writeback:", StringComparison.Ordinal))
+            {
+                total += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return total;
+    }
+
     /// <summary>The machine's load average over the last minute (how busy the shared machine was).</summary>
     public static string LoadAverage()
     {
