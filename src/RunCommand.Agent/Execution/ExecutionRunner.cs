@@ -238,20 +238,31 @@ internal sealed class ExecutionRunner
     {
         var command = ProcessLauncher.CommandOf(spec);
         var changed = false;
-        if (_spares?.TryTake(spec, command) is { } spare)
+        if (_spares is not null && SpareWrapper.EncodeLaunch(spec, command) is { } launch)
         {
-            _record = _record with { Cgroup = spare.Cgroup, Pid = spare.Pid, ProcessStartTicks = spare.StartTicks };
-            Checkpoint();
             try
             {
-                return spare.Launch(spec, command);
+                if (_spares.TryTake() is { } spare)
+                {
+                    _record = _record with { Cgroup = spare.Cgroup, Pid = spare.Pid, ProcessStartTicks = spare.StartTicks };
+                    Checkpoint();
+                    try
+                    {
+                        return spare.Launch(launch);
+                    }
+                    catch (IOException)
+                    {
+                        // The spare was gone before it read a byte, so nothing ran: a fresh wrapper starts the script.
+                        spare.Dispose();
+                        _record = _record with { Cgroup = null, Pid = null, ProcessStartTicks = null };
+                        changed = true;
+                    }
+                }
             }
-            catch (IOException)
+            finally
             {
-                // The spare was gone before it read a byte, so nothing ran: a fresh wrapper starts the script.
-                spare.Dispose();
-                _record = _record with { Cgroup = null, Pid = null, ProcessStartTicks = null };
-                changed = true;
+                // The launch may hold secrets (protected parameters in its environment).
+                Array.Clear(launch);
             }
         }
 

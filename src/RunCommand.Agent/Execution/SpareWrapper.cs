@@ -86,39 +86,42 @@ internal sealed class SpareWrapper : IDisposable
         new(SessionSpawn.Start("/bin/sh", ["/bin/sh", "-c", Script, "runcmd-spare", cgroup ?? ""], ProcessLauncher.AgentEnvironment(), pipeStandardInput: true, outputToNull: true), cgroup);
 
     /// <summary>
-    /// True when a spare can run this launch exactly as a fresh wrapper would: not for secret positional values (they
-    /// need the pipe of their own that <see cref="ProcessLauncher.PipePrelude"/> reads), not for a variable named
-    /// like one a shell keeps for itself, not beyond <see cref="MaxLaunchBytes"/>, and not with a NUL in a value (a
-    /// fresh wrapper's environment ends such a value there, as every C program reads it).
+    /// The launch as the spare's <see cref="Script"/> reads it (one line of single-quoted words, UTF-8), or null when a
+    /// spare cannot run it exactly as a fresh wrapper would: not for secret positional values (they need the pipe of
+    /// their own that <see cref="ProcessLauncher.PipePrelude"/> reads), not for a variable named like one a shell keeps
+    /// for itself, not beyond <see cref="MaxLaunchBytes"/>, and not with a NUL in a value (a fresh wrapper's environment
+    /// ends such a value there, as every C program reads it). The bytes may hold secrets: the caller clears them.
     /// </summary>
-    public static bool CanCarry(LaunchSpec spec, ScriptCommand command) =>
-        !spec.PositionalThroughPipe
-        && command.Environment.All(e => !ShellOwnNames.Contains(e.Key) && !e.Key.StartsWith("BASH", StringComparison.Ordinal)
-            && !e.Key.StartsWith("LC_", StringComparison.Ordinal) && !e.Key.StartsWith("__runcmd", StringComparison.Ordinal))
-        && LaunchLine(spec, command) is var line && Encoding.UTF8.GetByteCount(line) <= MaxLaunchBytes
-        && !line.Contains('\0', StringComparison.Ordinal);
+    public static byte[]? EncodeLaunch(LaunchSpec spec, ScriptCommand command)
+    {
+        if (spec.PositionalThroughPipe
+            || command.Environment.Any(e => ShellOwnNames.Contains(e.Key) || e.Key.StartsWith("BASH", StringComparison.Ordinal)
+                || e.Key.StartsWith("LC_", StringComparison.Ordinal) || e.Key.StartsWith("__runcmd", StringComparison.Ordinal)))
+        {
+            return null;
+        }
+
+        var line = LaunchLine(spec, command);
+        if (line.Contains('\0', StringComparison.Ordinal) || Encoding.UTF8.GetByteCount(line) > MaxLaunchBytes)
+        {
+            return null;
+        }
+
+        return Encoding.UTF8.GetBytes(line);
+    }
 
     /// <summary>
-    /// Hands the launch to the spare and closes its pipe: the script starts in the spare's session and cgroup. Throws
-    /// <see cref="IOException"/> when the spare is gone (nothing ran then). The bytes, which may hold secrets, are
-    /// cleared once written.
+    /// Hands <paramref name="launch"/> (from <see cref="EncodeLaunch"/>) to the spare and closes its pipe: the script
+    /// starts in the spare's session and cgroup. Throws <see cref="IOException"/> when the spare is gone (nothing ran then).
     /// </summary>
-    public LaunchedProcess Launch(LaunchSpec spec, ScriptCommand command)
+    public LaunchedProcess Launch(byte[] launch)
     {
-        var launch = Encoding.UTF8.GetBytes(LaunchLine(spec, command));
-        try
+        using (var pipe = new FileStream(_process.StandardInput!, FileAccess.Write, bufferSize: 0))
         {
-            using (var pipe = new FileStream(_process.StandardInput!, FileAccess.Write, bufferSize: 0))
-            {
-                pipe.Write(launch);
-            }
+            pipe.Write(launch);
+        }
 
-            return new LaunchedProcess(_process, _process.Pid, StartTicks);
-        }
-        finally
-        {
-            Array.Clear(launch);
-        }
+        return new LaunchedProcess(_process, _process.Pid, StartTicks);
     }
 
     /// <summary>Ends an unused spare (its pipe closes, so it exits with nothing run) and removes its cgroup once it has.</summary>
@@ -187,14 +190,9 @@ internal sealed class SpareWrapperSlot : IDisposable
         }
     }
 
-    /// <summary>The spare, if one is ready and can carry this launch, else null (the caller starts a fresh wrapper).</summary>
-    public SpareWrapper? TryTake(LaunchSpec spec, ScriptCommand command)
+    /// <summary>The spare, if one is ready, else null (the caller starts a fresh wrapper).</summary>
+    public SpareWrapper? TryTake()
     {
-        if (!SpareWrapper.CanCarry(spec, command))
-        {
-            return null;
-        }
-
         SpareWrapper? spare;
         lock (_lock)
         {
