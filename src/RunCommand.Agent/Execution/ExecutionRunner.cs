@@ -420,7 +420,7 @@ internal sealed class ExecutionRunner
         // Meanwhile the server gets the output still waiting in whole chunks: blob store and server are different
         // peers, so the two go at once instead of one after the other (the final report then sends at most a chunk).
         var blobs = FlushBlobsAsync();
-        await Task.WhenAll(blobs, _shipper.SendBacklogAsync(_record.StartTime, _shutdown));
+        await Task.WhenAll(blobs, _shipper.SendBacklogAsync(_record.StartTime, CancellationToken.None, _shutdown));
         if (await blobs is { } note)
         {
             message = message is null ? note : $"{message}; {note}";
@@ -721,10 +721,9 @@ internal sealed class ExecutionRunner
         private static async Task<bool> SendAsync(ExecutionRunner runner, CancellationToken cancellationToken)
         {
             var sent = await runner._shipper.SendProgressAsync(runner._record.StartTime, runner._shutdown);
-            var more = sent;
-            while (more && runner._shipper.HasFullChunkPending && !cancellationToken.IsCancellationRequested)
+            if (sent)
             {
-                more = await runner._shipper.SendProgressAsync(runner._record.StartTime, runner._shutdown);
+                await runner._shipper.SendBacklogAsync(runner._record.StartTime, cancellationToken, runner._shutdown);
             }
 
             return sent;

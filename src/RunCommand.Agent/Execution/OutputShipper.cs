@@ -71,14 +71,15 @@ internal sealed class OutputShipper(
     }
 
     /// <summary>
-    /// Sends the output waiting in whole chunks, back to back, in Running reports (or uploads): the final report then
-    /// has at most a chunk a stream left to send. Used while the execution's other last work (the blobs' appends) goes
-    /// on beside it. Stops at the first report that fails or does not move the server forward: the final report
-    /// retries. Throws only on cancellation.
+    /// Sends the output waiting in whole chunks, back to back, in Running reports (or uploads): a script writing more
+    /// than a chunk a tick is shipped as fast as the server takes it, and after the script ended the final report has at
+    /// most a chunk a stream left to send. Stops once less than a chunk waits, when <paramref name="stop"/> fires (a
+    /// report in flight completes: only <paramref name="cancellationToken"/> aborts it), or at the first report that
+    /// fails or does not move the server forward (the next tick, or the final report, tries again).
     /// </summary>
-    public async Task SendBacklogAsync(DateTimeOffset? startTime, CancellationToken cancellationToken)
+    public async Task SendBacklogAsync(DateTimeOffset? startTime, CancellationToken stop, CancellationToken cancellationToken)
     {
-        while (HasFullChunkPending)
+        while (HasFullChunkPending && !stop.IsCancellationRequested)
         {
             var before = (_stdoutAcked, _stderrAcked);
             if (!await SendProgressAsync(startTime, cancellationToken) || (_stdoutAcked, _stderrAcked) == before)
