@@ -238,32 +238,30 @@ internal sealed class ExecutionRunner
     {
         var command = ProcessLauncher.CommandOf(spec);
         var changed = false;
-        if (_spares is not null && SpareWrapper.EncodeLaunch(spec, command) is { } launch)
+        var launch = _spares is null ? null : SpareWrapper.EncodeLaunch(spec, command);
+        try
         {
-            try
+            if (launch is not null && _spares?.TryTake() is { } spare)
             {
-                if (_spares.TryTake() is { } spare)
+                _record = _record with { Cgroup = spare.Cgroup, Pid = spare.Pid, ProcessStartTicks = spare.StartTicks };
+                Checkpoint();
+                try
                 {
-                    _record = _record with { Cgroup = spare.Cgroup, Pid = spare.Pid, ProcessStartTicks = spare.StartTicks };
-                    Checkpoint();
-                    try
-                    {
-                        return spare.Launch(launch);
-                    }
-                    catch (IOException)
-                    {
-                        // The spare was gone before it read a byte, so nothing ran: a fresh wrapper starts the script.
-                        spare.Dispose();
-                        _record = _record with { Cgroup = null, Pid = null, ProcessStartTicks = null };
-                        changed = true;
-                    }
+                    return spare.Launch(launch);
+                }
+                catch (IOException)
+                {
+                    // The spare was gone before it read a byte, so nothing ran: a fresh wrapper starts the script.
+                    spare.Dispose();
+                    _record = _record with { Cgroup = null, Pid = null, ProcessStartTicks = null };
+                    changed = true;
                 }
             }
-            finally
-            {
-                // The launch may hold secrets (protected parameters in its environment).
-                Array.Clear(launch);
-            }
+        }
+        finally
+        {
+            // The launch may hold secrets (protected parameters in its environment).
+            Array.Clear(launch ?? []);
         }
 
         if (_tracker.CreateCgroup(ExecutionId, _logger) is { } cgroup)
