@@ -206,7 +206,7 @@ public abstract partial class SqlBackend
         for (var next = 0; next <= batch.Count; next++)
         {
             var unit = next < batch.Count ? batch[next] : null;
-            var rows = new SqlRows(session, transaction, dialect);
+            var rows = new SqlRows(session, transaction, dialect, OutputFiles);
             rows.Carry(carried.Statements);
             Exception? failed = null;
             if (unit is not null)

@@ -27,6 +27,9 @@ public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect
 
     protected IChangeFeed Changes { get; } = changes;
 
+    /// <summary>Where output bytes go when not in the <c>output</c> table (<see cref="IOutputFiles"/>); null keeps them in it.</summary>
+    protected virtual IOutputFiles? OutputFiles => null;
+
     /// <summary>A connection for one unit of work; disposing the session ends the unit's use of it.</summary>
     protected abstract Task<SqlSession> OpenAsync(CancellationToken cancellationToken);
 
@@ -72,7 +75,7 @@ public abstract partial class SqlBackend(IChangeFeed changes, SqlDialect dialect
                 try
                 {
                     await using var transaction = await BeginReadAsync(session.Connection, cancellationToken);
-                    var rows = new SqlRows(session, transaction, dialect);
+                    var rows = new SqlRows(session, transaction, dialect, OutputFiles);
                     var result = await work(rows);
                     await rows.FlushAsync(cancellationToken);
                     await transaction.CommitAsync(CancellationToken.None);

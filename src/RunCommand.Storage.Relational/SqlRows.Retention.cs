@@ -11,7 +11,7 @@ public sealed partial class SqlRows
     {
         var page = await QueryAsync($"""
             SELECT {ExecutionColumns}, e.command_resource_id,
-                   (SELECT coalesce(sum(length(o.data)), 0) FROM output o WHERE o.execution_id = e.id),
+                   e.stdout_len + e.stderr_len,
                    EXISTS(SELECT 1 FROM fleet_targets f WHERE f.execution_id = e.id)
                    OR EXISTS(SELECT 1 FROM deployment_operations d WHERE d.execution_id = e.id)
             FROM executions e
@@ -44,11 +44,27 @@ public sealed partial class SqlRows
         return [.. page.Select(row => current.Contains(row.Ended.Execution.ExecutionId) ? row.Ended with { Referenced = true } : row.Ended)];
     }
 
+    // The lengths are what the output rows (or files) hold: an append records its new length in the same transaction, and a
+    // drop sets them to 0 (DeleteOutputAsync).
     public async Task<long> SumOutputBytesAsync(CancellationToken cancellationToken) =>
-        Convert.ToInt64(await ScalarAsync("SELECT coalesce(sum(length(data)), 0) FROM output", cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        Convert.ToInt64(await ScalarAsync("SELECT coalesce(sum(stdout_len + stderr_len), 0) FROM executions", cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
 
-    public async Task DeleteOutputAsync(string executionId, CancellationToken cancellationToken) =>
-        await ExecuteAsync("DELETE FROM output WHERE execution_id = @id", cancellationToken, ("@id", executionId));
+    public async Task DeleteOutputAsync(string executionId, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync("UPDATE executions SET stdout_len = 0, stderr_len = 0 WHERE id = @id", cancellationToken, ("@id", executionId));
+        if (outputFiles is null)
+        {
+            await ExecuteAsync("DELETE FROM output WHERE execution_id = @id", cancellationToken, ("@id", executionId));
+            return;
+        }
+
+        // The files go once this commits (a rollback must find them): the backend removes what output_dropped names.
+        await ExecuteAsync("INSERT INTO output_dropped(execution_id) VALUES(@id) ON CONFLICT(execution_id) DO NOTHING", cancellationToken, ("@id", executionId));
+        Notify(OutputDroppedTopic);
+    }
+
+    /// <summary>Notified when a transaction dropped output kept in files: the backend removes them once it commits.</summary>
+    public const string OutputDroppedTopic = "output-dropped";
 
     public async Task DeleteExecutionAsync(string executionId, CancellationToken cancellationToken)
     {

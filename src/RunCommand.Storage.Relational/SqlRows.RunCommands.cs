@@ -143,8 +143,24 @@ public sealed partial class SqlRows
     // the chunks after it: the tail of a 1 GiB stream reads a row or two, not every row of the stream.
     public async Task<IReadOnlyList<(string ExecutionId, long Start, byte[] Data)>> ReadOutputTailsAsync(IReadOnlyList<string> executionIds, OutputStream stream, int tailBytes, CancellationToken cancellationToken)
     {
-        var length = stream == OutputStream.Stdout ? "e.stdout_len" : "e.stderr_len";
+        var length = LengthColumn(stream, "e.");
         var found = new List<(string ExecutionId, long Start, byte[] Data)>();
+        if (outputFiles is not null)
+        {
+            // The lengths of this transaction's snapshot bound what is read: a file may hold bytes of a write not committed yet.
+            foreach (var (list, parameters) in InLists("@id", executionIds))
+            {
+                foreach (var (id, held) in await QueryAsync($"SELECT e.id, {length} FROM executions e WHERE e.id IN ({list}) AND {length} > 0",
+                    reader => (reader.GetString(0), Int64(reader, 1)), cancellationToken, parameters))
+                {
+                    var from = Math.Max(0, held - tailBytes);
+                    found.Add((id, from, outputFiles.Read(id, stream, from, held)));
+                }
+            }
+
+            return found;
+        }
+
         foreach (var (list, parameters) in InLists("@id", executionIds))
         {
             found.AddRange(await QueryAsync($"""
@@ -183,20 +199,41 @@ public sealed partial class SqlRows
                 SealedSecrets = Bytes(reader, 13),
             }, cancellationToken, ("@vm", vm.Key));
 
-    public async Task InsertOutputAsync(string executionId, OutputStream stream, long start, byte[] data, CancellationToken cancellationToken) =>
+    public async Task InsertOutputAsync(string executionId, OutputStream stream, long start, byte[] data, CancellationToken cancellationToken)
+    {
+        if (outputFiles is not null)
+        {
+            // Before the commit that records the new length; a rolled-back write leaves bytes past it, which no read
+            // returns and the next append (at the same length) overwrites.
+            outputFiles.Write(executionId, stream, start, data);
+            return;
+        }
+
         await ExecuteAsync("INSERT INTO output(execution_id, stream, start_offset, end_offset, data) VALUES(@id, @s, @start, @end, @data)", cancellationToken,
             ("@id", executionId), ("@s", (int)stream), ("@start", start), ("@end", start + data.Length), ("@data", data));
+    }
 
     // The lower bound on start_offset (the last row starting at or before @from) makes a read near the end of a long
     // stream (a tail: the last 4 KiB of 1 GiB) a seek in the primary key instead of a scan of every row before it.
-    public async Task<IReadOnlyList<(long Start, byte[] Data)>> ReadOutputAsync(string executionId, OutputStream stream, long from, long to, CancellationToken cancellationToken) =>
-        await QueryAsync("""
+    public async Task<IReadOnlyList<(long Start, byte[] Data)>> ReadOutputAsync(string executionId, OutputStream stream, long from, long to, CancellationToken cancellationToken)
+    {
+        if (outputFiles is not null)
+        {
+            var held = await ScalarAsync($"SELECT {LengthColumn(stream, "")} FROM executions WHERE id = @id", cancellationToken, ("@id", executionId));
+            to = Math.Min(to, held is null ? 0 : Convert.ToInt64(held, System.Globalization.CultureInfo.InvariantCulture));
+            return from < to ? [(from, outputFiles.Read(executionId, stream, from, to))] : [];
+        }
+
+        return await QueryAsync("""
             SELECT start_offset, data FROM output
             WHERE execution_id = @id AND stream = @s AND end_offset > @from AND start_offset < @to
               AND start_offset >= COALESCE((SELECT MAX(start_offset) FROM output WHERE execution_id = @id AND stream = @s AND start_offset <= @from), 0)
             ORDER BY start_offset
             """, reader => (Int64(reader, 0), (byte[])reader.GetValue(1)), cancellationToken,
             ("@id", executionId), ("@s", (int)stream), ("@from", from), ("@to", to));
+    }
+
+    private static string LengthColumn(OutputStream stream, string alias) => alias + (stream == OutputStream.Stdout ? "stdout_len" : "stderr_len");
 
     public async Task<IReadOnlyList<(ExecutionState State, long Count)>> CountRunCommandsByStateAsync(CancellationToken cancellationToken) =>
         await QueryAsync("""

@@ -5,9 +5,10 @@ namespace RunCommand.Storage.Relational;
 
 /// <summary>
 /// The rows of one SQL transaction: each member is one or a few statements, no rule. Split by area
-/// (<c>SqlRows.*.cs</c>); this part holds the plumbing and the column readers every area uses.
+/// (<c>SqlRows.*.cs</c>); this part holds the plumbing and the column readers every area uses. Output bytes are rows of
+/// the <c>output</c> table unless the backend keeps them in <paramref name="outputFiles"/>.
 /// </summary>
-public sealed partial class SqlRows(SqlSession session, DbTransaction transaction, SqlDialect dialect) : IRows
+public sealed partial class SqlRows(SqlSession session, DbTransaction transaction, SqlDialect dialect, IOutputFiles? outputFiles = null) : IRows
 {
     private readonly HashSet<string> _topics = new(StringComparer.Ordinal);
     private readonly List<DeferredStatement> _deferred = [];

@@ -11,7 +11,8 @@ namespace RunCommand.Storage.Sqlite;
 /// survives a power cut, at the price of one disk flush per write. Writers are serialized in process and take
 /// SQLite's write lock at BEGIN (IMMEDIATE), so a second process on the same file waits rather than failing
 /// midway; readers run in parallel on their own connections. The file is created mode 0600. Connections stay open and
-/// keep their statements prepared (<see cref="SqliteSessionPool"/>).
+/// keep their statements prepared (<see cref="SqliteSessionPool"/>). Output bytes live in files beside it
+/// (<see cref="OutputFiles"/>).
 /// </summary>
 public sealed class SqliteBackend : SqlBackend
 {
@@ -30,6 +31,9 @@ public sealed class SqliteBackend : SqlBackend
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SqliteSessionPool _sessions;
     private readonly SqliteCheckpointer _checkpointer;
+    private readonly OutputFiles _outputFiles;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _droppedOutputRemover;
 
     public SqliteBackend(string databasePath, IChangeFeed changes, bool fullSync = false)
         : base(changes, new SqliteDialect(), Migration.FromResources(typeof(SqliteBackend).Assembly))
@@ -49,7 +53,14 @@ public sealed class SqliteBackend : SqlBackend
         }.ToString();
         _sessions = new SqliteSessionPool(ConnectAsync);
         _checkpointer = new SqliteCheckpointer(databasePath, ConnectAsync);
+        _outputFiles = new Sqlite.OutputFiles(Sqlite.OutputFiles.DirectoryOf(databasePath), fullSync);
+        _droppedOutputRemover = RemoveDroppedOutputLoopAsync(_stopping.Token);
     }
+
+    protected override IOutputFiles OutputFiles => _outputFiles;
+
+    /// <summary>Where output bytes are kept; for tests.</summary>
+    internal OutputFiles Output => _outputFiles;
 
     /// <summary>The connections this backend keeps; for tests.</summary>
     internal SqliteSessionPool Sessions => _sessions;
@@ -74,6 +85,133 @@ public sealed class SqliteBackend : SqlBackend
 
         RestrictFileModes();
         await base.MigrateAsync(cancellationToken);
+        await MoveOutputRowsToFilesAsync(cancellationToken);
+        await RemoveDroppedOutputAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A database from before output files (schema 8) holds output as rows: they are written to their files, the files
+    /// flushed to disk, then the rows deleted in one transaction. A crash before that commit leaves the rows, and the next
+    /// start writes the same bytes to the same places again.
+    /// </summary>
+    private async Task MoveOutputRowsToFilesAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await ConnectAsync(cancellationToken);
+            if (await SqlRows.ScalarAsync(connection, null, "SELECT 1 FROM output LIMIT 1", cancellationToken) is null)
+            {
+                return;
+            }
+
+            var written = new HashSet<(string, OutputStream)>();
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT execution_id, stream, start_offset, data FROM output";
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var file = (reader.GetString(0), (OutputStream)reader.GetInt32(1));
+                    _outputFiles.Write(file.Item1, file.Item2, reader.GetInt64(2), (byte[])reader.GetValue(3));
+                    written.Add(file);
+                }
+            }
+
+            foreach (var (executionId, stream) in written)
+            {
+                _outputFiles.FlushToDisk(executionId, stream);
+            }
+
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await SqlRows.ExecuteAsync(connection, transaction, "DELETE FROM output", cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (Exception e) when (Sqlite.OutputFiles.IsFull(e))
+        {
+            throw new StorageFullException(e);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Deletes the files of every drop that committed (<c>output_dropped</c>), then forgets the drops. A crash in between
+    /// leaves names whose files are gone already: deleting them again is no error.
+    /// </summary>
+    private async Task RemoveDroppedOutputAsync(CancellationToken cancellationToken)
+    {
+        const int Page = 256;
+        await using var connection = await ConnectAsync(cancellationToken);
+        while (true)
+        {
+            var dropped = new List<string>();
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT execution_id FROM output_dropped LIMIT {Page}";
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    dropped.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var executionId in dropped)
+            {
+                _outputFiles.Delete(executionId);
+            }
+
+            if (dropped.Count > 0)
+            {
+                await _writeLock.WaitAsync(cancellationToken);
+                try
+                {
+                    await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                    foreach (var executionId in dropped)
+                    {
+                        await SqlRows.ExecuteAsync(connection, transaction, "DELETE FROM output_dropped WHERE execution_id = @id", cancellationToken, ("@id", executionId));
+                    }
+
+                    await transaction.CommitAsync(cancellationToken);
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
+            }
+
+            if (dropped.Count < Page)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes dropped output each time a commit notifies a drop (<see cref="SqlRows.OutputDroppedTopic"/>); what a pass
+    /// cannot finish (a full disk, a database not migrated yet) stays named and waits for the next drop or the next start.
+    /// </summary>
+    private async Task RemoveDroppedOutputLoopAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Changes.NextChangeAsync(SqlRows.OutputDroppedTopic).WaitAsync(cancellationToken);
+                await RemoveDroppedOutputAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+            {
+                // Named still; tried again at the next drop.
+            }
+        }
     }
 
     /// <summary>
@@ -107,11 +245,13 @@ public sealed class SqliteBackend : SqlBackend
     }
 
     /// <summary>
-    /// Moves free pages to the end of the file and cuts them off (<c>incremental_vacuum</c>), then checkpoints the WAL
-    /// with TRUNCATE: the main file shrinks and the WAL file is emptied. Queued with the writers, so it never waits on one.
+    /// Deletes the files of dropped output, moves free pages to the end of the file and cuts them off
+    /// (<c>incremental_vacuum</c>), then checkpoints the WAL with TRUNCATE: the main file shrinks and the WAL file is emptied. Queued with the writers, so it never waits on one.
     /// </summary>
     public override async Task CompactAsync(CancellationToken cancellationToken)
     {
+        // Output dropped is removed as its drops commit; a pass that could not finish is finished here.
+        await RemoveDroppedOutputAsync(cancellationToken);
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
@@ -148,6 +288,8 @@ public sealed class SqliteBackend : SqlBackend
                 File.SetUnixFileMode(path, OwnerOnly);
             }
         }
+
+        _outputFiles.Prepare();
     }
 
     protected override Task<SqlSession> OpenAsync(CancellationToken cancellationToken) => _sessions.RentReaderAsync(cancellationToken);
@@ -207,7 +349,8 @@ public sealed class SqliteBackend : SqlBackend
 
     protected override bool IsTransient(Exception exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 }; // SQLITE_BUSY, SQLITE_LOCKED
 
-    protected override bool IsStorageFull(Exception exception) => exception is SqliteException { SqliteErrorCode: 13 }; // SQLITE_FULL
+    protected override bool IsStorageFull(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: 13 } || Sqlite.OutputFiles.IsFull(exception); // SQLITE_FULL, or an output file's write
 
     /// <summary>
     /// A database made before versioned migrations: adds the columns that release added on the fly when it met an
@@ -234,6 +377,9 @@ public sealed class SqliteBackend : SqlBackend
 
     public override async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
+        await _droppedOutputRemover;
+        _stopping.Dispose();
         await _checkpointer.DisposeAsync();
         _sessions.Dispose();
         _writeLock.Dispose();

@@ -29,6 +29,9 @@ public sealed class DataDirectoryModeTests : IAsyncLifetime
             var databaseFiles = Directory.GetFiles(dataDir, "runcommand.db*");
             Assert.Contains(databaseFiles, f => f.EndsWith("runcommand.db", StringComparison.Ordinal));
             Assert.All(databaseFiles, f => Assert.Equal((UnixFileMode)0b110_000_000, File.GetUnixFileMode(f)));
+
+            // Output files go in a directory of their own beside the database (docs/storage.md, "Output files").
+            Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(Path.Combine(dataDir, "runcommand.db-output")));
         }
     }
 }

@@ -20,10 +20,12 @@ public sealed class RetentionTests : IAsyncLifetime
 
     private string DatabaseFile => Path.Combine(_stack.Server.DataDir, "runcommand.db");
 
-    private long DatabaseBytes()
+    /// <summary>What the store holds on disk: the database, its WAL and its output files (docs/storage.md, "Output files").</summary>
+    private long StoredBytes()
     {
         var wal = new FileInfo(DatabaseFile + "-wal");
-        return new FileInfo(DatabaseFile).Length + (wal.Exists ? wal.Length : 0);
+        var output = new DirectoryInfo(DatabaseFile + "-output");
+        return new FileInfo(DatabaseFile).Length + (wal.Exists ? wal.Length : 0) + (output.Exists ? output.EnumerateFiles().Sum(f => f.Length) : 0);
     }
 
     private async Task<long> CountAsync(string table)
@@ -36,7 +38,7 @@ public sealed class RetentionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Delete_FinishedAndRunningCommands_RemovesTheirRowsAndAgentFilesAndTheDatabaseShrinks()
+    public async Task Delete_FinishedAndRunningCommands_RemovesTheirRowsAndAgentFilesAndTheStoreShrinks()
     {
         var agent = await _stack.StartAgentAsync("forgetful");
         var big = _stack.Command("forgetful", "big");
@@ -49,9 +51,9 @@ public sealed class RetentionTests : IAsyncLifetime
         var pid = int.Parse(view.Output!["self ".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
         var executions = Path.Combine(agent.StateDir, "executions");
         Assert.Equal(2, Directory.GetDirectories(executions).Length);
-        var held = DatabaseBytes();
+        var held = StoredBytes();
         var agentHeld = Directory.GetFiles(executions, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-        Assert.True(held > 8_000_000, $"the database holds only {held} bytes");
+        Assert.True(held > 8_000_000, $"the store holds only {held} bytes on disk");
 
         foreach (var target in new[] { big, sleeper })
         {
@@ -63,7 +65,7 @@ public sealed class RetentionTests : IAsyncLifetime
         await Wait.UntilAsync(async () => await CountAsync("forgotten_executions") == 0, TimeSpan.FromSeconds(30), "the agent to acknowledge both");
         Assert.Equal(0, await CountAsync("executions"));
         Assert.Equal(0, await CountAsync("output"));
-        await Wait.UntilAsync(() => DatabaseBytes() < held - 6_000_000, TimeSpan.FromSeconds(60), $"the database file ({held} bytes) to shrink at a retention pass");
-        Console.WriteLine($"retention figures: database {held} -> {DatabaseBytes()} bytes; agent executions {agentHeld} -> 0 bytes");
+        await Wait.UntilAsync(() => StoredBytes() < held - 6_000_000, TimeSpan.FromSeconds(60), $"the store ({held} bytes on disk) to shrink at a retention pass");
+        Console.WriteLine($"retention figures: store {held} -> {StoredBytes()} bytes; agent executions {agentHeld} -> 0 bytes");
     }
 }

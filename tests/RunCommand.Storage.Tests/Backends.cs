@@ -84,7 +84,8 @@ public sealed class SqliteBackends : IBackendFactory
     {
         await storage.Retention.CompactAsync(default);
         var wal = new FileInfo(DatabaseFile + "-wal");
-        return new FileInfo(DatabaseFile).Length + (wal.Exists ? wal.Length : 0);
+        var output = new DirectoryInfo(OutputFiles.DirectoryOf(DatabaseFile));
+        return new FileInfo(DatabaseFile).Length + (wal.Exists ? wal.Length : 0) + output.EnumerateFiles().Sum(file => file.Length);
     }
 
     public ValueTask DisposeAsync()

@@ -46,10 +46,13 @@ public interface IRunCommandRows
     /// <summary>Pending and Running executions of a machine with what they run, oldest first.</summary>
     Task<IReadOnlyList<PendingWork>> ListUnfinishedExecutionsAsync(VmKey vm, CancellationToken cancellationToken);
 
-    /// <summary>Stores a chunk of output that starts at <paramref name="start"/>.</summary>
+    /// <summary>
+    /// Stores a chunk of output that starts at <paramref name="start"/>, the stream's length; the caller records the new
+    /// length in the same transaction (no read returns bytes past the length it sees).
+    /// </summary>
     Task InsertOutputAsync(string executionId, OutputStream stream, long start, byte[] data, CancellationToken cancellationToken);
 
-    /// <summary>Chunks of a stream overlapping [<paramref name="from"/>, <paramref name="to"/>), by start offset.</summary>
+    /// <summary>Chunks of a stream overlapping [<paramref name="from"/>, <paramref name="to"/>), by start offset, up to the stream's length.</summary>
     Task<IReadOnlyList<(long Start, byte[] Data)>> ReadOutputAsync(string executionId, OutputStream stream, long from, long to, CancellationToken cancellationToken);
 
     Task InsertOperationAsync(OperationRecord operation, CancellationToken cancellationToken);
@@ -71,10 +74,13 @@ public interface IRunCommandRows
     /// </summary>
     Task<IReadOnlyList<EndedExecution>> ListEndedExecutionsAsync(DateTimeOffset? endedBefore, EndedExecution? after, int take, CancellationToken cancellationToken);
 
-    /// <summary>Bytes of output held for every execution together.</summary>
+    /// <summary>Bytes of output held for every execution together (the sum of their lengths).</summary>
     Task<long> SumOutputBytesAsync(CancellationToken cancellationToken);
 
-    /// <summary>Deletes every output chunk of the execution (both streams).</summary>
+    /// <summary>
+    /// Deletes the output of the execution (both streams) and sets its lengths to 0, which is what it holds from then on
+    /// (retention may keep the record of an execution whose output it deleted).
+    /// </summary>
     Task DeleteOutputAsync(string executionId, CancellationToken cancellationToken);
 
     /// <summary>Deletes the execution row and the operations that track it.</summary>
