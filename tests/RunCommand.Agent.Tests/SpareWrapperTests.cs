@@ -142,7 +142,7 @@ public sealed class SpareWrapperTests : IDisposable
     }
 
     [Fact]
-    public async Task Spare_ItsAgentGone_EndsWithNothingRun_AndTheNextAgentRemovesItsCgroup()
+    public async Task Spare_ItsAgentGone_EndsWithNothingRunAndItsCgroupGoes()
     {
         var (manager, shutdown) = _fixture.NewManager(settings: WithCgroups);
         await AgentFixture.WaitUntilAsync(() => manager.SpareWrapperPid is not null, "a spare wrapper waits");
@@ -152,12 +152,34 @@ public sealed class SpareWrapperTests : IDisposable
             .Where(d => ProcessTracker.Members(d).Contains(pid)).ToList();
 
         await shutdown.CancelAsync();
-        await AgentFixture.WaitUntilAsync(() => !Directory.Exists($"/proc/{pid}"), "the spare ends with its agent");
-        Directory.CreateDirectory(Path.Combine(cgroup, SpareWrapperSlot.CgroupPrefix + "left-by-a-killed-agent"));
-        _fixture.NewManager(settings: WithCgroups);
 
+        await AgentFixture.WaitUntilAsync(() => !Directory.Exists($"/proc/{pid}"), "the spare ends with its agent");
         Assert.Single(spareCgroups);
-        Assert.False(Directory.Exists(spareCgroups[0]), "the spare's cgroup outlived it");
-        Assert.False(Directory.Exists(Path.Combine(cgroup, SpareWrapperSlot.CgroupPrefix + "left-by-a-killed-agent")));
+        await AgentFixture.WaitUntilAsync(() => !Directory.Exists(spareCgroups[0]), "the spare's cgroup is removed");
+    }
+
+    [Fact]
+    public void NextAgent_RemovesTheSpareCgroupsOfGoneMakers_NotOnesALiveMakerHasJustMade()
+    {
+        // Another agent's spare joins its cgroup a moment after making it: empty until then, it must not be taken for a
+        // leftover. Gone makers: a name without one (an older agent), and this pid with another start time (pid reused).
+        var cgroup = ProcessTracker.Detect(ProcessTrackingMode.CgroupV2Kill).Root!;
+        var fresh = Directory.CreateDirectory(Path.Combine(cgroup, SpareWrapperSlot.NewCgroupName())).FullName;
+        var unnamed = Directory.CreateDirectory(Path.Combine(cgroup, SpareWrapperSlot.CgroupPrefix + Guid.NewGuid().ToString("N"))).FullName;
+        var reused = Directory.CreateDirectory(Path.Combine(cgroup, $"{SpareWrapperSlot.CgroupPrefix}{Environment.ProcessId}.0-{Guid.NewGuid():N}")).FullName;
+        try
+        {
+            _fixture.NewManager(settings: WithCgroups);
+
+            Assert.True(Directory.Exists(fresh), "a live maker's empty cgroup was removed");
+            Assert.False(Directory.Exists(unnamed), "a cgroup without its maker outlived the next agent's start");
+            Assert.False(Directory.Exists(reused), "a cgroup of a gone maker whose pid lives on outlived the next agent's start");
+        }
+        finally
+        {
+            ProcessTracker.TryRemove(fresh);
+            ProcessTracker.TryRemove(unnamed);
+            ProcessTracker.TryRemove(reused);
+        }
     }
 }

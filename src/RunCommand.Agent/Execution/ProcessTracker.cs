@@ -169,8 +169,11 @@ internal sealed class ProcessTracker
         _ = v2 ? TryWrite(Path.Combine(cgroup, "cgroup.freeze"), "0") : TryWrite(Path.Combine(cgroup, "freezer.state"), "THAWED");
     }
 
-    /// <summary>Removes the empty cgroups under the root whose names start with <paramref name="prefix"/> (left by a killed agent).</summary>
-    public void RemoveLeftovers(string prefix)
+    /// <summary>
+    /// Removes the empty cgroups under the root whose names start with <paramref name="prefix"/> and that
+    /// <paramref name="isLeftover"/> says no live process will use (left by a killed agent).
+    /// </summary>
+    public void RemoveLeftovers(string prefix, Func<string, bool> isLeftover)
     {
         if (_root is null)
         {
@@ -179,7 +182,7 @@ internal sealed class ProcessTracker
 
         try
         {
-            foreach (var cgroup in Directory.EnumerateDirectories(_root, prefix + "*"))
+            foreach (var cgroup in Directory.EnumerateDirectories(_root, prefix + "*").Where(c => isLeftover(Path.GetFileName(c))))
             {
                 TryRemove(cgroup);
             }

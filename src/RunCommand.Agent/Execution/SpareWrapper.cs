@@ -158,6 +158,12 @@ internal sealed class SpareWrapperSlot : IDisposable
     /// <summary>Prefix of a spare's cgroup; a spare left by an agent that was killed ends by itself, its cgroup is removed at start.</summary>
     public const string CgroupPrefix = "spare-";
 
+    /// <summary>
+    /// This process as the maker of a spare's cgroup: its pid and start time (<c>/proc/pid/stat</c>), so a later process
+    /// that reuses the pid does not pass for it.
+    /// </summary>
+    private static readonly string OwnMaker = Maker(Environment.ProcessId, ProcStat.TryRead(Environment.ProcessId)?.StartTicks ?? 0);
+
     /// <summary>How long after a take the next spare is made at the latest, while the execution that took it still runs.</summary>
     public static readonly TimeSpan RefillDelay = TimeSpan.FromSeconds(1);
 
@@ -175,8 +181,29 @@ internal sealed class SpareWrapperSlot : IDisposable
         _tracker = tracker;
         _logger = logger;
         _time = time;
-        _tracker.RemoveLeftovers(CgroupPrefix);
+        _tracker.RemoveLeftovers(CgroupPrefix, IsLeftover);
     }
+
+    /// <summary>
+    /// True when a spare's cgroup named <paramref name="name"/> was made by a process that is gone, so nothing will join
+    /// it or remove it: a live maker (another agent on the machine, or this one) may be between creating it and its
+    /// spare's join, when it is still empty. A name without its maker is a leftover.
+    /// </summary>
+    internal static bool IsLeftover(string name)
+    {
+        var maker = name.AsSpan(CgroupPrefix.Length);
+        var dash = maker.IndexOf('-');
+        var dot = dash < 0 ? -1 : maker[..dash].IndexOf('.');
+        return dot < 0
+            || !int.TryParse(maker[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+            || !ulong.TryParse(maker[(dot + 1)..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var startTicks)
+            || !ProcStat.IsSameLiveProcess(pid, startTicks);
+    }
+
+    /// <summary>The name of a new spare's cgroup: its maker, then a unique part.</summary>
+    internal static string NewCgroupName() => $"{CgroupPrefix}{OwnMaker}-{Guid.NewGuid():N}";
+
+    private static string Maker(int pid, ulong startTicks) => string.Create(CultureInfo.InvariantCulture, $"{pid}.{startTicks}");
 
     /// <summary>The pid of the spare waiting for the next launch (it may still be joining its cgroup); null when none is.</summary>
     public int? ReadyPid
@@ -249,7 +276,7 @@ internal sealed class SpareWrapperSlot : IDisposable
         try
         {
             if (_tracker.Root is not null
-                && (cgroup = _tracker.CreateCgroup(CgroupPrefix + Guid.NewGuid().ToString("N"), NullLogger.Instance)) is null)
+                && (cgroup = _tracker.CreateCgroup(NewCgroupName(), NullLogger.Instance)) is null)
             {
                 // No cgroup for a spare: every launch makes its own, and logs why it could not either.
                 return;
