@@ -12,7 +12,7 @@ namespace RunCommand.Storage.Sqlite;
 /// SQLite's write lock at BEGIN (IMMEDIATE), so a second process on the same file waits rather than failing
 /// midway; readers run in parallel on their own connections. The file is created mode 0600. Connections stay open and
 /// keep their statements prepared (<see cref="SqliteSessionPool"/>). Output bytes live in files beside it
-/// (<see cref="OutputFiles"/>).
+/// (<see cref="OutputFileDirectory"/>).
 /// </summary>
 public sealed class SqliteBackend : SqlBackend
 {
@@ -31,7 +31,7 @@ public sealed class SqliteBackend : SqlBackend
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SqliteSessionPool _sessions;
     private readonly SqliteCheckpointer _checkpointer;
-    private readonly OutputFiles _outputFiles;
+    private readonly OutputFileDirectory _outputFiles;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _droppedOutputRemover;
 
@@ -53,14 +53,14 @@ public sealed class SqliteBackend : SqlBackend
         }.ToString();
         _sessions = new SqliteSessionPool(ConnectAsync);
         _checkpointer = new SqliteCheckpointer(databasePath, ConnectAsync);
-        _outputFiles = new Sqlite.OutputFiles(Sqlite.OutputFiles.DirectoryOf(databasePath), fullSync);
+        _outputFiles = new OutputFileDirectory(OutputFileDirectory.DirectoryOf(databasePath), fullSync);
         _droppedOutputRemover = RemoveDroppedOutputLoopAsync(_stopping.Token);
     }
 
     protected override IOutputFiles OutputFiles => _outputFiles;
 
     /// <summary>Where output bytes are kept; for tests.</summary>
-    internal OutputFiles Output => _outputFiles;
+    internal OutputFileDirectory Output => _outputFiles;
 
     /// <summary>The connections this backend keeps; for tests.</summary>
     internal SqliteSessionPool Sessions => _sessions;
@@ -127,7 +127,7 @@ public sealed class SqliteBackend : SqlBackend
             await SqlRows.ExecuteAsync(connection, transaction, "DELETE FROM output", cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
-        catch (Exception e) when (Sqlite.OutputFiles.IsFull(e))
+        catch (Exception e) when (OutputFileDirectory.IsFull(e))
         {
             throw new StorageFullException(e);
         }
@@ -350,7 +350,7 @@ public sealed class SqliteBackend : SqlBackend
     protected override bool IsTransient(Exception exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 }; // SQLITE_BUSY, SQLITE_LOCKED
 
     protected override bool IsStorageFull(Exception exception) =>
-        exception is SqliteException { SqliteErrorCode: 13 } || Sqlite.OutputFiles.IsFull(exception); // SQLITE_FULL, or an output file's write
+        exception is SqliteException { SqliteErrorCode: 13 } || OutputFileDirectory.IsFull(exception); // SQLITE_FULL, or an output file's write
 
     /// <summary>
     /// A database made before versioned migrations: adds the columns that release added on the fly when it met an

@@ -20,13 +20,7 @@ public sealed class RetentionTests : IAsyncLifetime
 
     private string DatabaseFile => Path.Combine(_stack.Server.DataDir, "runcommand.db");
 
-    /// <summary>What the store holds on disk: the database, its WAL and its output files (docs/storage.md, "Output files").</summary>
-    private long StoredBytes()
-    {
-        var wal = new FileInfo(DatabaseFile + "-wal");
-        var output = new DirectoryInfo(DatabaseFile + "-output");
-        return new FileInfo(DatabaseFile).Length + (wal.Exists ? wal.Length : 0) + (output.Exists ? output.EnumerateFiles().Sum(f => f.Length) : 0);
-    }
+    private long StoredBytes() => SqliteStoreFiles.BytesOnDisk(DatabaseFile);
 
     private async Task<long> CountAsync(string table)
     {

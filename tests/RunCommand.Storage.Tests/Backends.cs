@@ -83,9 +83,7 @@ public sealed class SqliteBackends : IBackendFactory
     public async Task<long> StoredBytesAsync(RunCommandStorage storage)
     {
         await storage.Retention.CompactAsync(default);
-        var wal = new FileInfo(DatabaseFile + "-wal");
-        var output = new DirectoryInfo(OutputFiles.DirectoryOf(DatabaseFile));
-        return new FileInfo(DatabaseFile).Length + (wal.Exists ? wal.Length : 0) + output.EnumerateFiles().Sum(file => file.Length);
+        return SqliteStoreFiles.BytesOnDisk(DatabaseFile);
     }
 
     public ValueTask DisposeAsync()

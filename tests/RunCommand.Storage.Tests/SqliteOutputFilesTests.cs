@@ -17,7 +17,7 @@ public sealed class SqliteOutputFilesTests : IAsyncLifetime
     private SqliteBackend _backend = null!;
     private RunCommandStorage _storage = null!;
 
-    private string OutputDirectory => OutputFiles.DirectoryOf(_file.DatabaseFile);
+    private string OutputDirectory => OutputFileDirectory.DirectoryOf(_file.DatabaseFile);
 
     public async Task InitializeAsync() => await OpenAsync();
 

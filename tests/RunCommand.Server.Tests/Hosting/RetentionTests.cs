@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RunCommand.Server.Hosting;
 using RunCommand.Storage;
+using RunCommand.Testing;
 
 namespace RunCommand.Server.Tests.Hosting;
 
@@ -36,9 +37,7 @@ public sealed class RetentionTests() : SqliteStoreTests("rc-retention-")
     private Retention Pass(ServerOptions options) =>
         new(Storage.Retention, _time, Options.Create(options), NullLogger<Retention>.Instance);
 
-    /// <summary>What the store holds on disk: the database, its WAL and its output files (docs/storage.md, "Output files").</summary>
-    private long StoredBytes() => new FileInfo(DatabaseFile).Length + (File.Exists(DatabaseFile + "-wal") ? new FileInfo(DatabaseFile + "-wal").Length : 0)
-        + new DirectoryInfo(DatabaseFile + "-output").EnumerateFiles().Sum(file => file.Length);
+    private long StoredBytes() => SqliteStoreFiles.BytesOnDisk(DatabaseFile);
 
     [Fact]
     public async Task RunOnce_OutputOlderThanTheRetentionDays_IsDeletedAndTheSpaceComesBack()

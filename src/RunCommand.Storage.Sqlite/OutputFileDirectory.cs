@@ -11,7 +11,7 @@ namespace RunCommand.Storage.Sqlite;
 /// the same bytes to a file (docs/performance.md item 42). The database keeps each stream's length, which bounds every
 /// read, and the drops (<c>output_dropped</c>), which <see cref="SqliteBackend"/> finishes by deleting the files.
 /// </summary>
-internal sealed class OutputFiles(string directory, bool fullSync) : IOutputFiles
+internal sealed class OutputFileDirectory(string directory, bool fullSync) : IOutputFiles
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyDirectory = OwnerOnly | UnixFileMode.UserExecute;
