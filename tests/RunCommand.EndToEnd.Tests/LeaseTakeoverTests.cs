@@ -45,14 +45,14 @@ public sealed class LeaseTakeoverTests : IAsyncLifetime
                 Properties = new FleetRunProperties
                 {
                     Targets = new FleetTargets { ResourceGroup = "takeover" },
-                    Source = new RunCommandSource { Script = $"echo run >> {work}/fleet.count; while [ ! -e {gate} ]; do sleep 0.05; done; echo wave" },
+                    Source = new RunCommandSource { Script = $"echo run >> {work}/fleet.count; while [ ! -e {gate} ]; do sleep 0.5; done; echo wave" },
                     MaxConcurrency = "1",
                 },
             });
             var template = JsonDocument.Parse("""
                 {"resources":[
                    {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"t0/step1","location":"local",
-                    "properties":{"source":{"script":"echo run >> 'WORK/step1.count'; while [ ! -e 'GATE' ]; do sleep 0.05; done; echo one"}}},
+                    "properties":{"source":{"script":"echo run >> 'WORK/step1.count'; while [ ! -e 'GATE' ]; do sleep 0.5; done; echo one"}}},
                    {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"t0/step2","location":"local",
                     "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', 't0', 'step1')]"],
                     "properties":{"source":{"script":"echo run >> 'WORK/step2.count'; echo two"}}},

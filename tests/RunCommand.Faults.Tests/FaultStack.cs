@@ -144,6 +144,8 @@ internal sealed class FaultStack : IAsyncDisposable
             await server.DisposeAsync();
         }
 
+        Processes.KillGroupsUnder(Dir);
+
         foreach (var mount in Enumerable.Reverse(_mounts))
         {
             // Lazy: a script or file handle still open must not keep the test machine's mount table dirty.

@@ -10,9 +10,14 @@ public static class Dist
 
     public static string Root => Path.Combine(Repo.Root, "dist");
 
-    /// <summary>The NativeAOT agent for linux-x64, built by the project's own build.</summary>
-    public static Task<string> NativeAgentAsync() =>
-        EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]);
+    private static readonly Lazy<Task<string>> NativeAgent = new(() =>
+        EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]));
+
+    /// <summary>
+    /// The NativeAOT agent for linux-x64, built by the project's own build; checked (or built) once per test process,
+    /// since the tests start hundreds of agents.
+    /// </summary>
+    public static Task<string> NativeAgentAsync() => NativeAgent.Value;
 
     /// <summary>
     /// The .deb packages (agent amd64 and arm64, server amd64), with everything they hold; builds whatever is missing

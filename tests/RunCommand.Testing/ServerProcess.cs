@@ -58,15 +58,25 @@ public sealed class ServerProcess : IAsyncDisposable
         spawned?.Invoke(process);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
-        await Wait.UntilAsync(async () =>
+        try
         {
-            if (process.HasExited)
+            await Wait.UntilAsync(async () =>
             {
-                throw new InvalidOperationException("The server exited at start:\n" + process.Output);
-            }
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException("The server exited at start:\n" + process.Output);
+                }
 
-            return (await probe.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK;
-        }, TimeSpan.FromSeconds(60), "the server to answer /healthz");
+                return (await probe.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK;
+            }, TimeSpan.FromSeconds(60), "the server to answer /healthz");
+        }
+        catch (TimeoutException e)
+        {
+            // Stopped here, since no caller holds it yet; what it printed says where it stood.
+            await process.DisposeAsync();
+            throw new TimeoutException($"{e.Message}\nThe server's output:\n{process.Output}", e);
+        }
+
         return server;
     }
 

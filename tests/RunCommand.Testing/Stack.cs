@@ -154,6 +154,7 @@ public sealed class Stack : IAsyncDisposable
 
         Client.Dispose();
         await Server.DisposeAsync();
+        Processes.KillGroupsUnder(Dir);
         try
         {
             Directory.Delete(Dir, recursive: true);

@@ -32,6 +32,7 @@ public sealed class TestScope(string prefix) : IAsyncDisposable
         }
 
         await Task.WhenAll(processes.Select(process => process.DisposeAsync().AsTask()));
+        Processes.KillGroupsUnder(Dir);
         try
         {
             Directory.Delete(Dir, recursive: true);
