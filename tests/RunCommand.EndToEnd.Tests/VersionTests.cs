@@ -19,13 +19,11 @@ public sealed class VersionTests(StackFixture fixture) : IClassFixture<StackFixt
         var cli = await VersionOfAsync(Repo.CliDll);
         var server = await VersionOfAsync(Repo.ServerDll);
         var agent = await VersionOfAsync(Repo.AgentDll);
-        var nativeAgent = await VersionOfAsync(await Dist.NativeAgentAsync());
 
         // The commit after '+' is the build's; programs built at different commits of a working tree may differ there.
         Assert.Equal(PropsVersion, cli.Split('+')[0]);
         Assert.Equal(PropsVersion, server.Split('+')[0]);
         Assert.Equal(PropsVersion, agent.Split('+')[0]);
-        Assert.Equal(PropsVersion, nativeAgent.Split('+')[0]);
     }
 
     [Fact]
@@ -39,7 +37,7 @@ public sealed class VersionTests(StackFixture fixture) : IClassFixture<StackFixt
         var table = await cli.RunAsync("vm", "list", "-g", "e2e", "-o", "table");
 
         Assert.True(listed.ExitCode == 0, listed.Stderr);
-        Assert.Equal(await VersionOfAsync(await Dist.NativeAgentAsync()), JsonSerializer.Deserialize<string>(listed.Stdout));
+        Assert.Equal(await VersionOfAsync(Repo.AgentDll), JsonSerializer.Deserialize<string>(listed.Stdout));
         Assert.Contains("AgentVersion", table.Stdout, StringComparison.Ordinal);
     }
 
@@ -68,26 +66,20 @@ public sealed class VersionTests(StackFixture fixture) : IClassFixture<StackFixt
 
         await stack.StartAgentAsync("upgraded", stateDir);
 
-        var running = await VersionOfAsync(await Dist.NativeAgentAsync());
+        var running = await VersionOfAsync(Repo.AgentDll);
         await Wait.UntilAsync(async () => (await stack.Client.GetVmAsync(stack.Vm("upgraded"))).Properties.AgentInstanceView.AgentVersion == running,
             TimeSpan.FromSeconds(30), "the VM to show the version of the agent that runs now");
     }
 
-    /// <summary>What a program prints for <c>--version</c>: a dll under <c>dotnet</c>, else the binary itself.</summary>
-    private static async Task<string> VersionOfAsync(string program)
+    private static async Task<string> VersionOfAsync(string dll)
     {
-        var dll = program.EndsWith(".dll", StringComparison.Ordinal);
-        var psi = new ProcessStartInfo(dll ? "dotnet" : program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (dll)
-        {
-            psi.ArgumentList.Add(program);
-        }
-
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("--version");
         using var process = Process.Start(psi)!;
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, program + ": " + await process.StandardError.ReadToEndAsync());
+        Assert.True(process.ExitCode == 0, dll + ": " + await process.StandardError.ReadToEndAsync());
         return output.Trim();
     }
 }

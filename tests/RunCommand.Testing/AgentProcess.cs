@@ -1,10 +1,6 @@
 namespace RunCommand.Testing;
 
-/// <summary>
-/// A real agent process serving one VM (or one scale-set instance), with its own state dir: the NativeAOT build users
-/// install (<see cref="Dist.NativeAgentAsync"/>), which starts in milliseconds where the agent dll under <c>dotnet</c>
-/// spends about half a second of CPU compiling itself (the end-to-end tests start a few hundred, up to 45 at once).
-/// </summary>
+/// <summary>A real agent process serving one VM (or one scale-set instance), with its own state dir.</summary>
 public sealed class AgentProcess : IAsyncDisposable
 {
     private AgentProcess(ChildProcess process, string vmName, string resourceGroup, string stateDir)
@@ -41,8 +37,8 @@ public sealed class AgentProcess : IAsyncDisposable
         StartCoreAsync(server, "--vmss-name", scaleSetName, resourceGroup, stateDir, null, null);
 
     /// <summary>
-    /// Starts the agent binary <paramref name="binary"/> with exactly <paramref name="environment"/> changed (e.g. a
-    /// PATH without <c>dotnet</c>); returns once it has enrolled.
+    /// Starts a shipped agent binary (<paramref name="binary"/>, e.g. the NativeAOT build in dist/) instead of the
+    /// agent dll under <c>dotnet</c>, with exactly <paramref name="environment"/> changed; returns once it has enrolled.
     /// </summary>
     public static Task<AgentProcess> StartBinaryAsync(ServerProcess server, string binary, string vmName, string resourceGroup, string stateDir, IDictionary<string, string> environment, IReadOnlyDictionary<string, string>? tags = null) =>
         StartCoreAsync(server, "--vm-name", vmName, resourceGroup, stateDir, tags, null, binary, environment);
@@ -67,7 +63,9 @@ public sealed class AgentProcess : IAsyncDisposable
 
         args.AddRange(extraArgs ?? []);
 
-        var process = ChildProcess.Start("agent " + name, binary ?? await Dist.NativeAgentAsync(), args, environment);
+        var process = binary is null
+            ? ChildProcess.StartDotnet("agent " + name, Repo.AgentDll, args)
+            : ChildProcess.Start("agent " + name, binary, args, environment);
         var agent = new AgentProcess(process, name, resourceGroup, stateDir);
         try
         {

@@ -13,10 +13,7 @@ public static class Dist
     private static readonly Lazy<Task<string>> NativeAgent = new(() =>
         EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]));
 
-    /// <summary>
-    /// The NativeAOT agent for linux-x64, built by the project's own build; checked (or built) once per test process,
-    /// since the tests start hundreds of agents.
-    /// </summary>
+    /// <summary>The NativeAOT agent for linux-x64, built by the project's own build; checked (or built) once per test process.</summary>
     public static Task<string> NativeAgentAsync() => NativeAgent.Value;
 
     /// <summary>
