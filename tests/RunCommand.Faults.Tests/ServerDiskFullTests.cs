@@ -25,7 +25,7 @@ public sealed class ServerDiskFullTests(ITestOutputHelper output)
         // Stored before the disk fills: must read back the same afterwards.
         var before = stack.Command("full", "before");
         await stack.PutAsync(before, "for n in $(seq 1 2000); do echo \"kept $n\"; done");
-        await stack.WaitAllTerminalAsync([before], TimeSpan.FromMinutes(1));
+        await stack.WaitAllTerminalAsync([before], TimeSpan.FromMinutes(2));
         var keptOutput = await Stack.ReadAllStdoutAsync(stack.Client, before);
 
         // Running when the disk fills; once let go it prints about 12 MB, more than the database can take then.

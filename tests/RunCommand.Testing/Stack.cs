@@ -48,7 +48,7 @@ public sealed class Stack : IAsyncDisposable
 
         await Wait.UntilAsync(async () =>
             (await Client.GetVmAsync(Vm(vmName))).Properties.AgentInstanceView.Status == "Connected",
-            TimeSpan.FromSeconds(30), $"VM {vmName} to show its agent connected");
+            TimeSpan.FromSeconds(60), $"VM {vmName} to show its agent connected");
         return agent;
     }
 
