@@ -10,11 +10,9 @@ public static class Dist
 
     public static string Root => Path.Combine(Repo.Root, "dist");
 
-    private static readonly Lazy<Task<string>> NativeAgent = new(() =>
-        EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]));
-
-    /// <summary>The NativeAOT agent for linux-x64, built by the project's own build; checked (or built) once per test process.</summary>
-    public static Task<string> NativeAgentAsync() => NativeAgent.Value;
+    /// <summary>The NativeAOT agent for linux-x64, built by the project's own build.</summary>
+    public static Task<string> NativeAgentAsync() =>
+        EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]);
 
     /// <summary>
     /// The .deb packages (agent amd64 and arm64, server amd64), with everything they hold; builds whatever is missing
