@@ -67,27 +67,10 @@ public sealed class AgentProcess : IAsyncDisposable
             ? ChildProcess.StartDotnet("agent " + name, Repo.AgentDll, args)
             : ChildProcess.Start("agent " + name, binary, args, environment);
         var agent = new AgentProcess(process, name, resourceGroup, stateDir);
-        try
-        {
-            await Wait.UntilAsync(() =>
-            {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException("The agent exited at start:\n" + process.Output);
-                }
-
-                // The identity is written once the server has accepted the credential (a key, or an older agent's token).
-                return (File.Exists(Path.Combine(stateDir, "agent.key")) || File.Exists(Path.Combine(stateDir, "agent.token")))
-                    && File.Exists(Path.Combine(stateDir, "agent.identity"));
-            }, TimeSpan.FromSeconds(60), "the agent to enroll");
-        }
-        catch (TimeoutException e)
-        {
-            // Stopped here, since no caller holds it yet; what it printed says where it stood.
-            await process.DisposeAsync();
-            throw new TimeoutException($"{e.Message}\nThe agent's output:\n{process.Output}", e);
-        }
-
+        // The identity is written once the server has accepted the credential (a key, or an older agent's token).
+        await process.WaitUntilStartedAsync(() => Task.FromResult(
+            (File.Exists(Path.Combine(stateDir, "agent.key")) || File.Exists(Path.Combine(stateDir, "agent.token")))
+            && File.Exists(Path.Combine(stateDir, "agent.identity"))), TimeSpan.FromSeconds(60), "the agent to enroll");
         return agent;
     }
 

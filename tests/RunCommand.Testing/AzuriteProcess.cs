@@ -57,13 +57,8 @@ public sealed class AzuriteProcess : IAsyncDisposable
         var azurite = new AzuriteProcess(process, location, new Uri($"http://127.0.0.1:{port}/{AccountName}"));
         try
         {
-            await Wait.UntilAsync(async () =>
+            await process.WaitUntilStartedAsync(async () =>
             {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException("Azurite exited at start:\n" + process.Output);
-                }
-
                 try
                 {
                     await azurite.Service.GetPropertiesAsync();
@@ -77,7 +72,7 @@ public sealed class AzuriteProcess : IAsyncDisposable
         }
         catch
         {
-            await azurite.DisposeAsync();
+            await azurite.DisposeAsync(); // its directory too
             throw;
         }
 

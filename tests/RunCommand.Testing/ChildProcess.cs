@@ -13,6 +13,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly string _name;
+    private int _disposed;
 
     private ChildProcess(string name, Process process)
     {
@@ -86,6 +87,34 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until <paramref name="ready"/> holds, as <see cref="Wait.UntilAsync(Func{Task{bool}}, TimeSpan, string)"/>
+    /// does. If the process exits first, or the wait times out, it is stopped (no caller holds it yet) and what it printed
+    /// goes into the error, since that says where it stood.
+    /// </summary>
+    public async Task WaitUntilStartedAsync(Func<Task<bool>> ready, TimeSpan timeout, string what)
+    {
+        try
+        {
+            await Wait.UntilAsync(async () =>
+            {
+                if (HasExited)
+                {
+                    // Its last lines may still be on their way through the pipes: this waits for their end too.
+                    await _process.WaitForExitAsync();
+                    throw new InvalidOperationException($"The {_name} exited at start:\n{Output}");
+                }
+
+                return await ready();
+            }, timeout, what);
+        }
+        catch (TimeoutException e)
+        {
+            await DisposeAsync();
+            throw new TimeoutException($"{e.Message}\nThe {_name}'s output:\n{Output}", e);
+        }
+    }
+
     /// <summary>Simulates a crash: SIGKILL to this process only (its scripts, in their own sessions, live on).</summary>
     public async Task KillHardAsync()
     {
@@ -133,8 +162,14 @@ public sealed partial class ChildProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Stops the process (<see cref="StopAsync"/>); a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await StopAsync();
         _process.Dispose();
     }

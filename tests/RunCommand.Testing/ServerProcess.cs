@@ -58,25 +58,8 @@ public sealed class ServerProcess : IAsyncDisposable
         spawned?.Invoke(process);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
-        try
-        {
-            await Wait.UntilAsync(async () =>
-            {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException("The server exited at start:\n" + process.Output);
-                }
-
-                return (await probe.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK;
-            }, TimeSpan.FromSeconds(60), "the server to answer /healthz");
-        }
-        catch (TimeoutException e)
-        {
-            // Stopped here, since no caller holds it yet; what it printed says where it stood.
-            await process.DisposeAsync();
-            throw new TimeoutException($"{e.Message}\nThe server's output:\n{process.Output}", e);
-        }
-
+        await process.WaitUntilStartedAsync(async () => (await probe.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(60), "the server to answer /healthz");
         return server;
     }
 
