@@ -162,7 +162,8 @@ internal sealed class SpareWrapperSlot : IDisposable
     /// This process as the maker of a spare's cgroup: its pid and start time (<c>/proc/pid/stat</c>), so a later process
     /// that reuses the pid does not pass for it.
     /// </summary>
-    private static readonly string OwnMaker = Maker(Environment.ProcessId, ProcStat.TryRead(Environment.ProcessId)?.StartTicks ?? 0);
+    private static readonly string OwnMaker = string.Create(CultureInfo.InvariantCulture,
+        $"{Environment.ProcessId}.{ProcStat.TryRead(Environment.ProcessId)?.StartTicks ?? 0}");
 
     /// <summary>How long after a take the next spare is made at the latest, while the execution that took it still runs.</summary>
     public static readonly TimeSpan RefillDelay = TimeSpan.FromSeconds(1);
@@ -202,8 +203,6 @@ internal sealed class SpareWrapperSlot : IDisposable
 
     /// <summary>The name of a new spare's cgroup: its maker, then a unique part.</summary>
     internal static string NewCgroupName() => $"{CgroupPrefix}{OwnMaker}-{Guid.NewGuid():N}";
-
-    private static string Maker(int pid, ulong startTicks) => string.Create(CultureInfo.InvariantCulture, $"{pid}.{startTicks}");
 
     /// <summary>The pid of the spare waiting for the next launch (it may still be joining its cgroup); null when none is.</summary>
     public int? ReadyPid
