@@ -16,8 +16,8 @@ public sealed class HttpsLatencyScenario : IScenario
 
     public async Task RunAsync(SuiteContext context)
     {
-        var iterations = context.Quick ? 60 : 300;
-        var warmup = context.Quick ? 30 : 100;
+        var iterations = context.Quick ? 40 : 300;
+        var warmup = context.Quick ? 20 : 100;
         await using var server = await context.StartServerAsync("latency");
         await using var agent = await context.StartAgentAsync(server, "lat-vm", "bench", Path.Combine(context.NewDir("latency-agent"), "agent"));
         using var http = server.CreateHttpClient();
@@ -25,7 +25,7 @@ public sealed class HttpsLatencyScenario : IScenario
         var (endToEnd, bash) = await TrivialRunWays.MeasureAsync(ways, warmup, iterations);
         Report(context, ways, endToEnd, bash, $"{iterations} runs back to back");
         // Then each run after a quiet spell: how a person's command finds the machine (docs/performance.md, item 39).
-        var quietRuns = context.Quick ? 40 : 150;
+        var quietRuns = context.Quick ? 20 : 150;
         var (quietEndToEnd, quietBash) = await TrivialRunWays.MeasureAsync(ways, 0, quietRuns, Quiet);
         Report(context, ways, quietEndToEnd, quietBash, $"{quietRuns} runs, each after {Quiet.TotalMilliseconds:0} ms idle");
     }

@@ -17,8 +17,8 @@ public sealed class TwoNodesScenario : IScenario
 
     public async Task RunAsync(SuiteContext context)
     {
-        var iterations = context.Quick ? 40 : 200;
-        var warmup = context.Quick ? 20 : 60;
+        var iterations = context.Quick ? 30 : 200;
+        var warmup = context.Quick ? 10 : 60;
         var postgres = await PostgresServer.SharedAsync();
         var database = await postgres.CreateDatabaseAsync("bench");
         try
