@@ -89,8 +89,8 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     /// <summary>
     /// Waits until <paramref name="ready"/> holds, as <see cref="Wait.UntilAsync(Func{Task{bool}}, TimeSpan, string)"/>
-    /// does. If the process exits first, or the wait times out, it is stopped (no caller holds it yet) and what it printed
-    /// goes into the error, since that says where it stood.
+    /// does. If the process exits first, or the wait times out, it is stopped and disposed (no caller holds it yet) and
+    /// what it printed goes into the error, since that says where it stood.
     /// </summary>
     public async Task WaitUntilStartedAsync(Func<Task<bool>> ready, TimeSpan timeout, string what)
     {
@@ -102,6 +102,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
                 {
                     // Its last lines may still be on their way through the pipes: this waits for their end too.
                     await _process.WaitForExitAsync();
+                    await DisposeAsync();
                     throw new InvalidOperationException($"The {_name} exited at start:\n{Output}");
                 }
 
