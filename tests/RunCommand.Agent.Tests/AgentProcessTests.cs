@@ -3,6 +3,7 @@ using System.Text;
 using RunCommand.Agent.Execution;
 using RunCommand.Agent.Protocol;
 using RunCommand.Agent.State;
+using RunCommand.Testing;
 
 namespace RunCommand.Agent.Tests;
 
@@ -80,7 +81,7 @@ public sealed class AgentProcessTests : IDisposable
         var counter = Path.Combine(_fixture.Root, "counter");
         var go = Path.Combine(_fixture.Root, "go");
         var assignment = AgentFixture.Assignment(
-            $"echo run >> {counter}\necho hello\nwhile [ ! -e {go} ]; do sleep 0.02; done\necho bye\nexit 5\n", "e2e1");
+            $"echo run >> {counter}\necho hello\n{Gate.WaitFor(go, 0.02)}\necho bye\nexit 5\n", "e2e1");
 
         var first = StartAgent(server.BaseAddress, stateDir, tokenFile);
         await AgentFixture.WaitUntilAsync(() => server.Enrollments.Count == 1, "the agent enrolls");

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using RunCommand.Agent.Protocol;
 using RunCommand.Agent.State;
 using RunCommand.Contracts.Agents;
+using RunCommand.Testing;
 
 namespace RunCommand.Agent.Tests;
 
@@ -328,7 +329,7 @@ public sealed class AgentServiceTests : IDisposable
         var run = Service(options, client).RunAsync(shutdown.Token);
         await AgentFixture.WaitUntilAsync(() => first.Enrollments.Count == 1, "the agent enrolls");
         var marker = Path.Combine(_fixture.Root, "go-on");
-        var assignment = AgentFixture.Assignment($"echo before\nwhile [ ! -e {marker} ]; do sleep 0.05; done\necho after\n", "exec-move");
+        var assignment = AgentFixture.Assignment($"echo before\n{Gate.WaitFor(marker)}\necho after\n", "exec-move");
         first.SetAssignments(assignment);
         second.SetAssignments(assignment);
         await AgentFixture.WaitUntilAsync(() => first.Reports["exec-move"].StdoutText == "before\n", "the script runs, reported to the first server");

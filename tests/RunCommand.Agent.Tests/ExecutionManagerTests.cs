@@ -2,6 +2,7 @@ using System.Text;
 using RunCommand.Agent.Execution;
 using RunCommand.Agent.State;
 using RunCommand.Contracts.Agents;
+using RunCommand.Testing;
 
 namespace RunCommand.Agent.Tests;
 
@@ -263,7 +264,7 @@ public sealed class ExecutionManagerTests : IDisposable
     {
         var (manager, _) = _fixture.NewManager();
         var go = Path.Combine(_fixture.Root, "go");
-        var assignment = AgentFixture.Assignment($"echo $$\nwhile [ ! -e {go} ]; do sleep 0.02; done\n");
+        var assignment = AgentFixture.Assignment($"echo $$\n{Gate.WaitFor(go, 0.02)}\n");
         manager.Reconcile(AgentFixture.Goal(assignment));
         var store = new FileExecutionStateStore(_fixture.ExecutionsRoot);
         await AgentFixture.WaitUntilAsync(() => store.Get(assignment.ExecutionId)?.Pid is not null, "the pid is recorded");
@@ -283,7 +284,7 @@ public sealed class ExecutionManagerTests : IDisposable
     {
         var (manager, _) = _fixture.NewManager();
         var go = Path.Combine(_fixture.Root, "go");
-        var assignment = AgentFixture.Assignment($"echo first\nwhile [ ! -e {go} ]; do sleep 0.02; done\necho second\n");
+        var assignment = AgentFixture.Assignment($"echo first\n{Gate.WaitFor(go, 0.02)}\necho second\n");
 
         manager.Reconcile(AgentFixture.Goal(assignment));
         var server = _fixture.Server[assignment.ExecutionId];
@@ -408,8 +409,8 @@ public sealed class ExecutionManagerTests : IDisposable
         var a = Path.Combine(_fixture.Root, "a");
         var b = Path.Combine(_fixture.Root, "b");
         // Each waits for the other's file: only finishes if both run concurrently.
-        var first = AgentFixture.Assignment($"touch {a}\nwhile [ ! -e {b} ]; do sleep 0.02; done\n");
-        var second = AgentFixture.Assignment($"touch {b}\nwhile [ ! -e {a} ]; do sleep 0.02; done\n");
+        var first = AgentFixture.Assignment($"touch {a}\n{Gate.WaitFor(b, 0.02)}\n");
+        var second = AgentFixture.Assignment($"touch {b}\n{Gate.WaitFor(a, 0.02)}\n");
 
         manager.Reconcile(AgentFixture.Goal(first, second));
 

@@ -1,5 +1,6 @@
 using RunCommand.Agent.Execution;
 using RunCommand.Agent.State;
+using RunCommand.Testing;
 
 namespace RunCommand.Agent.Tests;
 
@@ -15,7 +16,7 @@ public sealed class RecoveryTests : IDisposable
     private string Go => Path.Combine(_fixture.Root, "go");
 
     private string ScriptThatWaitsForGo(int exitCode) =>
-        $"echo run >> {Counter}\necho hello\nwhile [ ! -e {Go} ]; do sleep 0.02; done\necho bye\necho oops >&2\nexit {exitCode}\n";
+        $"echo run >> {Counter}\necho hello\n{Gate.WaitFor(Go, 0.02)}\necho bye\necho oops >&2\nexit {exitCode}\n";
 
     /// <summary>Starts an execution in a first agent and kills that agent (not the script) once the script runs.</summary>
     private async Task<RunCommand.Contracts.Agents.ExecutionAssignment> StartThenDropAgentAsync(string script, int timeoutInSeconds = 0)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using RunCommand.Agent.Execution;
 using RunCommand.Agent.State;
+using RunCommand.Testing;
 
 namespace RunCommand.Agent.Tests;
 
@@ -58,7 +59,7 @@ public sealed class RetentionTests : IDisposable
         var manager = NewManager(AgentFixture.FastSettings with { ExecutionBudgetBytes = 250000 });
         var go = Path.Combine(_fixture.Root, "go");
         var ids = await RunReportedAsync(manager, 4);
-        var running = AgentFixture.Assignment($"head -c 100000 /dev/zero; while [ ! -e {go} ]; do sleep 0.05; done");
+        var running = AgentFixture.Assignment($"head -c 100000 /dev/zero; {Gate.WaitFor(go)}");
         manager.Reconcile(AgentFixture.Goal(running));
         await AgentFixture.WaitUntilAsync(() => new FileExecutionStateStore(_fixture.ExecutionsRoot).Get(running.ExecutionId)?.Pid is not null, "the last script runs");
 

@@ -1,5 +1,6 @@
 using RunCommand.Agent.Execution;
 using RunCommand.Agent.State;
+using RunCommand.Testing;
 
 namespace RunCommand.Agent.Tests;
 
@@ -37,7 +38,7 @@ public sealed class StateDirFailureTests : IDisposable
         var store = new RefusingStore(new FileExecutionStateStore(_fixture.ExecutionsRoot));
         var (manager, _) = _fixture.NewManager(store: store);
         var go = Path.Combine(_fixture.Root, "go");
-        var assignment = AgentFixture.Assignment($"echo started\nwhile [ ! -e {go} ]; do sleep 0.02; done\necho done\nexit 5\n");
+        var assignment = AgentFixture.Assignment($"echo started\n{Gate.WaitFor(go, 0.02)}\necho done\nexit 5\n");
 
         store.RefuseSave = true;
         manager.Reconcile(AgentFixture.Goal(assignment));

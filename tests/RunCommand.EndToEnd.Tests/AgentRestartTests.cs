@@ -20,9 +20,9 @@ public sealed class AgentRestartTests(StackFixture fixture) : IClassFixture<Stac
         // "short" ends while the agent is down: it waits for a gate file the test creates after the kill.
         var scripts = new Dictionary<string, string>
         {
-            ["short"] = $"echo run >> {work}/short.count; echo short-start; while [ ! -e {gate} ]; do sleep 0.05; done; echo short-end",
-            ["long"] = $"echo run >> {work}/long.count; echo long-start; while [ ! -e {gate} ]; do sleep 0.05; done; sleep 2; echo long-end",
-            ["failing"] = $"echo run >> {work}/failing.count; echo failing-start; while [ ! -e {gate} ]; do sleep 0.05; done; sleep 2; echo bad >&2; exit 4",
+            ["short"] = $"echo run >> {work}/short.count; echo short-start; {Gate.WaitFor(gate)}; echo short-end",
+            ["long"] = $"echo run >> {work}/long.count; echo long-start; {Gate.WaitFor(gate)}; sleep 2; echo long-end",
+            ["failing"] = $"echo run >> {work}/failing.count; echo failing-start; {Gate.WaitFor(gate)}; sleep 2; echo bad >&2; exit 4",
         };
         var operations = new Dictionary<string, Uri>();
         foreach (var (name, script) in scripts)

@@ -289,7 +289,7 @@ public sealed class ActionRunApiTests(DocumentServerFixture fixture) : IClassFix
         // The script waits for a file the test creates once it has seen the run in progress: a fixed sleep raced the
         // server's hold of the first poll (ServerOptions.OperationPollHold) on a loaded machine.
         var go = Path.Combine(fixture.Dir, "go-" + Guid.NewGuid().ToString("N"));
-        using var response = await PostAsync($$"""{"commandId":"RunShellScript","script":["echo hi; echo warn >&2; while [ ! -e {{go}} ]; do sleep 0.02; done; exit 3"]}""");
+        using var response = await PostAsync($$"""{"commandId":"RunShellScript","script":["echo hi; echo warn >&2; {{Gate.WaitFor(go, 0.02)}}; exit 3"]}""");
         var location = response.Headers.Location!.ToString();
         var asyncUrl = response.Headers.GetValues("Azure-AsyncOperation").Single();
         using var running = await _http.GetAsync(location);

@@ -51,11 +51,11 @@ public sealed class DeploymentRestartTests : IAsyncLifetime
             {"parameters":{"vm":{"type":"string"}},
              "resources":[
                {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"[concat(parameters('vm'),'/first')]","location":"local",
-                "properties":{"source":{"script":"echo run >> 'RUNS'; while [ ! -e 'GATE' ]; do sleep 0.05; done; echo first"}}},
+                "properties":{"source":{"script":"echo run >> 'RUNS'; WAIT_FOR_GATE; echo first"}}},
                {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"[concat(parameters('vm'),'/second')]","location":"local",
                 "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', parameters('vm'), 'first')]"],
                 "properties":{"source":{"script":"echo second"}}}]}
-            """.Replace("RUNS", runs, StringComparison.Ordinal).Replace("GATE", gate, StringComparison.Ordinal)).RootElement.Clone();
+            """.Replace("RUNS", runs, StringComparison.Ordinal).Replace("WAIT_FOR_GATE", Gate.WaitFor(gate), StringComparison.Ordinal)).RootElement.Clone();
         var parameters = JsonDocument.Parse("""{"vm":{"value":"restartvm"}}""").RootElement.Clone();
         string subscription;
         using (var client = ClientOf(server))

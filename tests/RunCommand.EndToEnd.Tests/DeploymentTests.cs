@@ -305,7 +305,7 @@ public sealed class DeploymentTests(StackFixture fixture) : IClassFixture<StackF
         await _stack.StartAgentAsync(vm);
         var gate = Path.Combine(_stack.Dir, "gate-" + Guid.NewGuid().ToString("N"));
         var template = Template(
-            RunCommand("first", $"while [ ! -e '{gate}' ]; do sleep 0.05; done; echo first", [DependsOnVm]),
+            RunCommand("first", $"{Gate.WaitFor(gate)}; echo first", [DependsOnVm]),
             RunCommand("second", "echo second", ["[concat(parameters('vmName'), '/first')]"]));
         await _stack.Client.CreateDeploymentAsync(Sub, Group, "deleted", template, Parameters(vm));
         await WaitForRunningAsync(_stack.Client, _stack.Command(vm, "first"));

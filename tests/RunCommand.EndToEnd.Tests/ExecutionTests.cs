@@ -164,8 +164,10 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
         await _stack.StartAsync(target, Stack.Script("setsid sleep 997 & echo child $!; echo self $$; sleep 600"));
         var view = await _stack.WaitForStateAsync(target, v => v.Output?.Contains("self ", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(20), "the script to print its pids");
         var child = ReadPid(view.Output!, "child");
+        var self = ReadPid(view.Output!, "self");
         Assert.True(Processes.IsAlive(child));
-        Assert.NotEqual(ReadPgid(ReadPid(view.Output!, "self")), ReadPgid(child));
+        // "echo child $!" can run before the child has called setsid(): wait for it to leave the script's group.
+        await Wait.UntilAsync(() => ReadPgid(child) != ReadPgid(self), TimeSpan.FromSeconds(15), "the child to leave the script's process group");
 
         var operation = await _stack.Client.DeleteAsync(target);
         var done = await _stack.Client.WaitForOperationAsync(operation!);

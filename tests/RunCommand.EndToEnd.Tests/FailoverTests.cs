@@ -28,7 +28,7 @@ public sealed class FailoverTests
         await Wait.UntilAsync(async () => (await clientA.GetVmAsync(vm)).Properties.AgentInstanceView.Status == "Connected",
             TimeSpan.FromSeconds(30), "the agent to connect to node A");
         var gate = Path.Combine(dir, "gate");
-        var script = $"for i in $(seq 1 20); do echo line $i; done; while [ ! -e {gate} ]; do sleep 0.05; done; "
+        var script = $"for i in $(seq 1 20); do echo line $i; done; {Gate.WaitFor(gate)}; "
             + "for i in $(seq 21 40); do echo line $i; done; echo oops >&2; exit 3";
         await clientA.CreateOrUpdateAsync(target, Stack.Script(script));
         await Wait.UntilAsync(async () => (await clientA.GetAsync(target, expandInstanceView: true)).Properties!.InstanceView!.Output?.Contains("line 20\n", StringComparison.Ordinal) == true,

@@ -51,7 +51,7 @@ public sealed class FleetCrashTests : IAsyncLifetime
                 Properties = new FleetRunProperties
                 {
                     Targets = new FleetTargets { ResourceGroup = "crash" },
-                    Source = new RunCommandSource { Script = $"echo run >> {log}; while [ ! -e {gate} ]; do sleep 0.5; done; echo done-$((6 * 7))" },
+                    Source = new RunCommandSource { Script = $"echo run >> {log}; {Gate.WaitFor(gate, 0.5)}; echo done-$((6 * 7))" },
                 },
             });
             await Wait.UntilAsync(async () => (await client.GetFleetRunAsync(run)).Properties!.InstanceView!.Counts[ExecutionStates.Running] == AgentCount,

@@ -37,7 +37,7 @@ public sealed class FleetRestartTests : IAsyncLifetime
                 Properties = new FleetRunProperties
                 {
                     Targets = new FleetTargets { ResourceGroup = "restart" },
-                    Source = new RunCommandSource { Script = $"echo run >> {work}/count; while [ ! -e {gate} ]; do sleep 0.5; done; echo ok" },
+                    Source = new RunCommandSource { Script = $"echo run >> {work}/count; {Gate.WaitFor(gate, 0.5)}; echo ok" },
                     MaxConcurrency = "1",
                 },
             });

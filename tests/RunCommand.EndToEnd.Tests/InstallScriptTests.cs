@@ -66,7 +66,7 @@ public sealed class InstallScriptTests : IAsyncLifetime
         // A script that runs across the upgrade: it waits for a gate the test opens after the new agent is up.
         var gate = Path.Combine(Dir, "gate-" + Guid.NewGuid().ToString("N"));
         var command = new RunCommandRef(_server.SubscriptionId, "e2e", "installed", "long");
-        var operation = (await _client.CreateOrUpdateAsync(command, Stack.Script($"echo started; while [ ! -e {gate} ]; do sleep 0.1; done; echo finished"))).OperationUrl!;
+        var operation = (await _client.CreateOrUpdateAsync(command, Stack.Script($"echo started; {Gate.WaitFor(gate, 0.1)}; echo finished"))).OperationUrl!;
         await Wait.UntilAsync(async () => (await _client.GetAsync(command, expandInstanceView: true)).Properties!.InstanceView!.Output == "started\n",
             TimeSpan.FromSeconds(30), "the script to start");
         var oldPid = int.Parse(await File.ReadAllTextAsync(Path.Combine(root, "run/runcmd-agent.pid")));

@@ -45,21 +45,21 @@ public sealed class LeaseTakeoverTests : IAsyncLifetime
                 Properties = new FleetRunProperties
                 {
                     Targets = new FleetTargets { ResourceGroup = "takeover" },
-                    Source = new RunCommandSource { Script = $"echo run >> {work}/fleet.count; while [ ! -e {gate} ]; do sleep 0.5; done; echo wave" },
+                    Source = new RunCommandSource { Script = $"echo run >> {work}/fleet.count; {Gate.WaitFor(gate, 0.5)}; echo wave" },
                     MaxConcurrency = "1",
                 },
             });
             var template = JsonDocument.Parse("""
                 {"resources":[
                    {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"t0/step1","location":"local",
-                    "properties":{"source":{"script":"echo run >> 'WORK/step1.count'; while [ ! -e 'GATE' ]; do sleep 0.5; done; echo one"}}},
+                    "properties":{"source":{"script":"echo run >> 'WORK/step1.count'; WAIT_FOR_GATE; echo one"}}},
                    {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"t0/step2","location":"local",
                     "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', 't0', 'step1')]"],
                     "properties":{"source":{"script":"echo run >> 'WORK/step2.count'; echo two"}}},
                    {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"t0/step3","location":"local",
                     "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', 't0', 'step2')]"],
                     "properties":{"source":{"script":"echo run >> 'WORK/step3.count'; echo three"}}}]}
-                """.Replace("WORK", work, StringComparison.Ordinal).Replace("GATE", gate, StringComparison.Ordinal)).RootElement.Clone();
+                """.Replace("WORK", work, StringComparison.Ordinal).Replace("WAIT_FOR_GATE", Gate.WaitFor(gate, 0.5), StringComparison.Ordinal)).RootElement.Clone();
             await clientA.CreateDeploymentAsync(subscription, "takeover", "three", template, JsonDocument.Parse("{}").RootElement.Clone());
             await Wait.UntilAsync(async () => (await clientA.GetFleetRunAsync(fleet)).Properties!.InstanceView!.Counts[ExecutionStates.Running] == 1,
                 TimeSpan.FromSeconds(60), "the first fleet target to run");

@@ -331,7 +331,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
         // 20 scripts, one per machine: each counts its runs, prints a line, waits for the gate, then prints 200 more
         // lines and exits with its own code.
         var scripts = Enumerable.Range(0, machines).ToDictionary(i => new RunCommandRef(subscription, "fleet", $"m{i}", "job"), i =>
-            $"echo run >> {work}/job-{i}.count; echo start {i}; while [ ! -e {gate} ]; do sleep 0.5; done; "
+            $"echo run >> {work}/job-{i}.count; echo start {i}; {Gate.WaitFor(gate, 0.5)}; "
             + $"for n in $(seq 1 200); do echo \"job {i} line $n\"; done; echo err {i} >&2; exit {i % 4}");
         foreach (var (target, script) in scripts)
         {
@@ -346,7 +346,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
             Properties = new FleetRunProperties
             {
                 Targets = new FleetTargets { ResourceGroup = "fleet" },
-                Source = new RunCommandSource { Script = $"echo run >> {work}/fleet.count; while [ ! -e {gate} ]; do sleep 0.5; done; echo wave" },
+                Source = new RunCommandSource { Script = $"echo run >> {work}/fleet.count; {Gate.WaitFor(gate, 0.5)}; echo wave" },
                 MaxConcurrency = "5",
             },
         });
@@ -355,14 +355,14 @@ public sealed class MultiNodeTests : IAsyncLifetime
         var template = JsonDocument.Parse("""
             {"resources":[
                {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"m0/step1","location":"local",
-                "properties":{"source":{"script":"echo run >> 'WORK/step1.count'; while [ ! -e 'GATE' ]; do sleep 0.5; done; echo one"}}},
+                "properties":{"source":{"script":"echo run >> 'WORK/step1.count'; WAIT_FOR_GATE; echo one"}}},
                {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"m0/step2","location":"local",
                 "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', 'm0', 'step1')]"],
                 "properties":{"source":{"script":"echo run >> 'WORK/step2.count'; echo two"}}},
                {"type":"Microsoft.Compute/virtualMachines/runCommands","name":"m0/step3","location":"local",
                 "dependsOn":["[resourceId('Microsoft.Compute/virtualMachines/runCommands', 'm0', 'step2')]"],
                 "properties":{"source":{"script":"echo run >> 'WORK/step3.count'; echo three"}}}]}
-            """.Replace("WORK", work, StringComparison.Ordinal).Replace("GATE", gate, StringComparison.Ordinal)).RootElement.Clone();
+            """.Replace("WORK", work, StringComparison.Ordinal).Replace("WAIT_FOR_GATE", Gate.WaitFor(gate, 0.5), StringComparison.Ordinal)).RootElement.Clone();
         await clientA.CreateDeploymentAsync(subscription, "fleet", "three", template, JsonDocument.Parse("{}").RootElement.Clone());
 
         // Everything in flight on A: the scripts, 5 fleet targets and the first step run.

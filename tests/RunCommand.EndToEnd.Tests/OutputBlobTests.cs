@@ -222,7 +222,7 @@ public sealed class OutputBlobTests(BlobStackFixture fixture) : IClassFixture<Bl
         var gate = Path.Combine(_stack.Dir, "gate-" + Guid.NewGuid().ToString("N"));
         var target = _stack.Command(vm, "broken");
         var operation = await _stack.StartAsync(target, WithBlobs(
-            $"echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo second; exit 3",
+            $"echo first; {Gate.WaitFor(gate)}; echo second; exit 3",
             AzuriteProcess.SasUri(outBlob, AzuriteProcess.AppendBlobPermissions), null));
         await Wait.UntilAsync(async () => await LengthOrZeroAsync(outBlob) == "first\n".Length, TimeSpan.FromSeconds(30), "the first line to reach the blob");
 
@@ -250,7 +250,7 @@ public sealed class OutputBlobTests(BlobStackFixture fixture) : IClassFixture<Bl
         var gate = Path.Combine(_stack.Dir, "gate-" + Guid.NewGuid().ToString("N"));
         var target = _stack.Command(vm, "restart");
         // Prints before the kill, then while the agent is down, then ends while it is still down.
-        var script = $"for i in $(seq 1 5); do echo before $i; done; while [ ! -e {gate} ]; do sleep 0.05; done; for i in $(seq 1 5); do echo after $i; done";
+        var script = $"for i in $(seq 1 5); do echo before $i; done; {Gate.WaitFor(gate)}; for i in $(seq 1 5); do echo after $i; done";
 
         var operation = await _stack.StartAsync(target, WithBlobs(script, AzuriteProcess.SasUri(outBlob, AzuriteProcess.AppendBlobPermissions), null));
         var before = string.Concat(Enumerable.Range(1, 5).Select(i => $"before {i}\n"));

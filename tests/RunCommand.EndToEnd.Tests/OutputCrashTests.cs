@@ -30,7 +30,7 @@ public sealed class OutputCrashTests : IAsyncLifetime
         // About 39 MB of numbered lines (order-sensitive), then the gate, then about 10 MB more.
         const int Lines = 5_000_000;
         const int More = 1_200_000;
-        var script = $"seq 1 {Lines}; while [ ! -e {gate} ]; do sleep 0.05; done; seq {Lines + 1} {Lines + More}";
+        var script = $"seq 1 {Lines}; {Gate.WaitFor(gate)}; seq {Lines + 1} {Lines + More}";
         var target = new RunCommandRef(server.SubscriptionId, "crash", "crashvm", "big");
         using (var client = Client(server))
         {

@@ -30,8 +30,8 @@ public sealed class ServerDiskFullTests(ITestOutputHelper output)
 
         // Running when the disk fills; once let go it prints about 12 MB, more than the database can take then.
         var big = stack.Command("full", "big");
-        const string bigScript = "echo started; while [ ! -e GATE ]; do sleep 0.1; done; seq 1 1500000; exit 4";
-        await stack.PutAsync(big, bigScript.Replace("GATE", gate, StringComparison.Ordinal));
+        const string bigScript = "echo started; WAIT_FOR_GATE; seq 1 1500000; exit 4";
+        await stack.PutAsync(big, bigScript.Replace("WAIT_FOR_GATE", Gate.WaitFor(gate, 0.1), StringComparison.Ordinal));
         await Wait.UntilAsync(async () => (await stack.Client.GetAsync(big, expandInstanceView: true)).Properties!.InstanceView!.ExecutionState == ExecutionStates.Running,
             TimeSpan.FromMinutes(1), "the big command to run");
 

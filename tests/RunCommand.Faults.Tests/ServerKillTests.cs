@@ -32,7 +32,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         string Script(RunCommandRef c) =>
             $"{ledger.Record(IdOf(c))}\n"
             + $"for n in $(seq 1 50); do echo \"{IdOf(c)} before $n\"; done\n"
-            + $"while [ ! -e {gate} ]; do sleep 0.5; done\n"
+            + $"{Gate.WaitFor(gate, 0.5)}\n"
             + $"for n in $(seq 1 50); do echo \"{IdOf(c)} after $n\"; done\n"
             + $"exit {ExitOf(c)}\n";
         string Expected(RunCommandRef c) =>

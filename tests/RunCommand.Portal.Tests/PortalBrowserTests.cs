@@ -96,7 +96,7 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
         // The script ends only once the test has seen the third line in the page (the gate file), so "before the
         // script ends" holds however slow the machine is.
         var gate = Path.Combine(_stack.Dir, Unique("gate"));
-        await CreateRunCommandAsync(page, vm, "live", $"echo line1; sleep 1; echo line2; sleep 1; echo line3\nwhile [ ! -e '{gate}' ]; do sleep 0.2; done\necho done");
+        await CreateRunCommandAsync(page, vm, "live", $"echo line1; sleep 1; echo line2; sleep 1; echo line3\n{Gate.WaitFor(gate, 0.2)}\necho done");
         await ExpectRunCommandPageAsync(page, "live");
         await ExpectAccessibleAsync(page, "the run command page");
 

@@ -156,10 +156,20 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
     public void Resume() => _ = SysKill(_process.Id, 18);
 
+    /// <summary>The exit code; a <see cref="TimeoutException"/> with the output so far when it runs longer.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            var state = _process.HasExited ? "had exited, but a child of it still held its output open," : "was still running";
+            throw new TimeoutException($"{_name} (pid {_process.Id}) {state} after {timeout.TotalSeconds:0.#} s; its output:\n{Output}");
+        }
+
         return _process.ExitCode;
     }
 

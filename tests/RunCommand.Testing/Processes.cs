@@ -11,8 +11,8 @@ public static partial class Processes
     /// <summary>
     /// SIGKILL to the process group of every process with an argument under <paramref name="dir"/> (a test's scratch
     /// directory): the scripts its agents started, each in a session of its own, which outlive their agent by design.
-    /// A script a failed test left waiting for a gate (<c>while [ ! -e gate ]; do sleep 0.05; done</c>) would otherwise
-    /// fork for the rest of the run and slow every test after it. Never this process's own group (the agents share it).
+    /// A script a failed test left waiting for a gate (<see cref="Gate"/>) would otherwise hold its agent's resources
+    /// for the rest of the run. Never this process's own group (the agents share it).
     /// </summary>
     public static void KillGroupsUnder(string dir)
     {
