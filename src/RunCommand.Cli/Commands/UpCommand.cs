@@ -21,6 +21,9 @@ internal static class UpCommand
     private const int SigTerm = 15;
     private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long, once a child has exited, its last lines may take to come through its output pipes.</summary>
+    private static readonly TimeSpan OutputDrain = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan StartupPollInterval = TimeSpan.FromMilliseconds(250);
     private static readonly Lock ConsoleLock = new();
 
@@ -330,16 +333,11 @@ internal static class UpCommand
                     process.Kill(entireProcessTree: true);
                 }
 
-                using var grace = new CancellationTokenSource(StopGrace);
-                try
-                {
-                    await process.WaitForExitAsync(grace.Token);
-                }
-                catch (OperationCanceledException)
+                if (!await ExitedWithinAsync(process, StopGrace))
                 {
                     Console.Error.WriteLine($"[up] the {role} did not stop within {StopGrace.TotalSeconds:0} seconds; killing it");
                     process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync(CancellationToken.None);
+                    await ExitedWithinAsync(process, StopGrace);
                 }
             }
         }
@@ -351,6 +349,38 @@ internal static class UpCommand
         {
             process.Dispose();
         }
+    }
+
+    /// <summary>
+    /// True once the process has exited within <paramref name="timeout"/>; then its output is forwarded to the end,
+    /// for <see cref="OutputDrain"/> at most. Process.WaitForExitAsync alone also waits for the end of the output, which
+    /// never comes while a process the child started still holds the pipe: an exited child would look hung.
+    /// </summary>
+    private static async Task<bool> ExitedWithinAsync(Process process, TimeSpan timeout)
+    {
+        var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.Exited += (_, _) => exited.TrySetResult();
+        if (process.HasExited)
+        {
+            exited.TrySetResult();
+        }
+
+        if (await Task.WhenAny(exited.Task, Task.Delay(timeout)) != exited.Task)
+        {
+            return false;
+        }
+
+        using var drain = new CancellationTokenSource(OutputDrain);
+        try
+        {
+            await process.WaitForExitAsync(drain.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine($"[up] pid {process.Id} exited; a process it started still holds its output open");
+        }
+
+        return true;
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
