@@ -47,4 +47,21 @@ public sealed class ChildProcessStartTests
 
         Assert.False(process.HasExited);
     }
+    [Fact]
+    public async Task ExitWaitTimesOut_TheErrorSaysItRanShowsItsOutputAndWhatTheKernelSaysOfIt()
+    {
+        await using var process = ChildProcess.Start("probe", "/bin/sh", ["-c", "echo waiting for nothing; exec sleep 120"]);
+        await Wait.UntilAsync(() => process.Output.Contains("waiting for nothing"), TimeSpan.FromSeconds(30), "the probe's first line");
+        process.Pause();
+        await Wait.UntilAsync(() => Processes.Describe(process.Pid).Contains("State: T", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the probe to be stopped");
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => process.WaitForExitAsync(TimeSpan.FromMilliseconds(200)));
+
+        Assert.Contains($"probe (pid {process.Pid}) was still running after 0.2 s", error.Message);
+        Assert.Contains("State: T (stopped)", error.Message);
+        Assert.Contains("SigBlk:", error.Message);
+        Assert.Contains("threads: 1 x T ", error.Message);
+        Assert.Contains("waiting for nothing", error.Message);
+        process.Resume();
+    }
 }

@@ -167,7 +167,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
             var state = _process.HasExited ? "had exited, but a child of it still held its output open," : "was still running";
-            throw new TimeoutException($"{_name} (pid {_process.Id}) {state} after {timeout.TotalSeconds:0.#} s; its output:\n{Output}");
+            throw new TimeoutException($"{_name} (pid {_process.Id}) {state} after {timeout.TotalSeconds:0.#} s ({Processes.Describe(_process.Id)}); its output:\n{Output}");
         }
 
         return _process.ExitCode;

@@ -65,4 +65,49 @@ public static partial class Processes
             return true;
         }
     }
+    /// <summary>
+    /// What the kernel says about a process that did not do what a test waited for: its state and signal masks (a
+    /// signal pending but blocked, or ignored, shows here), its threads by state and wait channel, and its children.
+    /// </summary>
+    public static string Describe(int pid)
+    {
+        try
+        {
+            var status = File.ReadAllLines($"/proc/{pid}/status")
+                .Where(line => line.Split(':')[0] is "State" or "Threads" or "SigPnd" or "ShdPnd" or "SigBlk" or "SigIgn" or "SigCgt")
+                .Select(line => line.Replace('\t', ' '));
+            var threads = Directory.EnumerateDirectories($"/proc/{pid}/task")
+                .Select(task => (State: ThreadState(task), Wchan: ReadOrEmpty(Path.Combine(task, "wchan"))))
+                .GroupBy(t => $"{t.State} {t.Wchan}")
+                .Select(g => $"{g.Count()} x {g.Key}");
+            var children = Directory.EnumerateDirectories($"/proc/{pid}/task")
+                .SelectMany(task => ReadOrEmpty(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Select(child => $"{child} ({ThreadState($"/proc/{child}")})");
+            var cgroups = ReadOrEmpty($"/proc/{pid}/cgroup").Replace('\n', ' ');
+            return $"pid {pid}: {string.Join("; ", status)}; threads: {string.Join(", ", threads)}; children: {string.Join(" ", children)}; cgroups: {cgroups}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"pid {pid}: gone ({e.Message})";
+        }
+
+        static char ThreadState(string task)
+        {
+            var stat = ReadOrEmpty(Path.Combine(task, "stat"));
+            var end = stat.LastIndexOf(')');
+            return end > 0 && end + 2 < stat.Length ? stat[end + 2] : '?';
+        }
+
+        static string ReadOrEmpty(string path)
+        {
+            try
+            {
+                return File.ReadAllText(path).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return "";
+            }
+        }
+    }
 }
