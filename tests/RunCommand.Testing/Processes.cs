@@ -52,9 +52,7 @@ public static partial class Processes
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
-            return state is not ('Z' or 'X');
+            return StateIn(File.ReadAllText($"/proc/{pid}/stat")) is not ('Z' or 'X');
         }
         catch (IOException)
         {
@@ -65,6 +63,14 @@ public static partial class Processes
             return true;
         }
     }
+
+    /// <summary>The state letter of a /proc stat line (the field after the command name, which may hold spaces and parentheses).</summary>
+    private static char StateIn(string stat)
+    {
+        var end = stat.LastIndexOf(')');
+        return end > 0 && end + 2 < stat.Length ? stat[end + 2] : '?';
+    }
+
     /// <summary>
     /// What the kernel says about a process that did not do what a test waited for: its state and signal masks (a
     /// signal pending but blocked, or ignored, shows here), its threads by state and wait channel, and its children.
@@ -76,26 +82,20 @@ public static partial class Processes
             var status = File.ReadAllLines($"/proc/{pid}/status")
                 .Where(line => line.Split(':')[0] is "State" or "Threads" or "SigPnd" or "ShdPnd" or "SigBlk" or "SigIgn" or "SigCgt")
                 .Select(line => line.Replace('\t', ' '));
-            var threads = Directory.EnumerateDirectories($"/proc/{pid}/task")
-                .Select(task => (State: ThreadState(task), Wchan: ReadOrEmpty(Path.Combine(task, "wchan"))))
+            var tasks = Directory.GetDirectories($"/proc/{pid}/task");
+            var threads = tasks
+                .Select(task => (State: StateIn(ReadOrEmpty(Path.Combine(task, "stat"))), Wchan: ReadOrEmpty(Path.Combine(task, "wchan"))))
                 .GroupBy(t => $"{t.State} {t.Wchan}")
                 .Select(g => $"{g.Count()} x {g.Key}");
-            var children = Directory.EnumerateDirectories($"/proc/{pid}/task")
+            var children = tasks
                 .SelectMany(task => ReadOrEmpty(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Select(child => $"{child} ({ThreadState($"/proc/{child}")})");
+                .Select(child => $"{child} ({StateIn(ReadOrEmpty($"/proc/{child}/stat"))})");
             var cgroups = ReadOrEmpty($"/proc/{pid}/cgroup").Replace('\n', ' ');
             return $"pid {pid}: {string.Join("; ", status)}; threads: {string.Join(", ", threads)}; children: {string.Join(" ", children)}; cgroups: {cgroups}";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"pid {pid}: gone ({e.Message})";
-        }
-
-        static char ThreadState(string task)
-        {
-            var stat = ReadOrEmpty(Path.Combine(task, "stat"));
-            var end = stat.LastIndexOf(')');
-            return end > 0 && end + 2 < stat.Length ? stat[end + 2] : '?';
         }
 
         static string ReadOrEmpty(string path)

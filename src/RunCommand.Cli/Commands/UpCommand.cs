@@ -365,7 +365,11 @@ internal static class UpCommand
             exited.TrySetResult();
         }
 
-        if (await Task.WhenAny(exited.Task, Task.Delay(timeout)) != exited.Task)
+        try
+        {
+            await exited.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
         {
             return false;
         }
