@@ -1,3 +1,4 @@
+using System.Globalization;
 using RunCommand.Testing;
 
 namespace RunCommand.Agent.Tests;
@@ -47,6 +48,22 @@ public sealed class ChildProcessStartTests
 
         Assert.False(process.HasExited);
     }
+
+    [Fact]
+    public async Task Interrupt_EndsAProgramAsCtrlCDoes_WhateverTheTestRunnerIgnores()
+    {
+        // CI starts the test runner in the background, with SIGINT and SIGQUIT ignored; a child must not inherit that.
+        var runner = IgnoredSignals("self");
+        await using var process = ChildProcess.Start("probe", "/bin/sh", ["-c", "echo ready; exec sleep 120"]);
+        await Wait.UntilAsync(() => process.Output.Contains("ready"), TimeSpan.FromSeconds(30), "the probe's first line");
+
+        var ignored = IgnoredSignals(process.Pid.ToString(CultureInfo.InvariantCulture));
+        // Bit n-1 is signal n: SIGINT is 2, SIGQUIT 3.
+        Assert.True((ignored & 0b110) == 0, $"the probe ignores SIGINT or SIGQUIT (SigIgn {ignored:x16}; the test runner's {runner:x16})");
+        process.Interrupt();
+        Assert.Equal(128 + 2, await process.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     [Fact]
     public async Task ExitWaitTimesOut_TheErrorSaysItRanShowsItsOutputAndWhatTheKernelSaysOfIt()
     {
@@ -64,4 +81,7 @@ public sealed class ChildProcessStartTests
         Assert.Contains("waiting for nothing", error.Message);
         process.Resume();
     }
+
+    private static ulong IgnoredSignals(string pid) => Convert.ToUInt64(
+        File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("SigIgn:", StringComparison.Ordinal))["SigIgn:".Length..].Trim(), 16);
 }

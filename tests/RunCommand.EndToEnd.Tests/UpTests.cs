@@ -16,23 +16,8 @@ public sealed partial class UpTests
         var dir = Directory.CreateTempSubdirectory("rc-up-").FullName;
         var configDir = Path.Combine(dir, "cli");
         var port = ServerProcess.FreePort();
-        var environment = new Dictionary<string, string>
-        {
-            ["RUNCMD_CONFIG_DIR"] = configDir,
-            ["RUNCMD_SERVER_DLL"] = Repo.ServerDll,
-            ["RUNCMD_AGENT_DLL"] = Repo.AgentDll,
-        };
-        await using var up = ChildProcess.StartDotnet("up", Repo.CliDll,
-            ["up", "--data-dir", Path.Combine(dir, "data"), "--urls", $"http://127.0.0.1:{port}", "--vm-name", "upvm"], environment);
-        await Wait.UntilAsync(() =>
-        {
-            if (up.HasExited)
-            {
-                throw new InvalidOperationException("runcmd up exited:\n" + up.Output);
-            }
-
-            return up.Output.Contains("--vm-name upvm -n hello --script 'echo Hello World!'", StringComparison.Ordinal);
-        }, TimeSpan.FromSeconds(90), "runcmd up to print what to type next");
+        await using var up = await StartUpAsync(dir, port, ignoreInterrupt: false);
+        Assert.Contains("Press Ctrl-C to stop the agent and the server.", up.Output, StringComparison.Ordinal);
 
         var cli = new CliRunner(configDir);
         var created = await cli.RunAsync("vm", "run-command", "create", "-g", "default", "--vm-name", "upvm", "-n", "hello", "--script", "echo Hello World!");
@@ -50,6 +35,52 @@ public sealed partial class UpTests
         }
 
         up.Interrupt();
+        await AssertStoppedAsync(up, port);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Up_StartedWithCtrlCIgnored_SaysSoAndNamesTheKillThatStopsIt()
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-up-").FullName;
+        var port = ServerProcess.FreePort();
+        // As `./runcmd up &` in a script starts it: SIGINT ignored, which .NET keeps, so Ctrl-C cannot stop it.
+        await using var up = await StartUpAsync(dir, port, ignoreInterrupt: true);
+
+        Assert.Contains($"Ctrl-C does not reach this runcmd (it started with SIGINT ignored, as a background job does): stop it with kill {up.Pid}.",
+            up.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Press Ctrl-C", up.Output, StringComparison.Ordinal);
+        up.Interrupt();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(up.HasExited, "runcmd up stopped on a SIGINT it said it ignores:\n" + up.Output);
+        up.Terminate();
+        await AssertStoppedAsync(up, port);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static async Task<ChildProcess> StartUpAsync(string dir, int port, bool ignoreInterrupt)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["RUNCMD_CONFIG_DIR"] = Path.Combine(dir, "cli"),
+            ["RUNCMD_SERVER_DLL"] = Repo.ServerDll,
+            ["RUNCMD_AGENT_DLL"] = Repo.AgentDll,
+        };
+        string[] up = ["dotnet", Repo.CliDll, "up", "--data-dir", Path.Combine(dir, "data"), "--urls", $"http://127.0.0.1:{port}", "--vm-name", "upvm"];
+        var process = ignoreInterrupt
+            ? ChildProcess.Start("up", "/usr/bin/env", ["--ignore-signal=INT", .. up], environment)
+            : ChildProcess.Start("up", up[0], up[1..], environment);
+        // The stop hint is the last line it prints once up; the wait stops it and shows its output if it never comes.
+        await process.WaitUntilStartedAsync(() => Task.FromResult(
+                process.Output.Contains("--vm-name upvm -n hello --script 'echo Hello World!'", StringComparison.Ordinal)
+                && (process.Output.Contains("Press Ctrl-C to stop", StringComparison.Ordinal) || process.Output.Contains("stop it with kill", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(90), "runcmd up to print what to type next");
+        return process;
+    }
+
+    /// <summary>up exits 0 after stopping the agent, then the server, each on SIGTERM alone, and nothing listens on its port.</summary>
+    private static async Task AssertStoppedAsync(ChildProcess up, int port)
+    {
         Assert.Equal(0, await up.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         var stopped = StoppingLine().Matches(up.Output).Select(m => (Role: m.Groups[1].Value, Pid: int.Parse(m.Groups[2].Value))).ToList();
         Assert.Equal(["agent", "server"], stopped.Select(s => s.Role));
@@ -58,6 +89,5 @@ public sealed partial class UpTests
         Assert.All(stopped, s => Assert.False(Processes.IsAlive(s.Pid), $"the {s.Role} (pid {s.Pid}) is still running"));
         using var probe = new TcpClient();
         await Assert.ThrowsAnyAsync<SocketException>(() => probe.ConnectAsync("127.0.0.1", port));
-        Directory.Delete(dir, recursive: true);
     }
 }

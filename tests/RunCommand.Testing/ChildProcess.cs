@@ -39,10 +39,16 @@ public sealed partial class ChildProcess : IAsyncDisposable
     public static ChildProcess StartDotnet(string name, string dll, IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null) =>
         Start(name, "dotnet", [dll, .. args], environment, workingDirectory);
 
-    /// <summary>Starts any program (by path) with the given arguments, output captured.</summary>
+    /// <summary>
+    /// Starts any program (by path) with the given arguments, output captured. It starts as a terminal's foreground
+    /// job does, with SIGINT and SIGQUIT at their default handling (through coreutils' <c>env --default-signal</c>), so
+    /// <see cref="Interrupt"/> is the Ctrl-C a person presses. A test runner started in the background by a
+    /// non-interactive shell (as CI starts it) has both ignored, and .NET passes that on to what it starts; a .NET
+    /// program then keeps ignoring them, as a background job should, and a Ctrl-C test would wait forever.
+    /// </summary>
     public static ChildProcess Start(string name, string program, IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo(program)
+        var psi = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -50,6 +56,8 @@ public sealed partial class ChildProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Repo.Root,
         };
+        psi.ArgumentList.Add("--default-signal=INT,QUIT");
+        psi.ArgumentList.Add(program);
         foreach (var arg in args)
         {
             psi.ArgumentList.Add(arg);
@@ -149,6 +157,9 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     /// <summary>Sends SIGINT, as Ctrl-C in a terminal does.</summary>
     public void Interrupt() => _ = SysKill(_process.Id, 2);
+
+    /// <summary>Sends SIGTERM and returns, for a test that watches how the process stops (<see cref="StopAsync"/> waits).</summary>
+    public void Terminate() => _ = SysKill(_process.Id, 15);
 
     /// <summary>SIGSTOP: the process stays, answering nothing, until <see cref="Resume"/>.</summary>
     public void Pause() => _ = SysKill(_process.Id, 19);

@@ -103,7 +103,9 @@ internal static class UpCommand
                 Console.WriteLine();
                 Console.WriteLine($"Or open the web portal at {config.Server.TrimEnd('/')}/portal/ and sign in with the token in {Path.Combine(dataDir, "admin.token")}.");
                 Console.WriteLine();
-                Console.WriteLine("Press Ctrl-C to stop the agent and the server.");
+                Console.WriteLine(IgnoresInterrupt()
+                    ? $"Ctrl-C does not reach this runcmd (it started with SIGINT ignored, as a background job does): stop it with kill {Environment.ProcessId}."
+                    : "Press Ctrl-C to stop the agent and the server.");
             }
 
             var exited = await Task.WhenAny(server.WaitForExitAsync(cancellationToken), agent.WaitForExitAsync(cancellationToken));
@@ -124,6 +126,25 @@ internal static class UpCommand
             // Agent first, so it can report what it was doing to a server that is still there.
             await StopAsync("agent", agent);
             await StopAsync("server", server);
+        }
+    }
+
+    /// <summary>
+    /// Whether this process ignores SIGINT: a shell starts a background job so, and .NET keeps that, so Ctrl-C (and
+    /// kill -INT) would do nothing while SIGTERM still stops it.
+    /// </summary>
+    private static bool IgnoresInterrupt()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            return line is not null
+                && ulong.TryParse(line.AsSpan("SigIgn:".Length).Trim(), System.Globalization.NumberStyles.HexNumber, null, out var ignored)
+                && (ignored & (1UL << (2 - 1))) != 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
