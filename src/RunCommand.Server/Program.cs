@@ -106,7 +106,15 @@ if (ServerCommandLine.FindError(args, switches) is { } commandLineError)
     return 2;
 }
 
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+// The content root is the server's own directory, not the one it was started in, and no configuration file is watched:
+// ASP.NET watches its content root for appsettings.json changes with an inotify watch on every directory under it, so a
+// server started in a repository (2,576 directories) spent a third more CPU starting, and one started in / or a home
+// directory could run into the machine's inotify limits. Settings come from the command line (and DOTNET_ variables).
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+{
+    Args = ["--hostBuilder:reloadConfigOnChange=false"],
+    ContentRootPath = AppContext.BaseDirectory,
+});
 builder.Configuration.AddCommandLine(args, switches);
 
 var urls = builder.Configuration["urls"] ?? "http://127.0.0.1:5080";

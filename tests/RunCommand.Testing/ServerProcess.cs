@@ -39,7 +39,7 @@ public sealed class ServerProcess : IAsyncDisposable
     /// exists, before that answer (a benchmark samples its CPU while it starts).
     /// </summary>
     public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null, IDictionary<string, string>? environment = null,
-        Action<ChildProcess>? spawned = null)
+        Action<ChildProcess>? spawned = null, string? workingDirectory = null)
     {
         var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
         var args = new List<string> { "--urls", url, "--data-dir", dataDir };
@@ -53,8 +53,8 @@ public sealed class ServerProcess : IAsyncDisposable
         // RUNCMD_TEST_SERVER names a published server to start instead of the development dll under dotnet: the
         // benchmarks run the shipped build (packaging/build.sh server: self-contained, ReadyToRun), as users do.
         var process = Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER") is { Length: > 0 } published
-            ? ChildProcess.Start("server", published, args, environment)
-            : ChildProcess.StartDotnet("server", Repo.ServerDll, args, environment);
+            ? ChildProcess.Start("server", published, args, environment, workingDirectory)
+            : ChildProcess.StartDotnet("server", Repo.ServerDll, args, environment, workingDirectory);
         spawned?.Invoke(process);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
