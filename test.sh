@@ -77,27 +77,42 @@ if command -v vmstat >/dev/null 2>&1; then
 fi
 
 if [[ $# -eq 0 ]]; then
-    # The fault tests (partitions, kills, full disks) run after the others, not beside the end-to-end assembly:
-    # together on two cores, servers and agents of both missed their 60 s start (CI, 2026-12-02).
+    # Two pairs side by side, each a heavy run beside a light one, so that the two cores stay busy:
+    # 1. the partition fault test (five agents and a server that mostly wait out a two-minute partition) beside every
+    #    other assembly; the other fault tests never run beside the main end-to-end assembly: together, with the server
+    #    kill's 200 commands, servers and agents of both missed their 60 s start (CI, 2026-12-02);
+    # 2. those other fault tests (kills, full disks) beside the end-to-end classes that exercise the store, run once
+    #    more with every server on PostgreSQL (docs/storage.md).
+    # A run beside another writes to a file, added to the log once it ends.
+    partition_out="$(mktemp)"
+    faults_out="$(mktemp)"
+    trap 'rm -f "$log" "$machine_log" "$partition_out" "$faults_out"; [[ -n "${vmstat_pid:-}" ]] && kill "$vmstat_pid" 2>/dev/null' EXIT
+    dotnet test tests/RunCommand.Faults.Tests -c Release --no-build -nologo --filter "FullyQualifiedName~RunCommand.Faults.Tests.PartitionTests" >"$partition_out" 2>&1 &
+    partition_pid=$!
     dotnet test RunCommand.slnx -c Release --no-build -nologo --filter "FullyQualifiedName!~RunCommand.Faults.Tests" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
-    echo "== fault tests"
-    dotnet test tests/RunCommand.Faults.Tests -c Release --no-build -nologo 2>&1 | tee -a "$log"
-    faults_rc=${PIPESTATUS[0]}
-    [[ $faults_rc -ne 0 ]] && rc=$faults_rc
-else
-    dotnet test RunCommand.slnx -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
-    rc=${PIPESTATUS[0]}
-fi
+    wait "$partition_pid"
+    partition_rc=$?
+    echo "== fault tests: the partition (ran beside the above)"
+    tee -a "$log" <"$partition_out"
+    [[ $partition_rc -ne 0 ]] && rc=$partition_rc
 
-# The end-to-end classes that exercise the store, once more with every server on PostgreSQL (docs/storage.md).
-if [[ $# -eq 0 ]]; then
     storage_e2e="ExecutionTests|OutputUploadTests|OutputCrashTests|AgentRestartTests|CommandDocumentApiTests|DeploymentTests|DeploymentRestartTests|FleetRunTests|FleetRestartTests|AuthorizationTests|ScaleSetTests|AzureSdkTests"
     filter="$(sed -E 's/([A-Za-z]+)/FullyQualifiedName~RunCommand.EndToEnd.Tests.\1/g' <<<"$storage_e2e")"
+    dotnet test tests/RunCommand.Faults.Tests -c Release --no-build -nologo --filter "FullyQualifiedName!~RunCommand.Faults.Tests.PartitionTests" >"$faults_out" 2>&1 &
+    faults_pid=$!
     echo "== end-to-end tests on PostgreSQL: $storage_e2e"
     RUNCMD_TEST_STORE=postgres dotnet test tests/RunCommand.EndToEnd.Tests -c Release --no-build -nologo --filter "$filter" 2>&1 | tee -a "$log"
     pg_rc=${PIPESTATUS[0]}
     [[ $pg_rc -ne 0 ]] && rc=$pg_rc
+    wait "$faults_pid"
+    faults_rc=$?
+    echo "== fault tests: kills and full disks (ran beside the above)"
+    tee -a "$log" <"$faults_out"
+    [[ $faults_rc -ne 0 ]] && rc=$faults_rc
+else
+    dotnet test RunCommand.slnx -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
 fi
 
 passed=0
