@@ -40,6 +40,26 @@ public sealed partial class UpTests
     }
 
     [Fact]
+    public async Task Up_OnHttps_AgentTrustsTheServersOwnCertificateAndRunsHello()
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-up-").FullName;
+        var port = ServerProcess.FreePort();
+        // up waits for its agent before it prints what to type next: an agent that does not trust the server never comes.
+        await using var up = await StartUpAsync(dir, port, ignoreInterrupt: false, scheme: "https");
+        Assert.Contains($"server ready at https://127.0.0.1:{port}", up.Output, StringComparison.Ordinal);
+
+        var created = await new CliRunner(Path.Combine(dir, "cli")).RunAsync(
+            "vm", "run-command", "create", "-g", "default", "--vm-name", "upvm", "-n", "hello", "--script", "echo Hello World!");
+
+        Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
+        Assert.Contains("\"output\": \"Hello World!\\n\"", created.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Cannot reach the server", up.Output, StringComparison.Ordinal);
+        up.Interrupt();
+        await AssertStoppedAsync(up, port);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
     public async Task Up_StartedWithCtrlCIgnored_SaysSoAndNamesTheKillThatStopsIt()
     {
         var dir = Directory.CreateTempSubdirectory("rc-up-").FullName;
@@ -58,7 +78,7 @@ public sealed partial class UpTests
         Directory.Delete(dir, recursive: true);
     }
 
-    private static async Task<ChildProcess> StartUpAsync(string dir, int port, bool ignoreInterrupt)
+    private static async Task<ChildProcess> StartUpAsync(string dir, int port, bool ignoreInterrupt, string scheme = "http")
     {
         var environment = new Dictionary<string, string>
         {
@@ -66,7 +86,7 @@ public sealed partial class UpTests
             ["RUNCMD_SERVER_DLL"] = Repo.ServerDll,
             ["RUNCMD_AGENT_DLL"] = Repo.AgentDll,
         };
-        string[] up = ["dotnet", Repo.CliDll, "up", "--data-dir", Path.Combine(dir, "data"), "--urls", $"http://127.0.0.1:{port}", "--vm-name", "upvm"];
+        string[] up = ["dotnet", Repo.CliDll, "up", "--data-dir", Path.Combine(dir, "data"), "--urls", $"{scheme}://127.0.0.1:{port}", "--vm-name", "upvm"];
         var process = ignoreInterrupt
             ? ChildProcess.Start("up", "/usr/bin/env", ["--ignore-signal=INT", .. up], environment)
             : ChildProcess.Start("up", up[0], up[1..], environment);

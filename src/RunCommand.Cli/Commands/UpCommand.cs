@@ -79,6 +79,8 @@ internal static class UpCommand
             var config = await LoginWhenReadyAsync(server, serverUrl, dataDir, cancellationToken);
             Console.Error.WriteLine($"[up] server ready at {config.Server}; logged in (config: {ConfigStore.DefaultPath})");
 
+            // Over https the agent trusts what the CLI trusts: the self-signed certificate the server wrote.
+            string[] trust = config.CaCert is { } caCert ? ["--ca-cert", caCert] : [];
             agent = Start("agent", agentDll,
             [
                 "--server", config.Server,
@@ -86,6 +88,7 @@ internal static class UpCommand
                 "--resource-group", resourceGroup,
                 "--state-dir", Path.Combine(dataDir, "agent"),
                 "--enroll-token-file", Path.Combine(dataDir, "enroll.token"),
+                .. trust,
             ]);
             using (var client = Session.CreateClient(config.Server, config.Token, config.CaCert))
             {
