@@ -126,6 +126,9 @@ builder.Logging.AddSimpleConsole(o =>
     o.TimestampFormat = "HH:mm:ss.fff ";
 });
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+// The host logs a failed start (a port in use) with its stack trace, and the catch below says it in one line; a crashed
+// background service still shows, in the host's critical line that stops the server.
+builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
 builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 if (ServerCommandLine.BindSettings(builder.Configuration, out var options) is { } settingsError)

@@ -64,6 +64,24 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Server_PortInUse_SaysSoInOneLineWithoutAStackTrace()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var (exitCode, output) = await RunToExitAsync("server", Repo.ServerDll, ["--urls", url, "--data-dir", Path.Combine(_dir, "server")]);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"error: cannot listen on {url}: ", output, StringComparison.Ordinal);
+        Assert.Contains("address already in use", output, StringComparison.Ordinal);
+        // Neither the host's own report of the failed start nor a background service cancelled by it.
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("fail:", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("crit:", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--max-run-comands-per-vm", "3")]
     [InlineData("--resource-grup", "web")]

@@ -70,18 +70,26 @@ public sealed class DeploymentRunner : BackgroundService
     {
         // Every few seconds: unfinished deployments nobody drives (never started here, or their node died) are taken up.
         // Ends only when a run fails unexpectedly (rethrown: the host stops) or the host stops.
-        while (!_fatal.Task.IsCompleted)
+        try
         {
-            foreach (var deployment in await _store.ListUnfinishedDeploymentsAsync(stoppingToken))
+            while (!_fatal.Task.IsCompleted)
             {
-                if (!_driving.ContainsKey(deployment.Deployment.Key) && await _leases.IsFreeAsync(LeaseKind.Deployment, deployment.Deployment.Key, stoppingToken))
+                foreach (var deployment in await _store.ListUnfinishedDeploymentsAsync(stoppingToken))
                 {
-                    Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State.ToString());
-                    Start(deployment.Deployment);
+                    if (!_driving.ContainsKey(deployment.Deployment.Key) && await _leases.IsFreeAsync(LeaseKind.Deployment, deployment.Deployment.Key, stoppingToken))
+                    {
+                        Log.DeploymentResumed(_logger, deployment.Deployment.ResourceId, deployment.State.ToString());
+                        Start(deployment.Deployment);
+                    }
                 }
-            }
 
-            await Task.WhenAny(_fatal.Task, Task.Delay(WorkLeases.RenewInterval, _time, stoppingToken));
+                await Task.WhenAny(_fatal.Task, Task.Delay(WorkLeases.RenewInterval, _time, stoppingToken));
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping; also a start that failed (the host then logs a cancelled service as a failure).
+            return;
         }
 
         await _fatal.Task;

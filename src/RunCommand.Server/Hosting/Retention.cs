@@ -32,19 +32,26 @@ public sealed class Retention(IRetentionStore store, TimeProvider time, IOptions
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.RetentionInterval, time);
-        do
+        try
         {
-            try
+            do
             {
-                await RunOnceAsync(stoppingToken);
+                try
+                {
+                    await RunOnceAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is StorageFullException or StorageBusyException)
+                {
+                    // Deleting needs a little room too (the WAL), and conflicts pass: the next pass tries again.
+                    Log.BackgroundStorageUnavailable(logger, "retention", e is StorageFullException ? "disk full" : "write conflicts persisted",
+                        options.Value.RetentionInterval.TotalSeconds);
+                }
             }
-            catch (Exception e) when (e is StorageFullException or StorageBusyException)
-            {
-                // Deleting needs a little room too (the WAL), and conflicts pass: the next pass tries again.
-                Log.BackgroundStorageUnavailable(logger, "retention", e is StorageFullException ? "disk full" : "write conflicts persisted",
-                    options.Value.RetentionInterval.TotalSeconds);
-            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping; also a start that failed (the host then logs a cancelled service as a failure).
+        }
     }
 }
