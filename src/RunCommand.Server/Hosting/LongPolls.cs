@@ -8,6 +8,8 @@ namespace RunCommand.Server.Hosting;
 /// </summary>
 public sealed class LongPolls(TimeProvider time, IHostApplicationLifetime lifetime)
 {
+    private readonly SharedDeadlines _deadlines = new(time);
+
     /// <summary>True once the server has begun to stop: a poll answers now instead of waiting.</summary>
     public bool Stopping => lifetime.ApplicationStopping.IsCancellationRequested;
 
@@ -17,9 +19,10 @@ public sealed class LongPolls(TimeProvider time, IHostApplicationLifetime lifeti
     /// </summary>
     public async Task WaitAsync(Task changed, TimeSpan remaining, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
-        await Task.WhenAny(changed, Task.Delay(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time, timeout.Token));
-        await timeout.CancelAsync();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+        // An infinite delay holds no timer, only the token's registration; the deadline's timer is shared (SharedDeadlines).
+        await Task.WhenAny(changed, _deadlines.After(remaining, stop.Token), Task.Delay(Timeout.InfiniteTimeSpan, stop.Token));
+        await stop.CancelAsync();
         cancellationToken.ThrowIfCancellationRequested();
     }
 }
