@@ -20,8 +20,7 @@ public sealed class LongPolls(TimeProvider time, IHostApplicationLifetime lifeti
     public async Task WaitAsync(Task changed, TimeSpan remaining, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
-        // An infinite delay holds no timer, only the token's registration; the deadline's timer is shared (SharedDeadlines).
-        await Task.WhenAny(changed, _deadlines.After(remaining, stop.Token), Task.Delay(Timeout.InfiniteTimeSpan, stop.Token));
+        await Task.WhenAny(changed, _deadlines.After(remaining, stop.Token));
         await stop.CancelAsync();
         cancellationToken.ThrowIfCancellationRequested();
     }

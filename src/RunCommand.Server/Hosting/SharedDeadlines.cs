@@ -28,9 +28,8 @@ public sealed class SharedDeadlines(TimeProvider time)
     }
 
     /// <summary>
-    /// A task that completes once <paramref name="remaining"/> has passed. A short wait's is its own and ends (cancelled,
-    /// its timer gone) with <paramref name="cancellationToken"/>; a shared one ignores the token: wait for it beside your
-    /// own cancellation.
+    /// A task that completes once <paramref name="remaining"/> has passed, or ends cancelled with
+    /// <paramref name="cancellationToken"/> (a short wait's timer then goes; a shared timer stays for its other waits).
     /// </summary>
     public Task After(TimeSpan remaining, CancellationToken cancellationToken)
     {
@@ -47,7 +46,7 @@ public sealed class SharedDeadlines(TimeProvider time)
         {
             if (_bySecond.TryGetValue(second, out var shared))
             {
-                return shared;
+                return shared.WaitAsync(cancellationToken);
             }
 
             shared = Task.Delay(TimeSpan.FromSeconds((double)(second * frequency - now) / frequency), time);
@@ -55,7 +54,7 @@ public sealed class SharedDeadlines(TimeProvider time)
             // Nobody asks for this second again once it has come: every later deadline falls in a later one.
             shared.ContinueWith((_, state) => ((SharedDeadlines)state!).Forget(second), this, CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            return shared;
+            return shared.WaitAsync(cancellationToken);
         }
     }
 
