@@ -6,9 +6,15 @@ namespace RunCommand.Storage.Relational;
 public sealed partial class SqlRows
 {
     private const string VmColumns =
-        "v.subscription, v.resource_group, v.name, v.location, v.vm_id, v.tags, v.last_contact, v.hostname, v.agent_version, v.created, v.scale_set, v.signed_off";
+        "v.subscription, v.resource_group, v.name, v.location, v.vm_id, v.tags, v.last_contact, v.hostname, v.agent_version, v.created, v.scale_set, v.signed_off, h.until";
 
-    private const string VmSelect = "SELECT " + VmColumns + " FROM vms v";
+    /// <summary>The lease of the node that holds the machine's poll (<see cref="VmRecord.HeldUntil"/>): join it to <c>vms v</c> wherever <see cref="VmColumns"/> are read.</summary>
+    private const string VmHoldJoin = " LEFT JOIN leases h ON h.kind = '" + nameof(LeaseKind.Node) + "' AND h.key = v.held_by";
+
+    /// <summary>How many columns <see cref="VmColumns"/> has (what a select reads after them starts there).</summary>
+    private const int VmColumnCount = 13;
+
+    private const string VmSelect = "SELECT " + VmColumns + " FROM vms v" + VmHoldJoin;
 
     private static VmRecord ReadVm(DbDataReader reader) => new()
     {
@@ -21,10 +27,11 @@ public sealed partial class SqlRows
         AgentVersion = Text(reader, 8),
         Created = Time(reader, 9),
         SignedOff = TimeOrNull(reader, 11),
+        HeldUntil = TimeOrNull(reader, 12),
     };
 
     public Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken) =>
-        QuerySingleAsync(VmSelect + " WHERE key = @key", ReadVm, cancellationToken, ("@key", vm.Key));
+        QuerySingleAsync(VmSelect + " WHERE v.key = @key", ReadVm, cancellationToken, ("@key", vm.Key));
 
     public async Task InsertMachineAsync(VmRecord vm, AgentCredential credential, CancellationToken cancellationToken) =>
         await ExecuteAsync("""
@@ -45,14 +52,13 @@ public sealed partial class SqlRows
         await ExecuteAsync("UPDATE vms SET agent_token_hash = @hash, agent_public_key = @pk WHERE key = @key", cancellationToken,
             ("@key", vm.Key), ("@hash", credential.TokenHash), ("@pk", credential.PublicKey)) == 1;
 
-    public async Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken) =>
-        await ExecuteAsync("UPDATE vms SET last_contact = @now WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@now", Time(lastContact)));
-
-    public async Task SetLastContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset lastContact, CancellationToken cancellationToken)
+    public async Task SetAgentContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset contact, string node, bool pollHeld, CancellationToken cancellationToken)
     {
+        var hold = pollHeld ? "@node" : "CASE WHEN held_by = @node THEN NULL ELSE held_by END";
         foreach (var (keys, parameters) in InLists("@k", [.. vms.Select(vm => vm.Key)]))
         {
-            await ExecuteAsync($"UPDATE vms SET last_contact = @now WHERE key IN ({keys})", cancellationToken, [("@now", Time(lastContact)), .. parameters]);
+            await ExecuteAsync($"UPDATE vms SET last_contact = @now, held_by = {hold} WHERE key IN ({keys})", cancellationToken,
+                [("@now", Time(contact)), ("@node", node), .. parameters]);
         }
     }
 
@@ -61,18 +67,18 @@ public sealed partial class SqlRows
             cancellationToken, ("@key", vm.Key), ("@ver", agentVersion)) == 1;
 
     public async Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken) =>
-        await ExecuteAsync("UPDATE vms SET signed_off = @off WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@off", Time(signedOff))) == 1;
+        await ExecuteAsync("UPDATE vms SET signed_off = @off, held_by = NULL WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@off", Time(signedOff))) == 1;
 
     public async Task<bool> SetVmTagsAsync(VmKey vm, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
         await ExecuteAsync("UPDATE vms SET tags = @tags WHERE key = @key", cancellationToken, ("@key", vm.Key), ("@tags", StorageFormat.Serialize(tags))) == 1;
 
     public Task<VmRecord?> FindVmByAgentTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken) =>
-        QuerySingleAsync(VmSelect + " WHERE agent_token_hash = @h", ReadVm, cancellationToken, ("@h", tokenHash));
+        QuerySingleAsync(VmSelect + " WHERE v.agent_token_hash = @h", ReadVm, cancellationToken, ("@h", tokenHash));
 
     public async Task<(VmRecord Vm, byte[] PublicKey)?> FindVmAgentKeyAsync(string vmKey, CancellationToken cancellationToken)
     {
-        var found = await QueryAsync(VmSelect.Replace(" FROM vms", ", agent_public_key FROM vms", StringComparison.Ordinal) + " WHERE key = @key AND agent_public_key IS NOT NULL",
-            reader => (ReadVm(reader), (byte[])reader.GetValue(12)), cancellationToken, ("@key", vmKey));
+        var found = await QueryAsync(VmSelect.Replace(" FROM vms", ", v.agent_public_key FROM vms", StringComparison.Ordinal) + " WHERE v.key = @key AND v.agent_public_key IS NOT NULL",
+            reader => (ReadVm(reader), (byte[])reader.GetValue(VmColumnCount)), cancellationToken, ("@key", vmKey));
         return found.Count == 0 ? null : found[0];
     }
 

@@ -19,11 +19,14 @@ public sealed partial class SqlRows
     // PostgreSQL's generic plan take ix_run_commands_vm and visit every run command of the VM on each PUT, a cost
     // that grew with the VM's commands (docs/performance.md, item 28).
     private const string PutReadSelect = "SELECT " + VmColumns + ", v.run_command_count, " + RunCommandColumns + """
-         FROM vms v LEFT JOIN run_commands r ON r.key = @key LEFT JOIN executions e ON e.id = r.execution_id
+         FROM vms v
+        """ + VmHoldJoin + """
+         LEFT JOIN run_commands r ON r.key = @key LEFT JOIN executions e ON e.id = r.execution_id
         WHERE v.key = @vm
         """;
 
-    private const int PutReadRunCommand = 13;
+    /// <summary>Where the run command's columns start in <see cref="PutReadSelect"/>: after the VM's and its run-command count.</summary>
+    private const int PutReadRunCommand = VmColumnCount + 1;
 
     private const string ExecutionColumns =
         "e.id, e.state, e.exit_code, e.message, e.start_time, e.end_time, e.cancel_requested, e.delivered, e.stdout_len, e.stderr_len, e.created";

@@ -109,6 +109,35 @@ public abstract class MachineAndFleetStoreContract<TBackends> : StoreContract<TB
     }
 
     [Fact]
+    public async Task TouchAgents_PollHeldByANode_IsHeldWhileItsLeaseRunsAndOnlyThatNodeOrASignOffEndsIt()
+    {
+        var vm = new VmKey(Subscription, "group", "polled");
+        await Machines.EnrollAgentAsync(vm, "local", new AgentCredential([5], null), "host", "1.0", null, Now, default);
+        var leases = Storage.Leases;
+
+        // Node A claims the poll: held once node A's lease says it is alive, in every read of the machine.
+        await Machines.TouchAgentsAsync([new AgentContact(vm, Now.AddSeconds(1), PollHeld: true)], "node-a", default);
+        Assert.Null((await Machines.GetVmAsync(vm, default))!.HeldUntil);
+        Assert.True(await leases.TryHoldAsync(LeaseKind.Node, "node-a", "node-a", Now, Now.AddSeconds(75), default));
+        var held = (await Machines.GetVmAsync(vm, default))!;
+        Assert.Equal((Now.AddSeconds(1), Now.AddSeconds(75)), (held.LastContact, held.HeldUntil));
+        Assert.Equal(Now.AddSeconds(75), (await Machines.ListVmsAsync(Subscription, "group", default)).Single(v => v.Vm.VmName == "polled").HeldUntil);
+
+        // A contact without a poll from node B leaves node A's claim; the end of node A's poll ends it.
+        await Machines.TouchAgentsAsync([new AgentContact(vm, Now.AddSeconds(2), PollHeld: false)], "node-b", default);
+        Assert.Equal((Now.AddSeconds(2), Now.AddSeconds(75)), ((await Machines.GetVmAsync(vm, default))!.LastContact, (await Machines.GetVmAsync(vm, default))!.HeldUntil));
+        await Machines.TouchAgentsAsync([new AgentContact(vm, Now.AddSeconds(3), PollHeld: false)], "node-a", default);
+        var ended = (await Machines.GetVmAsync(vm, default))!;
+        Assert.Equal((Now.AddSeconds(3), (DateTimeOffset?)null), (ended.LastContact, ended.HeldUntil));
+
+        // Claimed again, then the agent signs off: no node holds its poll any more.
+        await Machines.TouchAgentsAsync([new AgentContact(vm, Now.AddSeconds(4), PollHeld: true)], "node-a", default);
+        Assert.NotNull((await Machines.GetVmAsync(vm, default))!.HeldUntil);
+        Assert.True(await Machines.SignOffAgentAsync(vm, Now.AddSeconds(5), default));
+        Assert.Null((await Machines.GetVmAsync(vm, default))!.HeldUntil);
+    }
+
+    [Fact]
     public async Task ListVms_WithScaleSetInstances_ListsOnlyVmsWhileListMachinesListsBoth()
     {
         await Machines.EnrollAgentAsync(new VmKey(Subscription, "Group", "vm1"), "local", new AgentCredential([9], null), null, null, new Dictionary<string, string> { ["role"] = "web" }, Now, default);

@@ -6,14 +6,17 @@ using RunCommand.Storage;
 namespace RunCommand.Server.Agents;
 
 /// <summary>
-/// Whether a VM's agent is there. An agent holding a long poll on this node is connected; otherwise the last
-/// contact recorded in the store decides (so a VM polling another node also shows connected). A node writes an agent's
-/// first contact (and its first after a sign-off) to the store at once; every later one goes in the batched writes of
-/// <see cref="WriteContactsAsync"/> (<see cref="AgentPresenceWriter"/>, every few seconds): a contact newer than the
-/// stored one, and for every poll held here a fresh contact well inside the presence window, so a poll held longer than
-/// the window (the server's long poll is minutes) still shows Connected on every node, and one that ends or drops stops
-/// being refreshed and shows Disconnected when the window runs out. An agent that stops cleanly signs off
-/// (<see cref="SignOffAsync"/>): it is Disconnected at once, on every node, until it calls again.
+/// Whether a VM's agent is there. An agent holding a long poll on this node is connected; so is one whose poll another
+/// node holds while that node's lease runs (<see cref="VmRecord.HeldUntil"/>); otherwise the last contact recorded in
+/// the store decides, within the presence window. A node writes an agent's first contact (and its first after a sign-off)
+/// to the store at once; every later one goes in the batched writes of <see cref="WriteContactsAsync"/>
+/// (<see cref="AgentPresenceWriter"/>, every few seconds): a contact newer than the stored one, a poll's start here
+/// (the node claims it: <c>vms.held_by</c>) and its end (the claim ends). A poll held for minutes needs no write while
+/// it is held: the node renews its own lease, one row, and every node counts the polls it holds as contact. So an idle
+/// fleet costs a write per agent per poll, not one every few seconds (docs/scale-out.md, "Agent presence"). A node that
+/// dies stops renewing: its machines count by their last contact and show Disconnected when the window runs out. An
+/// agent that stops cleanly signs off (<see cref="SignOffAsync"/>): it is Disconnected at once, on every node, until it
+/// calls again.
 /// </summary>
 public sealed class AgentPresence
 {
@@ -24,15 +27,22 @@ public sealed class AgentPresence
     /// <summary>The latest contact seen by this node (a poll's start or end, a report).</summary>
     private readonly ConcurrentDictionary<string, (VmKey Vm, DateTimeOffset At)> _lastTouch = new(StringComparer.Ordinal);
 
-    /// <summary>The contact this node last wrote to the store for the VM (absent: none yet, or signed off since).</summary>
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastStored = new(StringComparer.Ordinal);
+    /// <summary>
+    /// What this node last wrote to the store for the VM: the contact, and whether it claimed the agent's poll (absent:
+    /// none yet, or signed off since).
+    /// </summary>
+    private readonly ConcurrentDictionary<string, (DateTimeOffset Contact, bool Held)> _lastStored = new(StringComparer.Ordinal);
     private readonly IMachineStore _store;
+    private readonly ILeaseStore _leases;
+    private readonly string _node;
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
 
-    public AgentPresence(IMachineStore store, TimeProvider time, IOptions<ServerOptions> options)
+    public AgentPresence(IMachineStore store, ILeaseStore leases, WorkLeases node, TimeProvider time, IOptions<ServerOptions> options)
     {
         _store = store;
+        _leases = leases;
+        _node = node.NodeId;
         _time = time;
         _window = options.Value.AgentPresenceWindow;
     }
@@ -40,13 +50,17 @@ public sealed class AgentPresence
     /// <summary>How often <see cref="AgentPresenceWriter"/> writes contacts: every 10 s, or a fifth of a shorter window.</summary>
     public TimeSpan WriteInterval => _window / 5 < TouchInterval ? _window / 5 : TouchInterval;
 
-    /// <summary>A held poll's stored contact is renewed once it is this old: a third of the window, so it never lapses.</summary>
-    private TimeSpan HeldRefresh => _window / 3;
-
     /// <summary>Marks a poll as open until the returned handle is disposed.</summary>
     public async Task<IDisposable> BeginPollAsync(VmKey vm, CancellationToken cancellationToken)
     {
-        _activePolls.AddOrUpdate(vm.Key, (vm, 1), (_, p) => (vm, p.Polls + 1));
+        var polls = _activePolls.AddOrUpdate(vm.Key, (vm, 1), (_, p) => (vm, p.Polls + 1)).Polls;
+        if (polls == 1 && _lastStored.TryGetValue(vm.Key, out var stored) && stored.Held)
+        {
+            // A new poll after none: claim it again with the next batch, as another node may have claimed the agent's
+            // poll in between (and ended that claim since).
+            _lastStored.TryUpdate(vm.Key, stored with { Held = false }, stored);
+        }
+
         await TouchAsync(vm, cancellationToken);
         return new PollHandle(this, vm);
     }
@@ -61,19 +75,23 @@ public sealed class AgentPresence
             return;
         }
 
-        _lastStored[vm.Key] = now;
-        await WriteAsync([(vm, now)], cancellationToken);
+        var held = IsHeldHere(vm.Key);
+        _lastStored[vm.Key] = (now, held);
+        await WriteAsync([new AgentContact(vm, now, held)], cancellationToken);
     }
 
     /// <summary>
-    /// One batch of this node's contacts to the store: each contact at least <see cref="TouchInterval"/> newer than the
-    /// one stored, and now for each poll held here whose stored contact is older than a third of the window. Only VMs
-    /// whose first contact this node has written: the others are written at once by <see cref="TouchAsync"/>.
+    /// One batch of this node's contacts to the store: for each poll held here and not yet claimed, a claim (at now); for
+    /// each claimed poll that ended, its end; for each other contact, the contact when it is at least
+    /// <see cref="TouchInterval"/> newer than the one stored. Only VMs whose first contact this node has written: the
+    /// others are written at once by <see cref="TouchAsync"/>. Then, while this node holds polls, its lease is renewed
+    /// for the presence window.
     /// </summary>
     public async Task WriteContactsAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var due = new List<(VmKey Vm, DateTimeOffset Contact)>();
+        var due = new List<AgentContact>();
+        var holds = false;
         foreach (var (key, (vm, at)) in _lastTouch)
         {
             // None stored: signed off since (a poll ending after the sign-off must not bring it back), or its write failed;
@@ -83,12 +101,13 @@ public sealed class AgentPresence
                 continue;
             }
 
-            var held = _activePolls.TryGetValue(key, out var p) && p.Polls > 0;
+            var held = IsHeldHere(key);
+            holds |= held;
             var contact = held ? now : at;
-            if (held ? now - stored >= HeldRefresh : at - stored >= TouchInterval)
+            if (held ? !stored.Held : stored.Held || at - stored.Contact >= TouchInterval)
             {
-                _lastStored[key] = contact;
-                due.Add((vm, contact));
+                _lastStored[key] = (contact, held);
+                due.Add(new AgentContact(vm, contact, held));
             }
         }
 
@@ -96,21 +115,31 @@ public sealed class AgentPresence
         {
             await WriteAsync(due, cancellationToken);
         }
+
+        if (holds)
+        {
+            await _leases.TryHoldAsync(LeaseKind.Node, _node, _node, now, now + _window, cancellationToken);
+        }
     }
 
-    private async Task WriteAsync(IReadOnlyList<(VmKey Vm, DateTimeOffset Contact)> contacts, CancellationToken cancellationToken)
+    /// <summary>Gives up this node's lease (the server stops): the polls it held count by their last contact from now on.</summary>
+    public Task ReleaseAsync(CancellationToken cancellationToken) => _leases.ReleaseAsync(LeaseKind.Node, _node, _node, cancellationToken);
+
+    private bool IsHeldHere(string key) => _activePolls.TryGetValue(key, out var p) && p.Polls > 0;
+
+    private async Task WriteAsync(IReadOnlyList<AgentContact> contacts, CancellationToken cancellationToken)
     {
         try
         {
-            await _store.TouchAgentsAsync(contacts, cancellationToken);
+            await _store.TouchAgentsAsync(contacts, _node, cancellationToken);
         }
         catch (Exception e) when (e is StorageFullException or StorageBusyException)
         {
             // Presence is a hint: on a full disk (or a database too busy to take it) this node still knows the contact (in memory), and the agent's poll,
             // which may bring a cancel, must go on rather than fail. The next batch writes it again.
-            foreach (var (vm, _) in contacts)
+            foreach (var contact in contacts)
             {
-                _lastStored.TryRemove(vm.Key, out _);
+                _lastStored.TryRemove(contact.Vm.Key, out _);
             }
         }
     }
@@ -121,7 +150,7 @@ public sealed class AgentPresence
     /// <summary>Connected, Disconnected or NeverConnected.</summary>
     public string StatusOf(VmRecord vm)
     {
-        if (_activePolls.TryGetValue(vm.Vm.Key, out var polls) && polls.Polls > 0)
+        if (IsHeldHere(vm.Vm.Key) || vm.HeldUntil > _time.GetUtcNow())
         {
             return "Connected";
         }

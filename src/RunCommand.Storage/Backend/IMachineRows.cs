@@ -14,15 +14,17 @@ public interface IMachineRows
     /// <summary>Replaces the credential only; false when there is no such machine.</summary>
     Task<bool> SetAgentCredentialAsync(VmKey vm, AgentCredential credential, CancellationToken cancellationToken);
 
-    Task SetLastContactAsync(VmKey vm, DateTimeOffset lastContact, CancellationToken cancellationToken);
-
-    /// <summary>The same last contact for many VMs, in one statement.</summary>
-    Task SetLastContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset lastContact, CancellationToken cancellationToken);
+    /// <summary>
+    /// The same last contact for many VMs, in one statement, written by server node <paramref name="node"/>. With
+    /// <paramref name="pollHeld"/> the node also says it holds their agents' polls (<see cref="VmRecord.HeldUntil"/>);
+    /// without it, a hold that node wrote ends, and another node's hold stays.
+    /// </summary>
+    Task SetAgentContactsAsync(IReadOnlyList<VmKey> vms, DateTimeOffset contact, string node, bool pollHeld, CancellationToken cancellationToken);
 
     /// <summary>Sets the machine's agent version; false when there is no such machine or it already has that version.</summary>
     Task<bool> SetAgentVersionAsync(VmKey vm, string agentVersion, CancellationToken cancellationToken);
 
-    /// <summary>Sets when the machine's agent signed off; false when there is no such machine.</summary>
+    /// <summary>Sets when the machine's agent signed off, and ends any node's hold of its poll; false when there is no such machine.</summary>
     Task<bool> SetAgentSignedOffAsync(VmKey vm, DateTimeOffset signedOff, CancellationToken cancellationToken);
 
     /// <summary>Replaces the tags (null or empty: none); false when there is no such machine.</summary>

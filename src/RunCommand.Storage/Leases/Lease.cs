@@ -1,6 +1,6 @@
 namespace RunCommand.Storage;
 
-/// <summary>Background work that one node at a time drives, claimed with a <see cref="Lease"/>.</summary>
+/// <summary>Background work that one node at a time drives, or a node's own liveness, claimed with a <see cref="Lease"/>.</summary>
 public enum LeaseKind
 {
     /// <summary>A deployment's run (its steps); the key is the deployment's key.</summary>
@@ -8,6 +8,12 @@ public enum LeaseKind
 
     /// <summary>A fleet run's orchestration (its targets); the key is the fleet run's key.</summary>
     FleetRun,
+
+    /// <summary>
+    /// A server node's word that the agent polls it holds (<c>vms.held_by</c>) are still held; the key and the owner are
+    /// the node's id. Renewed while the node holds polls; a dead node's runs out, and its machines count by their last contact.
+    /// </summary>
+    Node,
 }
 
 /// <summary>

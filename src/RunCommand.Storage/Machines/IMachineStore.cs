@@ -58,11 +58,12 @@ public interface IMachineStore
     /// <summary>Records the version of the agent that runs now on the VM; false when the VM does not exist or already had it.</summary>
     Task<bool> SetAgentVersionAsync(VmKey vm, string agentVersion, CancellationToken cancellationToken);
 
-    /// <summary>Records that the VM's agent called now.</summary>
-    Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken);
-
-    /// <summary>Records the last contact of many VMs' agents, a few hundred per transaction (one node's presence writes, batched).</summary>
-    Task TouchAgentsAsync(IReadOnlyList<(VmKey Vm, DateTimeOffset Contact)> contacts, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records the last contact of many VMs' agents, a few hundred per transaction (one node's presence writes, batched),
+    /// as server node <paramref name="node"/> saw them: each also says whether that node holds the agent's poll now
+    /// (<see cref="AgentContact.PollHeld"/>, see <see cref="VmRecord.HeldUntil"/>).
+    /// </summary>
+    Task TouchAgentsAsync(IReadOnlyList<AgentContact> contacts, string node, CancellationToken cancellationToken);
 
     Task<VmRecord?> GetVmAsync(VmKey vm, CancellationToken cancellationToken);
 

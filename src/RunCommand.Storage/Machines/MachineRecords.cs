@@ -53,7 +53,20 @@ public sealed record VmRecord
 
     /// <summary>When the agent last said it is stopping; it is disconnected unless it called after that. Null: never.</summary>
     public DateTimeOffset? SignedOff { get; init; }
+
+    /// <summary>
+    /// Until when a server node vouches that the agent holds a long poll open on it: the node's lease (kind
+    /// <see cref="LeaseKind.Node"/>), which it renews while it runs. Null: no node says so (none holds a poll, or the one
+    /// that did stopped renewing).
+    /// </summary>
+    public DateTimeOffset? HeldUntil { get; init; }
 }
+
+/// <summary>
+/// A contact with a machine's agent that a server node saw at <paramref name="At"/>: a poll's start or end, a report.
+/// <paramref name="PollHeld"/>: the node holds the agent's long poll open now.
+/// </summary>
+public sealed record AgentContact(VmKey Vm, DateTimeOffset At, bool PollHeld);
 
 /// <summary>
 /// What an agent proves itself with: the SHA-256 of a bearer token (older agents) or the public key

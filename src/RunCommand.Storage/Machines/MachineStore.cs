@@ -118,23 +118,16 @@ public sealed class MachineStore(IStorageBackend backend) : IMachineStore
     public Task<bool> SignOffAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
         backend.WriteAsync(rows => rows.SetAgentSignedOffAsync(vm, now, cancellationToken), cancellationToken);
 
-    public Task TouchAgentAsync(VmKey vm, DateTimeOffset now, CancellationToken cancellationToken) =>
-        backend.WriteAsync(async rows =>
-        {
-            await rows.SetLastContactAsync(vm, now, cancellationToken);
-            return true;
-        }, cancellationToken);
-
-    public async Task TouchAgentsAsync(IReadOnlyList<(VmKey Vm, DateTimeOffset Contact)> contacts, CancellationToken cancellationToken)
+    public async Task TouchAgentsAsync(IReadOnlyList<AgentContact> contacts, string node, CancellationToken cancellationToken)
     {
         foreach (var batch in contacts.Chunk(RowsPerTransaction))
         {
             await backend.WriteAsync(async rows =>
             {
-                // Polls held on a node are renewed with one time: one statement for all of them.
-                foreach (var sameTime in batch.GroupBy(c => c.Contact))
+                // A node's claims of the polls it holds carry one time: one statement for all of them.
+                foreach (var same in batch.GroupBy(c => (c.At, c.PollHeld)))
                 {
-                    await rows.SetLastContactsAsync([.. sameTime.Select(c => c.Vm)], sameTime.Key, cancellationToken);
+                    await rows.SetAgentContactsAsync([.. same.Select(c => c.Vm)], same.Key.At, node, same.Key.PollHeld, cancellationToken);
                 }
 
                 return true;

@@ -7,9 +7,10 @@ namespace RunCommand.Server.Tests.Agents;
 
 /// <summary>
 /// Presence across nodes (issue 8 item 3): a VM whose agent polls node A shows Connected on node B, from the contact
-/// stored in the shared database, also while one poll is held longer than the window (the batched writes of
-/// AgentPresence.WriteContactsAsync, which AgentPresenceWriter runs every few seconds, are called here as time moves).
-/// Real SQLite file; each node is its own AgentPresence; time is moved, not waited.
+/// stored in the shared database, also while one poll is held longer than the window, through node A's claim of the poll
+/// and its lease (the batched writes of AgentPresence.WriteContactsAsync, which AgentPresenceWriter runs every few
+/// seconds, are called here as time moves). Real SQLite file; each node is its own AgentPresence with its own node id;
+/// time is moved, not waited.
 /// </summary>
 public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
 {
@@ -22,7 +23,31 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         await Storage.Machines.EnrollAgentAsync(_vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
     }
 
-    private AgentPresence Node() => new(Storage.Machines, _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
+    private AgentPresence Node() =>
+        new(Storage.Machines, Storage.Leases, new WorkLeases(Storage.Leases, _time), _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
+
+    private async Task<VmRecord> StoredAsync(VmKey vm) => (await Storage.Machines.GetVmAsync(vm, CancellationToken.None))!;
+
+    /// <summary>
+    /// Moves time on by <paramref name="seconds"/>, 10 s at a time; at each step every node in <paramref name="nodes"/>
+    /// writes its batch (as its AgentPresenceWriter does), then <paramref name="check"/> runs.
+    /// </summary>
+    private async Task RunForAsync(int seconds, AgentPresence[] nodes, Func<Task>? check = null)
+    {
+        for (var elapsed = 0; elapsed < seconds; elapsed += 10)
+        {
+            _time.Now += TimeSpan.FromSeconds(10);
+            foreach (var node in nodes)
+            {
+                await node.WriteContactsAsync(CancellationToken.None);
+            }
+
+            if (check is not null)
+            {
+                await check();
+            }
+        }
+    }
 
     [Fact]
     public async Task StatusOf_AgentPollsOtherNodeWithoutPause_IsConnectedLongAfterItsFirstPoll()
@@ -35,16 +60,12 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         {
             using (await nodeA.BeginPollAsync(_vm, CancellationToken.None))
             {
-                for (var tick = 0; tick < 3; tick++)
-                {
-                    _time.Now += TimeSpan.FromSeconds(10);
-                    await nodeA.WriteContactsAsync(CancellationToken.None);
-                }
+                await RunForAsync(30, [nodeA]);
             }
         }
 
         using var stillPolling = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
-        var record = (await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        var record = await StoredAsync(_vm);
         Assert.Equal("Connected", nodeB.StatusOf(record));
         Assert.True(_time.Now - record.LastContact!.Value <= TimeSpan.FromSeconds(30), $"stored contact {record.LastContact} at {_time.Now}");
     }
@@ -57,30 +78,22 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
 
         // One 5-minute poll held on node A (the server's default long poll), four times the 75 s window.
         var poll = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
-        for (var elapsed = 0; elapsed < 300; elapsed += 10)
-        {
-            _time.Now += TimeSpan.FromSeconds(10);
-            await nodeA.WriteContactsAsync(CancellationToken.None);
-            Assert.Equal("Connected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
-        }
+        await RunForAsync(300, [nodeA], async () => Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(_vm))));
 
         // The connection drops: no poll is held any more, so nothing refreshes the stored contact.
         poll.Dispose();
-        for (var elapsed = 0; elapsed < 80; elapsed += 10)
-        {
-            _time.Now += TimeSpan.FromSeconds(10);
-            await nodeA.WriteContactsAsync(CancellationToken.None);
-        }
+        await RunForAsync(80, [nodeA]);
 
-        var record = (await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        var record = await StoredAsync(_vm);
         Assert.Equal("Disconnected", nodeB.StatusOf(record));
         Assert.Equal("Disconnected", nodeA.StatusOf(record));
     }
 
     [Fact]
-    public async Task WriteContactsAsync_ManyPollsHeld_WritesTheirContactsAndNothingBeforeItIsDue()
+    public async Task WriteContactsAsync_PollsHeldForFiveMinutes_WritesNoContactWhileHeldAndEachEndWhenItEnds()
     {
         var nodeA = Node();
+        var nodeB = Node();
         var vms = new List<VmKey>();
         for (var i = 0; i < 30; i++)
         {
@@ -96,19 +109,87 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
             polls.Add(await nodeA.BeginPollAsync(vm, CancellationToken.None));
         }
 
-        // Not yet due (a third of the window): the stored contact stays the poll's start.
-        _time.Now += TimeSpan.FromSeconds(10);
-        await nodeA.WriteContactsAsync(CancellationToken.None);
-        Assert.Equal(started, (await Storage.Machines.GetVmAsync(vms[0], CancellationToken.None))!.LastContact);
+        // Five minutes, four windows: node A renews its own lease and writes no machine's contact, yet node B shows
+        // every machine Connected all along.
+        await RunForAsync(300, [nodeA], async () =>
+        {
+            foreach (var vm in vms)
+            {
+                var stored = await StoredAsync(vm);
+                Assert.Equal(started, stored.LastContact);
+                Assert.True(stored.HeldUntil > _time.GetUtcNow(), $"{vm.VmName} held until {stored.HeldUntil} at {_time.GetUtcNow()}");
+                Assert.Equal("Connected", nodeB.StatusOf(stored));
+            }
+        });
 
-        _time.Now += TimeSpan.FromSeconds(20);
+        // The polls end: the next batch writes each end, and the hold ends with it.
+        polls.ForEach(p => p.Dispose());
+        var ended = _time.GetUtcNow();
+        _time.Now += TimeSpan.FromSeconds(10);
         await nodeA.WriteContactsAsync(CancellationToken.None);
         foreach (var vm in vms)
         {
-            Assert.Equal(_time.GetUtcNow(), (await Storage.Machines.GetVmAsync(vm, CancellationToken.None))!.LastContact);
+            var stored = await StoredAsync(vm);
+            Assert.Equal(ended, stored.LastContact);
+            Assert.Null(stored.HeldUntil);
         }
+    }
 
-        polls.ForEach(p => p.Dispose());
+    [Fact]
+    public async Task StatusOf_NodeHoldingThePollDies_IsConnectedUntilItsLeaseRunsOutThenDisconnected()
+    {
+        var nodeA = Node();
+        var nodeB = Node();
+
+        var poll = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+        await RunForAsync(120, [nodeA]);
+
+        // Node A dies with the poll held: it writes nothing more, not even the poll's end.
+        var died = _time.GetUtcNow();
+        _time.Now = died + TimeSpan.FromSeconds(70);
+        Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(_vm)));
+        _time.Now = died + TimeSpan.FromSeconds(76);
+        Assert.Equal("Disconnected", nodeB.StatusOf(await StoredAsync(_vm)));
+        GC.KeepAlive(poll);
+    }
+
+    [Fact]
+    public async Task StatusOf_AgentBackOnANodeAfterAnotherHeldItsPollBriefly_StaysConnectedOnEveryNode()
+    {
+        var nodeA = Node();
+        var nodeB = Node();
+        var nodeC = Node();
+
+        // Held on node A, then for a second on node B (which claims it at once), then on node A again before either
+        // node's next batch. Node B's batch ends its own claim; node A must claim the poll again.
+        var first = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+        _time.Now += TimeSpan.FromSeconds(10);
+        await nodeA.WriteContactsAsync(CancellationToken.None);
+        first.Dispose();
+        var onB = await nodeB.BeginPollAsync(_vm, CancellationToken.None);
+        _time.Now += TimeSpan.FromSeconds(1);
+        onB.Dispose();
+        using var back = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+
+        // Five minutes of node A's poll, both nodes writing their batches.
+        await RunForAsync(300, [nodeB, nodeA], async () => Assert.Equal("Connected", nodeC.StatusOf(await StoredAsync(_vm))));
+    }
+
+    [Fact]
+    public async Task ReleaseAsync_ServerStops_OtherNodesCountItsPollsByTheirLastContact()
+    {
+        var nodeA = Node();
+        var nodeB = Node();
+        var poll = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+        await RunForAsync(120, [nodeA]);
+
+        Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(_vm)));
+        await nodeA.ReleaseAsync(CancellationToken.None);
+
+        // Its poll began two minutes ago, longer than the window: no node vouches for it now.
+        Assert.Null((await StoredAsync(_vm)).HeldUntil);
+        Assert.Equal("Disconnected", nodeB.StatusOf(await StoredAsync(_vm)));
+        poll.Dispose();
     }
 
     [Fact]
@@ -123,7 +204,7 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
 
         _time.Now += TimeSpan.FromSeconds(76);
 
-        Assert.Equal("Disconnected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        Assert.Equal("Disconnected", nodeB.StatusOf(await StoredAsync(_vm)));
     }
 
     [Fact]
@@ -136,17 +217,17 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
             _time.Now += TimeSpan.FromSeconds(5);
         }
 
-        Assert.Equal("Connected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(_vm)));
         await nodeA.SignOffAsync(_vm, CancellationToken.None);
 
         // Well inside the 75 s window: only the sign-off can make it Disconnected, on both nodes.
-        var record = (await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!;
+        var record = await StoredAsync(_vm);
         Assert.Equal("Disconnected", nodeA.StatusOf(record));
         Assert.Equal("Disconnected", nodeB.StatusOf(record));
 
         // Back a second later, polling node A again: its contact is stored at once (not held back by the 10 s throttle).
         _time.Now += TimeSpan.FromSeconds(1);
         using var back = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
-        Assert.Equal("Connected", nodeB.StatusOf((await Storage.Machines.GetVmAsync(_vm, CancellationToken.None))!));
+        Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(_vm)));
     }
 }
