@@ -77,7 +77,7 @@ public sealed class AgentPresence
 
         var held = IsHeldHere(vm.Key);
         _lastStored[vm.Key] = (now, held);
-        await WriteAsync([new AgentContact(vm, now, held)], cancellationToken);
+        await WriteAsync([(new AgentContact(vm, now, held), null)], cancellationToken);
     }
 
     /// <summary>
@@ -90,7 +90,7 @@ public sealed class AgentPresence
     public async Task WriteContactsAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var due = new List<AgentContact>();
+        var due = new List<(AgentContact Contact, (DateTimeOffset, bool)? Before)>();
         var holds = false;
         foreach (var (key, (vm, at)) in _lastTouch)
         {
@@ -107,7 +107,7 @@ public sealed class AgentPresence
             if (held ? !stored.Held : stored.Held || at - stored.Contact >= TouchInterval)
             {
                 _lastStored[key] = (contact, held);
-                due.Add(new AgentContact(vm, contact, held));
+                due.Add((new AgentContact(vm, contact, held), stored));
             }
         }
 
@@ -127,19 +127,31 @@ public sealed class AgentPresence
 
     private bool IsHeldHere(string key) => _activePolls.TryGetValue(key, out var p) && p.Polls > 0;
 
-    private async Task WriteAsync(IReadOnlyList<AgentContact> contacts, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes <paramref name="due"/> contacts. When the store cannot take them, each VM's stored state goes back to what
+    /// it was before (<c>Before</c>; none: its first contact, which the agent's next call writes at once), so the next
+    /// batch writes them again: a poll's end above all, or a live node's lease would keep vouching for a poll gone.
+    /// </summary>
+    private async Task WriteAsync(IReadOnlyList<(AgentContact Contact, (DateTimeOffset, bool)? Before)> due, CancellationToken cancellationToken)
     {
         try
         {
-            await _store.TouchAgentsAsync(contacts, _node, cancellationToken);
+            await _store.TouchAgentsAsync([.. due.Select(d => d.Contact)], _node, cancellationToken);
         }
         catch (Exception e) when (e is StorageFullException or StorageBusyException)
         {
             // Presence is a hint: on a full disk (or a database too busy to take it) this node still knows the contact (in memory), and the agent's poll,
-            // which may bring a cancel, must go on rather than fail. The next batch writes it again.
-            foreach (var contact in contacts)
+            // which may bring a cancel, must go on rather than fail.
+            foreach (var (contact, before) in due)
             {
-                _lastStored.TryRemove(contact.Vm.Key, out _);
+                if (before is { } stored)
+                {
+                    _lastStored[contact.Vm.Key] = stored;
+                }
+                else
+                {
+                    _lastStored.TryRemove(contact.Vm.Key, out _);
+                }
             }
         }
     }

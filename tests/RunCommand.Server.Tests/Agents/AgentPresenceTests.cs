@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.Options;
 using RunCommand.Server.Agents;
 using RunCommand.Server.Hosting;
@@ -23,8 +24,8 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         await Storage.Machines.EnrollAgentAsync(_vm, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
     }
 
-    private AgentPresence Node() =>
-        new(Storage.Machines, Storage.Leases, new WorkLeases(Storage.Leases, _time), _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
+    private AgentPresence Node(IMachineStore? machines = null) =>
+        new(machines ?? Storage.Machines, Storage.Leases, new WorkLeases(Storage.Leases, _time), _time, Options.Create(new ServerOptions { AgentPresenceWindow = TimeSpan.FromSeconds(75) }));
 
     private async Task<VmRecord> StoredAsync(VmKey vm) => (await Storage.Machines.GetVmAsync(vm, CancellationToken.None))!;
 
@@ -193,6 +194,33 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
     }
 
     [Fact]
+    public async Task WriteContactsAsync_PollEndsWhileTheDatabaseIsBusy_WritesTheEndWithALaterBatch()
+    {
+        var busy = DispatchProxy.Create<IMachineStore, BusyContactWrites>();
+        ((BusyContactWrites)busy).Inner = Storage.Machines;
+        var nodeA = Node(busy);
+        var nodeB = Node();
+        var other = new VmKey(_vm.SubscriptionId, "rg", "other");
+        await Storage.Machines.EnrollAgentAsync(other, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
+
+        // Node A holds both machines' polls, and goes on holding the other one's (so its lease stays renewed).
+        using var otherPoll = await nodeA.BeginPollAsync(other, CancellationToken.None);
+        var poll = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
+        await RunForAsync(20, [nodeA]);
+
+        // The poll ends while the database refuses node A's batch: the end is not lost, a later batch writes it.
+        poll.Dispose();
+        ((BusyContactWrites)busy).Busy = true;
+        await RunForAsync(10, [nodeA]);
+        ((BusyContactWrites)busy).Busy = false;
+        await RunForAsync(90, [nodeA]);
+
+        Assert.Null((await StoredAsync(_vm)).HeldUntil);
+        Assert.Equal("Disconnected", nodeB.StatusOf(await StoredAsync(_vm)));
+        Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(other)));
+    }
+
+    [Fact]
     public async Task StatusOf_AgentGoneFromOtherNode_IsDisconnectedAfterTheWindow()
     {
         var nodeA = Node();
@@ -229,5 +257,30 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         _time.Now += TimeSpan.FromSeconds(1);
         using var back = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
         Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(_vm)));
+    }
+}
+
+/// <summary>The real machine store, whose contact writes fail as on a database too busy to take them while <see cref="Busy"/> is set.</summary>
+public class BusyContactWrites : DispatchProxy
+{
+    public IMachineStore Inner { get; set; } = null!;
+
+    public bool Busy { get; set; }
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        if (Busy && targetMethod!.Name == nameof(IMachineStore.TouchAgentsAsync))
+        {
+            return Task.FromException(new StorageBusyException(new TimeoutException("busy, as the test asks")));
+        }
+
+        try
+        {
+            return targetMethod!.Invoke(Inner, args);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            throw e.InnerException;
+        }
     }
 }
