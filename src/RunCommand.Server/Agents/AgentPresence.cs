@@ -94,8 +94,8 @@ public sealed class AgentPresence
         var holds = false;
         foreach (var (key, (vm, at)) in _lastTouch)
         {
-            // None stored: signed off since (a poll ending after the sign-off must not bring it back), or its write failed;
-            // the agent's next call writes at once (TouchAsync).
+            // None stored: signed off since (a poll ending after the sign-off must not bring it back), or its first write
+            // failed; the agent's next call writes at once (TouchAsync).
             if (!_lastStored.TryGetValue(key, out var stored))
             {
                 continue;
@@ -130,7 +130,8 @@ public sealed class AgentPresence
     /// <summary>
     /// Writes <paramref name="due"/> contacts. When the store cannot take them, each VM's stored state goes back to what
     /// it was before (<c>Before</c>; none: its first contact, which the agent's next call writes at once), so the next
-    /// batch writes them again: a poll's end above all, or a live node's lease would keep vouching for a poll gone.
+    /// batch writes them again: a poll's end above all, or a live node's lease would keep vouching for a poll gone. A
+    /// full disk or a busy database is no error here; any other failure (the database unreachable) is thrown on.
     /// </summary>
     private async Task WriteAsync(IReadOnlyList<(AgentContact Contact, (DateTimeOffset, bool)? Before)> due, CancellationToken cancellationToken)
     {
@@ -138,10 +139,8 @@ public sealed class AgentPresence
         {
             await _store.TouchAgentsAsync([.. due.Select(d => d.Contact)], _node, cancellationToken);
         }
-        catch (Exception e) when (e is StorageFullException or StorageBusyException)
+        catch (Exception e)
         {
-            // Presence is a hint: on a full disk (or a database too busy to take it) this node still knows the contact (in memory), and the agent's poll,
-            // which may bring a cancel, must go on rather than fail.
             foreach (var (contact, before) in due)
             {
                 if (before is { } stored)
@@ -152,6 +151,13 @@ public sealed class AgentPresence
                 {
                     _lastStored.TryRemove(contact.Vm.Key, out _);
                 }
+            }
+
+            // Presence is a hint: on a full disk (or a database too busy to take it) this node still knows the contact
+            // (in memory), and the agent's poll, which may bring a cancel, must go on rather than fail.
+            if (e is not (StorageFullException or StorageBusyException))
+            {
+                throw;
             }
         }
     }

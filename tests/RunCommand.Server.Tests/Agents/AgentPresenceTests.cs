@@ -193,11 +193,16 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         poll.Dispose();
     }
 
-    [Fact]
-    public async Task WriteContactsAsync_PollEndsWhileTheDatabaseIsBusy_WritesTheEndWithALaterBatch()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task WriteContactsAsync_PollEndsWhileTheDatabaseIsBusyOrUnreachable_WritesTheEndWithALaterBatch(bool busyNotUnreachable)
     {
         var busy = DispatchProxy.Create<IMachineStore, BusyContactWrites>();
         ((BusyContactWrites)busy).Inner = Storage.Machines;
+        ((BusyContactWrites)busy).Failure = busyNotUnreachable
+            ? new StorageBusyException(new TimeoutException("busy, as the test asks"))
+            : new TimeoutException("unreachable, as the test asks");
         var nodeA = Node(busy);
         var nodeB = Node();
         var other = new VmKey(_vm.SubscriptionId, "rg", "other");
@@ -208,10 +213,20 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         var poll = await nodeA.BeginPollAsync(_vm, CancellationToken.None);
         await RunForAsync(20, [nodeA]);
 
-        // The poll ends while the database refuses node A's batch: the end is not lost, a later batch writes it.
+        // The poll ends while the database refuses node A's batch, or cannot be reached: the end is not lost, a later
+        // batch writes it.
         poll.Dispose();
         ((BusyContactWrites)busy).Busy = true;
-        await RunForAsync(10, [nodeA]);
+        if (busyNotUnreachable)
+        {
+            await RunForAsync(10, [nodeA]);
+        }
+        else
+        {
+            // Thrown on to AgentPresenceWriter, which logs it and writes again at its next tick.
+            await Assert.ThrowsAsync<TimeoutException>(() => RunForAsync(10, [nodeA]));
+        }
+
         ((BusyContactWrites)busy).Busy = false;
         await RunForAsync(90, [nodeA]);
 
@@ -260,10 +275,12 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
     }
 }
 
-/// <summary>The real machine store, whose contact writes fail as on a database too busy to take them while <see cref="Busy"/> is set.</summary>
+/// <summary>The real machine store, whose contact writes fail with <see cref="Failure"/> while <see cref="Busy"/> is set.</summary>
 public class BusyContactWrites : DispatchProxy
 {
     public IMachineStore Inner { get; set; } = null!;
+
+    public Exception Failure { get; set; } = null!;
 
     public bool Busy { get; set; }
 
@@ -271,7 +288,7 @@ public class BusyContactWrites : DispatchProxy
     {
         if (Busy && targetMethod!.Name == nameof(IMachineStore.TouchAgentsAsync))
         {
-            return Task.FromException(new StorageBusyException(new TimeoutException("busy, as the test asks")));
+            return Task.FromException(Failure);
         }
 
         try
