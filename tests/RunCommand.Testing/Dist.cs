@@ -15,6 +15,20 @@ public static class Dist
         EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]);
 
     /// <summary>
+    /// The shipped server (self-contained, ReadyToRun) and the NativeAOT <c>runcmd</c> beside it in <c>dist/server/</c>:
+    /// returns the server's path.
+    /// </summary>
+    public static async Task<string> ShippedServerAsync()
+    {
+        var dll = await EnsureAsync(Path.Combine(Root, "server", "RunCommand.Server.dll"), "server",
+            [.. Directory.EnumerateDirectories(Path.Combine(Repo.Root, "src"))
+                .Select(Path.GetFileName)
+                .Where(project => project != "RunCommand.Agent")
+                .Select(project => $"src/{project}")]);
+        return Path.Combine(Path.GetDirectoryName(dll)!, "RunCommand.Server");
+    }
+
+    /// <summary>
     /// The .deb packages (agent amd64 and arm64, server amd64), with everything they hold; builds whatever is missing
     /// (the NativeAOT agents, the server) on first use.
     /// </summary>
@@ -40,6 +54,7 @@ public static class Dist
                 return artifact;
             }
 
+            Console.Error.WriteLine($"== {Path.GetRelativePath(Repo.Root, artifact)} is missing or older than its sources: packaging/build.sh {target} (a few minutes)");
             await using var build = ChildProcess.Start("packaging", Path.Combine(Repo.Root, "packaging", "build.sh"), target == "all" ? [] : [target]);
             var exit = await build.WaitForExitAsync(TimeSpan.FromMinutes(40));
             return exit == 0 && File.Exists(artifact)
