@@ -31,7 +31,7 @@ public sealed class AgentPresence
     /// What this node last wrote to the store for the VM: the contact, and whether it claimed the agent's poll (absent:
     /// none yet, or signed off since).
     /// </summary>
-    private readonly ConcurrentDictionary<string, (DateTimeOffset Contact, bool Held)> _lastStored = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StoredContact> _lastStored = new(StringComparer.Ordinal);
     private readonly IMachineStore _store;
     private readonly ILeaseStore _leases;
     private readonly string _node;
@@ -76,7 +76,7 @@ public sealed class AgentPresence
         }
 
         var held = IsHeldHere(vm.Key);
-        _lastStored[vm.Key] = (now, held);
+        _lastStored[vm.Key] = new StoredContact(now, held);
         await WriteAsync([(new AgentContact(vm, now, held), null)], cancellationToken);
     }
 
@@ -90,7 +90,7 @@ public sealed class AgentPresence
     public async Task WriteContactsAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var due = new List<(AgentContact Contact, (DateTimeOffset, bool)? Before)>();
+        var due = new List<(AgentContact Contact, StoredContact? Before)>();
         var holds = false;
         foreach (var (key, (vm, at)) in _lastTouch)
         {
@@ -106,7 +106,7 @@ public sealed class AgentPresence
             var contact = held ? now : at;
             if (held ? !stored.Held : stored.Held || at - stored.Contact >= TouchInterval)
             {
-                _lastStored[key] = (contact, held);
+                _lastStored[key] = new StoredContact(contact, held);
                 due.Add((new AgentContact(vm, contact, held), stored));
             }
         }
@@ -133,7 +133,7 @@ public sealed class AgentPresence
     /// batch writes them again: a poll's end above all, or a live node's lease would keep vouching for a poll gone. A
     /// full disk or a busy database is no error here; any other failure (the database unreachable) is thrown on.
     /// </summary>
-    private async Task WriteAsync(IReadOnlyList<(AgentContact Contact, (DateTimeOffset, bool)? Before)> due, CancellationToken cancellationToken)
+    private async Task WriteAsync(IReadOnlyList<(AgentContact Contact, StoredContact? Before)> due, CancellationToken cancellationToken)
     {
         try
         {
@@ -215,6 +215,9 @@ public sealed class AgentPresence
         _activePolls.AddOrUpdate(vm.Key, (vm, 0), (_, p) => (vm, Math.Max(0, p.Polls - 1)));
         _lastTouch[vm.Key] = (vm, _time.GetUtcNow());
     }
+
+    /// <summary>What this node last wrote to the store for a VM: its contact, and whether the write claimed the agent's poll.</summary>
+    private readonly record struct StoredContact(DateTimeOffset Contact, bool Held);
 
     private sealed class PollHandle(AgentPresence owner, VmKey vm) : IDisposable
     {
