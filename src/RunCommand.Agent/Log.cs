@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Critical, "The server refused this agent's credential (HTTP 401): it was revoked or the VM enrolled elsewhere. Delete {CredentialPath} and restart to enroll again")]
     public static partial void AgentTokenRejected(ILogger logger, string credentialPath);
 
+    [LoggerMessage(1019, LogLevel.Warning, "The server refused a poll's credential (HTTP {StatusCode}); polling again at once with a new one: a request sent twice over a broken connection is refused as a replay, a revoked credential again")]
+    public static partial void PollRefusedOnce(ILogger logger, int statusCode);
+
     [LoggerMessage(1012, LogLevel.Information, "Using the saved agent key {KeyPath} as {VmResourceId}")]
     public static partial void UsingSavedKey(ILogger logger, string keyPath, string vmResourceId);
 

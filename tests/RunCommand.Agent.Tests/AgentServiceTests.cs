@@ -427,6 +427,52 @@ public sealed class AgentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_OnePollRefused_PollsAgainAtOnceWithANewAssertionAndRunsOn()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        server.AcceptKeys = true;
+        var options = Options(server.BaseAddress);
+        using var client = new AgentClient(server.BaseAddress, null);
+        using var shutdown = new CancellationTokenSource();
+        var run = Service(options, client).RunAsync(shutdown.Token);
+        await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) >= 1, "the agent polls");
+
+        // The poll held now was let through; the one after this command's report is refused (as a server refuses a request HttpClient sent twice over a
+        // broken connection: a replay); the agent must poll again, not take its credential for revoked.
+        Interlocked.Exchange(ref server.RefusedPolls, 1);
+        server.SetAssignments(AgentFixture.Assignment("echo one", "before-refusal"));
+        await server.Reports["before-refusal"].WaitForTerminalAsync();
+        await AgentFixture.WaitUntilAsync(() => Volatile.Read(ref server.RefusedPolls) < 0, "a poll refused and the next one let through");
+        server.SetAssignments(AgentFixture.Assignment("echo two", "after-refusal"));
+        var after = await server.Reports["after-refusal"].WaitForTerminalAsync();
+
+        Assert.Equal(LocalState.Succeeded, after.State);
+        Assert.False(run.IsCompleted, "the agent exited after one refused poll");
+        await shutdown.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        // Each call signed its own assertion: the poll after the refusal did not send the refused one again.
+        Assert.Equal(server.AgentAuthorizations.Count, server.AgentAuthorizations.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task RunAsync_TwoPollsInARowRefused_ExitsWithUnauthorized()
+    {
+        await using var server = await KestrelFakeServer.StartAsync();
+        server.AcceptKeys = true;
+        var options = Options(server.BaseAddress);
+        using var client = new AgentClient(server.BaseAddress, null);
+        var run = Service(options, client).RunAsync(CancellationToken.None);
+        await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) >= 1, "the agent polls");
+
+        // The poll held now was let through; the next two are refused, as a revoked credential's are.
+        Interlocked.Exchange(ref server.RefusedPolls, 2);
+        server.SetAssignments(AgentFixture.Assignment("echo one", "before-revocation"));
+
+        Assert.Equal(AgentService.ExitUnauthorized, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(Volatile.Read(ref server.RefusedPolls) == 0, "the agent exited before its second poll was refused");
+    }
+
+    [Fact]
     public async Task RunAsync_TokenRevokedWhileScriptRuns_ExitsPromptlyLeavingScriptRunning()
     {
         await using var server = await KestrelFakeServer.StartAsync();

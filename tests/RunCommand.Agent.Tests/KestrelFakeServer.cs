@@ -64,6 +64,9 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
 
     public int BusyRetryAfterSeconds { get; set; } = 1;
 
+    /// <summary>How many of the next goal-state polls answer 401, as a server does to an assertion it has seen before.</summary>
+    public int RefusedPolls;
+
     /// <summary>The agent-version header of each goal-state poll, in order (null: none; lock the list to read it).</summary>
     public List<string?> PollAgentVersions { get; } = [];
 
@@ -179,7 +182,7 @@ internal sealed class KestrelFakeServer : IAsyncDisposable
                 return;
             }
 
-            if (!Authorized(context))
+            if (!Authorized(context) || Interlocked.Decrement(ref RefusedPolls) >= 0)
             {
                 context.Response.StatusCode = 401;
                 return;

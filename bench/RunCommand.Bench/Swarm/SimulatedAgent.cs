@@ -77,6 +77,7 @@ public sealed class SimulatedAgent : IDisposable
         long version = -1;
         var backoff = Backoff.Reconnect();
         var failing = false;
+        var refusedOnce = false;
         while (!stop.IsCancellationRequested)
         {
             try
@@ -91,6 +92,7 @@ public sealed class SimulatedAgent : IDisposable
                 }
 
                 backoff.Reset();
+                refusedOnce = false;
                 version = goal.Version;
                 List<Task>? firstReports = null;
                 foreach (var assignment in goal.Executions)
@@ -119,6 +121,13 @@ public sealed class SimulatedAgent : IDisposable
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 break;
+            }
+            catch (AgentUnauthorizedException e) when (!refusedOnce)
+            {
+                // As the agent does (AgentService): one refusal is polled again at once with a new assertion (a request
+                // HttpClient sent twice over a broken connection is refused as a replay).
+                refusedOnce = true;
+                _counters.Failure(e);
             }
             catch (Exception e)
             {

@@ -262,6 +262,7 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
         var backoff = Backoff.Reconnect();
         var failures = new FailureKindFilter();
         var forgetPending = false;
+        var refusedOnce = false;
         while (!shutdown.IsCancellationRequested)
         {
             try
@@ -274,12 +275,22 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
                 }
 
                 backoff.Reset();
+                refusedOnce = false;
                 version = goalState.Version;
                 // Reconcile at once and poll again; after an idle spell, only once the new executions' first reports
                 // are answered (at most FirstReportsWait), so they go out on the connection this poll just freed.
                 manager.Reconcile(goalState);
                 forgetPending = !await ForgetAsync(manager, goalState.Forget ?? [], shutdown);
                 await WaitForFirstReportsAsync(manager, shutdown);
+            }
+            catch (AgentUnauthorizedException e) when (!refusedOnce)
+            {
+                // HttpClient sends a request again by itself when its connection breaks before the answer
+                // (SocketsHttpHandler's retry), credential and all: a server that had read it the first time (a node
+                // killed under it, its fleet reconnecting) refuses the copy as a replay. The next poll signs a new
+                // assertion; only a refusal of that one too means the credential is gone (docs/agent-protocol.md, "Replay").
+                refusedOnce = true;
+                Log.PollRefusedOnce(logger, e.StatusCode);
             }
             catch (AgentUnauthorizedException)
             {
