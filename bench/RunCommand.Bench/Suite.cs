@@ -96,7 +96,7 @@ public static class Suite
         var failed = new List<string>();
         var load = new List<string> { ProcessStats.LoadAverage() };
         var started = Stopwatch.GetTimestamp();
-        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel}, {context.CliLabel} and {SuiteContext.ServerLabel}{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u}; the server {File.GetLastWriteTimeUtc(SuiteContext.ShippedServerPath + ".dll"):u})" : "")}");
+        Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel}, {context.CliLabel} and {SuiteContext.ServerLabel}{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u})" : "")}{(SuiteContext.ServerIsShipped ? $"; the server built {File.GetLastWriteTimeUtc(SuiteContext.ShippedServerPath + ".dll"):u}" : "")}");
         try
         {
             foreach (var scenario in scenarios)

@@ -14,10 +14,13 @@ public sealed class SuiteContext(bool quick, string scratch, AgentBuild agent = 
     /// <summary>Where packaging/build.sh puts the server that operators install (self-contained, ReadyToRun).</summary>
     public static string ShippedServerPath => Path.Combine(Repo.Root, "dist", "server", "RunCommand.Server");
 
+    /// <summary>True when every scenario starts the shipped server from dist/ (not the development dll, not one set from outside).</summary>
+    public static bool ServerIsShipped => Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER") == ShippedServerPath;
+
     /// <summary>How the suite names the server build every scenario starts: the shipped one from dist/, or the development dll.</summary>
     public static string ServerLabel => string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER"))
         ? "the development server dll under dotnet (JIT)"
-        : Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER") == ShippedServerPath
+        : ServerIsShipped
             ? $"the shipped server ({ShippedServerPath}, ReadyToRun)"
             : $"the server at {Environment.GetEnvironmentVariable("RUNCMD_TEST_SERVER")}";
 
