@@ -424,6 +424,12 @@ public sealed class AgentClient : IExecutionReporter, IOutputUploader, IDisposab
         {
             using var message = new HttpRequestMessage(method, ServerEndpoints.Resolve(server, relativeUri));
             prepare(message);
+            // SocketsHttpHandler sends a request without content again, headers and all, when its kept-alive connection
+            // ends before any byte of the answer: what every held poll meets when its server is killed. A signed
+            // assertion is good for one use, so the copy would be refused as a replay (401). An empty body (Content-Length:
+            // 0) is never sent again: the failure reaches the caller, whose retry signs a new assertion
+            // (docs/agent-protocol.md, "Replay").
+            message.Content ??= new ByteArrayContent([]);
             using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeoutSource.CancelAfter(timeout ?? CallTimeout);
             using var response = await _http.SendAsync(message, timeoutSource.Token);
