@@ -438,8 +438,7 @@ public sealed class AgentServiceTests : IDisposable
         await AgentFixture.WaitUntilAsync(() => PollsSoFar(server) >= 1, "the agent polls");
 
         // The poll held now was let through; the one after this command's report is refused, as a server refuses a
-        // request HttpClient sent twice over a broken connection (a replay): the agent must poll again, not take its
-        // credential for revoked.
+        // request sent twice on the way (a replay): the agent must poll again, not take its credential for revoked.
         Interlocked.Exchange(ref server.RefusedPolls, 1);
         server.SetAssignments(AgentFixture.Assignment("echo one", "before-refusal"));
         await server.Reports["before-refusal"].WaitForTerminalAsync();

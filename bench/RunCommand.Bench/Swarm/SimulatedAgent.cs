@@ -125,7 +125,7 @@ public sealed class SimulatedAgent : IDisposable
             catch (AgentUnauthorizedException e) when (!refusedOnce)
             {
                 // As the agent does (AgentService): one refusal is polled again at once with a new assertion (a request
-                // HttpClient sent twice over a broken connection is refused as a replay).
+                // sent twice on the way is refused as a replay).
                 refusedOnce = true;
                 _counters.Failure(e);
             }

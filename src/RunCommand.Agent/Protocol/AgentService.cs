@@ -285,10 +285,10 @@ public sealed class AgentService(AgentOptions options, AgentClient client, TimeP
             }
             catch (AgentUnauthorizedException e) when (!refusedOnce)
             {
-                // HttpClient sends a request again by itself when its connection breaks before the answer
-                // (SocketsHttpHandler's retry), credential and all: a server that had read it the first time (a node
-                // killed under it, its fleet reconnecting) refuses the copy as a replay. The next poll signs a new
-                // assertion; only a refusal of that one too means the credential is gone (docs/agent-protocol.md, "Replay").
+                // A copy of a request, credential and all, is refused as a replay by a server that read the first one.
+                // The agent's own HttpClient no longer sends copies (AgentClient gives every call a body), but something on
+                // the way (a proxy) may. The next poll signs a new assertion; only a refusal of that one too means the
+                // credential is gone (docs/agent-protocol.md, "Replay").
                 refusedOnce = true;
                 Log.PollRefusedOnce(logger, e.StatusCode);
             }
