@@ -142,6 +142,37 @@ public sealed class SpareWrapperTests : IDisposable
     }
 
     [Fact]
+    public async Task Spare_HasForkedItsScriptsProcessBeforeTheLaunch_TheLaunchOnlyExecsIt()
+    {
+        // The fork of the script's process is paid while the spare waits (docs/performance.md, item 49): the script runs
+        // as the very process that waited beside the spare, and that one held neither the agent's output nor a file.
+        var manager = await ManagerWithSpareAsync();
+        var spare = manager.SpareWrapperPid!.Value;
+        var child = await ChildOfAsync(spare);
+        Assert.Equal("/dev/null", new FileInfo($"/proc/{child}/fd/2").LinkTarget);
+        Assert.StartsWith("pipe:", new FileInfo($"/proc/{child}/fd/0").LinkTarget, StringComparison.Ordinal);
+        Assert.StartsWith("pipe:", new FileInfo($"/proc/{child}/fd/1").LinkTarget, StringComparison.Ordinal);
+        Assert.NotEqual(new FileInfo("/proc/self/fd/1").LinkTarget, new FileInfo($"/proc/{child}/fd/1").LinkTarget);
+
+        var run = await RunAsync(manager, AgentFixture.Assignment("echo $$ $PPID"));
+
+        Assert.Equal(LocalState.Succeeded, run.Final.State);
+        Assert.Equal($"{child} {spare}\n", run.Stdout);
+    }
+
+    /// <summary>The one child of <paramref name="pid"/>, once it has one.</summary>
+    private static async Task<int> ChildOfAsync(int pid)
+    {
+        List<int> children = [];
+        await AgentFixture.WaitUntilAsync(() =>
+        {
+            children = File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+            return children.Count > 0;
+        }, "the spare forks its child");
+        return Assert.Single(children);
+    }
+
+    [Fact]
     public async Task Spare_ItsAgentGone_EndsWithNothingRunAndItsCgroupGoes()
     {
         var (manager, shutdown) = _fixture.NewManager(settings: WithCgroups);

@@ -9,39 +9,47 @@ namespace RunCommand.Agent.Execution;
 /// A wrapper spawned ahead of its script: a <c>/bin/sh</c> in a session of its own that has already joined a fresh
 /// cgroup and waits on its stdin (the agent's pipe) for the launch it will carry out. Joining a cgroup waits for a kernel
 /// RCU grace period unless another join happened a few milliseconds before (10-17 ms at the median on this kind of
-/// machine, docs/performance.md, item 39), which a spare pays while nothing waits for it; a launch then costs a write
-/// into the pipe and one fork and exec of the spare. The spare does what <see cref="ProcessLauncher.WrapperScript"/>
-/// does, in the same order of guarantees: the cgroup before the script exists, its stdio into the execution's files,
-/// the working directory, the exit code in one write; and it is the same shell, so the script cannot tell them apart.
+/// machine, docs/performance.md, item 39), which a spare pays while nothing waits for it, as it pays the fork of the
+/// script's process (item 49); a launch then costs a write into the pipe and one exec. The spare does what
+/// <see cref="ProcessLauncher.WrapperScript"/> does, in the same order of guarantees: the cgroup before the script
+/// exists, its stdio into the execution's files, the working directory, the exit code in one write; and it is the same
+/// shell, so the script cannot tell them apart.
 /// </summary>
 internal sealed class SpareWrapper : IDisposable
 {
     /// <summary>
-    /// The spare's program. Constant text: the launch arrives on stdin as one line of single-quoted words (newlines
+    /// The spare's program. Constant text. Once in its cgroup the spare forks the child that will become the script
+    /// (a command substitution, so the child keeps the pipe as its stdin and default signal dispositions, which an
+    /// asynchronous list would not), and the child waits on the pipe: the fork is paid while nothing waits for it, and a
+    /// launch costs the child's exec alone. The launch arrives on stdin as one line of single-quoted words (newlines
     /// inside a value written as <c>'"$__n"'</c>), which the shell's own <c>eval</c> makes the positional parameters:
     /// the number of words after the first, the execution directory, the working directory, the number k of variables,
-    /// k "NAME=value" variables, then the command. A launch cut short (the agent died while writing it) or no launch at
-    /// all (the agent closed the pipe) ends the spare with 125 and nothing run. The variables are exported in the
-    /// subshell that execs the command, so the wrapper keeps its own state for the exit code. Its stdout and stderr are
-    /// /dev/null from its spawn until the launch says where the output goes: a spare never holds the agent's own output
-    /// open, not even for the moment before its first line runs.
+    /// k "NAME=value" variables, then the command. The child prints the execution directory into the substitution, takes
+    /// the execution's files as its stdio (which ends the substitution's output), changes to the working directory,
+    /// exports the variables and execs the command; the spare waits for it and writes its exit code there in one write.
+    /// A launch cut short (the agent died while writing it) or no launch at all (the agent closed the pipe) ends the
+    /// spare with 125 and nothing run. Its stdout and stderr are /dev/null from its spawn: a spare never holds the
+    /// agent's own output open, not even for the moment before its first line runs.
     /// </summary>
     public const string Script =
         """
         if [ -n "$1" ]; then echo $$ >"$1/cgroup.procs" || exit 1; fi
         __n='
         '
-        IFS= read -r __runcmd_l || exit 125
-        eval "set -- $__runcmd_l" || exit 125
-        [ "$#" -ge 5 ] && [ "$1" = "$(($# - 1))" ] || exit 125
-        d=$2 w=$3 __runcmd_k=$4; shift 4
-        exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
-        cd "$w" || cd /
-        (
+        __runcmd_d=$(
+            IFS= read -r __runcmd_l || exit 125
+            eval "set -- $__runcmd_l" || exit 125
+            [ "$#" -ge 5 ] && [ "$1" = "$(($# - 1))" ] || exit 125
+            d=$2 w=$3 __runcmd_k=$4; shift 4
+            printf '%s' "$d"
+            exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
+            cd "$w" || cd /
             while [ "$__runcmd_k" -gt 0 ]; do export "$1"; shift; __runcmd_k=$((__runcmd_k - 1)); done
-            exec "$@"
-        ) 3<"$d/script"
-        printf '%s\n' "$?" >"$d/exitcode"
+            exec "$@" 3<"$d/script"
+        )
+        __runcmd_s=$?
+        [ -n "$__runcmd_d" ] || exit 125
+        printf '%s\n' "$__runcmd_s" >"$__runcmd_d/exitcode"
         """;
 
     /// <summary>Largest launch a spare takes: the shell reads its line a byte at a time (about 0.5 µs each).</summary>
