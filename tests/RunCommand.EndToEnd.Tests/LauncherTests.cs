@@ -21,13 +21,7 @@ public sealed class LauncherTests : IDisposable
         var first = await RunAsync("--version");
         // The server's build (./runcmd up builds it after the CLI) runs npm, which creates the portal's node_modules:
         // that is no source of the CLI's, so the next command must not build again.
-        var nodeModules = Path.Combine(_copy, "src", "RunCommand.Portal", "node_modules");
-        if (Directory.Exists(nodeModules))
-        {
-            Directory.Delete(nodeModules, recursive: true);
-        }
-
-        Directory.CreateDirectory(nodeModules);
+        Directory.CreateDirectory(Path.Combine(_copy, "src", "RunCommand.Portal", "node_modules"));
         var second = await RunAsync("--version");
 
         Assert.True(first.ExitCode == 0, first.Stderr);
@@ -60,15 +54,18 @@ public sealed class LauncherTests : IDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Copies the sources, without the portal's node_modules (npm's, not a source; the CLI never needs it).</summary>
     private static void CopyDirectory(string from, string to)
     {
-        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
+        static bool IsSource(string path) => !path.Split(Path.DirectorySeparatorChar).Contains("node_modules");
+
+        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories).Where(IsSource))
         {
             Directory.CreateDirectory(dir.Replace(from, to, StringComparison.Ordinal));
         }
 
         Directory.CreateDirectory(to);
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories).Where(IsSource))
         {
             File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
         }
