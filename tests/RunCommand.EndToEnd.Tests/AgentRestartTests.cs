@@ -96,11 +96,20 @@ public sealed class AgentRestartTests(StackFixture fixture) : IClassFixture<Stac
         await agent.Process.KillHardAsync();
 
         // The poll the agent held ends with its connection; from then on only the last contact counts.
-        var shown = await Wait.UntilAsync(async () =>
+        VirtualMachineResource shown;
+        try
         {
-            var v = await _stack.Client.GetVmAsync(_stack.Vm(vm));
-            return v.Properties.AgentInstanceView.Status == "Connected" ? null : v;
-        }, TimeSpan.FromSeconds(40), "the VM to show its agent as not connected");
+            shown = await Wait.UntilAsync(async () =>
+            {
+                var v = await _stack.Client.GetVmAsync(_stack.Vm(vm));
+                return v.Properties.AgentInstanceView.Status == "Connected" ? null : v;
+            }, TimeSpan.FromSeconds(40), "the VM to show its agent as not connected");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\nThe server's output:\n{_stack.Server.Process.Output}\nThe agent's output:\n{agent.Process.Output}", e);
+        }
+
         Assert.Equal("Disconnected", shown.Properties.AgentInstanceView.Status);
         Assert.NotNull(shown.Properties.AgentInstanceView.LastContact);
     }

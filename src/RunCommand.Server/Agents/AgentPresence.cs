@@ -61,7 +61,19 @@ public sealed class AgentPresence
             _lastStored.TryUpdate(vm.Key, stored with { Held = false }, stored);
         }
 
-        await TouchAsync(vm, cancellationToken);
+        try
+        {
+            await TouchAsync(vm, cancellationToken);
+        }
+        catch
+        {
+            // No handle reaches the caller, so nothing else would end this poll: the agent left while its contact was
+            // written (the request aborted), or the database failed. Counted on, it would show the machine Connected
+            // for as long as this node lives.
+            EndPoll(vm);
+            throw;
+        }
+
         return new PollHandle(this, vm);
     }
 

@@ -235,6 +235,30 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         Assert.Equal("Connected", nodeB.StatusOf(await StoredAsync(other)));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task BeginPollAsync_FirstContactWriteFails_ThePollItBeganDoesNotStayHeld(bool canceledNotUnreachable)
+    {
+        // The agent's first poll on this node writes its contact at once; the agent is killed during that write (its
+        // request aborted), or the database fails it. No handle reaches the poll's endpoint, so nothing else ends it.
+        var failing = DispatchProxy.Create<IMachineStore, BusyContactWrites>();
+        ((BusyContactWrites)failing).Inner = Storage.Machines;
+        ((BusyContactWrites)failing).Failure = canceledNotUnreachable
+            ? new OperationCanceledException("the agent's connection closed, as the test asks")
+            : new TimeoutException("unreachable, as the test asks");
+        ((BusyContactWrites)failing).Busy = true;
+        var node = Node(failing);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => node.BeginPollAsync(_vm, CancellationToken.None));
+        ((BusyContactWrites)failing).Busy = false;
+        await RunForAsync(90, [node]);
+
+        Assert.Equal(0, node.OpenPolls);
+        Assert.Null((await StoredAsync(_vm)).HeldUntil);
+        Assert.Equal("Disconnected", node.StatusOf(await StoredAsync(_vm)));
+    }
+
     [Fact]
     public async Task StatusOf_AgentGoneFromOtherNode_IsDisconnectedAfterTheWindow()
     {
