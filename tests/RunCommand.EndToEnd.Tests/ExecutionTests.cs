@@ -285,6 +285,9 @@ public sealed class ExecutionTests(StackFixture fixture) : IClassFixture<StackFi
 
         await _stack.StartAsync(target, Stack.Script($"echo slow >> {counter}; sleep 600"));
         await _stack.WaitForStateAsync(target, v => v.ExecutionState == ExecutionStates.Running, TimeSpan.FromSeconds(20), "the slow script to run");
+        // Running means launched, not that its first line has run yet: a replacement before then would cancel a script
+        // that never wrote (as it should), so wait for its line.
+        await Wait.UntilAsync(() => File.ReadAllLines(counter).Length == 2, TimeSpan.FromSeconds(20), "the slow script's first line");
         var replaced = await _stack.RunAsync(target, Stack.Script("echo replaced"));
 
         Assert.Equal("replaced\n", replaced.Properties!.InstanceView!.Output);
