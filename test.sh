@@ -122,9 +122,21 @@ while read -r f p; do
     failed=$((failed + f))
 done < <(sed -nE 's/.*Failed:[[:space:]]+([0-9]+), Passed:[[:space:]]+([0-9]+).*/\1 \2/p' "$log")
 
+# Each failed test's name and the start of its message, printed again at the very end: a reader of the output's tail
+# (CI shows only its last lines) learns which test failed and why, not only that one did.
+failures="$(mktemp)"
+trap 'rm -f "$log" "$machine_log" "${partition_out:-}" "${faults_out:-}" "$failures"; [[ -n "${vmstat_pid:-}" ]] && kill "$vmstat_pid" 2>/dev/null' EXIT
+awk '
+    /^[[:space:]]+Failed [A-Za-z_][A-Za-z0-9_.]*/ { print; shown = 0; inside = 1; next }
+    /aborted|Test host process crashed|exited with error/ { print; next }
+    inside && /^[[:space:]]+(Stack Trace|Standard Output Messages):/ { inside = 0; next }
+    inside && shown < 12 { print; shown++ }
+' "$log" >"$failures"
+
 # The portal's client-side unit tests (vitest; the build installed its node_modules with npm ci).
 (cd src/RunCommand.Portal && NO_COLOR=1 npx --no-install vitest run) 2>&1 | tee "$log"
 portal_rc=${PIPESTATUS[0]}
+grep -E '^[[:space:]]*(FAIL|×)' "$log" >>"$failures"
 portal_passed=$(sed -nE 's/^[[:space:]]*Tests[[:space:]].*[^0-9]([0-9]+) passed.*/\1/p' "$log" | tail -1)
 portal_failed=$(sed -nE 's/^[[:space:]]*Tests[[:space:]]+([0-9]+) failed.*/\1/p' "$log" | tail -1)
 passed=$((passed + ${portal_passed:-0}))
@@ -146,6 +158,10 @@ fi
 if [[ $failed -ne 0 && -s "$machine_log" ]]; then
     echo "== the machine during the tests (vmstat every 5 s: r = runnable, b = blocked on I/O, wa = I/O wait)"
     cat "$machine_log"
+fi
+if [[ $failed -ne 0 && -s "$failures" ]]; then
+    echo "== what failed (repeated from above)"
+    cat "$failures"
 fi
 
 echo "tests: $passed passed, $failed failed"
