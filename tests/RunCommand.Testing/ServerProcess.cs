@@ -35,13 +35,35 @@ public sealed class ServerProcess : IAsyncDisposable
     public bool IsHttps => Url.StartsWith("https://", StringComparison.Ordinal);
 
     /// <summary>
-    /// Starts a server and waits until it answers <c>/healthz</c>. <paramref name="spawned"/> gets the process as soon as it
-    /// exists, before that answer (a benchmark samples its CPU while it starts).
+    /// Starts a server and waits until it says it listens and answers <c>/healthz</c>. <paramref name="spawned"/> gets the
+    /// process as soon as it exists, before that answer (a benchmark samples its CPU while it starts). Without
+    /// <paramref name="port"/>, a free port is chosen; another test process may take the same one before this server binds
+    /// it (the kernel hands a port freed by one to the next that asks), and then this one starts again on another.
     /// </summary>
     public static async Task<ServerProcess> StartAsync(string dataDir, bool https = false, IEnumerable<string>? extraArgs = null, int? port = null, IDictionary<string, string>? environment = null,
         Action<ChildProcess>? spawned = null, string? workingDirectory = null)
     {
-        var url = $"{(https ? "https" : "http")}://127.0.0.1:{port ?? FreePort()}";
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnAsync(port ?? FreePort(), dataDir, https, extraArgs, environment, spawned, workingDirectory);
+            }
+            catch (InvalidOperationException e) when (port is null && attempt < 3 && e.Message.Contains(CannotListen, StringComparison.Ordinal))
+            {
+                // The port was taken between FreePort and the server's bind: another one.
+            }
+        }
+    }
+
+    /// <summary>What the server prints when it cannot bind its address (Program.cs), and once it has bound it.</summary>
+    private const string CannotListen = "error: cannot listen on ";
+    private const string Listening = "RunCommand server listening on ";
+
+    private static async Task<ServerProcess> StartOnAsync(int port, string dataDir, bool https, IEnumerable<string>? extraArgs, IDictionary<string, string>? environment,
+        Action<ChildProcess>? spawned, string? workingDirectory)
+    {
+        var url = $"{(https ? "https" : "http")}://127.0.0.1:{port}";
         var args = new List<string> { "--urls", url, "--data-dir", dataDir };
         if (TestStore.Current == TestStore.Postgres && extraArgs?.Contains("--postgres") != true && environment?.ContainsKey("RUNCMD_POSTGRES") != true)
         {
@@ -58,7 +80,10 @@ public sealed class ServerProcess : IAsyncDisposable
         spawned?.Invoke(process);
         var server = new ServerProcess(process, url, dataDir);
         using var probe = server.CreateHttpClient(token: null);
-        await process.WaitUntilStartedAsync(async () => (await probe.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK,
+        // Its own line first: a /healthz answer alone may come from another test's server that took the port, while this
+        // one is failing to bind it.
+        await process.WaitUntilStartedAsync(async () => process.Output.Contains(Listening, StringComparison.Ordinal)
+                && (await probe.GetAsync("/healthz")).StatusCode == HttpStatusCode.OK,
             TimeSpan.FromSeconds(60), "the server to answer /healthz");
         return server;
     }
