@@ -6,7 +6,8 @@ root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 cd "$root"
 
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# Every temporary file and the vmstat logger, whichever of them this run made.
+trap 'rm -f "$log" "${machine_log:-}" "${partition_out:-}" "${faults_out:-}" "${failures:-}"; [[ -n "${vmstat_pid:-}" ]] && kill "$vmstat_pid" 2>/dev/null' EXIT
 
 # What the tests need from Debian, installed when missing (the tests run as root, as CI does): PostgreSQL for the
 # storage and end-to-end tests, Chromium for the portal's browser tests, systemd-analyze for the unit files, ss (iproute2)
@@ -70,7 +71,6 @@ fi
 # What the machine did during the tests (vmstat every 5 s), printed when a test fails: a process that misses its start
 # is told apart from a machine that stalled.
 machine_log="$(mktemp)"
-trap 'rm -f "$log" "$machine_log"; [[ -n "${vmstat_pid:-}" ]] && kill "$vmstat_pid" 2>/dev/null' EXIT
 if command -v vmstat >/dev/null 2>&1; then
     vmstat -t -w 5 >"$machine_log" 2>&1 &
     vmstat_pid=$!
@@ -86,7 +86,6 @@ if [[ $# -eq 0 ]]; then
     # A run beside another writes to a file, added to the log once it ends.
     partition_out="$(mktemp)"
     faults_out="$(mktemp)"
-    trap 'rm -f "$log" "$machine_log" "$partition_out" "$faults_out"; [[ -n "${vmstat_pid:-}" ]] && kill "$vmstat_pid" 2>/dev/null' EXIT
     dotnet test tests/RunCommand.Faults.Tests -c Release --no-build -nologo --filter "FullyQualifiedName~RunCommand.Faults.Tests.PartitionTests" >"$partition_out" 2>&1 &
     partition_pid=$!
     dotnet test RunCommand.slnx -c Release --no-build -nologo --filter "FullyQualifiedName!~RunCommand.Faults.Tests" 2>&1 | tee "$log"
@@ -125,7 +124,6 @@ done < <(sed -nE 's/.*Failed:[[:space:]]+([0-9]+), Passed:[[:space:]]+([0-9]+).*
 # Each failed test's name and the start of its message, printed again at the very end: a reader of the output's tail
 # (CI shows only its last lines) learns which test failed and why, not only that one did.
 failures="$(mktemp)"
-trap 'rm -f "$log" "$machine_log" "${partition_out:-}" "${faults_out:-}" "$failures"; [[ -n "${vmstat_pid:-}" ]] && kill "$vmstat_pid" 2>/dev/null' EXIT
 awk '
     /^[[:space:]]+Failed [A-Za-z_][A-Za-z0-9_.]*/ { print; shown = 0; inside = 1; next }
     /aborted|Test host process crashed|exited with error/ { print; next }

@@ -198,12 +198,10 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
     [InlineData(false)]
     public async Task WriteContactsAsync_PollEndsWhileTheDatabaseIsBusyOrUnreachable_WritesTheEndWithALaterBatch(bool busyNotUnreachable)
     {
-        var busy = DispatchProxy.Create<IMachineStore, BusyContactWrites>();
-        ((BusyContactWrites)busy).Inner = Storage.Machines;
-        ((BusyContactWrites)busy).Failure = busyNotUnreachable
+        var busy = BusyContactWrites.Over(Storage.Machines, busyNotUnreachable
             ? new StorageBusyException(new TimeoutException("busy, as the test asks"))
-            : new TimeoutException("unreachable, as the test asks");
-        var nodeA = Node(busy);
+            : new TimeoutException("unreachable, as the test asks"));
+        var nodeA = Node((IMachineStore)busy);
         var nodeB = Node();
         var other = new VmKey(_vm.SubscriptionId, "rg", "other");
         await Storage.Machines.EnrollAgentAsync(other, "local", AgentCredential.None, "host", "1.0", null, _time.GetUtcNow(), CancellationToken.None);
@@ -216,7 +214,7 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
         // The poll ends while the database refuses node A's batch, or cannot be reached: the end is not lost, a later
         // batch writes it.
         poll.Dispose();
-        ((BusyContactWrites)busy).Busy = true;
+        busy.Busy = true;
         if (busyNotUnreachable)
         {
             await RunForAsync(10, [nodeA]);
@@ -227,7 +225,7 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
             await Assert.ThrowsAsync<TimeoutException>(() => RunForAsync(10, [nodeA]));
         }
 
-        ((BusyContactWrites)busy).Busy = false;
+        busy.Busy = false;
         await RunForAsync(90, [nodeA]);
 
         Assert.Null((await StoredAsync(_vm)).HeldUntil);
@@ -242,16 +240,14 @@ public sealed class AgentPresenceTests() : SqliteStoreTests("rc-presence-")
     {
         // The agent's first poll on this node writes its contact at once; the agent is killed during that write (its
         // request aborted), or the database fails it. No handle reaches the poll's endpoint, so nothing else ends it.
-        var failing = DispatchProxy.Create<IMachineStore, BusyContactWrites>();
-        ((BusyContactWrites)failing).Inner = Storage.Machines;
-        ((BusyContactWrites)failing).Failure = canceledNotUnreachable
+        var failing = BusyContactWrites.Over(Storage.Machines, canceledNotUnreachable
             ? new OperationCanceledException("the agent's connection closed, as the test asks")
-            : new TimeoutException("unreachable, as the test asks");
-        ((BusyContactWrites)failing).Busy = true;
-        var node = Node(failing);
+            : new TimeoutException("unreachable, as the test asks"));
+        failing.Busy = true;
+        var node = Node((IMachineStore)failing);
 
         await Assert.ThrowsAnyAsync<Exception>(() => node.BeginPollAsync(_vm, CancellationToken.None));
-        ((BusyContactWrites)failing).Busy = false;
+        failing.Busy = false;
         await RunForAsync(90, [node]);
 
         Assert.Equal(0, node.OpenPolls);
@@ -307,6 +303,15 @@ public class BusyContactWrites : DispatchProxy
     public Exception Failure { get; set; } = null!;
 
     public bool Busy { get; set; }
+
+    /// <summary><paramref name="inner"/> behind the proxy (cast it to <see cref="IMachineStore"/>), failing with <paramref name="failure"/>.</summary>
+    public static BusyContactWrites Over(IMachineStore inner, Exception failure)
+    {
+        var proxy = (BusyContactWrites)(object)Create<IMachineStore, BusyContactWrites>();
+        proxy.Inner = inner;
+        proxy.Failure = failure;
+        return proxy;
+    }
 
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
     {
