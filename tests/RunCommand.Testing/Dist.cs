@@ -12,7 +12,7 @@ public static class Dist
 
     /// <summary>The NativeAOT agent for linux-x64, built by the project's own build.</summary>
     public static Task<string> NativeAgentAsync() =>
-        EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts"]);
+        EnsureAsync(Path.Combine(Root, "linux-x64", "runcmd-agent"), "agent-linux-x64", ["src/RunCommand.Agent", "src/RunCommand.Contracts", "src/Native"]);
 
     /// <summary>
     /// The shipped server (self-contained, ReadyToRun) and the NativeAOT <c>runcmd</c> beside it in <c>dist/server/</c>:
