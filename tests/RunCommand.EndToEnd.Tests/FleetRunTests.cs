@@ -80,6 +80,8 @@ public sealed class FleetRunTests(FleetFixture fixture) : IClassFixture<FleetFix
         Assert.Equal(FleetFixture.AgentCount - 3, instance.Counts[FleetTargetStates.NotStarted]);
         Assert.Equal(0, instance.Counts[ExecutionStates.Succeeded] + instance.Counts[ExecutionStates.Running] + instance.Counts[ExecutionStates.Pending]);
         Assert.All(instance.Targets.Where(t => t.State == ExecutionStates.Failed), t => Assert.Equal(7, t.ExitCode));
+        // The view says how much output each target has: here its tails are all of it.
+        Assert.All(instance.Targets.Where(t => t.State == ExecutionStates.Failed), t => Assert.Equal((0L, 8L), (t.OutputLength, t.ErrorLength)));
         // The full output is on each target's own run command.
         var first = instance.Targets.First(t => t.State == ExecutionStates.Failed);
         var vmName = first.ResourceId[(first.ResourceId.LastIndexOf('/') + 1)..];
@@ -177,6 +179,14 @@ public sealed class FleetRunTests(FleetFixture fixture) : IClassFixture<FleetFix
 
         Assert.Equal(1, failed.ExitCode);
         Assert.Contains("=== node02 (Failed, exit code 3) ===\n--- stderr ---\nbad\n", failed.Stdout, StringComparison.Ordinal);
+
+        // Output longer than the view's 4 KiB tail is read whole from the target's run command.
+        var big = await cli.RunAsync("fleet", "run-command", "create", "-g", "e2e", "-n", "cli-big", "--target-vms", "node03", "--script", "seq 1 3000; seq 1 2000 >&2");
+
+        Assert.True(big.ExitCode == 0, big.Stdout + big.Stderr);
+        var stdout = string.Concat(Enumerable.Range(1, 3000).Select(i => $"{i}\n"));
+        var stderr = string.Concat(Enumerable.Range(1, 2000).Select(i => $"{i}\n"));
+        Assert.Contains($"=== node03 (Succeeded, exit code 0) ===\n{stdout}--- stderr ---\n{stderr}Summary:", big.Stdout, StringComparison.Ordinal);
 
         var listed = await cli.RunAsync("fleet", "run-command", "list", "-g", "e2e", "-o", "table");
         Assert.Contains("cli-web", listed.Stdout, StringComparison.Ordinal);

@@ -207,6 +207,16 @@ internal static class FleetCommands
         }
     }
 
+    /// <summary>
+    /// True when <paramref name="target"/> has ended and its <c>output</c> and <c>error</c> are every byte the server
+    /// holds (a short output, the usual case): printing a fleet's report then costs no request per machine. A tail that
+    /// was cut (or decoded with replacements), a target still running, or a server that sends no lengths: false.
+    /// </summary>
+    internal static bool HoldsWholeOutput(FleetTargetStatus target) =>
+        ExecutionStates.IsTerminal(target.State)
+        && target.OutputLength is { } stdout && Encoding.UTF8.GetByteCount(target.Output ?? "") == stdout
+        && target.ErrorLength is { } stderr && Encoding.UTF8.GetByteCount(target.Error ?? "") == stderr;
+
     private static string Counts(FleetRunResource view)
     {
         var counts = view.Properties?.InstanceView?.Counts ?? new Dictionary<string, int>();
@@ -274,13 +284,16 @@ internal static class FleetCommands
         return state == FleetRunStates.Succeeded ? ExitCodes.Success : ExitCodes.Failure;
     }
 
-    /// <summary>The whole output of a target from its run command; the 4 KiB tails when it cannot be read (e.g. deleted since).</summary>
     /// <summary>Requests for machines' output in flight at once while a fleet run's report is printed.</summary>
     private const int OutputFetchConcurrency = 8;
 
+    /// <summary>
+    /// The whole output of a target: the run's view when its tails are the whole of it, else read from the target's
+    /// run command; the 4 KiB tails when that cannot be read (e.g. deleted since).
+    /// </summary>
     private static async Task<(string Stdout, string Stderr)> FullOutputAsync(RunCommandClient client, FleetTargetStatus target, string runCommandName, CancellationToken cancellationToken)
     {
-        if (target.StartTime is null || ParseTarget(target.ResourceId, runCommandName) is not { } command)
+        if (target.StartTime is null || HoldsWholeOutput(target) || ParseTarget(target.ResourceId, runCommandName) is not { } command)
         {
             return (target.Output ?? "", target.Error ?? "");
         }

@@ -113,6 +113,15 @@ public sealed record FleetTargetStatus
     /// <summary>Last 4 KiB of stderr.</summary>
     public string? Error { get; init; }
 
+    /// <summary>
+    /// RunCommand extension: bytes of stdout the server holds for this target, all of them once the target has ended.
+    /// When it is the length of <see cref="Output"/> in UTF-8, <see cref="Output"/> is the whole stdout.
+    /// </summary>
+    public long? OutputLength { get; init; }
+
+    /// <summary>RunCommand extension: bytes of stderr the server holds for this target (see <see cref="OutputLength"/>).</summary>
+    public long? ErrorLength { get; init; }
+
     public string? Message { get; init; }
 }
 

@@ -357,6 +357,8 @@ public sealed class FleetService(
             EndTime = execution.EndTime,
             Output = RunCommandViews.Utf8Tail(found.StdoutTail),
             Error = RunCommandViews.Utf8Tail(found.StderrTail),
+            OutputLength = execution.StdoutLength,
+            ErrorLength = execution.StderrLength,
             Message = execution.Message,
         };
     }
