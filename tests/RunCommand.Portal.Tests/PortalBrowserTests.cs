@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Playwright;
 using RunCommand.Client;
+using RunCommand.Contracts.Arm;
 using RunCommand.Testing;
 using static RunCommand.Portal.Tests.PortalSteps;
 
@@ -210,9 +211,38 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
             await ExpectTextAsync(row, "fleet says hi");
         }
 
+        // Each machine's whole output is shown: no note that only its tail is.
+        await Assertions.Expect(page.GetByTestId("output-cut")).ToHaveCountAsync(0);
         await ExpectTextAsync(page.Locator("section.group"), "3 machines");
         await ExpectAccessibleAsync(page, "the fleet run page");
         await ScreenshotAsync(page, "fleet-run");
+    }
+
+    [Fact]
+    public async Task FleetRun_OutputLongerThanItsTail_SaysSoAndHowLongItIs()
+    {
+        var tag = Unique("fleetbig");
+        var vm = Unique("pbig");
+        await _stack.StartAgentsAsync([vm], new Dictionary<string, string> { ["fleet"] = tag });
+        var run = new FleetRunRef(_stack.Server.SubscriptionId, "e2e", Unique("big"));
+        await _stack.Client.CreateFleetRunAsync(run, new FleetRunResource
+        {
+            Location = "local",
+            Properties = new FleetRunProperties
+            {
+                Targets = new FleetTargets { Tags = new Dictionary<string, string> { ["fleet"] = tag } },
+                Source = new RunCommandSource { Script = "seq 1 3000; echo done >&2" },
+            },
+        });
+        var page = await SignedInAsAdminAsync();
+
+        await page.GotoAsync($"/portal/#/fleet/e2e/{run.Name}");
+
+        await ExpectTextAsync(page.GetByTestId("fleet-progress"), "1 of 1 machines done", 120_000);
+        var row = page.GetByTestId("fleet-target");
+        await ExpectTextAsync(row, "3000");
+        // seq 1 3000 prints 13,893 bytes, of which the view holds the last 4 KiB.
+        await ExpectTextAsync(row.GetByTestId("output-cut"), "stdout 13,893 bytes, stderr 5 bytes");
     }
 
     [Fact]

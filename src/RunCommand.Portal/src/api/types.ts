@@ -128,6 +128,9 @@ export interface FleetTargetStatus {
   endTime?: string;
   output?: string;
   error?: string;
+  /** Bytes of stdout the server holds (RunCommand extension); `output` is its last 4 KiB. */
+  outputLength?: number;
+  errorLength?: number;
   message?: string;
 }
 

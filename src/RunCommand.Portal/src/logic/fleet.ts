@@ -44,3 +44,19 @@ export function groupOutputs(targets: FleetTargetStatus[]): OutputGroup[] {
   }
   return [...groups.values()].sort((a, b) => b.targets.length - a.targets.length);
 }
+
+/** UTF-8 bytes of a text, as the server counts output. */
+function utf8Length(text: string | undefined): number {
+  return new TextEncoder().encode(text ?? "").length;
+}
+
+/**
+ * A target's stdout and stderr sizes in bytes when its view shows only their last 4 KiB (the run command on the
+ * machine has all of it); null when the tails are the whole output, or when the server sends no sizes.
+ */
+export function cutOutput(t: FleetTargetStatus): { output: number; error: number } | null {
+  if (t.outputLength === undefined || t.errorLength === undefined) {
+    return null;
+  }
+  return utf8Length(t.output) < t.outputLength || utf8Length(t.error) < t.errorLength ? { output: t.outputLength, error: t.errorLength } : null;
+}

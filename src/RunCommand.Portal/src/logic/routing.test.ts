@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseMachineId, runCommandPath } from "./ids";
 import { machineHref, parseRoute, runCommandHref } from "./router";
 import { orderSteps } from "./deployments";
-import { groupOutputs, progressOf } from "./fleet";
+import { cutOutput, groupOutputs, progressOf } from "./fleet";
 
 describe("routes", () => {
   it("round-trips machine and run command links, escaping names", () => {
@@ -69,5 +69,14 @@ describe("fleet progress", () => {
       { resourceId: "c", state: "Succeeded", exitCode: 0, output: "ok\n" },
     ]);
     expect(groups.map((g) => g.targets)).toEqual([["a", "c"], ["b"]]);
+  });
+
+  it("says when a target's output is longer than the tail its view shows", () => {
+    const ended = { resourceId: "a", state: "Succeeded", output: "hi ✓\n", error: "", outputLength: 7, errorLength: 0 };
+    expect(cutOutput(ended)).toBeNull();
+    expect(cutOutput({ ...ended, outputLength: 9000 })).toEqual({ output: 9000, error: 0 });
+    expect(cutOutput({ ...ended, errorLength: 5000 })).toEqual({ output: 7, error: 5000 });
+    // An older server sends no sizes: nothing is claimed.
+    expect(cutOutput({ resourceId: "a", state: "Succeeded", output: "x" })).toBeNull();
   });
 });

@@ -1,11 +1,11 @@
 import { useId, useState } from "react";
 import { ApiError, ApiVersions } from "../api/client";
-import type { FleetRun } from "../api/types";
+import type { FleetRun, FleetTargetStatus } from "../api/types";
 import { ScriptFieldsEditor } from "../components/ScriptFieldsEditor";
 import { Empty, ErrorBox, FormErrors, Loading, PageHeader, StateBadge, TextField } from "../components/ui";
 import { usePermissions, usePoll, useSession } from "../hooks";
 import { resourceGroupsOf } from "../logic/filters";
-import { progressOf, groupOutputs } from "../logic/fleet";
+import { cutOutput, groupOutputs, progressOf } from "../logic/fleet";
 import { formatDuration, formatTime, formatTags, isTerminal, toneOf } from "../logic/format";
 import { machineLabel, parseMachineId } from "../logic/ids";
 import { Actions } from "../logic/permissions";
@@ -219,6 +219,17 @@ function NewFleetRun({ groups, initialRg }: { groups: string[]; initialRg: strin
   );
 }
 
+/** Says so when a target's output shown here is only its last 4 KiB; the machine's link opens all of it. */
+function cutNote(t: FleetTargetStatus) {
+  const cut = cutOutput(t);
+  return cut ? (
+    <span className="muted" data-testid="output-cut">
+      The last 4 KiB of each stream (stdout {cut.output.toLocaleString("en-US")} bytes, stderr {cut.error.toLocaleString("en-US")} bytes): the
+      machine's run command has all of it.
+    </span>
+  ) : null;
+}
+
 export function FleetRunPage({ rg, name }: { rg: string; name: string }) {
   const { api, subscription } = useSession();
   const path = fleetPath(subscription, rg, name);
@@ -347,6 +358,7 @@ export function FleetRunPage({ rg, name }: { rg: string; name: string }) {
                     <td data-label="Output">
                       {t.output ? <pre className="output small">{t.output}</pre> : null}
                       {t.error ? <pre className="output small stderr">{t.error}</pre> : null}
+                      {cutNote(t)}
                       {t.message ? <span className="muted">{t.message}</span> : null}
                     </td>
                   </tr>
