@@ -21,8 +21,8 @@ public sealed class HydratedHugePagesTests(StackFixture fixture) : IClassFixture
         var cli = Path.Combine(Path.GetDirectoryName(await Dist.ShippedServerAsync())!, "runcmd");
         foreach (var binary in new[] { await Dist.NativeAgentAsync(), cli })
         {
+            // HydratedSegment finds exactly one writable segment holding no file bytes, or fails.
             var segment = HydratedSegment(binary);
-            Assert.Equal(0UL, segment.FileSize);
             Assert.Equal(HugePage, segment.Align);
             Assert.Equal(0UL, segment.VirtualAddress % HugePage);
             Assert.True(segment.MemorySize >= HugePage && segment.MemorySize % HugePage == 0, $"{binary}: {segment}");
@@ -36,28 +36,26 @@ public sealed class HydratedHugePagesTests(StackFixture fixture) : IClassFixture
         const string vm = "hugepages";
         await using var agent = await AgentProcess.StartBinaryAsync(_stack.Server, binary, vm, "e2e", Path.Combine(_stack.Dir, "agents", vm), new Dictionary<string, string>());
         var segment = HydratedSegment(binary);
-        var pid = agent.Process.Pid;
+        var mappings = Mappings(await File.ReadAllLinesAsync($"/proc/{agent.Process.Pid}/smaps"));
 
         // The program's first mapping (file offset 0) is where it was loaded; its data segment lies at that base plus
         // the segment's address.
-        var maps = await File.ReadAllLinesAsync($"/proc/{pid}/maps");
-        var first = maps.First(line => line.EndsWith(Path.GetFullPath(binary), StringComparison.Ordinal) && line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2] == "00000000");
-        var loadBase = ulong.Parse(first[..first.IndexOf('-', StringComparison.Ordinal)], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        var loadBase = mappings.First(m => m.Path == Path.GetFullPath(binary) && m.Offset == 0).Start;
         Assert.Equal(0UL, loadBase % HugePage);
-
-        var area = SmapsArea(await File.ReadAllLinesAsync($"/proc/{pid}/smaps"), loadBase + segment.VirtualAddress);
-        Assert.True(area is not null, $"no mapping starts at the data segment (base 0x{loadBase:x} + 0x{segment.VirtualAddress:x}):\n{string.Join('\n', maps)}");
-        Assert.Equal(segment.MemorySize, area.Value.Size);
+        var area = mappings.FirstOrDefault(m => m.Start == loadBase + segment.VirtualAddress);
+        Assert.True(area is not null, $"no mapping starts at the data segment (base 0x{loadBase:x} + 0x{segment.VirtualAddress:x}):\n"
+            + string.Join('\n', mappings.Select(m => $"{m.Start:x}-{m.End:x} {m.Offset:x} {m.Path}")));
+        Assert.Equal(segment.MemorySize, area.End - area.Start);
         // hg: madvise(MADV_HUGEPAGE) was applied to the whole area, before the runtime wrote its data there.
-        Assert.Contains("hg", area.Value.Fields["VmFlags"].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("hg", area.Fields["VmFlags"].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         var mode = await File.ReadAllTextAsync("/sys/kernel/mm/transparent_hugepage/enabled");
         if (!mode.Contains("[never]", StringComparison.Ordinal))
         {
-            Assert.Equal("1", area.Value.Fields["THPeligible"]);
+            Assert.Equal("1", area.Fields["THPeligible"]);
         }
     }
 
-    private readonly record struct Segment(ulong VirtualAddress, ulong FileSize, ulong MemorySize, ulong Align);
+    private readonly record struct Segment(ulong VirtualAddress, ulong MemorySize, ulong Align);
 
     /// <summary>The writable PT_LOAD segment that holds no file bytes (the linker script's `.hydrated`), from the ELF64 program headers.</summary>
     private static Segment HydratedSegment(string binary)
@@ -80,7 +78,7 @@ public sealed class HydratedHugePagesTests(StackFixture fixture) : IClassFixture
             if (BinaryPrimitives.ReadUInt32LittleEndian(entry) == load && (BinaryPrimitives.ReadUInt32LittleEndian(entry[4..]) & writable) != 0
                 && BinaryPrimitives.ReadUInt64LittleEndian(entry[0x20..]) == 0)
             {
-                found.Add(new Segment(BinaryPrimitives.ReadUInt64LittleEndian(entry[0x10..]), 0,
+                found.Add(new Segment(BinaryPrimitives.ReadUInt64LittleEndian(entry[0x10..]),
                     BinaryPrimitives.ReadUInt64LittleEndian(entry[0x28..]), BinaryPrimitives.ReadUInt64LittleEndian(entry[0x30..])));
             }
         }
@@ -88,28 +86,30 @@ public sealed class HydratedHugePagesTests(StackFixture fixture) : IClassFixture
         return Assert.Single(found);
     }
 
-    /// <summary>The /proc/PID/smaps entry of the mapping that starts at <paramref name="start"/>: its size and its "Name: value" fields.</summary>
-    private static (ulong Size, Dictionary<string, string> Fields)? SmapsArea(string[] smaps, ulong start)
+    private sealed record Mapping(ulong Start, ulong End, ulong Offset, string Path, Dictionary<string, string> Fields);
+
+    /// <summary>
+    /// The mappings of /proc/PID/smaps: each header line ("start-end perms offset dev inode path") with the
+    /// "Name: value" lines that follow it.
+    /// </summary>
+    private static List<Mapping> Mappings(string[] smaps)
     {
-        for (var i = 0; i < smaps.Length; i++)
+        var mappings = new List<Mapping>();
+        foreach (var line in smaps)
         {
-            var range = smaps[i].Split(' ', 2)[0].Split('-');
-            if (range.Length != 2 || !ulong.TryParse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var from) || from != start)
+            var parts = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            if (parts[0] is [.., ':'] name && mappings.Count > 0)
             {
+                mappings[^1].Fields[name[..^1]] = line[name.Length..].Trim();
                 continue;
             }
 
-            var to = ulong.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            var fields = new Dictionary<string, string>();
-            // Field lines ("Size:  6144 kB", "VmFlags: rd wr ...") follow until the next mapping's address range.
-            for (var j = i + 1; j < smaps.Length && smaps[j].Split(' ', 2)[0] is [.., ':'] name; j++)
-            {
-                fields[name[..^1]] = smaps[j][name.Length..].Trim();
-            }
-
-            return (to - from, fields);
+            var range = parts[0].Split('-');
+            mappings.Add(new Mapping(Hex(range[0]), Hex(range[1]), Hex(parts[2]), parts.Length > 5 ? parts[5].Trim() : "", []));
         }
 
-        return null;
+        return mappings;
     }
+
+    private static ulong Hex(string text) => ulong.Parse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 }
