@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using RunCommand.Contracts;
 using RunCommand.Storage.Relational;
 
 namespace RunCommand.Storage.Sqlite;
@@ -56,6 +57,9 @@ internal sealed class OutputFileDirectory(string directory, bool fullSync) : IOu
             // As the commit that records the new length will be (synchronous=FULL): the bytes first.
             RandomAccess.FlushToDisk(file.SafeFileHandle);
         }
+
+        // A stream is written once, front to back, and read back mostly at its tail.
+        PageCacheTrail.Passed(file.SafeFileHandle, start, start + data.Length);
     }
 
     public byte[] Read(string executionId, OutputStream stream, long from, long to)

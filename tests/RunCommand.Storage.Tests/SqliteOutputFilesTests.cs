@@ -1,6 +1,8 @@
 using System.Text;
 using Microsoft.Data.Sqlite;
+using RunCommand.Contracts;
 using RunCommand.Storage.Sqlite;
+using RunCommand.Testing;
 
 namespace RunCommand.Storage.Tests;
 
@@ -168,5 +170,26 @@ public sealed class SqliteOutputFilesTests : IAsyncLifetime
         Assert.Equal(first.Concat(second), read);
         Assert.Equal(0, await CountOutputRowsAsync());
         Assert.Equal(first.Length + second.Length, new FileInfo(_backend.Output.PathOf(id, OutputStream.Stdout)).Length);
+    }
+
+    [Fact]
+    public void OutputFiles_StreamPastTheKeptTail_LeavesOnlyTheTailCachedAndEveryByteKept()
+    {
+        // fullSync: each write is on the disk before the next, so every page behind the tail is clean and goes at once.
+        var directory = Path.Combine(Path.GetDirectoryName(_file.DatabaseFile)!, "trail-output");
+        var files = new OutputFileDirectory(directory, fullSync: true);
+        files.Prepare();
+        var bytes = new byte[48 << 20];
+        Random.Shared.NextBytes(bytes);
+        for (var at = 0; at < bytes.Length; at += 4 << 20)
+        {
+            files.Write("e1", OutputStream.Stdout, at, bytes.AsSpan(at, 4 << 20));
+        }
+
+        files.Write("e1", OutputStream.Stderr, 0, bytes.AsSpan(0, 8 << 20));
+
+        Assert.Equal(PageCacheTrail.KeptBytes, PageCache.CachedBytes(files.PathOf("e1", OutputStream.Stdout)));
+        Assert.Equal(8 << 20, PageCache.CachedBytes(files.PathOf("e1", OutputStream.Stderr)));
+        Assert.Equal(bytes, files.Read("e1", OutputStream.Stdout, 0, bytes.Length));
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using RunCommand.Agent.Execution;
 
 namespace RunCommand.Agent.Blobs;
 
@@ -16,9 +17,11 @@ internal sealed class OutputBlobs
     private readonly int _maxAttempts;
     private readonly ILogger _logger;
     private readonly string _executionId;
+    private readonly SpoolTrail? _trail;
 
-    private OutputBlobs(List<Target> targets, int maxAttempts, ILogger logger, string executionId)
+    private OutputBlobs(List<Target> targets, int maxAttempts, ILogger logger, string executionId, SpoolTrail? trail)
     {
+        _trail = trail;
         _targets = targets;
         _maxAttempts = maxAttempts;
         _logger = logger;
@@ -28,7 +31,7 @@ internal sealed class OutputBlobs
     /// <summary>The mirror for the given blob URLs (either may be null), signed with a key where given; null when there is none.</summary>
     public static OutputBlobs? For(
         string executionId, string stdoutPath, string stderrPath, string? outputBlobUri, string? errorBlobUri,
-        HttpClient http, int maxAttempts, ILogger logger, StorageKey? outputKey = null, StorageKey? errorKey = null)
+        HttpClient http, int maxAttempts, ILogger logger, StorageKey? outputKey = null, StorageKey? errorKey = null, SpoolTrail? trail = null)
     {
         var targets = new List<Target>();
         if (outputBlobUri is not null)
@@ -41,7 +44,7 @@ internal sealed class OutputBlobs
             targets.Add(new Target("error", stderrPath, new AppendBlobClient(http, new Uri(errorBlobUri), errorKey)));
         }
 
-        return targets.Count == 0 ? null : new OutputBlobs(targets, maxAttempts, logger, executionId);
+        return targets.Count == 0 ? null : new OutputBlobs(targets, maxAttempts, logger, executionId, trail);
     }
 
     /// <summary>
@@ -115,6 +118,7 @@ internal sealed class OutputBlobs
                     try
                     {
                         target.Offset = await target.Client.AppendFileAsync(target.Offset, target.Path, Math.Min(available, target.BlockBytes), cancellationToken);
+                        _trail?.Acknowledged(target.Path, SpoolReader.Blob, target.Offset);
                     }
                     catch (BlobRequestException e) when (e.Status == HttpStatusCode.RequestEntityTooLarge && target.BlockBytes > AppendBlobClient.LegacyMaxBlockBytes)
                     {

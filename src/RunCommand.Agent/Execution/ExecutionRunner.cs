@@ -28,6 +28,9 @@ internal sealed class ExecutionRunner
     private readonly TaskCompletionSource<ExecutionAssignment> _blobUris = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private LocalExecutionRecord _record;
 
+    // What the server and the blobs have of the spool files: the page cache behind both is let go.
+    private readonly SpoolTrail _trail;
+
     // Output/error blobs (null when the run command has none, or their URLs are not known yet after a restart).
     private OutputBlobs? _blobs;
     private bool _blobsSettled;
@@ -67,7 +70,8 @@ internal sealed class ExecutionRunner
         _time = time;
         _logger = logger;
         _shutdown = shutdown;
-        _shipper = new OutputShipper(record.ExecutionId, paths, reporter, settings, logger, stdoutAcked, stderrAcked, RequestCancel);
+        _trail = new SpoolTrail(paths, record.OutputBlob, record.ErrorBlob);
+        _shipper = new OutputShipper(record.ExecutionId, paths, reporter, settings, logger, stdoutAcked, stderrAcked, RequestCancel, _trail);
     }
 
     public string ExecutionId => _record.ExecutionId;
@@ -182,7 +186,7 @@ internal sealed class ExecutionRunner
 
         // The blobs exist (empty append blobs) before the script can write a byte; a blob that cannot be created
         // fails the execution here, so the script never runs without the output its caller asked to keep.
-        _blobs = OutputBlobs.For(ExecutionId, Paths.Stdout, Paths.Stderr, assignment.OutputBlobUri, assignment.ErrorBlobUri, _settings.BlobHttpClient ?? BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
+        _blobs = OutputBlobs.For(ExecutionId, Paths.Stdout, Paths.Stderr, assignment.OutputBlobUri, assignment.ErrorBlobUri, _settings.BlobHttpClient ?? BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey, _trail);
         if (_blobs is not null && await _blobs.CreateAsync(NewBackoff(), _shutdown) is { } blobProblem)
         {
             _blobs = null;
@@ -587,7 +591,7 @@ internal sealed class ExecutionRunner
         }
 
         _blobs = OutputBlobs.For(
-            ExecutionId, Paths.Stdout, Paths.Stderr, output, error, _settings.BlobHttpClient ?? BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey);
+            ExecutionId, Paths.Stdout, Paths.Stderr, output, error, _settings.BlobHttpClient ?? BlobHttp.Shared, _settings.BlobAttempts, _logger, outputKey, errorKey, _trail);
         _blobs?.ResumeFromBlobLength();
         return null;
     }

@@ -16,7 +16,8 @@ internal sealed class OutputShipper(
     ILogger logger,
     long stdoutAcked,
     long stderrAcked,
-    Action onCancelRequested)
+    Action onCancelRequested,
+    SpoolTrail? trail = null)
 {
     private readonly FailureKindFilter _failures = new();
     private long _stdoutAcked = stdoutAcked;
@@ -216,6 +217,8 @@ internal sealed class OutputShipper(
         // The ack is the truth: resume where the server is, even if it is behind what we sent.
         _stdoutAcked = ack.StdoutLength;
         _stderrAcked = ack.StderrLength;
+        trail?.Acknowledged(paths.Stdout, SpoolReader.Server, _stdoutAcked);
+        trail?.Acknowledged(paths.Stderr, SpoolReader.Server, _stderrAcked);
         if (ack.Cancel)
         {
             onCancelRequested();
