@@ -35,7 +35,7 @@ public sealed class SqliteBackend : SqlBackend
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _droppedOutputRemover;
 
-    public SqliteBackend(string databasePath, IChangeFeed changes, bool fullSync = false)
+    public SqliteBackend(string databasePath, IChangeFeed changes, bool fullSync = false, TimeSpan? checkpointDelay = null)
         : base(changes, new SqliteDialect(), Migration.FromResources(typeof(SqliteBackend).Assembly))
     {
         _databasePath = databasePath;
@@ -52,7 +52,7 @@ public sealed class SqliteBackend : SqlBackend
             DefaultTimeout = 30,
         }.ToString();
         _sessions = new SqliteSessionPool(ConnectAsync);
-        _checkpointer = new SqliteCheckpointer(databasePath, ConnectAsync);
+        _checkpointer = new SqliteCheckpointer(databasePath, ConnectAsync, checkpointDelay);
         _outputFiles = new OutputFileDirectory(OutputFileDirectory.DirectoryOf(databasePath), fullSync);
         _droppedOutputRemover = RemoveDroppedOutputLoopAsync(_stopping.Token);
     }

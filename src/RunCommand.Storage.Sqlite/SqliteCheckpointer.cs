@@ -9,6 +9,15 @@ namespace RunCommand.Storage.Sqlite;
 /// output commit of a large upload waited on both before the next could start (docs/performance.md, item 26). A PASSIVE
 /// checkpoint takes no write lock: commits go on appending to the WAL while it copies and flushes, and one pass copies
 /// every frame committed before it began, however many commits that is.
+/// <para>
+/// A pass waits <see cref="PassDelay"/> after the commit that woke it, so the commits of a burst (a command's PUT, its
+/// agent's reports and the checks of their assertions: a few within a few milliseconds) share one pass that runs once
+/// they are done. A pass after every commit put two disk flushes beside each command, and made the next commit start
+/// the WAL over, which syncs its header (synchronous=NORMAL does that, once a checkpoint copied everything): two to
+/// three flushes of 0.3-1 ms on a lone command's path (docs/performance.md, item 53). Under a stream of commits the
+/// pass starts once <see cref="BurstCommits"/> have come instead: a second of them grew the WAL past its limit, and the
+/// writer's catch-up then held every commit for a pass over 64 MiB.
+/// </para>
 /// </summary>
 /// <remarks>
 /// Crash safety does not depend on it: a committed transaction is in the WAL, and a checkpoint killed midway is redone
@@ -32,6 +41,12 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     /// </summary>
     public const long WalSizeLimitBytes = 64L << 20;
 
+    /// <summary>How long a pass waits after the commit that woke it, for the rest of a burst (a batching latency, on the wall clock).</summary>
+    public static readonly TimeSpan DefaultPassDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>Commits after which a waiting pass starts at once: a stream of them, not a command's few.</summary>
+    public const int BurstCommits = 32;
+
     private readonly string _walPath;
     private readonly Func<CancellationToken, Task<SqliteConnection>> _connect;
     private readonly SemaphoreSlim _wake = new(0, 1);
@@ -47,12 +62,22 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     /// <summary>1 while a wake is signalled and not yet taken by the loop (so the semaphore is released at most once).</summary>
     private int _signalled;
 
-    public SqliteCheckpointer(string databasePath, Func<CancellationToken, Task<SqliteConnection>> connect)
+    /// <summary>Commits since the loop last started a pass.</summary>
+    private int _commits;
+
+    /// <summary>Completed once <see cref="BurstCommits"/> commits came: the waiting pass starts without the rest of its delay.</summary>
+    private TaskCompletionSource _burst = NewSignal();
+
+    public SqliteCheckpointer(string databasePath, Func<CancellationToken, Task<SqliteConnection>> connect, TimeSpan? passDelay = null)
     {
         _walPath = databasePath + "-wal";
         _connect = connect;
+        PassDelay = passDelay ?? DefaultPassDelay;
         _loop = Task.Run(RunAsync);
     }
+
+    /// <summary>How long a pass waits after the commit that woke it (<see cref="DefaultPassDelay"/> unless a test sets it).</summary>
+    public TimeSpan PassDelay { get; }
 
     /// <summary>Passes that copied frames into the main file; for tests.</summary>
     public int Passes { get; private set; }
@@ -63,6 +88,11 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     /// </summary>
     public void Committed()
     {
+        if (Interlocked.Increment(ref _commits) >= BurstCommits)
+        {
+            Volatile.Read(ref _burst).TrySetResult();
+        }
+
         if (Interlocked.Exchange(ref _signalled, 1) == 0)
         {
             _wake.Release();
@@ -91,6 +121,8 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
     /// </summary>
     public Task CatchUpAsync(CancellationToken cancellationToken) => PassAsync(cancellationToken);
 
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private async Task RunAsync()
     {
         try
@@ -98,6 +130,17 @@ internal sealed class SqliteCheckpointer : IAsyncDisposable
             while (true)
             {
                 await _wake.WaitAsync(_stop.Token);
+
+                // Commits meanwhile find the wake still signalled and add nothing: this pass covers them.
+                var burst = Volatile.Read(ref _burst);
+                if (!burst.Task.IsCompleted)
+                {
+                    await Task.WhenAny(burst.Task, Task.Delay(PassDelay, _stop.Token));
+                }
+
+                // Reset before the pass: a commit from here on is not surely covered by it, so it wakes the next.
+                Interlocked.Exchange(ref _burst, NewSignal());
+                Interlocked.Exchange(ref _commits, 0);
                 Volatile.Write(ref _signalled, 0);
                 await PassAsync(_stop.Token);
             }

@@ -66,6 +66,52 @@ public sealed class SqliteCheckpointerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WriteAsync_CommitsOfABurst_ShareOnePassAfterThem()
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        await using var backend = new SqliteBackend(DatabaseFile, new InProcessChangeFeed(), checkpointDelay: delay);
+        await backend.MigrateAsync(default); // Not through the writer: it wakes no pass.
+        var before = backend.Checkpointer.Passes;
+
+        // Ten small commits 10 ms apart, as a command's PUT and its agent's reports come: a pass after each (what the
+        // checkpointer did before) would make about ten.
+        for (var i = 0; i < 10; i++)
+        {
+            await backend.WriteAsync(async rows =>
+            {
+                await rows.InsertAuditAsync(new AuditRecord { Id = $"burst-{i}", Time = Now, Action = "test/write", ResourceId = "r", HttpMethod = "PUT", StatusCode = 200 }, default);
+                return 0;
+            }, default);
+            await Task.Delay(10);
+        }
+
+        await Wait.UntilAsync(() => backend.Checkpointer.Passes > before, TimeSpan.FromSeconds(30), "the pass after the burst");
+
+        // Nothing is left for another pass: a second could only come from a commit after the first pass began.
+        await Task.Delay(delay * 2);
+        Assert.InRange(backend.Checkpointer.Passes - before, 1, 2);
+    }
+
+    [Fact]
+    public async Task WriteAsync_StreamOfCommits_PassStartsBeforeItsDelay()
+    {
+        // A delay no test waits out: only the burst rule can start this pass.
+        await using var backend = new SqliteBackend(DatabaseFile, new InProcessChangeFeed(), checkpointDelay: TimeSpan.FromMinutes(5));
+        await backend.MigrateAsync(default);
+
+        for (var i = 0; i < SqliteCheckpointer.BurstCommits; i++)
+        {
+            await backend.WriteAsync(async rows =>
+            {
+                await rows.InsertAuditAsync(new AuditRecord { Id = $"stream-{i}", Time = Now, Action = "test/write", ResourceId = "r", HttpMethod = "PUT", StatusCode = 200 }, default);
+                return 0;
+            }, default);
+        }
+
+        await Wait.UntilAsync(() => backend.Checkpointer.Passes > 0, TimeSpan.FromSeconds(30), "a pass once a burst of commits came");
+    }
+
+    [Fact]
     public async Task WriteAsync_CommitsFasterThanThePasses_WalFileStaysWithinItsLimitAndOneBatch()
     {
         await using var backend = await OpenAsync();
