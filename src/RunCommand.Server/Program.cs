@@ -293,7 +293,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
 
 try
 {
-    await app.RunAsync();
+    await StartOrStopAsync(app);
+    await app.WaitForShutdownAsync();
     return 0;
 }
 catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
@@ -310,4 +311,33 @@ catch (Exception e) when (e is InvalidOperationException or IOException or Unaut
 {
     Console.Error.WriteLine("error: the server could not start: " + e.Message);
     return 1;
+}
+finally
+{
+    await app.DisposeAsync();
+}
+
+// A start that fails (the port taken, a bad certificate) leaves running the background services that started before
+// the web server; disposing the host would then take the storage from under them, and one would fail on a disposed
+// store with a stack trace. They are stopped first, as a shutdown stops them, and the start's own error is reported.
+static async Task StartOrStopAsync(WebApplication app)
+{
+    try
+    {
+        await app.StartAsync();
+    }
+    catch
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await app.StopAsync(limit.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or AggregateException)
+        {
+            // A service slow or failing to stop: the failed start is what the operator needs to read.
+        }
+
+        throw;
+    }
 }
