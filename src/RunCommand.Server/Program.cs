@@ -328,10 +328,10 @@ static async Task StartOrStopAsync(WebApplication app)
     }
     catch
     {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            await app.StopAsync(limit.Token);
+            // Bounded by the host's own shutdown timeout, as any stop is.
+            await app.StopAsync();
         }
         catch (Exception e) when (e is OperationCanceledException or AggregateException)
         {

@@ -179,12 +179,11 @@ public sealed class SpareWrapperTests : IDisposable
         await AgentFixture.WaitUntilAsync(() => manager.SpareWrapperPid is not null, "a spare wrapper waits");
         var pid = manager.SpareWrapperPid!.Value;
         var cgroup = ProcessTracker.Detect(ProcessTrackingMode.CgroupV2Kill).Root!;
-        List<string> SpareCgroups() => Directory.GetDirectories(cgroup, SpareWrapperSlot.CgroupPrefix + "*")
-            .Where(d => ProcessTracker.Members(d).Contains(pid)).ToList();
+        List<string> spareCgroups = [];
 
         // The spare joins its cgroup itself, a moment after it is spawned (and its pid known).
-        await AgentFixture.WaitUntilAsync(() => SpareCgroups().Count > 0, "the spare joins its cgroup");
-        var spareCgroups = SpareCgroups();
+        await AgentFixture.WaitUntilAsync(() => (spareCgroups = Directory.GetDirectories(cgroup, SpareWrapperSlot.CgroupPrefix + "*")
+            .Where(d => ProcessTracker.Members(d).Contains(pid)).ToList()).Count > 0, "the spare joins its cgroup");
         await shutdown.CancelAsync();
 
         await AgentFixture.WaitUntilAsync(() => !Directory.Exists($"/proc/{pid}"), "the spare ends with its agent");
