@@ -133,11 +133,16 @@ public sealed class SpareWrapperTests : IDisposable
     {
         // A supervisor that reads the agent's output (runcmd up, systemd's journal) waits for every holder of the pipe to
         // close it: a spare, which may wait for hours, must hold /dev/null from its spawn, before its first line runs.
+        // Its first line points its stdout at its own cgroup.procs for the moment of the join (echo $$ >...): anything
+        // else than that or /dev/null would be a file it inherited.
         var manager = await ManagerWithSpareAsync();
         var pid = manager.SpareWrapperPid!.Value;
 
-        Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/1").LinkTarget);
+        var atSpawn = new FileInfo($"/proc/{pid}/fd/1").LinkTarget!;
+        Assert.True(atSpawn == "/dev/null" || atSpawn.Contains("/" + SpareWrapperSlot.CgroupPrefix, StringComparison.Ordinal) && atSpawn.EndsWith("/cgroup.procs", StringComparison.Ordinal), atSpawn);
         Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/2").LinkTarget);
+        await ChildOfAsync(pid); // forked once the spare is in its cgroup
+        Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/1").LinkTarget);
         Assert.StartsWith("pipe:", new FileInfo($"/proc/{pid}/fd/0").LinkTarget, StringComparison.Ordinal);
     }
 
