@@ -68,19 +68,28 @@ public static class ProcessStats
     }
 
     /// <summary>CPU time (user + system) the process has used so far.</summary>
-    public static TimeSpan CpuTime(int pid)
+    public static TimeSpan CpuTime(int pid) => Usage(pid).Cpu;
+
+    /// <summary>
+    /// What the process has used so far, and what its children that it waited for used (<c>/proc/pid/stat</c>): CPU
+    /// time and minor page faults. Zero when the process is gone.
+    /// </summary>
+    public static ProcessUsage Usage(int pid)
     {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            // Fields after the command name (which may hold spaces) start after the last ')'.
+            // Fields after the command name (which may hold spaces) start after the last ')': minflt cminflt at 7 and 8,
+            // utime stime cutime cstime at 11 to 14.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds(ticks / TicksPerSecond);
+            long Field(int i) => long.Parse(fields[i], CultureInfo.InvariantCulture);
+            return new ProcessUsage(
+                TimeSpan.FromSeconds((Field(11) + Field(12)) / TicksPerSecond), Field(7),
+                TimeSpan.FromSeconds((Field(13) + Field(14)) / TicksPerSecond), Field(8));
         }
         catch (IOException)
         {
-            return TimeSpan.Zero;
+            return default;
         }
     }
 
@@ -128,6 +137,16 @@ public static class ProcessStats
             return "?";
         }
     }
+}
+
+/// <summary>A process's CPU time and minor page faults, its own and its waited-for children's.</summary>
+public readonly record struct ProcessUsage(TimeSpan Cpu, long Faults, TimeSpan ChildrenCpu, long ChildrenFaults)
+{
+    public static ProcessUsage operator +(ProcessUsage a, ProcessUsage b) =>
+        new(a.Cpu + b.Cpu, a.Faults + b.Faults, a.ChildrenCpu + b.ChildrenCpu, a.ChildrenFaults + b.ChildrenFaults);
+
+    public static ProcessUsage operator -(ProcessUsage a, ProcessUsage b) =>
+        new(a.Cpu - b.Cpu, a.Faults - b.Faults, a.ChildrenCpu - b.ChildrenCpu, a.ChildrenFaults - b.ChildrenFaults);
 }
 
 /// <summary>Samples a process's RSS every few milliseconds in the background and keeps the peak.</summary>

@@ -39,20 +39,34 @@ public sealed class FleetRealAgentsScenario : IScenario
             var fleet = new Samples();
             var cliStart = new Samples();
             var bash = new Samples();
+            // Where a machine's share of the runs goes: its agent's CPU and page faults, and its wrappers' and scripts'
+            // (the agent waits for its wrappers, which wait for their scripts), and the server's.
+            var usage = new ProcessUsage[runs];
+            var serverCpu = TimeSpan.Zero;
             for (var i = 0; i < runs; i++)
             {
+                var before = AgentsUsage(agents);
+                var serverBefore = ProcessStats.CpuTime(server.Process.Pid);
                 fleet.Add(await RunFleetAsync(cli, "run" + i.ToString(CultureInfo.InvariantCulture), count));
+                usage[i] = AgentsUsage(agents) - before;
+                serverCpu += ProcessStats.CpuTime(server.Process.Pid) - serverBefore;
                 var started = Stopwatch.GetTimestamp();
                 await cli.RunAsync("--version");
                 cliStart.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 bash.Add(await Baselines.RunMsAsync("/bin/bash", "-c", "echo hi"));
             }
 
+            var total = usage.Aggregate((a, b) => a + b);
+            var perMachine = (double)(runs * count);
+
             context.Add(new Figure
             {
                 Name = $"fleet run `echo hi` to {count} real agents, runcmd fleet run-command create wall time ({runs} runs; {context.AgentLabel}s, {context.CliLabel})",
                 Measured = $"median {Samples.Seconds(fleet.Median)}, max {Samples.Seconds(fleet.Percentile(100))}",
-                Baseline = $"runcmd --version median {Samples.Ms(cliStart.Median)}; bash -c 'echo hi' {Samples.Ms(bash.Median)}",
+                Baseline = $"runcmd --version median {Samples.Ms(cliStart.Median)}; bash -c 'echo hi' {Samples.Ms(bash.Median)}; "
+                    + $"a machine a run: agent {Samples.Ms(total.Cpu.TotalMilliseconds / perMachine)} CPU and {total.Faults / perMachine:0} page faults, "
+                    + $"its wrapper and script {Samples.Ms(total.ChildrenCpu.TotalMilliseconds / perMachine)} and {total.ChildrenFaults / perMachine:0}; "
+                    + $"server {Samples.Ms(serverCpu.TotalMilliseconds / runs)} CPU a run",
                 Target = count == 50 ? "≤ 0.5 s median" : "≤ 0.5 s median (at 50 agents)",
                 Met = fleet.Median <= 500,
             });
@@ -62,6 +76,9 @@ public sealed class FleetRealAgentsScenario : IScenario
             await Task.WhenAll(agents.Select(a => a.DisposeAsync().AsTask()));
         }
     }
+
+    private static ProcessUsage AgentsUsage(IEnumerable<AgentProcess> agents) =>
+        agents.Select(a => ProcessStats.Usage(a.Process.Pid)).Aggregate(default(ProcessUsage), (a, b) => a + b);
 
     private static async Task<double> RunFleetAsync(CliRunner cli, string name, int count)
     {
