@@ -32,4 +32,13 @@ public static class Baselines
 
     /// <summary>A bare <c>bash -c true</c>: the least any run command can cost.</summary>
     public static Task<double> BashTrueAsync() => RunMsAsync("/bin/bash", "-c", "true");
+
+    /// <summary>
+    /// <paramref name="count"/> trivial scripts started all at once the way the agent's wrapper starts one (a
+    /// <c>sh</c> that forks the script's <c>bash</c>, waits for it and writes its exit code), without RunCommand: what
+    /// running a fleet's scripts costs the machine itself, when the fleet's machines are all this one.
+    /// </summary>
+    public static Task<double> WrappedScriptsAtOnceMsAsync(int count, string script) =>
+        RunMsAsync("/bin/bash", "-c",
+            $$"""for i in $(seq {{count}}); do sh -c 'c=$(exec bash -c "$1" >/dev/null); echo $? >/dev/null' sh '{{script}}' & done; wait""");
 }

@@ -39,6 +39,7 @@ public sealed class FleetRealAgentsScenario : IScenario
             var fleet = new Samples();
             var cliStart = new Samples();
             var bash = new Samples();
+            var scripts = new Samples();
             // Where a machine's share of the runs goes: its agent's CPU and page faults, and its wrappers' and scripts'
             // (the agent waits for its wrappers, which wait for their scripts), and the server's.
             var usage = new ProcessUsage[runs];
@@ -54,6 +55,7 @@ public sealed class FleetRealAgentsScenario : IScenario
                 await cli.RunAsync("--version");
                 cliStart.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 bash.Add(await Baselines.RunMsAsync("/bin/bash", "-c", "echo hi"));
+                scripts.Add(await Baselines.WrappedScriptsAtOnceMsAsync(count, "echo hi"));
             }
 
             var total = usage.Aggregate((a, b) => a + b);
@@ -64,6 +66,7 @@ public sealed class FleetRealAgentsScenario : IScenario
                 Name = $"fleet run `echo hi` to {count} real agents, runcmd fleet run-command create wall time ({runs} runs; {context.AgentLabel}s, {context.CliLabel})",
                 Measured = $"median {Samples.Seconds(fleet.Median)}, max {Samples.Seconds(fleet.Percentile(100))}",
                 Baseline = $"runcmd --version median {Samples.Ms(cliStart.Median)}; bash -c 'echo hi' {Samples.Ms(bash.Median)}; "
+                    + $"the {count} scripts alone, wrapped as the agent does, all at once {Samples.Seconds(scripts.Median)}; "
                     + $"a machine a run: agent {Samples.Ms(total.Cpu.TotalMilliseconds / perMachine)} CPU and {total.Faults / perMachine:0} page faults, "
                     + $"its wrapper and script {Samples.Ms(total.ChildrenCpu.TotalMilliseconds / perMachine)} and {total.ChildrenFaults / perMachine:0}; "
                     + $"server {Samples.Ms(serverCpu.TotalMilliseconds / runs)} CPU a run",
