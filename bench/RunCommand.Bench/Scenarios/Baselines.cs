@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace RunCommand.Bench.Scenarios;
 
@@ -40,5 +41,6 @@ public static class Baselines
     /// </summary>
     public static Task<double> WrappedScriptsAtOnceMsAsync(int count, string script) =>
         RunMsAsync("/bin/bash", "-c",
-            $$"""for i in $(seq {{count}}); do sh -c 'c=$(exec bash -c "$1" >/dev/null); echo $? >/dev/null' sh '{{script}}' & done; wait""");
+            """for i in $(seq "$1"); do sh -c 'c=$(exec bash -c "$1" >/dev/null); echo $? >/dev/null' sh "$2" & done; wait""",
+            "bash", count.ToString(CultureInfo.InvariantCulture), script);
 }
