@@ -14,15 +14,126 @@ public static class ArmBody
 
     public static async Task<JsonDocument> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
     {
+        RequireJsonMediaType(request);
+        JsonDocument document;
         try
         {
-            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = MaxJsonDepth }, cancellationToken);
+            document = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = MaxJsonDepth }, cancellationToken);
         }
         catch (JsonException e)
         {
-            // The message of a JsonException names no value from the body, only the position.
             throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
-                $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}).");
+                $"The request content was invalid and could not be deserialized: {Describe(e)} (line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}).");
+        }
+
+        // The parser checks the structure, not the text inside strings: a string that is not Unicode would throw from
+        // the first reader that takes it, anywhere in the request's handling, so it is refused here, once.
+        if (InvalidText(document.RootElement, "") is { } path)
+        {
+            document.Dispose();
+            throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
+                "The request content was invalid and could not be deserialized: a string is not valid Unicode text "
+                + "(invalid UTF-8, or an escaped surrogate without its pair).", path.Length > 0 ? path : null);
+        }
+
+        return document;
+    }
+
+    /// <summary>
+    /// A body declared as something else than JSON is refused as ARM does (415 UnsupportedMediaType): a form or text
+    /// body that happens to parse is a client sending the wrong thing. A body with no Content-Type is read as JSON.
+    /// </summary>
+    private static void RequireJsonMediaType(HttpRequest request)
+    {
+        if (string.IsNullOrEmpty(request.ContentType))
+        {
+            return;
+        }
+
+        var mediaType = Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed) ? parsed.MediaType.Value : null;
+        if (mediaType is not null && (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("text/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase)))
+        {
+            return;
+        }
+
+        throw new ArmRequestException(StatusCodes.Status415UnsupportedMediaType, "UnsupportedMediaType",
+            $"The request's content type '{mediaType ?? "(unreadable)"}' is not supported; send the body as 'application/json'.");
+    }
+
+    /// <summary>
+    /// What went wrong in a JsonException, in words that name no .NET type and no reader internals: the parser's own
+    /// sentence for malformed JSON, or that a value has the wrong type.
+    /// </summary>
+    public static string Describe(JsonException e)
+    {
+        var message = e.Message;
+        foreach (var internals in (string[])[" Path:", " LineNumber:", " Change the reader options."])
+        {
+            if (message.IndexOf(internals, StringComparison.Ordinal) is var at and >= 0)
+            {
+                message = message[..at];
+            }
+        }
+
+        if (message.StartsWith("The JSON value could not be converted to", StringComparison.Ordinal) || message.Length == 0)
+        {
+            var where = e.Path is { Length: > 1 } path ? $"'{path.TrimStart('$').TrimStart('.')}'" : "the body";
+            return $"{where} does not have the expected type (a string, number, boolean, array or object, as documented).";
+        }
+
+        return message.TrimEnd();
+    }
+
+    /// <summary>The path of the first property name or string value that is not valid Unicode, or null.</summary>
+    private static string? InvalidText(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Decodes(() => element.GetString()) ? null : path;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (!Decodes(() => property.Name))
+                    {
+                        return path;
+                    }
+
+                    if (InvalidText(property.Value, path.Length == 0 ? property.Name : $"{path}.{property.Name}") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (InvalidText(item, $"{path}[{index++}]") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static bool Decodes(Func<string?> read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 
@@ -30,6 +141,7 @@ public static class ArmBody
     public static async Task<T> ReadAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
         where T : class
     {
+        RequireJsonMediaType(request);
         try
         {
             var bounded = (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)(Requests.GetTypeInfo(typeof(T)) ?? typeInfo);
@@ -39,7 +151,7 @@ public static class ArmBody
         catch (JsonException e)
         {
             throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
-                $"The request content was invalid and could not be deserialized: {e.Message.Split(" Path:")[0]}", e.Path);
+                $"The request content was invalid and could not be deserialized: {Describe(e)}", e.Path?.TrimStart('$').TrimStart('.') is { Length: > 0 } target ? target : null);
         }
     }
 }

@@ -119,7 +119,7 @@ public static class RunCommandEndpoints
 
     private static async Task<IResult> OperationAsync(HttpContext http, string subscriptionId, string location, string operationId, RunCommandService service, Authorizer authorizer, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        ArmNames.RequireApiVersion(http.Request);
+        ArmNames.RequireComputeApiVersion(http.Request);
         ArmNames.RequireSubscription(subscriptionId, service.SubscriptionId);
         if (await service.Store.GetOperationAsync(operationId, cancellationToken) is { } record
             && !await authorizer.IsAllowedAsync(http.Caller(), Actions.OperationsRead, record.ResourceId, cancellationToken))

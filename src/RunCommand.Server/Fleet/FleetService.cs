@@ -58,7 +58,7 @@ public sealed class FleetService(
                 }
                 catch (JsonException e)
                 {
-                    errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets", "'targets' is not valid: " + e.Message));
+                    errors.Add(ArmNames.Invalid("InvalidParameter", "properties.targets", "'targets' is not valid: " + ArmBody.Describe(e)));
                 }
             }
 

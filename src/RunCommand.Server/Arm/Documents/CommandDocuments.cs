@@ -120,7 +120,7 @@ public sealed class CommandDocuments
         catch (JsonException e)
         {
             throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
-                $"The command document could not be read: {e.Message.Split(" Path:")[0]}", e.Path);
+                $"The command document could not be read: {ArmBody.Describe(e)}", e.Path?.TrimStart('$').TrimStart('.') is { Length: > 0 } target ? target : null);
         }
 
         if (document is null)
