@@ -66,11 +66,14 @@ public sealed partial class SqlRows
     /// <summary>Notified when a transaction dropped output kept in files: the backend removes them once it commits.</summary>
     public const string OutputDroppedTopic = "output-dropped";
 
-    public async Task DeleteExecutionAsync(string executionId, CancellationToken cancellationToken)
-    {
-        await ExecuteAsync("DELETE FROM operations WHERE execution_id = @id", cancellationToken, ("@id", executionId));
+    public async Task DeleteExecutionAsync(string executionId, CancellationToken cancellationToken) =>
         await ExecuteAsync("DELETE FROM executions WHERE id = @id", cancellationToken, ("@id", executionId));
-    }
+
+    public async Task<int> DeleteSettledOperationsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
+        await ExecuteAsync(
+            "DELETE FROM operations WHERE created < @before AND (execution_id IS NULL AND completed IS NOT NULL "
+            + "OR execution_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = operations.execution_id))",
+            cancellationToken, ("@before", Time(before)));
 
     public async Task InsertForgottenExecutionAsync(VmKey vm, string executionId, DateTimeOffset now, CancellationToken cancellationToken) =>
         await ExecuteAsync("INSERT INTO forgotten_executions(vm_key, execution_id, created) VALUES(@vm, @id, @now) ON CONFLICT(vm_key, execution_id) DO NOTHING",

@@ -95,6 +95,39 @@ public abstract class RetentionContract<TBackends> : StoreContract<TBackends>
     }
 
     [Fact]
+    public async Task DeleteRunCommand_ItsOperationsStayForPollsUntilOlderThanTheRetentionAge()
+    {
+        // A client may still be polling the PUT's operation when the command is deleted: it must get an answer.
+        async Task<(string Put, string Delete)> PutAndDeleteAsync(string name, DateTimeOffset at)
+        {
+            var put = Guid.NewGuid().ToString();
+            var write = new RunCommandWrite { Command = new RunCommandKey(_vm, name), Location = "local", Spec = new RunCommandSpec { Script = "x" }, Fingerprint = name, MaxRunCommandsPerVm = 10 };
+            await RunCommands.PutRunCommandAsync(write, Guid.NewGuid().ToString(), put, at, default);
+            var delete = Guid.NewGuid().ToString();
+            await RunCommands.DeleteRunCommandAsync(write.Command, delete, at, default);
+            return (put, delete);
+        }
+
+        var old = await PutAndDeleteAsync("old", Now - TimeSpan.FromDays(40));
+        var recent = await PutAndDeleteAsync("recent", Now);
+        var kept = await StartAsync("kept", Now - TimeSpan.FromDays(40));
+        var keptOperation = (await RunCommands.GetRunCommandAsync(new RunCommandKey(_vm, "kept"), default))!.OperationId;
+
+        Assert.NotNull(await RunCommands.GetOperationAsync(old.Put, default));
+        Assert.NotNull(await RunCommands.GetOperationAsync(recent.Put, default));
+
+        await Retention.PruneAsync(Default, Now, default);
+
+        Assert.Null(await RunCommands.GetOperationAsync(old.Put, default));
+        Assert.Null(await RunCommands.GetOperationAsync(old.Delete, default));
+        Assert.NotNull(await RunCommands.GetOperationAsync(recent.Put, default));
+        Assert.NotNull(await RunCommands.GetOperationAsync(recent.Delete, default));
+        // An old operation whose execution is still kept (a pending run, its command still there) stays.
+        Assert.NotNull(await RunCommands.GetExecutionAsync(kept, default));
+        Assert.NotNull(await RunCommands.GetOperationAsync(keptOperation, default));
+    }
+
+    [Fact]
     public async Task AcknowledgeForgotten_TakesTheExecutionOffTheAgentsList()
     {
         var id = await FinishedAsync("a", Now);

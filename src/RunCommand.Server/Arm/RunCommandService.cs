@@ -358,7 +358,7 @@ public sealed class RunCommandService
         var record = await Store.GetRunCommandAsync(StorageFormat.ParseRunCommandId(operation.ResourceId), cancellationToken);
         if (execution is null)
         {
-            return new AsyncOperation { Name = operation.OperationId, Status = OperationStatus.Canceled, StartTime = operation.Created };
+            return Gone(operation);
         }
 
         // The spec that matters is the one the execution ran with; when the resource moved on, it is no longer current.
@@ -367,12 +367,29 @@ public sealed class RunCommandService
         return new AsyncOperation { Name = operation.OperationId, Status = status, StartTime = operation.Created, EndTime = end, Error = error };
     }
 
+    /// <summary>
+    /// An operation whose execution is no longer kept: its run command was deleted (which cancels a run still going),
+    /// or retention removed it. Canceled, saying so, rather than a 404 for a client still polling.
+    /// </summary>
+    private static AsyncOperation Gone(OperationRecord operation) => new()
+    {
+        Name = operation.OperationId,
+        Status = OperationStatus.Canceled,
+        StartTime = operation.Created,
+        Error = new ArmError { Code = "OperationCanceled", Message = "The run command was deleted (or its run's record removed by retention); its run is no longer kept." },
+    };
+
     /// <summary>An action run's operation: done when the script has ended, with Azure's result and RunCommand's exit code.</summary>
     private async Task<AsyncOperation> ActionStatusAsync(OperationRecord operation, ExecutionRecord? execution, CancellationToken cancellationToken)
     {
-        if (execution is null || !execution.IsTerminal)
+        if (execution is null)
         {
-            return new AsyncOperation { Name = operation.OperationId, Status = execution is null ? OperationStatus.Canceled : OperationStatus.InProgress, StartTime = operation.Created };
+            return Gone(operation);
+        }
+
+        if (!execution.IsTerminal)
+        {
+            return new AsyncOperation { Name = operation.OperationId, Status = OperationStatus.InProgress, StartTime = operation.Created };
         }
 
         if (execution.State == ExecutionState.Canceled)

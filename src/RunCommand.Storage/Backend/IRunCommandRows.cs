@@ -83,8 +83,17 @@ public interface IRunCommandRows
     /// </summary>
     Task DeleteOutputAsync(string executionId, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the execution row and the operations that track it.</summary>
+    /// <summary>
+    /// Deletes the execution row. The operations that tracked it stay until retention removes them
+    /// (<see cref="DeleteSettledOperationsBeforeAsync"/>), so a client still polling one gets an answer, not a 404.
+    /// </summary>
     Task DeleteExecutionAsync(string executionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes operations created before <paramref name="before"/> that track nothing left: their execution is gone,
+    /// or they are a finished delete; returns how many.
+    /// </summary>
+    Task<int> DeleteSettledOperationsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken);
 
     /// <summary>Records that the machine's agent must delete its local files of the execution (nothing when recorded already).</summary>
     Task InsertForgottenExecutionAsync(VmKey vm, string executionId, DateTimeOffset now, CancellationToken cancellationToken);

@@ -17,6 +17,10 @@ public sealed class RetentionStore(IStorageBackend backend) : IRetentionStore
 
         // An agent away longer than the retention age has pruned those executions itself (its own age limit).
         await backend.WriteAsync(rows => rows.DeleteForgottenExecutionsBeforeAsync(cutoff, cancellationToken), cancellationToken);
+
+        // Operations outlive their execution (a deleted run command's, a pruned one's) so that a poll still gets its
+        // answer; once older than the retention age, nobody polls them.
+        await backend.WriteAsync(rows => rows.DeleteSettledOperationsBeforeAsync(cutoff, cancellationToken), cancellationToken);
         return outcome;
     }
 
