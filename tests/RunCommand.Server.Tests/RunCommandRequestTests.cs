@@ -141,6 +141,30 @@ public sealed class RunCommandRequestTests
         Assert.DoesNotContain("12345678", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"location":"l","properties":{"source":{"scriptUri":"https://usr:PW-SECRET@h/s.sh"}}}""", "properties.source.scriptUri")]
+    [InlineData("""{"location":"l","properties":{"source":{"script":"x"},"outputBlobUri":"https://acct:PW-SECRET@h/c/o"}}""", "properties.outputBlobUri")]
+    [InlineData("""{"location":"l","properties":{"source":{"script":"x"},"errorBlobUri":"http://PW-SECRET@h/c/e"}}""", "properties.errorBlobUri")]
+    public void Parse_UrlWithCredentialsBeforeItsHost_IsRefusedWithoutEchoingThem(string json, string target)
+    {
+        // Only a URL's query is sealed; what stands before its host would be stored and shown as it is.
+        var error = Assert.Single(Parse(json).Errors);
+
+        Assert.Equal(target, error.Target);
+        Assert.DoesNotContain("PW-SECRET", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ProtectedParameterWithAnInvalidName_DoesNotEchoTheName()
+    {
+        // A client that split a base64 secret at its first '=' sent most of the secret as the name.
+        var request = Parse("""{"location":"l","properties":{"source":{"script":"x"},"protectedParameters":[{"name":"Zm9v/SECRET+x","value":"="}]}}""");
+
+        var error = Assert.Single(request.Errors);
+        Assert.Equal("properties.protectedParameters[0].name", error.Target);
+        Assert.DoesNotContain("SECRET", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Apply_PatchWithTimeoutOnly_KeepsTheRest()
     {

@@ -225,6 +225,10 @@ public sealed partial class RunCommandRequest
         {
             Add("properties.source.scriptUri", "'properties.source.scriptUri' must be an absolute http or https URL.");
         }
+        else if (scriptUri is not null && HasUserInfo(scriptUri))
+        {
+            Add("properties.source.scriptUri", UserInfoRefused("properties.source.scriptUri"));
+        }
 
         if (commandId is not null && string.IsNullOrWhiteSpace(commandId))
         {
@@ -323,7 +327,9 @@ public sealed partial class RunCommandRequest
 
             if (parameterName.Length > 0 && !EnvironmentName().IsMatch(parameterName))
             {
-                Add(itemPath + ".name", $"Parameter name '{parameterName}' is not a valid environment variable name (letters, digits and '_', not starting with a digit); use an empty name for a positional argument.");
+                // A protected parameter's name is not echoed: a client that split a secret at its '=' sent part of it here.
+                var shown = name == "protectedParameters" ? $"'{itemPath}.name'" : $"Parameter name '{parameterName}'";
+                Add(itemPath + ".name", $"{shown} is not a valid environment variable name (letters, digits and '_', not starting with a digit); use an empty name for a positional argument.");
                 continue;
             }
 
@@ -406,12 +412,26 @@ public sealed partial class RunCommandRequest
         {
             Add(path, $"'{path}' must be an absolute http or https URL of an append blob (with a SAS token).");
         }
+        else if (value is not null && HasUserInfo(value))
+        {
+            Add(path, UserInfoRefused(path));
+        }
 
         return value;
     }
 
     private static bool IsHttpUri(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) && uri.Host.Length > 0;
+
+    /// <summary>
+    /// A user name or password before the host (<c>https://user:pass@host/</c>) would be kept and shown as part of the
+    /// public URL, which only has its query sealed: refused, naming neither.
+    /// </summary>
+    private static bool HasUserInfo(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0;
+
+    private static string UserInfoRefused(string path) =>
+        $"'{path}' must not carry credentials before its host (user:password@); give a SAS token in its query, or a managed identity.";
 
     private bool? ReadBool(JsonElement parent, string name)
     {
