@@ -110,6 +110,29 @@ public sealed class ExecutionManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Reconcile_Script_DoesNotSeeRunCommandsOwnSettingsFromTheAgentsEnvironment()
+    {
+        // runcmd up hands the agent the environment that configures the server and the CLI (RUNCMD_POSTGRES may hold a
+        // database password): none of it reaches a script; the rest of the agent's environment does.
+        Environment.SetEnvironmentVariable("RUNCMD_TEST_SETTING", "kept-from-scripts");
+        try
+        {
+            var (manager, _) = _fixture.NewManager();
+            var assignment = AgentFixture.Assignment("echo \"setting=${RUNCMD_TEST_SETTING-unset} path=${PATH:+set}\"");
+
+            manager.Reconcile(AgentFixture.Goal(assignment));
+            var final = await _fixture.Server[assignment.ExecutionId].WaitForTerminalAsync();
+
+            Assert.Equal(LocalState.Succeeded, final.State);
+            Assert.Equal("setting=unset path=set\n", _fixture.Server[assignment.ExecutionId].StdoutText);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("RUNCMD_TEST_SETTING", null);
+        }
+    }
+
+    [Fact]
     public async Task Reconcile_Shebang_RunsScriptWithItsInterpreter()
     {
         var (manager, _) = _fixture.NewManager();

@@ -115,13 +115,24 @@ internal static class ProcessLauncher
         return new LaunchedProcess(process, process.Pid, startTicks);
     }
 
-    /// <summary>The agent's own environment, which every wrapper starts from.</summary>
+    /// <summary>The prefix of RunCommand's own settings (a database connection string, a token, a password).</summary>
+    public const string OwnVariablePrefix = "RUNCMD_";
+
+    /// <summary>
+    /// The agent's own environment, which every wrapper starts from, less RunCommand's own settings: an agent started
+    /// beside the server (<c>runcmd up</c>) inherits what configures the server and the CLI, which scripts, perhaps
+    /// run as another user, must not see.
+    /// </summary>
     public static Dictionary<string, string> AgentEnvironment()
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (System.Collections.DictionaryEntry variable in System.Environment.GetEnvironmentVariables())
         {
-            environment[(string)variable.Key] = (string?)variable.Value ?? "";
+            var name = (string)variable.Key;
+            if (!name.StartsWith(OwnVariablePrefix, StringComparison.Ordinal))
+            {
+                environment[name] = (string?)variable.Value ?? "";
+            }
         }
 
         return environment;
@@ -130,7 +141,8 @@ internal static class ProcessLauncher
     /// <summary>
     /// What the wrapper runs, wherever the wrapper came from: the working directory, the command (setpriv for another
     /// user, the interpreter, the script, its positional arguments) and the variables set on top of the agent's own
-    /// (the run-as user's, then the named parameters, which exist only in the script's environment).
+    /// (the run-as user's, then the named parameters: a spare wrapper sets them in the script's process only; a fresh
+    /// wrapper, which runs as the agent's user, holds them in its environment too, readable by that user alone).
     /// </summary>
     public static ScriptCommand CommandOf(LaunchSpec spec)
     {
