@@ -97,6 +97,7 @@ public static class Suite
         var load = new List<string> { ProcessStats.LoadAverage() };
         var started = Stopwatch.GetTimestamp();
         Console.WriteLine($"RunCommand benchmark suite{(quick ? " (quick)" : "")}: {Environment.ProcessorCount} cores, load average {load[0]} at start, {context.AgentLabel}, {context.CliLabel} and {SuiteContext.ServerLabel}{(build == AgentBuild.Native ? $" ({SuiteContext.NativeAgentPath}, built {File.GetLastWriteTimeUtc(SuiteContext.NativeAgentPath):u})" : "")}{(SuiteContext.ServerIsShipped ? $"; the server built {File.GetLastWriteTimeUtc(SuiteContext.ShippedServerPath + ".dll"):u}" : "")}");
+        Console.WriteLine($"this machine at the start: {await MachineCosts.MeasureAsync()}");
         try
         {
             foreach (var scenario in scenarios)
@@ -142,6 +143,7 @@ public static class Suite
         table.MaxWidth = int.MaxValue;
         Console.WriteLine(table.ToMarkDownString());
         Console.WriteLine($"load average (1 min) during the run: {string.Join(" → ", load)}; {Stopwatch.GetElapsedTime(started).TotalMinutes:F1} min");
+        Console.WriteLine($"this machine at the end: {await MachineCosts.MeasureAsync()}");
         if (failed.Count > 0)
         {
             Console.WriteLine($"scenarios that failed: {string.Join(", ", failed)}");
