@@ -271,6 +271,44 @@ public sealed class RendererTests
         Assert.Equal("Name    State\n------  --------\na       Creating\nbc\n", text);
     }
 
+    [Theory]
+    [InlineData("Json")]
+    [InlineData("Jsonc")]
+    [InlineData("Yaml")]
+    [InlineData("Table")]
+    [InlineData("Tsv")]
+    public void Query_NullResult_PrintsNothingInEveryFormat(string format)
+    {
+        var text = Render(w => Renderer.RunCommand(w, Hello, new OutputSettings(Enum.Parse<OutputFormat>(format), "nonexistent")));
+
+        Assert.Equal("", text);
+    }
+
+    [Fact]
+    public void Query_EmptyListResult_IsStillPrinted()
+    {
+        var text = Render(w => Renderer.RunCommands(w, [Hello], new OutputSettings(OutputFormat.Json, "[?name=='none']")));
+
+        Assert.Equal("[]\n", text);
+    }
+
+    [Fact]
+    public void Documents_Table_KeepsTheCommandIdAndDropsTheSchema()
+    {
+        RunCommandDocumentBase[] documents =
+        [
+            new() { Schema = "http://schema.management.azure.com/schemas/2016-11-17/runcommands.json", Id = "ifconfig", Label = "List network configuration", Description = "ifconfig" },
+        ];
+
+        var text = Render(w => Renderer.Documents(w, documents, OutputSettings.Of(OutputFormat.Table)));
+
+        Assert.Equal(
+            "CommandId    OsType    Label                       Description\n"
+            + "-----------  --------  --------------------------  -------------\n"
+            + "ifconfig     Linux     List network configuration  ifconfig\n",
+            text);
+    }
+
     private static string Render(Action<TextWriter> render)
     {
         using var writer = new StringWriter { NewLine = "\n" };

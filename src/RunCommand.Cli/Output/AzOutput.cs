@@ -11,6 +11,12 @@ internal static class AzOutput
     public static void Write(TextWriter writer, JsonNode? result, OutputSettings settings, string? tableTransformer = null)
     {
         var queried = settings.Query is { } query ? JmesQuery.Apply(result, query) : result;
+        if (queried is null && settings.Query is not null)
+        {
+            // knack prints nothing for a None result, whatever the format: no "null", "None" or empty table.
+            return;
+        }
+
         switch (settings.Format)
         {
             case OutputFormat.Json:

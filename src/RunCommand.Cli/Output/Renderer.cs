@@ -7,8 +7,8 @@ using RunCommand.Contracts.Arm;
 namespace RunCommand.Cli.Output;
 
 /// <summary>
-/// Prints the CLI's results through <see cref="AzOutput"/>, in az's shape (<see cref="AzShape"/>): run commands and
-/// documents with az's own rules (no table transformer in az for them), VMs, fleet runs and deployments with the
+/// Prints the CLI's results through <see cref="AzOutput"/>, in az's shape (<see cref="AzShape"/>): run commands with
+/// az's own rules (no table transformer in az for them), VMs, command documents, fleet runs and deployments with the
 /// columns their tables choose when no <c>--query</c> is given.
 /// </summary>
 internal static class Renderer
@@ -22,6 +22,12 @@ internal static class Renderer
         "[].{Name:name, ProvisioningState:provisioningState, Targets:length(instanceView.targets || `[]`), "
         + "Running:instanceView.counts.Running || `0`, Succeeded:instanceView.counts.Succeeded || `0`, "
         + "Failed:instanceView.counts.Failed || `0`, NotStarted:instanceView.counts.NotStarted || `0`}";
+
+    /// <summary>
+    /// Command documents: the id is the column a reader needs (it is what --command-id takes), and az's generic table
+    /// would drop it (as every <c>id</c>); the schema URL, the same on every row, is left out instead.
+    /// </summary>
+    public const string DocumentTable = "[].{CommandId:id, OsType:osType, Label:label, Description:description}";
 
     public const string DeploymentTable =
         "[].{Name:name, State:provisioningState, Timestamp:timestamp, Duration:duration}";
@@ -42,10 +48,10 @@ internal static class Renderer
         PrintList(writer, vms, ContractsJsonContext.Default.VirtualMachineResource, settings, VmTable);
 
     public static void Documents(TextWriter writer, IReadOnlyList<RunCommandDocumentBase> documents, OutputSettings settings) =>
-        PrintList(writer, documents, ContractsJsonContext.Default.RunCommandDocumentBase, settings);
+        PrintList(writer, documents, ContractsJsonContext.Default.RunCommandDocumentBase, settings, DocumentTable);
 
     public static void Document(TextWriter writer, RunCommandDocument document, OutputSettings settings) =>
-        Print(writer, document, ContractsJsonContext.Default.RunCommandDocument, settings);
+        Print(writer, document, ContractsJsonContext.Default.RunCommandDocument, settings, DocumentTable[3..]);
 
     /// <summary>The action run's result, az's <c>{"value":[...]}</c>.</summary>
     public static void ActionResult(TextWriter writer, RunCommandResult result, OutputSettings settings) =>
