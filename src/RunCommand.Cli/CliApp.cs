@@ -14,6 +14,7 @@ internal static class CliApp
             + "Start everything locally with `./runcmd up`, or point at a server with `./runcmd login`.\n"
             + "`./runcmd server ...` and `./runcmd agent ...` run the server and the agent programs.");
         root.Options.Add(Options.Query());
+        HelpExamples.Enable(root);
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(VmCommands.Create());
         root.Subcommands.Add(DeploymentCommands.Create());

@@ -68,7 +68,8 @@ public sealed class AzFidelityCliTests : InProcessCliTest
         var (_, output, _) = await RunAsync("vm", "run-command", "create", "--help");
 
         Assert.DoesNotContain("Like --parameters", output, StringComparison.Ordinal);
-        Assert.Contains("never on a command line", output, StringComparison.Ordinal);
+        Assert.Contains("never put on the script's command line", output, StringComparison.Ordinal);
+        Assert.Contains("'@FILE' reads one item", output, StringComparison.Ordinal);
         Assert.Contains("does not run again", output, StringComparison.Ordinal);
     }
 

@@ -6,7 +6,7 @@ namespace RunCommand.Cli.Tests;
 public sealed class DeploymentParametersTests
 {
     private static readonly JsonElement Template = JsonDocument.Parse("""
-        {"parameters":{"name":{"type":"string"},"count":{"type":"int"},"on":{"type":"bool"},"tags":{"type":"object"}}}
+        {"parameters":{"name":{"type":"string"},"count":{"type":"int"},"on":{"type":"bool"},"tags":{"type":"object"},"secret":{"type":"secureObject"}}}
         """).RootElement.Clone();
 
     [Fact]
@@ -45,4 +45,15 @@ public sealed class DeploymentParametersTests
 
     [Fact]
     public void BuildParameters_None_IsNull() => Assert.Null(DeploymentCommands.BuildParameters(Template, []));
+    [Theory]
+    [InlineData("secret={not json S3CRET", "'secret' is declared secureobject")]
+    [InlineData("S3CRET", "value 2 is neither name=value nor @file.json")]
+    [InlineData("=S3CRET", "value 2 is neither name=value nor @file.json")]
+    public void BuildParameters_BadValueThatMayBeSecret_IsNotEchoed(string argument, string expected)
+    {
+        var e = Assert.Throws<CliException>(() => DeploymentCommands.BuildParameters(Template, ["name=x", argument]));
+
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("S3CRET", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -51,4 +51,53 @@ public sealed class ParameterParserTests
 
         Assert.Equal(ExitCodes.Usage, e.ExitCode);
     }
+    [Fact]
+    public void ParseArguments_AtFile_IsTheFilesContentLessOneTrailingNewline()
+    {
+        var named = Path.GetTempFileName();
+        var bare = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(named, "token=s3cret=x\n");
+            File.WriteAllText(bare, "two lines\nkept\n\n");
+
+            var parameters = ParameterParser.ParseArguments("--protected-parameters", ["@" + named, "@" + bare, "=@literal", "k=@v"], secret: true);
+
+            Assert.Equal(["token", "", "", "k"], parameters.Select(p => p.Name));
+            Assert.Equal(["s3cret=x", "two lines\nkept\n", "@literal", "@v"], parameters.Select(p => p.Value));
+        }
+        finally
+        {
+            File.Delete(named);
+            File.Delete(bare);
+        }
+    }
+
+    [Fact]
+    public void ParseArguments_SecretFileMissing_IsUsageErrorNamingThePositionNotThePath()
+    {
+        var e = Assert.Throws<CliException>(() => ParameterParser.ParseArguments("--protected-parameters", ["a=1", "@Pa55word"], secret: true));
+
+        Assert.Equal(ExitCodes.Usage, e.ExitCode);
+        Assert.StartsWith("--protected-parameters: the file given after '@' in item 2 does not exist", e.Message);
+        Assert.DoesNotContain("Pa55word", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ParseArguments_SecretFileUnreadable_IsUsageErrorWithoutThePath()
+    {
+        var directory = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            var e = Assert.Throws<CliException>(() => ParameterParser.ParseArguments("--protected-parameters", ["@" + directory], secret: true));
+
+            Assert.Equal(ExitCodes.Usage, e.ExitCode);
+            Assert.StartsWith("--protected-parameters: the file given after '@' in item 1 ", e.Message);
+            Assert.DoesNotContain(directory, e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory);
+        }
+    }
 }

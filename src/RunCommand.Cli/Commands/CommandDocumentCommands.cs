@@ -39,9 +39,10 @@ internal static class CommandDocumentCommands
         };
         var parameters = new Option<string[]>("--parameters")
         {
-            Description = "Parameters, space-separated: name=value becomes an environment variable, a bare value a positional argument ($1, $2...).",
+            Description = "Parameters, space-separated: name=value becomes an environment variable, a bare value a positional argument ($1, $2...); "
+                + "'@FILE' reads one item from FILE.",
             AllowMultipleArgumentsPerToken = true,
-            HelpName = "name=value|value",
+            HelpName = "name=value|value|@FILE",
         };
         var command = new Command("invoke",
             "Run a command document on a VM and wait for it (the action-style run of az vm run-command invoke). Prints {\"value\":[...]} with "
@@ -58,7 +59,7 @@ internal static class CommandDocumentCommands
             {
                 CommandId = result.GetValue(commandId),
                 Script = lines,
-                Parameters = Options.IfGiven(result, parameters) is { } given ? ParameterParser.Parse(given) : null,
+                Parameters = Options.IfGiven(result, parameters) is { } given ? ParameterParser.ParseArguments("--parameters", given, secret: false) : null,
             };
             var operationUrl = await session.Client.InvokeAsync(vm, input, cancellationToken);
             var operation = await session.Client.WaitForOperationAsync(operationUrl, cancellationToken);

@@ -175,8 +175,10 @@ internal static class DeploymentCommands
     internal static JsonElement? BuildParameters(JsonElement template, IEnumerable<string> arguments)
     {
         var values = new JsonObject();
+        var position = 0;
         foreach (var argument in arguments)
         {
+            position++;
             if (argument.StartsWith('@'))
             {
                 var file = ReadJsonFile(argument[1..], "--parameters");
@@ -197,7 +199,8 @@ internal static class DeploymentCommands
             var separator = argument.IndexOf('=', StringComparison.Ordinal);
             if (separator <= 0)
             {
-                throw CliException.Usage($"--parameters: '{argument}' is neither name=value nor @file.json");
+                // Not echoed: a value given without its name may be a secret.
+                throw CliException.Usage($"--parameters: value {position} is neither name=value nor @file.json");
             }
 
             var key = argument[..separator];
@@ -232,7 +235,10 @@ internal static class DeploymentCommands
         }
         catch (Exception e) when (e is FormatException or OverflowException or JsonException)
         {
-            throw CliException.Usage($"--parameters: '{key}' is declared {type}; '{raw}' is not one");
+            // A secure value is never echoed; others are, as they help find the typo.
+            throw CliException.Usage(type is "secureobject"
+                ? $"--parameters: '{key}' is declared {type}; its value is not a JSON object or array"
+                : $"--parameters: '{key}' is declared {type}; '{raw}' is not one");
         }
     }
 

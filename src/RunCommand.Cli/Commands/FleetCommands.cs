@@ -34,14 +34,33 @@ internal static class FleetCommands
     };
 
     /// <summary>Like the shared --output, plus "text" (the default here): each machine's output as a block, then a summary.</summary>
-    private static Option<string> Output() => new Option<string>("--output", "-o")
+    private static Option<string> Output() => Options.Choice(new Option<string>("--output", "-o")
     {
         Description = "Output format: text (each machine's output grouped, then a summary), or one of az's: json, jsonc, yaml, yamlc, table, tsv, none.",
         DefaultValueFactory = _ => "text",
         HelpName = "text|json|jsonc|yaml|yamlc|table|tsv|none",
-    }.AcceptOnlyFromAmong("text", "json", "jsonc", "yaml", "yamlc", "table", "tsv", "none");
+    }, ["text", .. Options.Formats]);
 
-    private static bool IsText(ParseResult result, Option<string> output) => string.Equals(result.GetValue(output), "text", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// The format chosen, or null for text (each machine's output, then a summary). A <c>--query</c> needs a result to
+    /// apply to: given without <c>-o</c>, it means <c>-o json</c>; with an explicit <c>-o text</c> it is refused.
+    /// </summary>
+    private static OutputSettings? Format(ParseResult result, Option<string> output)
+    {
+        if (result.GetValue(output) != "text")
+        {
+            return Options.Format(result, output);
+        }
+
+        if (result.GetValue<string>("--query") is null)
+        {
+            return null;
+        }
+
+        return Options.IfGiven(result, output) is null
+            ? Options.Format(result, output) with { Format = OutputFormat.Json }
+            : throw CliException.Usage("--query needs a JSON result, and -o text prints each machine's output: give -o json (or another format) with --query");
+    }
 
     private static Command CreateRun()
     {
@@ -64,15 +83,16 @@ internal static class FleetCommands
         var script = new Option<string>("--script") { Description = "Inline script ('@FILE' reads it from FILE).", Required = true };
         var parameters = new Option<string[]>("--parameters")
         {
-            Description = "Script parameters: name=value (environment variable) or value (positional).",
+            Description = "Script parameters: name=value (environment variable) or value (positional); '@FILE' reads one item from FILE.",
             AllowMultipleArgumentsPerToken = true,
-            HelpName = "name=value|value",
+            HelpName = "name=value|value|@FILE",
         };
         var protectedParameters = new Option<string[]>("--protected-parameters")
         {
-            Description = "Like --parameters, stored encrypted and never shown.",
+            Description = "Secret script parameters (name=value or value), stored encrypted and never shown. Given here, a value is "
+                + "in runcmd's own process list while it runs: '@FILE' reads one item from FILE instead.",
             AllowMultipleArgumentsPerToken = true,
-            HelpName = "name=value|value",
+            HelpName = "name=value|value|@FILE",
         };
         var timeout = new Option<int>("--timeout-in-seconds") { Description = "Stop each target's script after this many seconds (0: no limit)." };
         var maxConcurrency = new Option<string>("--max-concurrency") { Description = "At most this many targets at once: a count (10) or a percentage (10%). Default: all.", HelpName = "N|N%" };
@@ -84,6 +104,7 @@ internal static class FleetCommands
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            var format = Format(result, output);
             var tags = Options.IfGiven(result, targetTags);
             var vms = Options.IfGiven(result, targetVms);
             if (tags is null && vms is null && Options.IfGiven(result, targetGroup) is null && Options.IfGiven(result, targetVmss) is null)
@@ -111,8 +132,10 @@ internal static class FleetCommands
                             : $"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute/virtualMachines/{vm}").ToList(),
                     },
                     Source = new RunCommandSource { Script = ReadScript(result.GetValue(script)!) },
-                    Parameters = Options.IfGiven(result, parameters) is { } given ? ParameterParser.Parse(given) : null,
-                    ProtectedParameters = Options.IfGiven(result, protectedParameters) is { } secret ? ParameterParser.Parse(secret) : null,
+                    Parameters = Options.IfGiven(result, parameters) is { } given ? ParameterParser.ParseArguments("--parameters", given, secret: false) : null,
+                    ProtectedParameters = Options.IfGiven(result, protectedParameters) is { } secret
+                        ? ParameterParser.ParseArguments("--protected-parameters", secret, secret: true)
+                        : null,
                     TimeoutInSeconds = Options.IfGiven(result, timeout),
                     MaxConcurrency = Options.IfGiven(result, maxConcurrency),
                     MaxErrors = Options.IfGiven(result, maxErrors),
@@ -121,12 +144,12 @@ internal static class FleetCommands
             var created = await session.Client.CreateFleetRunAsync(run, resource, cancellationToken);
             if (result.GetValue(noWait))
             {
-                Renderer.FleetRun(result.InvocationConfiguration.Output, created, IsText(result, output) ? Options.Format(result, output) with { Format = OutputFormat.Table } : Options.Format(result, output));
+                Renderer.FleetRun(result.InvocationConfiguration.Output, created, format ?? Options.Format(result, output) with { Format = OutputFormat.Table });
                 return ExitCodes.Success;
             }
 
             var final = await FollowAsync(session.Client, run, result.InvocationConfiguration.Error, cancellationToken);
-            return await ReportAsync(session.Client, result, final, IsText(result, output) ? null : Options.Format(result, output), cancellationToken);
+            return await ReportAsync(session.Client, result, final, format, cancellationToken);
         });
         return command;
     }
@@ -139,12 +162,13 @@ internal static class FleetCommands
         var command = new Command("show", "Show a fleet run: counts, each target's state, exit code and output.") { name, group, follow, subscription, output };
         command.SetAction(async (result, cancellationToken) =>
         {
+            var format = Format(result, output);
             using var session = Session.Open();
             var run = new FleetRunRef(await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
             var view = result.GetValue(follow)
                 ? await FollowAsync(session.Client, run, result.InvocationConfiguration.Error, cancellationToken)
                 : await session.Client.GetFleetRunAsync(run, cancellationToken: cancellationToken);
-            return await ReportAsync(session.Client, result, view, IsText(result, output) ? null : Options.Format(result, output), cancellationToken);
+            return await ReportAsync(session.Client, result, view, format, cancellationToken);
         });
         return command;
     }

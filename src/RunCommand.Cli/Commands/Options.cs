@@ -42,12 +42,61 @@ internal static class Options
         Description = "Subscription id or name. Default: the one saved by `runcmd login`.",
     };
 
-    public static Option<string> Output() => new Option<string>("--output", "-o")
+    public static Option<string> Output() => Choice(new Option<string>("--output", "-o")
     {
         Description = "Output format (as az's: jsonc and yamlc are coloured on a terminal).",
         DefaultValueFactory = _ => "json",
         HelpName = "json|jsonc|yaml|yamlc|table|tsv|none",
-    }.AcceptOnlyFromAmong("json", "jsonc", "yaml", "yamlc", "table", "tsv", "none");
+    }, Formats);
+
+    /// <summary>
+    /// az's global <c>-o</c> on a verb that prints no JSON result (nothing, or raw text): accepted so that az's idioms
+    /// (<c>delete --yes -o none</c>) work; <c>none</c> silences stdout, any other format leaves the output as it is.
+    /// </summary>
+    public static Option<string> OutputOfNoResult(bool rawText) => Choice(new Option<string>("--output", "-o")
+    {
+        Description = rawText
+            ? "Accepted as in az: the output is the script's own text whatever the format; 'none' prints nothing on stdout."
+            : "Accepted as in az: this verb prints nothing on stdout whatever the format.",
+        DefaultValueFactory = _ => "json",
+        HelpName = "json|jsonc|yaml|yamlc|table|tsv|none",
+    }, Formats);
+
+    /// <summary>The formats of az's <c>-o</c>.</summary>
+    public static readonly string[] Formats = ["json", "jsonc", "yaml", "yamlc", "table", "tsv", "none"];
+
+    /// <summary>
+    /// Accepts one of <paramref name="choices"/> in any case and gives it lowercased, as az does (knack's
+    /// <c>type=str.lower</c>): <c>-o JSON</c> is <c>-o json</c>.
+    /// </summary>
+    public static Option<string> Choice(Option<string> option, params string[] choices)
+    {
+        option.CustomParser = result => result.Tokens.Count == 0 ? null : result.Tokens[^1].Value.ToLowerInvariant();
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && !choices.Contains(value, StringComparer.Ordinal))
+            {
+                result.AddError($"argument {option.Name}/{option.Aliases.FirstOrDefault()}: invalid choice: "
+                    + $"'{result.Tokens[^1].Value}' (choose from {string.Join(", ", choices.Select(c => $"'{c}'"))})");
+            }
+        });
+        option.CompletionSources.Add(choices);
+        return option;
+    }
+
+    /// <summary>
+    /// Refuses the global <c>--query</c> on a verb that has no JSON result to apply it to (az would print nothing).
+    /// </summary>
+    public static void RefuseQuery(ParseResult result, string verb)
+    {
+        if (result.GetValue<string>("--query") is not null)
+        {
+            throw CliException.Usage($"--query does not apply to '{verb}': it prints no JSON result to query");
+        }
+    }
+
+    /// <summary>True when <c>-o none</c> was given: the verb prints nothing on stdout.</summary>
+    public static bool IsNone(ParseResult result, Option<string> output) => result.GetValue(output) == "none";
 
     /// <summary>az's global <c>--query</c>: a JMESPath expression applied to the result (on every verb, set on the root).</summary>
     public static Option<string> Query() => new("--query")

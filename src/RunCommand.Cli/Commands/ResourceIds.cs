@@ -42,7 +42,8 @@ internal static class ResourceIds
     public static RunCommandRef RunCommand(string id)
     {
         var (vm, rest) = Vm(id, allowChild: true);
-        return rest is ["runCommands", var name]
+        // ARM ids are case-insensitive: ".../RUNCOMMANDS/x" and ".../runcommands/x" name the same child.
+        return rest is [var type, var name] && type.Equals("runCommands", StringComparison.OrdinalIgnoreCase)
             ? new RunCommandRef(vm.Subscription, vm.ResourceGroup, vm.VmName, name, vm.ScaleSetName)
             : throw NotAnId(id, "run command");
     }

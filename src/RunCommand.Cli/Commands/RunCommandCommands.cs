@@ -60,16 +60,19 @@ internal static class RunCommandCommands
         var parameters = new Option<string[]>("--parameters")
         {
             Description = "Script parameters, space-separated: name=value becomes an environment variable (split at the first '='), "
-                + "a bare value is a positional argument; '=value' is a positional value that may contain '='.",
+                + "a bare value is a positional argument; '=value' is a positional value that may contain '=' or start with '@'. "
+                + "'@FILE' reads one item (name=value or value) from FILE, less one trailing newline.",
             AllowMultipleArgumentsPerToken = true,
-            HelpName = "name=value|value",
+            HelpName = "name=value|value|@FILE",
         };
         var protectedParameters = new Option<string[]>("--protected-parameters")
         {
             Description = "Secret script parameters, space-separated: name=value becomes an environment variable, a bare value a "
-                + "positional argument ('=value' keeps an '='). Stored encrypted, never returned by the API, never on a command line.",
+                + "positional argument ('=value' keeps an '=' or a leading '@'). Stored encrypted, never returned by the API, and "
+                + "never put on the script's command line. Given here, a value is on runcmd's own command line (the process list) "
+                + "while it runs: '@FILE' reads one item (name=value or value) from FILE instead, less one trailing newline.",
             AllowMultipleArgumentsPerToken = true,
-            HelpName = "name=value|value",
+            HelpName = "name=value|value|@FILE",
         };
         var timeout = new Option<int>("--timeout-in-seconds") { Description = "Stop the script after this many seconds (0: no limit)." };
         var asyncExecution = new Option<bool>("--async-execution")
@@ -187,8 +190,8 @@ internal static class RunCommandCommands
             var properties = new RunCommandProperties
             {
                 Source = source,
-                Parameters = givenParameters is null ? null : ParameterParser.Parse(givenParameters),
-                ProtectedParameters = givenProtected is null ? null : ParameterParser.Parse(givenProtected),
+                Parameters = givenParameters is null ? null : ParameterParser.ParseArguments("--parameters", givenParameters, secret: false),
+                ProtectedParameters = givenProtected is null ? null : ParameterParser.ParseArguments("--protected-parameters", givenProtected, secret: true),
                 TimeoutInSeconds = Options.IfGiven(result, timeout),
                 AsyncExecution = Options.IfGiven(result, asyncExecution),
                 RunAsUser = Options.IfGiven(result, runAsUser),
@@ -364,10 +367,12 @@ internal static class RunCommandCommands
             return given;
         }
 
+        // The path is not echoed: a password that happens to start with '@' would otherwise be printed.
         var path = given[1..];
         return File.Exists(path)
             ? File.ReadAllText(path).TrimEnd('\r', '\n')
-            : throw CliException.Usage($"--run-as-password: the file {path} does not exist");
+            : throw CliException.Usage("--run-as-password: the file given after '@' does not exist "
+                + $"(to keep a password out of the process list, set {RunAsPasswordVariable} instead)");
     }
 
     private static string? ReadScript(string? script)
@@ -498,12 +503,14 @@ internal static class RunCommandCommands
         var (name, machine, group, subscription, noWait) = (Options.RunCommandName(required: false), MachineOptions.For(scaleSet, required: false), Options.ResourceGroup(required: false), Options.Subscription(), Options.NoWait());
         var ids = ResourceIds.Option("run commands");
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not prompt for confirmation (asked only when stdin is a terminal)." };
+        var output = Options.OutputOfNoResult(rawText: false);
         var command = new Command("delete", "Delete a run command (-g, --vm-name, -n, or --ids); a running script is stopped. Asks for confirmation on a terminal unless --yes.")
         {
-            name, machine, group, ids, yes, noWait, subscription,
+            name, machine, group, ids, yes, noWait, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            Options.RefuseQuery(result, CommandName(scaleSet, "delete"));
             var givenIds = ResourceIds.Given(result, ids, [name, group, .. machine.All]);
             if (givenIds is null)
             {
@@ -551,6 +558,9 @@ internal static class RunCommandCommands
         return command;
     }
 
+    /// <summary>"vm run-command delete", or the vmss one, as a message names the verb.</summary>
+    private static string CommandName(bool scaleSet, string verb) => $"{(scaleSet ? "vmss" : "vm")} run-command {verb}";
+
     /// <summary>az's confirmation: asked only when stdin is a terminal (a script without --yes is not stopped by it).</summary>
     private static bool Confirm(TextWriter prompt)
     {
@@ -583,12 +593,14 @@ internal static class RunCommandCommands
         var exists = new Option<bool>("--exists") { Description = "Wait until the run command exists." };
         var interval = new Option<int>("--interval") { Description = "Polling interval in seconds.", DefaultValueFactory = _ => 1 };
         var timeout = new Option<int>("--timeout") { Description = "Maximum wait in seconds.", DefaultValueFactory = _ => 3600 };
+        var output = Options.OutputOfNoResult(rawText: false);
         var command = new Command("wait", "Place the CLI in a waiting state until a condition of the run command is met.")
         {
-            name, machine, group, created, updated, deleted, exists, interval, timeout, subscription,
+            name, machine, group, created, updated, deleted, exists, interval, timeout, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            Options.RefuseQuery(result, CommandName(scaleSet, "wait"));
             var conditions = new[] { created, updated, deleted, exists }.Where(o => result.GetValue(o)).ToArray();
             if (conditions.Length != 1)
             {
@@ -660,15 +672,18 @@ internal static class RunCommandCommands
         {
             Description = "Keep printing output as it arrives until the script ends; the exit code is then the script's.",
         };
+        var output = Options.OutputOfNoResult(rawText: true);
         var command = new Command("logs", "Print the full stdout (and stderr, to stderr) of the latest execution of a run command.")
         {
-            name, machine, group, follow, subscription,
+            name, machine, group, follow, subscription, output,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            Options.RefuseQuery(result, CommandName(scaleSet, "logs"));
             using var session = Session.Open();
             var target = machine.Command(result, await session.SubscriptionAsync(result.GetValue(subscription), cancellationToken), result.GetValue(group)!, result.GetValue(name)!);
-            using var stdout = Console.OpenStandardOutput();
+            // -o none: the script's stdout is read (the exit code of --follow is still the script's) but not printed.
+            using var stdout = Options.IsNone(result, output) ? Stream.Null : Console.OpenStandardOutput();
             using var stderr = Console.OpenStandardError();
             return await LogFollower.RunAsync(session.Client, target, result.GetValue(follow), stdout, stderr, cancellationToken);
         });

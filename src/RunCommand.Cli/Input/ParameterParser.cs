@@ -23,6 +23,47 @@ internal static class ParameterParser
         return parameters;
     }
 
+    /// <summary>
+    /// <see cref="Parse"/> of the values given to <paramref name="option"/> on runcmd's command line, where an item
+    /// <c>@FILE</c> is read from FILE (as az reads any '@' value): its content, less one trailing newline, is that item
+    /// (<c>NAME=value</c> or a bare value), so a secret need not sit in runcmd's own argv. A literal value starting
+    /// with '@' is written <c>=@...</c> (nameless) or <c>NAME=@...</c>. Errors name the item's position, never its
+    /// content, nor (for <paramref name="secret"/> values, where the "path" may be a mistyped secret) the path.
+    /// </summary>
+    public static IReadOnlyList<RunCommandParameter> ParseArguments(string option, IReadOnlyList<string> values, bool secret)
+    {
+        var items = new List<string>(values.Count);
+        for (var i = 0; i < values.Count; i++)
+        {
+            items.Add(values[i] is ['@', _, ..] item ? ReadItem(option, i + 1, item[1..], secret) : values[i]);
+        }
+
+        return Parse(items);
+    }
+
+    private static string ReadItem(string option, int position, string path, bool secret)
+    {
+        var named = secret ? $"the file given after '@' in item {position}" : $"item {position}: the file {path}";
+        string content;
+        try
+        {
+            content = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw CliException.Usage($"{option}: {named} does not exist (a value starting with '@' is written =@... or NAME=@...)");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            // The exception's own message names the path, so only its kind is said.
+            throw CliException.Usage($"{option}: {named} cannot be read ({(e is UnauthorizedAccessException ? "permission denied" : "I/O error")})");
+        }
+
+        return content.EndsWith("\r\n", StringComparison.Ordinal) ? content[..^2]
+            : content.EndsWith('\n') ? content[..^1]
+            : content;
+    }
+
     /// <summary><c>--tags k=v k2=v2</c>; a bare key gets an empty value, as in az.</summary>
     public static IReadOnlyDictionary<string, string> ParseTags(IEnumerable<string>? values)
     {
