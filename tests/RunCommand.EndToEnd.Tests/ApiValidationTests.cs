@@ -297,4 +297,14 @@ public sealed class ApiValidationTests(ApiServerFixture fixture) : IClassFixture
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
     }
+
+    [Fact]
+    public async Task Delete_OnAMachineThatDoesNotExist_Answers404LikeAGet()
+    {
+        var (status, error) = await SendAsync(HttpMethod.Delete, CommandUrl(name: "never-existed", vm: "no-such-vm"), null);
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("ResourceNotFound", error.GetProperty("code").GetString());
+        AssertNames(error, "no-such-vm");
+    }
 }

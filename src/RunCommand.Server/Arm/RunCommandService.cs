@@ -232,6 +232,8 @@ public sealed class RunCommandService
         var outcome = await Store.DeleteRunCommandAsync(key, Guid.NewGuid().ToString(), _time.GetUtcNow(), cancellationToken);
         if (outcome.Kind == DeleteOutcomeKind.NotFound)
         {
+            // Idempotent for a run command already gone, as ARM; a machine that does not exist is a 404, as for a GET.
+            _ = await Machines.GetVmAsync(key.Vm, cancellationToken) ?? throw VmNotFound(key.Vm);
             return Results.NoContent();
         }
 
