@@ -28,7 +28,7 @@ public static class ArmBody
 
         // The parser checks the structure, not the text inside strings: a string that is not Unicode would throw from
         // the first reader that takes it, anywhere in the request's handling, so it is refused here, once.
-        if (InvalidText(document.RootElement, "") is { } path)
+        if (InvalidText(document.RootElement) is { } path)
         {
             document.Dispose();
             throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidRequestContent",
@@ -86,24 +86,27 @@ public static class ArmBody
         return message.TrimEnd();
     }
 
-    /// <summary>The path of the first property name or string value that is not valid Unicode, or null.</summary>
-    private static string? InvalidText(JsonElement element, string path)
+    /// <summary>
+    /// The path (below <paramref name="element"/>) of the first property name or string value that is not valid
+    /// Unicode, "" for the element itself, or null when every string decodes. Paths are built only for a find.
+    /// </summary>
+    private static string? InvalidText(JsonElement element)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.String:
-                return Decodes(() => element.GetString()) ? null : path;
+                return Decodes(() => element.GetString()) ? null : "";
             case JsonValueKind.Object:
                 foreach (var property in element.EnumerateObject())
                 {
                     if (!Decodes(() => property.Name))
                     {
-                        return path;
+                        return "";
                     }
 
-                    if (InvalidText(property.Value, path.Length == 0 ? property.Name : $"{path}.{property.Name}") is { } found)
+                    if (InvalidText(property.Value) is { } below)
                     {
-                        return found;
+                        return below.Length == 0 || below[0] == '[' ? property.Name + below : $"{property.Name}.{below}";
                     }
                 }
 
@@ -112,10 +115,12 @@ public static class ArmBody
                 var index = 0;
                 foreach (var item in element.EnumerateArray())
                 {
-                    if (InvalidText(item, $"{path}[{index++}]") is { } found)
+                    if (InvalidText(item) is { } below)
                     {
-                        return found;
+                        return $"[{index}]" + (below.Length == 0 || below[0] == '[' ? below : "." + below);
                     }
+
+                    index++;
                 }
 
                 return null;
