@@ -41,6 +41,20 @@ public abstract class RunCommandStoreContract<TBackends> : StoreContract<TBacken
     }
 
     [Fact]
+    public async Task PutRunCommand_UpdateSpelledInAnotherCase_KeepsTheNameAsCreated()
+    {
+        await PutAsync(Write("Hello", "echo 1", "f1"));
+
+        var updated = await PutAsync(Write("HELLO", "echo 2", "f2"));
+        var read = await RunCommands.GetRunCommandAsync(new RunCommandKey(_vm, "hello"), default);
+
+        Assert.Equal(WriteOutcomeKind.Updated, updated.Kind);
+        Assert.Equal("Hello", updated.Record!.Command.Name);
+        Assert.Equal("Hello", read!.Command.Name);
+        Assert.Equal("echo 2", read.Spec.Script);
+    }
+
+    [Fact]
     public async Task PutRunCommand_ChangedWhileRunning_AsksTheAgentToCancelTheOldExecution()
     {
         var first = await PutAsync(Write("a", "sleep 100", "f1"));

@@ -80,9 +80,11 @@ internal static class RunCommandRules
             ExecutionId = newExecutionId,
             Created = now,
         }, cancellationToken);
+        // ARM keeps a resource's name as it was created: an update spelled in another case does not rename it.
+        var command = existing is null ? write.Command : write.Command with { Name = existing.Command.Name };
         var row = new RunCommandRow
         {
-            Command = write.Command,
+            Command = command,
             Location = write.Location ?? machine.Location,
             Tags = write.Tags,
             Spec = write.Spec,
@@ -100,7 +102,7 @@ internal static class RunCommandRules
         // another case), the new execution as inserted (Pending, undelivered, no output).
         var record = new RunCommandRecord
         {
-            Command = new RunCommandKey(machine.Vm, write.Command.Name),
+            Command = new RunCommandKey(machine.Vm, command.Name),
             Location = row.Location,
             Tags = row.Tags,
             Spec = row.Spec,
