@@ -61,4 +61,12 @@ public sealed class ActionRunTests
 
         Assert.Equal(["commandId", "script", "parameters[0].name", "parameters[1]"], request.Errors.Select(e => e.Target));
     }
+
+    [Fact]
+    public void Parse_ParameterNameNotAString_IsAnErrorNotAPositionalArgument()
+    {
+        var request = Parse("""{"commandId":"RunShellScript","script":["echo $1"],"parameters":[{"name":5,"value":"x"},{"name":null,"value":"y"}]}""");
+
+        Assert.Equal(["parameters[0].name"], request.Errors.Select(e => e.Target));
+    }
 }

@@ -88,7 +88,14 @@ public sealed class ActionRunRequest
                 continue;
             }
 
-            var name = item.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "";
+            if (item.TryGetProperty("name", out var n) && n.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+            {
+                // Read as "" it would silently become a positional argument.
+                Add(path + ".name", $"'{path}.name' must be a string (empty or absent for a positional argument).");
+                continue;
+            }
+
+            var name = n.ValueKind == JsonValueKind.String ? n.GetString()! : "";
             if (name.Length > 0 && !DocumentResolver.EnvironmentName().IsMatch(name))
             {
                 Add(path + ".name", $"Parameter name '{name}' is not a valid environment variable name (letters, digits and '_', not starting with a digit); use an empty name for a positional argument.");
