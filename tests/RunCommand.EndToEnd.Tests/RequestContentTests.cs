@@ -163,4 +163,58 @@ public sealed class RequestContentTests(ApiServerFixture fixture) : IClassFixtur
         Assert.Equal("Canceled", body.GetProperty("status").GetString());
         Assert.Contains("deleted", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("""{"properties":{"template":{"resources":[]}}}""")]
+    [InlineData("""{"properties":{"mode":5,"template":{"resources":[]}}}""")]
+    public async Task Deployment_WithoutAStringMode_Answers400NamingIt(string json)
+    {
+        var (status, body, _) = await SendAsync(HttpMethod.Put,
+            $"/subscriptions/{_server.SubscriptionId}/resourceGroups/rg/providers/Microsoft.Resources/deployments/no-mode?api-version=2021-04-01", Utf8(json));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("properties.mode", body.GetProperty("error").ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("foo")]
+    [InlineData("userData")]
+    public async Task Get_ExpandOtherThanInstanceView_Answers400(string expand)
+    {
+        var (status, body, _) = await SendAsync(HttpMethod.Get, Vm + $"/runCommands?api-version=2023-07-01&$expand={expand}", null);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("$expand", body.GetProperty("error").GetProperty("target").GetString());
+    }
+
+    [Fact]
+    public async Task Operation_IdInUpperCase_IsTheSameOperation()
+    {
+        var name = "upper-" + Guid.NewGuid().ToString("N")[..8];
+        var (_, _, put) = await SendAsync(HttpMethod.Put, Vm + $"/runCommands/{name}?api-version=2023-07-01",
+            Utf8("""{"location":"local","properties":{"source":{"script":"true"}}}"""));
+        var operation = new Uri(put.Headers.GetValues("Azure-AsyncOperation").Single());
+        put.Dispose();
+        var id = operation.AbsolutePath[(operation.AbsolutePath.LastIndexOf('/') + 1)..];
+
+        var (status, body, _) = await SendAsync(HttpMethod.Get, operation.PathAndQuery.Replace(id, id.ToUpperInvariant(), StringComparison.Ordinal), null);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(id, body.GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task Deployment_Delete_AnswersWhatTheRestSpecificationLists()
+    {
+        // Deployments - Delete is a long-running operation with 202 and 204 (generated clients refuse a 200).
+        var url = $"/subscriptions/{_server.SubscriptionId}/resourceGroups/rg/providers/Microsoft.Resources/deployments/to-delete?api-version=2021-04-01";
+        var (created, _, _) = await SendAsync(HttpMethod.Put, url, Utf8("""{"properties":{"mode":"Incremental","template":{"resources":[]}}}"""));
+        Assert.True(created is HttpStatusCode.Created or HttpStatusCode.OK, created.ToString());
+
+        var (deleted, _, _) = await SendAsync(HttpMethod.Delete, url, null);
+        var (again, _, _) = await SendAsync(HttpMethod.Delete, url, null);
+
+        Assert.Equal(HttpStatusCode.Accepted, deleted);
+        Assert.Equal(HttpStatusCode.NoContent, again);
+    }
 }

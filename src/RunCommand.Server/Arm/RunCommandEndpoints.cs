@@ -54,8 +54,9 @@ public static class RunCommandEndpoints
     private static async Task<IResult> GetAsync(HttpContext http, string runCommandName, RunCommandService service, CancellationToken cancellationToken)
     {
         var key = service.ResolveCommand(http.Request, runCommandName);
+        var expand = ExpandsInstanceView(http.Request);
         var record = await service.RequireAsync(key, cancellationToken);
-        var resource = await service.Views.ToResourceAsync(record, ExpandsInstanceView(http.Request), cancellationToken);
+        var resource = await service.Views.ToResourceAsync(record, expand, cancellationToken);
         return Results.Json(resource, ContractsJsonContext.Default.RunCommandResource);
     }
 
@@ -121,6 +122,8 @@ public static class RunCommandEndpoints
     {
         ArmNames.RequireComputeApiVersion(http.Request);
         ArmNames.RequireSubscription(subscriptionId, service.SubscriptionId);
+        // Operation ids are GUIDs, made in lower case; a client may print and send them back in upper case.
+        operationId = operationId.ToLowerInvariant();
         if (await service.Store.GetOperationAsync(operationId, cancellationToken) is { } record
             && !await authorizer.IsAllowedAsync(http.Caller(), Actions.OperationsRead, record.ResourceId, cancellationToken))
         {
@@ -160,8 +163,26 @@ public static class RunCommandEndpoints
         return Results.Json(operation, ContractsJsonContext.Default.AsyncOperation);
     }
 
-    public static bool ExpandsInstanceView(HttpRequest request) =>
-        request.Query["$expand"].Any(v => string.Equals(v, "instanceView", StringComparison.OrdinalIgnoreCase));
+    /// <summary>
+    /// Whether <c>$expand=instanceView</c> was asked for (in any case); any other value is a 400, as Compute answers,
+    /// rather than a view silently without what the client expanded.
+    /// </summary>
+    public static bool ExpandsInstanceView(HttpRequest request)
+    {
+        var expands = false;
+        foreach (var value in request.Query["$expand"])
+        {
+            if (!string.Equals(value, "instanceView", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ArmRequestException(StatusCodes.Status400BadRequest, "InvalidParameter",
+                    $"The value '{value}' of the parameter '$expand' is not allowed; the allowed value is 'instanceView'.", "$expand");
+            }
+
+            expands = true;
+        }
+
+        return expands;
+    }
 
     public static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}";
 

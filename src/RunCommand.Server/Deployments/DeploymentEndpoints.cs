@@ -71,8 +71,12 @@ public static class DeploymentEndpoints
         }
 
         var errors = new List<ArmError>();
-        if (properties.TryGetProperty("mode", out var mode) && mode.ValueKind == JsonValueKind.String
-            && !string.Equals(mode.GetString(), "Incremental", StringComparison.OrdinalIgnoreCase))
+        if (!properties.TryGetProperty("mode", out var mode) || mode.ValueKind != JsonValueKind.String)
+        {
+            // As ARM: the mode is required, and a string.
+            errors.Add(ArmNames.Invalid("InvalidRequestContent", "properties.mode", "'properties.mode' is required: \"Incremental\"."));
+        }
+        else if (!string.Equals(mode.GetString(), "Incremental", StringComparison.OrdinalIgnoreCase))
         {
             errors.Add(ArmNames.Invalid("InvalidDeploymentMode", "properties.mode", $"The mode '{mode.GetString()}' is not supported: RunCommand deploys in Incremental mode only."));
         }
@@ -238,7 +242,9 @@ public static class DeploymentEndpoints
             await store.FinishDeploymentAsync(key, running.DeploymentId, DeploymentState.Canceled, Canceled(), time.GetUtcNow(), cancellationToken);
         }
 
-        return await store.DeleteDeploymentAsync(key, cancellationToken) ? Results.Ok() : Results.NoContent();
+        // The REST specification lists 202 and 204 for this long-running delete (the Azure SDK refuses a 200); the record
+        // is gone when the answer leaves, so the 202 carries nothing to poll.
+        return await store.DeleteDeploymentAsync(key, cancellationToken) ? Results.StatusCode(StatusCodes.Status202Accepted) : Results.NoContent();
     }
 
     private static async Task<IResult> CancelAsync(HttpContext http, string subscriptionId, string resourceGroupName, string deploymentName,
