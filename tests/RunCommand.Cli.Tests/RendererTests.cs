@@ -252,7 +252,8 @@ public sealed class RendererTests
                 VmId = "id",
                 AgentInstanceView = new VirtualMachineAgentView
                 {
-                    Status = "Connected", AgentVersion = "1.2.3", LastContact = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero),
+                    // Seven fractional digits, as .NET writes them; the CLI prints Python's six, as for every other time.
+                    Status = "Connected", AgentVersion = "1.2.3", LastContact = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero).AddTicks(1_234_567),
                 },
             },
         };
@@ -260,7 +261,7 @@ public sealed class RendererTests
         var lines = Render(w => Renderer.Vms(w, [vm], OutputSettings.Of(OutputFormat.Table))).Split('\n');
 
         Assert.Equal("Name    ResourceGroup    Location    AgentStatus    AgentVersion    LastContact", lines[0]);
-        Assert.Equal("box     Default          local       Connected      1.2.3           2026-01-02T03:04:05+00:00", lines[2]);
+        Assert.Equal("box     Default          local       Connected      1.2.3           2026-01-02T03:04:05.123456+00:00", lines[2]);
     }
 
     [Fact]

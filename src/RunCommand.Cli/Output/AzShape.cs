@@ -28,7 +28,8 @@ internal static class AzShape
 
     private static readonly string[] InstanceViewKeys = ["endTime", "error", "executionMessage", "executionState", "exitCode", "output", "startTime", "statuses"];
 
-    private static readonly string[] TimeKeys = ["startTime", "endTime", "time"];
+    // Every time the CLI prints: run commands', the activity log's, a machine's last contact, a deployment's timestamp.
+    private static readonly string[] TimeKeys = ["startTime", "endTime", "time", "lastContact", "timestamp"];
 
     /// <summary>One resource, or each of a list of them, in az's shape.</summary>
     public static JsonNode? Of(JsonNode? arm) => arm switch
