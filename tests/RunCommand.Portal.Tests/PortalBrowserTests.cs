@@ -219,6 +219,29 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
     }
 
     [Fact]
+    public async Task FleetRuns_ResourceGroupTypedKeyByKey_KeepsTheFieldAndOneHistoryEntry_AndNewRunStartsInIt()
+    {
+        var page = await SignedInAsAdminAsync();
+        await page.GotoAsync("/portal/#/fleet/e2e");
+        var before = await page.EvaluateAsync<int>("history.length");
+        var field = page.GetByLabel("Resource group", new() { Exact = true });
+
+        await field.FillAsync("");
+        await field.PressSequentiallyAsync("other-group", new() { Delay = 30 });
+
+        // Each key used to remount the page (the field lost its focus after one key) and push a history entry.
+        await Assertions.Expect(field).ToHaveValueAsync("other-group");
+        await Assertions.Expect(field).ToBeFocusedAsync();
+        Assert.EndsWith("#/fleet/other-group", page.Url, StringComparison.Ordinal);
+        Assert.Equal(before, await page.EvaluateAsync<int>("history.length"));
+
+        await page.GotoAsync("/portal/#/fleet/e2e");
+        await page.GetByRole(AriaRole.Link, new() { Name = "New fleet run" }).ClickAsync();
+        await Assertions.Expect(page.GetByLabel("Resource group of the run")).ToHaveValueAsync("e2e");
+        await Assertions.Expect(page.GetByLabel("Machines of resource group")).ToHaveValueAsync("e2e");
+    }
+
+    [Fact]
     public async Task FleetRun_OutputLongerThanItsTail_SaysSoAndHowLongItIs()
     {
         var tag = Unique("fleetbig");

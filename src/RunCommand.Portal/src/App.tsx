@@ -29,18 +29,23 @@ export function App() {
   const [restoring, setRestoring] = useState(() => session.load() !== null);
   const [error, setError] = useState<ApiError | null>(null);
 
-  useEffect(() => {
+  const restore = () => {
     const saved = session.load();
     if (saved) {
+      setRestoring(true);
       signIn(saved)
         .then(setCurrent)
         .catch((e: ApiError) => {
-          session.clear();
+          // Only a refused token is forgotten: a server that is restarting or unreachable keeps the session for a retry.
+          if (e.status === 401 || e.status === 403) {
+            session.clear();
+          }
           setError(e);
         })
         .finally(() => setRestoring(false));
     }
-  }, []);
+  };
+  useEffect(restore, []);
 
   if (restoring) {
     return (
@@ -53,6 +58,7 @@ export function App() {
     return (
       <SignIn
         error={error}
+        onRetry={session.load() !== null ? restore : undefined}
         onSubmit={async (token) => {
           setError(null);
           try {
@@ -78,7 +84,7 @@ export function App() {
   );
 }
 
-function SignIn({ error, onSubmit }: { error: ApiError | null; onSubmit: (token: string) => Promise<void> }) {
+function SignIn({ error, onRetry, onSubmit }: { error: ApiError | null; onRetry?: () => void; onSubmit: (token: string) => Promise<void> }) {
   const [token, setToken] = useState("");
   const [busy, setBusy] = useState(false);
   return (
@@ -114,6 +120,11 @@ function SignIn({ error, onSubmit }: { error: ApiError | null; onSubmit: (token:
         <button type="submit" disabled={busy || token.trim().length === 0}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
+        {onRetry ? (
+          <button type="button" className="secondary" onClick={onRetry}>
+            Try again with this tab's token
+          </button>
+        ) : null}
       </form>
     </main>
   );
@@ -184,11 +195,12 @@ function Page({ route }: { route: Route }) {
     case "runCommand":
       return <RunCommandPage key={`${route.rg}/${route.vm}/${route.scaleSet}/${route.instance}/${route.name}`} route={route} />;
     case "fleet":
-      return <FleetPage key={`${route.rg}/${route.action}`} rg={route.rg} action={route.action} />;
+      // Not keyed by the group: its filter is typed into, and a remount per key would take the field's focus.
+      return <FleetPage key={route.action} rg={route.rg} action={route.action} />;
     case "fleetRun":
       return <FleetRunPage key={`${route.rg}/${route.name}`} rg={route.rg} name={route.name} />;
     case "deployments":
-      return <DeploymentsPage key={route.rg ?? ""} rg={route.rg} />;
+      return <DeploymentsPage rg={route.rg} />;
     case "deployment":
       return <DeploymentPage key={`${route.rg}/${route.name}`} rg={route.rg} name={route.name} />;
     case "activity":

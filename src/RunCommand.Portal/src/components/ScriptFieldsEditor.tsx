@@ -25,6 +25,9 @@ export function ScriptFieldsEditor<T extends ScriptFields>({ fields, set }: { fi
     ["scriptUri", "Script URI"],
     ["commandId", "Command document"],
   ];
+  // RunShellScript runs the script lines given with it, which only the action API carries: a run command refuses it,
+  // so it is not offered here (an inline script does the same).
+  const runnable = (documents.data ?? (fields.commandId ? [{ id: fields.commandId }] : [])).filter((d) => d.id !== "RunShellScript");
   const selected = documents.data?.find((d) => d.id === fields.commandId);
   return (
     <>
@@ -53,7 +56,8 @@ export function ScriptFieldsEditor<T extends ScriptFields>({ fields, set }: { fi
         <div className="field">
           <label htmlFor={documentId}>Command document</label>
           <select id={documentId} value={fields.commandId} onChange={(e) => set({ commandId: e.target.value })}>
-            {(documents.data ?? [{ id: fields.commandId }]).map((d) => (
+            <option value="">Choose a document…</option>
+            {runnable.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.label ? `${d.id}: ${d.label}` : d.id}
               </option>

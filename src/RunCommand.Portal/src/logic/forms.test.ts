@@ -11,12 +11,28 @@ describe("parameters", () => {
     ]);
   });
 
-  it("round-trips through the form's text", () => {
+  it("round-trips through the form's text, a positional value with '=' too", () => {
     const p = [
       { name: "A", value: "1" },
       { name: "", value: "pos" },
+      { name: "", value: "a-b=c" },
     ];
     expect(parseParameters(formatParameters(p))).toEqual(p);
+  });
+
+  it("a name that is not a variable name is an error, never a positional argument; '=value' is positional", () => {
+    const errors: string[] = [];
+    expect(parseParameters("1BAD=x\nbad-name=y\n=z", errors)).toEqual([{ name: "", value: "z" }]);
+    expect(errors).toHaveLength(2);
+    expect(errors[1]).toContain("'bad-name'");
+  });
+
+  it("a protected line's text is never quoted in its error", () => {
+    const errors: string[] = [];
+    parseParameters("s3cr-et=hunter2", errors, true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).not.toContain("s3cr-et");
+    expect(errors[0]).not.toContain("hunter2");
   });
 });
 

@@ -36,7 +36,7 @@ export const emptyScriptFields: ScriptFields = {
   sourceKind: "script",
   script: "",
   scriptUri: "",
-  commandId: "RunShellScript",
+  commandId: "",
   parameters: "",
   protectedParameters: "",
   runAsUser: "",
@@ -46,22 +46,39 @@ export const emptyScriptFields: ScriptFields = {
 const namePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$/;
 const limitPattern = /^\d+%?$/;
 
-/** Parses parameter lines: "NAME=value" is named, anything else a positional value (name ""). Blank lines are skipped. */
-export function parseParameters(text: string): RunCommandParameter[] {
+const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Parses parameter lines as the CLI does: "NAME=value" is named (an environment variable), "=value" and a line without
+ * "=" are positional. A line whose text before its first "=" is not a variable name is a mistake, reported in
+ * <errors> (it was sent as a positional argument before, so a mistyped name silently set nothing); a protected
+ * line's text is never quoted back. Blank lines are skipped.
+ */
+export function parseParameters(text: string, errors: string[] = [], secret = false): RunCommandParameter[] {
   const result: RunCommandParameter[] = [];
-  for (const line of text.split("\n")) {
+  text.split("\n").forEach((line, index) => {
     if (line.trim().length === 0) {
-      continue;
+      return;
     }
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    result.push(m ? { name: m[1]!, value: m[2]! } : { name: "", value: line });
-  }
+    const eq = line.indexOf("=");
+    if (eq < 0) {
+      result.push({ name: "", value: line });
+    } else if (eq === 0) {
+      result.push({ name: "", value: line.slice(1) });
+    } else if (variableName.test(line.slice(0, eq))) {
+      result.push({ name: line.slice(0, eq), value: line.slice(eq + 1) });
+    } else {
+      const what = secret ? "protected parameters" : "parameters";
+      const shown = secret ? "the text before '='" : `'${line.slice(0, eq)}'`;
+      errors.push(`Line ${index + 1} of the ${what}: ${shown} is not a variable name (letters, digits and '_', not starting with a digit); start the line with '=' for a positional value.`);
+    }
+  });
   return result;
 }
 
-/** Back to lines, for a re-run's form. */
+/** Back to lines, for a re-run's form; a positional value with "=" in it gets the leading "=" that keeps it one. */
 export function formatParameters(parameters: RunCommandParameter[] | undefined): string {
-  return (parameters ?? []).map((p) => (p.name ? `${p.name}=${p.value}` : p.value)).join("\n");
+  return (parameters ?? []).map((p) => (p.name ? `${p.name}=${p.value}` : p.value.includes("=") ? `=${p.value}` : p.value)).join("\n");
 }
 
 function scriptParts(f: ScriptFields, errors: string[]) {
@@ -91,8 +108,8 @@ function scriptParts(f: ScriptFields, errors: string[]) {
       timeoutInSeconds = n;
     }
   }
-  const parameters = parseParameters(f.parameters);
-  const protectedParameters = parseParameters(f.protectedParameters);
+  const parameters = parseParameters(f.parameters, errors);
+  const protectedParameters = parseParameters(f.protectedParameters, errors, true);
   return {
     source,
     ...(parameters.length > 0 ? { parameters } : {}),

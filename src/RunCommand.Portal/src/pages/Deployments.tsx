@@ -6,7 +6,7 @@ import { orderSteps } from "../logic/deployments";
 import { formatDuration, formatTime, isTerminal } from "../logic/format";
 import { parseMachineId } from "../logic/ids";
 import { deploymentHref, runCommandHref } from "../logic/router";
-import { ResourceGroupPicker, useResourceGroups } from "./Fleet";
+import { ResourceGroupFilter, useResourceGroups } from "./Fleet";
 
 const e = encodeURIComponent;
 
@@ -27,7 +27,7 @@ export function DeploymentsPage({ rg }: { rg: string | null }) {
     <>
       <PageHeader title="Deployments" subtitle="ARM templates of run commands, run in dependency order." />
       <div className="filters">
-        <ResourceGroupPicker value={current} groups={groups} onChange={(v) => (window.location.hash = `#/deployments/${e(v)}`)} />
+        <ResourceGroupFilter value={current} groups={groups} hrefOf={(v) => `#/deployments/${e(v)}`} />
       </div>
       <ErrorBox error={list.error} title="The deployments could not be listed:" />
       {list.loading && !list.data ? <Loading what="deployments" /> : null}

@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useEffect, useId, useState } from "react";
 import { ApiError, ApiVersions } from "../api/client";
 import type { FleetRun, FleetTargetStatus } from "../api/types";
 import { ScriptFieldsEditor } from "../components/ScriptFieldsEditor";
@@ -45,9 +45,37 @@ export function ResourceGroupPicker({ value, onChange, groups, label = "Resource
   );
 }
 
+/**
+ * A resource group filter of a list page: what is typed stays in the field (the page is not remounted for it) and
+ * replaces the page's address as it goes, so the list follows without a history entry per key; an emptied field
+ * keeps the list it had.
+ */
+export function ResourceGroupFilter({ value, groups, hrefOf }: { value: string; groups: string[]; hrefOf: (rg: string) => string }) {
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft((d) => (d.trim() === value ? d : value)), [value]);
+  return (
+    <ResourceGroupPicker
+      value={draft}
+      groups={groups}
+      onChange={(v) => {
+        setDraft(v);
+        if (v.trim()) {
+          window.location.replace(hrefOf(v.trim()));
+        }
+      }}
+    />
+  );
+}
+
+/** The group last listed, so that New fleet run starts in it. */
+let lastListedGroup: string | null = null;
+
 export function FleetPage({ rg, action }: { rg: string | null; action: "list" | "new" }) {
   const groups = useResourceGroups();
-  const current = rg ?? groups[0] ?? "";
+  const current = rg ?? (action === "new" ? lastListedGroup : null) ?? groups[0] ?? "";
+  if (action === "list" && current) {
+    lastListedGroup = current;
+  }
   return action === "new" ? <NewFleetRun groups={groups} initialRg={current} /> : <FleetList rg={current} groups={groups} />;
 }
 
@@ -69,7 +97,7 @@ function FleetList({ rg, groups }: { rg: string; groups: string[] }) {
         }
       />
       <div className="filters">
-        <ResourceGroupPicker value={rg} groups={groups} onChange={(v) => (window.location.hash = `#/fleet/${e(v)}`)} />
+        <ResourceGroupFilter value={rg} groups={groups} hrefOf={(v) => `#/fleet/${e(v)}`} />
       </div>
       <ErrorBox error={runs.error} title="The fleet runs could not be listed:" />
       {runs.loading && !runs.data ? <Loading what="fleet runs" /> : null}
@@ -138,6 +166,13 @@ function NewFleetRun({ groups, initialRg }: { groups: string[]; initialRg: strin
   const [errors, setErrors] = useState<string[]>([]);
   const [apiError, setApiError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  // The groups come after the first render: an empty group fills in from them once, never over what was typed.
+  useEffect(() => {
+    if (initialRg) {
+      setRunRg((v) => v || initialRg);
+      setFields((f) => (f.resourceGroup ? f : { ...f, resourceGroup: initialRg }));
+    }
+  }, [initialRg]);
   const { can, loaded } = usePermissions(runRg ? rgPath(subscription, runRg) : null);
   const set = (patch: Partial<FleetFields>) => setFields((f) => ({ ...f, ...patch }));
 

@@ -64,7 +64,7 @@ export function MachinePage({ route }: { route: MachineRoute & { action: "view" 
       sourceKind: p?.source?.scriptUri ? "scriptUri" : p?.source?.commandId ? "commandId" : "script",
       script: p?.source?.script ?? "",
       scriptUri: p?.source?.scriptUri ?? "",
-      commandId: p?.source?.commandId ?? "RunShellScript",
+      commandId: p?.source?.commandId ?? "",
       parameters: formatParameters(p?.parameters),
       runAsUser: p?.runAsUser ?? "",
       timeoutInSeconds: p?.timeoutInSeconds ? String(p.timeoutInSeconds) : "",

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, ApiVersions } from "../api/client";
 import type { RunCommand, RunCommandLogs } from "../api/types";
 import { ErrorBox, Loading, PageHeader, StateBadge } from "../components/ui";
@@ -20,9 +20,33 @@ export function RunCommandPage({ route }: { route: MachineRoute & { name: string
   const [stopped, setStopped] = useState(false);
   const [round, setRound] = useState(0);
 
-  const command = usePoll((signal) => api.get<RunCommand>(`${path}?$expand=instanceView`, ApiVersions.compute, signal), stopped ? 0 : 2000, [api, path, stopped]);
+  // A run command that is gone (deleted meanwhile) is not asked for again; an ended one slowly, to notice a re-run.
+  const [gone, setGone] = useState(false);
+  const [terminalSeen, setTerminalSeen] = useState(false);
+  const command = usePoll(
+    (signal) => api.get<RunCommand>(`${path}?$expand=instanceView`, ApiVersions.compute, signal),
+    stopped || gone ? 0 : terminalSeen ? 10000 : 2000,
+    [api, path, stopped, gone, terminalSeen],
+  );
   const view = command.data?.properties?.instanceView;
   const terminal = isTerminal(view?.executionState);
+  useEffect(() => setTerminalSeen(terminal), [terminal]);
+  useEffect(() => {
+    if (command.error?.status === 404) {
+      setGone(true);
+    }
+  }, [command.error]);
+
+  // The output is followed once per run: a re-run (a new start time) follows again from the start; an ended run's
+  // output, once drained, is not fetched again.
+  const startedAt = view?.startTime ?? null;
+  const followedStart = useRef<string | null>(null);
+  useEffect(() => {
+    if (startedAt && followedStart.current && startedAt !== followedStart.current) {
+      setRound((r) => r + 1);
+    }
+    followedStart.current = startedAt ?? followedStart.current;
+  }, [startedAt]);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -36,16 +60,12 @@ export function RunCommandPage({ route }: { route: MachineRoute & { name: string
       },
       controller.signal,
     )
-      .then(() => {
-        // Drained; follow again in a while, in case the command is re-run.
-        if (!controller.signal.aborted) {
-          window.setTimeout(() => !controller.signal.aborted && setRound((r) => r + 1), 5000);
-        }
-      })
       .catch((e: unknown) => {
         if (!controller.signal.aborted && e instanceof ApiError) {
           setOutputError(e);
-          window.setTimeout(() => !controller.signal.aborted && setRound((r) => r + 1), 3000);
+          if (e.status !== 404) {
+            window.setTimeout(() => !controller.signal.aborted && setRound((r) => r + 1), 3000);
+          }
         }
       });
     return () => controller.abort();
