@@ -169,6 +169,7 @@ export function MachinePage({ route }: { route: MachineRoute & { action: "view" 
 function NewRunCommand({ machine, route, existing, allowed }: { machine: MachineRef; route: MachineRoute; existing: string[]; allowed: boolean }) {
   const { api, location } = useSession();
   const [fields, setFields] = useState<RunCommandFields>(() => prefill ?? { ...emptyScriptFields, name: "" });
+  const [rerun] = useState(() => prefill !== null);
   const [errors, setErrors] = useState<string[]>([]);
   const [apiError, setApiError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -204,6 +205,12 @@ function NewRunCommand({ machine, route, existing, allowed }: { machine: Machine
       {!allowed ? (
         <p className="notice" role="note">
           Your roles do not include creating run commands on this machine; the server will refuse it.
+        </p>
+      ) : null}
+      {rerun ? (
+        <p className="notice" role="note">
+          Filled in from the run command re-run. Protected parameters and a run-as password are never returned by the API:
+          type them again if the script needs them.
         </p>
       ) : null}
       <form onSubmit={(e) => void submit(e)} className="form" noValidate>

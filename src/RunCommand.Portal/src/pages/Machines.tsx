@@ -34,7 +34,7 @@ export function MachinesPage() {
 
   return (
     <>
-      <PageHeader title="Machines" subtitle={machines.data ? `${all.length} machines, ${connected} connected. Updates every 5 seconds.` : undefined} />
+      <PageHeader title="Machines" subtitle={machines.data ? `${all.length} ${all.length === 1 ? "machine" : "machines"}, ${connected} connected. Updates every 5 seconds.` : undefined} />
       <div className="filters" role="search">
         <div className="field">
           <label htmlFor={rgId}>Resource group</label>
