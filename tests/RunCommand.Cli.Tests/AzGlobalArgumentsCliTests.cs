@@ -26,6 +26,29 @@ public sealed class AzGlobalArgumentsCliTests : InProcessCliTest
         Assert.Contains(server.Requests, r => r.Request.StartsWith($"DELETE {HelloId}?", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("instanceview")]
+    [InlineData("InstanceView")]
+    public async Task Show_ExpandInAnyCase_AsksForTheInstanceView(string expand)
+    {
+        await using var server = await StartServerAsync();
+        await LoginAsync(server);
+
+        var (exitCode, _, error) = await RunAsync(["vm", "run-command", "show", .. Hello, "--expand", expand]);
+
+        Assert.True(exitCode == 0, error);
+        Assert.Contains(server.Requests, r => r.Request.StartsWith($"GET {HelloId}?", StringComparison.Ordinal) && r.Request.EndsWith("$expand=instanceView", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Show_ExpandOfSomethingElse_IsRefusedInOneLine()
+    {
+        var (exitCode, _, error) = await RunAsync(["vm", "run-command", "show", .. Hello, "--expand", "userData"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("'userData'", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Wait_OutputJson_IsAcceptedAndPrintsNothing()
     {

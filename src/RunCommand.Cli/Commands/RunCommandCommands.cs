@@ -492,11 +492,25 @@ internal static class RunCommandCommands
         }
     }
 
-    private static Option<string> Expand() => new Option<string>("--expand")
+    /// <summary>az's <c>--expand</c>: instanceView, in any case (ARM's <c>$expand</c> is case-insensitive).</summary>
+    private static Option<string> Expand()
     {
-        Description = "Expand the response: instanceView.",
-        HelpName = "instanceView",
-    }.AcceptOnlyFromAmong("instanceView");
+        var option = new Option<string>("--expand")
+        {
+            Description = "Expand the response: instanceView.",
+            HelpName = "instanceView",
+            CustomParser = result => result.Tokens.Count == 0 ? null
+                : string.Equals(result.Tokens[^1].Value, "instanceView", StringComparison.OrdinalIgnoreCase) ? "instanceView" : result.Tokens[^1].Value,
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && value != "instanceView")
+            {
+                result.AddError($"argument --expand: invalid choice: '{value}' (choose from 'instanceView')");
+            }
+        });
+        return option;
+    }
 
     private static Command Delete(bool scaleSet)
     {
