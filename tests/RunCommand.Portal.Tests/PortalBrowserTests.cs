@@ -404,5 +404,19 @@ public sealed class PortalBrowserTests(PortalFixture fixture) : IClassFixture<Po
         await SignInAsync(other, token);
         await ExpectTextAsync(other.GetByTestId("user-name"), user);
         await ExpectTextAsync(other.GetByTestId("user-roles"), "Virtual Machine Contributor");
+
+        // Revoking asks first: dismissed, the token stays active; accepted, it is revoked.
+        var tokenRow = page.Locator("table.list tr", new() { HasText = user }).Filter(new() { Has = page.GetByRole(AriaRole.Button, new() { Name = "Revoke" }) });
+        var answer = false;
+        page.Dialog += async (_, dialog) =>
+        {
+            Assert.Contains("Revoke", dialog.Message, StringComparison.Ordinal);
+            await (answer ? dialog.AcceptAsync() : dialog.DismissAsync());
+        };
+        await tokenRow.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        await ExpectTextAsync(tokenRow, "active");
+        answer = true;
+        await tokenRow.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        await ExpectTextAsync(page.Locator("table.list tr", new() { HasText = user }).Filter(new() { HasText = "revoked" }), "revoked");
     }
 }

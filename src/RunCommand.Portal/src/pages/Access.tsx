@@ -170,6 +170,7 @@ export function AccessPage() {
                             type="button"
                             className="danger"
                             onClick={() =>
+                              window.confirm(`Revoke this token of ${t.principalName ?? "its principal"}? Whatever uses it is refused from now on; this cannot be undone.`) &&
                               void act(async () => {
                                 await api.delete(`${auth}/tokens/${encodeURIComponent(t.id)}`, ApiVersions.authorization);
                                 tokens.reload();
@@ -246,6 +247,7 @@ export function AccessPage() {
                           type="button"
                           className="danger"
                           onClick={() =>
+                            window.confirm(`Remove the role ${roleName(a.properties.roleDefinitionId)} of ${principalName(a.properties.principalId)} at ${a.properties.scope}?`) &&
                             void act(async () => {
                               await api.delete(a.id, ApiVersions.authorization);
                               assignments.reload();

@@ -285,6 +285,9 @@ export function FleetRunPage({ rg, name }: { rg: string; name: string }) {
   const targets = p?.instanceView?.targets ?? [];
 
   const cancel = async () => {
+    if (!window.confirm(`Cancel fleet run '${name}'? Machines not yet started are skipped; scripts already running are stopped.`)) {
+      return;
+    }
     try {
       setActionError(null);
       await api.post(`${path}/cancel`, ApiVersions.fleet);
