@@ -21,21 +21,17 @@ export function RunCommandPage({ route }: { route: MachineRoute & { name: string
   const [round, setRound] = useState(0);
 
   // A run command that is gone (deleted meanwhile) is not asked for again; an ended one slowly, to notice a re-run.
-  const [gone, setGone] = useState(false);
-  const [terminalSeen, setTerminalSeen] = useState(false);
+  // Both are read from the poll's own last answer.
+  const [pollMs, setPollMs] = useState(2000);
   const command = usePoll(
     (signal) => api.get<RunCommand>(`${path}?$expand=instanceView`, ApiVersions.compute, signal),
-    stopped || gone ? 0 : terminalSeen ? 10000 : 2000,
-    [api, path, stopped, gone, terminalSeen],
+    stopped ? 0 : pollMs,
+    [api, path, stopped, pollMs],
   );
   const view = command.data?.properties?.instanceView;
   const terminal = isTerminal(view?.executionState);
-  useEffect(() => setTerminalSeen(terminal), [terminal]);
-  useEffect(() => {
-    if (command.error?.status === 404) {
-      setGone(true);
-    }
-  }, [command.error]);
+  const gone = command.error?.status === 404;
+  useEffect(() => setPollMs(gone ? 0 : terminal ? 10000 : 2000), [gone, terminal]);
 
   // The output is followed once per run: a re-run (a new start time) follows again from the start; an ended run's
   // output, once drained, is not fetched again.
